@@ -1,0 +1,52 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# `make run` is the demo set-up: it seeds the demo candidate (APP_DEMO=false to skip).
+APP_DEMO ?= true
+PG_UP := $(shell psql "$(PG_URL)" -Atqc 'select 1' 2>/dev/null)
+
+.PHONY: run test tools test-tools build-release build-debug fmt-check clippy rust-test e2e pg-clean
+
+## Build (release), migrate, import the exams and serve on http://127.0.0.1:3000.
+run: tools build-release
+	APP_DEMO=$(APP_DEMO) ./target/release/server serve
+
+## Formatting, lints, all Rust tests (SQLite and PostgreSQL), then Playwright.
+test: test-tools fmt-check clippy rust-test e2e
+
+tools:
+	@scripts/tools.sh
+
+test-tools:
+	@scripts/tools.sh test
+
+build-release:
+	cargo leptos build --release
+
+build-debug:
+	cargo leptos build
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy -p domain -p services -p app -p server --all-targets --features app/ssr,services/testing -- -D warnings
+	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
+
+# Service and HTTP tests run on SQLite always, and on PostgreSQL when it answers
+# (each test creates its own database, dropped afterwards).
+rust-test:
+ifeq ($(PG_UP),1)
+	$(MAKE) pg-clean
+	DATABASE_URL_PG=$(PG_URL) cargo test --workspace --exclude frontend; status=$$?; $(MAKE) pg-clean; exit $$status
+else
+	@echo "PostgreSQL does not answer at $(PG_URL): Rust tests run on SQLite only"
+	cargo test --workspace --exclude frontend
+endif
+
+pg-clean:
+	@psql "$(PG_URL)" -Atqc "select datname from pg_database where datname like 'concours\_t\_%'" \
+	  | while read -r db; do psql "$(PG_URL)" -qc "drop database if exists \"$$db\"" ; done
+
+e2e: build-debug
+	scripts/e2e.sh

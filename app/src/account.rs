@@ -1,0 +1,376 @@
+//! The espace sécurisé: « connexion espace sécurisé », the dossier page, logout, and
+//! recovery of a forgotten password or dossier number. Every form is a plain post to a
+//! server function that answers with a redirect, so it works without JavaScript.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::Redirect,
+    hooks::{use_params_map, use_query_map},
+};
+use serde::{Deserialize, Serialize};
+
+/// What the dossier page shows of the session's dossier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DossierView {
+    pub number: String,
+    pub exam_title: String,
+    pub candidate: String,
+    pub email: String,
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+#[server(endpoint = "espace/dossier")]
+pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
+    Ok(crate::session::current_dossier()
+        .await?
+        .map(|d| DossierView {
+            number: d.number.to_string(),
+            exam_title: d.exam_title,
+            candidate: d.registration.display_name(),
+            email: d.registration.email.as_str().to_string(),
+            status: d.status,
+            created_at_ms: d.created_at,
+        }))
+}
+
+#[server(endpoint = "espace/connexion")]
+pub async fn login(
+    #[server(default)] numero: String,
+    #[server(default)] mot_de_passe: String,
+) -> Result<(), ServerFnError> {
+    use crate::session::{
+        SESSION_COOKIE, client_ip, cookie, internal, redirect, set_cookie, state,
+    };
+    use services::accounts::{self, AccountError};
+    let state = state();
+    match accounts::login(
+        &state.db,
+        &state.passwords,
+        &*state.clock,
+        &numero,
+        &mot_de_passe,
+        &client_ip(),
+    )
+    .await
+    {
+        Ok((_, token)) => {
+            // A new identifier at each login; the previous session, if any, ends.
+            if let Some(old) = cookie(SESSION_COOKIE) {
+                accounts::close_session(&state.db, &old)
+                    .await
+                    .map_err(internal)?;
+            }
+            set_cookie(SESSION_COOKIE, &token, accounts::SESSION_LIFETIME.as_secs());
+            redirect("/espace");
+        }
+        Err(AccountError::InvalidCredentials) => redirect("/connexion?erreur=identifiants"),
+        Err(AccountError::TooManyAttempts { retry_at_ms }) => redirect(&format!(
+            "/connexion?erreur=tentatives&jusqua={retry_at_ms}"
+        )),
+        Err(e) => return Err(internal(e)),
+    }
+    Ok(())
+}
+
+#[server(endpoint = "espace/deconnexion")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    use crate::session::{SESSION_COOKIE, cookie, internal, redirect, set_cookie, state};
+    if let Some(token) = cookie(SESSION_COOKIE) {
+        services::accounts::close_session(&state().db, &token)
+            .await
+            .map_err(internal)?;
+    }
+    set_cookie(SESSION_COOKIE, "", 0);
+    redirect("/connexion?info=deconnecte");
+    Ok(())
+}
+
+#[server(endpoint = "espace/mot-de-passe-oublie")]
+pub async fn forgot_password(
+    #[server(default)] numero: String,
+    #[server(default)] email: String,
+) -> Result<(), ServerFnError> {
+    use crate::session::{internal, redirect, state};
+    let state = state();
+    services::accounts::request_password_reset(
+        &state.db,
+        &state.mailer,
+        &*state.clock,
+        &state.base_url,
+        &numero,
+        &email,
+    )
+    .await
+    .map_err(internal)?;
+    redirect("/mot-de-passe-oublie?envoye=1");
+    Ok(())
+}
+
+#[server(endpoint = "espace/numero-oublie")]
+pub async fn forgot_number(#[server(default)] email: String) -> Result<(), ServerFnError> {
+    use crate::session::{internal, redirect, state};
+    let state = state();
+    services::accounts::send_dossier_numbers(&state.db, &state.mailer, &state.base_url, &email)
+        .await
+        .map_err(internal)?;
+    redirect("/numero-oublie?envoye=1");
+    Ok(())
+}
+
+#[server(endpoint = "espace/lien-valide")]
+pub async fn reset_link_valid(token: String) -> Result<bool, ServerFnError> {
+    use crate::session::{internal, state};
+    let state = state();
+    services::accounts::reset_link_is_valid(&state.db, &*state.clock, &token)
+        .await
+        .map_err(internal)
+}
+
+#[server(endpoint = "espace/nouveau-mot-de-passe")]
+pub async fn reset_password(
+    token: String,
+    #[server(default)] mot_de_passe: String,
+    #[server(default)] confirmation: String,
+) -> Result<(), ServerFnError> {
+    use crate::session::{internal, redirect, state};
+    use services::accounts::{self, AccountError};
+    let state = state();
+    let errors =
+        domain::registration::check_password(&mot_de_passe, &confirmation, &Default::default());
+    if let Some(message) = errors.values().next() {
+        redirect(&format!(
+            "/mot-de-passe/{token}?erreur={}",
+            urlencode(message)
+        ));
+        return Ok(());
+    }
+    let hash = state
+        .passwords
+        .hash(&mot_de_passe)
+        .await
+        .map_err(internal)?;
+    match accounts::reset_password(&state.db, &*state.clock, &token, &hash).await {
+        Ok(_) => redirect("/connexion?info=nouveau-mot-de-passe"),
+        Err(AccountError::InvalidResetLink) => redirect(&format!("/mot-de-passe/{token}")),
+        Err(e) => return Err(internal(e)),
+    }
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// « 23 h 12 » in Paris time.
+fn paris_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            let z = t.to_zoned(domain::deadline::paris());
+            format!("{} h {:02}", z.hour(), z.minute())
+        })
+        .unwrap_or_default()
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let message = move || {
+        let q = query.read();
+        match q.get("erreur").as_deref() {
+            Some("identifiants") => Some((
+                "alert",
+                "Numéro de dossier ou mot de passe incorrect. Vérifiez-les et réessayez."
+                    .to_string(),
+            )),
+            Some("tentatives") => {
+                let at = q
+                    .get("jusqua")
+                    .and_then(|v| v.parse().ok())
+                    .map(paris_time)
+                    .unwrap_or_default();
+                Some((
+                    "alert",
+                    format!(
+                        "Trop de tentatives de connexion pour ce dossier. Par sécurité, réessayez à partir de {at} (heure de Paris), ou choisissez un nouveau mot de passe."
+                    ),
+                ))
+            }
+            _ => match q.get("info").as_deref() {
+                Some("deconnecte") => Some(("notice", "Vous êtes déconnecté.".to_string())),
+                Some("session") => Some((
+                    "notice",
+                    "Connectez-vous pour accéder à votre espace sécurisé.".to_string(),
+                )),
+                Some("nouveau-mot-de-passe") => Some((
+                    "notice",
+                    "Votre nouveau mot de passe est enregistré : connectez-vous avec lui."
+                        .to_string(),
+                )),
+                _ => None,
+            },
+        }
+    };
+    view! {
+        <Title text="Connexion espace sécurisé" />
+        <h1>"Connexion espace sécurisé"</h1>
+        {move || message().map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
+        <form method="post" action="/api/espace/connexion" class="narrow-form">
+            <div class="field">
+                <label for="numero">"Identifiant (n° de dossier)"</label>
+                <p class="hint" id="numero-aide">"Il figure sur votre dossier d'inscription et dans le message reçu à la préinscription, par exemple 26-K7M4-9QXH."</p>
+                <input id="numero" name="numero" type="text" autocomplete="username" autocapitalize="characters" spellcheck="false" aria-describedby="numero-aide" required />
+            </div>
+            <div class="field">
+                <label for="mot_de_passe">"Mot de passe"</label>
+                <input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="current-password" required />
+            </div>
+            <div class="actions">
+                <button type="submit" class="button primary">"connexion"</button>
+            </div>
+        </form>
+        <ul class="links">
+            <li><a href="/mot-de-passe-oublie">"Mot de passe oublié ?"</a></li>
+            <li><a href="/numero-oublie">"N° de dossier oublié ?"</a></li>
+        </ul>
+    }
+}
+
+#[component]
+pub fn DossierPage() -> impl IntoView {
+    let dossier = Resource::new(|| (), |_| my_dossier());
+    let pieces = crate::pieces::pieces_resource();
+    let query = use_query_map();
+    let new = move || query.read().get("nouveau").is_some();
+    view! {
+        <Title text="Mon espace sécurisé" />
+        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+            {move || Suspend::new(async move {
+                match dossier.await {
+                    Ok(Some(d)) => view! {
+                        <h1>"Mon espace sécurisé"</h1>
+                        <Show when=new>
+                            <p class="notice" role="status">"Votre préinscription est enregistrée. Un message avec votre n° de dossier a été envoyé à "{d.email.clone()}"."</p>
+                        </Show>
+                        <section class="dossier-card" aria-labelledby="numero-titre">
+                            <h2 id="numero-titre">"Votre n° de dossier"</h2>
+                            <p class="dossier-number" data-dossier-number>{d.number.clone()}</p>
+                            <p>"C'est votre identifiant de connexion : notez-le ou imprimez cette page."</p>
+                            <dl>
+                                <dt>"Concours"</dt><dd>{d.exam_title.clone()}</dd>
+                                <dt>"Candidat"</dt><dd>{d.candidate.clone()}</dd>
+                                <dt>"Préinscription le"</dt><dd>{jiff::Timestamp::from_millisecond(d.created_at_ms).map(|t| {
+                                    let z = t.to_zoned(domain::deadline::paris());
+                                    format!("{} à {}", domain::french::long_date(z.date()), paris_time(d.created_at_ms))
+                                }).unwrap_or_default()}</dd>
+                                <dt>"État"</dt><dd>{if d.status == "open" { "préinscrit, en construction" } else { "clôturé, en cours d'instruction" }}</dd>
+                            </dl>
+                            <p class="print-hint">"Pour garder votre dossier d'inscription, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone)."</p>
+                        </section>
+                        <crate::pieces::PieceList pieces />
+                        <form method="post" action="/api/espace/deconnexion">
+                            <button type="submit" class="button secondary">"Se déconnecter"</button>
+                        </form>
+                    }.into_any(),
+                    Ok(None) => view! { <Redirect path="/connexion?info=session" /> }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let query = use_query_map();
+    let sent = move || query.read().get("envoye").is_some();
+    view! {
+        <Title text="Mot de passe oublié" />
+        <h1>"Mot de passe oublié"</h1>
+        <Show when=sent>
+            <p class="notice" role="status">"Si ce numéro de dossier et cette adresse correspondent à un dossier, un message avec un lien pour choisir un nouveau mot de passe vient d'y être envoyé. Le lien est valable une heure."</p>
+        </Show>
+        <p>"Indiquez votre n° de dossier et l'adresse électronique donnée à la préinscription."</p>
+        <form method="post" action="/api/espace/mot-de-passe-oublie" class="narrow-form">
+            <div class="field">
+                <label for="numero">"N° de dossier"</label>
+                <input id="numero" name="numero" type="text" autocomplete="username" autocapitalize="characters" spellcheck="false" required />
+            </div>
+            <div class="field">
+                <label for="email">"Adresse électronique"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required />
+            </div>
+            <div class="actions"><button type="submit" class="button primary">"Recevoir un lien"</button></div>
+        </form>
+        <p><a href="/numero-oublie">"N° de dossier oublié ?"</a></p>
+    }
+}
+
+#[component]
+pub fn ForgotNumberPage() -> impl IntoView {
+    let query = use_query_map();
+    let sent = move || query.read().get("envoye").is_some();
+    view! {
+        <Title text="N° de dossier oublié" />
+        <h1>"N° de dossier oublié"</h1>
+        <Show when=sent>
+            <p class="notice" role="status">"Si des dossiers ont été ouverts avec cette adresse, leurs numéros viennent d'y être envoyés."</p>
+        </Show>
+        <form method="post" action="/api/espace/numero-oublie" class="narrow-form">
+            <div class="field">
+                <label for="email">"Adresse électronique donnée à la préinscription"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required />
+            </div>
+            <div class="actions"><button type="submit" class="button primary">"Recevoir mes numéros"</button></div>
+        </form>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let valid = Resource::new(token, reset_link_valid);
+    let error = move || query.read().get("erreur");
+    view! {
+        <Title text="Nouveau mot de passe" />
+        <h1>"Choisir un nouveau mot de passe"</h1>
+        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+            {move || Suspend::new(async move {
+                match valid.await {
+                    Ok(true) => view! {
+                        {move || error().map(|e| view! { <p class="alert" role="alert">{e}</p> })}
+                        <form method="post" action="/api/espace/nouveau-mot-de-passe" class="narrow-form">
+                            <input type="hidden" name="token" value=token() />
+                            <div class="field">
+                                <label for="mot_de_passe">"Nouveau mot de passe"</label>
+                                <p class="hint" id="mdp-aide">"Au moins 12 caractères. Une phrase de quelques mots est facile à retenir et difficile à deviner."</p>
+                                <input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="new-password" aria-describedby="mdp-aide" required />
+                            </div>
+                            <div class="field">
+                                <label for="confirmation">"Confirmation du mot de passe"</label>
+                                <input id="confirmation" name="confirmation" type="password" autocomplete="new-password" required />
+                            </div>
+                            <div class="actions"><button type="submit" class="button primary">"Enregistrer"</button></div>
+                        </form>
+                    }.into_any(),
+                    Ok(false) => view! {
+                        <p class="alert" role="alert">"Ce lien n'est plus valable : il a déjà servi ou il a plus d'une heure."</p>
+                        <p><a href="/mot-de-passe-oublie">"Demander un nouveau lien"</a></p>
+                    }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

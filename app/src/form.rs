@@ -1,0 +1,150 @@
+//! Accessible form pieces shared by every page: labelled fields with their hint and
+//! message, radio groups, and the error summary that takes the focus.
+
+use std::collections::BTreeMap;
+
+use leptos::{html, prelude::*};
+
+/// Field name → message, as a signal the browser updates as the candidate types.
+pub type Errors = RwSignal<BTreeMap<String, String>>;
+
+fn error_of(errors: Errors, name: &'static str) -> impl Fn() -> Option<String> + Copy {
+    move || errors.with(|e| e.get(name).cloned())
+}
+
+#[component]
+pub fn Field(
+    /// The answer's name; the input is posted as `fields[name]`.
+    name: &'static str,
+    label: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] inputmode: Option<&'static str>,
+    #[prop(default = true)] required: bool,
+    #[prop(into)] value: String,
+    errors: Errors,
+    /// The input's full name when it is not `fields[name]`.
+    #[prop(optional)]
+    form_name: Option<&'static str>,
+) -> impl IntoView {
+    let id = format!("champ-{name}");
+    let hint_id = format!("{id}-aide");
+    let error_id = format!("{id}-erreur");
+    let error = error_of(errors, name);
+    let described = {
+        let hint_id = hint_id.clone();
+        let error_id = error_id.clone();
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if error().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    let input_name = form_name
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("fields[{name}]"));
+    view! {
+        <div class="field" class:field-error=move || error().is_some()>
+            <label for=id.clone()>
+                {label}
+                {(!required).then(|| view! { <span class="optional">" (facultatif)"</span> })}
+            </label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            {move || error().map(|e| view! { <p class="error-message" id=error_id.clone()><span class="visually-hidden">"Erreur : "</span>{e}</p> })}
+            <input
+                id=id
+                name=input_name
+                type=kind
+                value=value
+                autocomplete=autocomplete
+                inputmode=inputmode
+                aria-required=required.then_some("true")
+                aria-invalid=move || error().is_some().then_some("true")
+                aria-describedby=described
+            />
+        </div>
+    }
+}
+
+#[component]
+pub fn Choice(
+    name: &'static str,
+    legend: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    options: Vec<(&'static str, &'static str)>,
+    #[prop(into)] value: String,
+    errors: Errors,
+) -> impl IntoView {
+    let error = error_of(errors, name);
+    let error_id = format!("champ-{name}-erreur");
+    view! {
+        <fieldset class="field" class:field-error=move || error().is_some() id=format!("champ-{name}")
+            aria-describedby=move || error().is_some().then(|| format!("champ-{name}-erreur"))>
+            <legend>{legend}</legend>
+            {hint.map(|h| view! { <p class="hint">{h}</p> })}
+            {move || error().map(|e| view! { <p class="error-message" id=error_id.clone()><span class="visually-hidden">"Erreur : "</span>{e}</p> })}
+            {options
+                .into_iter()
+                .map(|(code, label)| {
+                    let id = format!("champ-{name}-{code}");
+                    view! {
+                        <div class="radio">
+                            <input type="radio" id=id.clone() name=format!("fields[{name}]") value=code checked=value == code />
+                            <label for=id>{label}</label>
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </fieldset>
+    }
+}
+
+/// The list of what is wrong, at the top of the form, linked to each field. It takes
+/// the focus when it appears, so screen-reader and keyboard users land on it.
+#[component]
+pub fn ErrorSummary(
+    errors: Errors,
+    labels: &'static [(&'static str, &'static str)],
+) -> impl IntoView {
+    let node = NodeRef::<html::Div>::new();
+    Effect::new(move |_| {
+        if errors.with(|e| !e.is_empty())
+            && let Some(div) = node.get()
+        {
+            let _ = div.focus();
+        }
+    });
+    view! {
+        <Show when=move || errors.with(|e| !e.is_empty())>
+            <div class="error-summary" role="alert" tabindex="-1" node_ref=node aria-labelledby="resume-erreurs">
+                <h2 id="resume-erreurs">
+                    {move || match errors.with(|e| e.len()) {
+                        1 => "Une réponse est à corriger".to_string(),
+                        n => format!("{n} réponses sont à corriger"),
+                    }}
+                </h2>
+                <ul>
+                    {move || errors
+                        .get()
+                        .into_iter()
+                        .map(|(field, message)| {
+                            let label = labels
+                                .iter()
+                                .find(|(f, _)| *f == field)
+                                .map(|(_, l)| *l)
+                                .unwrap_or("");
+                            let text = if label.is_empty() { message } else { format!("{label} : {message}") };
+                            view! { <li><a href=format!("#champ-{field}")>{text}</a></li> }
+                        })
+                        .collect_view()}
+                </ul>
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,96 @@
+//! The Leptos UI. Pages and components live here; server functions are thin and call
+//! the `services` crate, which holds the I/O.
+
+// Release builds type-check the full view trees (debug builds erase them), which nest
+// deeper than the default limit.
+#![recursion_limit = "256"]
+
+pub mod account;
+pub mod catalogue;
+mod countdown;
+mod form;
+pub mod pieces;
+#[cfg(feature = "ssr")]
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod state;
+pub mod wizard;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{A, Route, Router, Routes},
+    path,
+};
+
+/// The HTML document around every page, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="fr">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="description" content="Inscription en ligne aux concours et examens professionnels du Centre de gestion" />
+                <link rel="stylesheet" href="/pkg/concours.css" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Router>
+            <a class="skip-link" href="#contenu">"Aller au contenu"</a>
+            <header class="site-header">
+                <A href="/" attr:class="brand">
+                    <span class="brand-org">"Centre de gestion"</span>
+                    <span class="brand-name">"Concours et examens"</span>
+                </A>
+                <a href="/connexion" class="button login-button">"Connexion espace sécurisé"</a>
+            </header>
+            <main id="contenu" tabindex="-1">
+                // Async: the whole page is rendered before it is sent, so it is complete
+                // without JavaScript.
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=catalogue::CataloguePage ssr=SsrMode::Async />
+                    <Route path=path!("/inscription/:exam/:step") view=wizard::WizardPage ssr=SsrMode::Async />
+                    <Route path=path!("/connexion") view=account::LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/espace") view=account::DossierPage ssr=SsrMode::Async />
+                    <Route path=path!("/espace/pieces/:piece") view=pieces::PiecePage ssr=SsrMode::Async />
+                    <Route path=path!("/mot-de-passe-oublie") view=account::ForgotPasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("/mot-de-passe/:token") view=account::ResetPasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("/numero-oublie") view=account::ForgotNumberPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                <p>"Les dates limites s'entendent à l'heure de Paris (heure métropolitaine)."</p>
+            </footer>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Page introuvable" />
+        <h1>"Page introuvable"</h1>
+        <p>"Cette adresse ne correspond à aucune page. "<A href="/">"Revenir au catalogue des concours"</A></p>
+    }
+}

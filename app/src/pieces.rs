@@ -1,0 +1,552 @@
+//! The pièces of the espace sécurisé: the list on the dossier page, and each pièce's
+//! « document window » (a page of its own, so it works without JavaScript): choose and
+//! add a file, « fichier enregistré », then « Gestion du document » with « Voir » and
+//! « Supprimer » for each file, and « fermer ».
+
+use domain::{FileKind, PieceRequirement};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::Redirect,
+    hooks::{use_params_map, use_query_map},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileView {
+    pub id: String,
+    pub name: String,
+    pub kind: FileKind,
+    pub size: u64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PieceView {
+    pub code: String,
+    pub label: String,
+    pub help: String,
+    pub requirement: PieceRequirement,
+    pub kinds: Vec<FileKind>,
+    pub max_size: u64,
+    pub max_files: u32,
+    pub can_change: bool,
+    pub files: Vec<FileView>,
+}
+
+#[server(endpoint = "espace/pieces")]
+pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
+    use crate::session::{current_dossier, internal, state};
+    use services::attachments;
+    let Some(dossier) = current_dossier().await? else {
+        return Ok(None);
+    };
+    let state = state();
+    let files = attachments::list(&state.db, &dossier.id)
+        .await
+        .map_err(internal)?;
+    let pieces = attachments::requested_pieces(&state.db, &dossier)
+        .await
+        .map_err(internal)?;
+    let mut views = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        let can_change = attachments::can_change(&state.db, &*state.clock, &dossier, &piece)
+            .await
+            .map_err(internal)?;
+        views.push(PieceView {
+            files: files
+                .iter()
+                .filter(|f| f.piece_code == piece.code)
+                .map(|f| FileView {
+                    id: f.id.clone(),
+                    name: f.name.clone(),
+                    kind: f.kind,
+                    size: f.size,
+                    created_at_ms: f.created_at,
+                })
+                .collect(),
+            code: piece.code,
+            label: piece.label,
+            help: piece.help,
+            requirement: piece.requirement,
+            kinds: piece.kinds,
+            max_size: piece.max_size_bytes,
+            max_files: piece.max_files,
+            can_change,
+        });
+    }
+    Ok(Some(views))
+}
+
+fn requirement_text(r: PieceRequirement) -> &'static str {
+    match r {
+        PieceRequirement::Mandatory => "obligatoire",
+        PieceRequirement::MayFollow => "peut être transmise ultérieurement",
+        PieceRequirement::Optional => "facultative",
+    }
+}
+
+/// « 1,2 Mo », « 350 Ko ».
+pub fn size_text(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} Mo", bytes as f64 / (1024.0 * 1024.0)).replace('.', ",")
+    } else {
+        format!("{} Ko", bytes.div_ceil(1024))
+    }
+}
+
+fn formats_text(kinds: &[FileKind]) -> String {
+    kinds
+        .iter()
+        .map(|k| k.label())
+        .collect::<Vec<_>>()
+        .join(" ou ")
+}
+
+fn state_text(p: &PieceView) -> String {
+    match p.files.len() {
+        0 => "à fournir".into(),
+        1 => "1 fichier déposé".into(),
+        n => format!("{n} fichiers déposés"),
+    }
+}
+
+/// The pièces of the session's dossier, for [`PieceList`]. Created by the page itself,
+/// not inside a suspended view, so the server renders it within the request's context.
+pub type PiecesResource = Resource<Result<Option<Vec<PieceView>>, ServerFnError>>;
+
+pub fn pieces_resource() -> PiecesResource {
+    Resource::new(|| (), |_| load_pieces())
+}
+
+/// The « pièces demandées » on the dossier page.
+#[component]
+pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
+    view! {
+        <section aria-labelledby="pieces-titre">
+            <h2 id="pieces-titre">"Pièces demandées"</h2>
+            <p class="hint">"Formats acceptés : PDF ou JPEG. Ouvrez le dossier d'une pièce pour y déposer, vérifier ou supprimer vos fichiers."</p>
+            <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+                {move || Suspend::new(async move {
+                    match pieces.await {
+                        Ok(Some(list)) => view! {
+                            <ul class="piece-list">
+                                {list.into_iter().map(|p| {
+                                    let state = state_text(&p);
+                                    let done = !p.files.is_empty();
+                                    view! {
+                                        <li class="piece" data-piece=p.code.clone()>
+                                            <div class="piece-text">
+                                                <h3>{p.label.clone()}</h3>
+                                                <p class="piece-meta">
+                                                    <span class="requirement">{requirement_text(p.requirement)}</span>
+                                                    " · "
+                                                    <span class="piece-state" class:piece-done=done>{state}</span>
+                                                </p>
+                                                {(!p.help.is_empty()).then(|| view! { <p class="hint">{p.help.clone()}</p> })}
+                                            </div>
+                                            <a class="folder-button" href=format!("/espace/pieces/{}", p.code)>
+                                                <svg aria-hidden="true" viewBox="0 0 24 24" width="28" height="28"><path d="M3 6h7l2 2h9v11H3z" fill="currentColor"/></svg>
+                                                <span class="visually-hidden">{format!("Ouvrir le dossier de la pièce : {}", p.label)}</span>
+                                            </a>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// One pièce's document window, as a page.
+#[component]
+pub fn PiecePage() -> impl IntoView {
+    let params = use_params_map();
+    let pieces = pieces_resource();
+    view! {
+        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+            {move || Suspend::new(async move {
+                let code = params.read().get("piece").unwrap_or_default();
+                match pieces.await {
+                    Ok(None) => view! { <Redirect path="/connexion?info=session" /> }.into_any(),
+                    Ok(Some(list)) => match list.into_iter().find(|p| p.code == code) {
+                        Some(piece) => view! { <DocumentWindow piece /> }.into_any(),
+                        None => view! {
+                            <h1>"Pièce introuvable"</h1>
+                            <p>"Cette pièce n'est pas demandée dans votre dossier. "<a href="/espace">"Revenir à mon dossier"</a></p>
+                        }.into_any(),
+                    },
+                    Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DocumentWindow(piece: PieceView) -> impl IntoView {
+    let query = use_query_map();
+    let q = move |k: &str| query.read().get(k);
+    let formats = formats_text(&piece.kinds);
+    let limit = size_text(piece.max_size);
+    let full = piece.files.len() as u32 >= piece.max_files;
+    let accept = piece
+        .kinds
+        .iter()
+        .map(|k| match k {
+            FileKind::Pdf => "application/pdf,.pdf",
+            FileKind::Jpeg => "image/jpeg,.jpg,.jpeg",
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let action = format!("/espace/pieces/{}/fichiers", piece.code);
+    let page = format!("/espace/pieces/{}", piece.code);
+    let files = piece.files.clone();
+    let can_change = piece.can_change;
+    let title = piece.label.clone();
+    let hint_formats = format!(
+        "Format {formats}, {limit} au maximum par fichier, {} fichier(s) au plus pour cette pièce.",
+        piece.max_files
+    );
+    let upload_form = (can_change && !full).then(|| {
+        view! {
+            <UploadForm action=action.clone() page=page.clone() accept=accept.clone() hint=hint_formats.clone()
+                kinds=piece.kinds.clone() max_size=piece.max_size />
+        }
+    });
+    let page_for_ok = page.clone();
+    let saved = move || q("enregistre").is_some();
+    let error = move || q("erreur");
+    let deleted = move || q("supprime").is_some();
+    let preview_id = move || q("voir");
+    let confirm_id = move || q("supprimer");
+    let files_for_preview = files.clone();
+    let files_for_confirm = files.clone();
+    let page_for_confirm = page.clone();
+    view! {
+        <Title text=format!("{title} · Mon espace sécurisé") />
+        <p class="exam-kind">"Pièce demandée · "{requirement_text(piece.requirement)}</p>
+        <h1>{piece.label.clone()}</h1>
+        {(!piece.help.is_empty()).then(|| view! { <p class="hint">{piece.help.clone()}</p> })}
+        <Show when=saved>
+            <div class="notice" role="status">
+                <p><strong>"fichier enregistré"</strong></p>
+                <a class="button primary" href=page_for_ok.clone()>"OK"</a>
+            </div>
+        </Show>
+        <Show when=deleted>
+            <p class="notice" role="status">"Le fichier a été supprimé."</p>
+        </Show>
+        {move || error().map(|e| view! { <p class="alert" role="alert">{e}</p> })}
+        {if !can_change {
+            view! { <p class="notice">"Votre dossier n'accepte plus de modification pour cette pièce."</p> }.into_any()
+        } else if full {
+            view! { <p class="notice">{format!("Cette pièce compte déjà {} fichier(s), le maximum : supprimez-en un pour en ajouter un autre.", piece.max_files)}</p> }.into_any()
+        } else {
+            upload_form.into_any()
+        }}
+        {move || confirm_id().and_then(|id| files_for_confirm.iter().find(|f| f.id == id).cloned()).map(|f| view! {
+            <div class="alert confirm" role="alert">
+                <p>{format!("Supprimer « {} » ? Vous pourrez ensuite déposer le bon fichier.", f.name)}</p>
+                <form method="post" action=format!("/espace/fichiers/{}/supprimer", f.id) class="inline-form">
+                    <button type="submit" class="button danger">"Oui, supprimer"</button>
+                </form>
+                " "
+                <a class="button secondary" href=page_for_confirm.clone()>"Annuler"</a>
+            </div>
+        })}
+        <section aria-labelledby="gestion-titre" class="gestion">
+            <h2 id="gestion-titre">"Gestion du document"</h2>
+            {if files.is_empty() {
+                view! { <p>"Aucun fichier déposé pour cette pièce."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="file-list">
+                        {files.iter().map(|f| {
+                            let date = jiff::Timestamp::from_millisecond(f.created_at_ms)
+                                .map(|t| {
+                                    let z = t.to_zoned(domain::deadline::paris());
+                                    format!("{:02}/{:02}/{} à {} h {:02}", z.day(), z.month(), z.year(), z.hour(), z.minute())
+                                })
+                                .unwrap_or_default();
+                            view! {
+                                <li class="file" data-file=f.id.clone()>
+                                    <span class="file-name">{f.name.clone()}</span>
+                                    <span class="file-meta">{format!("{} · {} · déposé le {date}", f.kind.label(), size_text(f.size))}</span>
+                                    <span class="file-actions">
+                                        <a class="icon-button" href=format!("/espace/pieces/{}?voir={}", piece.code, f.id)>
+                                            <svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><path d="M12 5C6 5 2 12 2 12s4 7 10 7 10-7 10-7-4-7-10-7zm0 11a4 4 0 110-8 4 4 0 010 8z" fill="currentColor"/></svg>
+                                            <span class="visually-hidden">{format!("Voir « {} »", f.name)}</span>
+                                        </a>
+                                        {can_change.then(|| view! {
+                                            <a class="icon-button danger" href=format!("/espace/pieces/{}?supprimer={}", piece.code, f.id)>
+                                                <svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><path d="M6 7h12l-1 13H7zM9 4h6l1 2H8z" fill="currentColor"/></svg>
+                                                <span class="visually-hidden">{format!("Supprimer « {} »", f.name)}</span>
+                                            </a>
+                                        })}
+                                    </span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+        {move || preview_id().and_then(|id| files_for_preview.iter().find(|f| f.id == id).cloned()).map(|f| {
+            let src = format!("/espace/fichiers/{}", f.id);
+            view! {
+                <section class="preview" aria-labelledby="apercu-titre">
+                    <h2 id="apercu-titre">{format!("Aperçu : {}", f.name)}</h2>
+                    {match f.kind {
+                        FileKind::Jpeg => view! { <img src=src.clone() alt=format!("Aperçu de {}", f.name) /> }.into_any(),
+                        FileKind::Pdf => view! { <iframe src=src.clone() title=format!("Aperçu de {}", f.name)></iframe> }.into_any(),
+                    }}
+                    <p><a href=src download=f.name.clone()>"Télécharger le fichier"</a></p>
+                </section>
+            }
+        })}
+        <p><a class="button secondary" href="/espace">"fermer"</a></p>
+    }
+}
+
+/// « choisir un fichier » then « ajouter le fichier ». Without JavaScript it is a plain
+/// multipart form. Once hydrated, the file is checked in the browser first (kind by its
+/// first bytes, size) with the same rules as the server, then sent with a progress bar,
+/// a cancel button, and « Réessayer » if the connection drops.
+#[component]
+fn UploadForm(
+    action: String,
+    page: String,
+    accept: String,
+    hint: String,
+    kinds: Vec<FileKind>,
+    max_size: u64,
+) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    // Bytes sent and total while an upload runs.
+    let progress = RwSignal::new(None::<(f64, f64)>);
+    let lost = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    let on_submit = {
+        let action = action.clone();
+        let page = page.clone();
+        let current: std::rc::Rc<std::cell::RefCell<Option<web_sys::XmlHttpRequest>>> =
+            Default::default();
+        let upload = browser::Upload {
+            action,
+            page,
+            kinds,
+            max_size,
+            error,
+            progress,
+            lost,
+            current,
+            listening: Default::default(),
+        };
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            upload.start();
+        }
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let on_submit = {
+        let _ = (&kinds, max_size, &page);
+        |_: leptos::ev::SubmitEvent| {}
+    };
+    view! {
+        <form method="post" action=action enctype="multipart/form-data" class="upload-form" on:submit=on_submit>
+            <div class="field" class:field-error=move || error.get().is_some()>
+                <label for="fichier">"choisir un fichier"</label>
+                <p class="hint" id="fichier-aide">{hint}</p>
+                {move || error.get().map(|e| view! { <p class="error-message" id="fichier-erreur" role="alert">{e}</p> })}
+                <input type="file" id="fichier" name="fichier" accept=accept aria-describedby="fichier-aide" required />
+            </div>
+            {move || progress.get().map(|(sent, total)| view! {
+                <div class="progress" role="status">
+                    <label for="envoi">{format!("Envoi en cours : {} sur {}", size_text(sent as u64), size_text(total as u64))}</label>
+                    <progress id="envoi" max=total value=sent></progress>
+                    <button type="button" class="button secondary" data-cancel>"Annuler l'envoi"</button>
+                </div>
+            })}
+            <Show when=move || lost.get()>
+                <p class="alert" role="alert">"La connexion a été perdue : le fichier n'a pas été enregistré. Vérifiez votre réseau puis cliquez sur « Réessayer »."</p>
+            </Show>
+            <div class="actions">
+                <button type="submit" class="button primary">{move || if lost.get() { "Réessayer" } else { "ajouter le fichier" }}</button>
+            </div>
+        </form>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::{cell::RefCell, rc::Rc};
+
+    use domain::FileKind;
+    use leptos::prelude::*;
+    use wasm_bindgen::{JsCast, closure::Closure};
+    use web_sys::{FormData, HtmlInputElement, ProgressEvent, XmlHttpRequest};
+
+    #[derive(Clone)]
+    pub struct Upload {
+        pub action: String,
+        pub page: String,
+        pub kinds: Vec<FileKind>,
+        pub max_size: u64,
+        pub error: RwSignal<Option<String>>,
+        pub progress: RwSignal<Option<(f64, f64)>>,
+        pub lost: RwSignal<bool>,
+        pub current: Rc<RefCell<Option<XmlHttpRequest>>>,
+        /// Whether the page-wide cancel listener is in place (added once).
+        pub listening: Rc<std::cell::Cell<bool>>,
+    }
+
+    fn input() -> Option<HtmlInputElement> {
+        document().get_element_by_id("fichier")?.dyn_into().ok()
+    }
+
+    impl Upload {
+        pub fn start(&self) {
+            let Some(file) = input().and_then(|i| i.files()).and_then(|f| f.get(0)) else {
+                self.error.set(Some(
+                    "Choisissez un fichier avant de cliquer sur « ajouter le fichier ».".into(),
+                ));
+                return;
+            };
+            let this = self.clone();
+            leptos::task::spawn_local(async move { this.check_and_send(file).await });
+        }
+
+        async fn check_and_send(self, file: web_sys::File) {
+            self.error.set(None);
+            self.lost.set(false);
+            let name = domain::attachment::sanitise_file_name(&file.name());
+            let size = file.size() as u64;
+            // The first bytes decide the kind, as on the server; nothing is sent yet.
+            let head = match file.slice_with_i32_and_i32(0, FileKind::SNIFF_LEN as i32) {
+                Ok(blob) => match wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await {
+                    Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+                    Err(_) => Vec::new(),
+                },
+                Err(_) => Vec::new(),
+            };
+            if let Err(e) =
+                domain::attachment::check_start(&name, &head, size, &self.kinds, self.max_size)
+            {
+                self.error.set(Some(e.to_string()));
+                return;
+            }
+            self.send(file);
+        }
+
+        fn send(&self, file: web_sys::File) {
+            let Ok(xhr) = XmlHttpRequest::new() else {
+                return;
+            };
+            let Ok(form) = FormData::new() else { return };
+            if form
+                .append_with_blob_and_filename("fichier", &file, &file.name())
+                .is_err()
+                || xhr.open("POST", &self.action).is_err()
+                || xhr
+                    .set_request_header("Accept", "application/json")
+                    .is_err()
+            {
+                return;
+            }
+            let progress = self.progress;
+            let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
+                progress.set(Some((e.loaded(), e.total())));
+            });
+            if let Ok(Some(upload)) = xhr.upload().map(Some) {
+                upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+            }
+            on_progress.forget();
+
+            let this = self.clone();
+            let request = xhr.clone();
+            let on_load = Closure::<dyn FnMut()>::new(move || {
+                this.progress.set(None);
+                this.current.borrow_mut().take();
+                let status = request.status().unwrap_or(0);
+                let body = request.response_text().ok().flatten().unwrap_or_default();
+                let message = js_sys::JSON::parse(&body)
+                    .ok()
+                    .and_then(|v| js_sys::Reflect::get(&v, &"message".into()).ok())
+                    .and_then(|m| m.as_string());
+                let id = js_sys::JSON::parse(&body)
+                    .ok()
+                    .and_then(|v| js_sys::Reflect::get(&v, &"id".into()).ok())
+                    .and_then(|m| m.as_string());
+                match (status, id) {
+                    (201, Some(id)) => {
+                        // A full load shows « fichier enregistré » and the new list.
+                        let _ = window()
+                            .location()
+                            .assign(&format!("{}?enregistre={id}", this.page));
+                    }
+                    _ => this.error.set(Some(message.unwrap_or_else(|| {
+                        "Le fichier n'a pas pu être envoyé : réessayez.".to_string()
+                    }))),
+                }
+            });
+            xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
+            on_load.forget();
+
+            let this = self.clone();
+            let on_error = Closure::<dyn FnMut()>::new(move || {
+                this.progress.set(None);
+                this.current.borrow_mut().take();
+                this.lost.set(true);
+            });
+            xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            on_error.forget();
+
+            let this = self.clone();
+            let on_abort = Closure::<dyn FnMut()>::new(move || {
+                this.progress.set(None);
+                this.current.borrow_mut().take();
+                this.error.set(Some(
+                    "Envoi annulé : le fichier n'a pas été enregistré.".into(),
+                ));
+            });
+            xhr.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
+            on_abort.forget();
+
+            self.progress.set(Some((0.0, file.size())));
+            *self.current.borrow_mut() = Some(xhr.clone());
+            // The cancel button is rendered with the progress bar; it aborts the request
+            // under way. One listener for the page, added at the first upload.
+            if self.listening.replace(true) {
+                self.send_now(&xhr, &form);
+                return;
+            }
+            let current = self.current.clone();
+            let cancel = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                let is_cancel = e
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .is_some_and(|el| el.closest("[data-cancel]").ok().flatten().is_some());
+                if is_cancel && let Some(xhr) = current.borrow().as_ref() {
+                    let _ = xhr.abort();
+                }
+            });
+            let _ = document()
+                .add_event_listener_with_callback("click", cancel.as_ref().unchecked_ref());
+            cancel.forget();
+            self.send_now(&xhr, &form);
+        }
+
+        fn send_now(&self, xhr: &XmlHttpRequest, form: &FormData) {
+            if xhr.send_with_opt_form_data(Some(form)).is_err() {
+                self.lost.set(true);
+                self.progress.set(None);
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Server-side helpers of the server functions: cookies, the session's dossier, the
+//! client's address, and the one place where internal errors become a French message.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use http::{HeaderValue, header, request::Parts};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use services::dossiers::Dossier;
+
+use crate::state::AppState;
+
+/// The espace sécurisé's session cookie.
+pub const SESSION_COOKIE: &str = "espace";
+/// The préinscription draft's cookie.
+pub const DRAFT_COOKIE: &str = "brouillon";
+
+pub fn state() -> AppState {
+    expect_context::<AppState>()
+}
+
+/// Logs the cause and gives the candidate a message they can act on.
+pub fn internal(error: impl std::fmt::Display) -> ServerFnError {
+    tracing::error!(%error, "server function failed");
+    ServerFnError::new("Une erreur est survenue de notre côté. Réessayez dans quelques instants.")
+}
+
+pub fn cookie(name: &str) -> Option<String> {
+    cookie_in(&use_context::<Parts>()?.headers, name)
+}
+
+/// A cookie's value from request headers; for plain axum handlers too.
+pub fn cookie_in(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// HttpOnly, SameSite=Lax, Secure over HTTPS. `max_age` 0 deletes it.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64) {
+    let secure = if state().secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    if let (Some(response), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&cookie),
+    ) {
+        response.append_header(header::SET_COOKIE, value);
+    }
+}
+
+/// The dossier of the request's session, if any.
+pub async fn current_dossier() -> Result<Option<Dossier>, ServerFnError> {
+    let headers = use_context::<Parts>()
+        .map(|p| p.headers)
+        .unwrap_or_default();
+    session_dossier(&state(), &headers).await.map_err(internal)
+}
+
+/// The dossier whose session cookie these headers carry, if it is live.
+pub async fn session_dossier(
+    state: &AppState,
+    headers: &http::HeaderMap,
+) -> Result<Option<Dossier>, services::accounts::AccountError> {
+    let Some(token) = cookie_in(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    services::accounts::session_dossier(&state.db, &*state.clock, &token).await
+}
+
+/// The peer's IP address, for per-address login limits.
+pub fn client_ip() -> String {
+    use_context::<Parts>()
+        .and_then(|p| {
+            p.extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Answers with a redirect: the browser (with or without JavaScript) loads `to`.
+pub fn redirect(to: &str) {
+    leptos_axum::redirect(to);
+}

@@ -1,0 +1,21 @@
+//! What every server function and server render can read from the context.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use services::{Db, SharedClock, mail::Mailer, passwords::Passwords, storage::Storage};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub clock: SharedClock,
+    pub passwords: Passwords,
+    pub mailer: Mailer,
+    pub storage: Storage,
+    /// The public address, for links in emails.
+    pub base_url: Arc<str>,
+    /// Cookies get `Secure` when the site is served over HTTPS.
+    pub secure_cookies: bool,
+}

@@ -1,0 +1,89 @@
+//! French wording of dates and durations, identical in the browser and on the server.
+
+use jiff::civil::{Date, Weekday};
+
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+fn weekday(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Monday => "lundi",
+        Weekday::Tuesday => "mardi",
+        Weekday::Wednesday => "mercredi",
+        Weekday::Thursday => "jeudi",
+        Weekday::Friday => "vendredi",
+        Weekday::Saturday => "samedi",
+        Weekday::Sunday => "dimanche",
+    }
+}
+
+/// « jeudi 30 novembre 2023 », « vendredi 1er décembre 2023 ».
+pub fn long_date(date: Date) -> String {
+    let day = match date.day() {
+        1 => "1er".to_string(),
+        d => d.to_string(),
+    };
+    format!(
+        "{} {} {} {}",
+        weekday(date.weekday()),
+        day,
+        MONTHS[(date.month() - 1) as usize],
+        date.year()
+    )
+}
+
+/// The time left before a deadline, for a countdown: « 12 j 03 h 05 min 09 s ».
+/// Zero or negative means the deadline has passed.
+pub fn remaining(millis: i64) -> String {
+    if millis <= 0 {
+        return "délai expiré".to_string();
+    }
+    let total = millis / 1000;
+    let (days, hours, minutes, seconds) = (
+        total / 86_400,
+        total / 3600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
+    if days > 0 {
+        format!("{days} j {hours:02} h {minutes:02} min {seconds:02} s")
+    } else {
+        format!("{hours:02} h {minutes:02} min {seconds:02} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn first_of_the_month_is_premier() {
+        assert_eq!(long_date(date(2023, 12, 1)), "vendredi 1er décembre 2023");
+        assert_eq!(long_date(date(2024, 8, 15)), "jeudi 15 août 2024");
+    }
+
+    #[test]
+    fn remaining_time() {
+        assert_eq!(remaining(0), "délai expiré");
+        assert_eq!(remaining(-5), "délai expiré");
+        assert_eq!(remaining(999), "00 h 00 min 00 s");
+        assert_eq!(remaining(61_000), "00 h 01 min 01 s");
+        assert_eq!(
+            remaining(((3 * 24 + 4) * 3600 + 5 * 60 + 6) * 1000),
+            "3 j 04 h 05 min 06 s"
+        );
+    }
+}

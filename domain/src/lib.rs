@@ -1,0 +1,21 @@
+//! The registration rules as pure Rust, shared by the browser (Wasm) and the server.
+//!
+//! Nothing here does I/O or reads a clock: callers pass the current instant in, so the
+//! same rule gives the same answer in the browser, on the server and in tests.
+
+pub mod attachment;
+pub mod candidate;
+pub mod deadline;
+pub mod dossier;
+pub mod exam;
+pub mod file_kind;
+pub mod french;
+pub mod registration;
+
+pub use deadline::Deadline;
+pub use dossier::DossierNumber;
+pub use exam::{
+    Condition, ExamError, ExamKind, ExamSlug, ExamSpec, ExamSummary, PieceRequirement, PieceSpec,
+    RawExam, RawPiece, Voie,
+};
+pub use file_kind::FileKind;

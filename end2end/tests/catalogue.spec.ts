@@ -1,0 +1,88 @@
+import { test, expect } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+
+const EXAMS = [
+  {
+    slug: "demo-redacteur-territorial",
+    title: "Concours de rédacteur territorial (démonstration)",
+    status: "Inscriptions ouvertes",
+  },
+  {
+    slug: "animateur-territorial-2025",
+    title: "Concours interne et externe d'animateur territorial",
+    deadline: "jeudi 17 avril 2025 avant minuit, heure de Paris",
+    status: "Inscriptions closes",
+  },
+  {
+    slug: "adjoint-patrimoine-principal-2e-classe-2024",
+    title: "Examen professionnel d'adjoint du patrimoine principal de 2ème classe",
+    deadline: "jeudi 30 novembre 2023 avant minuit, heure de Paris",
+    status: "Inscriptions closes",
+  },
+];
+
+test("the catalogue lists the three exams with their deadlines and states", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(
+    "Concours et examens professionnels",
+  );
+  const cards = page.locator(".exam-card");
+  await expect(cards).toHaveCount(3);
+  for (const [i, exam] of EXAMS.entries()) {
+    const card = cards.nth(i);
+    await expect(card).toHaveAttribute("data-exam", exam.slug);
+    await expect(card.getByRole("heading", { level: 2 })).toHaveText(exam.title);
+    if (exam.deadline) await expect(card.locator(".deadline")).toContainText(exam.deadline);
+    await expect(card.locator(".status-label")).toHaveText(exam.status);
+  }
+  await expect(cards.first().locator(".deadline")).toContainText(/avant minuit, heure de Paris/);
+});
+
+test("open exams show a countdown that ticks once hydrated", async ({ page }, info) => {
+  test.skip(info.project.name === "no-js", "needs the Wasm bundle");
+  await page.goto("/");
+  const countdown = page.locator("[data-exam=demo-redacteur-territorial] [data-countdown]");
+  const first = await countdown.textContent();
+  expect(first).toMatch(/^\d+ j \d\d h \d\d min \d\d s$/);
+  // Only the hydrated Wasm can change this text.
+  await expect(async () => {
+    expect(await countdown.textContent()).not.toBe(first);
+  }).toPass({ timeout: 15_000 });
+  // Closed exams have no countdown.
+  await expect(page.locator("[data-exam=animateur-territorial-2025] [data-countdown]")).toHaveCount(0);
+});
+
+test("without JavaScript the page is complete and does not change", async ({ page }, info) => {
+  test.skip(info.project.name !== "no-js", "JavaScript-off run only");
+  await page.goto("/");
+  const countdown = page.locator("[data-exam=demo-redacteur-territorial] [data-countdown]");
+  const first = await countdown.textContent();
+  expect(first).toMatch(/^\d+ j \d\d h \d\d min \d\d s$/);
+  await page.waitForTimeout(1500);
+  expect(await countdown.textContent()).toBe(first);
+});
+
+test("no accessibility violations", async ({ page }, info) => {
+  // axe runs as a script in the page; the DOM is the same with JavaScript off.
+  test.skip(info.project.name === "no-js", "axe needs JavaScript");
+  await page.goto("/");
+  await expect(page.locator(".exam-card")).toHaveCount(3);
+  const results = await new AxeBuilder({ page }).analyze();
+  expect(results.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+});
+
+test("fits a 320 px wide screen without horizontal scrolling", async ({ page }) => {
+  await page.setViewportSize({ width: 320, height: 640 });
+  await page.goto("/");
+  await expect(page.locator(".exam-card")).toHaveCount(3);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
+  expect(overflow).toBeLessThanOrEqual(0);
+});
+
+test("an unknown address shows a French 404 page", async ({ page }) => {
+  const response = await page.goto("/nulle-part");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Page introuvable");
+});

@@ -1,0 +1,157 @@
+import { expect, Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import * as fs from "fs";
+import * as path from "path";
+
+export const DEMO_EXAM = "demo-redacteur-territorial";
+export const DEMO_NUMBER = "99-DEM0-0001";
+export const DEMO_PASSWORD = "essai du parcours candidat";
+export const PASSWORD = "cheval correct agrafe";
+
+/** Letters only, so it is a valid name, and new each time (one dossier per person). */
+export function uniqueName(): string {
+  const letters = "abcdefghijklmnopqrstuvwxyz";
+  let s = "";
+  for (let i = 0; i < 8; i++) s += letters[Math.floor(Math.random() * letters.length)];
+  return "Test" + s;
+}
+
+export async function expectNoA11yViolations(page: Page, jsEnabled: boolean) {
+  if (!jsEnabled) return; // axe runs as a script in the page
+  const results = await new AxeBuilder({ page }).analyze();
+  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`)).toEqual([]);
+}
+
+/** Waits until the Wasm bundle has hydrated the page (its scripts ran). */
+export async function hydrated(page: Page, jsEnabled: boolean) {
+  if (!jsEnabled) return;
+  await page.waitForFunction(() => (window as any).__hydrated === true || document.querySelector("body") !== null);
+  await page.waitForLoadState("networkidle");
+}
+
+export interface Candidate {
+  name: string;
+  email: string;
+  number?: string;
+}
+
+/** Goes through the whole wizard on the demo exam and returns the dossier number. */
+export async function register(page: Page, jsEnabled: boolean, candidate: Candidate): Promise<string> {
+  await page.goto("/");
+  await page.locator(`[data-exam=${DEMO_EXAM}]`).getByRole("link", { name: /Se préinscrire/ }).click();
+  await expect(page).toHaveURL(new RegExp(`/inscription/${DEMO_EXAM}/identite`));
+  await expectNoA11yViolations(page, jsEnabled);
+
+  await page.getByLabel("Madame").check();
+  await page.getByLabel("Nom de naissance").fill(candidate.name);
+  await page.getByLabel("Prénom(s)").fill("Zoé Anne-Marie");
+  await page.getByLabel("Date de naissance").fill("14/07/1990");
+  await page.getByLabel("Commune de naissance").fill("Château-Gontier");
+  await page.getByLabel("Pays de naissance").fill("France");
+  await page.getByLabel("Française").check();
+  await next(page, "coordonnees", jsEnabled);
+
+  await page.getByLabel("Adresse électronique", { exact: true }).fill(candidate.email);
+  await page.getByLabel("Confirmation de l'adresse électronique").fill(candidate.email);
+  await page.getByLabel("Téléphone").fill("06 12 34 56 78");
+  await page.getByLabel("Adresse", { exact: true }).fill("12 rue de la Paix");
+  await page.getByLabel("Code postal").fill("53000");
+  await page.getByLabel("Commune", { exact: true }).fill("Laval");
+  await next(page, "voie", jsEnabled);
+
+  await page.getByLabel(/Concours externe/).check();
+  await next(page, "situation", jsEnabled);
+
+  await page.getByLabel("Diplôme").fill("Licence d'administration publique");
+  await page.getByLabel("Année d'obtention").fill("2012");
+  await next(page, "amenagement", jsEnabled);
+
+  await page.getByLabel("Non").check();
+  await next(page, "mot-de-passe", jsEnabled);
+
+  await page.getByLabel("Mot de passe", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Confirmation du mot de passe").fill(PASSWORD);
+  await next(page, "verification", jsEnabled);
+
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Vérifiez vos réponses");
+  await expect(page.locator(".summary").first()).toContainText(candidate.name);
+  await page.getByLabel(/Je certifie sur l'honneur/).check();
+  await page.getByRole("button", { name: "Créer mon dossier" }).click();
+
+  await expect(page).toHaveURL(/\/espace\?nouveau=1/);
+  const number = (await page.locator("[data-dossier-number]").textContent())!.trim();
+  expect(number).toMatch(/^\d\d-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+  return number;
+}
+
+async function next(page: Page, step: string, jsEnabled: boolean) {
+  await page.getByRole("button", { name: "Suivant" }).click();
+  await expect(page).toHaveURL(new RegExp(`/inscription/${DEMO_EXAM}/${step}$`));
+  await expectNoA11yViolations(page, jsEnabled);
+}
+
+export async function login(page: Page, number: string, password: string) {
+  await page.goto("/connexion");
+  await page.getByLabel("Identifiant (n° de dossier)").fill(number);
+  await page.getByLabel("Mot de passe").fill(password);
+  await page.getByRole("button", { name: "connexion" }).click();
+}
+
+/** The text of every mail written by the server, decoded from quoted-printable. */
+export function mails(): string[] {
+  const dir = process.env.MAIL_DIR;
+  if (!dir) throw new Error("MAIL_DIR is not set");
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".eml"))
+    .map((f) => fs.readFileSync(path.join(dir, f)))
+    .map((raw) => {
+      const text = raw.toString("latin1").replace(/=\r\n/g, "");
+      const bytes = Buffer.from(
+        text.replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))),
+        "latin1",
+      );
+      return bytes.toString("utf8");
+    });
+}
+
+export async function mailTo(address: string, containing: string): Promise<string> {
+  let found: string | undefined;
+  await expect(async () => {
+    found = mails().find((m) => m.includes(`To: ${address}`) && m.includes(containing));
+    expect(found).toBeDefined();
+  }).toPass({ timeout: 10_000 });
+  return found!;
+}
+
+/** Creates a dossier through the wizard's own endpoints (no page loads) and leaves the
+ * page's context logged in to it. For tests about what comes after préinscription. */
+export async function registerQuickly(page: Page): Promise<string> {
+  const name = uniqueName();
+  const steps: [string, Record<string, string>][] = [
+    ["identite", { civilite: "madame", nom_naissance: name, prenoms: "Zoé", date_naissance: "14/07/1990", lieu_naissance: "Laval", pays_naissance: "France", nationalite: "francaise" }],
+    ["coordonnees", { email: `${name.toLowerCase()}@exemple.fr`, email_confirmation: `${name.toLowerCase()}@exemple.fr`, telephone: "0612345678", adresse: "1 rue", code_postal: "53000", commune: "Laval", pays: "France" }],
+    ["voie", { voie: "externe" }],
+    ["situation", { diplome: "Licence", diplome_annee: "2012" }],
+    ["amenagement", { amenagement: "non" }],
+    ["mot-de-passe", { mot_de_passe: PASSWORD, mot_de_passe_confirmation: PASSWORD }],
+  ];
+  await page.goto("/");
+  for (const [step, fields] of steps) {
+    const form: Record<string, string> = { exam: DEMO_EXAM, step, direction: "next" };
+    for (const [k, v] of Object.entries(fields)) form[`fields[${k}]`] = v;
+    const r = await page.request.post("/api/inscription/etape", { form, headers: { Accept: "text/html" }, maxRedirects: 0 });
+    expect(r.status(), step).toBe(302);
+    expect(r.headers()["location"], step).not.toContain("resume-erreurs");
+  }
+  const r = await page.request.post("/api/inscription/creer", { form: { exam: DEMO_EXAM, attestation: "oui" }, headers: { Accept: "text/html" }, maxRedirects: 0 });
+  expect(r.headers()["location"]).toBe("/espace?nouveau=1");
+  await page.goto("/espace");
+  return (await page.locator("[data-dossier-number]").textContent())!.trim();
+}
+
+export function pdfFile(name: string, extraBytes = 0) {
+  const body = "%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n" + " ".repeat(extraBytes) + "\nstartxref\n0\n%%EOF\n";
+  return { name, mimeType: "application/pdf", buffer: Buffer.from(body, "latin1") };
+}

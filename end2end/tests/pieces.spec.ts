@@ -1,0 +1,119 @@
+import { test, expect } from "@playwright/test";
+import { expectNoA11yViolations, pdfFile, registerQuickly } from "./helpers";
+
+const js = (name: string) => name !== "no-js";
+
+test("deposit, check, delete and deposit again the files of a pièce", async ({ page, browser }, info) => {
+  await registerQuickly(page);
+  // A real JPEG, as a phone camera would give: Chromium draws one.
+  const shotPage = await browser.newPage();
+  await shotPage.setContent("<body style='background:#c33'>recto</body>");
+  const jpeg = { name: "Photo verso.JPG", mimeType: "image/jpeg", buffer: await shotPage.screenshot({ type: "jpeg" }) };
+  await shotPage.close();
+
+  const piece = page.locator("[data-piece=piece-identite]");
+  await expect(piece).toContainText("obligatoire");
+  await expect(piece).toContainText("à fournir");
+  await expectNoA11yViolations(page, js(info.project.name));
+  await page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Pièce d'identité en cours de validité" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Pièce d'identité en cours de validité");
+  // The accepted formats and the size limit are written next to the input.
+  await expect(page.getByText("Format PDF ou JPEG, 10,0 Mo au maximum par fichier")).toBeVisible();
+  await expectNoA11yViolations(page, js(info.project.name));
+
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("Carte d'identité recto.pdf"));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  await page.getByRole("link", { name: "OK" }).click();
+  await expect(page.locator(".file")).toHaveCount(1);
+  await expect(page.locator(".file").first()).toContainText("Carte d'identité recto.pdf");
+
+  await page.getByLabel("choisir un fichier").setInputFiles(jpeg);
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  await expect(page.locator(".file")).toHaveCount(2);
+  // Two files is this pièce's maximum.
+  await expect(page.getByLabel("choisir un fichier")).toHaveCount(0);
+
+  // The eye shows it in the page.
+  await page.getByRole("link", { name: "Voir « Photo verso.JPG »" }).click();
+  const img = page.getByRole("img", { name: "Aperçu de Photo verso.JPG" });
+  await expect(img).toBeVisible();
+  await expect.poll(() => img.evaluate((i: HTMLImageElement) => i.naturalWidth)).toBeGreaterThan(0);
+  await expectNoA11yViolations(page, js(info.project.name));
+
+  // The trash can deletes it, after confirmation.
+  await page.getByRole("link", { name: "Supprimer « Photo verso.JPG »" }).click();
+  await page.getByRole("button", { name: "Oui, supprimer" }).click();
+  await expect(page.getByText("Le fichier a été supprimé.")).toBeVisible();
+  await expect(page.locator(".file")).toHaveCount(1);
+
+  await page.getByLabel("choisir un fichier").setInputFiles(jpeg);
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+
+  await page.getByRole("link", { name: "fermer" }).click();
+  await expect(page.locator("[data-piece=piece-identite]")).toContainText("2 fichiers déposés");
+});
+
+test("a wrong type or an oversize file is refused with a French message, and nothing is lost", async ({ page }, info) => {
+  await registerQuickly(page);
+  const uploads: string[] = [];
+  await page.goto("/espace/pieces/diplome");
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("licence.pdf"));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+
+  await expect(page.locator(".file")).toHaveCount(1);
+  if (js(info.project.name)) await page.waitForLoadState("networkidle");
+  page.on("request", (r) => {
+    if (r.url().includes("/fichiers")) uploads.push(r.url());
+  });
+  await page.getByLabel("choisir un fichier").setInputFiles({ name: "image.pdf", mimeType: "application/pdf", buffer: Buffer.from("\x89PNG\r\n\x1a\n0000", "latin1") });
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByRole("alert")).toHaveText("« image.pdf » doit être au format PDF ou JPEG.");
+
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("gros.pdf", 10 * 1024 * 1024));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByRole("alert")).toHaveText("« gros.pdf » doit faire moins de 10 Mo.");
+  // The file already saved is still there.
+  await expect(page.locator(".file")).toHaveCount(1);
+  await expect(page.locator(".file")).toContainText("licence.pdf");
+  // With JavaScript, both were refused in the browser: not one byte was sent.
+  if (js(info.project.name)) expect(uploads).toEqual([]);
+  else expect(uploads.length).toBe(2);
+});
+
+test("someone else's file is not served", async ({ page, browser }) => {
+  await registerQuickly(page);
+  await page.goto("/espace/pieces/diplome");
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("licence.pdf"));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  const href = await page.getByRole("link", { name: "Voir « licence.pdf »" }).getAttribute("href");
+  const id = new URL(href!, "http://x").searchParams.get("voir");
+  const own = await page.request.get(`/espace/fichiers/${id}`);
+  expect(own.status()).toBe(200);
+
+  const other = await browser.newPage();
+  await registerQuickly(other);
+  const stolen = await other.request.get(`/espace/fichiers/${id}`);
+  expect(stolen.status()).toBe(404);
+  await other.close();
+});
+
+test("a dropped connection says so in plain words, and « Réessayer » sends the file again", async ({ page }, info) => {
+  test.skip(!js(info.project.name), "the retry button comes with JavaScript; without it the browser shows its own error page");
+  await registerQuickly(page);
+  await page.goto("/espace/pieces/diplome");
+  await page.waitForLoadState("networkidle");
+  await page.route("**/espace/pieces/diplome/fichiers", (route) => route.abort("connectionreset"));
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("licence.pdf", 200_000));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByRole("alert")).toContainText("La connexion a été perdue");
+  await expect(page.locator(".file")).toHaveCount(0);
+
+  await page.unroute("**/espace/pieces/diplome/fichiers");
+  await page.getByRole("button", { name: "Réessayer" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  await expect(page.locator(".file")).toHaveCount(1);
+});

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Starts the freshly built server on its own port with a new database and data folder,
+# waits until it answers, runs Playwright against it, and always stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${E2E_PORT:-3100}
+BIN=${E2E_SERVER_BIN:-target/debug/server}
+DATA=$(mktemp -d)
+LOG="$DATA/server.log"
+
+APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_SITE_ROOT=target/site APP_DEMO=true \
+  DATABASE_URL="sqlite://$DATA/concours.db" RUST_LOG=${E2E_LOG:-warn} "$BIN" >"$LOG" 2>&1 &
+SERVER=$!
+cleanup() {
+  kill "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$SERVER" 2>/dev/null; then
+    echo "the server stopped during start-up:"; cat "$LOG"; exit 1
+  fi
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "server not ready"; cat "$LOG"; exit 1; }
+
+cd end2end
+BASE_URL="http://127.0.0.1:$PORT" MAIL_DIR="$DATA/mails" npx playwright test "$@" || { echo "--- server log"; cat "$LOG"; exit 1; }

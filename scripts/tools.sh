@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the build needs, only from the package registries, skipping what is
+# already there. `tools.sh` for building, `tools.sh test` adds the browser-test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10
+# The wasm-bindgen CLI must be exactly the version of the crate in Cargo.lock.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 14 minutes on 2 cores)"
+  # 0.3.11 needs a newer rustc; no_downloads makes it use the tools below from PATH.
+  cargo install --locked "cargo-leptos@$CARGO_LEPTOS_VERSION" --features no_downloads
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 8 minutes)"
+  # Not --locked: the registry here lacks one crate of its lockfile.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! command -v wasm-opt >/dev/null; then
+  say "installing wasm-opt (binaryen, from npm)"
+  npm install -g binaryen@132 --no-fund --no-audit
+fi
+
+if [ "${1:-}" = test ]; then
+  if ! command -v chromium >/dev/null; then
+    say "installing Debian's Chromium"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  fi
+  # npm ci from the committed lock file, again only when it changed.
+  if [ ! -f end2end/node_modules/.installed ] || [ end2end/package-lock.json -nt end2end/node_modules/.installed ]; then
+    say "installing the Playwright packages"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-fund --no-audit && touch node_modules/.installed)
+  fi
+fi

@@ -1,0 +1,179 @@
+//! Configuration from environment variables, with defaults for the embedded set-up
+//! (SQLite file and files under `./data`, listening on 127.0.0.1:3000).
+
+use std::{net::SocketAddr, path::PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `APP_ADDRESS`: where to listen.
+    pub address: SocketAddr,
+    /// `APP_DATA_DIR`: the embedded default's data folder.
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// `APP_STORAGE_DIR`: where uploaded files are kept.
+    pub storage_dir: PathBuf,
+    /// `APP_EXAMS_DIR`: the exam definitions imported at start-up.
+    pub exams_dir: PathBuf,
+    /// `APP_SITE_ROOT`: the compiled front end (Wasm, JS, CSS, public assets).
+    pub site_root: PathBuf,
+    /// `APP_BASE_URL`: the address users reach, for links in emails.
+    pub base_url: String,
+    /// `RUST_LOG`: log filter.
+    pub log_filter: String,
+    /// `APP_LOG_FORMAT`: `text` (default) or `json`.
+    pub log_json: bool,
+    /// `APP_MAIL_DIR`: where messages are written when no SMTP relay is set.
+    pub mail_dir: PathBuf,
+    /// `APP_MAIL_FROM`: the sender of every message.
+    pub mail_from: String,
+    /// `SMTP_HOST` and `SMTP_PORT` (default 25): an SMTP relay instead of files.
+    pub smtp: Option<(String, u16)>,
+    /// `APP_DEMO=true`: seed the demo candidate (never on a real deployment).
+    pub demo: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}: {reason} (got « {value} »)")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let address_text = lookup("APP_ADDRESS").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let address: SocketAddr = address_text.parse().map_err(|_| ConfigError::Invalid {
+            name: "APP_ADDRESS",
+            value: address_text.clone(),
+            reason: "expected host:port, e.g. 127.0.0.1:3000",
+        })?;
+        let data_dir = PathBuf::from(lookup("APP_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = lookup("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("concours.db").display()));
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                value: database_url,
+                reason: "expected sqlite://path or postgres://…",
+            });
+        }
+        let storage_dir = lookup("APP_STORAGE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("files"));
+        let base_url = lookup("APP_BASE_URL").unwrap_or_else(|| format!("http://{address}"));
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                name: "APP_BASE_URL",
+                value: base_url,
+                reason: "expected an http:// or https:// URL",
+            });
+        }
+        let log_json = match lookup("APP_LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_LOG_FORMAT",
+                    value: other.into(),
+                    reason: "expected text or json",
+                });
+            }
+        };
+        let smtp = match lookup("SMTP_HOST") {
+            None => None,
+            Some(host) => {
+                let port_text = lookup("SMTP_PORT").unwrap_or_else(|| "25".into());
+                let port = port_text.parse().map_err(|_| ConfigError::Invalid {
+                    name: "SMTP_PORT",
+                    value: port_text.clone(),
+                    reason: "expected a port number",
+                })?;
+                Some((host, port))
+            }
+        };
+        Ok(Self {
+            mail_dir: lookup("APP_MAIL_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("mails")),
+            mail_from: lookup("APP_MAIL_FROM")
+                .unwrap_or_else(|| "Service concours <concours@localhost>".into()),
+            smtp,
+            demo: lookup("APP_DEMO").is_some_and(|v| v == "true" || v == "1"),
+            address,
+            database_url,
+            storage_dir,
+            exams_dir: lookup("APP_EXAMS_DIR")
+                .unwrap_or_else(|| "exams".into())
+                .into(),
+            site_root: lookup("APP_SITE_ROOT")
+                .unwrap_or_else(|| "target/site".into())
+                .into(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            log_filter: lookup("RUST_LOG")
+                .unwrap_or_else(|| "info,sqlx=warn,tower_http=info".into()),
+            log_json,
+            data_dir,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_set_up() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.address.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.database_url, "sqlite://data/concours.db");
+        assert_eq!(s.storage_dir, PathBuf::from("data/files"));
+        assert_eq!(s.base_url, "http://127.0.0.1:3000");
+        assert!(!s.log_json);
+        assert_eq!(s.mail_dir, PathBuf::from("data/mails"));
+        assert!(s.smtp.is_none() && !s.demo);
+    }
+
+    #[test]
+    fn the_data_folder_moves_the_database_and_the_files() {
+        let s = settings(&[
+            ("APP_DATA_DIR", "/tmp/x"),
+            ("APP_BASE_URL", "https://cdg.example/"),
+        ])
+        .unwrap();
+        assert_eq!(s.database_url, "sqlite:///tmp/x/concours.db");
+        assert_eq!(s.storage_dir, PathBuf::from("/tmp/x/files"));
+        assert_eq!(s.base_url, "https://cdg.example");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (name, value) in [
+            ("APP_ADDRESS", "localhost"),
+            ("DATABASE_URL", "mysql://x"),
+            ("APP_BASE_URL", "cdg.example"),
+            ("APP_LOG_FORMAT", "xml"),
+            ("SMTP_PORT", "vingt-cinq"),
+        ] {
+            let err = settings(&[(name, value), ("SMTP_HOST", "relay")]).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+    }
+}

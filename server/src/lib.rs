@@ -1,0 +1,10 @@
+//! The axum server: configuration, router and start-up, shared by `main` and the tests.
+
+pub mod config;
+mod files;
+mod security;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,155 @@
+//! The one way to build the server, used by `main` and by every integration test.
+
+use std::net::SocketAddr;
+
+use app::{App, shell, state::AppState};
+use axum::{Router, extract::State, http::StatusCode, middleware, routing::get};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use services::{
+    Db, SharedClock, attachments, catalogue, demo, mail::Mailer, passwords::Passwords,
+    storage::Storage,
+};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::{Settings, files, security};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+}
+
+impl Application {
+    /// Connects and migrates the database, imports the exams folder, and binds the
+    /// address (port 0 picks a free one).
+    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database_url).await?;
+        db.migrate().await?;
+        let imported = catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;
+        let storage = Storage::open(&settings.storage_dir).await?;
+        let swept = attachments::sweep(&db, &storage).await?;
+        // One argon2id hash at a time per core: a login storm queues instead of
+        // taking every thread from page renders and uploads.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let passwords = Passwords::new(cores)?;
+        let mailer = match &settings.smtp {
+            Some((host, port)) => Mailer::smtp_relay(host, *port, &settings.mail_from)?,
+            None => Mailer::to_files(settings.mail_dir.clone(), &settings.mail_from)?,
+        };
+        if settings.demo {
+            match demo::seed(&db, &*clock, &passwords).await {
+                Ok(number) => tracing::info!(
+                    "demo candidate: n° de dossier {number}, mot de passe « {} »",
+                    demo::DEMO_PASSWORD
+                ),
+                Err(error) => tracing::warn!(%error, "demo candidate not seeded"),
+            }
+        }
+
+        let mut leptos_options = get_configuration(None)?.leptos_options;
+        leptos_options.site_addr = settings.address;
+        leptos_options.site_root = settings.site_root.to_string_lossy().as_ref().into();
+
+        let state = AppState {
+            leptos_options: leptos_options.clone(),
+            db: db.clone(),
+            clock,
+            passwords,
+            mailer,
+            storage,
+            base_url: settings.base_url.as_str().into(),
+            secure_cookies: settings.base_url.starts_with("https://"),
+        };
+        let routes = generate_route_list(App);
+        let router = Router::new()
+            .route("/healthz", get(healthz))
+            .merge(files::routes())
+            .leptos_routes_with_context(&state, routes, security::provide_request_nonce, {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            })
+            // Pages rendered by the fallback (404s) get the same context as the others.
+            .fallback(leptos_axum::file_and_error_handler_with_context::<
+                AppState,
+                _,
+            >(
+                {
+                    let state = state.clone();
+                    move || {
+                        provide_context(state.clone());
+                        security::provide_request_nonce();
+                    }
+                },
+                shell,
+            ))
+            .layer(middleware::from_fn(security::same_origin))
+            .layer(middleware::from_fn(security::headers))
+            .layer(TraceLayer::new_for_http())
+            .with_state(state);
+
+        let listener = TcpListener::bind(settings.address).await?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            database = ?db.kind(),
+            exams = imported,
+            orphan_files_removed = swept,
+            "listening on {}",
+            settings.base_url
+        );
+        Ok(Self {
+            listener,
+            router,
+            db,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The database handle, for tests that inspect or break it.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // The peer address feeds the per-address login limit.
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
+
+/// Ready when the database answers.
+async fn healthz(State(db): State<Db>) -> (StatusCode, &'static str) {
+    match db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(error) => {
+            tracing::error!(%error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Spawns the real application on a random port with a fresh database, as `main` does.
+// Each test binary uses a part of these helpers.
+#![allow(dead_code)]
+
+use std::{path::PathBuf, sync::Arc};
+
+use jiff::Timestamp;
+use server::{Application, Settings};
+use services::{Db, clock::FixedClock, testing::TestDb};
+
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    pub label: &'static str,
+    _data: tempfile::TempDir,
+    _test_db: TestDb,
+}
+
+impl TestApp {
+    /// A form post as a browser on this site sends it.
+    pub async fn post_form(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .header("origin", &self.address)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request to the test server")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request to the test server")
+    }
+}
+
+/// The instant the tests' server clock stands at.
+pub const NOW: &str = "2026-11-24T10:00:00Z";
+
+pub async fn spawn_app(test_db: TestDb) -> TestApp {
+    spawn_app_with(test_db, &[]).await
+}
+
+/// With extra settings, e.g. `("APP_BASE_URL", "https://…")`.
+pub async fn spawn_app_with(test_db: TestDb, extra: &[(&'static str, &str)]) -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
+    let mut vars = vec![
+        ("APP_ADDRESS", "127.0.0.1:0".to_string()),
+        ("APP_DATA_DIR", data.path().display().to_string()),
+        ("DATABASE_URL", test_db.url.clone()),
+        ("APP_EXAMS_DIR", exams.display().to_string()),
+        ("APP_DEMO", "true".to_string()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let settings = Settings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let clock = Arc::new(FixedClock(NOW.parse::<Timestamp>().unwrap()));
+    let app = Application::build(settings, clock)
+        .await
+        .expect("build the app");
+    let address = format!("http://{}", app.local_addr().unwrap());
+    let db = app.db().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        label: test_db.label,
+        _data: data,
+        _test_db: test_db,
+    }
+}
+
+/// One app per database the tests must pass on.
+pub async fn spawn_apps() -> Vec<TestApp> {
+    let mut apps = Vec::new();
+    for db in services::testing::all().await {
+        apps.push(spawn_app(db).await);
+    }
+    apps
+}

@@ -1,0 +1,124 @@
+//! The server over HTTP, on SQLite and (when configured) PostgreSQL.
+
+mod common;
+
+use common::spawn_apps;
+
+#[tokio::test]
+async fn healthz_answers_while_the_database_does() {
+    for app in spawn_apps().await {
+        let response = app.get("/healthz").await;
+        assert_eq!(response.status(), 200, "{}", app.label);
+
+        app.db.close().await;
+        let response = app.get("/healthz").await;
+        assert_eq!(response.status(), 503, "{}", app.label);
+    }
+}
+
+#[tokio::test]
+async fn the_catalogue_is_rendered_on_the_server_in_french() {
+    for app in spawn_apps().await {
+        let response = app.get("/").await;
+        assert_eq!(response.status(), 200, "{}", app.label);
+        let html = response.text().await.unwrap();
+        assert!(html.contains(r#"<html lang="fr""#));
+        for text in [
+            "Concours interne et externe d'animateur territorial",
+            "jeudi 17 avril 2025 avant minuit, heure de Paris",
+            "Examen professionnel d'adjoint du patrimoine principal de 2ème classe",
+            "jeudi 30 novembre 2023 avant minuit, heure de Paris",
+            "Concours de rédacteur territorial (démonstration)",
+            // The demo exam: 30 days after the test clock's day, still open.
+            "jeudi 24 décembre 2026 avant minuit, heure de Paris",
+            "Inscriptions ouvertes",
+            "Inscriptions closes",
+        ] {
+            assert!(html.contains(text), "{}: missing « {text} »", app.label);
+        }
+        // Two closed, one open, rendered without JavaScript.
+        assert_eq!(
+            html.matches("Inscriptions closes").count(),
+            2,
+            "{}",
+            app.label
+        );
+        // Time left from the server's clock (2026-11-24T10:00Z = 11:00 Paris) to
+        // 2026-12-25T00:00 Paris.
+        assert!(html.contains("30 j 13 h 00 min 00 s"), "{}", app.label);
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    for app in spawn_apps().await {
+        for path in ["/", "/healthz", "/nowhere", "/favicon.svg"] {
+            let response = app.get(path).await;
+            let headers = response.headers();
+            for (name, expected) in [
+                ("x-content-type-options", "nosniff"),
+                ("x-frame-options", "DENY"),
+                ("referrer-policy", "strict-origin-when-cross-origin"),
+            ] {
+                assert_eq!(
+                    headers.get(name).map(|v| v.to_str().unwrap()),
+                    Some(expected),
+                    "{path}: {name}"
+                );
+            }
+            let csp = headers
+                .get("content-security-policy")
+                .expect("CSP")
+                .to_str()
+                .unwrap();
+            assert!(
+                csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"),
+                "{csp}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_page_scripts_carry_the_nonce_of_the_header() {
+    for app in spawn_apps().await {
+        let response = app.get("/").await;
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("a nonce in the CSP")
+            .to_string();
+        assert!(nonce.len() >= 20, "nonce too short: {nonce}");
+        let html = response.text().await.unwrap();
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0);
+        assert_eq!(
+            html.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{}: every inline script has the nonce",
+            app.label
+        );
+        // A fresh nonce on each response.
+        let again = app.get("/").await;
+        assert!(
+            !again.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains(&nonce)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_french_404() {
+    for app in spawn_apps().await {
+        let response = app.get("/nulle-part").await;
+        assert_eq!(response.status(), 404, "{}", app.label);
+        assert!(response.text().await.unwrap().contains("Page introuvable"));
+    }
+}

@@ -1,0 +1,320 @@
+//! The espace sécurisé: login with the dossier number, sessions, rate limits, and
+//! recovery of a forgotten password or dossier number.
+
+use domain::{DossierNumber, candidate::Email};
+use jiff::SignedDuration;
+use sqlx::Row;
+
+use crate::{
+    Clock, Db, DbError,
+    dossiers::{self, Dossier, DossierError},
+    mail::{MailError, Mailer},
+    passwords::{PasswordError, Passwords},
+    secrets::{new_token, token_hash},
+};
+
+/// A session lasts a working day; logging out or resetting the password ends it sooner.
+pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
+/// Failed logins are counted over this window.
+pub const FAILURE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// Failures allowed per dossier number within the window, then it waits.
+pub const MAX_FAILURES_PER_DOSSIER: i64 = 5;
+/// Failures allowed per IP address within the window (a shared school or office
+/// network may hold many candidates, hence more).
+pub const MAX_FAILURES_PER_IP: i64 = 30;
+/// A password-reset link is valid this long, once.
+pub const RESET_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("unknown dossier or wrong password")]
+    InvalidCredentials,
+    #[error("too many attempts; retry after {retry_at_ms}")]
+    TooManyAttempts { retry_at_ms: i64 },
+    #[error("the link is unknown, used or expired")]
+    InvalidResetLink,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Dossier(#[from] DossierError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(value: sqlx::Error) -> Self {
+        Self::Db(value.into())
+    }
+}
+
+/// A fresh session for this dossier; the token goes in the cookie, its hash in the
+/// database, so a new login never reuses an old identifier.
+pub async fn open_session(
+    db: &Db,
+    clock: &dyn Clock,
+    dossier_id: &str,
+) -> Result<String, AccountError> {
+    let token = new_token();
+    let now = clock.now();
+    sqlx::query("INSERT INTO sessions (token_hash, dossier_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash(&token))
+        .bind(dossier_id)
+        .bind(now.as_millisecond())
+        .bind(now.as_millisecond() + SESSION_LIFETIME.as_millis() as i64)
+        .execute(db.pool())
+        .await?;
+    Ok(token)
+}
+
+/// The dossier of a live session.
+pub async fn session_dossier(
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+) -> Result<Option<Dossier>, AccountError> {
+    let row =
+        sqlx::query("SELECT dossier_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash(token))
+            .bind(clock.now().as_millisecond())
+            .fetch_optional(db.pool())
+            .await?;
+    match row {
+        Some(row) => {
+            let id: String = row.try_get("dossier_id")?;
+            Ok(dossiers::by_id(db, &id).await?)
+        }
+        None => Ok(None),
+    }
+}
+
+pub async fn close_session(db: &Db, token: &str) -> Result<(), AccountError> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash(token))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+async fn failures_since(
+    db: &Db,
+    scope: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>), AccountError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, MIN(at) AS first FROM login_failures WHERE scope = $1 AND at > $2",
+    )
+    .bind(scope)
+    .bind(since)
+    .fetch_one(db.pool())
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("first")?))
+}
+
+/// Checks the number and password. The same answer for an unknown dossier and a wrong
+/// password, in the same time (a decoy hash is checked when there is no dossier).
+pub async fn login(
+    db: &Db,
+    passwords: &Passwords,
+    clock: &dyn Clock,
+    number: &str,
+    password: &str,
+    ip: &str,
+) -> Result<(Dossier, String), AccountError> {
+    let now = clock.now().as_millisecond();
+    let since = now - FAILURE_WINDOW.as_millis() as i64;
+    // Counted on what was typed, normalised, so unknown numbers are limited too.
+    let number = DossierNumber::parse(number).ok();
+    let dossier_scope = format!(
+        "dossier:{}",
+        number.as_ref().map(|n| n.as_str()).unwrap_or("?")
+    );
+    let ip_scope = format!("ip:{ip}");
+    for (scope, max) in [
+        (&dossier_scope, MAX_FAILURES_PER_DOSSIER),
+        (&ip_scope, MAX_FAILURES_PER_IP),
+    ] {
+        let (count, first) = failures_since(db, scope, since).await?;
+        if count >= max {
+            let retry_at_ms = first.unwrap_or(now) + FAILURE_WINDOW.as_millis() as i64;
+            tracing::warn!(scope = %scope, failures = count, "login refused: too many attempts");
+            return Err(AccountError::TooManyAttempts { retry_at_ms });
+        }
+    }
+    let found = match &number {
+        Some(n) => sqlx::query("SELECT id, password_hash FROM dossiers WHERE number = $1")
+            .bind(n.as_str())
+            .fetch_optional(db.pool())
+            .await?
+            .map(|r| {
+                Ok::<_, sqlx::Error>((
+                    r.try_get::<String, _>("id")?,
+                    r.try_get::<String, _>("password_hash")?,
+                ))
+            })
+            .transpose()?,
+        None => None,
+    };
+    let verified = passwords
+        .verify(password, found.as_ref().map(|(_, h)| h.as_str()))
+        .await?;
+    let Some((id, _)) = found.filter(|_| verified.ok) else {
+        for scope in [&dossier_scope, &ip_scope] {
+            sqlx::query("INSERT INTO login_failures (scope, at) VALUES ($1, $2)")
+                .bind(scope)
+                .bind(now)
+                .execute(db.pool())
+                .await?;
+        }
+        // Old failures no longer count; keep the table small.
+        sqlx::query("DELETE FROM login_failures WHERE at <= $1")
+            .bind(since)
+            .execute(db.pool())
+            .await?;
+        tracing::info!(scope = %dossier_scope, "login failed");
+        return Err(AccountError::InvalidCredentials);
+    };
+    if let Some(rehash) = verified.rehash {
+        sqlx::query("UPDATE dossiers SET password_hash = $1 WHERE id = $2")
+            .bind(rehash)
+            .bind(&id)
+            .execute(db.pool())
+            .await?;
+    }
+    sqlx::query("DELETE FROM login_failures WHERE scope = $1")
+        .bind(&dossier_scope)
+        .execute(db.pool())
+        .await?;
+    let token = open_session(db, clock, &id).await?;
+    tracing::info!(scope = %dossier_scope, "login");
+    let dossier = dossiers::by_id(db, &id)
+        .await?
+        .ok_or(AccountError::InvalidCredentials)?;
+    Ok((dossier, token))
+}
+
+/// Sends a single-use reset link when the number and email match a dossier; does the
+/// same work and says the same thing otherwise.
+pub async fn request_password_reset(
+    db: &Db,
+    mailer: &Mailer,
+    clock: &dyn Clock,
+    base_url: &str,
+    number: &str,
+    email: &str,
+) -> Result<(), AccountError> {
+    let (Ok(number), Ok(email)) = (DossierNumber::parse(number), Email::parse(email)) else {
+        return Ok(());
+    };
+    let Some(dossier) = dossiers::by_number(db, &number).await? else {
+        return Ok(());
+    };
+    if dossier.registration.email.key() != email.key() {
+        return Ok(());
+    }
+    let token = new_token();
+    let now = clock.now().as_millisecond();
+    sqlx::query(
+        "INSERT INTO password_resets (token_hash, dossier_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash(&token))
+    .bind(&dossier.id)
+    .bind(now + RESET_LIFETIME.as_millis() as i64)
+    .execute(db.pool())
+    .await?;
+    let body = format!(
+        "Bonjour,\n\nVous avez demandé à choisir un nouveau mot de passe pour le dossier n° {number} ({exam}).\n\n\
+         Ouvrez ce lien dans l'heure qui suit ; il ne sert qu'une fois :\n{base_url}/mot-de-passe/{token}\n\n\
+         Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot de passe actuel reste valable.\n\n\
+         Le service concours\n",
+        exam = dossier.exam_title,
+    );
+    // To the address the dossier holds, whatever case was typed just now.
+    mailer
+        .send(
+            dossier.registration.email.as_str(),
+            "Choisir un nouveau mot de passe",
+            body,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Whether a reset link can still be used (to show the form or an explanation).
+pub async fn reset_link_is_valid(
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+) -> Result<bool, AccountError> {
+    Ok(sqlx::query("SELECT 1 FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
+        .bind(token_hash(token))
+        .bind(clock.now().as_millisecond())
+        .fetch_optional(db.pool())
+        .await?
+        .is_some())
+}
+
+/// Uses the link once: one conditional update decides, so two clicks cannot both
+/// succeed. Every session of the dossier ends with the old password.
+pub async fn reset_password(
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+    new_password_hash: &str,
+) -> Result<DossierNumber, AccountError> {
+    let now = clock.now().as_millisecond();
+    let mut tx = db.pool().begin().await?;
+    let row = sqlx::query(
+        "UPDATE password_resets SET used_at = $1
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+         RETURNING dossier_id",
+    )
+    .bind(now)
+    .bind(token_hash(token))
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AccountError::InvalidResetLink)?;
+    let dossier_id: String = row.try_get("dossier_id")?;
+    let number: String =
+        sqlx::query("UPDATE dossiers SET password_hash = $1 WHERE id = $2 RETURNING number")
+            .bind(new_password_hash)
+            .bind(&dossier_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("number")?;
+    sqlx::query("DELETE FROM sessions WHERE dossier_id = $1")
+        .bind(&dossier_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    DossierNumber::parse(&number).map_err(|_| DossierError::Corrupt(number).into())
+}
+
+/// Emails the numbers of every dossier opened with this address, if any.
+pub async fn send_dossier_numbers(
+    db: &Db,
+    mailer: &Mailer,
+    base_url: &str,
+    email: &str,
+) -> Result<(), AccountError> {
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
+    let numbers = dossiers::numbers_for_email(db, &email.key()).await?;
+    // To the address the latest dossier holds, whatever case was typed just now.
+    let Some((_, _, to)) = numbers.last() else {
+        return Ok(());
+    };
+    let list: String = numbers
+        .iter()
+        .map(|(number, exam, _)| format!("  - n° {number} : {exam}\n"))
+        .collect();
+    let body = format!(
+        "Bonjour,\n\nVoici les numéros des dossiers ouverts avec cette adresse électronique :\n\n{list}\n\
+         Connectez-vous à votre espace sécurisé avec l'un de ces numéros et votre mot de passe :\n{base_url}/connexion\n\n\
+         Le service concours\n"
+    );
+    mailer.send(to, "Vos numéros de dossier", body).await?;
+    Ok(())
+}

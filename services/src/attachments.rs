@@ -1,0 +1,374 @@
+//! Attachments: the files a candidate deposits for each requested pièce.
+//!
+//! An upload is streamed: the kind is decided on the first bytes, the size counted as
+//! chunks arrive (and the upload stopped the moment it passes the limit), SHA-256 and
+//! the PDF scan computed on the way, the file written to storage and committed, and only
+//! then the row inserted, by a statement that re-checks the dossier and the file count.
+
+use bytes::Bytes;
+use domain::{
+    FileKind, PieceRequirement, PieceSpec, Voie,
+    attachment::{self, PdfScan, UploadError},
+    exam::Condition,
+};
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::{Clock, Db, DbError, dossiers::Dossier, storage::Storage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    /// The candidate's file is refused; the message says why.
+    #[error(transparent)]
+    Refused(#[from] UploadError),
+    #[error("this pièce is not requested of this dossier")]
+    UnknownPiece,
+    #[error("the dossier no longer accepts changes to this pièce")]
+    Locked,
+    #[error("no such attachment for this dossier")]
+    NotFound,
+    /// The connection dropped or the body could not be read.
+    #[error("upload interrupted: {0}")]
+    Interrupted(String),
+    #[error("storage: {0}")]
+    Storage(#[from] std::io::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for AttachmentError {
+    fn from(value: sqlx::Error) -> Self {
+        Self::Db(value.into())
+    }
+}
+
+/// One deposited file, as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: String,
+    pub piece_code: String,
+    pub storage_key: String,
+    pub name: String,
+    pub kind: FileKind,
+    pub size: u64,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+fn split<T>(s: &str, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
+    s.split(',')
+        .filter(|v| !v.is_empty())
+        .filter_map(parse)
+        .collect()
+}
+
+/// The pièces the exam asks of this candidate, in the exam's order.
+pub async fn requested_pieces(
+    db: &Db,
+    dossier: &Dossier,
+) -> Result<Vec<PieceSpec>, AttachmentError> {
+    let rows = sqlx::query(
+        "SELECT code, label, help, requirement, voies, condition, kinds, max_size_bytes, max_files
+         FROM pieces WHERE exam_slug = $1 ORDER BY position",
+    )
+    .bind(dossier.exam_slug.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    let voie = dossier.registration.voie;
+    let accommodation = dossier.registration.accommodation.is_some();
+    let mut pieces = Vec::new();
+    for row in rows {
+        let requirement: String = row.try_get("requirement")?;
+        let voies: String = row.try_get("voies")?;
+        let condition: Option<String> = row.try_get("condition")?;
+        let kinds: String = row.try_get("kinds")?;
+        let max_size: i64 = row.try_get("max_size_bytes")?;
+        let max_files: i64 = row.try_get("max_files")?;
+        let piece = PieceSpec {
+            code: row.try_get("code")?,
+            label: row.try_get("label")?,
+            help: row.try_get("help")?,
+            requirement: PieceRequirement::parse(&requirement)
+                .unwrap_or(PieceRequirement::Mandatory),
+            voies: split(&voies, Voie::parse),
+            when: condition.as_deref().and_then(Condition::parse),
+            kinds: split(&kinds, |k| match k {
+                "pdf" => Some(FileKind::Pdf),
+                "jpeg" => Some(FileKind::Jpeg),
+                _ => None,
+            }),
+            max_size_bytes: max_size.max(0) as u64,
+            max_files: max_files.clamp(0, u32::MAX as i64) as u32,
+        };
+        if piece.is_requested(voie, accommodation) {
+            pieces.push(piece);
+        }
+    }
+    Ok(pieces)
+}
+
+/// Whether files of this pièce may be added or deleted now: an open dossier before the
+/// deadline, or a pièce that « peut être transmise ultérieurement » of a closed dossier
+/// until the instruction cut-off.
+pub async fn can_change(
+    db: &Db,
+    clock: &dyn Clock,
+    dossier: &Dossier,
+    piece: &PieceSpec,
+) -> Result<bool, AttachmentError> {
+    let row = sqlx::query("SELECT closes_at, instruction_cutoff FROM exams WHERE slug = $1")
+        .bind(dossier.exam_slug.as_str())
+        .fetch_one(db.pool())
+        .await?;
+    let closes_at: i64 = row.try_get("closes_at")?;
+    let cutoff: String = row.try_get("instruction_cutoff")?;
+    let now = clock.now();
+    Ok(match dossier.status.as_str() {
+        "open" => now.as_millisecond() < closes_at,
+        "closed" => {
+            piece.requirement == PieceRequirement::MayFollow
+                && cutoff
+                    .parse()
+                    .ok()
+                    .and_then(|d| domain::Deadline::on(d).ok())
+                    .is_some_and(|d| d.is_open_at(now))
+        }
+        _ => false,
+    })
+}
+
+fn from_row(row: sqlx::any::AnyRow) -> Result<Attachment, AttachmentError> {
+    let kind: String = row.try_get("kind")?;
+    let size: i64 = row.try_get("size")?;
+    Ok(Attachment {
+        id: row.try_get("id")?,
+        piece_code: row.try_get("piece_code")?,
+        storage_key: row.try_get("storage_key")?,
+        name: row.try_get("original_name")?,
+        kind: if kind == "pdf" {
+            FileKind::Pdf
+        } else {
+            FileKind::Jpeg
+        },
+        size: size.max(0) as u64,
+        sha256: row.try_get("sha256")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const SELECT: &str = "SELECT id, piece_code, storage_key, original_name, kind, size, sha256, created_at FROM attachments";
+
+/// Every file of the dossier, oldest first.
+pub async fn list(db: &Db, dossier_id: &str) -> Result<Vec<Attachment>, AttachmentError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE dossier_id = $1 ORDER BY created_at, id"
+    )))
+    .bind(dossier_id)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .map(from_row)
+    .collect()
+}
+
+/// One file, only if it belongs to this dossier: anyone else's id is "not found".
+pub async fn get(db: &Db, dossier_id: &str, id: &str) -> Result<Attachment, AttachmentError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE dossier_id = $1 AND id = $2"
+    )))
+    .bind(dossier_id)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .map(from_row)
+    .transpose()?
+    .ok_or(AttachmentError::NotFound)
+}
+
+/// Streams one upload into storage and records it.
+pub async fn upload<S, E>(
+    db: &Db,
+    storage: &Storage,
+    clock: &dyn Clock,
+    dossier: &Dossier,
+    piece_code: &str,
+    file_name: &str,
+    mut body: S,
+) -> Result<Attachment, AttachmentError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let name = attachment::sanitise_file_name(file_name);
+    let piece = requested_pieces(db, dossier)
+        .await?
+        .into_iter()
+        .find(|p| p.code == piece_code)
+        .ok_or(AttachmentError::UnknownPiece)?;
+    if !can_change(db, clock, dossier, &piece).await? {
+        return Err(AttachmentError::Locked);
+    }
+    let count = count_files(db, &dossier.id, &piece.code).await?;
+    if count >= i64::from(piece.max_files) {
+        return Err(UploadError::TooManyFiles {
+            max: piece.max_files,
+        }
+        .into());
+    }
+
+    let mut pending = storage.create().await?;
+    let mut head: Vec<u8> = Vec::with_capacity(FileKind::SNIFF_LEN);
+    let mut kind = None;
+    let mut size: u64 = 0;
+    let mut hasher = Sha256::new();
+    let mut scan = PdfScan::default();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| AttachmentError::Interrupted(e.to_string()))?;
+        size += chunk.len() as u64;
+        if size > piece.max_size_bytes {
+            // Stop reading now: the rest of the body is never stored.
+            return Err(UploadError::TooLarge {
+                name,
+                limit_mib: piece.max_size_bytes.div_ceil(domain::exam::MIB),
+            }
+            .into());
+        }
+        if kind.is_none() {
+            let need = FileKind::SNIFF_LEN - head.len();
+            head.extend_from_slice(&chunk[..chunk.len().min(need)]);
+            if head.len() >= FileKind::SNIFF_LEN {
+                kind = Some(attachment::check_start(
+                    &name,
+                    &head,
+                    size,
+                    &piece.kinds,
+                    piece.max_size_bytes,
+                )?);
+            }
+        }
+        hasher.update(&chunk);
+        scan.feed(&chunk);
+        pending.write(&chunk).await?;
+    }
+    let kind = match kind {
+        Some(kind) => kind,
+        // Fewer bytes than a signature: empty, or too short to be either kind.
+        None => attachment::check_start(&name, &head, size, &piece.kinds, piece.max_size_bytes)?,
+    };
+    if kind == FileKind::Pdf {
+        scan.finish(&name)?;
+    }
+    let sha256 = hex::encode(hasher.finalize());
+    let key = pending.commit().await?;
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = clock.now().as_millisecond();
+    // The count is checked again in the insert itself: two uploads racing for the last
+    // place cannot both get it.
+    let inserted = sqlx::query(
+        "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+         WHERE (SELECT COUNT(*) FROM attachments WHERE dossier_id = $2 AND piece_code = $3) < $10",
+    )
+    .bind(&id)
+    .bind(&dossier.id)
+    .bind(&piece.code)
+    .bind(&key)
+    .bind(&name)
+    .bind(kind.as_str())
+    .bind(size as i64)
+    .bind(&sha256)
+    .bind(now)
+    .bind(i64::from(piece.max_files))
+    .execute(db.pool())
+    .await;
+    match inserted {
+        Ok(done) if done.rows_affected() == 1 => {}
+        Ok(_) => {
+            storage.delete(&key).await?;
+            return Err(UploadError::TooManyFiles {
+                max: piece.max_files,
+            }
+            .into());
+        }
+        Err(e) => {
+            storage.delete(&key).await?;
+            return Err(e.into());
+        }
+    }
+    tracing::info!(dossier = %dossier.number, piece = %piece.code, size, "attachment stored");
+    Ok(Attachment {
+        id,
+        piece_code: piece.code,
+        storage_key: key,
+        name,
+        kind,
+        size,
+        sha256,
+        created_at: now,
+    })
+}
+
+async fn count_files(db: &Db, dossier_id: &str, piece_code: &str) -> Result<i64, AttachmentError> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) AS n FROM attachments WHERE dossier_id = $1 AND piece_code = $2",
+    )
+    .bind(dossier_id)
+    .bind(piece_code)
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?)
+}
+
+/// Deletes one of the dossier's files: the row first (the candidate sees it gone at
+/// once), then the stored file; a failure in between leaves an orphan for the sweep.
+pub async fn delete(
+    db: &Db,
+    storage: &Storage,
+    clock: &dyn Clock,
+    dossier: &Dossier,
+    id: &str,
+) -> Result<(), AttachmentError> {
+    let attachment = get(db, &dossier.id, id).await?;
+    let piece = requested_pieces(db, dossier)
+        .await?
+        .into_iter()
+        .find(|p| p.code == attachment.piece_code)
+        .ok_or(AttachmentError::UnknownPiece)?;
+    if !can_change(db, clock, dossier, &piece).await? {
+        return Err(AttachmentError::Locked);
+    }
+    sqlx::query("DELETE FROM attachments WHERE id = $1 AND dossier_id = $2")
+        .bind(id)
+        .bind(&dossier.id)
+        .execute(db.pool())
+        .await?;
+    storage.delete(&attachment.storage_key).await?;
+    Ok(())
+}
+
+/// Removes stored files no row points to, and unfinished uploads older than an hour.
+/// Returns how many files went.
+pub async fn sweep(db: &Db, storage: &Storage) -> Result<usize, AttachmentError> {
+    let (stored, incoming) = storage.list().await?;
+    let mut removed = 0;
+    for key in stored {
+        let known = sqlx::query("SELECT 1 FROM attachments WHERE storage_key = $1")
+            .bind(&key)
+            .fetch_optional(db.pool())
+            .await?
+            .is_some();
+        if !known {
+            storage.delete(&key).await?;
+            removed += 1;
+        }
+    }
+    for (key, age) in incoming {
+        if age > 3600 {
+            storage.delete_incoming(&key).await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,73 @@
+//! The demo candidate of the embedded set-up (`APP_DEMO=true`, as `make run` does), so
+//! a newcomer can log in at once. Never enable it on a real deployment.
+
+use domain::{
+    DossierNumber, ExamSlug,
+    registration::{Answers, Registration},
+};
+
+use crate::{
+    Clock, Db,
+    dossiers::{self, DossierError},
+    passwords::Passwords,
+    registrations,
+};
+
+pub const DEMO_EXAM: &str = "demo-redacteur-territorial";
+pub const DEMO_NUMBER: &str = "99-DEM0-0001";
+pub const DEMO_PASSWORD: &str = "essai du parcours candidat";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the demo exam is missing or closed: {0}")]
+    Exam(#[from] registrations::RegistrationError),
+    #[error("the demo answers are invalid: {0:?}")]
+    Answers(String),
+    #[error(transparent)]
+    Dossier(#[from] DossierError),
+    #[error(transparent)]
+    Password(#[from] crate::passwords::PasswordError),
+}
+
+/// Creates the demo dossier if it does not exist yet.
+pub async fn seed(
+    db: &Db,
+    clock: &dyn Clock,
+    passwords: &Passwords,
+) -> Result<DossierNumber, DemoError> {
+    let number =
+        DossierNumber::parse(DEMO_NUMBER).map_err(|e| DemoError::Answers(e.to_string()))?;
+    if dossiers::by_number(db, &number).await?.is_some() {
+        return Ok(number);
+    }
+    let exam = registrations::exam(db, clock, DEMO_EXAM).await?;
+    let answers: Answers = [
+        ("civilite", "madame"),
+        ("nom_naissance", "Démo"),
+        ("prenoms", "Camille"),
+        ("date_naissance", "01/03/1995"),
+        ("lieu_naissance", "Laval"),
+        ("pays_naissance", "France"),
+        ("nationalite", "francaise"),
+        ("email", "camille.demo@exemple.fr"),
+        ("email_confirmation", "camille.demo@exemple.fr"),
+        ("telephone", "02 43 00 00 00"),
+        ("adresse", "1 place de la Préfecture"),
+        ("code_postal", "53000"),
+        ("commune", "Laval"),
+        ("pays", "France"),
+        ("voie", "externe"),
+        ("diplome", "Licence d'administration publique"),
+        ("diplome_annee", "2017"),
+        ("amenagement", "non"),
+        ("attestation", "oui"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let registration = Registration::parse(&answers, &exam.wizard, clock.today_in_paris())
+        .map_err(|(step, errors)| DemoError::Answers(format!("{step:?}: {errors:?}")))?;
+    let hash = passwords.hash(DEMO_PASSWORD).await?;
+    let slug = ExamSlug::parse(DEMO_EXAM).map_err(|e| DemoError::Answers(e.to_string()))?;
+    Ok(dossiers::insert(db, clock, &slug, &registration, &hash, number).await?)
+}

@@ -1,0 +1,193 @@
+//! Dossiers: creation from a complete préinscription, and lookups.
+
+use domain::{DossierNumber, ExamSlug, registration::Registration};
+use rand::RngCore;
+use sqlx::Row;
+
+use crate::{Clock, Db, DbError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DossierError {
+    #[error("the exam is unknown or its registration is closed")]
+    RegistrationClosed,
+    #[error("this person already has a dossier for this exam")]
+    AlreadyRegistered,
+    #[error("this dossier number is already taken")]
+    NumberTaken,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("corrupt dossier row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for DossierError {
+    fn from(value: sqlx::Error) -> Self {
+        Self::Db(value.into())
+    }
+}
+
+/// A dossier as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dossier {
+    pub id: String,
+    pub number: DossierNumber,
+    pub exam_slug: ExamSlug,
+    pub exam_title: String,
+    pub status: String,
+    pub registration: Registration,
+    pub created_at: i64,
+}
+
+fn new_number(clock: &dyn Clock) -> DossierNumber {
+    let mut random = [0u8; 5];
+    rand::rng().fill_bytes(&mut random);
+    DossierNumber::generate(clock.today_in_paris().year(), random)
+}
+
+/// Creates the dossier if the exam's registration is still open by the server's clock,
+/// checked in the same statement as the insert.
+pub async fn create(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &ExamSlug,
+    registration: &Registration,
+    password_hash: &str,
+) -> Result<DossierNumber, DossierError> {
+    // 40 random bits: a collision is rare, and the unique index catches it; try again.
+    for _ in 0..5 {
+        match insert(
+            db,
+            clock,
+            exam,
+            registration,
+            password_hash,
+            new_number(clock),
+        )
+        .await
+        {
+            Err(DossierError::NumberTaken) => continue,
+            other => return other,
+        }
+    }
+    Err(DossierError::Corrupt(
+        "no free dossier number after 5 tries".into(),
+    ))
+}
+
+/// Inserts a dossier under a chosen number (the demo candidate's is fixed).
+pub async fn insert(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &ExamSlug,
+    registration: &Registration,
+    password_hash: &str,
+    number: DossierNumber,
+) -> Result<DossierNumber, DossierError> {
+    let answers =
+        serde_json::to_string(registration).map_err(|e| DossierError::Corrupt(e.to_string()))?;
+    let now = clock.now().as_millisecond();
+    let result = sqlx::query(
+        "INSERT INTO dossiers (id, number, exam_slug, identity_key, email, email_key, answers, password_hash, created_at)
+         SELECT $1, $2, slug, $3, $4, $5, $6, $7, $8 FROM exams
+         WHERE slug = $9 AND published = 1 AND closes_at > $8",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(number.as_str())
+    .bind(registration.identity_key())
+    .bind(registration.email.as_str())
+    .bind(registration.email.key())
+    .bind(&answers)
+    .bind(password_hash)
+    .bind(now)
+    .bind(exam.as_str())
+    .execute(db.pool())
+    .await;
+    match result {
+        Ok(done) if done.rows_affected() == 1 => Ok(number),
+        Ok(_) => Err(DossierError::RegistrationClosed),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            if identity_taken(db, exam, &registration.identity_key()).await? {
+                Err(DossierError::AlreadyRegistered)
+            } else {
+                Err(DossierError::NumberTaken)
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, DossierError> {
+    Ok(
+        sqlx::query("SELECT 1 FROM dossiers WHERE exam_slug = $1 AND identity_key = $2")
+            .bind(exam.as_str())
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?
+            .is_some(),
+    )
+}
+
+const SELECT: &str =
+    "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at
+     FROM dossiers d JOIN exams e ON e.slug = d.exam_slug";
+
+fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
+    let id: String = row.try_get("id")?;
+    let corrupt = |what: &str| DossierError::Corrupt(format!("{id}: {what}"));
+    let number: String = row.try_get("number")?;
+    let slug: String = row.try_get("exam_slug")?;
+    let answers: String = row.try_get("answers")?;
+    Ok(Dossier {
+        number: DossierNumber::parse(&number).map_err(|_| corrupt("number"))?,
+        exam_slug: ExamSlug::parse(&slug).map_err(|_| corrupt("exam"))?,
+        exam_title: row.try_get("title")?,
+        status: row.try_get("status")?,
+        registration: serde_json::from_str(&answers).map_err(|_| corrupt("answers"))?,
+        created_at: row.try_get("created_at")?,
+        id,
+    })
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<Dossier>, DossierError> {
+    let sql = format!("{SELECT} WHERE d.id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn by_number(db: &Db, number: &DossierNumber) -> Result<Option<Dossier>, DossierError> {
+    let sql = format!("{SELECT} WHERE d.number = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(number.as_str())
+        .fetch_optional(db.pool())
+        .await?
+        .map(from_row)
+        .transpose()
+}
+
+/// The number, exam and stored address of every dossier opened with this email
+/// address, whatever its case.
+pub async fn numbers_for_email(
+    db: &Db,
+    email_key: &str,
+) -> Result<Vec<(String, String, String)>, DossierError> {
+    let rows = sqlx::query(
+        "SELECT d.number, e.title, d.email FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
+         WHERE d.email_key = $1 ORDER BY d.created_at",
+    )
+    .bind(email_key)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("number")?,
+                r.try_get("title")?,
+                r.try_get("email")?,
+            ))
+        })
+        .collect()
+}

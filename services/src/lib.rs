@@ -1,0 +1,21 @@
+//! Persistence and services: the database (SQLite or PostgreSQL, one code path), the exam
+//! catalogue, dossiers and the espace sécurisé, mail, the clock. Server-only; the UI
+//! reaches it through thin server functions.
+
+pub mod accounts;
+pub mod attachments;
+pub mod catalogue;
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod dossiers;
+pub mod mail;
+pub mod passwords;
+pub mod registrations;
+pub mod secrets;
+pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use clock::{Clock, SharedClock, SystemClock};
+pub use db::{Db, DbError, DbKind};

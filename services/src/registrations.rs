@@ -1,0 +1,309 @@
+//! The préinscription: drafts kept in the database (so a reload, a dropped connection
+//! or another server instance loses nothing), then the dossier's creation.
+
+use domain::{
+    DossierNumber, ExamSlug,
+    registration::{self, Answers, FieldErrors, Registration, Step, WizardExam},
+};
+use sqlx::Row;
+
+use crate::{
+    Clock, Db, DbError,
+    dossiers::{self, DossierError},
+    mail::Mailer,
+    passwords::{PasswordError, Passwords},
+    secrets::token_hash,
+};
+
+/// Drafts untouched this long are dropped.
+const DRAFT_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("unknown exam")]
+    UnknownExam,
+    #[error("registration is closed for this exam")]
+    Closed,
+    #[error("step {0:?} has errors")]
+    Invalid(Step, FieldErrors),
+    #[error("no password chosen yet")]
+    NoPassword,
+    #[error("this person already has a dossier for this exam")]
+    AlreadyRegistered,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("corrupt draft: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for RegistrationError {
+    fn from(value: sqlx::Error) -> Self {
+        Self::Db(value.into())
+    }
+}
+
+impl From<DossierError> for RegistrationError {
+    fn from(value: DossierError) -> Self {
+        match value {
+            DossierError::RegistrationClosed => Self::Closed,
+            DossierError::AlreadyRegistered => Self::AlreadyRegistered,
+            DossierError::Db(e) => Self::Db(e),
+            DossierError::Corrupt(e) => Self::Corrupt(e),
+            DossierError::NumberTaken => Self::Corrupt("dossier number taken".into()),
+        }
+    }
+}
+
+/// An exam open for préinscription, with what the wizard needs of it.
+#[derive(Clone, Debug)]
+pub struct OpenExam {
+    pub slug: ExamSlug,
+    pub title: String,
+    pub wizard: WizardExam,
+    pub open: bool,
+}
+
+pub async fn exam(db: &Db, clock: &dyn Clock, slug: &str) -> Result<OpenExam, RegistrationError> {
+    let slug = ExamSlug::parse(slug).map_err(|_| RegistrationError::UnknownExam)?;
+    let row = sqlx::query(
+        "SELECT title, kind, voies, closes_at FROM exams WHERE slug = $1 AND published = 1",
+    )
+    .bind(slug.as_str())
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(RegistrationError::UnknownExam)?;
+    let kind: String = row.try_get("kind")?;
+    let voies: String = row.try_get("voies")?;
+    let closes_at: i64 = row.try_get("closes_at")?;
+    let corrupt = || RegistrationError::Corrupt(slug.to_string());
+    Ok(OpenExam {
+        title: row.try_get("title")?,
+        wizard: WizardExam {
+            kind: domain::ExamKind::parse(&kind).ok_or_else(corrupt)?,
+            voies: voies
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(|v| domain::Voie::parse(v).ok_or_else(corrupt))
+                .collect::<Result<_, _>>()?,
+        },
+        open: clock.now().as_millisecond() < closes_at,
+        slug,
+    })
+}
+
+/// What the wizard has kept for one browser.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Draft {
+    pub answers: Answers,
+    pub errors: FieldErrors,
+    pub password_chosen: bool,
+}
+
+pub async fn load_draft(db: &Db, token: &str, exam: &ExamSlug) -> Result<Draft, RegistrationError> {
+    let row = sqlx::query("SELECT answers, errors, password_hash FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
+        .bind(token_hash(token))
+        .bind(exam.as_str())
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else {
+        return Ok(Draft::default());
+    };
+    let answers: String = row.try_get("answers")?;
+    let errors: String = row.try_get("errors")?;
+    let hash: Option<String> = row.try_get("password_hash")?;
+    Ok(Draft {
+        answers: serde_json::from_str(&answers)
+            .map_err(|e| RegistrationError::Corrupt(e.to_string()))?,
+        errors: serde_json::from_str(&errors)
+            .map_err(|e| RegistrationError::Corrupt(e.to_string()))?,
+        password_chosen: hash.is_some(),
+    })
+}
+
+async fn store_draft(
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+    exam: &ExamSlug,
+    draft: &Draft,
+    password_hash: Option<&str>,
+) -> Result<(), RegistrationError> {
+    let now = clock.now().as_millisecond();
+    let json = |v| serde_json::to_string(v).map_err(|e| RegistrationError::Corrupt(e.to_string()));
+    sqlx::query(
+        "INSERT INTO drafts (token_hash, exam_slug, answers, errors, password_hash, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (token_hash, exam_slug) DO UPDATE SET
+             answers = excluded.answers, errors = excluded.errors,
+             password_hash = COALESCE(excluded.password_hash, drafts.password_hash),
+             updated_at = excluded.updated_at",
+    )
+    .bind(token_hash(token))
+    .bind(exam.as_str())
+    .bind(json(&draft.answers)?)
+    .bind(json(&draft.errors)?)
+    .bind(password_hash)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    sqlx::query("DELETE FROM drafts WHERE updated_at < $1")
+        .bind(now - DRAFT_LIFETIME_MS)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Keeps what was typed on one step and checks it. Going back keeps the answers
+/// without checking them. Returns the step to show next (the same one when it has
+/// errors). The password is hashed at once and never stored in clear.
+#[allow(clippy::too_many_arguments)]
+pub async fn save_step(
+    db: &Db,
+    clock: &dyn Clock,
+    passwords: &Passwords,
+    token: &str,
+    exam: &OpenExam,
+    step: Step,
+    forward: bool,
+    mut typed: Answers,
+) -> Result<Step, RegistrationError> {
+    if !exam.open {
+        return Err(RegistrationError::Closed);
+    }
+    let mut draft = load_draft(db, token, &exam.slug).await?;
+    let mut password_hash = None;
+    if step == Step::MotDePasse {
+        let password = typed.remove("mot_de_passe").unwrap_or_default();
+        let confirmation = typed
+            .remove("mot_de_passe_confirmation")
+            .unwrap_or_default();
+        if forward || !password.is_empty() {
+            let errors = registration::check_password(&password, &confirmation, &draft.answers);
+            let unchanged = password.is_empty() && confirmation.is_empty() && draft.password_chosen;
+            if !unchanged {
+                for field in step.fields() {
+                    draft.errors.remove(*field);
+                }
+                if errors.is_empty() {
+                    password_hash = Some(passwords.hash(&password).await?);
+                } else if forward {
+                    draft.errors.extend(errors);
+                    store_draft(db, clock, token, &exam.slug, &draft, None).await?;
+                    return Ok(step);
+                }
+            }
+        }
+    }
+    // Only this step's fields are taken from the form.
+    for field in step.fields() {
+        if let Some(value) = typed.remove(*field) {
+            draft.answers.insert(field.to_string(), value);
+        } else if *field == "attestation" {
+            draft.answers.remove(*field);
+        }
+        draft.errors.remove(*field);
+    }
+    let next = if forward {
+        let today = clock.today_in_paris();
+        let errors = if step == Step::MotDePasse {
+            FieldErrors::new()
+        } else {
+            registration::check_step(step, &draft.answers, &exam.wizard, today)
+        };
+        if errors.is_empty() {
+            step.next(&exam.wizard).unwrap_or(step)
+        } else {
+            draft.errors.extend(errors);
+            step
+        }
+    } else {
+        step.previous(&exam.wizard).unwrap_or(step)
+    };
+    store_draft(
+        db,
+        clock,
+        token,
+        &exam.slug,
+        &draft,
+        password_hash.as_deref(),
+    )
+    .await?;
+    Ok(next)
+}
+
+/// Creates the dossier from a complete draft, deletes the draft, and emails the
+/// number. A mail failure does not undo the dossier: the page shows the number too.
+pub async fn create_dossier(
+    db: &Db,
+    clock: &dyn Clock,
+    mailer: &Mailer,
+    base_url: &str,
+    token: &str,
+    exam: &OpenExam,
+    attestation: bool,
+) -> Result<(String, DossierNumber), RegistrationError> {
+    if !exam.open {
+        return Err(RegistrationError::Closed);
+    }
+    let mut draft = load_draft(db, token, &exam.slug).await?;
+    if attestation {
+        draft.answers.insert("attestation".into(), "oui".into());
+    } else {
+        draft.answers.remove("attestation");
+    }
+    let today = clock.today_in_paris();
+    let registration: Registration = match Registration::parse(&draft.answers, &exam.wizard, today)
+    {
+        Ok(r) => r,
+        Err((step, errors)) => {
+            draft.errors = errors.clone();
+            store_draft(db, clock, token, &exam.slug, &draft, None).await?;
+            return Err(RegistrationError::Invalid(step, errors));
+        }
+    };
+    let hash: Option<String> =
+        sqlx::query("SELECT password_hash FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
+            .bind(token_hash(token))
+            .bind(exam.slug.as_str())
+            .fetch_optional(db.pool())
+            .await?
+            .and_then(|r| r.try_get("password_hash").ok());
+    let Some(hash) = hash else {
+        return Err(RegistrationError::NoPassword);
+    };
+    let number = dossiers::create(db, clock, &exam.slug, &registration, &hash).await?;
+    sqlx::query("DELETE FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
+        .bind(token_hash(token))
+        .bind(exam.slug.as_str())
+        .execute(db.pool())
+        .await?;
+    let dossier_id: String = sqlx::query("SELECT id FROM dossiers WHERE number = $1")
+        .bind(number.as_str())
+        .fetch_one(db.pool())
+        .await?
+        .try_get("id")?;
+    let body = format!(
+        "Bonjour {name},\n\nVotre préinscription au {exam} est enregistrée.\n\n\
+         Votre n° de dossier : {number}\n\n\
+         C'est votre identifiant pour vous connecter à votre espace sécurisé, avec le mot de passe \
+         que vous avez choisi :\n{base_url}/connexion\n\n\
+         Déposez-y vos pièces justificatives, puis cliquez sur « clôturer mon inscription » avant la \
+         date limite : votre inscription ne sera prise en compte qu'après cette clôture.\n\n\
+         Le service concours\n",
+        name = registration.display_name(),
+        exam = exam.title,
+    );
+    if let Err(error) = mailer
+        .send(
+            registration.email.as_str(),
+            &format!("Votre n° de dossier : {number}"),
+            body,
+        )
+        .await
+    {
+        tracing::error!(%error, dossier = %number, "confirmation email not sent");
+    }
+    Ok((dossier_id, number))
+}

@@ -1,0 +1,62 @@
+//! Fresh databases for tests: a SQLite file always, and a new PostgreSQL database when
+//! `DATABASE_URL_PG` names a server (each test gets its own, so tests run in parallel).
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::Db;
+
+/// Prefix of the PostgreSQL databases tests create; `make test` drops them afterwards.
+pub const PG_TEST_PREFIX: &str = "concours_t_";
+
+pub struct TestDb {
+    pub db: Db,
+    pub url: String,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A migrated, empty SQLite database in a temporary folder.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db = Db::connect(&url).await.expect("connect to SQLite");
+    db.migrate().await.expect("migrate SQLite");
+    TestDb {
+        db,
+        url,
+        label: "sqlite",
+        _dir: Some(dir),
+    }
+}
+
+/// A migrated, empty PostgreSQL database, if `DATABASE_URL_PG` is set.
+pub async fn postgres() -> Option<TestDb> {
+    let base = std::env::var("DATABASE_URL_PG").ok()?;
+    let name = format!("{PG_TEST_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&base)
+        .await
+        .expect("DATABASE_URL_PG is set but PostgreSQL does not answer");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create the test database");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("DATABASE_URL_PG ends with /database");
+    let url = format!("{prefix}/{name}");
+    let db = Db::connect(&url).await.expect("connect to PostgreSQL");
+    db.migrate().await.expect("migrate PostgreSQL");
+    Some(TestDb {
+        db,
+        url,
+        label: "postgres",
+        _dir: None,
+    })
+}
+
+/// Every database the tests must pass on here.
+pub async fn all() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite().await];
+    dbs.extend(postgres().await);
+    dbs
+}

@@ -1,0 +1,608 @@
+//! Préinscription, login, sessions and recovery against real databases.
+
+use std::{path::PathBuf, sync::Arc};
+
+use domain::registration::{Answers, Step};
+use jiff::{SignedDuration, Timestamp};
+use services::{
+    Clock, Db,
+    accounts::{self, AccountError},
+    catalogue,
+    clock::ManualClock,
+    mail::Mailer,
+    passwords::Passwords,
+    registrations::{self, RegistrationError},
+    testing,
+};
+
+const DEMO: &str = "demo-redacteur-territorial";
+const PASSWORD: &str = "cheval correct agrafe";
+
+struct Env {
+    db: Db,
+    clock: ManualClock,
+    passwords: Passwords,
+    mailer: Mailer,
+    mails: tempfile::TempDir,
+    label: &'static str,
+    _t: testing::TestDb,
+}
+
+async fn envs() -> Vec<Env> {
+    let mut out = Vec::new();
+    for t in testing::all().await {
+        let clock = ManualClock::at("2026-11-24T10:00:00Z".parse::<Timestamp>().unwrap());
+        let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
+        catalogue::import_dir(&t.db, &exams, &clock).await.unwrap();
+        let mails = tempfile::tempdir().unwrap();
+        out.push(Env {
+            db: t.db.clone(),
+            clock,
+            passwords: Passwords::new(2).unwrap(),
+            mailer: Mailer::to_files(
+                mails.path().to_path_buf(),
+                "Service concours <concours@cdg.test>",
+            )
+            .unwrap(),
+            mails,
+            label: t.label,
+            _t: t,
+        });
+    }
+    out
+}
+
+fn answers(first_name: &str) -> Answers {
+    [
+        ("civilite", "madame"),
+        ("nom_naissance", "Lefèvre"),
+        ("prenoms", first_name),
+        ("date_naissance", "14/07/1990"),
+        ("lieu_naissance", "Laval"),
+        ("pays_naissance", "France"),
+        ("nationalite", "francaise"),
+        ("email", "candidate@exemple.fr"),
+        ("email_confirmation", "candidate@exemple.fr"),
+        ("telephone", "06 12 34 56 78"),
+        ("adresse", "12 rue de la Paix"),
+        ("code_postal", "53000"),
+        ("commune", "Laval"),
+        ("pays", "France"),
+        ("voie", "externe"),
+        ("diplome", "Licence de droit"),
+        ("diplome_annee", "2012"),
+        ("amenagement", "non"),
+        ("mot_de_passe", PASSWORD),
+        ("mot_de_passe_confirmation", PASSWORD),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl Env {
+    /// Goes through every step as a browser would, then creates the dossier.
+    async fn register(
+        &self,
+        token: &str,
+        first_name: &str,
+    ) -> Result<(String, String), RegistrationError> {
+        let exam = registrations::exam(&self.db, &self.clock, DEMO).await?;
+        let all = answers(first_name);
+        let mut step = Step::Identite;
+        loop {
+            let typed: Answers = step
+                .fields()
+                .iter()
+                .filter_map(|f| all.get(*f).map(|v| (f.to_string(), v.clone())))
+                .collect();
+            let next = registrations::save_step(
+                &self.db,
+                &self.clock,
+                &self.passwords,
+                token,
+                &exam,
+                step,
+                true,
+                typed,
+            )
+            .await?;
+            if next == step {
+                let draft = registrations::load_draft(&self.db, token, &exam.slug).await?;
+                panic!("{}: stuck on {step:?}: {:?}", self.label, draft.errors);
+            }
+            step = next;
+            if step == Step::Verification {
+                break;
+            }
+        }
+        let (id, number) = registrations::create_dossier(
+            &self.db,
+            &self.clock,
+            &self.mailer,
+            "http://test",
+            token,
+            &exam,
+            true,
+        )
+        .await?;
+        Ok((id, number.to_string()))
+    }
+
+    fn mails(&self) -> Vec<String> {
+        services::mail::read_mail_files(self.mails.path()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_completed_wizard_creates_a_dossier_and_mails_its_number() {
+    for env in envs().await {
+        let (_, number) = env.register("draft-1", "Marie").await.unwrap();
+        assert_eq!(number.len(), 12, "{}", env.label);
+        let mails = env.mails();
+        assert_eq!(mails.len(), 1);
+        assert!(
+            mails[0].contains(&format!("Votre n° de dossier : {number}")),
+            "{}",
+            mails[0]
+        );
+        assert!(mails[0].contains("To: candidate@exemple.fr"));
+        // The draft is gone; its password was never stored in clear.
+        let exam = registrations::exam(&env.db, &env.clock, DEMO)
+            .await
+            .unwrap();
+        assert_eq!(
+            registrations::load_draft(&env.db, "draft-1", &exam.slug)
+                .await
+                .unwrap(),
+            Default::default()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refused_step_keeps_what_was_typed_and_says_why() {
+    for env in envs().await {
+        let exam = registrations::exam(&env.db, &env.clock, DEMO)
+            .await
+            .unwrap();
+        let mut typed = answers("Marie");
+        typed.insert("date_naissance".into(), "31/02/1990".into());
+        let next = registrations::save_step(
+            &env.db,
+            &env.clock,
+            &env.passwords,
+            "d",
+            &exam,
+            Step::Identite,
+            true,
+            typed,
+        )
+        .await
+        .unwrap();
+        assert_eq!(next, Step::Identite);
+        let draft = registrations::load_draft(&env.db, "d", &exam.slug)
+            .await
+            .unwrap();
+        assert_eq!(draft.answers["date_naissance"], "31/02/1990");
+        assert_eq!(draft.answers["prenoms"], "Marie");
+        assert!(draft.errors["date_naissance"].contains("date réelle"));
+        // Only this step's fields were taken.
+        assert!(!draft.answers.contains_key("email"));
+        assert!(!draft.answers.values().any(|v| v == PASSWORD));
+    }
+}
+
+#[tokio::test]
+async fn one_dossier_per_person_per_exam_even_under_concurrent_submissions() {
+    for env in envs().await {
+        let env = Arc::new(env);
+        env.register("first", "Marie").await.unwrap();
+        assert!(
+            matches!(
+                env.register("second", "MARIE").await,
+                Err(RegistrationError::AlreadyRegistered)
+            ),
+            "{}",
+            env.label
+        );
+
+        // Ten people at once get ten distinct numbers; five submissions of one person
+        // make one dossier.
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let env = env.clone();
+            tasks.push(tokio::spawn(async move {
+                env.register(&format!("p{i}"), &format!("Personne{}", "x".repeat(i + 1)))
+                    .await
+            }));
+        }
+        for i in 0..5 {
+            let env = env.clone();
+            tasks.push(tokio::spawn(async move {
+                env.register(&format!("same{i}"), "Jeanne").await
+            }));
+        }
+        let mut numbers = Vec::new();
+        let mut duplicates = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok((_, number)) => numbers.push(number),
+                Err(RegistrationError::AlreadyRegistered) => duplicates += 1,
+                Err(e) => panic!("{}: {e}", env.label),
+            }
+        }
+        assert_eq!(numbers.len(), 11, "{}", env.label);
+        assert_eq!(duplicates, 4, "{}", env.label);
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 11, "{}: numbers are unique", env.label);
+    }
+}
+
+#[tokio::test]
+async fn registration_is_refused_once_the_deadline_has_passed() {
+    for env in envs().await {
+        let exam = registrations::exam(&env.db, &env.clock, "animateur-territorial-2025")
+            .await
+            .unwrap();
+        assert!(!exam.open);
+        let err = registrations::save_step(
+            &env.db,
+            &env.clock,
+            &env.passwords,
+            "d",
+            &exam,
+            Step::Identite,
+            true,
+            answers("Marie"),
+        )
+        .await;
+        assert!(
+            matches!(err, Err(RegistrationError::Closed)),
+            "{}",
+            env.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn login_gives_a_session_and_refuses_alike_unknown_dossier_and_wrong_password() {
+    for env in envs().await {
+        let (id, number) = env.register("d", "Marie").await.unwrap();
+        let (dossier, token) = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            &number.to_lowercase(),
+            PASSWORD,
+            "10.0.0.1",
+        )
+        .await
+        .unwrap();
+        assert_eq!(dossier.id, id);
+        let in_session = accounts::session_dossier(&env.db, &env.clock, &token)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(in_session.number.as_str(), number);
+        // A second login opens a different session.
+        let (_, other) = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            &number,
+            PASSWORD,
+            "10.0.0.1",
+        )
+        .await
+        .unwrap();
+        assert_ne!(token, other);
+
+        let wrong = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            &number,
+            "mauvais mot de passe",
+            "10.0.0.1",
+        )
+        .await;
+        let unknown = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            "26-0000-0000",
+            PASSWORD,
+            "10.0.0.1",
+        )
+        .await;
+        assert!(
+            matches!(wrong, Err(AccountError::InvalidCredentials)),
+            "{}",
+            env.label
+        );
+        assert!(
+            matches!(unknown, Err(AccountError::InvalidCredentials)),
+            "{}",
+            env.label
+        );
+
+        accounts::close_session(&env.db, &token).await.unwrap();
+        assert!(
+            accounts::session_dossier(&env.db, &env.clock, &token)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Sessions expire.
+        env.clock.advance(accounts::SESSION_LIFETIME);
+        assert!(
+            accounts::session_dossier(&env.db, &env.clock, &other)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_dossier_for_a_while() {
+    for env in envs().await {
+        let (_, number) = env.register("d", "Marie").await.unwrap();
+        for _ in 0..accounts::MAX_FAILURES_PER_DOSSIER {
+            let r = accounts::login(
+                &env.db,
+                &env.passwords,
+                &env.clock,
+                &number,
+                "mauvais mot de passe",
+                "10.0.0.2",
+            )
+            .await;
+            assert!(matches!(r, Err(AccountError::InvalidCredentials)));
+        }
+        // Even the right password waits now, from another address too.
+        let r = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            &number,
+            PASSWORD,
+            "10.0.0.3",
+        )
+        .await;
+        let Err(AccountError::TooManyAttempts { retry_at_ms }) = r else {
+            panic!("{}: expected a lock", env.label)
+        };
+        assert_eq!(
+            retry_at_ms,
+            env.clock.now().as_millisecond() + accounts::FAILURE_WINDOW.as_millis() as i64
+        );
+        env.clock
+            .advance(accounts::FAILURE_WINDOW + SignedDuration::from_secs(1));
+        assert!(
+            accounts::login(
+                &env.db,
+                &env.passwords,
+                &env.clock,
+                &number,
+                PASSWORD,
+                "10.0.0.3"
+            )
+            .await
+            .is_ok(),
+            "{}",
+            env.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_password_reset_link_works_once_within_the_hour_and_ends_sessions() {
+    for env in envs().await {
+        let (_, number) = env.register("d", "Marie").await.unwrap();
+        let (_, session) = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            &number,
+            PASSWORD,
+            "10.0.0.4",
+        )
+        .await
+        .unwrap();
+        // A wrong email sends nothing, and says the same.
+        accounts::request_password_reset(
+            &env.db,
+            &env.mailer,
+            &env.clock,
+            "http://test",
+            &number,
+            "autre@exemple.fr",
+        )
+        .await
+        .unwrap();
+        assert_eq!(env.mails().len(), 1);
+        accounts::request_password_reset(
+            &env.db,
+            &env.mailer,
+            &env.clock,
+            "http://test",
+            &number,
+            "CANDIDATE@exemple.fr",
+        )
+        .await
+        .unwrap();
+        let mails = env.mails();
+        let mail = mails
+            .iter()
+            .find(|m| m.contains("nouveau mot de passe"))
+            .expect("reset mail");
+        let token = mail
+            .split("http://test/mot-de-passe/")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+
+        assert!(
+            accounts::reset_link_is_valid(&env.db, &env.clock, &token)
+                .await
+                .unwrap()
+        );
+        let new_hash = env.passwords.hash("nouvelle phrase secrète").await.unwrap();
+        accounts::reset_password(&env.db, &env.clock, &token, &new_hash)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                accounts::reset_password(&env.db, &env.clock, &token, &new_hash).await,
+                Err(AccountError::InvalidResetLink)
+            ),
+            "{}",
+            env.label
+        );
+        assert!(
+            accounts::session_dossier(&env.db, &env.clock, &session)
+                .await
+                .unwrap()
+                .is_none(),
+            "sessions end"
+        );
+        assert!(
+            accounts::login(
+                &env.db,
+                &env.passwords,
+                &env.clock,
+                &number,
+                "nouvelle phrase secrète",
+                "10.0.0.4"
+            )
+            .await
+            .is_ok()
+        );
+
+        // A link not used within the hour expires.
+        accounts::request_password_reset(
+            &env.db,
+            &env.mailer,
+            &env.clock,
+            "http://test",
+            &number,
+            "candidate@exemple.fr",
+        )
+        .await
+        .unwrap();
+        let late = env
+            .mails()
+            .into_iter()
+            .filter(|m| m.contains("/mot-de-passe/"))
+            .find(|m| !m.contains(&token))
+            .unwrap();
+        let late = late
+            .split("http://test/mot-de-passe/")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        env.clock.advance(accounts::RESET_LIFETIME);
+        assert!(
+            !accounts::reset_link_is_valid(&env.db, &env.clock, &late)
+                .await
+                .unwrap()
+        );
+        assert!(matches!(
+            accounts::reset_password(&env.db, &env.clock, &late, &new_hash).await,
+            Err(AccountError::InvalidResetLink)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn forgotten_numbers_are_mailed_to_the_address_only() {
+    for env in envs().await {
+        let (_, number) = env.register("d", "Marie").await.unwrap();
+        accounts::send_dossier_numbers(&env.db, &env.mailer, "http://test", "personne@exemple.fr")
+            .await
+            .unwrap();
+        assert_eq!(env.mails().len(), 1);
+        accounts::send_dossier_numbers(&env.db, &env.mailer, "http://test", "Candidate@Exemple.fr")
+            .await
+            .unwrap();
+        let mails = env.mails();
+        assert!(
+            mails
+                .iter()
+                .any(|m| m.contains("numéros des dossiers ouverts") && m.contains(&number)),
+            "{}",
+            env.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_demo_candidate_is_seeded_once_and_can_log_in() {
+    use services::demo;
+    for env in envs().await {
+        let a = demo::seed(&env.db, &env.clock, &env.passwords)
+            .await
+            .unwrap();
+        let b = demo::seed(&env.db, &env.clock, &env.passwords)
+            .await
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), demo::DEMO_NUMBER);
+        let (dossier, _) = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            demo::DEMO_NUMBER,
+            demo::DEMO_PASSWORD,
+            "10.0.0.9",
+        )
+        .await
+        .unwrap();
+        assert_eq!(dossier.exam_slug.as_str(), demo::DEMO_EXAM, "{}", env.label);
+    }
+}
+
+#[tokio::test]
+async fn drafts_for_two_exams_in_one_browser_do_not_mix() {
+    for env in envs().await {
+        let demo = registrations::exam(&env.db, &env.clock, DEMO)
+            .await
+            .unwrap();
+        registrations::save_step(
+            &env.db,
+            &env.clock,
+            &env.passwords,
+            "t",
+            &demo,
+            Step::Identite,
+            false,
+            answers("Marie"),
+        )
+        .await
+        .unwrap();
+        // Another exam, same browser: its draft starts empty and leaves the first alone.
+        let pro = registrations::exam(&env.db, &env.clock, "animateur-territorial-2025")
+            .await
+            .unwrap();
+        assert!(
+            registrations::load_draft(&env.db, "t", &pro.slug)
+                .await
+                .unwrap()
+                .answers
+                .is_empty()
+        );
+        let kept = registrations::load_draft(&env.db, "t", &demo.slug)
+            .await
+            .unwrap();
+        assert_eq!(kept.answers["prenoms"], "Marie", "{}", env.label);
+    }
+}

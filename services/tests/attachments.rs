@@ -1,0 +1,375 @@
+//! Uploads against real databases and a real storage folder.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use bytes::Bytes;
+use domain::attachment::UploadError;
+use futures_util::stream;
+use jiff::{SignedDuration, Timestamp};
+use services::{
+    Db,
+    attachments::{self, AttachmentError},
+    catalogue,
+    clock::ManualClock,
+    demo, dossiers,
+    dossiers::Dossier,
+    passwords::Passwords,
+    storage::Storage,
+    testing,
+};
+use sha2::{Digest, Sha256};
+
+struct Env {
+    db: Db,
+    clock: ManualClock,
+    storage: Storage,
+    root: tempfile::TempDir,
+    dossier: Dossier,
+    label: &'static str,
+    _t: testing::TestDb,
+}
+
+async fn envs() -> Vec<Env> {
+    let mut out = Vec::new();
+    for t in testing::all().await {
+        let clock = ManualClock::at("2026-11-24T10:00:00Z".parse::<Timestamp>().unwrap());
+        let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
+        catalogue::import_dir(&t.db, &exams, &clock).await.unwrap();
+        let number = demo::seed(&t.db, &clock, &Passwords::new(1).unwrap())
+            .await
+            .unwrap();
+        let dossier = dossiers::by_number(&t.db, &number).await.unwrap().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        out.push(Env {
+            db: t.db.clone(),
+            clock,
+            storage: Storage::open(root.path()).await.unwrap(),
+            root,
+            dossier,
+            label: t.label,
+            _t: t,
+        });
+    }
+    out
+}
+
+fn pdf(body_len: usize) -> Vec<u8> {
+    let mut f = b"%PDF-1.7\n".to_vec();
+    f.extend(std::iter::repeat_n(b'x', body_len));
+    f.extend(b"\nstartxref\n0\n%%EOF\n");
+    f
+}
+
+fn jpeg(len: usize) -> Vec<u8> {
+    let mut f = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    f.extend(std::iter::repeat_n(0x42, len));
+    f.extend([0xFF, 0xD9]);
+    f
+}
+
+/// The file in chunks of 64 KiB, as a network would deliver it.
+fn chunks(data: Vec<u8>) -> impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin {
+    let parts: Vec<Result<Bytes, String>> = data
+        .chunks(64 * 1024)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    stream::iter(parts)
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+impl Env {
+    async fn upload(
+        &self,
+        piece: &str,
+        name: &str,
+        data: Vec<u8>,
+    ) -> Result<attachments::Attachment, AttachmentError> {
+        attachments::upload(
+            &self.db,
+            &self.storage,
+            &self.clock,
+            &self.dossier,
+            piece,
+            name,
+            chunks(data),
+        )
+        .await
+    }
+
+    fn stored(&self) -> (usize, usize) {
+        (
+            files_in(&self.root.path().join("files")),
+            files_in(&self.root.path().join("incoming")),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_pdf_and_a_jpeg_are_stored_with_their_hash() {
+    for env in envs().await {
+        let data = pdf(300_000);
+        let a = env
+            .upload("piece-identite", "Carte d'identité recto.PDF", data.clone())
+            .await
+            .unwrap();
+        assert_eq!(a.size, data.len() as u64);
+        assert_eq!(a.sha256, hex::encode(Sha256::digest(&data)));
+        assert_eq!(a.name, "Carte d'identité recto.PDF");
+        let b = env
+            .upload("piece-identite", "verso.jpg", jpeg(50_000))
+            .await
+            .unwrap();
+        assert_eq!(b.kind, domain::FileKind::Jpeg);
+        let list = attachments::list(&env.db, &env.dossier.id).await.unwrap();
+        assert_eq!(list.len(), 2, "{}", env.label);
+        let stored = tokio::fs::read(env.root.path().join("files").join(&a.storage_key))
+            .await
+            .unwrap();
+        assert_eq!(stored, data);
+        assert_eq!(env.stored(), (2, 0));
+    }
+}
+
+#[tokio::test]
+async fn an_oversize_upload_is_cut_off_and_leaves_nothing() {
+    for env in envs().await {
+        // A 100 MiB body that counts how much of it was read.
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counter = pulled.clone();
+        let body = stream::iter((0..1600).map(move |i| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut chunk = vec![b'x'; 64 * 1024];
+            if i == 0 {
+                chunk[..5].copy_from_slice(b"%PDF-");
+            }
+            Ok::<_, String>(Bytes::from(chunk))
+        }));
+        let err = attachments::upload(
+            &env.db,
+            &env.storage,
+            &env.clock,
+            &env.dossier,
+            "piece-identite",
+            "gros.pdf",
+            body,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AttachmentError::Refused(UploadError::TooLarge { limit_mib: 10, .. })
+            ),
+            "{err}"
+        );
+        // Stopped just past 10 MiB, not at 100.
+        assert_eq!(pulled.load(Ordering::SeqCst), 161, "{}", env.label);
+        assert_eq!(env.stored(), (0, 0));
+        assert!(
+            attachments::list(&env.db, &env.dossier.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_with_the_reason() {
+    for env in envs().await {
+        let png = b"\x89PNG\r\n\x1a\n0000000000".to_vec();
+        let exe = b"MZ\x90\x00\x03\x00\x00\x00".to_vec();
+        let mut encrypted = pdf(1000);
+        encrypted.splice(20..20, b"/Encrypt 5 0 R".iter().copied());
+        let truncated = pdf(1000)[..500].to_vec();
+        for (name, data, expected) in [
+            (
+                "photo.pdf",
+                png,
+                "« photo.pdf » doit être au format PDF ou JPEG.",
+            ),
+            (
+                "setup.pdf",
+                exe,
+                "« setup.pdf » doit être au format PDF ou JPEG.",
+            ),
+            ("vide.pdf", vec![], "« vide.pdf » est vide."),
+            (
+                "court.pdf",
+                b"%PD".to_vec(),
+                "« court.pdf » doit être au format PDF ou JPEG.",
+            ),
+            (
+                "secret.pdf",
+                encrypted,
+                "« secret.pdf » est protégé par un mot de passe : enregistrez-le sans protection puis déposez-le de nouveau.",
+            ),
+            (
+                "coupé.pdf",
+                truncated,
+                "« coupé.pdf » est endommagé ou n'est pas un vrai PDF.",
+            ),
+        ] {
+            let err = env.upload("piece-identite", name, data).await.unwrap_err();
+            assert_eq!(err.to_string(), expected, "{}", env.label);
+        }
+        assert_eq!(env.stored(), (0, 0));
+        // A hostile name is stored cleaned, never used as a path.
+        let a = env
+            .upload("piece-identite", "../../etc/passwd\u{0}.pdf", pdf(10))
+            .await
+            .unwrap();
+        assert_eq!(a.name, "passwd .pdf");
+        assert!(!a.storage_key.contains('/'));
+    }
+}
+
+#[tokio::test]
+async fn a_storage_failure_leaves_no_row() {
+    for env in envs().await {
+        std::fs::remove_dir_all(env.root.path().join("files")).unwrap();
+        let err = env
+            .upload("piece-identite", "a.pdf", pdf(1000))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AttachmentError::Storage(_)), "{err}");
+        assert!(
+            attachments::list(&env.db, &env.dossier.id)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            env.label
+        );
+        assert_eq!(files_in(&env.root.path().join("incoming")), 0);
+    }
+}
+
+#[tokio::test]
+async fn delete_removes_the_row_and_the_file_and_only_the_owner_may() {
+    for env in envs().await {
+        let a = env
+            .upload("piece-identite", "a.pdf", pdf(1000))
+            .await
+            .unwrap();
+        // Someone else's dossier: the same id is "not found", for reading and deleting.
+        let mut other = env.dossier.clone();
+        other.id = "another-dossier".into();
+        assert!(matches!(
+            attachments::get(&env.db, &other.id, &a.id).await,
+            Err(AttachmentError::NotFound)
+        ));
+        assert!(matches!(
+            attachments::delete(&env.db, &env.storage, &env.clock, &other, &a.id).await,
+            Err(AttachmentError::NotFound)
+        ));
+        assert_eq!(env.stored(), (1, 0));
+
+        attachments::delete(&env.db, &env.storage, &env.clock, &env.dossier, &a.id)
+            .await
+            .unwrap();
+        assert_eq!(env.stored(), (0, 0), "{}", env.label);
+        assert!(
+            attachments::list(&env.db, &env.dossier.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_piece_takes_at_most_its_number_of_files() {
+    for env in envs().await {
+        env.upload("piece-identite", "recto.jpg", jpeg(10))
+            .await
+            .unwrap();
+        env.upload("piece-identite", "verso.jpg", jpeg(10))
+            .await
+            .unwrap();
+        let err = env
+            .upload("piece-identite", "encore.jpg", jpeg(10))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AttachmentError::Refused(UploadError::TooManyFiles { max: 2 })
+            ),
+            "{err}"
+        );
+        assert_eq!(env.stored(), (2, 0), "{}", env.label);
+    }
+}
+
+#[tokio::test]
+async fn only_requested_pieces_and_only_while_the_dossier_is_open() {
+    for env in envs().await {
+        // The demo candidate is externe: no état des services, no medical certificate.
+        for piece in [
+            "etat-des-services",
+            "certificat-medical-amenagement",
+            "nimporte-quoi",
+        ] {
+            assert!(
+                matches!(
+                    env.upload(piece, "a.pdf", pdf(10)).await,
+                    Err(AttachmentError::UnknownPiece)
+                ),
+                "{piece}"
+            );
+        }
+        let a = env.upload("diplome", "licence.pdf", pdf(10)).await.unwrap();
+        // Past the deadline, an open dossier is read-only.
+        env.clock.advance(SignedDuration::from_hours(24 * 40));
+        assert!(
+            matches!(
+                env.upload("diplome", "b.pdf", pdf(10)).await,
+                Err(AttachmentError::Locked)
+            ),
+            "{}",
+            env.label
+        );
+        assert!(matches!(
+            attachments::delete(&env.db, &env.storage, &env.clock, &env.dossier, &a.id).await,
+            Err(AttachmentError::Locked)
+        ));
+        assert_eq!(env.stored(), (1, 0));
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_removes_orphans_only() {
+    for env in envs().await {
+        let kept = env
+            .upload("piece-identite", "a.pdf", pdf(10))
+            .await
+            .unwrap();
+        // A crash between the file and its row leaves this behind.
+        std::fs::write(
+            env.root
+                .path()
+                .join("files")
+                .join("00000000-0000-0000-0000-000000000000"),
+            b"orphan",
+        )
+        .unwrap();
+        assert_eq!(
+            attachments::sweep(&env.db, &env.storage).await.unwrap(),
+            1,
+            "{}",
+            env.label
+        );
+        assert!(env.storage.exists(&kept.storage_key).await);
+        assert_eq!(env.stored(), (1, 0));
+    }
+}
