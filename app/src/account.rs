@@ -171,16 +171,6 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// « 23 h 12 » in Paris time.
-fn paris_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| {
-            let z = t.to_zoned(domain::deadline::paris());
-            format!("{} h {:02}", z.hour(), z.minute())
-        })
-        .unwrap_or_default()
-}
-
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
@@ -196,7 +186,8 @@ pub fn LoginPage() -> impl IntoView {
                 let at = q
                     .get("jusqua")
                     .and_then(|v| v.parse().ok())
-                    .map(paris_time)
+                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                    .map(domain::french::paris_time)
                     .unwrap_or_default();
                 Some((
                     "alert",
@@ -268,10 +259,7 @@ pub fn DossierPage() -> impl IntoView {
                             <dl>
                                 <dt>"Concours"</dt><dd>{d.exam_title.clone()}</dd>
                                 <dt>"Candidat"</dt><dd>{d.candidate.clone()}</dd>
-                                <dt>"Préinscription le"</dt><dd>{jiff::Timestamp::from_millisecond(d.created_at_ms).map(|t| {
-                                    let z = t.to_zoned(domain::deadline::paris());
-                                    format!("{} à {}", domain::french::long_date(z.date()), paris_time(d.created_at_ms))
-                                }).unwrap_or_default()}</dd>
+                                <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at_ms)}</dd>
                                 <dt>"État"</dt><dd>{if d.status == "open" { "préinscrit, en construction" } else { "clôturé, en cours d'instruction" }}</dd>
                             </dl>
                             <p class="print-hint">"Pour garder votre dossier d'inscription, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone)."</p>

@@ -44,6 +44,25 @@ pub fn long_date(date: Date) -> String {
     )
 }
 
+/// « 23 h 05 », in Paris time.
+pub fn paris_time(at: jiff::Timestamp) -> String {
+    let z = at.to_zoned(crate::deadline::paris());
+    format!("{} h {:02}", z.hour(), z.minute())
+}
+
+/// « jeudi 17 avril 2025 à 23 h 59 », in Paris time: how the product writes an instant.
+pub fn paris_date_time(at: jiff::Timestamp) -> String {
+    let z = at.to_zoned(crate::deadline::paris());
+    format!("{} à {}", long_date(z.date()), paris_time(at))
+}
+
+/// [`paris_date_time`] of milliseconds since the epoch, as the UI carries instants.
+pub fn paris_date_time_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(paris_date_time)
+        .unwrap_or_default()
+}
+
 /// The time left before a deadline, for a countdown: « 12 j 03 h 05 min 09 s ».
 /// Zero or negative means the deadline has passed.
 pub fn remaining(millis: i64) -> String {
@@ -73,6 +92,18 @@ mod tests {
     fn first_of_the_month_is_premier() {
         assert_eq!(long_date(date(2023, 12, 1)), "vendredi 1er décembre 2023");
         assert_eq!(long_date(date(2024, 8, 15)), "jeudi 15 août 2024");
+    }
+
+    #[test]
+    fn instants_are_written_in_paris_time_summer_and_winter() {
+        let summer: jiff::Timestamp = "2025-04-17T21:59:30Z".parse().unwrap();
+        assert_eq!(paris_date_time(summer), "jeudi 17 avril 2025 à 23 h 59");
+        let winter: jiff::Timestamp = "2023-11-30T22:05:00Z".parse().unwrap();
+        assert_eq!(paris_date_time(winter), "jeudi 30 novembre 2023 à 23 h 05");
+        assert_eq!(
+            paris_time("2023-11-30T23:00:00Z".parse().unwrap()),
+            "0 h 00"
+        );
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Settings {
     pub smtp: Option<(String, u16)>,
     /// `APP_DEMO=true`: seed the demo candidate (never on a real deployment).
     pub demo: bool,
+    /// `APP_NOW=<RFC 3339 instant>`, read only with `APP_ENV=test`: the server's clock
+    /// starts there and runs on, so a deadline can be tried without waiting for it.
+    pub test_now: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +103,21 @@ impl Settings {
                 Some((host, port))
             }
         };
+        // Outside APP_ENV=test the clock is the machine's, whatever APP_NOW says: a stray
+        // variable on a real server must not move its deadlines.
+        let test_now =
+            match (lookup("APP_ENV").as_deref(), lookup("APP_NOW")) {
+                (Some("test"), Some(now)) => Some(now.parse::<jiff::Timestamp>().map_err(
+                    |_| ConfigError::Invalid {
+                        name: "APP_NOW",
+                        value: now.clone(),
+                        reason: "expected an RFC 3339 instant, e.g. 2025-04-17T23:59:00+02:00",
+                    },
+                )?),
+                _ => None,
+            };
         Ok(Self {
+            test_now,
             mail_dir: lookup("APP_MAIL_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("mails")),
@@ -123,6 +140,16 @@ impl Settings {
             log_json,
             data_dir,
         })
+    }
+}
+
+impl Settings {
+    /// The server's clock: the machine's, or the test clock of `APP_ENV=test`.
+    pub fn clock(&self) -> services::SharedClock {
+        match self.test_now {
+            Some(start) => std::sync::Arc::new(services::clock::StartedClock::starting_at(start)),
+            None => std::sync::Arc::new(services::SystemClock),
+        }
     }
 }
 
@@ -171,9 +198,23 @@ mod tests {
             ("APP_BASE_URL", "cdg.example"),
             ("APP_LOG_FORMAT", "xml"),
             ("SMTP_PORT", "vingt-cinq"),
+            ("APP_NOW", "demain"),
         ] {
-            let err = settings(&[(name, value), ("SMTP_HOST", "relay")]).unwrap_err();
+            let err = settings(&[(name, value), ("SMTP_HOST", "relay"), ("APP_ENV", "test")])
+                .unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
         }
+    }
+
+    #[test]
+    fn the_test_clock_needs_app_env_test() {
+        let now = "2025-04-17T23:59:00+02:00";
+        let ignored = settings(&[("APP_NOW", now)]).unwrap();
+        assert_eq!(ignored.test_now, None);
+        let ignored = settings(&[("APP_NOW", now), ("APP_ENV", "production")]).unwrap();
+        assert_eq!(ignored.test_now, None);
+        let test = settings(&[("APP_NOW", now), ("APP_ENV", "test")]).unwrap();
+        assert_eq!(test.test_now, Some("2025-04-17T21:59:00Z".parse().unwrap()));
+        assert!(test.clock().now() >= test.test_now.unwrap());
     }
 }

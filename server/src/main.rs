@@ -1,8 +1,6 @@
-use std::sync::Arc;
-
 use anyhow::Context;
 use server::{Application, Settings, telemetry};
-use services::{Db, SystemClock, catalogue};
+use services::{Db, catalogue};
 
 const USAGE: &str = "usage: server [serve | migrate | seed]
   serve    migrate, import the exams folder, then serve (the default)
@@ -16,7 +14,11 @@ async fn main() -> anyhow::Result<()> {
     let command = std::env::args().nth(1);
     match command.as_deref() {
         None | Some("serve") => {
-            let app = Application::build(settings, Arc::new(SystemClock)).await?;
+            let clock = settings.clock();
+            if let Some(start) = settings.test_now {
+                tracing::warn!(%start, "APP_ENV=test: the clock starts at APP_NOW");
+            }
+            let app = Application::build(settings, clock).await?;
             app.run_until_stopped().await?;
         }
         Some("migrate") => {
@@ -27,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
         Some("seed") => {
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
-            let n = catalogue::import_dir(&db, &settings.exams_dir, &SystemClock).await?;
+            let n = catalogue::import_dir(&db, &settings.exams_dir, &*settings.clock()).await?;
             tracing::info!(exams = n, "exams imported");
         }
         Some(_) => {

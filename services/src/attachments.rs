@@ -117,25 +117,64 @@ pub async fn can_change(
     dossier: &Dossier,
     piece: &PieceSpec,
 ) -> Result<bool, AttachmentError> {
-    let row = sqlx::query("SELECT closes_at, instruction_cutoff FROM exams WHERE slug = $1")
-        .bind(dossier.exam_slug.as_str())
-        .fetch_one(db.pool())
-        .await?;
-    let closes_at: i64 = row.try_get("closes_at")?;
-    let cutoff: String = row.try_get("instruction_cutoff")?;
     let now = clock.now();
     Ok(match dossier.status.as_str() {
-        "open" => now.as_millisecond() < closes_at,
-        "closed" => {
-            piece.requirement == PieceRequirement::MayFollow
-                && cutoff
-                    .parse()
-                    .ok()
-                    .and_then(|d| domain::Deadline::on(d).ok())
-                    .is_some_and(|d| d.is_open_at(now))
-        }
+        "open" => now.as_millisecond() < dossier.closes_at,
+        "closed" => may_follow_open(db, now, dossier, piece).await?,
         _ => false,
     })
+}
+
+/// A pièce that may follow, before the exam's instruction cut-off.
+async fn may_follow_open(
+    db: &Db,
+    now: jiff::Timestamp,
+    dossier: &Dossier,
+    piece: &PieceSpec,
+) -> Result<bool, AttachmentError> {
+    if piece.requirement != PieceRequirement::MayFollow {
+        return Ok(false);
+    }
+    let cutoff: String = sqlx::query("SELECT instruction_cutoff FROM exams WHERE slug = $1")
+        .bind(dossier.exam_slug.as_str())
+        .fetch_one(db.pool())
+        .await?
+        .try_get("instruction_cutoff")?;
+    Ok(cutoff
+        .parse()
+        .ok()
+        .and_then(|d| domain::Deadline::on(d).ok())
+        .is_some_and(|d| d.is_open_at(now)))
+}
+
+/// Opens the transaction of a change to this pièce's files by locking the dossier's row,
+/// only if [`can_change`] still holds, decided again under the lock: a closure cannot
+/// slip between the check and the change (see [`crate::closure`]).
+async fn begin_change(
+    db: &Db,
+    clock: &dyn Clock,
+    dossier: &Dossier,
+    piece: &PieceSpec,
+) -> Result<Option<sqlx::Transaction<'static, sqlx::Any>>, AttachmentError> {
+    let now = clock.now();
+    let may_follow = may_follow_open(db, now, dossier, piece).await?;
+    let mut tx = db.pool().begin().await?;
+    let locked = sqlx::query(
+        "UPDATE dossiers SET status = status WHERE id = $1 AND (
+            (status = 'open' AND EXISTS (SELECT 1 FROM exams e WHERE e.slug = dossiers.exam_slug AND e.closes_at > $2))
+            OR (status = 'closed' AND $3 = 1))",
+    )
+    .bind(&dossier.id)
+    .bind(now.as_millisecond())
+    .bind(i64::from(may_follow))
+    .execute(&mut *tx)
+    .await?;
+    if locked.rows_affected() == 1 {
+        Ok(Some(tx))
+    } else {
+        tx.rollback().await?;
+        Ok(None)
+    }
 }
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Attachment, AttachmentError> {
@@ -263,6 +302,11 @@ where
     let key = pending.commit().await?;
 
     let id = uuid::Uuid::new_v4().to_string();
+    let Some(mut tx) = begin_change(db, clock, dossier, &piece).await? else {
+        // Closed, or past the deadline, while the file was on its way.
+        storage.delete(&key).await?;
+        return Err(AttachmentError::Locked);
+    };
     let now = clock.now().as_millisecond();
     // The count is checked again in the insert itself: two uploads racing for the last
     // place cannot both get it.
@@ -281,8 +325,12 @@ where
     .bind(&sha256)
     .bind(now)
     .bind(i64::from(piece.max_files))
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await;
+    let inserted = match inserted {
+        Ok(done) => tx.commit().await.map(|_| done),
+        Err(e) => Err(e),
+    };
     match inserted {
         Ok(done) if done.rows_affected() == 1 => {}
         Ok(_) => {
@@ -336,14 +384,15 @@ pub async fn delete(
         .into_iter()
         .find(|p| p.code == attachment.piece_code)
         .ok_or(AttachmentError::UnknownPiece)?;
-    if !can_change(db, clock, dossier, &piece).await? {
+    let Some(mut tx) = begin_change(db, clock, dossier, &piece).await? else {
         return Err(AttachmentError::Locked);
-    }
+    };
     sqlx::query("DELETE FROM attachments WHERE id = $1 AND dossier_id = $2")
         .bind(id)
         .bind(&dossier.id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     storage.delete(&attachment.storage_key).await?;
     Ok(())
 }

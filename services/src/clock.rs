@@ -41,6 +41,13 @@ impl ManualClock {
         Self(std::sync::atomic::AtomicI64::new(instant.as_millisecond()))
     }
 
+    pub fn set(&self, instant: Timestamp) {
+        self.0.store(
+            instant.as_millisecond(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
     pub fn advance(&self, by: jiff::SignedDuration) {
         self.0
             .fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);
@@ -51,5 +58,48 @@ impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_millisecond(self.0.load(std::sync::atomic::Ordering::SeqCst))
             .expect("a representable instant")
+    }
+}
+
+/// A clock that starts at a chosen instant and runs on from it at the machine's pace:
+/// the test clock of `APP_ENV=test` + `APP_NOW`, so a browser test can stand a minute
+/// before a deadline and watch it pass.
+pub struct StartedClock {
+    start: Timestamp,
+    since: std::time::Instant,
+}
+
+impl StartedClock {
+    pub fn starting_at(start: Timestamp) -> Self {
+        Self {
+            start,
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for StartedClock {
+    fn now(&self) -> Timestamp {
+        let elapsed = jiff::SignedDuration::try_from(self.since.elapsed())
+            .unwrap_or(jiff::SignedDuration::MAX);
+        self.start.saturating_add(elapsed).unwrap_or(self.start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_clock_runs_on_from_its_start() {
+        let start: Timestamp = "2025-04-17T21:59:59Z".parse().unwrap();
+        let clock = StartedClock::starting_at(start);
+        let first = clock.now();
+        assert!(first >= start);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let later = clock.now();
+        assert!(later.duration_since(first) >= jiff::SignedDuration::from_millis(20));
+        // Far from the machine's own clock: it is the start that counts.
+        assert!(later < start + jiff::SignedDuration::from_secs(60));
     }
 }

@@ -41,7 +41,18 @@ pub async fn seed(
         return Ok(number);
     }
     let exam = registrations::exam(db, clock, DEMO_EXAM).await?;
-    let answers: Answers = [
+    let answers = demo_answers();
+    let registration = Registration::parse(&answers, &exam.wizard, clock.today_in_paris())
+        .map_err(|(step, errors)| DemoError::Answers(format!("{step:?}: {errors:?}")))?;
+    let hash = passwords.hash(DEMO_PASSWORD).await?;
+    let slug = ExamSlug::parse(DEMO_EXAM).map_err(|e| DemoError::Answers(e.to_string()))?;
+    Ok(dossiers::insert(db, clock, &slug, &registration, &hash, number).await?)
+}
+
+/// The demo candidate's préinscription answers (externe, no accommodation); tests start
+/// from them too.
+pub fn demo_answers() -> Answers {
+    [
         ("civilite", "madame"),
         ("nom_naissance", "Démo"),
         ("prenoms", "Camille"),
@@ -64,10 +75,5 @@ pub async fn seed(
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let registration = Registration::parse(&answers, &exam.wizard, clock.today_in_paris())
-        .map_err(|(step, errors)| DemoError::Answers(format!("{step:?}: {errors:?}")))?;
-    let hash = passwords.hash(DEMO_PASSWORD).await?;
-    let slug = ExamSlug::parse(DEMO_EXAM).map_err(|e| DemoError::Answers(e.to_string()))?;
-    Ok(dossiers::insert(db, clock, &slug, &registration, &hash, number).await?)
+    .collect()
 }

@@ -36,6 +36,18 @@ pub struct Dossier {
     pub status: String,
     pub registration: Registration,
     pub created_at: i64,
+    /// When the candidate closed it (ms since the epoch), once closed.
+    pub closed_at: Option<i64>,
+    /// The exam's closing instant (ms since the epoch).
+    pub closes_at: i64,
+}
+
+impl Dossier {
+    /// Open and past its exam's deadline: « dossier non clôturé : inscription non prise
+    /// en compte », read-only.
+    pub fn missed_deadline(&self, now: jiff::Timestamp) -> bool {
+        self.status == "open" && now.as_millisecond() >= self.closes_at
+    }
 }
 
 fn new_number(clock: &dyn Clock) -> DossierNumber {
@@ -128,7 +140,8 @@ async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, Dos
 }
 
 const SELECT: &str =
-    "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at
+    "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at,
+            d.closed_at, e.closes_at
      FROM dossiers d JOIN exams e ON e.slug = d.exam_slug";
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
@@ -144,6 +157,8 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
         status: row.try_get("status")?,
         registration: serde_json::from_str(&answers).map_err(|_| corrupt("answers"))?,
         created_at: row.try_get("created_at")?,
+        closed_at: row.try_get("closed_at")?,
+        closes_at: row.try_get("closes_at")?,
         id,
     })
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod attachments;
 pub mod catalogue;
 pub mod clock;
+pub mod closure;
 pub mod db;
 pub mod demo;
 pub mod dossiers;
