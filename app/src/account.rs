@@ -19,13 +19,25 @@ pub struct DossierView {
     pub email: String,
     pub status: String,
     pub created_at_ms: i64,
+    pub closed_at_ms: Option<i64>,
+    /// The exam's closing instant, and the server's time when the page was made: the
+    /// countdown runs on the server's clock, not the browser's.
+    pub closes_at_ms: i64,
+    pub now_ms: i64,
+    /// « jeudi 30 novembre 2023 avant minuit, heure de Paris ».
+    pub deadline: String,
 }
 
 #[server(endpoint = "espace/dossier")]
 pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
+    let now_ms = crate::session::state().clock.now().as_millisecond();
     Ok(crate::session::current_dossier()
         .await?
         .map(|d| DossierView {
+            closed_at_ms: d.closed_at,
+            closes_at_ms: d.deadline.closes_at().as_millisecond(),
+            now_ms,
+            deadline: d.deadline.to_french(),
             number: d.number.to_string(),
             exam_title: d.exam_title,
             candidate: d.registration.display_name(),
@@ -242,16 +254,31 @@ pub fn DossierPage() -> impl IntoView {
     let pieces = crate::pieces::pieces_resource();
     let query = use_query_map();
     let new = move || query.read().get("nouveau").is_some();
+    let just_closed = move || query.read().get("cloture").is_some();
+    let late = move || query.read().get("erreur").as_deref() == Some("delai");
     view! {
         <Title text="Mon espace sécurisé" />
         <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
             {move || Suspend::new(async move {
+                let missing = match pieces.await {
+                    Ok(Some(list)) => crate::closure::missing(&list),
+                    _ => Vec::new(),
+                };
                 match dossier.await {
-                    Ok(Some(d)) => view! {
+                    Ok(Some(d)) => {
+                        let (email, email2) = (d.email.clone(), d.email.clone());
+                        view! {
                         <h1>"Mon espace sécurisé"</h1>
                         <Show when=new>
-                            <p class="notice" role="status">"Votre préinscription est enregistrée. Un message avec votre n° de dossier a été envoyé à "{d.email.clone()}"."</p>
+                            <p class="notice" role="status">"Votre préinscription est enregistrée. Un message avec votre n° de dossier a été envoyé à "{email.clone()}"."</p>
                         </Show>
+                        <Show when=just_closed>
+                            <p class="notice" role="status">"Votre inscription est clôturée. Un accusé de réception a été envoyé à "{email2.clone()}"."</p>
+                        </Show>
+                        <Show when=late>
+                            <p class="alert" role="alert">"La date limite est dépassée : votre inscription n'a pas pu être clôturée."</p>
+                        </Show>
+                        <crate::closure::ClosureStatus dossier=d.clone() missing />
                         <section class="dossier-card" aria-labelledby="numero-titre">
                             <h2 id="numero-titre">"Votre n° de dossier"</h2>
                             <p class="dossier-number" data-dossier-number>{d.number.clone()}</p>
@@ -268,7 +295,8 @@ pub fn DossierPage() -> impl IntoView {
                         <form method="post" action="/api/espace/deconnexion">
                             <button type="submit" class="button secondary">"Se déconnecter"</button>
                         </form>
-                    }.into_any(),
+                    }.into_any()
+                    }
                     Ok(None) => view! { <Redirect path="/connexion?info=session" /> }.into_any(),
                     Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
                 }

@@ -3,11 +3,12 @@
 
 use leptos::prelude::*;
 
-#[component]
-pub fn Countdown(closes_at_ms: i64, now_ms: i64) -> impl IntoView {
+/// The server's time, ticking every second once hydrated. The browser's clock may be
+/// wrong, so we keep the server's time (`now_ms`, when the page was made) and only add
+/// the time elapsed since the page arrived.
+pub fn server_clock(now_ms: i64) -> ReadSignal<i64> {
     let (now, set_now) = signal(now_ms);
-    // Effects run only in the browser. The browser's clock may be wrong, so we keep the
-    // server's time and only add the time elapsed since the page arrived.
+    // Effects run only in the browser.
     Effect::new(move |_| {
         let started = browser_now_ms();
         if let Ok(handle) = set_interval_with_handle(
@@ -17,6 +18,12 @@ pub fn Countdown(closes_at_ms: i64, now_ms: i64) -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
+    now
+}
+
+#[component]
+pub fn Countdown(closes_at_ms: i64, now_ms: i64) -> impl IntoView {
+    let now = server_clock(now_ms);
     let open = move || now.get() < closes_at_ms;
     view! {
         <p class="status" class:status-open=open class:status-closed=move || !open()>

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod catalogue;
+pub mod closure;
 mod countdown;
 mod form;
 pub mod pieces;
@@ -68,6 +69,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/connexion") view=account::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/espace") view=account::DossierPage ssr=SsrMode::Async />
                     <Route path=path!("/espace/pieces/:piece") view=pieces::PiecePage ssr=SsrMode::Async />
+                    <Route path=path!("/espace/cloture") view=closure::ClosurePage ssr=SsrMode::Async />
+                    <Route path=path!("/espace/accuse-de-reception") view=closure::ReceiptPage ssr=SsrMode::Async />
                     <Route path=path!("/mot-de-passe-oublie") view=account::ForgotPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("/mot-de-passe/:token") view=account::ResetPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("/numero-oublie") view=account::ForgotNumberPage ssr=SsrMode::Async />

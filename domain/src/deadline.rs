@@ -81,6 +81,51 @@ impl From<Deadline> for Date {
     }
 }
 
+/// How near the deadline is, for the warnings of an open dossier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Urgency {
+    Calm,
+    /// Three days or less.
+    LastDays,
+    /// The last 24 hours.
+    LastDay,
+    /// The last hour.
+    LastHour,
+    Passed,
+}
+
+impl Urgency {
+    pub fn of(remaining_ms: i64) -> Self {
+        const HOUR: i64 = 3_600_000;
+        const DAY: i64 = 24 * HOUR;
+        const THREE_DAYS: i64 = 3 * DAY;
+        match remaining_ms {
+            ..=0 => Self::Passed,
+            1..=HOUR => Self::LastHour,
+            _ if remaining_ms <= DAY => Self::LastDay,
+            _ if remaining_ms <= THREE_DAYS => Self::LastDays,
+            _ => Self::Calm,
+        }
+    }
+
+    /// The warning an open dossier shows, if any.
+    pub fn warning(self) -> Option<&'static str> {
+        match self {
+            Self::Calm => None,
+            Self::LastDays => Some(
+                "La date limite approche : déposez vos pièces et clôturez votre inscription sans attendre le dernier soir.",
+            ),
+            Self::LastDay => Some(
+                "Dernier jour : votre inscription doit être clôturée avant minuit, heure de Paris.",
+            ),
+            Self::LastHour => Some(
+                "Moins d'une heure avant la clôture des inscriptions : clôturez votre inscription maintenant.",
+            ),
+            Self::Passed => Some("dossier non clôturé : inscription non prise en compte"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +202,24 @@ mod tests {
             let hours = (deadline.closes_at() - previous.closes_at()).get_seconds() / 3600;
             proptest::prop_assert!((23..=25).contains(&hours));
         }
+    }
+
+    #[test]
+    fn warnings_grow_as_the_deadline_nears() {
+        let hour = 3_600_000;
+        assert_eq!(Urgency::of(4 * 24 * hour), Urgency::Calm);
+        assert_eq!(Urgency::of(72 * hour), Urgency::LastDays);
+        assert_eq!(Urgency::of(24 * hour + 1), Urgency::LastDays);
+        assert_eq!(Urgency::of(24 * hour), Urgency::LastDay);
+        assert_eq!(Urgency::of(hour + 1), Urgency::LastDay);
+        assert_eq!(Urgency::of(hour), Urgency::LastHour);
+        assert_eq!(Urgency::of(1), Urgency::LastHour);
+        assert_eq!(Urgency::of(0), Urgency::Passed);
+        assert_eq!(Urgency::of(-1), Urgency::Passed);
+        assert_eq!(Urgency::Calm.warning(), None);
+        assert_eq!(
+            Urgency::Passed.warning(),
+            Some("dossier non clôturé : inscription non prise en compte")
+        );
     }
 }

@@ -2,63 +2,7 @@
 
 mod common;
 
-use common::{TestApp, spawn_apps};
-use reqwest::multipart::{Form, Part};
-use services::demo::{DEMO_NUMBER, DEMO_PASSWORD};
-
-/// Logs the demo candidate in and returns the session cookie.
-async fn login(app: &TestApp) -> String {
-    let body = format!(
-        "numero={DEMO_NUMBER}&mot_de_passe={}",
-        DEMO_PASSWORD.replace(' ', "+")
-    );
-    let response = app.post_form("/api/espace/connexion", &body).await;
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("espace="))
-        .map(|c| c.split(';').next().unwrap().to_string())
-        .expect("session cookie")
-}
-
-fn pdf() -> Vec<u8> {
-    b"%PDF-1.7\n1 0 obj << >> endobj\nstartxref\n0\n%%EOF\n".to_vec()
-}
-
-async fn upload(
-    app: &TestApp,
-    cookie: &str,
-    piece: &str,
-    name: &str,
-    data: Vec<u8>,
-    json: bool,
-) -> reqwest::Response {
-    let form = Form::new().part(
-        "fichier",
-        Part::bytes(data)
-            .file_name(name.to_string())
-            .mime_str("application/pdf")
-            .unwrap(),
-    );
-    app.client
-        .post(format!("{}/espace/pieces/{piece}/fichiers", app.address))
-        .header("cookie", cookie)
-        .header("origin", &app.address)
-        .header(
-            "accept",
-            if json {
-                "application/json"
-            } else {
-                "text/html"
-            },
-        )
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-}
+use common::{TestApp, login, pdf, spawn_apps, upload};
 
 #[tokio::test]
 async fn upload_then_serve_to_the_owner_with_safe_headers() {

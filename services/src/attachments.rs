@@ -119,7 +119,7 @@ pub async fn can_change(
 ) -> Result<bool, AttachmentError> {
     let now = clock.now();
     Ok(match dossier.status.as_str() {
-        "open" => now.as_millisecond() < dossier.closes_at,
+        "open" => dossier.deadline.is_open_at(now),
         "closed" => may_follow_open(db, now, dossier, piece).await?,
         _ => false,
     })

@@ -38,15 +38,15 @@ pub struct Dossier {
     pub created_at: i64,
     /// When the candidate closed it (ms since the epoch), once closed.
     pub closed_at: Option<i64>,
-    /// The exam's closing instant (ms since the epoch).
-    pub closes_at: i64,
+    /// The exam's registration deadline.
+    pub deadline: domain::Deadline,
 }
 
 impl Dossier {
     /// Open and past its exam's deadline: « dossier non clôturé : inscription non prise
     /// en compte », read-only.
     pub fn missed_deadline(&self, now: jiff::Timestamp) -> bool {
-        self.status == "open" && now.as_millisecond() >= self.closes_at
+        self.status == "open" && !self.deadline.is_open_at(now)
     }
 }
 
@@ -141,7 +141,7 @@ async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, Dos
 
 const SELECT: &str =
     "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at,
-            d.closed_at, e.closes_at
+            d.closed_at, e.deadline_day
      FROM dossiers d JOIN exams e ON e.slug = d.exam_slug";
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
@@ -150,7 +150,13 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
     let number: String = row.try_get("number")?;
     let slug: String = row.try_get("exam_slug")?;
     let answers: String = row.try_get("answers")?;
+    let deadline_day: String = row.try_get("deadline_day")?;
     Ok(Dossier {
+        deadline: deadline_day
+            .parse()
+            .ok()
+            .and_then(|day| domain::Deadline::on(day).ok())
+            .ok_or_else(|| corrupt("deadline"))?,
         number: DossierNumber::parse(&number).map_err(|_| corrupt("number"))?,
         exam_slug: ExamSlug::parse(&slug).map_err(|_| corrupt("exam"))?,
         exam_title: row.try_get("title")?,
@@ -158,7 +164,6 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
         registration: serde_json::from_str(&answers).map_err(|_| corrupt("answers"))?,
         created_at: row.try_get("created_at")?,
         closed_at: row.try_get("closed_at")?,
-        closes_at: row.try_get("closes_at")?,
         id,
     })
 }

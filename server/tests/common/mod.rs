@@ -31,6 +31,24 @@ impl TestApp {
             .expect("request to the test server")
     }
 
+    /// Every message the server wrote, oldest first, decoded.
+    pub fn mails(&self) -> Vec<String> {
+        services::mail::read_mail_files(&self._data.path().join("mails")).unwrap_or_default()
+    }
+
+    /// A page as the logged-in candidate sees it.
+    pub async fn page(&self, cookie: &str, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request to the test server")
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))
@@ -92,4 +110,60 @@ pub async fn spawn_apps() -> Vec<TestApp> {
         apps.push(spawn_app(db).await);
     }
     apps
+}
+
+/// Logs the demo candidate in and returns the session cookie.
+pub async fn login(app: &TestApp) -> String {
+    use services::demo::{DEMO_NUMBER, DEMO_PASSWORD};
+    let body = format!(
+        "numero={DEMO_NUMBER}&mot_de_passe={}",
+        DEMO_PASSWORD.replace(' ', "+")
+    );
+    let response = app.post_form("/api/espace/connexion", &body).await;
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("espace="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .expect("session cookie")
+}
+
+pub fn pdf() -> Vec<u8> {
+    b"%PDF-1.7\n1 0 obj << >> endobj\nstartxref\n0\n%%EOF\n".to_vec()
+}
+
+pub async fn upload(
+    app: &TestApp,
+    cookie: &str,
+    piece: &str,
+    name: &str,
+    data: Vec<u8>,
+    json: bool,
+) -> reqwest::Response {
+    use reqwest::multipart::{Form, Part};
+    let form = Form::new().part(
+        "fichier",
+        Part::bytes(data)
+            .file_name(name.to_string())
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
+    app.client
+        .post(format!("{}/espace/pieces/{piece}/fichiers", app.address))
+        .header("cookie", cookie)
+        .header("origin", &app.address)
+        .header(
+            "accept",
+            if json {
+                "application/json"
+            } else {
+                "text/html"
+            },
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
 }

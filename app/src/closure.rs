@@ -1,0 +1,311 @@
+//! « CLÔTURER MON INSCRIPTION »: the state of the registration on the dossier page
+//! (countdown on the server's clock, warnings, what is missing), the confirmation page,
+//! the closure itself, and the accusé de réception.
+
+use domain::{PieceRequirement, deadline::Urgency, french};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Redirect, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
+
+use crate::{account::DossierView, countdown::server_clock, pieces::PieceView};
+
+/// The exact sentence of the notices for a closed dossier.
+pub const CLOSED_SENTENCE: &str = "votre dossier est clôturé, il est en cours d'instruction";
+
+#[server(endpoint = "espace/cloturer")]
+pub async fn close_dossier() -> Result<(), ServerFnError> {
+    use crate::session::{current_dossier, internal, redirect, state};
+    use services::closure::{self, ClosureError};
+    let Some(dossier) = current_dossier().await? else {
+        redirect("/connexion?info=session");
+        return Ok(());
+    };
+    let state = state();
+    match closure::close(&state.db, &*state.clock, &dossier).await {
+        Ok(closed) => {
+            if closed.by_this_request {
+                // Sent after the answer: a slow mail relay must not hold the candidate
+                // at 23:59. The receipt stays on the espace sécurisé whatever happens.
+                let (db, mailer, base_url) = (state.db, state.mailer, state.base_url);
+                let id = dossier.id;
+                tokio::spawn(async move {
+                    closure::send_receipt(&db, &mailer, &base_url, &id).await;
+                });
+            }
+            redirect("/espace?cloture=ok");
+        }
+        Err(ClosureError::MissingPieces(_)) => redirect("/espace/cloture?erreur=pieces"),
+        Err(ClosureError::DeadlinePassed) => redirect("/espace?erreur=delai"),
+        Err(e) => return Err(internal(e)),
+    }
+    Ok(())
+}
+
+/// The mandatory pièces without a file: what stops the closure.
+pub fn missing(pieces: &[PieceView]) -> Vec<PieceView> {
+    pieces
+        .iter()
+        .filter(|p| p.requirement == PieceRequirement::Mandatory && p.files.is_empty())
+        .cloned()
+        .collect()
+}
+
+fn is_closed(status: &str) -> bool {
+    matches!(status, "closed" | "accepted" | "rejected")
+}
+
+#[component]
+fn MissingList(missing: Vec<PieceView>) -> impl IntoView {
+    view! {
+        <ul class="missing-list">
+            {missing.into_iter().map(|p| view! {
+                <li><a href=format!("/espace/pieces/{}", p.code)>{p.label}</a></li>
+            }).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn DeadlineMissed(deadline: String) -> impl IntoView {
+    view! {
+        <p class="alert closure-status" data-status>{Urgency::Passed.warning()}</p>
+        <p>{format!("La date limite ({deadline}) est dépassée : ce dossier ne peut plus être modifié ni clôturé.")}</p>
+    }
+}
+
+/// « État de votre inscription » on the dossier page. At the deadline it switches to the
+/// refusal by itself, on the server's time.
+#[component]
+pub fn ClosureStatus(dossier: DossierView, missing: Vec<PieceView>) -> impl IntoView {
+    if is_closed(&dossier.status) {
+        let at = dossier
+            .closed_at_ms
+            .map(french::paris_date_time_ms)
+            .unwrap_or_default();
+        return view! {
+            <section class="closure closure-done" aria-labelledby="etat-titre">
+                <h2 id="etat-titre">"État de votre inscription"</h2>
+                <p class="closure-status" data-status>{CLOSED_SENTENCE}</p>
+                <p>"Inscription clôturée le "<span data-closed-at>{at}</span>" (heure de Paris)."</p>
+                <a class="button secondary" href="/espace/accuse-de-reception">"Voir l'accusé de réception"</a>
+            </section>
+        }
+        .into_any();
+    }
+    let now = server_clock(dossier.now_ms);
+    let closes = dossier.closes_at_ms;
+    let urgency = move || Urgency::of(closes - now.get());
+    let deadline = dossier.deadline.clone();
+    view! {
+        <section class="closure" aria-labelledby="etat-titre" aria-live="polite">
+            <h2 id="etat-titre">"État de votre inscription"</h2>
+            {move || if urgency() == Urgency::Passed {
+                view! { <DeadlineMissed deadline=deadline.clone() /> }.into_any()
+            } else {
+                let missing = missing.clone();
+                view! {
+                    <p>"Préinscrit, en construction : votre inscription n'est valable qu'une fois clôturée."</p>
+                    <p>"Date limite : "<strong>{deadline.clone()}</strong></p>
+                    <p class="countdown-line">"Clôture des inscriptions dans "
+                        <span data-countdown>{move || french::remaining(closes - now.get())}</span>
+                    </p>
+                    {move || urgency().warning().map(|w| view! {
+                        <p class="warning" data-urgency=format!("{:?}", urgency())>{w}</p>
+                    })}
+                    {if missing.is_empty() {
+                        view! {
+                            <p>"Toutes les pièces obligatoires sont déposées. Vérifiez-les, puis clôturez votre inscription."</p>
+                            <a class="button primary closure-button" href="/espace/cloture">"CLÔTURER MON INSCRIPTION"</a>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <p>"Pour pouvoir clôturer votre inscription, déposez d'abord ces pièces obligatoires :"</p>
+                            <MissingList missing />
+                        }.into_any()
+                    }}
+                }.into_any()
+            }}
+        </section>
+    }
+    .into_any()
+}
+
+/// The confirmation before closing, saying what closure means.
+#[component]
+pub fn ClosurePage() -> impl IntoView {
+    let dossier = Resource::new(|| (), |_| crate::account::my_dossier());
+    let pieces = crate::pieces::pieces_resource();
+    let query = use_query_map();
+    let refused = move || query.read().get("erreur").is_some();
+    view! {
+        <Title text="Clôturer mon inscription" />
+        <h1>"Clôturer mon inscription"</h1>
+        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+            {move || Suspend::new(async move {
+                let (Ok(Some(d)), Ok(Some(list))) = (dossier.await, pieces.await) else {
+                    return view! { <Redirect path="/connexion?info=session" /> }.into_any();
+                };
+                let missing = missing(&list);
+                let later: Vec<_> = list.iter().filter(|p| p.requirement == PieceRequirement::MayFollow).map(|p| p.label.clone()).collect();
+                if is_closed(&d.status) {
+                    view! {
+                        <p class="closure-status" data-status>{CLOSED_SENTENCE}</p>
+                        <p><a href="/espace">"Revenir à mon dossier"</a></p>
+                    }.into_any()
+                } else if Urgency::of(d.closes_at_ms - d.now_ms) == Urgency::Passed {
+                    view! {
+                        <DeadlineMissed deadline=d.deadline.clone() />
+                        <p><a href="/espace">"Revenir à mon dossier"</a></p>
+                    }.into_any()
+                } else if !missing.is_empty() {
+                    view! {
+                        <div class="alert" role="alert">
+                            <p>{if refused() { "Votre inscription n'est pas clôturée : " } else { "Vous ne pouvez pas encore clôturer : " }}
+                               "il manque ces pièces obligatoires."</p>
+                            <MissingList missing />
+                        </div>
+                        <p><a href="/espace">"Revenir à mon dossier"</a></p>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p>{format!("Dossier n° {} · {}", d.number, d.exam_title)}</p>
+                        <div class="notice">
+                            <p><strong>"Clôturer, c'est envoyer définitivement votre dossier au service concours."</strong></p>
+                            <ul>
+                                <li>"Vous ne pourrez plus ajouter, remplacer ni supprimer de fichier."</li>
+                                {(!later.is_empty()).then(|| view! {
+                                    <li>{format!("Sauf pour les pièces qui peuvent être transmises ultérieurement ({}) : vous pourrez encore les déposer après la clôture.", later.join(", "))}</li>
+                                })}
+                                <li>"Vous recevrez un accusé de réception, consultable à tout moment dans votre espace sécurisé."</li>
+                            </ul>
+                            <p>{format!("Date limite : {}.", d.deadline)}</p>
+                        </div>
+                        <form method="post" action="/api/espace/cloturer" class="actions">
+                            <button type="submit" class="button primary">"Je clôture mon inscription"</button>
+                            <a class="button secondary" href="/espace">"Revenir à mon dossier"</a>
+                        </form>
+                    }.into_any()
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptFileView {
+    pub piece: String,
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub deposited_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    pub number: String,
+    pub exam_title: String,
+    pub candidate: String,
+    pub closed_at_ms: i64,
+    pub files: Vec<ReceiptFileView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ReceiptState {
+    NoSession,
+    NotClosed,
+    Closed(ReceiptView),
+}
+
+#[server(endpoint = "espace/accuse")]
+pub async fn my_receipt() -> Result<ReceiptState, ServerFnError> {
+    use crate::session::{current_dossier, internal, state};
+    let Some(dossier) = current_dossier().await? else {
+        return Ok(ReceiptState::NoSession);
+    };
+    Ok(
+        match services::closure::receipt(&state().db, &dossier)
+            .await
+            .map_err(internal)?
+        {
+            None => ReceiptState::NotClosed,
+            Some(r) => ReceiptState::Closed(ReceiptView {
+                number: r.number,
+                exam_title: r.exam_title,
+                candidate: r.candidate,
+                closed_at_ms: r.closed_at,
+                files: r
+                    .files
+                    .into_iter()
+                    .map(|f| ReceiptFileView {
+                        piece: f.piece,
+                        name: f.name,
+                        size: f.size,
+                        sha256: f.sha256,
+                        deposited_at_ms: f.deposited_at,
+                    })
+                    .collect(),
+            }),
+        },
+    )
+}
+
+/// The accusé de réception, printable.
+#[component]
+pub fn ReceiptPage() -> impl IntoView {
+    let receipt = Resource::new(|| (), |_| my_receipt());
+    view! {
+        <Title text="Accusé de réception" />
+        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+            {move || Suspend::new(async move {
+                match receipt.await {
+                    Ok(ReceiptState::Closed(r)) => view! { <Receipt r /> }.into_any(),
+                    Ok(ReceiptState::NotClosed) => view! {
+                        <h1>"Accusé de réception"</h1>
+                        <p>"L'accusé de réception est disponible une fois votre inscription clôturée. "<a href="/espace">"Revenir à mon dossier"</a></p>
+                    }.into_any(),
+                    Ok(ReceiptState::NoSession) => view! { <Redirect path="/connexion?info=session" /> }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Receipt(r: ReceiptView) -> impl IntoView {
+    view! {
+        <article class="receipt">
+            <h1>"Accusé de réception"</h1>
+            <dl>
+                <dt>"N° de dossier"</dt><dd class="dossier-number">{r.number.clone()}</dd>
+                <dt>"Concours"</dt><dd>{r.exam_title.clone()}</dd>
+                <dt>"Candidat"</dt><dd>{r.candidate.clone()}</dd>
+                <dt>"Inscription clôturée le"</dt><dd data-closed-at>{format!("{} (heure de Paris)", french::paris_date_time_ms(r.closed_at_ms))}</dd>
+            </dl>
+            <p class="closure-status" data-status>{CLOSED_SENTENCE}</p>
+            <h2>{format!("Fichiers reçus ({})", r.files.len())}</h2>
+            <div class="table-scroll">
+                <table class="receipt-files">
+                    <thead>
+                        <tr><th scope="col">"Pièce"</th><th scope="col">"Fichier"</th><th scope="col">"Taille"</th><th scope="col">"Déposé le"</th><th scope="col">"Empreinte SHA-256"</th></tr>
+                    </thead>
+                    <tbody>
+                        {r.files.into_iter().map(|f| view! {
+                            <tr>
+                                <td>{f.piece}</td>
+                                <td>{f.name}</td>
+                                <td>{format!("{} ({} octets)", crate::pieces::size_text(f.size), f.size)}</td>
+                                <td>{french::paris_date_time_ms(f.deposited_at_ms)}</td>
+                                <td class="hash">{f.sha256}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <p class="hint">"L'empreinte SHA-256 identifie exactement chaque fichier reçu : le moindre changement du fichier la change."</p>
+            <p class="print-hint">"Pour garder cet accusé de réception, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone). Il reste consultable dans votre espace sécurisé."</p>
+            <p class="print-hint"><a href="/espace">"Revenir à mon dossier"</a></p>
+        </article>
+    }
+}

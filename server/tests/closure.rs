@@ -1,0 +1,121 @@
+//! « CLÔTURER MON INSCRIPTION » over HTTP: the form post, its refusals, the dossier page
+//! afterwards, the accusé de réception and its email.
+
+mod common;
+
+use common::{TestApp, login, pdf, spawn_apps, upload};
+
+async fn close(app: &TestApp, cookie: Option<&str>, origin: &str) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(format!("{}/api/espace/cloturer", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .header("origin", origin);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+const SENTENCE: &str = "votre dossier est clôturé, il est en cours d'instruction";
+
+fn location(r: &reqwest::Response) -> &str {
+    r.headers()["location"].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
+    for app in spawn_apps().await {
+        let cookie = login(&app).await;
+        let page = app.page(&cookie, "/espace").await;
+        assert!(
+            page.contains("déposez d&#x27;abord ces pièces obligatoires")
+                || page.contains("déposez d'abord ces pièces obligatoires"),
+            "{page}"
+        );
+        assert!(!page.contains("CLÔTURER MON INSCRIPTION"));
+
+        let refused = close(&app, Some(&cookie), &app.address).await;
+        assert_eq!(
+            location(&refused),
+            "/espace/cloture?erreur=pieces",
+            "{}",
+            app.label
+        );
+
+        upload(&app, &cookie, "piece-identite", "cni.pdf", pdf(), true).await;
+        upload(&app, &cookie, "diplome", "licence.pdf", pdf(), true).await;
+        let page = app.page(&cookie, "/espace").await;
+        assert!(page.contains("CLÔTURER MON INSCRIPTION"), "{page}");
+        let confirm = app.page(&cookie, "/espace/cloture").await;
+        assert!(
+            confirm.contains("Vous ne pourrez plus ajouter, remplacer ni supprimer de fichier")
+        );
+
+        // From another site: refused before it reaches the dossier.
+        let forged = close(&app, Some(&cookie), "https://evil.example").await;
+        assert_eq!(forged.status(), 403);
+        assert!(
+            !app.page(&cookie, "/espace")
+                .await
+                .contains("en cours d&#x27;instruction")
+        );
+        // Without a session: to the login page.
+        let anonymous = close(&app, None, &app.address).await;
+        assert_eq!(location(&anonymous), "/connexion?info=session");
+
+        let closed = close(&app, Some(&cookie), &app.address).await;
+        assert_eq!(location(&closed), "/espace?cloture=ok");
+        // A second click gets the same closed state, and no second email.
+        let again = close(&app, Some(&cookie), &app.address).await;
+        assert_eq!(location(&again), "/espace?cloture=ok");
+
+        let page = app.page(&cookie, "/espace").await;
+        assert!(page.contains(SENTENCE), "{page}");
+        // Common::NOW, 10:00 UTC, is 11 h 00 in Paris.
+        assert!(page.contains("mardi 24 novembre 2026 à 11 h 00"));
+        let receipt = app.page(&cookie, "/espace/accuse-de-reception").await;
+        assert!(receipt.contains("99-DEM0-0001") && receipt.contains("licence.pdf"));
+        let sha = services::attachments::list(&app.db, &closed_dossier_id(&app).await)
+            .await
+            .unwrap()[0]
+            .sha256
+            .clone();
+        assert!(receipt.contains(&sha));
+
+        // The email is sent after the answer: wait for it a little.
+        let mut receipts = 0;
+        for _ in 0..50 {
+            receipts = app
+                .mails()
+                .iter()
+                .filter(|m| m.contains("Accusé de réception"))
+                .count();
+            if receipts > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(receipts, 1, "{}", app.label);
+        let mail = app
+            .mails()
+            .into_iter()
+            .find(|m| m.contains("Accusé de réception"))
+            .unwrap();
+        assert!(mail.contains(&sha) && mail.contains("camille.demo@exemple.fr"));
+
+        // Closed: no more files for pièces that do not follow.
+        let late = upload(&app, &cookie, "diplome", "autre.pdf", pdf(), true).await;
+        assert_eq!(late.status(), 423, "{}", app.label);
+    }
+}
+
+async fn closed_dossier_id(app: &TestApp) -> String {
+    let number = domain::DossierNumber::parse(services::demo::DEMO_NUMBER).unwrap();
+    services::dossiers::by_number(&app.db, &number)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
