@@ -28,5 +28,9 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "server not ready"; cat "$LOG"; exit 1; }
 
+BIN_ABS=$(realpath "$BIN")
+SITE_ABS=$(realpath target/site)
 cd end2end
-BASE_URL="http://127.0.0.1:$PORT" MAIL_DIR="$DATA/mails" npx playwright test "$@" || { echo "--- server log"; cat "$LOG"; exit 1; }
+# The deadline test starts servers of its own, on a test clock, from the same build.
+BASE_URL="http://127.0.0.1:$PORT" MAIL_DIR="$DATA/mails" E2E_SERVER_BIN="$BIN_ABS" \
+  E2E_SITE_ROOT="$SITE_ABS" npx playwright test "$@" || { echo "--- server log"; cat "$LOG"; exit 1; }

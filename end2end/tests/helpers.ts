@@ -127,7 +127,7 @@ export async function mailTo(address: string, containing: string): Promise<strin
 
 /** Creates a dossier through the wizard's own endpoints (no page loads) and leaves the
  * page's context logged in to it. For tests about what comes after préinscription. */
-export async function registerQuickly(page: Page): Promise<string> {
+export async function registerQuickly(page: Page, exam = DEMO_EXAM): Promise<string> {
   const name = uniqueName();
   const steps: [string, Record<string, string>][] = [
     ["identite", { civilite: "madame", nom_naissance: name, prenoms: "Zoé", date_naissance: "14/07/1990", lieu_naissance: "Laval", pays_naissance: "France", nationalite: "francaise" }],
@@ -139,13 +139,13 @@ export async function registerQuickly(page: Page): Promise<string> {
   ];
   await page.goto("/");
   for (const [step, fields] of steps) {
-    const form: Record<string, string> = { exam: DEMO_EXAM, step, direction: "next" };
+    const form: Record<string, string> = { exam, step, direction: "next" };
     for (const [k, v] of Object.entries(fields)) form[`fields[${k}]`] = v;
     const r = await page.request.post("/api/inscription/etape", { form, headers: { Accept: "text/html" }, maxRedirects: 0 });
     expect(r.status(), step).toBe(302);
     expect(r.headers()["location"], step).not.toContain("resume-erreurs");
   }
-  const r = await page.request.post("/api/inscription/creer", { form: { exam: DEMO_EXAM, attestation: "oui" }, headers: { Accept: "text/html" }, maxRedirects: 0 });
+  const r = await page.request.post("/api/inscription/creer", { form: { exam, attestation: "oui" }, headers: { Accept: "text/html" }, maxRedirects: 0 });
   expect(r.headers()["location"]).toBe("/espace?nouveau=1");
   await page.goto("/espace");
   return (await page.locator("[data-dossier-number]").textContent())!.trim();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestApp, login, pdf, spawn_apps, upload};
+use common::{login, pdf, spawn_apps, upload};
 
 #[tokio::test]
 async fn upload_then_serve_to_the_owner_with_safe_headers() {

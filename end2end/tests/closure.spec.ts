@@ -1,0 +1,172 @@
+import { test, expect, Browser, Page } from "@playwright/test";
+import { spawn, ChildProcess } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PASSWORD, expectNoA11yViolations, login, mailTo, pdfFile, register, registerQuickly, uniqueName } from "./helpers";
+
+const js = (name: string) => name !== "no-js";
+const CLOSED = "votre dossier est clôturé, il est en cours d'instruction";
+const MISSED = "dossier non clôturé : inscription non prise en compte";
+
+/** Steps 5–6 of the notices for one pièce: open its window, add a file, OK, close. */
+async function deposit(page: Page, label: string, file: ReturnType<typeof pdfFile>) {
+  await page.getByRole("link", { name: `Ouvrir le dossier de la pièce : ${label}` }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(label);
+  await page.getByLabel("choisir un fichier").setInputFiles(file);
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  await page.getByRole("link", { name: "OK" }).click();
+  await expect(page.locator(".file")).toContainText(file.name);
+  await page.getByRole("link", { name: "fermer" }).click();
+  await expect(page).toHaveURL(/\/espace$/);
+}
+
+test("the notices' journey, from préinscription to « votre dossier est clôturé » and the receipt", async ({ page }, info) => {
+  test.setTimeout(90_000);
+  const jsOn = js(info.project.name);
+  const name = uniqueName();
+  const email = `${name.toLowerCase()}@exemple.fr`;
+  // Step 2: préinscription; the number is shown.
+  const number = await register(page, jsOn, { name, email });
+  // Step 3: connexion espace sécurisé with the number and the password.
+  await page.getByRole("button", { name: "Se déconnecter" }).click();
+  await login(page, number, PASSWORD);
+  await expect(page.locator("[data-dossier-number]")).toHaveText(number);
+
+  // Step 4: the pièces demandées; closing is not possible yet, and the page says why.
+  const status = page.locator(".closure");
+  await expect(status).toContainText("déposez d'abord ces pièces obligatoires");
+  await expect(status.getByRole("link", { name: "Copie du diplôme" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toHaveCount(0);
+  await expect(page.locator("[data-countdown]")).toContainText(/\d+ j \d\d h/);
+  await expectNoA11yViolations(page, jsOn);
+
+  // Steps 5–7: every mandatory pièce.
+  await deposit(page, "Pièce d'identité en cours de validité", pdfFile("Carte d'identité.pdf"));
+  await deposit(page, "Copie du diplôme", pdfFile("Licence.PDF"));
+
+  // Step 8: « CLÔTURER MON INSCRIPTION », after a confirmation that says what it means.
+  await page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Clôturer mon inscription");
+  await expect(page.getByText("Vous ne pourrez plus ajouter, remplacer ni supprimer de fichier.")).toBeVisible();
+  await expectNoA11yViolations(page, jsOn);
+  await page.getByRole("button", { name: "Je clôture mon inscription" }).click();
+
+  // Step 9: the exact sentence, the closure time, and no more changes.
+  await expect(page).toHaveURL(/\/espace\?cloture=ok/);
+  await expect(page.locator("[data-status]")).toHaveText(CLOSED);
+  await expect(page.locator("[data-closed-at]")).toContainText(/ à \d{1,2} h \d\d/);
+  await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toHaveCount(0);
+  await expectNoA11yViolations(page, jsOn);
+  await page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Copie du diplôme" }).click();
+  await expect(page.getByText("Votre dossier n'accepte plus de modification pour cette pièce.")).toBeVisible();
+  await expect(page.getByLabel("choisir un fichier")).toHaveCount(0);
+  await expect(page.getByRole("link", { name: /Supprimer/ })).toHaveCount(0);
+
+  // Step 10: the accusé de réception, on the site and by email.
+  await page.goto("/espace");
+  await page.getByRole("link", { name: "Voir l'accusé de réception" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Accusé de réception");
+  await expect(page.locator(".receipt")).toContainText(number);
+  const rows = page.locator(".receipt-files tbody tr");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.first()).toContainText("Carte d'identité.pdf");
+  await expect(rows.nth(1)).toContainText("Licence.PDF");
+  await expect(rows.first().locator(".hash")).toHaveText(/^[0-9a-f]{64}$/);
+  await expectNoA11yViolations(page, jsOn);
+  const mail = await mailTo(email, "Accusé de réception");
+  expect(mail).toContain(number);
+  expect(mail).toContain((await rows.first().locator(".hash").textContent())!.trim());
+});
+
+/** A server of its own whose clock starts 35 seconds before an exam's deadline. */
+async function serverBeforeDeadline(port: number): Promise<{ url: string; stop: () => void }> {
+  const bin = process.env.E2E_SERVER_BIN;
+  if (!bin) throw new Error("E2E_SERVER_BIN is not set (run through scripts/e2e.sh)");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "delai-"));
+  fs.mkdirSync(path.join(dir, "exams"));
+  fs.writeFileSync(
+    path.join(dir, "exams", "delai.toml"),
+    [
+      'slug = "delai"',
+      'title = "Concours dont la date limite est ce soir"',
+      'kind = "concours"',
+      'session = "Session de test"',
+      'voies = ["externe", "interne"]',
+      'registration_deadline = "2026-12-15"',
+      'instruction_cutoff = "2027-01-31"',
+      "[[pieces]]",
+      'code = "piece-identite"',
+      `label = "Pièce d'identité en cours de validité"`,
+      'requirement = "mandatory"',
+    ].join("\n"),
+  );
+  const server: ChildProcess = spawn(bin, ["serve"], {
+    env: {
+      ...process.env,
+      APP_ENV: "test",
+      // Winter time: 23:59:25 in Paris, 35 s before the deadline.
+      APP_NOW: "2026-12-15T23:59:25+01:00",
+      APP_ADDRESS: `127.0.0.1:${port}`,
+      APP_DATA_DIR: dir,
+      APP_EXAMS_DIR: path.join(dir, "exams"),
+      APP_SITE_ROOT: process.env.E2E_SITE_ROOT,
+      APP_DEMO: "false",
+      DATABASE_URL: `sqlite://${dir}/concours.db`,
+      RUST_LOG: "warn",
+    },
+    stdio: "ignore",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await expect(async () => {
+    expect((await fetch(`${url}/healthz`)).ok).toBe(true);
+  }).toPass({ timeout: 10_000 });
+  return {
+    url,
+    stop: () => {
+      server.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test("at the deadline the dossier turns to « non clôturé » and closure is refused", async ({ browser }, info) => {
+  test.skip(info.project.name === "phone", "the clock is the same on every viewport: desktop with and without JavaScript");
+  test.setTimeout(120_000);
+  const jsOn = js(info.project.name);
+  const server = await serverBeforeDeadline(jsOn ? 3151 : 3152);
+  const context = await browser.newContext({ baseURL: server.url, javaScriptEnabled: jsOn, locale: "fr-FR" });
+  try {
+    const page = await context.newPage();
+    await registerQuickly(page, "delai");
+    await deposit(page, "Pièce d'identité en cours de validité", pdfFile("cni.pdf"));
+    // Seconds before midnight: the button is there, with the last-hour warning.
+    await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toBeVisible();
+    await expect(page.locator(".warning")).toContainText("Moins d'une heure");
+    await expect(page.locator("[data-countdown]")).toContainText("00 h 00 min");
+
+    if (jsOn) {
+      // The page switches by itself, on the server's time: no reload.
+      await expect(page.locator("[data-status]")).toHaveText(MISSED, { timeout: 60_000 });
+      await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toHaveCount(0);
+    } else {
+      await expect(async () => {
+        await page.reload();
+        await expect(page.locator("[data-status]")).toHaveText(MISSED, { timeout: 1_000 });
+      }).toPass({ timeout: 60_000, intervals: [2_000] });
+    }
+    // A closure sent anyway (an old tab, a forged request) is refused, and says so.
+    const r = await page.request.post("/api/espace/cloturer", { headers: { Accept: "text/html", Origin: server.url }, maxRedirects: 0 });
+    expect(r.headers()["location"]).toBe("/espace?erreur=delai");
+    await page.goto("/espace?erreur=delai");
+    await expect(page.getByRole("alert").first()).toContainText("La date limite est dépassée");
+    await expect(page.locator("[data-status]")).toHaveText(MISSED);
+    // Read-only: the pièce no longer takes files.
+    await page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Pièce d'identité en cours de validité" }).click();
+    await expect(page.getByLabel("choisir un fichier")).toHaveCount(0);
+  } finally {
+    await context.close();
+    server.stop();
+  }
+});
