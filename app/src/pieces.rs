@@ -358,13 +358,39 @@ fn UploadForm(
         let _ = (&kinds, max_size, &page);
         |_: leptos::ev::SubmitEvent| {}
     };
+    // Drag and drop on desktop, besides « choisir un fichier » (never instead of it): a
+    // dropped file goes into the file input, then « ajouter le fichier » as usual.
+    let dragging = RwSignal::new(false);
+    // Effects run only in the browser: without JavaScript, no drop hint.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let on_dragover = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(true);
+    };
+    let on_dragleave = move |_: leptos::ev::DragEvent| dragging.set(false);
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        #[cfg(feature = "hydrate")]
+        if let (Some(files), Some(input)) =
+            (ev.data_transfer().and_then(|d| d.files()), browser::input())
+        {
+            input.set_files(Some(&files));
+            error.set(None);
+        }
+    };
     view! {
         <form method="post" action=action enctype="multipart/form-data" class="upload-form" on:submit=on_submit>
-            <div class="field" class:field-error=move || error.get().is_some()>
+            <div class="field drop-zone" class:field-error=move || error.get().is_some() class:dragging=move || dragging.get()
+                on:dragover=on_dragover on:dragleave=on_dragleave on:drop=on_drop>
                 <label for="fichier">"choisir un fichier"</label>
                 <p class="hint" id="fichier-aide">{hint}</p>
                 {move || error.get().map(|e| view! { <p class="error-message" id="fichier-erreur" role="alert">{e}</p> })}
                 <input type="file" id="fichier" name="fichier" accept=accept aria-describedby="fichier-aide" required />
+                <Show when=move || hydrated.get()>
+                    <p class="drop-hint" aria-hidden="true">"ou glissez-déposez le fichier ici"</p>
+                </Show>
             </div>
             {move || progress.get().map(|(sent, total)| view! {
                 <div class="progress" role="status">
@@ -406,7 +432,7 @@ mod browser {
         pub listening: Rc<std::cell::Cell<bool>>,
     }
 
-    fn input() -> Option<HtmlInputElement> {
+    pub fn input() -> Option<HtmlInputElement> {
         document().get_element_by_id("fichier")?.dyn_into().ok()
     }
 

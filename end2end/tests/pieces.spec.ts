@@ -117,3 +117,21 @@ test("a dropped connection says so in plain words, and « Réessayer » sends th
   await expect(page.getByText("fichier enregistré")).toBeVisible();
   await expect(page.locator(".file")).toHaveCount(1);
 });
+
+test("on a desktop, a file dropped on the window is added like a chosen one", async ({ page }, info) => {
+  test.skip(info.project.name !== "desktop", "drag and drop needs a mouse and JavaScript");
+  await registerQuickly(page);
+  await page.goto("/espace/pieces/diplome");
+  await expect(page.getByText("ou glissez-déposez le fichier ici")).toBeVisible();
+  const dataTransfer = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["%PDF-1.7\n1 0 obj << >> endobj\nstartxref\n0\n%%EOF\n"], "déposé.pdf", { type: "application/pdf" }));
+    return dt;
+  });
+  await page.locator(".drop-zone").dispatchEvent("dragover", { dataTransfer });
+  await page.locator(".drop-zone").dispatchEvent("drop", { dataTransfer });
+  await expect.poll(() => page.getByLabel("choisir un fichier").evaluate((i: HTMLInputElement) => i.files?.length)).toBe(1);
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  await expect(page.locator(".file")).toContainText("déposé.pdf");
+});
