@@ -285,7 +285,8 @@ fn Receipt(r: ReceiptView) -> impl IntoView {
             </dl>
             <p class="closure-status" data-status>{CLOSED_SENTENCE}</p>
             <h2>{format!("Fichiers reçus ({})", r.files.len())}</h2>
-            <div class="table-scroll">
+            // Scrolls sideways on a phone: focusable, so the keyboard can scroll it too.
+            <div class="table-scroll" role="region" aria-label="Fichiers reçus" tabindex="0">
                 <table class="receipt-files">
                     <thead>
                         <tr><th scope="col">"Pièce"</th><th scope="col">"Fichier"</th><th scope="col">"Taille"</th><th scope="col">"Déposé le"</th><th scope="col">"Empreinte SHA-256"</th></tr>
