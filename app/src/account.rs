@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
-    components::Redirect,
-    hooks::{use_params_map, use_query_map},
+    components::{Outlet, Redirect},
+    hooks::{use_location, use_params_map, use_query_map},
 };
 use serde::{Deserialize, Serialize};
 
@@ -256,8 +256,12 @@ pub fn DossierPage() -> impl IntoView {
     let new = move || query.read().get("nouveau").is_some();
     let just_closed = move || query.read().get("cloture").is_some();
     let late = move || query.read().get("erreur").as_deref() == Some("delai");
+    // While a document window is open, the page behind it is inert.
+    let location = use_location();
+    let window_open = move || location.pathname.read().starts_with("/espace/pieces/");
     view! {
         <Title text="Mon espace sécurisé" />
+        <div inert=window_open>
         <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
             {move || Suspend::new(async move {
                 let missing = match pieces.await {
@@ -302,6 +306,8 @@ pub fn DossierPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        </div>
+        <Outlet />
     }
 }
 

@@ -163,12 +163,22 @@ pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
     }
 }
 
-/// One pièce's document window, as a page.
+/// One pièce's document window: a modal dialog over the dossier page (its own address,
+/// so it is also a page without JavaScript). Escape and « fermer » go back to the
+/// dossier.
 #[component]
 pub fn PiecePage() -> impl IntoView {
     let params = use_params_map();
     let pieces = pieces_resource();
+    let navigate = leptos_router::hooks::use_navigate();
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            navigate("/espace", Default::default());
+        }
+    };
     view! {
+        <div class="dialog-backdrop">
+        <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="piece-titre" on:keydown=on_keydown>
         <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
             {move || Suspend::new(async move {
                 let code = params.read().get("piece").unwrap_or_default();
@@ -177,7 +187,7 @@ pub fn PiecePage() -> impl IntoView {
                     Ok(Some(list)) => match list.into_iter().find(|p| p.code == code) {
                         Some(piece) => view! { <DocumentWindow piece /> }.into_any(),
                         None => view! {
-                            <h1>"Pièce introuvable"</h1>
+                            <h2 id="piece-titre">"Pièce introuvable"</h2>
                             <p>"Cette pièce n'est pas demandée dans votre dossier. "<a href="/espace">"Revenir à mon dossier"</a></p>
                         }.into_any(),
                     },
@@ -185,11 +195,20 @@ pub fn PiecePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        </div>
+        </div>
     }
 }
 
 #[component]
 fn DocumentWindow(piece: PieceView) -> impl IntoView {
+    // Focus goes to the window's title when it opens, so a screen reader starts there.
+    let title_ref = NodeRef::<leptos::html::H2>::new();
+    Effect::new(move |_| {
+        if let Some(title) = title_ref.get() {
+            let _ = title.focus();
+        }
+    });
     let query = use_query_map();
     let q = move |k: &str| query.read().get(k);
     let formats = formats_text(&piece.kinds);
@@ -231,7 +250,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     view! {
         <Title text=format!("{title} · Mon espace sécurisé") />
         <p class="exam-kind">"Pièce demandée · "{requirement_text(piece.requirement)}</p>
-        <h1>{piece.label.clone()}</h1>
+        <h2 id="piece-titre" tabindex="-1" node_ref=title_ref>{piece.label.clone()}</h2>
         {(!piece.help.is_empty()).then(|| view! { <p class="hint">{piece.help.clone()}</p> })}
         <Show when=saved>
             <div class="notice" role="status">
@@ -261,7 +280,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
             </div>
         })}
         <section aria-labelledby="gestion-titre" class="gestion">
-            <h2 id="gestion-titre">"Gestion du document"</h2>
+            <h3 id="gestion-titre">"Gestion du document"</h3>
             {if files.is_empty() {
                 view! { <p>"Aucun fichier déposé pour cette pièce."</p> }.into_any()
             } else {
@@ -301,7 +320,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
             let src = format!("/espace/fichiers/{}", f.id);
             view! {
                 <section class="preview" aria-labelledby="apercu-titre">
-                    <h2 id="apercu-titre">{format!("Aperçu : {}", f.name)}</h2>
+                    <h3 id="apercu-titre">{format!("Aperçu : {}", f.name)}</h3>
                     {match f.kind {
                         FileKind::Jpeg => view! { <img src=src.clone() alt=format!("Aperçu de {}", f.name) /> }.into_any(),
                         FileKind::Pdf => view! { <iframe src=src.clone() title=format!("Aperçu de {}", f.name)></iframe> }.into_any(),

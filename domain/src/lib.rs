@@ -10,6 +10,7 @@ pub mod dossier;
 pub mod exam;
 pub mod file_kind;
 pub mod french;
+pub mod jpeg;
 pub mod registration;
 
 pub use deadline::Deadline;

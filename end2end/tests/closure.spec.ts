@@ -12,7 +12,7 @@ const MISSED = "dossier non clôturé : inscription non prise en compte";
 /** Steps 5–6 of the notices for one pièce: open its window, add a file, OK, close. */
 async function deposit(page: Page, label: string, file: ReturnType<typeof pdfFile>) {
   await page.getByRole("link", { name: `Ouvrir le dossier de la pièce : ${label}` }).click();
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText(label);
+  await expect(page.getByRole("dialog", { name: label })).toBeVisible();
   await page.getByLabel("choisir un fichier").setInputFiles(file);
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
   await expect(page.getByText("fichier enregistré")).toBeVisible();

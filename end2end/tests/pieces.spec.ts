@@ -16,7 +16,12 @@ test("deposit, check, delete and deposit again the files of a pièce", async ({ 
   await expect(piece).toContainText("à fournir");
   await expectNoA11yViolations(page, js(info.project.name));
   await page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Pièce d'identité en cours de validité" }).click();
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Pièce d'identité en cours de validité");
+  // The document window: a modal dialog named by its pièce (a page of its own without
+  // JavaScript), whose title takes the focus; the dossier behind it is inert.
+  const dialog = page.getByRole("dialog", { name: "Pièce d'identité en cours de validité" });
+  await expect(dialog).toBeVisible();
+  await expect(page.getByRole("link", { name: /Ouvrir le dossier de la pièce/ })).toHaveCount(0);
+  if (js(info.project.name)) await expect(dialog.getByRole("heading", { level: 2 })).toBeFocused();
   // The accepted formats and the size limit are written next to the input.
   await expect(page.getByText("Format PDF ou JPEG, 10,0 Mo au maximum par fichier")).toBeVisible();
   await expectNoA11yViolations(page, js(info.project.name));
@@ -116,6 +121,20 @@ test("a dropped connection says so in plain words, and « Réessayer » sends th
   await page.getByRole("button", { name: "Réessayer" }).click();
   await expect(page.getByText("fichier enregistré")).toBeVisible();
   await expect(page.locator(".file")).toHaveCount(1);
+});
+
+test("Escape closes the document window and goes back to the dossier", async ({ page }, info) => {
+  test.skip(!js(info.project.name), "a key handler needs JavaScript; without it « fermer » is the way back");
+  await registerQuickly(page);
+  await expect(page.locator("[data-piece=diplome]")).toBeVisible();
+  await page.waitForLoadState("networkidle");
+  await page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Copie du diplôme" }).click();
+  // Hydrated (client-side or after a full load), the title has the focus.
+  await expect(page.getByRole("dialog").getByRole("heading", { level: 2 })).toBeFocused();
+  await page.keyboard.press("Escape");
+  await expect(page).toHaveURL(/\/espace$/);
+  await expect(page.getByRole("dialog")).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Copie du diplôme" })).toBeVisible();
 });
 
 test("on a desktop, a file dropped on the window is added like a chosen one", async ({ page }, info) => {

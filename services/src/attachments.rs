@@ -262,6 +262,10 @@ where
     let mut size: u64 = 0;
     let mut hasher = Sha256::new();
     let mut scan = PdfScan::default();
+    // Phone photos lose their location and other metadata on the way to storage; the
+    // stored bytes (and so the SHA-256 on the receipt) are the cleaned ones.
+    let mut stripper = domain::jpeg::MetadataStripper::new();
+    let mut stored: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AttachmentError::Interrupted(e.to_string()))?;
         size += chunk.len() as u64;
@@ -286,10 +290,17 @@ where
                 )?);
             }
         }
-        hasher.update(&chunk);
-        scan.feed(&chunk);
-        pending.write(&chunk).await?;
+        let cleaned = stripper.feed(&chunk);
+        hasher.update(&cleaned);
+        scan.feed(&cleaned);
+        pending.write(&cleaned).await?;
+        stored += cleaned.len() as u64;
     }
+    let rest = stripper.finish();
+    hasher.update(&rest);
+    scan.feed(&rest);
+    pending.write(&rest).await?;
+    stored += rest.len() as u64;
     let kind = match kind {
         Some(kind) => kind,
         // Fewer bytes than a signature: empty, or too short to be either kind.
@@ -321,7 +332,7 @@ where
     .bind(&key)
     .bind(&name)
     .bind(kind.as_str())
-    .bind(size as i64)
+    .bind(stored as i64)
     .bind(&sha256)
     .bind(now)
     .bind(i64::from(piece.max_files))
@@ -352,7 +363,7 @@ where
         storage_key: key,
         name,
         kind,
-        size,
+        size: stored,
         sha256,
         created_at: now,
     })

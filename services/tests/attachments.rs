@@ -373,3 +373,34 @@ async fn the_sweep_removes_orphans_only() {
         assert_eq!(env.stored(), (1, 0));
     }
 }
+
+#[tokio::test]
+async fn a_phone_photo_loses_its_location_but_keeps_its_orientation() {
+    for env in envs().await {
+        // EXIF with Orientation 6 (taken upright, stored sideways), then a position.
+        let mut payload = b"Exif\0\0MM\0\x2A\0\0\0\x08".to_vec();
+        payload.extend([0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+        payload.extend(b"GPS 48.0686 N 0.7694 W");
+        let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        photo.extend(((payload.len() + 2) as u16).to_be_bytes());
+        photo.extend(&payload);
+        let picture_start = photo.len();
+        photo.extend([0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0]);
+        photo.extend(std::iter::repeat_n(0x42, 200_000));
+        photo.extend([0xFF, 0xD9]);
+
+        let a = env
+            .upload("piece-identite", "IMG_0001.JPG", photo.clone())
+            .await
+            .unwrap();
+        let stored = tokio::fs::read(env.root.path().join("files").join(&a.storage_key))
+            .await
+            .unwrap();
+        let has = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
+        assert!(!has(b"48.0686"), "{}", env.label);
+        assert!(has(b"Exif\0\0MM"), "the orientation stays");
+        assert!(stored.ends_with(&photo[picture_start..]), "the picture is untouched");
+        assert_eq!(a.size, stored.len() as u64);
+        assert_eq!(a.sha256, hex::encode(Sha256::digest(&stored)));
+    }
+}
