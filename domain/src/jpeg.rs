@@ -240,18 +240,35 @@ mod tests {
     fn photo(orientation: u16) -> (Vec<u8>, Vec<u8>) {
         let jfif = segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
         let icc = segment(0xE2, b"ICC_PROFILE\0\x01\x01colours");
-        let xmp = segment(APP1, b"http://ns.adobe.com/xap/1.0/\0<x:gps>48.0686</x:gps>");
+        let xmp = segment(
+            APP1,
+            b"http://ns.adobe.com/xap/1.0/\0<x:gps>48.0686</x:gps>",
+        );
         let comment = segment(0xFE, b"Laval, 12 rue de la Paix");
         let tables = segment(0xDB, &[0u8; 65]);
         let sos = segment(SOS, &[1, 1, 0, 0, 0x3F, 0]);
         let data = [0x12, 0x34, 0xFF, 0x00, 0x56, 0xFF, 0xD9];
         let mut original = vec![0xFF, SOI];
-        for part in [&jfif, &exif(orientation), &xmp, &icc, &comment, &tables, &sos] {
+        for part in [
+            &jfif,
+            &exif(orientation),
+            &xmp,
+            &icc,
+            &comment,
+            &tables,
+            &sos,
+        ] {
             original.extend_from_slice(part);
         }
         original.extend_from_slice(&data);
         let mut expected = vec![0xFF, SOI];
-        for part in [&jfif, &exif_with_orientation(orientation), &icc, &tables, &sos] {
+        for part in [
+            &jfif,
+            &exif_with_orientation(orientation),
+            &icc,
+            &tables,
+            &sos,
+        ] {
             expected.extend_from_slice(part);
         }
         expected.extend_from_slice(&data);

@@ -399,7 +399,10 @@ async fn a_phone_photo_loses_its_location_but_keeps_its_orientation() {
         let has = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
         assert!(!has(b"48.0686"), "{}", env.label);
         assert!(has(b"Exif\0\0MM"), "the orientation stays");
-        assert!(stored.ends_with(&photo[picture_start..]), "the picture is untouched");
+        assert!(
+            stored.ends_with(&photo[picture_start..]),
+            "the picture is untouched"
+        );
         assert_eq!(a.size, stored.len() as u64);
         assert_eq!(a.sha256, hex::encode(Sha256::digest(&stored)));
     }
