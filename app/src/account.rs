@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
-    components::{Outlet, Redirect},
-    hooks::{use_location, use_params_map, use_query_map},
+    components::Redirect,
+    hooks::{use_params_map, use_query_map},
 };
 use serde::{Deserialize, Serialize};
 
@@ -248,20 +248,19 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
+/// The dossier page; `behind_window` when a pièce's document window covers it, which
+/// makes it inert.
 #[component]
-pub fn DossierPage() -> impl IntoView {
+pub fn DossierPage(#[prop(optional)] behind_window: bool) -> impl IntoView {
     let dossier = Resource::new(|| (), |_| my_dossier());
     let pieces = crate::pieces::pieces_resource();
     let query = use_query_map();
     let new = move || query.read().get("nouveau").is_some();
     let just_closed = move || query.read().get("cloture").is_some();
     let late = move || query.read().get("erreur").as_deref() == Some("delai");
-    // While a document window is open, the page behind it is inert.
-    let location = use_location();
-    let window_open = move || location.pathname.read().starts_with("/espace/pieces/");
     view! {
         <Title text="Mon espace sécurisé" />
-        <div inert=window_open>
+        <div inert=behind_window>
         <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
             {move || Suspend::new(async move {
                 let missing = match pieces.await {
@@ -307,7 +306,6 @@ pub fn DossierPage() -> impl IntoView {
             })}
         </Suspense>
         </div>
-        <Outlet />
     }
 }
 

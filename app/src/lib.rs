@@ -21,7 +21,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
-    components::{A, ParentRoute, Route, Router, Routes},
+    components::{A, Route, Router, Routes},
     path,
 };
 
@@ -69,13 +69,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/connexion") view=account::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/espace/cloture") view=closure::ClosurePage ssr=SsrMode::Async />
                     <Route path=path!("/espace/accuse-de-reception") view=closure::ReceiptPage ssr=SsrMode::Async />
+                    <Route path=path!("/espace") view=|| view! { <account::DossierPage /> } ssr=SsrMode::Async />
                     // A pièce's document window opens over the dossier page: a dialog
                     // once hydrated, and a page of its own (same address) without
                     // JavaScript.
-                    <ParentRoute path=path!("/espace") view=account::DossierPage ssr=SsrMode::Async>
-                        <Route path=path!("") view=|| () ssr=SsrMode::Async />
-                        <Route path=path!("pieces/:piece") view=pieces::PiecePage ssr=SsrMode::Async />
-                    </ParentRoute>
+                    <Route path=path!("/espace/pieces/:piece") view=pieces::PiecePage ssr=SsrMode::Async />
                     <Route path=path!("/mot-de-passe-oublie") view=account::ForgotPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("/mot-de-passe/:token") view=account::ResetPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("/numero-oublie") view=account::ForgotNumberPage ssr=SsrMode::Async />

@@ -177,6 +177,7 @@ pub fn PiecePage() -> impl IntoView {
         }
     };
     view! {
+        <crate::account::DossierPage behind_window=true />
         <div class="dialog-backdrop">
         <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="piece-titre" on:keydown=on_keydown>
         <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
@@ -206,7 +207,10 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     let title_ref = NodeRef::<leptos::html::H2>::new();
     Effect::new(move |_| {
         if let Some(title) = title_ref.get() {
-            let _ = title.focus();
+            // Next frame: the suspended view is in the document by then.
+            request_animation_frame(move || {
+                let _ = title.focus();
+            });
         }
     });
     let query = use_query_map();
