@@ -5,7 +5,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 APP_DEMO ?= true
 PG_UP := $(shell psql "$(PG_URL)" -Atqc 'select 1' 2>/dev/null)
 
-.PHONY: run test tools test-tools build-release build-debug fmt-check clippy rust-test e2e pg-clean
+.PHONY: run test bench tools test-tools build-release build-debug fmt-check clippy rust-test e2e pg-clean
 
 ## Build (release), migrate, import the exams and serve on http://127.0.0.1:3000.
 run: tools build-release
@@ -13,6 +13,12 @@ run: tools build-release
 
 ## Formatting, lints, all Rust tests (SQLite and PostgreSQL), then Playwright.
 test: test-tools fmt-check clippy rust-test e2e
+
+## The deadline-night benchmark: release build, then bench/results/results.{json,md}.
+bench: tools build-release
+	cargo build --release -p bench
+	./target/release/bench --out bench/results
+	bench/frontend.sh bench/results
 
 tools:
 	@scripts/tools.sh
@@ -30,7 +36,7 @@ fmt-check:
 	cargo fmt --all -- --check
 
 clippy:
-	cargo clippy -p domain -p services -p app -p server --all-targets --features app/ssr,services/testing -- -D warnings
+	cargo clippy -p domain -p services -p app -p server -p bench --all-targets --features app/ssr,services/testing -- -D warnings
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 # Service and HTTP tests run on SQLite always, and on PostgreSQL when it answers

@@ -154,3 +154,22 @@ test("on a desktop, a file dropped on the window is added like a chosen one", as
   await expect(page.getByText("fichier enregistré")).toBeVisible();
   await expect(page.locator(".file")).toContainText("déposé.pdf");
 });
+
+test("a forged upload straight to the server is refused by the server, and nothing is stored", async ({ page }, info) => {
+  test.skip(info.project.name !== "desktop", "the server's answer does not depend on the viewport");
+  await registerQuickly(page);
+  const origin = new URL(page.url()).origin;
+  const send = (piece: string, file: ReturnType<typeof pdfFile>, from = origin) =>
+    page.request.post(`/espace/pieces/${piece}/fichiers`, { multipart: { fichier: file }, headers: { Accept: "application/json", Origin: from } });
+  // Skipping the browser's checks: a PNG named .pdf.
+  const png = { name: "scan.pdf", mimeType: "application/pdf", buffer: Buffer.from("\x89PNG\r\n\x1a\n0000000000", "latin1") };
+  const wrong = await send("diplome", png);
+  expect(wrong.status()).toBe(415);
+  expect((await wrong.json()).message).toBe("« scan.pdf » doit être au format PDF ou JPEG.");
+  // From another site, with the candidate's cookie.
+  expect((await send("diplome", pdfFile("ok.pdf"), "https://evil.example")).status()).toBe(403);
+  // A pièce this candidate is not asked for (troisième concours only).
+  expect((await send("justificatif-activite", pdfFile("ok.pdf"))).status()).toBe(404);
+  await page.goto("/espace/pieces/diplome");
+  await expect(page.getByText("Aucun fichier déposé pour cette pièce.")).toBeVisible();
+});

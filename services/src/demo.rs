@@ -77,3 +77,31 @@ pub fn demo_answers() -> Answers {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
 }
+
+/// A candidate's dossier on `exam`, from the demo answers with the birth name `who`
+/// (letters only) and this voie (`externe` or `interne`), already hashed password: for
+/// tests and the benchmark, which need many candidates fast.
+pub async fn candidate(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &str,
+    voie: &str,
+    who: &str,
+    password_hash: &str,
+) -> Result<dossiers::Dossier, DemoError> {
+    let mut answers = demo_answers();
+    answers.insert("nom_naissance".into(), who.into());
+    answers.insert("voie".into(), voie.into());
+    // Agents' answers; an externe candidate is not asked them, so they are not kept.
+    answers.insert("employeur".into(), "Commune de Laval".into());
+    answers.insert("grade".into(), "Adjoint administratif".into());
+    answers.insert("date_titularisation".into(), "01/09/2019".into());
+    let spec = registrations::exam(db, clock, exam).await?;
+    let registration = Registration::parse(&answers, &spec.wizard, clock.today_in_paris())
+        .map_err(|(step, errors)| DemoError::Answers(format!("{step:?}: {errors:?}")))?;
+    let slug = ExamSlug::parse(exam).map_err(|e| DemoError::Answers(e.to_string()))?;
+    let number = dossiers::create(db, clock, &slug, &registration, password_hash).await?;
+    dossiers::by_number(db, &number)
+        .await?
+        .ok_or_else(|| DemoError::Answers("the new dossier is missing".into()))
+}

@@ -64,27 +64,7 @@ pub async fn all() -> Vec<TestDb> {
 /// A dossier on `exam` for a candidate of this voie (`externe` or `interne`), created by
 /// `clock` (which must stand before the exam's deadline). `who` tells candidates apart.
 pub async fn dossier(db: &Db, clock: &dyn Clock, exam: &str, voie: &str, who: &str) -> Dossier {
-    let mut answers = crate::demo::demo_answers();
-    answers.insert("nom_naissance".into(), who.into());
-    answers.insert("voie".into(), voie.into());
-    // Agents' answers; an externe candidate's are not asked, so not kept.
-    {
-        answers.insert("employeur".into(), "Commune de Laval".into());
-        answers.insert("grade".into(), "Adjoint administratif".into());
-        answers.insert("date_titularisation".into(), "01/09/2019".into());
-    }
-    let spec = crate::registrations::exam(db, clock, exam)
+    crate::demo::candidate(db, clock, exam, voie, who, "unused-hash")
         .await
-        .expect("an exam open at this clock");
-    let registration =
-        domain::registration::Registration::parse(&answers, &spec.wizard, clock.today_in_paris())
-            .expect("valid answers");
-    let slug = domain::ExamSlug::parse(exam).expect("an exam slug");
-    let number = crate::dossiers::create(db, clock, &slug, &registration, "unused-hash")
-        .await
-        .expect("dossier created");
-    crate::dossiers::by_number(db, &number)
-        .await
-        .expect("read back")
-        .expect("the new dossier")
+        .expect("a dossier on an open exam")
 }

@@ -1,0 +1,890 @@
+//! The deadline-night benchmark (`make bench`). It seeds candidates on an exam whose
+//! deadline is tomorrow, starts the release server on 127.0.0.1 with a fresh database
+//! and storage, and drives the last evening in phases, each at the same concurrency:
+//! every candidate logs in; uploads 3 files (PDF and JPEG, 200 KiB to 8 MiB); looks at
+//! the dossier page and closes (twice at once, as a double click). Then 100 uploads of
+//! 8 MiB in flight together (peak memory), and a login storm while another client loads
+//! dossier pages. The same upload requests then go to a bare axum handler that streams
+//! bodies to disk with no checks, in the same run: the product's throughput is reported
+//! as a ratio of it. Loopback only, bounded counts.
+//!
+//! Usage: bench [--candidates N] [--concurrency C] [--out DIR]
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use futures_util::{StreamExt, stream};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+const PASSWORD: &str = "soirée de clôture au concours";
+const EXAM: &str = "bench-derniere-soiree";
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+
+struct Args {
+    candidates: usize,
+    concurrency: usize,
+    storm: usize,
+    out: PathBuf,
+    server: PathBuf,
+    site: PathBuf,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        candidates: 100,
+        concurrency: 16,
+        storm: 100,
+        out: "bench/results".into(),
+        server: "target/release/server".into(),
+        site: "target/site".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--candidates" => a.candidates = value.parse()?,
+            "--concurrency" => a.concurrency = value.parse()?,
+            "--storm" => a.storm = value.parse()?,
+            "--out" => a.out = value.into(),
+            "--server" => a.server = value.into(),
+            "--site" => a.site = value.into(),
+            other => bail!("unknown option {other}"),
+        }
+    }
+    Ok(a)
+}
+
+/// One file to upload: which pièce, its name, and a valid body of its kind.
+#[derive(Clone)]
+struct Upload {
+    piece: &'static str,
+    name: String,
+    mime: &'static str,
+    body: Bytes,
+}
+
+fn pdf(size: usize) -> Bytes {
+    let mut f = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n".to_vec();
+    let tail = b"\nstartxref\n0\n%%EOF\n";
+    f.resize(size - tail.len(), b' ');
+    f.extend_from_slice(tail);
+    f.into()
+}
+
+/// A JPEG as a phone writes it: JFIF, EXIF with an orientation and a position, then
+/// picture data.
+fn jpeg(size: usize) -> Bytes {
+    let mut f = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+    f.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    let mut exif = b"Exif\0\0MM\0\x2A\0\0\0\x08".to_vec();
+    exif.extend([0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+    exif.extend_from_slice(b"GPS 48.0686 N 0.7694 W");
+    f.extend([0xFF, 0xE1]);
+    f.extend(((exif.len() + 2) as u16).to_be_bytes());
+    f.extend(exif);
+    f.extend([0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0]);
+    let mut x: u32 = 0x9E37_79B9;
+    while f.len() < size - 2 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        // No 0xFF in the data: no accidental marker.
+        f.push((x as u8) & 0x7F);
+    }
+    f.extend([0xFF, 0xD9]);
+    f.into()
+}
+
+/// Three files per candidate: identity card recto (JPEG) and verso (PDF), diploma
+/// (PDF or JPEG), sizes cycling from 200 KiB to 8 MiB.
+fn uploads_for(i: usize) -> Vec<Upload> {
+    const SIZES: [usize; 5] = [200 * KIB, 600 * KIB, 1536 * KIB, 3 * MIB, 8 * MIB];
+    let size = |k: usize| SIZES[(i * 3 + k) % SIZES.len()];
+    let diploma_is_photo = i.is_multiple_of(2);
+    vec![
+        Upload {
+            piece: "piece-identite",
+            name: format!("IMG_{i:04}_recto.jpg"),
+            mime: "image/jpeg",
+            body: jpeg(size(0)),
+        },
+        Upload {
+            piece: "piece-identite",
+            name: format!("verso {i}.pdf"),
+            mime: "application/pdf",
+            body: pdf(size(1)),
+        },
+        if diploma_is_photo {
+            Upload {
+                piece: "diplome",
+                name: format!("diplôme {i}.JPG"),
+                mime: "image/jpeg",
+                body: jpeg(size(2)),
+            }
+        } else {
+            Upload {
+                piece: "diplome",
+                name: format!("Diplôme {i}.PDF"),
+                mime: "application/pdf",
+                body: pdf(size(2)),
+            }
+        },
+    ]
+}
+
+/// Latencies of one kind of request.
+#[derive(Default)]
+struct Samples {
+    ms: Vec<f64>,
+    errors: usize,
+}
+
+impl Samples {
+    fn push(&mut self, started: Instant, ok: bool) {
+        self.ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        if !ok {
+            self.errors += 1;
+        }
+    }
+
+    fn quantile(&self, q: f64) -> f64 {
+        if self.ms.is_empty() {
+            return 0.0;
+        }
+        let mut v = self.ms.clone();
+        v.sort_by(f64::total_cmp);
+        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+        v[i]
+    }
+
+    fn summary(&self) -> Value {
+        json!({
+            "requests": self.ms.len(),
+            "errors": self.errors,
+            "p50_ms": round(self.quantile(0.50)),
+            "p95_ms": round(self.quantile(0.95)),
+            "p99_ms": round(self.quantile(0.99)),
+        })
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// The product server, started as `make run` would, on its own port and data folder.
+struct Server {
+    child: Child,
+    base: String,
+    data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(
+        args: &Args,
+        port: u16,
+        database_url: &str,
+        data: tempfile::TempDir,
+    ) -> anyhow::Result<Self> {
+        let child = Command::new(&args.server)
+            .arg("serve")
+            .env("APP_ADDRESS", format!("127.0.0.1:{port}"))
+            .env("APP_DATA_DIR", data.path())
+            .env("APP_EXAMS_DIR", data.path().join("exams"))
+            .env("APP_SITE_ROOT", &args.site)
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("start {}", args.server.display()))?;
+        Ok(Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            data,
+        })
+    }
+
+    async fn wait_ready(&self, client: &reqwest::Client) -> anyhow::Result<()> {
+        for _ in 0..200 {
+            if let Ok(r) = client.get(format!("{}/healthz", self.base)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("the server did not answer /healthz")
+    }
+
+    /// Resident memory now and at its peak, in KiB, from /proc.
+    fn memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("an HTTP client")
+}
+
+async fn login(client: &reqwest::Client, base: &str, number: &str) -> anyhow::Result<String> {
+    let r = client
+        .post(format!("{base}/api/espace/connexion"))
+        .header("origin", base)
+        .header("accept", "text/html")
+        .form(&[("numero", number), ("mot_de_passe", PASSWORD)])
+        .send()
+        .await?;
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("espace="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+        .with_context(|| format!("no session for {number}: {}", r.status()))
+}
+
+async fn upload(
+    client: &reqwest::Client,
+    url: &str,
+    origin: &str,
+    cookie: &str,
+    u: &Upload,
+) -> anyhow::Result<bool> {
+    let part = reqwest::multipart::Part::stream_with_length(
+        reqwest::Body::from(u.body.clone()),
+        u.body.len() as u64,
+    )
+    .file_name(u.name.clone())
+    .mime_str(u.mime)?;
+    let r = client
+        .post(url)
+        .header("origin", origin)
+        .header("accept", "application/json")
+        .header("cookie", cookie)
+        .multipart(reqwest::multipart::Form::new().part("fichier", part))
+        .send()
+        .await?;
+    let ok = r.status() == 201;
+    if !ok {
+        eprintln!(
+            "upload {} -> {}: {}",
+            u.name,
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
+    }
+    Ok(ok)
+}
+
+/// Runs `f` over `items` with `concurrency` at once; returns the wall time.
+async fn run_all<T, F, Fut>(items: Vec<T>, concurrency: usize, f: F) -> Duration
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let started = Instant::now();
+    stream::iter(items)
+        .for_each_concurrent(concurrency, f)
+        .await;
+    started.elapsed()
+}
+
+struct Seeded {
+    numbers: Vec<String>,
+}
+
+async fn seed(url: &str, data: &Path, count: usize) -> anyhow::Result<Seeded> {
+    let exams = data.join("exams");
+    std::fs::create_dir_all(&exams)?;
+    std::fs::write(
+        exams.join(format!("{EXAM}.toml")),
+        format!(
+            r#"slug = "{EXAM}"
+title = "Concours de rédacteur territorial (banc d'essai)"
+kind = "concours"
+session = "Dernière soirée"
+voies = ["externe", "interne"]
+registration_deadline = "today+1"
+instruction_cutoff = "today+60"
+
+[[pieces]]
+code = "piece-identite"
+label = "Pièce d'identité en cours de validité"
+requirement = "mandatory"
+max_files = 3
+
+[[pieces]]
+code = "diplome"
+label = "Copie du diplôme"
+requirement = "mandatory"
+voies = ["externe"]
+max_files = 3
+"#
+        ),
+    )?;
+    let db = services::Db::connect(url).await?;
+    db.migrate().await?;
+    let clock = services::SystemClock;
+    services::catalogue::import_dir(&db, &exams, &clock).await?;
+    let hash = services::passwords::Passwords::new(1)?
+        .hash(PASSWORD)
+        .await?;
+    let mut numbers = Vec::with_capacity(count);
+    for i in 0..count {
+        let who = format!("Candidat{}", letters(i));
+        let d = services::demo::candidate(&db, &clock, EXAM, "externe", &who, &hash).await?;
+        numbers.push(d.number.to_string());
+    }
+    db.close().await;
+    Ok(Seeded { numbers })
+}
+
+/// Letters only (a valid name) that differ for each `i`.
+fn letters(mut i: usize) -> String {
+    let mut s = String::new();
+    loop {
+        s.push((b'a' + (i % 26) as u8) as char);
+        i /= 26;
+        if i == 0 {
+            return s;
+        }
+    }
+}
+
+/// One full run of the product on one database.
+async fn product(
+    args: &Args,
+    label: &str,
+    url: &str,
+    port: u16,
+) -> anyhow::Result<(Value, Vec<Upload>, Duration)> {
+    let n = args.candidates;
+    let data = tempfile::tempdir()?;
+    // Scenario candidates, then those of the memory phase, then the storm's.
+    let seeded = seed(url, data.path(), n + 100 + args.storm).await?;
+    let server = Server::start(args, port, url, data)?;
+    let client = client();
+    server.wait_ready(&client).await?;
+    let base = server.base.clone();
+    let mut kinds: BTreeMap<&str, Samples> = BTreeMap::new();
+
+    // 1. Every candidate logs in.
+    let cookies = Arc::new(tokio::sync::Mutex::new(vec![String::new(); n]));
+    let samples = Arc::new(tokio::sync::Mutex::new(Samples::default()));
+    run_all((0..n).collect(), args.concurrency, |i| {
+        let (client, base, cookies, samples) = (
+            client.clone(),
+            base.clone(),
+            cookies.clone(),
+            samples.clone(),
+        );
+        let number = seeded.numbers[i].clone();
+        async move {
+            let t = Instant::now();
+            let r = login(&client, &base, &number).await;
+            samples.lock().await.push(t, r.is_ok());
+            if let Ok(c) = r {
+                cookies.lock().await[i] = c;
+            }
+        }
+    })
+    .await;
+    kinds.insert("login", take(&samples).await);
+    let cookies = cookies.lock().await.clone();
+
+    // 2. Three uploads each.
+    let uploads: Vec<(usize, Upload)> = (0..n)
+        .flat_map(|i| uploads_for(i).into_iter().map(move |u| (i, u)))
+        .collect();
+    let upload_bytes: usize = uploads.iter().map(|(_, u)| u.body.len()).sum();
+    let wall = run_all(uploads.clone(), args.concurrency, |(i, u)| {
+        let (client, base, cookie, samples) = (
+            client.clone(),
+            base.clone(),
+            cookies[i].clone(),
+            samples.clone(),
+        );
+        async move {
+            let url = format!("{base}/espace/pieces/{}/fichiers", u.piece);
+            let t = Instant::now();
+            let ok = upload(&client, &url, &base, &cookie, &u)
+                .await
+                .unwrap_or(false);
+            samples.lock().await.push(t, ok);
+        }
+    })
+    .await;
+    kinds.insert("upload", take(&samples).await);
+    let (_, peak_after_uploads) = server.memory_kib();
+
+    // 3. The dossier page, then « CLÔTURER » twice at once (a double click).
+    let page = Arc::new(tokio::sync::Mutex::new(Samples::default()));
+    run_all((0..n).collect(), args.concurrency, |i| {
+        let (client, base, cookie, samples, page) = (
+            client.clone(),
+            base.clone(),
+            cookies[i].clone(),
+            samples.clone(),
+            page.clone(),
+        );
+        async move {
+            let t = Instant::now();
+            let r = client
+                .get(format!("{base}/espace"))
+                .header("cookie", &cookie)
+                .send()
+                .await;
+            let ok = match r {
+                Ok(r) if r.status() == 200 => r
+                    .text()
+                    .await
+                    .is_ok_and(|t| t.contains("CLÔTURER MON INSCRIPTION")),
+                _ => false,
+            };
+            page.lock().await.push(t, ok);
+            let close = || {
+                client
+                    .post(format!("{base}/api/espace/cloturer"))
+                    .header("origin", &base)
+                    .header("accept", "text/html")
+                    .header("cookie", &cookie)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .send()
+            };
+            let t = Instant::now();
+            let (a, b) = tokio::join!(close(), close());
+            let closed = |r: &Result<reqwest::Response, reqwest::Error>| {
+                r.as_ref().is_ok_and(|r| {
+                    r.headers()
+                        .get("location")
+                        .is_some_and(|l| l == "/espace?cloture=ok")
+                })
+            };
+            let mut s = samples.lock().await;
+            s.push(t, closed(&a));
+            s.push(t, closed(&b));
+        }
+    })
+    .await;
+    kinds.insert("dossier_page", take(&page).await);
+    kinds.insert("closure", take(&samples).await);
+
+    // 4. 100 uploads of 8 MiB in flight at once, memory sampled meanwhile.
+    let mem_numbers: Vec<String> = seeded.numbers[n..n + 100].to_vec();
+    let mut mem_cookies = Vec::new();
+    for number in &mem_numbers {
+        mem_cookies.push(login(&client, &base, number).await?);
+    }
+    let big = Upload {
+        piece: "diplome",
+        name: "scan 8 Mo.pdf".into(),
+        mime: "application/pdf",
+        body: pdf(8 * MIB),
+    };
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let pid = server.child.id();
+    let sampler = {
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            let mut peak = 0u64;
+            while sampling.load(std::sync::atomic::Ordering::SeqCst) {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                if let Some(kib) = status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    peak = peak.max(kib);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            peak
+        })
+    };
+    let (rss_before_big, _) = server.memory_kib();
+    let big_wall = run_all(mem_cookies.clone(), 100, |cookie| {
+        let (client, base, big, samples) =
+            (client.clone(), base.clone(), big.clone(), samples.clone());
+        async move {
+            let url = format!("{base}/espace/pieces/diplome/fichiers");
+            let t = Instant::now();
+            let ok = upload(&client, &url, &base, &cookie, &big)
+                .await
+                .unwrap_or(false);
+            samples.lock().await.push(t, ok);
+        }
+    })
+    .await;
+    sampling.store(false, std::sync::atomic::Ordering::SeqCst);
+    let big_peak = sampler.await?;
+    let big_samples = take(&samples).await;
+
+    // 5. The login storm: dossier pages at rest, then during 100 concurrent logins.
+    let watcher = mem_cookies[0].clone();
+    let rest = pages(&client, &base, &watcher, 200).await;
+    let storm_numbers: Vec<String> = seeded.numbers[n + 100..].to_vec();
+    let storm_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storm = {
+        let (client, base, done) = (client.clone(), base.clone(), storm_done.clone());
+        tokio::spawn(async move {
+            let mut s = Samples::default();
+            let results = stream::iter(storm_numbers)
+                .map(|number| {
+                    let (client, base) = (client.clone(), base.clone());
+                    async move {
+                        let t = Instant::now();
+                        (t, login(&client, &base, &number).await.is_ok())
+                    }
+                })
+                .buffer_unordered(100)
+                .collect::<Vec<_>>()
+                .await;
+            for (t, ok) in results {
+                s.push(t, ok);
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            s
+        })
+    };
+    let mut during = Samples::default();
+    while !storm_done.load(std::sync::atomic::Ordering::SeqCst) {
+        let t = Instant::now();
+        let ok = client
+            .get(format!("{base}/espace"))
+            .header("cookie", &watcher)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        during.push(t, ok);
+    }
+    let storm_logins = storm.await?;
+    let (_, peak_total) = server.memory_kib();
+
+    // 6. The database and the storage after the run.
+    let db = services::Db::connect(url).await?;
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query(sql)
+                .fetch_one(db.pool())
+                .await
+                .and_then(|r| r.try_get::<i64, _>("n"))
+        }
+    };
+    let closed = count(
+        "SELECT COUNT(*) AS n FROM dossiers WHERE status = 'closed' AND closed_at IS NOT NULL",
+    )
+    .await?;
+    let rows = count("SELECT COUNT(*) AS n FROM attachments").await?;
+    db.close().await;
+    let files_on_disk = std::fs::read_dir(server.data.path().join("files"))?.count();
+    let expected_rows = (3 * n + mem_numbers.len()) as i64;
+    let errors: usize = kinds.values().map(|s| s.errors).sum::<usize>()
+        + big_samples.errors
+        + storm_logins.errors
+        + during.errors;
+
+    let mb = upload_bytes as f64 / 1e6;
+    let result = json!({
+        "database": label,
+        "candidates": n,
+        "concurrency": args.concurrency,
+        "requests": kinds.iter().map(|(k, s)| (k.to_string(), s.summary())).collect::<serde_json::Map<_, _>>(),
+        "uploads": {
+            "count": uploads.len(),
+            "megabytes": round(mb),
+            "seconds": round(wall.as_secs_f64()),
+            "per_second": round(uploads.len() as f64 / wall.as_secs_f64()),
+            "mb_per_second": round(mb / wall.as_secs_f64()),
+        },
+        "errors": errors,
+        "check": {
+            "closed_dossiers": closed,
+            "expected_closed": n,
+            "closures_exactly_once": closed == n as i64,
+            "attachment_rows": rows,
+            "expected_rows": expected_rows,
+            "files_on_disk": files_on_disk,
+            "lost_files": expected_rows - files_on_disk as i64,
+        },
+        "memory": {
+            "peak_rss_mib_after_scenario_uploads": round(peak_after_uploads as f64 / 1024.0),
+            "rss_mib_before_100_uploads_of_8_mib": round(rss_before_big as f64 / 1024.0),
+            "peak_rss_mib_during_100_uploads_of_8_mib": round(big_peak as f64 / 1024.0),
+            "peak_rss_mib_whole_run": round(peak_total as f64 / 1024.0),
+            "100_uploads_of_8_mib": { "seconds": round(big_wall.as_secs_f64()), "errors": big_samples.errors },
+        },
+        "login_storm": {
+            "logins": storm_logins.summary(),
+            "dossier_page_at_rest": rest.summary(),
+            "dossier_page_during_storm": during.summary(),
+            "p99_ratio": round(during.quantile(0.99) / rest.quantile(0.99).max(0.001)),
+        },
+    });
+    drop(server);
+    Ok((result, uploads.into_iter().map(|(_, u)| u).collect(), wall))
+}
+
+async fn pages(client: &reqwest::Client, base: &str, cookie: &str, count: usize) -> Samples {
+    let mut s = Samples::default();
+    for _ in 0..count {
+        let t = Instant::now();
+        let ok = client
+            .get(format!("{base}/espace"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        s.push(t, ok);
+    }
+    s
+}
+
+async fn take(samples: &Arc<tokio::sync::Mutex<Samples>>) -> Samples {
+    std::mem::take(&mut *samples.lock().await)
+}
+
+/// The limit: the same upload requests, streamed to disk by a bare handler.
+async fn bare(uploads: Vec<Upload>, concurrency: usize) -> anyhow::Result<(Duration, usize)> {
+    use axum::{Router, body::Body, extract::State, http::StatusCode, routing::post};
+    let dir = tempfile::tempdir()?;
+    async fn save(State(dir): State<PathBuf>, body: Body) -> StatusCode {
+        let path = dir.join(uuid::Uuid::new_v4().to_string());
+        let Ok(mut file) = tokio::fs::File::create(&path).await else {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        };
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else {
+                return StatusCode::BAD_REQUEST;
+            };
+            if tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .is_err()
+            {
+                return StatusCode::INTERNAL_SERVER_ERROR;
+            }
+        }
+        if file.sync_data().await.is_err() {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        StatusCode::CREATED
+    }
+    let app = Router::new()
+        .route("/upload", post(save))
+        .with_state(dir.path().to_path_buf());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/upload", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = client();
+    let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let wall = run_all(uploads, concurrency, |u| {
+        let (client, url, errors) = (client.clone(), url.clone(), errors.clone());
+        async move {
+            if !upload(&client, &url, "http://127.0.0.1", "", &u)
+                .await
+                .unwrap_or(false)
+            {
+                errors.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    })
+    .await;
+    server.abort();
+    Ok((wall, errors.load(std::sync::atomic::Ordering::SeqCst)))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    std::fs::create_dir_all(&args.out)?;
+    let mut runs = Vec::new();
+    let mut limit = None;
+
+    let sqlite = tempfile::tempdir()?;
+    let sqlite_url = format!("sqlite://{}", sqlite.path().join("bench.db").display());
+    eprintln!("== SQLite");
+    let (result, uploads, _) = product(&args, "sqlite", &sqlite_url, 3300).await?;
+    runs.push(result);
+    eprintln!("== bare handler (the limit)");
+    let (bare_wall, bare_errors) = bare(uploads.clone(), args.concurrency).await?;
+    let bytes: usize = uploads.iter().map(|u| u.body.len()).sum();
+    limit.get_or_insert(json!({
+        "uploads": uploads.len(),
+        "megabytes": round(bytes as f64 / 1e6),
+        "seconds": round(bare_wall.as_secs_f64()),
+        "per_second": round(uploads.len() as f64 / bare_wall.as_secs_f64()),
+        "mb_per_second": round(bytes as f64 / 1e6 / bare_wall.as_secs_f64()),
+        "errors": bare_errors,
+    }));
+
+    let pg = std::env::var("DATABASE_URL_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    match pg_database(&pg).await {
+        Ok((url, name)) => {
+            eprintln!("== PostgreSQL");
+            let run = product(&args, "postgres", &url, 3301).await;
+            drop_pg_database(&pg, &name).await;
+            runs.push(run?.0);
+        }
+        Err(e) => eprintln!("PostgreSQL skipped: {e}"),
+    }
+
+    let limit = limit.unwrap_or(Value::Null);
+    for run in &mut runs {
+        let ratio = run["uploads"]["mb_per_second"].as_f64().unwrap_or(0.0)
+            / limit["mb_per_second"].as_f64().unwrap_or(f64::MAX);
+        run["uploads"]["ratio_to_bare_handler"] = json!(round(ratio * 100.0) / 100.0);
+    }
+    let results = json!({
+        "when": jiff::Timestamp::now().to_string(),
+        "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) },
+        "bare_handler": limit,
+        "runs": runs,
+    });
+    std::fs::write(
+        args.out.join("results.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    std::fs::write(args.out.join("results.md"), markdown(&results))?;
+    println!("{}", markdown(&results));
+    Ok(())
+}
+
+async fn pg_database(admin_url: &str) -> anyhow::Result<(String, String)> {
+    use sqlx::{Connection, Executor};
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    let name = format!("concours_bench_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await?;
+    let (prefix, _) = admin_url
+        .rsplit_once('/')
+        .context("the URL ends with /database")?;
+    Ok((format!("{prefix}/{name}"), name))
+}
+
+async fn drop_pg_database(admin_url: &str, name: &str) {
+    use sqlx::{Connection, Executor};
+    if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await;
+    }
+}
+
+fn markdown(r: &Value) -> String {
+    let mut md = String::from("# Deadline-night benchmark\n\n");
+    md.push_str(&format!(
+        "Measured {} on {} CPU(s), loopback only. Bare handler (the limit): {} uploads, {} MB in {} s = **{} MB/s**.\n\n",
+        r["when"].as_str().unwrap_or(""),
+        r["machine"]["cpus"],
+        r["bare_handler"]["uploads"],
+        r["bare_handler"]["megabytes"],
+        r["bare_handler"]["seconds"],
+        r["bare_handler"]["mb_per_second"],
+    ));
+    md.push_str("| | ");
+    let runs = r["runs"].as_array().cloned().unwrap_or_default();
+    md.push_str(
+        &runs
+            .iter()
+            .map(|x| x["database"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
+    md.push_str(" |\n|---|");
+    md.push_str(&"---|".repeat(runs.len()));
+    md.push('\n');
+    let mut row = |label: &str, f: &dyn Fn(&Value) -> String| {
+        md.push_str(&format!(
+            "| {label} | {} |\n",
+            runs.iter().map(f).collect::<Vec<_>>().join(" | ")
+        ));
+    };
+    row("candidates × 3 uploads, concurrency", &|x| {
+        format!("{} × 3, {}", x["candidates"], x["concurrency"])
+    });
+    row("uploads/s", &|x| x["uploads"]["per_second"].to_string());
+    row("MB/s", &|x| x["uploads"]["mb_per_second"].to_string());
+    row("throughput / bare handler (budget ≥ 0.70)", &|x| {
+        x["uploads"]["ratio_to_bare_handler"].to_string()
+    });
+    for kind in ["login", "upload", "dossier_page", "closure"] {
+        row(&format!("{kind} p50 / p95 / p99 ms"), &|x| {
+            let s = &x["requests"][kind];
+            format!("{} / {} / {}", s["p50_ms"], s["p95_ms"], s["p99_ms"])
+        });
+    }
+    row("errors (budget 0)", &|x| x["errors"].to_string());
+    row("closed dossiers / expected (exactly once)", &|x| {
+        format!(
+            "{} / {}",
+            x["check"]["closed_dossiers"], x["check"]["expected_closed"]
+        )
+    });
+    row("attachment rows / files on disk / lost", &|x| {
+        format!(
+            "{} / {} / {}",
+            x["check"]["attachment_rows"], x["check"]["files_on_disk"], x["check"]["lost_files"]
+        )
+    });
+    row(
+        "peak RSS during 100 × 8 MiB uploads (budget < 150 MiB)",
+        &|x| {
+            format!(
+                "{} MiB",
+                x["memory"]["peak_rss_mib_during_100_uploads_of_8_mib"]
+            )
+        },
+    );
+    row("peak RSS, whole run", &|x| {
+        format!("{} MiB", x["memory"]["peak_rss_mib_whole_run"])
+    });
+    row("dossier page p99 at rest / during login storm", &|x| {
+        format!(
+            "{} / {} ms",
+            x["login_storm"]["dossier_page_at_rest"]["p99_ms"],
+            x["login_storm"]["dossier_page_during_storm"]["p99_ms"]
+        )
+    });
+    row("storm p99 ratio (budget ≤ 3)", &|x| {
+        x["login_storm"]["p99_ratio"].to_string()
+    });
+    md
+}
