@@ -421,6 +421,7 @@ async fn product(
     })
     .await;
     kinds.insert("login", take(&samples).await);
+    eprintln!("   after logins: {:?} KiB (rss, peak)", server.memory_kib());
     let cookies = cookies.lock().await.clone();
 
     // 2. Three uploads each.
@@ -447,6 +448,7 @@ async fn product(
     .await;
     kinds.insert("upload", take(&samples).await);
     let (_, peak_after_uploads) = server.memory_kib();
+    eprintln!("   after uploads: {:?} KiB", server.memory_kib());
 
     // 3. The dossier page, then « CLÔTURER » twice at once (a double click).
     let page = Arc::new(tokio::sync::Mutex::new(Samples::default()));
@@ -499,6 +501,7 @@ async fn product(
     .await;
     kinds.insert("dossier_page", take(&page).await);
     kinds.insert("closure", take(&samples).await);
+    eprintln!("   after pages and closures: {:?} KiB", server.memory_kib());
 
     // 4. 100 uploads of 8 MiB in flight at once, memory sampled meanwhile.
     let mem_numbers: Vec<String> = seeded.numbers[n..n + 100].to_vec();
@@ -506,6 +509,7 @@ async fn product(
     for number in &mem_numbers {
         mem_cookies.push(login(&client, &base, number).await?);
     }
+    eprintln!("   after 100 more logins: {:?} KiB", server.memory_kib());
     let big = Upload {
         piece: "diplome",
         name: "scan 8 Mo.pdf".into(),
@@ -609,8 +613,16 @@ async fn product(
     )
     .await?;
     let rows = count("SELECT COUNT(*) AS n FROM attachments").await?;
+    // Every row's file, where the server keeps it ($APP_DATA_DIR/files is the storage root).
+    let keys: Vec<String> = sqlx::query("SELECT storage_key FROM attachments")
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(|r| r.try_get("storage_key"))
+        .collect::<Result<_, _>>()?;
     db.close().await;
-    let files_on_disk = std::fs::read_dir(server.data.path().join("files"))?.count();
+    let stored = server.data.path().join("files").join("files");
+    let files_on_disk = keys.iter().filter(|k| stored.join(k).is_file()).count();
     let expected_rows = (3 * n + mem_numbers.len()) as i64;
     let errors: usize = kinds.values().map(|s| s.errors).sum::<usize>()
         + big_samples.errors

@@ -1,11 +1,11 @@
 //! argon2id password hashing on the blocking pool, with bounded concurrency: a storm of
 //! logins waits its turn instead of starving uploads and page renders.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
-    password_hash::SaltString,
+    Algorithm, Argon2, Block, Params, PasswordHash, Version,
+    password_hash::{Output, ParamsString, SaltString},
 };
 use tokio::sync::Semaphore;
 
@@ -17,6 +17,7 @@ const LANES: u32 = 1;
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    memory: Arc<Memory>,
     /// A hash of nothing, verified when the dossier does not exist so that an unknown
     /// dossier takes as long to refuse as a wrong password.
     decoy: Arc<str>,
@@ -30,46 +31,118 @@ pub enum PasswordError {
     Join(#[from] tokio::task::JoinError),
 }
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+impl From<argon2::Error> for PasswordError {
+    fn from(e: argon2::Error) -> Self {
+        Self::Hash(e.to_string())
+    }
 }
 
-fn hash_now(password: &str) -> Result<String, PasswordError> {
+impl From<argon2::password_hash::Error> for PasswordError {
+    fn from(e: argon2::password_hash::Error) -> Self {
+        Self::Hash(e.to_string())
+    }
+}
+
+/// argon2's working memory (19 MiB a hash), kept from one hash to the next. Allocated
+/// afresh at every login, glibc kept each freed copy (its mmap threshold rises to the
+/// size of the largest block freed): the deadline-night benchmark saw the server grow
+/// by about 20 MiB per login. Reused, it is at most one buffer per permit.
+#[derive(Default)]
+struct Memory(Mutex<Vec<Vec<Block>>>);
+
+impl Memory {
+    fn with<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let mut buffer = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        if buffer.len() < blocks {
+            buffer.resize(blocks, Block::default());
+        }
+        let result = f(&mut buffer[..blocks]);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(buffer);
+        result
+    }
+}
+
+fn params() -> Params {
+    Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid argon2 parameters")
+}
+
+/// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`), as argon2's own
+/// `hash_password` writes it, computed in `memory`.
+fn hash_now(password: &str, memory: &mut [Block]) -> Result<String, PasswordError> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
+    let mut raw_salt = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut raw_salt)?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params()).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt_bytes,
+        &mut out,
+        memory,
+    )?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params())?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out)?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Whether `password` matches, and whether the stored hash should be redone because
 /// the parameters changed since it was made.
-fn verify_now(password: &str, phc: &str) -> (bool, bool) {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return (false, false);
+fn verify_now(password: &str, phc: &str, memory: &Memory) -> (bool, bool) {
+    let check = || -> Result<(bool, bool), PasswordError> {
+        let parsed = PasswordHash::new(phc)?;
+        let algorithm = Algorithm::try_from(parsed.algorithm)?;
+        let version = parsed
+            .version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let stored = Params::try_from(&parsed)?;
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return Ok((false, false));
+        };
+        let mut raw_salt = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut raw_salt)?;
+        let mut out = vec![0u8; expected.len()];
+        memory.with(stored.block_count(), |blocks| {
+            Argon2::new(algorithm, version, stored.clone()).hash_password_into_with_memory(
+                password.as_bytes(),
+                salt_bytes,
+                &mut out,
+                blocks,
+            )
+        })?;
+        // Output's equality is constant-time.
+        let ok = Output::new(&out)? == expected;
+        let current = algorithm == Algorithm::Argon2id
+            && stored.m_cost() == MEMORY_KIB
+            && stored.t_cost() == PASSES
+            && stored.p_cost() == LANES;
+        Ok((ok, ok && !current))
     };
-    let ok = argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
-    let current = parsed.algorithm.as_str() == "argon2id"
-        && Params::try_from(&parsed)
-            .is_ok_and(|p| p.m_cost() == MEMORY_KIB && p.t_cost() == PASSES && p.p_cost() == LANES);
-    (ok, ok && !current)
-}
-
-pub struct Verified {
-    pub ok: bool,
-    /// A new hash to store when the old one used outdated parameters.
-    pub rehash: Option<String>,
+    check().unwrap_or((false, false))
 }
 
 impl Passwords {
     /// `concurrency`: how many hashes may run at once (one per core is plenty).
     pub fn new(concurrency: usize) -> Result<Self, PasswordError> {
+        let memory = Arc::new(Memory::default());
+        let decoy = memory.with(params().block_count(), |m| hash_now("", m))?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            decoy: hash_now("")?.into(),
+            memory,
+            decoy: decoy.into(),
         })
     }
 
@@ -80,7 +153,11 @@ impl Passwords {
             .await
             .expect("semaphore never closed");
         let password = password.to_string();
-        tokio::task::spawn_blocking(move || hash_now(&password)).await?
+        let memory = self.memory.clone();
+        tokio::task::spawn_blocking(move || {
+            memory.with(params().block_count(), |m| hash_now(&password, m))
+        })
+        .await?
     }
 
     /// Checks `password` against `phc`, or against the decoy when there is no account.
@@ -97,10 +174,11 @@ impl Passwords {
         let password = password.to_string();
         let exists = phc.is_some();
         let phc: Arc<str> = phc.map(Arc::from).unwrap_or_else(|| self.decoy.clone());
+        let memory = self.memory.clone();
         tokio::task::spawn_blocking(move || {
-            let (ok, stale) = verify_now(&password, &phc);
+            let (ok, stale) = verify_now(&password, &phc, &memory);
             let rehash = if ok && stale {
-                Some(hash_now(&password)?)
+                Some(memory.with(params().block_count(), |m| hash_now(&password, m))?)
             } else {
                 None
             };
@@ -113,9 +191,43 @@ impl Passwords {
     }
 }
 
+pub struct Verified {
+    pub ok: bool,
+    /// A new hash to store when the old one used outdated parameters.
+    pub rehash: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
+
+    #[tokio::test]
+    async fn hashes_are_those_of_the_argon2_crate_both_ways() {
+        let p = Passwords::new(1).unwrap();
+        let ours = p.hash("cheval correct agrafe").await.unwrap();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
+        argon
+            .verify_password(b"cheval correct agrafe", &PasswordHash::new(&ours).unwrap())
+            .expect("argon2 accepts our hash");
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        let theirs = argon
+            .hash_password(b"cheval correct agrafe", &salt)
+            .unwrap()
+            .to_string();
+        let v = p
+            .verify("cheval correct agrafe", Some(&theirs))
+            .await
+            .unwrap();
+        assert!(v.ok && v.rehash.is_none());
+        assert!(!p.verify("cheval", Some(&theirs)).await.unwrap().ok);
+        assert!(
+            !p.verify("cheval", Some("$argon2id$garbage"))
+                .await
+                .unwrap()
+                .ok
+        );
+    }
 
     #[tokio::test]
     async fn hashes_are_argon2id_phc_strings_with_owasp_parameters() {
