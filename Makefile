@@ -28,6 +28,7 @@ test-tools:
 
 build-release:
 	cargo leptos build --release
+	node scripts/precompress.mjs target/site
 
 build-debug:
 	cargo leptos build

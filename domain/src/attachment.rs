@@ -112,14 +112,25 @@ pub struct PdfScan {
 const TAIL: usize = 1024;
 
 impl PdfScan {
+    /// Reads a chunk without copying it: a token is looked for in the chunk, and in the
+    /// seam between the previous chunk's end and this one's start.
     pub fn feed(&mut self, chunk: &[u8]) {
-        let mut window = std::mem::take(&mut self.tail);
-        window.extend_from_slice(chunk);
-        if !self.encrypted && contains(&window, b"/Encrypt") {
-            self.encrypted = true;
+        const ENCRYPT: &[u8] = b"/Encrypt";
+        if !self.encrypted {
+            let keep = ENCRYPT.len() - 1;
+            let mut seam = self.tail[self.tail.len().saturating_sub(keep)..].to_vec();
+            seam.extend_from_slice(&chunk[..chunk.len().min(keep)]);
+            self.encrypted = memchr::memmem::find(&seam, ENCRYPT).is_some()
+                || memchr::memmem::find(chunk, ENCRYPT).is_some();
         }
-        let start = window.len().saturating_sub(TAIL);
-        self.tail = window[start..].to_vec();
+        if chunk.len() >= TAIL {
+            self.tail.clear();
+            self.tail.extend_from_slice(&chunk[chunk.len() - TAIL..]);
+        } else {
+            self.tail.extend_from_slice(chunk);
+            let excess = self.tail.len().saturating_sub(TAIL);
+            self.tail.drain(..excess);
+        }
     }
 
     pub fn finish(self, name: &str) -> Result<(), UploadError> {
@@ -138,7 +149,7 @@ impl PdfScan {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 #[cfg(test)]
@@ -223,6 +234,32 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// However the network cuts a PDF, an encryption dictionary is found, and a
+        /// clean file passes.
+        #[test]
+        fn pdf_scan_does_not_depend_on_chunks(at in 0usize..3000, mut cuts in proptest::collection::vec(0usize..3100, 0..40)) {
+            let mut body = b"%PDF-1.7\n".to_vec();
+            body.extend(std::iter::repeat_n(b'x', 3000));
+            body.extend(b"\nstartxref\n0\n%%EOF\n");
+            let mut encrypted = body.clone();
+            encrypted.splice(at..at, b"/Encrypt 5 0 R".iter().copied());
+            cuts.sort();
+            for (data, want_encrypted) in [(body, false), (encrypted, true)] {
+                let mut scan = PdfScan::default();
+                let mut from = 0;
+                for &cut in cuts.iter().chain([data.len()].iter()) {
+                    let cut = cut.clamp(from, data.len());
+                    scan.feed(&data[from..cut]);
+                    from = cut;
+                }
+                let result = scan.finish("x.pdf");
+                proptest::prop_assert_eq!(matches!(result, Err(UploadError::Encrypted { .. })), want_encrypted);
+                if !want_encrypted {
+                    proptest::prop_assert_eq!(result, Ok(()));
+                }
+            }
+        }
+
         #[test]
         fn cleaned_names_are_safe(raw in "\\PC{0,300}") {
             let name = sanitise_file_name(&raw);

@@ -58,10 +58,11 @@ impl MetadataStripper {
         self.removed
     }
 
-    /// Takes the next chunk, returns what can be written now.
-    pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+    /// Takes the next chunk, returns what can be written now: past the header (almost
+    /// all of a photo, and anything not a JPEG), the chunk itself, not a copy.
+    pub fn feed<'a>(&mut self, chunk: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         if matches!(self.state, State::Through) {
-            return chunk.to_vec();
+            return std::borrow::Cow::Borrowed(chunk);
         }
         self.pending.extend_from_slice(chunk);
         let mut out = Vec::with_capacity(self.pending.len());
@@ -121,7 +122,7 @@ impl MetadataStripper {
             }
         }
         self.pending.drain(..at);
-        out
+        std::borrow::Cow::Owned(out)
     }
 
     /// The end of the upload: whatever is still held (a cut-off header) goes out as is.
@@ -281,7 +282,7 @@ mod tests {
         let mut from = 0;
         for &cut in cuts.iter().chain([input.len()].iter()) {
             let cut = cut.clamp(from, input.len());
-            out.extend(s.feed(&input[from..cut]));
+            out.extend_from_slice(&s.feed(&input[from..cut]));
             from = cut;
         }
         out.extend(s.finish());

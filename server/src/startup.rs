@@ -30,10 +30,10 @@ impl Application {
         let imported = catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;
         let storage = Storage::open(&settings.storage_dir).await?;
         let swept = attachments::sweep(&db, &storage).await?;
-        // One argon2id hash at a time per core: a login storm queues instead of
-        // taking every thread from page renders and uploads.
+        // argon2id hashes on all cores but one: a login storm queues instead of taking
+        // every core from page renders and uploads (measured by `make bench`).
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let passwords = Passwords::new(cores)?;
+        let passwords = Passwords::new(cores.saturating_sub(1).max(1))?;
         let mailer = match &settings.smtp {
             Some((host, port)) => Mailer::smtp_relay(host, *port, &settings.mail_from)?,
             None => Mailer::to_files(settings.mail_dir.clone(), &settings.mail_from)?,

@@ -292,7 +292,10 @@ where
         }
         let cleaned = stripper.feed(&chunk);
         hasher.update(&cleaned);
-        scan.feed(&cleaned);
+        // Only a PDF is scanned (the kind is known from the first chunk on).
+        if kind != Some(FileKind::Jpeg) {
+            scan.feed(&cleaned);
+        }
         pending.write(&cleaned).await?;
         stored += cleaned.len() as u64;
     }
