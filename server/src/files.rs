@@ -23,6 +23,19 @@ use tokio_util::io::ReaderStream;
 /// limit is enforced while streaming.
 const BODY_LIMIT: usize = 51 * 1024 * 1024;
 
+/// Bodies read at once. Each upload being read holds about a megabyte of buffers
+/// (hyper's read buffer, the parser's, the file's), so a hundred photos arriving
+/// together would hold a hundred; past this many, an upload waits for its turn before
+/// its body is read (its bytes wait in the kernel's socket buffer meanwhile). Two
+/// cores are kept busy by a handful already: hashing and writing are the work.
+fn uploads_at_once() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(4 * cores)
+    })
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -123,6 +136,10 @@ async fn upload(
         Ok(d) => d,
         Err(response) => return response,
     };
+    let _turn = uploads_at_once()
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,

@@ -1,5 +1,6 @@
-//! argon2id password hashing on the blocking pool, with bounded concurrency: a storm of
-//! logins waits its turn instead of starving uploads and page renders.
+//! argon2id password hashing on a few threads of its own, at a lower scheduling
+//! priority: a storm of logins waits its turn instead of starving uploads and page
+//! renders, which always come first.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,7 +8,62 @@ use argon2::{
     Algorithm, Argon2, Block, Params, PasswordHash, Version,
     password_hash::{Output, ParamsString, SaltString},
 };
-use tokio::sync::Semaphore;
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads and their queue.
+struct Workers(Mutex<std::sync::mpsc::Sender<Job>>);
+
+impl Workers {
+    fn start(count: usize) -> Self {
+        let (send, receive) = std::sync::mpsc::channel::<Job>();
+        let receive = Arc::new(Mutex::new(receive));
+        for i in 0..count.max(1) {
+            let receive = receive.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = receive.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("start a hashing thread");
+        }
+        Self(Mutex::new(send))
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .map_err(|_| PasswordError::Hash("the hashing threads stopped".into()))?;
+        result
+            .await
+            .map_err(|_| PasswordError::Hash("a hashing thread stopped".into()))
+    }
+}
+
+/// Nice 10 for the calling thread (Linux gives each thread its own nice value): the
+/// scheduler then lets request handling run first whenever both want a core.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; `0` names the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
 
 /// OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -16,7 +72,7 @@ const LANES: u32 = 1;
 
 #[derive(Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    workers: Arc<Workers>,
     memory: Arc<Memory>,
     /// A hash of nothing, verified when the dossier does not exist so that an unknown
     /// dossier takes as long to refuse as a wrong password.
@@ -27,8 +83,6 @@ pub struct Passwords {
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("the hashing task stopped: {0}")]
-    Join(#[from] tokio::task::JoinError),
 }
 
 impl From<argon2::Error> for PasswordError {
@@ -135,29 +189,23 @@ fn verify_now(password: &str, phc: &str, memory: &Memory) -> (bool, bool) {
 }
 
 impl Passwords {
-    /// `concurrency`: how many hashes may run at once (one per core is plenty).
+    /// `concurrency`: how many hashes may run at once, each on a thread of its own.
     pub fn new(concurrency: usize) -> Result<Self, PasswordError> {
         let memory = Arc::new(Memory::default());
         let decoy = memory.with(params().block_count(), |m| hash_now("", m))?;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            workers: Arc::new(Workers::start(concurrency)),
             memory,
             decoy: decoy.into(),
         })
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
         let password = password.to_string();
         let memory = self.memory.clone();
-        tokio::task::spawn_blocking(move || {
-            memory.with(params().block_count(), |m| hash_now(&password, m))
-        })
-        .await?
+        self.workers
+            .run(move || memory.with(params().block_count(), |m| hash_now(&password, m)))
+            .await?
     }
 
     /// Checks `password` against `phc`, or against the decoy when there is no account.
@@ -166,28 +214,24 @@ impl Passwords {
         password: &str,
         phc: Option<&str>,
     ) -> Result<Verified, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
         let password = password.to_string();
         let exists = phc.is_some();
         let phc: Arc<str> = phc.map(Arc::from).unwrap_or_else(|| self.decoy.clone());
         let memory = self.memory.clone();
-        tokio::task::spawn_blocking(move || {
-            let (ok, stale) = verify_now(&password, &phc, &memory);
-            let rehash = if ok && stale {
-                Some(memory.with(params().block_count(), |m| hash_now(&password, m))?)
-            } else {
-                None
-            };
-            Ok(Verified {
-                ok: ok && exists,
-                rehash,
+        self.workers
+            .run(move || {
+                let (ok, stale) = verify_now(&password, &phc, &memory);
+                let rehash = if ok && stale {
+                    Some(memory.with(params().block_count(), |m| hash_now(&password, m))?)
+                } else {
+                    None
+                };
+                Ok(Verified {
+                    ok: ok && exists,
+                    rehash,
+                })
             })
-        })
-        .await?
+            .await?
     }
 }
 
