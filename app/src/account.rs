@@ -248,12 +248,15 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// The dossier page; `behind_window` when a pièce's document window covers it, which
-/// makes it inert.
+/// The dossier page. Behind a pièce's document window it is inert, and shares the
+/// window's `pieces` rather than loading them again.
 #[component]
-pub fn DossierPage(#[prop(optional)] behind_window: bool) -> impl IntoView {
+pub fn DossierPage(
+    #[prop(optional)] behind_window: bool,
+    #[prop(optional)] pieces: Option<crate::pieces::PiecesResource>,
+) -> impl IntoView {
     let dossier = Resource::new(|| (), |_| my_dossier());
-    let pieces = crate::pieces::pieces_resource();
+    let pieces = pieces.unwrap_or_else(crate::pieces::pieces_resource);
     let query = use_query_map();
     let new = move || query.read().get("nouveau").is_some();
     let just_closed = move || query.read().get("cloture").is_some();

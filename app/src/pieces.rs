@@ -48,12 +48,10 @@ pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
     let pieces = attachments::requested_pieces(&state.db, &dossier)
         .await
         .map_err(internal)?;
-    let mut views = Vec::with_capacity(pieces.len());
-    for piece in pieces {
-        let can_change = attachments::can_change(&state.db, &*state.clock, &dossier, &piece)
-            .await
-            .map_err(internal)?;
-        views.push(PieceView {
+    let now = state.clock.now();
+    let views = pieces.into_iter().map(|piece| {
+        let can_change = attachments::can_change(now, &dossier, &piece);
+        PieceView {
             files: files
                 .iter()
                 .filter(|f| f.piece_code == piece.code)
@@ -73,9 +71,9 @@ pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
             max_size: piece.max_size_bytes,
             max_files: piece.max_files,
             can_change,
-        });
-    }
-    Ok(Some(views))
+        }
+    });
+    Ok(Some(views.collect()))
 }
 
 fn requirement_text(r: PieceRequirement) -> &'static str {
@@ -177,7 +175,7 @@ pub fn PiecePage() -> impl IntoView {
         }
     };
     view! {
-        <crate::account::DossierPage behind_window=true />
+        <crate::account::DossierPage behind_window=true pieces />
         <div class="dialog-backdrop">
         <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="piece-titre" on:keydown=on_keydown>
         <Suspense fallback=|| view! { <p>"Chargement…"</p> }>

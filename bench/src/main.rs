@@ -230,20 +230,24 @@ impl Server {
         bail!("the server did not answer /healthz")
     }
 
-    /// Resident memory now and at its peak, in KiB, from /proc.
+    /// Resident memory now and at its peak, in KiB.
     fn memory_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        memory_kib(self.child.id())
     }
+}
+
+/// A process's resident memory now and at its peak (VmRSS, VmHWM), in KiB, from /proc.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 impl Drop for Server {
@@ -309,6 +313,20 @@ async fn upload(
         );
     }
     Ok(ok)
+}
+
+/// One upload to the product, its latency and outcome recorded in `samples`.
+async fn product_upload(
+    client: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    u: &Upload,
+    samples: &tokio::sync::Mutex<Samples>,
+) {
+    let url = format!("{base}/espace/pieces/{}/fichiers", u.piece);
+    let t = Instant::now();
+    let ok = upload(client, &url, base, cookie, u).await.unwrap_or(false);
+    samples.lock().await.push(t, ok);
 }
 
 /// Runs `f` over `items` with `concurrency` at once; returns the wall time.
@@ -440,14 +458,7 @@ async fn product(
             cookies[i].clone(),
             samples.clone(),
         );
-        async move {
-            let url = format!("{base}/espace/pieces/{}/fichiers", u.piece);
-            let t = Instant::now();
-            let ok = upload(&client, &url, &base, &cookie, &u)
-                .await
-                .unwrap_or(false);
-            samples.lock().await.push(t, ok);
-        }
+        async move { product_upload(&client, &base, &cookie, &u, &samples).await }
     })
     .await;
     kinds.insert("upload", take(&samples).await);
@@ -527,16 +538,7 @@ async fn product(
         tokio::spawn(async move {
             let mut peak = 0u64;
             while sampling.load(std::sync::atomic::Ordering::SeqCst) {
-                let status =
-                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                if let Some(kib) = status
-                    .lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<u64>().ok())
-                {
-                    peak = peak.max(kib);
-                }
+                peak = peak.max(memory_kib(pid).0);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             peak
@@ -546,14 +548,7 @@ async fn product(
     let big_wall = run_all(mem_cookies.clone(), 100, |cookie| {
         let (client, base, big, samples) =
             (client.clone(), base.clone(), big.clone(), samples.clone());
-        async move {
-            let url = format!("{base}/espace/pieces/diplome/fichiers");
-            let t = Instant::now();
-            let ok = upload(&client, &url, &base, &cookie, &big)
-                .await
-                .unwrap_or(false);
-            samples.lock().await.push(t, ok);
-        }
+        async move { product_upload(&client, &base, &cookie, &big, &samples).await }
     })
     .await;
     sampling.store(false, std::sync::atomic::Ordering::SeqCst);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{spawn_app_with, spawn_apps};
+use common::{session_cookie, spawn_app_with, spawn_apps};
 use services::demo::{DEMO_NUMBER, DEMO_PASSWORD};
 
 fn login_body(password: &str) -> String {
@@ -21,16 +21,6 @@ async fn espace(app: &common::TestApp, cookie: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("espace="))
-        .map(str::to_string)
 }
 
 #[tokio::test]

@@ -108,43 +108,20 @@ pub async fn requested_pieces(
     Ok(pieces)
 }
 
-/// Whether files of this pièce may be added or deleted now: an open dossier before the
-/// deadline, or a pièce that « peut être transmise ultérieurement » of a closed dossier
-/// until the instruction cut-off.
-pub async fn can_change(
-    db: &Db,
-    clock: &dyn Clock,
-    dossier: &Dossier,
-    piece: &PieceSpec,
-) -> Result<bool, AttachmentError> {
-    let now = clock.now();
-    Ok(match dossier.status.as_str() {
+/// Whether files of this pièce may be added or deleted at `now`: an open dossier before
+/// the deadline, or a pièce that « peut être transmise ultérieurement » of a closed
+/// dossier until the instruction cut-off.
+pub fn can_change(now: jiff::Timestamp, dossier: &Dossier, piece: &PieceSpec) -> bool {
+    match dossier.status.as_str() {
         "open" => dossier.deadline.is_open_at(now),
-        "closed" => may_follow_open(db, now, dossier, piece).await?,
+        "closed" => may_follow_open(now, dossier, piece),
         _ => false,
-    })
+    }
 }
 
 /// A pièce that may follow, before the exam's instruction cut-off.
-async fn may_follow_open(
-    db: &Db,
-    now: jiff::Timestamp,
-    dossier: &Dossier,
-    piece: &PieceSpec,
-) -> Result<bool, AttachmentError> {
-    if piece.requirement != PieceRequirement::MayFollow {
-        return Ok(false);
-    }
-    let cutoff: String = sqlx::query("SELECT instruction_cutoff FROM exams WHERE slug = $1")
-        .bind(dossier.exam_slug.as_str())
-        .fetch_one(db.pool())
-        .await?
-        .try_get("instruction_cutoff")?;
-    Ok(cutoff
-        .parse()
-        .ok()
-        .and_then(|d| domain::Deadline::on(d).ok())
-        .is_some_and(|d| d.is_open_at(now)))
+fn may_follow_open(now: jiff::Timestamp, dossier: &Dossier, piece: &PieceSpec) -> bool {
+    piece.requirement == PieceRequirement::MayFollow && dossier.instruction_cutoff.is_open_at(now)
 }
 
 /// Opens the transaction of a change to this pièce's files by locking the dossier's row,
@@ -157,7 +134,7 @@ async fn begin_change(
     piece: &PieceSpec,
 ) -> Result<Option<sqlx::Transaction<'static, sqlx::Any>>, AttachmentError> {
     let now = clock.now();
-    let may_follow = may_follow_open(db, now, dossier, piece).await?;
+    let may_follow = may_follow_open(now, dossier, piece);
     let mut tx = db.pool().begin().await?;
     let locked = sqlx::query(
         "UPDATE dossiers SET status = status WHERE id = $1 AND (
@@ -245,7 +222,7 @@ where
         .into_iter()
         .find(|p| p.code == piece_code)
         .ok_or(AttachmentError::UnknownPiece)?;
-    if !can_change(db, clock, dossier, &piece).await? {
+    if !can_change(clock.now(), dossier, &piece) {
         return Err(AttachmentError::Locked);
     }
     let count = count_files(db, &dossier.id, &piece.code).await?;

@@ -40,14 +40,8 @@ pub struct Dossier {
     pub closed_at: Option<i64>,
     /// The exam's registration deadline.
     pub deadline: domain::Deadline,
-}
-
-impl Dossier {
-    /// Open and past its exam's deadline: « dossier non clôturé : inscription non prise
-    /// en compte », read-only.
-    pub fn missed_deadline(&self, now: jiff::Timestamp) -> bool {
-        self.status == "open" && !self.deadline.is_open_at(now)
-    }
+    /// Until when pièces that may follow are still taken after closure.
+    pub instruction_cutoff: domain::Deadline,
 }
 
 fn new_number(clock: &dyn Clock) -> DossierNumber {
@@ -141,7 +135,7 @@ async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, Dos
 
 const SELECT: &str =
     "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at,
-            d.closed_at, e.deadline_day
+            d.closed_at, e.deadline_day, e.instruction_cutoff
      FROM dossiers d JOIN exams e ON e.slug = d.exam_slug";
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
@@ -150,13 +144,16 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
     let number: String = row.try_get("number")?;
     let slug: String = row.try_get("exam_slug")?;
     let answers: String = row.try_get("answers")?;
-    let deadline_day: String = row.try_get("deadline_day")?;
-    Ok(Dossier {
-        deadline: deadline_day
-            .parse()
+    let day = |column: &str| -> Result<domain::Deadline, DossierError> {
+        let text: String = row.try_get(column)?;
+        text.parse()
             .ok()
             .and_then(|day| domain::Deadline::on(day).ok())
-            .ok_or_else(|| corrupt("deadline"))?,
+            .ok_or_else(|| corrupt(column))
+    };
+    Ok(Dossier {
+        deadline: day("deadline_day")?,
+        instruction_cutoff: day("instruction_cutoff")?,
         number: DossierNumber::parse(&number).map_err(|_| corrupt("number"))?,
         exam_slug: ExamSlug::parse(&slug).map_err(|_| corrupt("exam"))?,
         exam_title: row.try_get("title")?,

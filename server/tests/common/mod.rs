@@ -120,14 +120,20 @@ pub async fn login(app: &TestApp) -> String {
         DEMO_PASSWORD.replace(' ', "+")
     );
     let response = app.post_form("/api/espace/connexion", &body).await;
+    session_cookie(&response)
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .expect("session cookie")
+}
+
+/// The `Set-Cookie` of the session, attributes included, if the response sets one.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|c| c.starts_with("espace="))
-        .map(|c| c.split(';').next().unwrap().to_string())
-        .expect("session cookie")
+        .map(str::to_string)
 }
 
 pub fn pdf() -> Vec<u8> {
