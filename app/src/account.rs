@@ -26,14 +26,74 @@ pub struct DossierView {
     pub now_ms: i64,
     /// « jeudi 30 novembre 2023 avant minuit, heure de Paris ».
     pub deadline: String,
+    /// What the service concours has said of the dossier, once it has.
+    pub instruction: Option<InstructionNote>,
+}
+
+/// The service concours' word on a closed dossier, as the candidate reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstructionNote {
+    pub headline: String,
+    pub detail: Option<String>,
+    /// « Le service concours a rouvert votre dossier … jusqu'au … ».
+    pub reopened: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn instruction_note(
+    d: &services::dossiers::Dossier,
+    now: jiff::Timestamp,
+) -> Option<InstructionNote> {
+    use domain::instruction::Review;
+    let (headline, detail) = match (d.status.as_str(), d.review) {
+        ("accepted", _) => ("Vous êtes admis à concourir.".to_string(), None),
+        ("rejected", _) => (
+            "Votre dossier a été rejeté.".to_string(),
+            d.decision_reason.as_ref().map(|r| format!("Motif : {r}")),
+        ),
+        ("closed", Some(Review::Incomplete)) => (
+            "Votre dossier est incomplet.".to_string(),
+            d.review_note
+                .as_ref()
+                .map(|n| format!("Pièces manquantes ou à corriger : {n}")),
+        ),
+        ("closed", Some(Review::Complete)) => ("Votre dossier est complet.".to_string(), None),
+        _ => return None,
+    };
+    let reopened = d
+        .is_reopened_at(now)
+        .then(|| d.reopened_until.map(domain::french::paris_date_time_ms))
+        .flatten()
+        .map(|until| {
+            format!("Le service concours a rouvert votre dossier : vous pouvez ajouter ou remplacer des fichiers jusqu'au {until} (heure de Paris).")
+        });
+    Some(InstructionNote {
+        headline,
+        detail,
+        reopened,
+    })
+}
+
+/// The dossier's state in the candidate's words, by the server's time when the page
+/// was made (the status block above it switches by itself at the deadline).
+pub fn state_label(status: &str, deadline_passed: bool) -> &'static str {
+    match status {
+        "open" if deadline_passed => "non clôturé : inscription non prise en compte",
+        "open" => "préinscrit, en construction",
+        "accepted" => "admis à concourir",
+        "rejected" => "rejeté",
+        _ => "clôturé, en cours d'instruction",
+    }
 }
 
 #[server(endpoint = "espace/dossier")]
 pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
-    let now_ms = crate::session::state().clock.now().as_millisecond();
+    let now = crate::session::state().clock.now();
+    let now_ms = now.as_millisecond();
     Ok(crate::session::current_dossier()
         .await?
         .map(|d| DossierView {
+            instruction: instruction_note(&d, now),
             closed_at_ms: d.closed_at,
             closes_at_ms: d.deadline.closes_at().as_millisecond(),
             now_ms,
@@ -52,9 +112,7 @@ pub async fn login(
     #[server(default)] numero: String,
     #[server(default)] mot_de_passe: String,
 ) -> Result<(), ServerFnError> {
-    use crate::session::{
-        SESSION_COOKIE, client_ip, cookie, internal, redirect, set_cookie, state,
-    };
+    use crate::session::{SESSION_COOKIE, client_ip, internal, redirect, state};
     use services::accounts::{self, AccountError};
     let state = state();
     match accounts::login(
@@ -68,13 +126,13 @@ pub async fn login(
     .await
     {
         Ok((_, token)) => {
-            // A new identifier at each login; the previous session, if any, ends.
-            if let Some(old) = cookie(SESSION_COOKIE) {
-                accounts::close_session(&state.db, &old)
-                    .await
-                    .map_err(internal)?;
-            }
-            set_cookie(SESSION_COOKIE, &token, accounts::SESSION_LIFETIME.as_secs());
+            crate::session::start_session(
+                SESSION_COOKIE,
+                &token,
+                accounts::SESSION_LIFETIME.as_secs(),
+                |old| async move { accounts::close_session(&state.db, &old).await },
+            )
+            .await?;
             redirect("/espace");
         }
         Err(AccountError::InvalidCredentials) => redirect("/connexion?erreur=identifiants"),
@@ -171,8 +229,9 @@ pub async fn reset_password(
     Ok(())
 }
 
+/// Percent-encodes everything but unreserved characters: safe in a path or a query.
 #[cfg(feature = "ssr")]
-fn urlencode(s: &str) -> String {
+pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -223,7 +282,14 @@ pub fn LoginPage() -> impl IntoView {
             },
         }
     };
+    // Already logged in (the header's link, a bookmark): straight to the dossier.
+    let session = Resource::new(|| (), |_| my_dossier());
     view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                matches!(session.await, Ok(Some(_))).then(|| view! { <Redirect path="/espace" /> })
+            })}
+        </Suspense>
         <Title text="Connexion espace sécurisé" />
         <h1>"Connexion espace sécurisé"</h1>
         {move || message().map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
@@ -293,7 +359,7 @@ pub fn DossierPage(
                                 <dt>"Concours"</dt><dd>{d.exam_title.clone()}</dd>
                                 <dt>"Candidat"</dt><dd>{d.candidate.clone()}</dd>
                                 <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at_ms)}</dd>
-                                <dt>"État"</dt><dd>{if d.status == "open" { "préinscrit, en construction" } else { "clôturé, en cours d'instruction" }}</dd>
+                                <dt>"État"</dt><dd>{state_label(&d.status, d.closes_at_ms <= d.now_ms)}</dd>
                             </dl>
                             <p class="print-hint">"Pour garder votre dossier d'inscription, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone)."</p>
                         </section>

@@ -83,10 +83,23 @@ pub fn ClosureStatus(dossier: DossierView, missing: Vec<PieceView>) -> impl Into
             .closed_at_ms
             .map(french::paris_date_time_ms)
             .unwrap_or_default();
+        let decided = matches!(dossier.status.as_str(), "accepted" | "rejected");
+        let note = dossier.instruction.clone();
+        let sentence = match (&note, decided) {
+            (Some(n), true) => n.headline.clone(),
+            _ => CLOSED_SENTENCE.to_string(),
+        };
         return view! {
             <section class="closure closure-done" aria-labelledby="etat-titre">
                 <h2 id="etat-titre">"État de votre inscription"</h2>
-                <p class="closure-status" data-status>{CLOSED_SENTENCE}</p>
+                <p class="closure-status" data-status>{sentence}</p>
+                {note.map(|n| view! {
+                    <div class="notice instruction-note" data-instruction>
+                        {(!decided).then(|| view! { <p><strong>{n.headline.clone()}</strong></p> })}
+                        {n.detail.map(|d| view! { <p>{d}</p> })}
+                        {n.reopened.map(|r| view! { <p>{r}</p> })}
+                    </div>
+                })}
                 <p>"Inscription clôturée le "<span data-closed-at>{at}</span>" (heure de Paris)."</p>
                 <a class="button secondary" href="/espace/accuse-de-reception">"Voir l'accusé de réception"</a>
             </section>

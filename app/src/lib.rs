@@ -14,6 +14,8 @@ pub mod pieces;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
+pub mod staff;
+#[cfg(feature = "ssr")]
 pub mod state;
 pub mod wizard;
 
@@ -31,11 +33,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="fr">
             <head>
-                <meta charset="utf-8" />
-                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HeadBasics />
                 <meta name="description" content="Inscription en ligne aux concours et examens professionnels du Centre de gestion" />
-                <link rel="stylesheet" href="/pkg/concours.css" />
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -44,6 +43,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// What every page's `<head>` starts with, candidates' and staff's alike.
+#[component]
+pub fn HeadBasics() -> impl IntoView {
+    view! {
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <link rel="stylesheet" href="/pkg/concours.css" />
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
     }
 }
 

@@ -60,6 +60,25 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: i64) {
     }
 }
 
+/// Gives this browser a new session in cookie `name` (a new identifier at each login),
+/// after ending the one it held, if any.
+pub async fn start_session<E, F>(
+    name: &str,
+    token: &str,
+    max_age_secs: i64,
+    end_old: impl FnOnce(String) -> F,
+) -> Result<(), ServerFnError>
+where
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    if let Some(old) = cookie(name) {
+        end_old(old).await.map_err(internal)?;
+    }
+    set_cookie(name, token, max_age_secs);
+    Ok(())
+}
+
 /// The dossier of the request's session, if any.
 pub async fn current_dossier() -> Result<Option<Dossier>, ServerFnError> {
     let headers = use_context::<Parts>()

@@ -64,7 +64,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("dossier", "Dossier"),
 ];
 
-fn label(field: &str) -> &'static str {
+pub(crate) fn label(field: &str) -> &'static str {
     LABELS
         .iter()
         .find(|(f, _)| *f == field)
@@ -84,7 +84,7 @@ const NATIONALITES: [(&str, &str); 3] = [
 const OUI_NON: [(&str, &str); 2] = [("non", "Non"), ("oui", "Oui")];
 
 /// How an answer reads on the summary page.
-fn shown(field: &str, value: &str) -> String {
+pub(crate) fn shown(field: &str, value: &str) -> String {
     let pick = |options: &[(&str, &str)]| {
         options
             .iter()

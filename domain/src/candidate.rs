@@ -56,8 +56,12 @@ impl PersonName {
     /// For comparing identities: lowercase, without accents, hyphens or apostrophes,
     /// so « Lefèvre » and « LEFEVRE » are the same person.
     pub fn key(&self) -> String {
-        self.0
-            .chars()
+        Self::key_of(&self.0)
+    }
+
+    /// The same comparison key for any text, e.g. what staff type to find a name.
+    pub fn key_of(text: &str) -> String {
+        text.chars()
             .filter(|c| c.is_alphabetic())
             .flat_map(char::to_lowercase)
             .map(fold_accent)

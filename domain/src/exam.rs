@@ -294,6 +294,23 @@ pub struct PieceSpec {
     pub max_files: u32,
 }
 
+/// A checked pièce written back as a file (or the service's form) has it.
+impl From<&PieceSpec> for RawPiece {
+    fn from(p: &PieceSpec) -> Self {
+        Self {
+            code: p.code.clone(),
+            label: p.label.clone(),
+            help: p.help.clone(),
+            requirement: p.requirement,
+            voies: p.voies.clone(),
+            when: p.when,
+            kinds: p.kinds.clone(),
+            max_size_mib: p.max_size_bytes.div_ceil(MIB),
+            max_files: p.max_files,
+        }
+    }
+}
+
 impl PieceSpec {
     /// Whether this pièce is asked of a candidate with these answers.
     pub fn is_requested(&self, voie: Option<Voie>, accommodation_requested: bool) -> bool {

@@ -25,6 +25,15 @@ impl FileKind {
         }
     }
 
+    /// From its stored code.
+    pub fn parse_code(code: &str) -> Option<Self> {
+        match code {
+            "pdf" => Some(Self::Pdf),
+            "jpeg" => Some(Self::Jpeg),
+            _ => None,
+        }
+    }
+
     /// The stored code, as in the exam files.
     pub fn as_str(self) -> &'static str {
         match self {

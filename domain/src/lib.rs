@@ -8,8 +8,10 @@ pub mod candidate;
 pub mod deadline;
 pub mod dossier;
 pub mod exam;
+pub mod exam_form;
 pub mod file_kind;
 pub mod french;
+pub mod instruction;
 pub mod jpeg;
 pub mod registration;
 

@@ -1,9 +1,7 @@
 import { test, expect, Browser, Page } from "@playwright/test";
-import { spawn, ChildProcess } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { PASSWORD, expectNoA11yViolations, login, mailTo, pdfFile, register, registerQuickly, uniqueName } from "./helpers";
+import { OwnServer, PASSWORD, expectNoA11yViolations, login, mailTo, ownServer, pdfFile, register, registerQuickly, uniqueName } from "./helpers";
 
 const js = (name: string) => name !== "no-js";
 const CLOSED = "votre dossier est clôturé, il est en cours d'instruction";
@@ -81,54 +79,33 @@ test("the notices' journey, from préinscription to « votre dossier est clôtur
 });
 
 /** A server of its own whose clock starts 35 seconds before an exam's deadline. */
-async function serverBeforeDeadline(port: number): Promise<{ url: string; stop: () => void }> {
-  const bin = process.env.E2E_SERVER_BIN;
-  if (!bin) throw new Error("E2E_SERVER_BIN is not set (run through scripts/e2e.sh)");
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "delai-"));
-  fs.mkdirSync(path.join(dir, "exams"));
-  fs.writeFileSync(
-    path.join(dir, "exams", "delai.toml"),
-    [
-      'slug = "delai"',
-      'title = "Concours dont la date limite est ce soir"',
-      'kind = "concours"',
-      'session = "Session de test"',
-      'voies = ["externe", "interne"]',
-      'registration_deadline = "2026-12-15"',
-      'instruction_cutoff = "2027-01-31"',
-      "[[pieces]]",
-      'code = "piece-identite"',
-      `label = "Pièce d'identité en cours de validité"`,
-      'requirement = "mandatory"',
-    ].join("\n"),
-  );
-  const server: ChildProcess = spawn(bin, ["serve"], {
-    env: {
-      ...process.env,
+async function serverBeforeDeadline(port: number): Promise<OwnServer> {
+  return ownServer(port, (dir) => {
+    fs.mkdirSync(path.join(dir, "exams"));
+    fs.writeFileSync(
+      path.join(dir, "exams", "delai.toml"),
+      [
+        'slug = "delai"',
+        'title = "Concours dont la date limite est ce soir"',
+        'kind = "concours"',
+        'session = "Session de test"',
+        'voies = ["externe", "interne"]',
+        'registration_deadline = "2026-12-15"',
+        'instruction_cutoff = "2027-01-31"',
+        "[[pieces]]",
+        'code = "piece-identite"',
+        `label = "Pièce d'identité en cours de validité"`,
+        'requirement = "mandatory"',
+      ].join("\n"),
+    );
+    return {
       APP_ENV: "test",
       // Winter time: 23:59:25 in Paris, 35 s before the deadline.
       APP_NOW: "2026-12-15T23:59:25+01:00",
-      APP_ADDRESS: `127.0.0.1:${port}`,
-      APP_DATA_DIR: dir,
       APP_EXAMS_DIR: path.join(dir, "exams"),
-      APP_SITE_ROOT: process.env.E2E_SITE_ROOT,
       APP_DEMO: "false",
-      DATABASE_URL: `sqlite://${dir}/concours.db`,
-      RUST_LOG: "warn",
-    },
-    stdio: "ignore",
+    };
   });
-  const url = `http://127.0.0.1:${port}`;
-  await expect(async () => {
-    expect((await fetch(`${url}/healthz`)).ok).toBe(true);
-  }).toPass({ timeout: 10_000 });
-  return {
-    url,
-    stop: () => {
-      server.kill();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 test("at the deadline the dossier turns to « non clôturé » and closure is refused", async ({ browser }, info) => {

@@ -1,6 +1,8 @@
 import { expect, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
+import { spawn } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 export const DEMO_EXAM = "demo-redacteur-territorial";
@@ -154,4 +156,43 @@ export async function registerQuickly(page: Page, exam = DEMO_EXAM): Promise<str
 export function pdfFile(name: string, extraBytes = 0) {
   const body = "%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n" + " ".repeat(extraBytes) + "\nstartxref\n0\n%%EOF\n";
   return { name, mimeType: "application/pdf", buffer: Buffer.from(body, "latin1") };
+}
+
+export interface OwnServer {
+  url: string;
+  stop: () => void;
+}
+
+/** A server of its own, from the same build, with a fresh data folder: for a test that
+ * changes what every other test sees (the clock, the catalogue). `prepare` fills the
+ * folder and returns settings; the shipped exams and no demo data otherwise. */
+export async function ownServer(port: number, prepare: (dir: string) => Record<string, string> = () => ({})): Promise<OwnServer> {
+  const bin = process.env.E2E_SERVER_BIN;
+  if (!bin) throw new Error("E2E_SERVER_BIN is not set (run through scripts/e2e.sh)");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-server-"));
+  const server = spawn(bin, ["serve"], {
+    env: {
+      ...process.env,
+      APP_ADDRESS: `127.0.0.1:${port}`,
+      APP_DATA_DIR: dir,
+      APP_EXAMS_DIR: path.resolve(__dirname, "../../exams"),
+      APP_SITE_ROOT: process.env.E2E_SITE_ROOT,
+      APP_DEMO: "false",
+      DATABASE_URL: `sqlite://${dir}/concours.db`,
+      RUST_LOG: "warn",
+      ...prepare(dir),
+    },
+    stdio: "ignore",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await expect(async () => {
+    expect((await fetch(`${url}/healthz`)).ok).toBe(true);
+  }).toPass({ timeout: 10_000 });
+  return {
+    url,
+    stop: () => {
+      server.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

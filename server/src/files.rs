@@ -6,7 +6,7 @@
 //! a JSON `{"message": …}` instead: 413 past the size limit, 415 for a wrong kind, 422
 //! for another refusal, 409 when the pièce is full, 423 when the dossier is locked.
 
-use app::{session::session_dossier, state::AppState};
+use app::{account::urlencode, session::session_dossier, state::AppState};
 use axum::{
     Json, Router,
     body::Body,
@@ -59,17 +59,6 @@ fn message(status: StatusCode, text: String, json: bool, back: &str) -> Response
     } else {
         Redirect::to(&format!("{back}?erreur={}", urlencode(&text))).into_response()
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The session's dossier, or the answer for a request without one.
@@ -199,10 +188,22 @@ async fn serve(
         Err(AttachmentError::NotFound) => return StatusCode::NOT_FOUND.into_response(),
         Err(error) => return refusal(error).0.into_response(),
     };
+    file_response(&state, &attachment, false).await
+}
+
+/// A stored file as a response: its own type, never sniffed (set globally), never
+/// cached by a shared cache, framed by our pages only, under its cleaned name (RFC
+/// 6266 / 5987, so accents survive and nothing in the name can break the header);
+/// shown in the page, or saved when `download`.
+pub async fn file_response(
+    state: &AppState,
+    attachment: &attachments::Attachment,
+    download: bool,
+) -> Response {
     let file = match state.storage.read(&attachment.storage_key).await {
         Ok(f) => f,
         Err(error) => {
-            tracing::error!(%error, id, "stored file missing");
+            tracing::error!(%error, id = %attachment.id, "stored file missing");
             return StatusCode::NOT_FOUND.into_response();
         }
     };
@@ -217,7 +218,6 @@ async fn serve(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    // Our own pages may frame it for the preview; no other site may.
     h.insert(
         header::X_FRAME_OPTIONS,
         HeaderValue::from_static("SAMEORIGIN"),
@@ -226,10 +226,19 @@ async fn serve(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("frame-ancestors 'self'"),
     );
-    // Shown in the page (preview), saved under its cleaned name; RFC 6266 / 5987 so
-    // accents survive and nothing in the name can break the header.
-    let ascii: String = attachment
-        .name
+    let disposition = content_disposition(
+        if download { "attachment" } else { "inline" },
+        &attachment.name,
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// `inline` or `attachment` with a file name: ASCII for old clients, UTF-8 for others.
+pub fn content_disposition(kind: &str, name: &str) -> String {
+    let ascii: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || " .-_()".contains(c) {
@@ -239,14 +248,10 @@ async fn serve(
             }
         })
         .collect();
-    let disposition = format!(
-        "inline; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        urlencode(&attachment.name)
-    );
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
+    format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        urlencode(name)
+    )
 }
 
 async fn delete(

@@ -3,6 +3,7 @@
 pub mod config;
 mod files;
 mod security;
+mod staff;
 pub mod startup;
 pub mod telemetry;
 

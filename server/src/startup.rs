@@ -13,7 +13,7 @@ use services::{
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Settings, files, security};
+use crate::{Settings, files, security, staff};
 
 pub struct Application {
     listener: TcpListener,
@@ -46,6 +46,14 @@ impl Application {
                 ),
                 Err(error) => tracing::warn!(%error, "demo candidate not seeded"),
             }
+            match services::staff::seed_demo(&db, &passwords, &*clock).await {
+                Ok(()) => tracing::info!(
+                    "demo staff member: {}, mot de passe « {} »",
+                    services::staff::DEMO_EMAIL,
+                    services::staff::DEMO_PASSWORD
+                ),
+                Err(error) => tracing::warn!(%error, "demo staff member not seeded"),
+            }
         }
 
         let mut leptos_options = get_configuration(None)?.leptos_options;
@@ -66,6 +74,7 @@ impl Application {
         let router = Router::new()
             .route("/healthz", get(healthz))
             .merge(files::routes())
+            .merge(staff::routes(&state))
             .leptos_routes_with_context(&state, routes, security::provide_request_nonce, {
                 let options = leptos_options.clone();
                 move || shell(options.clone())
@@ -84,6 +93,7 @@ impl Application {
                 },
                 shell,
             ))
+            .layer(middleware::from_fn_with_state(state.clone(), staff::gate))
             .layer(middleware::from_fn(security::same_origin))
             .layer(middleware::from_fn(security::headers))
             .layer(TraceLayer::new_for_http())

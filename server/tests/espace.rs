@@ -53,6 +53,19 @@ async fn login_sets_a_fresh_http_only_session_cookie_and_logout_revokes_it() {
             token
         );
 
+        // Logged in, the login page (the header's link) leads to the dossier.
+        let login_page = app
+            .client
+            .get(format!("{}/connexion", app.address))
+            .header("cookie", &token)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login_page.status(), 302, "{}", app.label);
+        assert_eq!(login_page.headers()["location"], "/espace");
+        assert_eq!(app.get("/connexion").await.status(), 200);
+
         let page = espace(&app, &token).await;
         assert!(
             page.text().await.unwrap().contains(DEMO_NUMBER),

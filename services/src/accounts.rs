@@ -11,12 +11,13 @@ use crate::{
     mail::{MailError, Mailer},
     passwords::{PasswordError, Passwords},
     secrets::{new_token, token_hash},
+    throttle,
 };
+
+pub use throttle::FAILURE_WINDOW;
 
 /// A session lasts a working day; logging out or resetting the password ends it sooner.
 pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
-/// Failed logins are counted over this window.
-pub const FAILURE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 /// Failures allowed per dossier number within the window, then it waits.
 pub const MAX_FAILURES_PER_DOSSIER: i64 = 5;
 /// Failures allowed per IP address within the window (a shared school or office
@@ -97,21 +98,6 @@ pub async fn close_session(db: &Db, token: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-async fn failures_since(
-    db: &Db,
-    scope: &str,
-    since: i64,
-) -> Result<(i64, Option<i64>), AccountError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n, MIN(at) AS first FROM login_failures WHERE scope = $1 AND at > $2",
-    )
-    .bind(scope)
-    .bind(since)
-    .fetch_one(db.pool())
-    .await?;
-    Ok((row.try_get("n")?, row.try_get("first")?))
-}
-
 /// Checks the number and password. The same answer for an unknown dossier and a wrong
 /// password, in the same time (a decoy hash is checked when there is no dossier).
 pub async fn login(
@@ -123,7 +109,6 @@ pub async fn login(
     ip: &str,
 ) -> Result<(Dossier, String), AccountError> {
     let now = clock.now().as_millisecond();
-    let since = now - FAILURE_WINDOW.as_millis() as i64;
     // Counted on what was typed, normalised, so unknown numbers are limited too.
     let number = DossierNumber::parse(number).ok();
     let dossier_scope = format!(
@@ -131,17 +116,14 @@ pub async fn login(
         number.as_ref().map(|n| n.as_str()).unwrap_or("?")
     );
     let ip_scope = format!("ip:{ip}");
-    for (scope, max) in [
-        (&dossier_scope, MAX_FAILURES_PER_DOSSIER),
-        (&ip_scope, MAX_FAILURES_PER_IP),
-    ] {
-        let (count, first) = failures_since(db, scope, since).await?;
-        if count >= max {
-            let retry_at_ms = first.unwrap_or(now) + FAILURE_WINDOW.as_millis() as i64;
-            tracing::warn!(scope = %scope, failures = count, "login refused: too many attempts");
-            return Err(AccountError::TooManyAttempts { retry_at_ms });
-        }
-    }
+    let scopes = [
+        (dossier_scope.as_str(), MAX_FAILURES_PER_DOSSIER),
+        (ip_scope.as_str(), MAX_FAILURES_PER_IP),
+    ];
+    let failures = match throttle::check(db, &scopes, now).await? {
+        Ok(counts) => counts,
+        Err(retry_at_ms) => return Err(AccountError::TooManyAttempts { retry_at_ms }),
+    };
     let found = match &number {
         Some(n) => sqlx::query("SELECT id, password_hash FROM dossiers WHERE number = $1")
             .bind(n.as_str())
@@ -160,18 +142,7 @@ pub async fn login(
         .verify(password, found.as_ref().map(|(_, h)| h.as_str()))
         .await?;
     let Some((id, _)) = found.filter(|_| verified.ok) else {
-        for scope in [&dossier_scope, &ip_scope] {
-            sqlx::query("INSERT INTO login_failures (scope, at) VALUES ($1, $2)")
-                .bind(scope)
-                .bind(now)
-                .execute(db.pool())
-                .await?;
-        }
-        // Old failures no longer count; keep the table small.
-        sqlx::query("DELETE FROM login_failures WHERE at <= $1")
-            .bind(since)
-            .execute(db.pool())
-            .await?;
+        throttle::record_failure(db, &[&dossier_scope, &ip_scope], now).await?;
         tracing::info!(scope = %dossier_scope, "login failed");
         return Err(AccountError::InvalidCredentials);
     };
@@ -182,10 +153,10 @@ pub async fn login(
             .execute(db.pool())
             .await?;
     }
-    sqlx::query("DELETE FROM login_failures WHERE scope = $1")
-        .bind(&dossier_scope)
-        .execute(db.pool())
-        .await?;
+    // Most logins follow no failure: no write then (one writer at a time on SQLite).
+    if failures.first().is_some_and(|n| *n > 0) {
+        throttle::clear(db, &dossier_scope).await?;
+    }
     let token = open_session(db, clock, &id).await?;
     tracing::info!(scope = %dossier_scope, "login");
     let dossier = dossiers::by_id(db, &id)

@@ -7,9 +7,8 @@
 
 use bytes::Bytes;
 use domain::{
-    FileKind, PieceRequirement, PieceSpec, Voie,
+    FileKind, PieceRequirement, PieceSpec,
     attachment::{self, PdfScan, UploadError},
-    exam::Condition,
 };
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
@@ -56,65 +55,28 @@ pub struct Attachment {
     pub created_at: i64,
 }
 
-fn split<T>(s: &str, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
-    s.split(',')
-        .filter(|v| !v.is_empty())
-        .filter_map(parse)
-        .collect()
-}
-
 /// The pièces the exam asks of this candidate, in the exam's order.
 pub async fn requested_pieces(
     db: &Db,
     dossier: &Dossier,
 ) -> Result<Vec<PieceSpec>, AttachmentError> {
-    let rows = sqlx::query(
-        "SELECT code, label, help, requirement, voies, condition, kinds, max_size_bytes, max_files
-         FROM pieces WHERE exam_slug = $1 ORDER BY position",
-    )
-    .bind(dossier.exam_slug.as_str())
-    .fetch_all(db.pool())
-    .await?;
     let voie = dossier.registration.voie;
     let accommodation = dossier.registration.accommodation.is_some();
-    let mut pieces = Vec::new();
-    for row in rows {
-        let requirement: String = row.try_get("requirement")?;
-        let voies: String = row.try_get("voies")?;
-        let condition: Option<String> = row.try_get("condition")?;
-        let kinds: String = row.try_get("kinds")?;
-        let max_size: i64 = row.try_get("max_size_bytes")?;
-        let max_files: i64 = row.try_get("max_files")?;
-        let piece = PieceSpec {
-            code: row.try_get("code")?,
-            label: row.try_get("label")?,
-            help: row.try_get("help")?,
-            requirement: PieceRequirement::parse(&requirement)
-                .unwrap_or(PieceRequirement::Mandatory),
-            voies: split(&voies, Voie::parse),
-            when: condition.as_deref().and_then(Condition::parse),
-            kinds: split(&kinds, |k| match k {
-                "pdf" => Some(FileKind::Pdf),
-                "jpeg" => Some(FileKind::Jpeg),
-                _ => None,
-            }),
-            max_size_bytes: max_size.max(0) as u64,
-            max_files: max_files.clamp(0, u32::MAX as i64) as u32,
-        };
-        if piece.is_requested(voie, accommodation) {
-            pieces.push(piece);
-        }
-    }
-    Ok(pieces)
+    Ok(crate::catalogue::pieces(db, dossier.exam_slug.as_str())
+        .await?
+        .into_iter()
+        .filter(|p| p.is_requested(voie, accommodation))
+        .collect())
 }
 
 /// Whether files of this pièce may be added or deleted at `now`: an open dossier before
-/// the deadline, or a pièce that « peut être transmise ultérieurement » of a closed
-/// dossier until the instruction cut-off.
+/// the deadline, a pièce that « peut être transmise ultérieurement » of a closed
+/// dossier until the instruction cut-off, or any pièce of a closed dossier the service
+/// reopened, until the date it gave.
 pub fn can_change(now: jiff::Timestamp, dossier: &Dossier, piece: &PieceSpec) -> bool {
     match dossier.status.as_str() {
         "open" => dossier.deadline.is_open_at(now),
-        "closed" => may_follow_open(now, dossier, piece),
+        "closed" => may_follow_open(now, dossier, piece) || dossier.is_reopened_at(now),
         _ => false,
     }
 }
@@ -139,7 +101,7 @@ async fn begin_change(
     let locked = sqlx::query(
         "UPDATE dossiers SET status = status WHERE id = $1 AND (
             (status = 'open' AND EXISTS (SELECT 1 FROM exams e WHERE e.slug = dossiers.exam_slug AND e.closes_at > $2))
-            OR (status = 'closed' AND $3 = 1))",
+            OR (status = 'closed' AND ($3 = 1 OR reopened_until > $2)))",
     )
     .bind(&dossier.id)
     .bind(now.as_millisecond())
@@ -200,6 +162,20 @@ pub async fn get(db: &Db, dossier_id: &str, id: &str) -> Result<Attachment, Atta
     .map(from_row)
     .transpose()?
     .ok_or(AttachmentError::NotFound)
+}
+
+/// Any dossier's file with its dossier's id: for the service concours only.
+pub async fn for_staff(db: &Db, id: &str) -> Result<(String, Attachment), AttachmentError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT dossier_id, {} WHERE id = $1",
+        SELECT.trim_start_matches("SELECT ")
+    )))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AttachmentError::NotFound)?;
+    let dossier_id: String = row.try_get("dossier_id")?;
+    Ok((dossier_id, from_row(row)?))
 }
 
 /// Streams one upload into storage and records it.

@@ -42,6 +42,23 @@ pub struct Dossier {
     pub deadline: domain::Deadline,
     /// Until when pièces that may follow are still taken after closure.
     pub instruction_cutoff: domain::Deadline,
+    /// The service's review of the pièces, and the missing items when incomplete.
+    pub review: Option<domain::instruction::Review>,
+    pub review_note: Option<String>,
+    /// Why the dossier was rejected.
+    pub decision_reason: Option<String>,
+    /// Until when a closed dossier reopened by the service takes files (ms).
+    pub reopened_until: Option<i64>,
+}
+
+impl Dossier {
+    /// Whether the service has reopened this closed dossier at `now`.
+    pub fn is_reopened_at(&self, now: jiff::Timestamp) -> bool {
+        self.status == "closed"
+            && self
+                .reopened_until
+                .is_some_and(|t| now.as_millisecond() < t)
+    }
 }
 
 fn new_number(clock: &dyn Clock) -> DossierNumber {
@@ -135,7 +152,8 @@ async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, Dos
 
 const SELECT: &str =
     "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at,
-            d.closed_at, e.deadline_day, e.instruction_cutoff
+            d.closed_at, e.deadline_day, e.instruction_cutoff, d.review, d.review_note,
+            d.decision_reason, d.reopened_until
      FROM dossiers d JOIN exams e ON e.slug = d.exam_slug";
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
@@ -161,6 +179,13 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
         registration: serde_json::from_str(&answers).map_err(|_| corrupt("answers"))?,
         created_at: row.try_get("created_at")?,
         closed_at: row.try_get("closed_at")?,
+        review: row
+            .try_get::<Option<String>, _>("review")?
+            .as_deref()
+            .and_then(domain::instruction::Review::parse),
+        review_note: row.try_get("review_note")?,
+        decision_reason: row.try_get("decision_reason")?,
+        reopened_until: row.try_get("reopened_until")?,
         id,
     })
 }
@@ -173,6 +198,18 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Dossier>, DossierError> {
         .await?
         .map(from_row)
         .transpose()
+}
+
+/// Every dossier of an exam, by number.
+pub async fn of_exam(db: &Db, exam: &str) -> Result<Vec<Dossier>, DossierError> {
+    let sql = format!("{SELECT} WHERE d.exam_slug = $1 ORDER BY d.number");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(exam)
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
 }
 
 pub async fn by_number(db: &Db, number: &DossierNumber) -> Result<Option<Dossier>, DossierError> {

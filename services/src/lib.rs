@@ -10,13 +10,16 @@ pub mod closure;
 pub mod db;
 pub mod demo;
 pub mod dossiers;
+pub mod instruction;
 pub mod mail;
 pub mod passwords;
 pub mod registrations;
 pub mod secrets;
+pub mod staff;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use db::{Db, DbError, DbKind};

@@ -20,11 +20,21 @@ pub struct TestApp {
 impl TestApp {
     /// A form post as a browser on this site sends it.
     pub async fn post_form(&self, path: &str, body: &str) -> reqwest::Response {
-        self.client
+        self.post_form_as("", path, body).await
+    }
+
+    /// The same, with this session cookie (none when empty).
+    pub async fn post_form_as(&self, cookie: &str, path: &str, body: &str) -> reqwest::Response {
+        let mut request = self
+            .client
             .post(format!("{}{path}", self.address))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "text/html")
-            .header("origin", &self.address)
+            .header("origin", &self.address);
+        if !cookie.is_empty() {
+            request = request.header("cookie", cookie);
+        }
+        request
             .body(body.to_string())
             .send()
             .await

@@ -1,0 +1,281 @@
+//! A dossier's state as the service concours sees it. The candidate's `open` dossier
+//! whose deadline has passed is not a stored state: it is read from the clock, so it
+//! holds at the very millisecond of the deadline without any job running.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DossierState {
+    /// Préinscrit, en construction.
+    Open,
+    /// Clôturé, en cours d'instruction.
+    Closed,
+    /// Open when the deadline passed: « inscription non prise en compte ».
+    NotClosedAtDeadline,
+    /// Admis à concourir.
+    Accepted,
+    Rejected,
+}
+
+impl DossierState {
+    pub const ALL: [DossierState; 5] = [
+        Self::Open,
+        Self::Closed,
+        Self::NotClosedAtDeadline,
+        Self::Accepted,
+        Self::Rejected,
+    ];
+
+    /// From the stored status and whether the exam's deadline has passed.
+    pub fn of(status: &str, deadline_passed: bool) -> Option<Self> {
+        Some(match status {
+            "open" if deadline_passed => Self::NotClosedAtDeadline,
+            "open" => Self::Open,
+            "closed" => Self::Closed,
+            "accepted" => Self::Accepted,
+            "rejected" => Self::Rejected,
+            _ => return None,
+        })
+    }
+
+    /// The code used in addresses and exports.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Open => "ouvert",
+            Self::Closed => "cloture",
+            Self::NotClosedAtDeadline => "non-cloture",
+            Self::Accepted => "admis",
+            Self::Rejected => "rejete",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Open => "en construction",
+            Self::Closed => "clôturé, en cours d'instruction",
+            Self::NotClosedAtDeadline => "non clôturé à la date limite",
+            Self::Accepted => "admis à concourir",
+            Self::Rejected => "rejeté",
+        }
+    }
+}
+
+/// The service's verdict on a closed dossier's pièces, before the decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Review {
+    Complete,
+    Incomplete,
+}
+
+impl Review {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Incomplete => "incomplete",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "complete" => Some(Self::Complete),
+            "incomplete" => Some(Self::Incomplete),
+            _ => None,
+        }
+    }
+}
+
+/// What the service concours may record on a dossier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Complete,
+    /// With the missing items, as the candidate will read them.
+    Incomplete {
+        missing: String,
+    },
+    /// Admis à concourir.
+    Accept,
+    Reject {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionRefused {
+    #[error("Ce dossier n'est pas clôturé : il ne peut pas être instruit.")]
+    NotClosed,
+    #[error("Une décision a déjà été prise sur ce dossier.")]
+    AlreadyDecided,
+    #[error(
+        "Marquez d'abord le dossier complet : seul un dossier complet peut être admis à concourir."
+    )]
+    NotComplete,
+    #[error("Indiquez les pièces manquantes : le candidat les lira.")]
+    MissingItemsRequired,
+    #[error("Indiquez le motif du rejet : le candidat le lira.")]
+    ReasonRequired,
+}
+
+impl DecisionRefused {
+    const ALL: [DecisionRefused; 5] = [
+        Self::NotClosed,
+        Self::AlreadyDecided,
+        Self::NotComplete,
+        Self::MissingItemsRequired,
+        Self::ReasonRequired,
+    ];
+
+    /// A code for an address, so a page shows only our own messages.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotClosed => "non-cloture",
+            Self::AlreadyDecided => "deja-decide",
+            Self::NotComplete => "pas-complet",
+            Self::MissingItemsRequired => "pieces",
+            Self::ReasonRequired => "motif",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+impl Decision {
+    /// Whether this decision may be recorded on a dossier in `state` with `review`:
+    /// only a closed dossier is instructed, a decision is final, and only a complete
+    /// dossier is admitted. A rejection needs a reason, an incomplete mark its items.
+    pub fn check(
+        &self,
+        state: DossierState,
+        review: Option<Review>,
+    ) -> Result<(), DecisionRefused> {
+        match state {
+            DossierState::Accepted | DossierState::Rejected => {
+                return Err(DecisionRefused::AlreadyDecided);
+            }
+            DossierState::Open | DossierState::NotClosedAtDeadline => {
+                return Err(DecisionRefused::NotClosed);
+            }
+            DossierState::Closed => {}
+        }
+        match self {
+            Self::Complete => Ok(()),
+            Self::Incomplete { missing } if missing.trim().is_empty() => {
+                Err(DecisionRefused::MissingItemsRequired)
+            }
+            Self::Incomplete { .. } => Ok(()),
+            Self::Accept if review != Some(Review::Complete) => Err(DecisionRefused::NotComplete),
+            Self::Accept => Ok(()),
+            Self::Reject { reason } if reason.trim().is_empty() => {
+                Err(DecisionRefused::ReasonRequired)
+            }
+            Self::Reject { .. } => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_closed_dossiers_are_decided_and_decisions_are_final() {
+        let all = [
+            Decision::Complete,
+            Decision::Incomplete {
+                missing: "diplôme".into(),
+            },
+            Decision::Accept,
+            Decision::Reject {
+                reason: "hors délai".into(),
+            },
+        ];
+        for decision in &all {
+            for (state, refusal) in [
+                (DossierState::Open, DecisionRefused::NotClosed),
+                (
+                    DossierState::NotClosedAtDeadline,
+                    DecisionRefused::NotClosed,
+                ),
+                (DossierState::Accepted, DecisionRefused::AlreadyDecided),
+                (DossierState::Rejected, DecisionRefused::AlreadyDecided),
+            ] {
+                assert_eq!(
+                    decision.check(state, Some(Review::Complete)),
+                    Err(refusal),
+                    "{decision:?} {state:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_closed_dossier_is_reviewed_then_admitted_only_when_complete() {
+        let closed = DossierState::Closed;
+        assert_eq!(Decision::Complete.check(closed, None), Ok(()));
+        assert_eq!(
+            Decision::Complete.check(closed, Some(Review::Incomplete)),
+            Ok(())
+        );
+        assert_eq!(
+            Decision::Accept.check(closed, None),
+            Err(DecisionRefused::NotComplete)
+        );
+        assert_eq!(
+            Decision::Accept.check(closed, Some(Review::Incomplete)),
+            Err(DecisionRefused::NotComplete)
+        );
+        assert_eq!(
+            Decision::Accept.check(closed, Some(Review::Complete)),
+            Ok(())
+        );
+        let incomplete = |m: &str| Decision::Incomplete { missing: m.into() };
+        assert_eq!(
+            incomplete("  ").check(closed, None),
+            Err(DecisionRefused::MissingItemsRequired)
+        );
+        assert_eq!(
+            incomplete("état des services").check(closed, Some(Review::Complete)),
+            Ok(())
+        );
+        let reject = |r: &str| Decision::Reject { reason: r.into() };
+        assert_eq!(
+            reject("").check(closed, None),
+            Err(DecisionRefused::ReasonRequired)
+        );
+        assert_eq!(
+            reject("conditions de diplôme non remplies").check(closed, None),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_open_dossier_past_its_deadline_is_not_closed_at_deadline() {
+        assert_eq!(DossierState::of("open", false), Some(DossierState::Open));
+        assert_eq!(
+            DossierState::of("open", true),
+            Some(DossierState::NotClosedAtDeadline)
+        );
+        // A closed dossier stays closed whatever the clock says.
+        assert_eq!(DossierState::of("closed", true), Some(DossierState::Closed));
+        assert_eq!(DossierState::of("lost", false), None);
+    }
+
+    #[test]
+    fn codes_read_back() {
+        for state in DossierState::ALL {
+            assert_eq!(DossierState::from_code(state.code()), Some(state));
+        }
+        for refusal in DecisionRefused::ALL {
+            assert_eq!(
+                DecisionRefused::from_code(refusal.code()),
+                Some(refusal.clone())
+            );
+        }
+        assert_eq!(DossierState::from_code("ouvert "), None);
+    }
+}

@@ -1,0 +1,177 @@
+import { test, expect, Browser, Page } from "@playwright/test";
+import * as fs from "fs";
+import { expectNoA11yViolations, mails, ownServer, pdfFile, registerQuickly } from "./helpers";
+
+const STAFF_EMAIL = "service.concours@exemple.fr";
+const STAFF_PASSWORD = "essai du service concours";
+const EXAM = "Concours de rédacteur territorial (démonstration)";
+
+/** A dossier closed by its candidate (logged in on `page`), through the requests the
+ * pages send; returns its number. */
+async function closedDossier(page: Page): Promise<string> {
+  const number = await registerQuickly(page);
+  const origin = new URL(page.url()).origin;
+  for (const [piece, name] of [["piece-identite", "Carte d'identité.pdf"], ["diplome", "Licence.pdf"]]) {
+    const r = await page.request.post(`/espace/pieces/${piece}/fichiers`, { multipart: { fichier: pdfFile(name) }, headers: { Accept: "application/json", Origin: origin } });
+    expect(r.status()).toBe(201);
+  }
+  const closed = await page.request.post("/api/espace/cloturer", { form: {}, headers: { Accept: "text/html", Origin: origin }, maxRedirects: 0 });
+  expect(closed.headers()["location"]).toBe("/espace?cloture=ok");
+  return number;
+}
+
+/** The demo staff member, logged in on a browser context of its own. */
+async function staffPage(browser: Browser, baseURL?: string): Promise<Page> {
+  const staff = await (await browser.newContext(baseURL ? { baseURL } : {})).newPage();
+  await staff.goto("/service/connexion");
+  await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
+  await staff.getByLabel("Mot de passe").fill(STAFF_PASSWORD);
+  await staff.getByRole("button", { name: "Se connecter" }).click();
+  await expect(staff.getByRole("heading", { level: 1 })).toHaveText("Concours et dossiers");
+  return staff;
+}
+
+test("the service concours finds a closed dossier, previews and downloads its files, and exports the list", async ({ page, browser }, info) => {
+  test.skip(info.project.name !== "desktop", "the service concours works on a desktop");
+  test.setTimeout(60_000);
+  const number = await closedDossier(page);
+  // The candidate's session does not open the service's pages.
+  await page.goto("/service");
+  await expect(page).toHaveURL(/\/service\/connexion\?info=session/);
+
+  const staff = await (await browser.newContext()).newPage();
+  await staff.goto("/service");
+  await expect(staff).toHaveURL(/\/service\/connexion/);
+  await expectNoA11yViolations(staff, true);
+  await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
+  await staff.getByLabel("Mot de passe").fill("pas le bon");
+  await staff.getByRole("button", { name: "Se connecter" }).click();
+  await expect(staff.getByRole("alert")).toHaveText("Adresse électronique ou mot de passe incorrect.");
+  await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
+  await staff.getByLabel("Mot de passe").fill(STAFF_PASSWORD);
+  await staff.getByRole("button", { name: "Se connecter" }).click();
+
+  // The exams, with their dossiers counted by state.
+  await expect(staff.getByRole("heading", { level: 1 })).toHaveText("Concours et dossiers");
+  await expectNoA11yViolations(staff, true);
+  const row = staff.locator("[data-exam=demo-redacteur-territorial]");
+  await expect(row.locator("[data-state=cloture]")).not.toHaveText("0");
+  await row.getByRole("link", { name: EXAM, exact: true }).click();
+
+  // Search by the number as someone reads it out, filtered on closed dossiers.
+  await staff.getByLabel("N° de dossier ou nom").fill(number.replace(/-/g, " ").toLowerCase());
+  await staff.getByLabel("État").selectOption("cloture");
+  await staff.getByRole("button", { name: "Rechercher" }).click();
+  await expect(staff.getByRole("status")).toContainText("1 dossier");
+  await expectNoA11yViolations(staff, true);
+  const csv = staff.waitForEvent("download");
+  await staff.getByRole("link", { name: "Exporter ces dossiers (CSV)" }).click();
+  const exported = await csv;
+  const text = fs.readFileSync((await exported.path())!, "utf8");
+  expect(text.charCodeAt(0)).toBe(0xfeff);
+  expect(text.split("\r\n")[1].split(";")[0]).toBe(number);
+  expect(text).toContain("clôturé, en cours d'instruction");
+
+  const all = staff.waitForEvent("download");
+  await staff.getByRole("link", { name: "Télécharger les dossiers clôturés (ZIP)" }).click();
+  expect((await all).suggestedFilename()).toBe("dossiers-clotures-demo-redacteur-territorial.zip");
+
+  await staff.getByRole("link", { name: number }).click();
+  await expect(staff.getByRole("heading", { level: 1 })).toContainText(number);
+  await expect(staff.locator(".closure-status")).toContainText("Clôturé, en cours d'instruction le");
+  await expectNoA11yViolations(staff, true);
+  const zip = staff.waitForEvent("download");
+  await staff.getByRole("link", { name: "Télécharger tous les fichiers (ZIP)" }).click();
+  expect((await zip).suggestedFilename()).toBe(`dossier-${number}.zip`);
+  await staff.getByRole("link", { name: "Voir « Licence.pdf »" }).click();
+  await expect(staff.locator("#apercu iframe")).toHaveAttribute("title", "Aperçu de Licence.pdf");
+  // Every look and download is in the dossier's log.
+  await staff.reload();
+  await expect(staff.locator("table.audit")).toContainText("fichier consulté : Licence.pdf");
+  await expect(staff.locator("table.audit")).toContainText("dossier téléchargé (ZIP) : 2 fichier(s)");
+
+  await staff.getByRole("button", { name: "Se déconnecter" }).click();
+  await expect(staff.getByText("Vous êtes déconnecté.")).toBeVisible();
+  await staff.goto("/service");
+  await expect(staff).toHaveURL(/\/service\/connexion\?info=session/);
+});
+
+test("a decision recorded by the service is what the candidate reads, and a reopened dossier takes the missing file", async ({ page, browser }, info) => {
+  test.skip(info.project.name !== "desktop", "the service concours works on a desktop");
+  test.setTimeout(60_000);
+  const number = await closedDossier(page);
+  const staff = await staffPage(browser);
+  await staff.goto(`/service/dossiers/${number}`);
+  // Not complete yet: admitting is not offered.
+  await expect(staff.getByRole("button", { name: "Admettre à concourir" })).toBeDisabled();
+  await staff.getByLabel("Pièces manquantes ou à corriger").fill("Copie du diplôme recto verso");
+  await staff.getByRole("button", { name: "Dossier incomplet" }).click();
+  await expect(staff.getByRole("status")).toContainText("le candidat en est informé");
+  const inAWeek = new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString().slice(0, 10);
+  await staff.getByLabel("Rouvrir au candidat jusqu'au (inclus)").fill(inAWeek);
+  await staff.getByRole("button", { name: "Rouvrir le dossier" }).click();
+  await expect(staff.locator("[data-review]")).toHaveText("incomplet : Copie du diplôme recto verso");
+  await expectNoA11yViolations(staff, true);
+
+  // The candidate reads it, and may add the file although the dossier is closed.
+  await page.goto("/espace");
+  const note = page.locator("[data-instruction]");
+  await expect(note).toContainText("Votre dossier est incomplet.");
+  await expect(note).toContainText("Pièces manquantes ou à corriger : Copie du diplôme recto verso");
+  await expect(note).toContainText("Le service concours a rouvert votre dossier");
+  await page.goto("/espace/pieces/diplome");
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("Diplôme recto verso.pdf"));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+
+  await staff.getByRole("button", { name: "Dossier complet" }).click();
+  await staff.getByRole("button", { name: "Admettre à concourir" }).click();
+  await expect(staff.locator(".closure-status")).toContainText("Admis à concourir");
+  // Decided: no more forms, and the log says who did what.
+  await expect(staff.getByRole("button", { name: "Rejeter le dossier" })).toHaveCount(0);
+  await expect(staff.locator("table.audit")).toContainText("dossier incomplet : Copie du diplôme recto verso");
+  await expect(staff.locator("table.audit")).toContainText("admis à concourir");
+
+  await page.goto("/espace");
+  await expect(page.locator("[data-status]")).toHaveText("Vous êtes admis à concourir.");
+  await expect(page.getByText("admis à concourir", { exact: true })).toBeVisible();
+  // And a mail for each decision.
+  await expect.poll(() => mails().filter((m) => m.includes(`Dossier n° ${number}`)).length).toBe(4);
+});
+
+test("the service creates an exam in the browser, checks its closing instant and publishes it", async ({ browser }, info) => {
+  test.skip(info.project.name !== "desktop", "the service concours works on a desktop");
+  // A new published exam would change the catalogue every other test reads.
+  const server = await ownServer(3153, () => ({ APP_DEMO: "true" }));
+  try {
+  const staff = await staffPage(browser, server.url);
+  await staff.getByRole("link", { name: "Créer un examen" }).click();
+  await expect(staff.getByRole("heading", { level: 1 })).toHaveText("Créer un examen");
+  await expectNoA11yViolations(staff, true);
+  const slug = `attache-${Date.now()}`;
+  await staff.getByLabel("Intitulé", { exact: true }).first().fill("Concours d'attaché territorial");
+  await staff.getByLabel(/^Identifiant/).fill(slug);
+  await staff.getByLabel("Session").fill("Session 2027");
+  await staff.getByLabel("Dernier jour des inscriptions").fill("2027-10-31");
+  await staff.getByLabel("Dernier jour des pièces transmises ultérieurement").fill("2027-11-30");
+  await staff.getByLabel("Publié (visible au catalogue, ouvert aux préinscriptions)").check();
+  const piece = staff.locator("fieldset.piece-editor").first();
+  await piece.getByLabel(/^Code/).fill("piece-identite");
+  await piece.getByLabel("Intitulé").fill("Pièce d'identité");
+  await staff.getByRole("button", { name: "Vérifier" }).click();
+  // The last Sunday of October: back to winter time, midnight in Paris is 23:00 UTC.
+  await expect(staff.getByRole("status")).toContainText("dimanche 31 octobre 2027");
+  await expect(staff.locator("[data-closing]")).toContainText("2027-10-31T23:00:00Z");
+  // What was typed is still there, and one more blank pièce is offered.
+  await expect(staff.locator("fieldset.piece-editor")).toHaveCount(2);
+  await staff.getByRole("button", { name: "Enregistrer" }).click();
+  await expect(staff.getByRole("status")).toContainText(`L'examen « ${slug} » est enregistré.`);
+  await expect(staff.locator(`[data-exam=${slug}]`)).toContainText("Concours d'attaché territorial");
+
+  const visitor = await (await browser.newContext({ baseURL: server.url })).newPage();
+  await visitor.goto("/");
+  await expect(visitor.locator(`[data-exam=${slug}]`)).toContainText("Concours d'attaché territorial");
+  } finally {
+    server.stop();
+  }
+});

@@ -1,0 +1,426 @@
+//! The service concours' side of the router: the gate in front of every staff address,
+//! the staff pages (rendered without hydration), and the plain handlers that stream
+//! files, ZIP archives and the CSV export. Every file served to staff is audited.
+
+use app::{
+    session::cookie_in,
+    staff::{STAFF_COOKIE, shell},
+    state::AppState,
+};
+use async_zip::{Compression, ZipEntryBuilder, tokio::write::ZipFileWriter};
+use axum::{
+    Extension, Router,
+    body::Body,
+    extract::{Path, Query, Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
+use leptos::prelude::provide_context;
+use services::{
+    attachments,
+    instruction::{self, InstructionError},
+    staff::{self, Staff},
+};
+use tokio_util::{compat::FuturesAsyncWriteCompatExt, io::ReaderStream};
+
+use crate::{files, security};
+
+/// Whether an address belongs to the service concours.
+fn is_staff_path(path: &str) -> bool {
+    path == "/service" || path.starts_with("/service/") || path.starts_with("/api/service/")
+}
+
+/// No staff address answers without a live staff session, but the login page and its
+/// form. A candidate's session is not one: the two live in different tables under
+/// different cookies. Pages go to the login page; anything else is refused.
+pub async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !is_staff_path(path) {
+        return next.run(request).await;
+    }
+    let open = matches!(path, "/service/connexion" | "/api/service/connexion");
+    let found = match cookie_in(request.headers(), STAFF_COOKIE) {
+        Some(token) => staff::session_staff(&state.db, &*state.clock, &token).await,
+        None => Ok(None),
+    };
+    match found {
+        Ok(Some(member)) => {
+            request.extensions_mut().insert(member);
+            next.run(request).await
+        }
+        Ok(None) if open => next.run(request).await,
+        Ok(None) if request.method() == Method::GET || request.method() == Method::HEAD => {
+            Redirect::to("/service/connexion?info=session").into_response()
+        }
+        Ok(None) => (
+            StatusCode::UNAUTHORIZED,
+            "Réservé au service concours : connectez-vous.",
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "staff session lookup failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// The staff pages and files. Server functions (login, logout) are routed with the
+/// candidates' ones; the gate covers both.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let pages = {
+        let state = state.clone();
+        leptos_axum::render_app_async_with_context(
+            move || {
+                provide_context(state.clone());
+                security::provide_request_nonce();
+            },
+            shell,
+        )
+    };
+    Router::new()
+        .route("/service/fichiers/{id}", get(file))
+        .route("/service/dossiers/{number}/fichiers.zip", get(dossier_zip))
+        .route("/service/concours/{exam}/dossiers.csv", get(csv_export))
+        .route("/service/concours/{exam}/dossiers.zip", get(exam_zip))
+        .route("/service", get(pages.clone()))
+        .route("/service/{*rest}", get(pages))
+}
+
+fn failed(error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "staff request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Une erreur est survenue de notre côté. Réessayez dans quelques instants.",
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct FileQuery {
+    telecharger: Option<String>,
+}
+
+/// Any dossier's file, shown in the page or downloaded; recorded in its dossier's log.
+async fn file(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<FileQuery>,
+    // Put there by the gate, which every staff address passes.
+    Extension(member): Extension<Staff>,
+) -> Response {
+    let (dossier_id, attachment) = match attachments::for_staff(&state.db, &id).await {
+        Ok(found) => found,
+        Err(attachments::AttachmentError::NotFound) => {
+            return StatusCode::NOT_FOUND.into_response();
+        }
+        Err(e) => return failed(e),
+    };
+    let download = query.telecharger.is_some();
+    let action = if download {
+        "fichier téléchargé"
+    } else {
+        "fichier consulté"
+    };
+    if let Err(e) = staff::audit(
+        state.db.pool(),
+        &*state.clock,
+        &member,
+        Some(&dossier_id),
+        action,
+        &attachment.name,
+    )
+    .await
+    {
+        // Not served unless recorded.
+        return failed(e);
+    }
+    files::file_response(&state, &attachment, download).await
+}
+
+/// A name safe in any archive tool: no folders, no control characters, not hidden.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_string()
+}
+
+fn entry_name(piece: &str, file: &str) -> String {
+    format!("{} - {}", clean(piece), clean(file))
+}
+
+/// A dossier's files as ZIP entries (name, storage key), under `folder`, named by
+/// pièce in the exam's order; a name used twice gets « (2) ».
+async fn zip_entries(
+    state: &AppState,
+    dossier: &services::dossiers::Dossier,
+    folder: &str,
+) -> Result<Vec<(String, String)>, attachments::AttachmentError> {
+    let pieces = attachments::requested_pieces(&state.db, dossier).await?;
+    let list = attachments::list(&state.db, &dossier.id).await?;
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for piece in &pieces {
+        for a in list.iter().filter(|a| a.piece_code == piece.code) {
+            let mut name = format!("{folder}{}", entry_name(&piece.label, &a.name));
+            let mut n = 2;
+            while entries.iter().any(|(e, _)| *e == name) {
+                name = format!(
+                    "{folder}{}",
+                    entry_name(&piece.label, &format!("({n}) {}", a.name))
+                );
+                n += 1;
+            }
+            entries.push((name, a.storage_key.clone()));
+        }
+    }
+    Ok(entries)
+}
+
+/// A ZIP of these stored files, streamed as it is written (stored, not compressed:
+/// PDFs and JPEGs are compressed already), through a small pipe: memory does not grow
+/// with the archive.
+fn zip_body(state: &AppState, entries: Vec<(String, String)>, what: String) -> Body {
+    let (writer, reader) = tokio::io::duplex(64 * 1024);
+    let storage = state.storage.clone();
+    tokio::spawn(async move {
+        let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = async {
+            let mut zip = ZipFileWriter::with_tokio(writer);
+            for (name, key) in entries {
+                let entry = ZipEntryBuilder::new(name.into(), Compression::Stored);
+                let mut out = zip.write_entry_stream(entry).await?.compat_write();
+                let mut file = storage.read(&key).await?;
+                tokio::io::copy(&mut file, &mut out).await?;
+                out.into_inner().close().await?;
+            }
+            zip.close().await?;
+            Ok(())
+        }
+        .await;
+        // The client sees a truncated archive, which no tool opens as complete.
+        if let Err(error) = result {
+            tracing::error!(%error, %what, "ZIP stream failed");
+        }
+    });
+    Body::from_stream(ReaderStream::new(reader))
+}
+
+/// One dossier's files as a ZIP.
+async fn dossier_zip(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    // Put there by the gate, which every staff address passes.
+    Extension(member): Extension<Staff>,
+) -> Response {
+    let d = match instruction::dossier(&state.db, &*state.clock, &number).await {
+        Ok(Some((dossier, _))) => dossier,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return failed(e),
+    };
+    let entries = match zip_entries(&state, &d, "").await {
+        Ok(e) => e,
+        Err(e) => return failed(e),
+    };
+    let detail = format!("{} fichier(s)", entries.len());
+    if let Err(e) = staff::audit(
+        state.db.pool(),
+        &*state.clock,
+        &member,
+        Some(&d.id),
+        "dossier téléchargé (ZIP)",
+        &detail,
+    )
+    .await
+    {
+        return failed(e);
+    }
+    download(
+        zip_body(&state, entries, format!("dossier {}", d.number)),
+        "application/zip",
+        &format!("dossier-{}.zip", d.number),
+    )
+}
+
+/// Every dossier of an exam that its candidate closed (in instruction or decided), one
+/// folder each (« n° NOM Prénom/ »), in one ZIP; each dossier's log records it.
+async fn exam_zip(
+    State(state): State<AppState>,
+    Path(exam): Path<String>,
+    Extension(member): Extension<Staff>,
+) -> Response {
+    use domain::instruction::DossierState;
+    let lines = match instruction::dossiers(&state.db, &*state.clock, &exam, "", None).await {
+        Ok(lines) => lines,
+        Err(InstructionError::UnknownExam) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return failed(e),
+    };
+    let closed: Vec<_> = lines
+        .into_iter()
+        .filter(|l| {
+            matches!(
+                l.state,
+                DossierState::Closed | DossierState::Accepted | DossierState::Rejected
+            )
+        })
+        .collect();
+    let mut entries = Vec::new();
+    for line in &closed {
+        let d = &line.dossier;
+        let folder = format!(
+            "{}/",
+            clean(&format!("{} {}", d.number, d.registration.display_name()))
+        );
+        match zip_entries(&state, d, &folder).await {
+            Ok(e) => entries.extend(e),
+            Err(e) => return failed(e),
+        }
+    }
+    let audited: Result<(), staff::StaffError> = async {
+        let mut tx = state
+            .db
+            .pool()
+            .begin()
+            .await
+            .map_err(services::DbError::from)?;
+        for line in &closed {
+            staff::audit(
+                &mut *tx,
+                &*state.clock,
+                &member,
+                Some(&line.dossier.id),
+                "dossier téléchargé (ZIP de l'examen)",
+                &exam,
+            )
+            .await?;
+        }
+        let detail = format!(
+            "{exam} : {} dossier(s), {} fichier(s)",
+            closed.len(),
+            entries.len()
+        );
+        staff::audit(
+            &mut *tx,
+            &*state.clock,
+            &member,
+            None,
+            "dossiers clôturés téléchargés (ZIP)",
+            &detail,
+        )
+        .await?;
+        tx.commit().await.map_err(services::DbError::from)?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = audited {
+        return failed(e);
+    }
+    download(
+        zip_body(&state, entries, format!("examen {exam}")),
+        "application/zip",
+        &format!("dossiers-clotures-{exam}.zip"),
+    )
+}
+
+/// A file to save, under this name, kept out of any shared cache.
+fn download(body: impl IntoResponse, content_type: &'static str, name: &str) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&files::content_disposition("attachment", name)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    etat: String,
+}
+
+/// An exam's dossiers (as searched and filtered on its page) for a spreadsheet.
+async fn csv_export(
+    State(state): State<AppState>,
+    Path(exam): Path<String>,
+    Query(query): Query<ListQuery>,
+    // Put there by the gate, which every staff address passes.
+    Extension(member): Extension<Staff>,
+) -> Response {
+    let filter = domain::instruction::DossierState::from_code(&query.etat);
+    let lines = match instruction::dossiers(&state.db, &*state.clock, &exam, &query.q, filter).await
+    {
+        Ok(lines) => lines,
+        Err(InstructionError::UnknownExam) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return failed(e),
+    };
+    if let Err(e) = staff::audit(
+        state.db.pool(),
+        &*state.clock,
+        &member,
+        None,
+        "export CSV",
+        &format!("{exam} : {} dossier(s)", lines.len()),
+    )
+    .await
+    {
+        return failed(e);
+    }
+    download(
+        instruction::csv(&lines),
+        "text/csv; charset=utf-8",
+        &format!("dossiers-{exam}.csv"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_paths_are_recognised_and_nothing_else() {
+        for p in [
+            "/service",
+            "/service/",
+            "/service/dossiers/x",
+            "/api/service/connexion",
+        ] {
+            assert!(is_staff_path(p), "{p}");
+        }
+        for p in [
+            "/",
+            "/services",
+            "/espace",
+            "/api/espace/connexion",
+            "/servicex/a",
+        ] {
+            assert!(!is_staff_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn zip_entry_names_cannot_escape_or_hide() {
+        assert_eq!(
+            entry_name("Copie du diplôme", "licence.pdf"),
+            "Copie du diplôme - licence.pdf"
+        );
+        assert_eq!(
+            entry_name("a/b", "../../etc/passwd"),
+            "a-b - -..-etc-passwd"
+        );
+        assert_eq!(entry_name(".cache", "x"), "cache - x");
+    }
+}

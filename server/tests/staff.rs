@@ -1,0 +1,459 @@
+//! The service concours over HTTP: who may reach it, and what it hands out.
+
+mod common;
+
+use std::io::Read;
+
+use common::{TestApp, login, pdf, spawn_apps, upload};
+use services::{demo::DEMO_NUMBER, staff};
+
+const EXAM: &str = "demo-redacteur-territorial";
+
+/// Logs the demo staff member in and returns the `service` cookie.
+async fn staff_login(app: &TestApp) -> String {
+    let body = format!(
+        "email={}&mot_de_passe={}",
+        staff::DEMO_EMAIL,
+        staff::DEMO_PASSWORD.replace(' ', "+")
+    );
+    let response = app.post_form("/api/service/connexion", &body).await;
+    assert_eq!(response.headers()["location"], "/service", "{}", app.label);
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("service="))
+        .expect("staff session cookie")
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_string()
+}
+
+async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}{path}", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A file of the demo dossier, deposited by its candidate; returns its id.
+async fn deposit(app: &TestApp, candidate: &str, piece: &str, name: &str, data: Vec<u8>) -> String {
+    let response = upload(app, candidate, piece, name, data, true).await;
+    assert_eq!(response.status(), 201, "{}", app.label);
+    response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn only_staff_reach_staff_pages_files_and_functions() {
+    for app in spawn_apps().await {
+        let candidate = login(&app).await;
+        let file = deposit(&app, &candidate, "diplome", "licence.pdf", pdf()).await;
+        let member = staff_login(&app).await;
+        // A candidate's token under the staff cookie's name is no staff session either.
+        let token = candidate.split_once('=').unwrap().1;
+        let disguised = format!("service={token}");
+        let routes = [
+            "/service".to_string(),
+            format!("/service/concours/{EXAM}"),
+            format!("/service/dossiers/{DEMO_NUMBER}"),
+            format!("/service/fichiers/{file}"),
+            format!("/service/fichiers/{file}?telecharger=1"),
+            format!("/service/dossiers/{DEMO_NUMBER}/fichiers.zip"),
+            format!("/service/concours/{EXAM}/dossiers.csv"),
+            format!("/service/concours/{EXAM}/dossiers.zip"),
+            "/service/concours/nouveau".to_string(),
+            format!("/service/concours/{EXAM}/modifier"),
+        ];
+        for route in &routes {
+            for (who, cookie) in [
+                ("anonymous", ""),
+                ("candidate", candidate.as_str()),
+                ("candidate token as staff", disguised.as_str()),
+                ("forged", "service=forged"),
+            ] {
+                let r = get(&app, cookie, route).await;
+                assert_eq!(r.status(), 303, "{} {who} {route}", app.label);
+                assert_eq!(
+                    r.headers()["location"],
+                    "/service/connexion?info=session",
+                    "{who} {route}"
+                );
+            }
+            let r = get(&app, &member, route).await;
+            assert_eq!(r.status(), 200, "{} staff {route}", app.label);
+        }
+        // Server functions: refused without a staff session, whatever else is held.
+        let functions = [
+            ("deconnexion", String::new()),
+            (
+                "decision",
+                format!("numero={DEMO_NUMBER}&decision=rejete&texte=non"),
+            ),
+            ("rouvrir", format!("numero={DEMO_NUMBER}&jusqua=2030-01-01")),
+            (
+                "concours/enregistrer",
+                format!("cible={EXAM}&action=enregistrer&fields[title]=Pirate"),
+            ),
+        ];
+        for (function, body) in &functions {
+            for cookie in ["", candidate.as_str(), disguised.as_str()] {
+                let r = app
+                    .post_form_as(cookie, &format!("/api/service/{function}"), body)
+                    .await;
+                assert_eq!(r.status(), 401, "{} {function} by {cookie:?}", app.label);
+            }
+        }
+        // Nothing was decided by those refused calls.
+        let page = app
+            .page(&member, &format!("/service/dossiers/{DEMO_NUMBER}"))
+            .await;
+        assert!(
+            page.contains(r#"data-state="ouvert""#) && !page.contains(r#"data-state="rejete""#),
+            "{}",
+            app.label
+        );
+        // The login page itself is open; a staff session is no candidate session.
+        assert_eq!(get(&app, "", "/service/connexion").await.status(), 200);
+        let espace = app
+            .client
+            .get(format!("{}/espace", app.address))
+            .header("cookie", &member)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert!(espace.status().is_redirection(), "{}", app.label);
+        assert!(
+            espace.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/connexion")
+        );
+        // Staff pages are never in a candidate's page, nor their scripts.
+        let page = app.page(&candidate, "/espace").await;
+        if let Some(at) = page.find("/service") {
+            panic!(
+                "{}: {}",
+                app.label,
+                &page[at.saturating_sub(200)..(at + 100).min(page.len())]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_address_get_one_message_then_a_wait() {
+    for app in spawn_apps().await {
+        for email in [staff::DEMO_EMAIL, "personne@exemple.fr"] {
+            let r = app
+                .post_form(
+                    "/api/service/connexion",
+                    &format!("email={email}&mot_de_passe=pas+le+bon"),
+                )
+                .await;
+            assert_eq!(
+                r.headers()["location"],
+                "/service/connexion?erreur=identifiants",
+                "{}",
+                app.label
+            );
+        }
+        for _ in 0..4 {
+            app.post_form(
+                "/api/service/connexion",
+                &format!("email={}&mot_de_passe=non", staff::DEMO_EMAIL),
+            )
+            .await;
+        }
+        // Five failures: even the right password waits now.
+        let body = format!(
+            "email={}&mot_de_passe={}",
+            staff::DEMO_EMAIL,
+            staff::DEMO_PASSWORD.replace(' ', "+")
+        );
+        let r = app.post_form("/api/service/connexion", &body).await;
+        let location = r.headers()["location"].to_str().unwrap();
+        assert!(
+            location.starts_with("/service/connexion?erreur=tentatives"),
+            "{} {location}",
+            app.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_csv_export_reads_back_in_a_spreadsheet_with_its_accents() {
+    for app in spawn_apps().await {
+        let candidate = login(&app).await;
+        deposit(&app, &candidate, "diplome", "licence.pdf", pdf()).await;
+        let member = staff_login(&app).await;
+        let r = get(
+            &app,
+            &member,
+            &format!("/service/concours/{EXAM}/dossiers.csv"),
+        )
+        .await;
+        assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;")
+        );
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "UTF-8 byte order mark");
+        let text = std::str::from_utf8(&bytes[3..]).unwrap();
+        let rows: Vec<Vec<&str>> = text
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(';').collect())
+            .collect();
+        assert_eq!(rows[0][0], "N° de dossier");
+        assert_eq!(rows[0].len(), 11);
+        let demo = rows
+            .iter()
+            .find(|r| r[0] == DEMO_NUMBER)
+            .expect("the demo dossier");
+        assert_eq!(demo[1], "Démo");
+        assert_eq!(demo[2], "Camille");
+        assert_eq!(demo[4], "camille.demo@exemple.fr");
+        assert_eq!(demo[7], "en construction");
+        assert_eq!(demo[10], "1");
+        // Filtered like the page: no closed dossier yet.
+        let closed = get(
+            &app,
+            &member,
+            &format!("/service/concours/{EXAM}/dossiers.csv?etat=cloture"),
+        )
+        .await;
+        assert_eq!(
+            closed.text().await.unwrap().lines().count(),
+            1,
+            "{}",
+            app.label
+        );
+        // An unknown exam is not an empty file.
+        assert_eq!(
+            get(&app, &member, "/service/concours/inconnu/dossiers.csv")
+                .await
+                .status(),
+            404
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logged() {
+    for app in spawn_apps().await {
+        let candidate = login(&app).await;
+        let jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9"
+            .to_vec();
+        deposit(&app, &candidate, "piece-identite", "recto.pdf", pdf()).await;
+        deposit(&app, &candidate, "piece-identite", "recto.pdf", pdf()).await;
+        let photo = deposit(&app, &candidate, "diplome", "Diplôme.jpg", jpeg.clone()).await;
+        let member = staff_login(&app).await;
+
+        let r = get(
+            &app,
+            &member,
+            &format!("/service/dossiers/{DEMO_NUMBER}/fichiers.zip"),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{}", app.label);
+        assert_eq!(r.headers()["content-type"], "application/zip");
+        let bytes = r.bytes().await.unwrap().to_vec();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a complete ZIP");
+        let mut entries = Vec::new();
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).unwrap();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            entries.push((entry.name().unwrap().to_string(), data));
+        }
+        let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Pièce d'identité en cours de validité - recto.pdf",
+                "Pièce d'identité en cours de validité - (2) recto.pdf",
+                "Copie du diplôme - Diplôme.jpg",
+            ],
+            "{}",
+            app.label
+        );
+        assert_eq!(entries[0].1, pdf());
+        assert!(entries[2].1.starts_with(b"\xFF\xD8\xFF"), "a JPEG");
+
+        // The exam's closed dossiers: one folder each; this one is open, so none yet.
+        let exam_zip = || async {
+            let r = get(
+                &app,
+                &member,
+                &format!("/service/concours/{EXAM}/dossiers.zip"),
+            )
+            .await;
+            let bytes = r.bytes().await.unwrap().to_vec();
+            let mut zip =
+                zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a complete ZIP");
+            (0..zip.len())
+                .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert!(exam_zip().await.is_empty(), "{}", app.label);
+        let closed = app
+            .post_form_as(&candidate, "/api/espace/cloturer", "")
+            .await;
+        assert_eq!(
+            closed.headers()["location"],
+            "/espace?cloture=ok",
+            "{}",
+            app.label
+        );
+        let folder = format!("{DEMO_NUMBER} Camille DÉMO");
+        assert_eq!(
+            exam_zip().await,
+            [
+                format!("{folder}/Pièce d'identité en cours de validité - recto.pdf"),
+                format!("{folder}/Pièce d'identité en cours de validité - (2) recto.pdf"),
+                format!("{folder}/Copie du diplôme - Diplôme.jpg"),
+            ],
+            "{}",
+            app.label
+        );
+
+        let one = get(
+            &app,
+            &member,
+            &format!("/service/fichiers/{photo}?telecharger=1"),
+        )
+        .await;
+        assert!(
+            one.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;")
+        );
+        let page = app
+            .page(&member, &format!("/service/dossiers/{DEMO_NUMBER}"))
+            .await;
+        assert!(
+            page.contains("dossier téléchargé (ZIP) : 3 fichier(s)"),
+            "{}",
+            app.label
+        );
+        assert!(
+            page.contains("fichier téléchargé : Diplôme.jpg"),
+            "{}",
+            app.label
+        );
+        assert!(page.contains("Service concours (démo)"), "{}", app.label);
+        assert!(
+            page.contains("dossier téléchargé (ZIP de l&#x27;examen)")
+                || page.contains("dossier téléchargé (ZIP de l'examen)"),
+            "{}",
+            app.label
+        );
+    }
+}
+
+/// The exam form as a browser posts it.
+fn exam_form(title: &str, deadline: &str) -> String {
+    [
+        ("cible", ""),
+        ("action", "enregistrer"),
+        ("fields[slug]", "attache-2027"),
+        ("fields[title]", title),
+        ("fields[kind]", "concours"),
+        ("fields[session]", "Session 2027"),
+        ("fields[voie_externe]", "on"),
+        ("fields[registration_deadline]", deadline),
+        ("fields[instruction_cutoff]", "2027-05-31"),
+        ("fields[published]", "on"),
+        ("fields[piece_0_code]", "piece-identite"),
+        ("fields[piece_0_label]", "Pièce d'identité"),
+        ("fields[piece_0_requirement]", "mandatory"),
+        ("fields[piece_0_pdf]", "on"),
+        ("fields[piece_0_max_size_mib]", "10"),
+        ("fields[piece_0_max_files]", "2"),
+        ("fields[piece_1_code]", ""),
+        ("fields[piece_1_label]", ""),
+    ]
+    .iter()
+    .map(|(k, v)| {
+        format!(
+            "{}={}",
+            app::account::urlencode(k),
+            app::account::urlencode(v)
+        )
+    })
+    .collect::<Vec<_>>()
+    .join("&")
+}
+
+#[tokio::test]
+async fn staff_create_an_exam_with_the_rules_of_the_exam_files_and_see_its_closing_instant() {
+    for app in spawn_apps().await {
+        let member = staff_login(&app).await;
+        let post = |body: String| {
+            let member = member.clone();
+            let app = &app;
+            async move {
+                app.post_form_as(&member, "/api/service/concours/enregistrer", &body)
+                    .await
+            }
+        };
+        // The instruction cut-off before the deadline is refused, and what was typed stays.
+        let refused = post(exam_form("Concours d'attaché", "2027-06-30")).await;
+        assert_eq!(
+            refused.headers()["location"],
+            "/service/concours/nouveau#message",
+            "{}",
+            app.label
+        );
+        let page = app.page(&member, "/service/concours/nouveau").await;
+        assert!(
+            page.contains("la date de fin d&#x27;instruction doit suivre")
+                || page.contains("la date de fin d'instruction doit suivre"),
+            "{}",
+            app.label
+        );
+        assert!(page.contains("Concours d&#x27;attaché") || page.contains("Concours d'attaché"));
+        // « Vérifier » shows the instant the deadline closes, in Paris time, without saving.
+        let mut check = exam_form("Concours d'attaché", "2027-03-28");
+        check = check.replace("action=enregistrer", "action=verifier");
+        post(check).await;
+        let page = app.page(&member, "/service/concours/nouveau").await;
+        assert!(page.contains("dimanche 28 mars 2027"), "{}", app.label);
+        // The last Sunday of March: midnight in Paris is 22:00 UTC (summer time).
+        assert!(page.contains("2027-03-28T22:00:00Z"), "{}", app.label);
+        assert!(!app.page("", "/").await.contains("Concours d&#x27;attaché"));
+
+        let saved = post(exam_form("Concours d'attaché", "2027-03-28")).await;
+        assert_eq!(
+            saved.headers()["location"],
+            "/service?enregistre=attache-2027"
+        );
+        let catalogue = app.page("", "/").await;
+        assert!(catalogue.contains("attache-2027"), "{}", app.label);
+        // Taken: a second exam cannot have its identifier.
+        let again = post(exam_form("Autre", "2027-03-28")).await;
+        assert_eq!(
+            again.headers()["location"],
+            "/service/concours/nouveau#message"
+        );
+        let page = app.page(&member, "/service/concours/nouveau").await;
+        assert!(
+            page.contains("Un examen porte déjà l&#x27;identifiant")
+                || page.contains("Un examen porte déjà l'identifiant")
+        );
+    }
+}

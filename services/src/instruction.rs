@@ -1,0 +1,528 @@
+//! What the service concours reads to instruct dossiers: each exam with its dossiers
+//! counted by state, an exam's dossiers searched and filtered, and the CSV export.
+
+use std::collections::HashMap;
+
+use domain::{
+    DossierNumber,
+    candidate::PersonName,
+    instruction::{Decision, DossierState, Review},
+};
+use sqlx::Row;
+
+use crate::{
+    Clock, Db, DbError,
+    dossiers::{self, Dossier, DossierError},
+    mail::Mailer,
+    staff::{self, Staff},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstructionError {
+    #[error("no such exam")]
+    UnknownExam,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Dossier(#[from] DossierError),
+    #[error(transparent)]
+    Attachment(#[from] crate::attachments::AttachmentError),
+    #[error("corrupt exam row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for InstructionError {
+    fn from(value: sqlx::Error) -> Self {
+        Self::Db(value.into())
+    }
+}
+
+/// One exam on the service's home page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExamCounts {
+    pub slug: String,
+    pub title: String,
+    pub session: String,
+    pub published: bool,
+    /// The last day of registration, closing at midnight Paris time.
+    pub deadline: domain::Deadline,
+    /// Dossiers per state, in [`DossierState::ALL`]'s order.
+    pub counts: Vec<(DossierState, i64)>,
+}
+
+/// Every exam, the latest deadline first, with its dossiers counted by state.
+pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, InstructionError> {
+    let now = clock.now().as_millisecond();
+    let exams = sqlx::query(
+        "SELECT slug, title, session, published, deadline_day FROM exams ORDER BY closes_at DESC, title",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let rows = sqlx::query(
+        "SELECT d.exam_slug, d.status, CAST(CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END AS BIGINT) AS passed, COUNT(*) AS n
+         FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
+         GROUP BY d.exam_slug, d.status, CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END",
+    )
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    let mut tallies = Vec::new();
+    for r in rows {
+        let slug: String = r.try_get("exam_slug")?;
+        let status: String = r.try_get("status")?;
+        let passed: i64 = r.try_get("passed")?;
+        let n: i64 = r.try_get("n")?;
+        if let Some(state) = DossierState::of(&status, passed == 1) {
+            tallies.push((slug, state, n));
+        }
+    }
+    exams
+        .into_iter()
+        .map(|e| {
+            let slug: String = e.try_get("slug")?;
+            let counts = DossierState::ALL
+                .into_iter()
+                .map(|state| {
+                    let n = tallies
+                        .iter()
+                        .filter(|(s, st, _)| *s == slug && *st == state)
+                        .map(|(_, _, n)| n)
+                        .sum();
+                    (state, n)
+                })
+                .collect();
+            Ok(ExamCounts {
+                title: e.try_get("title")?,
+                session: e.try_get("session")?,
+                published: e.try_get::<i64, _>("published")? == 1,
+                deadline: e
+                    .try_get::<String, _>("deadline_day")?
+                    .parse()
+                    .ok()
+                    .and_then(|day| domain::Deadline::on(day).ok())
+                    .ok_or_else(|| InstructionError::Corrupt(slug.clone()))?,
+                slug,
+                counts,
+            })
+        })
+        .collect()
+}
+
+/// One exam's title, or `UnknownExam`.
+pub async fn exam_title(db: &Db, slug: &str) -> Result<String, InstructionError> {
+    sqlx::query("SELECT title FROM exams WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(db.pool())
+        .await?
+        .map(|r| r.try_get("title"))
+        .transpose()?
+        .ok_or(InstructionError::UnknownExam)
+}
+
+/// A dossier in the service's list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DossierLine {
+    pub dossier: Dossier,
+    pub state: DossierState,
+    pub files: i64,
+}
+
+impl DossierLine {
+    fn of(dossier: Dossier, now: jiff::Timestamp, files: i64) -> Option<Self> {
+        let state = state_at(&dossier, now)?;
+        Some(Self {
+            dossier,
+            state,
+            files,
+        })
+    }
+}
+
+/// An exam's dossiers, by number, whose number or name contains `search` (any case,
+/// any accents), in one state if `state` is given.
+pub async fn dossiers(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &str,
+    search: &str,
+    state: Option<DossierState>,
+) -> Result<Vec<DossierLine>, InstructionError> {
+    exam_title(db, exam).await?;
+    let now = clock.now();
+    // Names are matched like the identity key is built (lowercase, no accents), every
+    // word typed; numbers like a candidate types them (any case, with or without dashes).
+    let words: Vec<String> = search
+        .split_whitespace()
+        .map(PersonName::key_of)
+        .filter(|w| !w.is_empty())
+        .collect();
+    let number: String = search
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_uppercase();
+    let files: HashMap<String, i64> = sqlx::query(
+        "SELECT a.dossier_id, COUNT(*) AS n FROM attachments a JOIN dossiers d ON d.id = a.dossier_id
+         WHERE d.exam_slug = $1 GROUP BY a.dossier_id",
+    )
+    .bind(exam)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .map(|r| Ok((r.try_get("dossier_id")?, r.try_get("n")?)))
+    .collect::<Result<_, sqlx::Error>>()?;
+    Ok(dossiers::of_exam(db, exam)
+        .await?
+        .into_iter()
+        .filter(|d| {
+            let r = &d.registration;
+            let names = format!(
+                "{} {}",
+                r.identity_key(),
+                r.usage_name.as_ref().map(|n| n.key()).unwrap_or_default()
+            );
+            search.trim().is_empty()
+                || (number.len() >= 2 && d.number.as_str().replace('-', "").contains(&number))
+                || (!words.is_empty() && words.iter().all(|w| names.contains(w)))
+        })
+        .filter_map(|d| {
+            let n = files.get(&d.id).copied().unwrap_or(0);
+            DossierLine::of(d, now, n)
+        })
+        .filter(|line| state.is_none_or(|s| s == line.state))
+        .collect())
+}
+
+/// One dossier with its state, for its page (which lists its files itself).
+pub async fn dossier(
+    db: &Db,
+    clock: &dyn Clock,
+    number: &str,
+) -> Result<Option<(Dossier, DossierState)>, InstructionError> {
+    let Ok(number) = DossierNumber::parse(number) else {
+        return Ok(None);
+    };
+    let now = clock.now();
+    Ok(dossiers::by_number(db, &number)
+        .await?
+        .and_then(|d| state_at(&d, now).map(|state| (d, state))))
+}
+
+/// The dossier's state at `now`: « non clôturé » is read from the clock, not stored.
+fn state_at(dossier: &Dossier, now: jiff::Timestamp) -> Option<DossierState> {
+    DossierState::of(&dossier.status, !dossier.deadline.is_open_at(now))
+}
+
+/// The dossiers as CSV for a spreadsheet: UTF-8 with a BOM and `;` between fields, so
+/// Excel and LibreOffice open it with accents and columns right.
+pub fn csv(lines: &[DossierLine]) -> String {
+    let mut out = String::from("\u{feff}");
+    let header = [
+        "N° de dossier",
+        "Nom",
+        "Prénom(s)",
+        "Date de naissance",
+        "Adresse électronique",
+        "Téléphone",
+        "Voie",
+        "État",
+        "Préinscrit le",
+        "Clôturé le",
+        "Fichiers",
+    ];
+    push_row(&mut out, header.iter().map(|s| s.to_string()));
+    for line in lines {
+        let d = &line.dossier;
+        let r = &d.registration;
+        let when = domain::french::paris_date_time_ms;
+        push_row(
+            &mut out,
+            [
+                d.number.to_string(),
+                r.usage_name
+                    .as_ref()
+                    .unwrap_or(&r.birth_name)
+                    .as_str()
+                    .to_string(),
+                r.first_names.as_str().to_string(),
+                r.birth_date.strftime("%d/%m/%Y").to_string(),
+                r.email.as_str().to_string(),
+                r.phone.display(),
+                r.voie.map(|v| v.label().to_string()).unwrap_or_default(),
+                line.state.label().to_string(),
+                when(d.created_at),
+                d.closed_at.map(when).unwrap_or_default(),
+                line.files.to_string(),
+            ]
+            .into_iter(),
+        );
+    }
+    out
+}
+
+fn push_row(out: &mut String, fields: impl Iterator<Item = String>) {
+    let row: Vec<String> = fields.map(|f| csv_field(&f)).collect();
+    out.push_str(&row.join(";"));
+    out.push_str("\r\n");
+}
+
+/// Quoted when it holds a separator, a quote or a line break; a leading `=`, `+`, `-`
+/// or `@` is neutralised so a spreadsheet never runs a candidate's answer as a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_neutralised() {
+        assert_eq!(csv_field("Le Bihan"), "Le Bihan");
+        assert_eq!(csv_field("a;b"), "\"a;b\"");
+        assert_eq!(csv_field("dit \"Jo\""), "\"dit \"\"Jo\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-2"), "'-2");
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    /// Not allowed in the dossier's state; the message says why.
+    #[error(transparent)]
+    Refused(#[from] domain::instruction::DecisionRefused),
+    #[error("no such dossier")]
+    UnknownDossier,
+    #[error("La date de réouverture doit être postérieure à aujourd'hui.")]
+    ReopenDate,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Staff(#[from] crate::staff::StaffError),
+    #[error(transparent)]
+    Dossier(#[from] DossierError),
+}
+
+impl From<sqlx::Error> for DecisionError {
+    fn from(value: sqlx::Error) -> Self {
+        Self::Db(value.into())
+    }
+}
+
+/// Locks the dossier's row (as closure and uploads do) and reads its state there.
+async fn lock_for_decision(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    now: jiff::Timestamp,
+    number: &DossierNumber,
+) -> Result<(String, DossierState, Option<Review>), DecisionError> {
+    let locked = sqlx::query("UPDATE dossiers SET status = status WHERE number = $1")
+        .bind(number.as_str())
+        .execute(&mut **tx)
+        .await?;
+    if locked.rows_affected() != 1 {
+        return Err(DecisionError::UnknownDossier);
+    }
+    let row = sqlx::query(
+        "SELECT d.id, d.status, d.review, e.closes_at FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
+         WHERE d.number = $1",
+    )
+    .bind(number.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    let status: String = row.try_get("status")?;
+    let closes_at: i64 = row.try_get("closes_at")?;
+    let state = DossierState::of(&status, closes_at <= now.as_millisecond())
+        .ok_or(DecisionError::UnknownDossier)?;
+    let review = row
+        .try_get::<Option<String>, _>("review")?
+        .as_deref()
+        .and_then(Review::parse);
+    Ok((row.try_get("id")?, state, review))
+}
+
+/// Records a decision on a closed dossier, with its audit line, in one transaction
+/// under the dossier's row lock; then tells the candidate by email.
+pub async fn decide(
+    db: &Db,
+    clock: &dyn Clock,
+    mailer: &Mailer,
+    base_url: &str,
+    member: &Staff,
+    number: &str,
+    decision: Decision,
+) -> Result<Dossier, DecisionError> {
+    let number = DossierNumber::parse(number).map_err(|_| DecisionError::UnknownDossier)?;
+    let now = clock.now();
+    let mut tx = db.pool().begin().await?;
+    let (id, state, review) = lock_for_decision(&mut tx, now, &number).await?;
+    decision.check(state, review)?;
+    let now_ms = now.as_millisecond();
+    // Each statement binds exactly its own parameters, the dossier's id first.
+    let (query, text, action) = match &decision {
+        Decision::Complete => (
+            sqlx::query("UPDATE dossiers SET review = 'complete', review_note = NULL, reopened_until = NULL WHERE id = $1")
+                .bind(&id),
+            None,
+            "dossier complet",
+        ),
+        Decision::Incomplete { missing } => (
+            sqlx::query("UPDATE dossiers SET review = 'incomplete', review_note = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(missing.trim()),
+            Some(missing.trim()),
+            "dossier incomplet",
+        ),
+        Decision::Accept => (
+            sqlx::query("UPDATE dossiers SET status = 'accepted', decided_at = $2, reopened_until = NULL WHERE id = $1")
+                .bind(&id)
+                .bind(now_ms),
+            None,
+            "admis à concourir",
+        ),
+        Decision::Reject { reason } => (
+            sqlx::query("UPDATE dossiers SET status = 'rejected', decision_reason = $2, decided_at = $3, reopened_until = NULL WHERE id = $1")
+                .bind(&id)
+                .bind(reason.trim())
+                .bind(now_ms),
+            Some(reason.trim()),
+            "dossier rejeté",
+        ),
+    };
+    query.execute(&mut *tx).await?;
+    staff::audit(
+        &mut *tx,
+        clock,
+        member,
+        Some(&id),
+        action,
+        text.unwrap_or(""),
+    )
+    .await?;
+    tx.commit().await?;
+    let dossier = dossiers::by_id(db, &id)
+        .await?
+        .ok_or(DecisionError::UnknownDossier)?;
+    tell_candidate(mailer, base_url, &dossier, &decision_mail(&decision)).await;
+    Ok(dossier)
+}
+
+/// Lets the candidate of a closed dossier add or replace files until the end of `day`
+/// (midnight, Paris time), e.g. a missing pièce.
+pub async fn reopen(
+    db: &Db,
+    clock: &dyn Clock,
+    mailer: &Mailer,
+    base_url: &str,
+    member: &Staff,
+    number: &str,
+    day: jiff::civil::Date,
+) -> Result<Dossier, DecisionError> {
+    let number = DossierNumber::parse(number).map_err(|_| DecisionError::UnknownDossier)?;
+    let until = domain::Deadline::on(day).map_err(|_| DecisionError::ReopenDate)?;
+    let now = clock.now();
+    if !until.is_open_at(now) {
+        return Err(DecisionError::ReopenDate);
+    }
+    let mut tx = db.pool().begin().await?;
+    let (id, state, _) = lock_for_decision(&mut tx, now, &number).await?;
+    if state != DossierState::Closed {
+        return Err(
+            if matches!(state, DossierState::Accepted | DossierState::Rejected) {
+                domain::instruction::DecisionRefused::AlreadyDecided
+            } else {
+                domain::instruction::DecisionRefused::NotClosed
+            }
+            .into(),
+        );
+    }
+    sqlx::query("UPDATE dossiers SET reopened_until = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(until.closes_at().as_millisecond())
+        .execute(&mut *tx)
+        .await?;
+    let when = until.to_french();
+    staff::audit(
+        &mut *tx,
+        clock,
+        member,
+        Some(&id),
+        "dossier rouvert",
+        &format!("jusqu'au {when}"),
+    )
+    .await?;
+    tx.commit().await?;
+    let dossier = dossiers::by_id(db, &id)
+        .await?
+        .ok_or(DecisionError::UnknownDossier)?;
+    let note = dossier
+        .review_note
+        .as_deref()
+        .map(|m| format!("Pièces demandées : {m}\n\n"))
+        .unwrap_or_default();
+    let body = format!(
+        "Le service concours a rouvert votre dossier : vous pouvez y ajouter ou remplacer des fichiers jusqu'au {when}.\n\n{note}"
+    );
+    tell_candidate(
+        mailer,
+        base_url,
+        &dossier,
+        &("Votre dossier est rouvert".to_string(), body),
+    )
+    .await;
+    Ok(dossier)
+}
+
+fn decision_mail(decision: &Decision) -> (String, String) {
+    match decision {
+        Decision::Complete => (
+            "Votre dossier est complet".into(),
+            "Le service concours a vérifié votre dossier : il est complet. La décision sur votre admission à concourir vous sera communiquée.\n\n".into(),
+        ),
+        Decision::Incomplete { missing } => (
+            "Votre dossier est incomplet".into(),
+            format!("Le service concours a vérifié votre dossier : il est incomplet.\n\nPièces manquantes ou à corriger : {}\n\n", missing.trim()),
+        ),
+        Decision::Accept => (
+            "Vous êtes admis à concourir".into(),
+            "Votre dossier est complet et recevable : vous êtes admis à concourir. Votre convocation vous sera adressée avant les épreuves.\n\n".into(),
+        ),
+        Decision::Reject { reason } => (
+            "Votre dossier a été rejeté".into(),
+            format!("Le service concours a rejeté votre dossier.\n\nMotif : {}\n\n", reason.trim()),
+        ),
+    }
+}
+
+/// The candidate learns of every decision by email; the dossier page says the same.
+/// A mail that cannot be sent does not undo the decision: it is logged.
+async fn tell_candidate(
+    mailer: &Mailer,
+    base_url: &str,
+    dossier: &Dossier,
+    (subject, text): &(String, String),
+) {
+    let body = format!(
+        "Bonjour,\n\nDossier n° {number} : {exam}.\n\n{text}Votre espace sécurisé : {base_url}/connexion\n\nLe service concours\n",
+        number = dossier.number,
+        exam = dossier.exam_title,
+    );
+    if let Err(error) = mailer
+        .send(
+            dossier.registration.email.as_str(),
+            &format!("{subject} (dossier n° {})", dossier.number),
+            body,
+        )
+        .await
+    {
+        tracing::error!(%error, dossier = %dossier.number, "decision mail not sent");
+    }
+}

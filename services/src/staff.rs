@@ -1,0 +1,268 @@
+//! The service concours' accounts: created by the server's CLI, never by a web page;
+//! login by email and password (argon2id), with the candidates' protections: the same
+//! refusal for an unknown address and a wrong password, failures counted per address
+//! and per IP, sessions of their own (a candidate's session is never a staff session).
+//! Every change staff make to a dossier, and every file they download, is audited.
+
+use domain::candidate::{Email, Password};
+use jiff::SignedDuration;
+use sqlx::Row;
+
+use crate::{
+    Clock, Db, DbError,
+    passwords::{PasswordError, Passwords},
+    secrets::{new_token, token_hash},
+    throttle,
+};
+
+/// A working day; logging out ends it sooner.
+pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(10);
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_IP: i64 = 30;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staff {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a staff account with this email already exists")]
+    AlreadyExists,
+    #[error("unknown email or wrong password")]
+    InvalidCredentials,
+    #[error("too many attempts; retry after {retry_at_ms}")]
+    TooManyAttempts { retry_at_ms: i64 },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+impl From<sqlx::Error> for StaffError {
+    fn from(value: sqlx::Error) -> Self {
+        Self::Db(value.into())
+    }
+}
+
+/// Creates an account; the password follows the candidates' rules.
+pub async fn create(
+    db: &Db,
+    passwords: &Passwords,
+    clock: &dyn Clock,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<Staff, StaffError> {
+    let email = Email::parse(email).map_err(|e| StaffError::Invalid(e.0))?;
+    let name = domain::candidate::required_text(name, 120).map_err(|e| StaffError::Invalid(e.0))?;
+    let password = Password::parse(password, &[&name, email.as_str()])
+        .map_err(|e| StaffError::Invalid(e.0))?;
+    let hash = passwords.hash(password.expose()).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let inserted = sqlx::query(
+        "INSERT INTO staff (id, email, email_key, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(email.as_str())
+    .bind(email.key())
+    .bind(&name)
+    .bind(hash)
+    .bind(clock.now().as_millisecond())
+    .execute(db.pool())
+    .await;
+    match inserted {
+        Ok(_) => Ok(Staff {
+            id,
+            email: email.as_str().to_string(),
+            name,
+        }),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StaffError::AlreadyExists),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Staff, sqlx::Error> {
+    Ok(Staff {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+    })
+}
+
+/// Checks the address and password, and opens a session.
+pub async fn login(
+    db: &Db,
+    passwords: &Passwords,
+    clock: &dyn Clock,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> Result<(Staff, String), StaffError> {
+    let now = clock.now().as_millisecond();
+    let key = Email::parse(email).map(|e| e.key()).unwrap_or_default();
+    let account_scope = format!("staff:{key}");
+    let ip_scope = format!("staff-ip:{ip}");
+    let scopes = [
+        (account_scope.as_str(), MAX_FAILURES_PER_ACCOUNT),
+        (ip_scope.as_str(), MAX_FAILURES_PER_IP),
+    ];
+    let failures = match throttle::check(db, &scopes, now).await? {
+        Ok(counts) => counts,
+        Err(retry_at_ms) => return Err(StaffError::TooManyAttempts { retry_at_ms }),
+    };
+    let found =
+        sqlx::query("SELECT id, email, name, password_hash FROM staff WHERE email_key = $1")
+            .bind(&key)
+            .fetch_optional(db.pool())
+            .await?;
+    let hash = found
+        .as_ref()
+        .map(|r| r.try_get::<String, _>("password_hash"))
+        .transpose()?;
+    // A decoy hash is checked for an unknown address: the same time, the same answer.
+    let verified = passwords.verify(password, hash.as_deref()).await?;
+    let Some(row) = found.filter(|_| verified.ok) else {
+        throttle::record_failure(db, &[&account_scope, &ip_scope], now).await?;
+        tracing::info!(scope = %account_scope, "staff login failed");
+        return Err(StaffError::InvalidCredentials);
+    };
+    let staff = from_row(&row)?;
+    if let Some(rehash) = verified.rehash {
+        sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
+            .bind(rehash)
+            .bind(&staff.id)
+            .execute(db.pool())
+            .await?;
+    }
+    // Most logins follow no failure: no write then (one writer at a time on SQLite).
+    if failures.first().is_some_and(|n| *n > 0) {
+        throttle::clear(db, &account_scope).await?;
+    }
+    let token = new_token();
+    sqlx::query(
+        "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash(&token))
+    .bind(&staff.id)
+    .bind(now)
+    .bind(now + SESSION_LIFETIME.as_millis() as i64)
+    .execute(db.pool())
+    .await?;
+    tracing::info!(staff = %staff.email, "staff login");
+    Ok((staff, token))
+}
+
+/// The staff member of a live staff session.
+pub async fn session_staff(
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+) -> Result<Option<Staff>, StaffError> {
+    Ok(sqlx::query(
+        "SELECT s.id, s.email, s.name FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
+         WHERE t.token_hash = $1 AND t.expires_at > $2",
+    )
+    .bind(token_hash(token))
+    .bind(clock.now().as_millisecond())
+    .fetch_optional(db.pool())
+    .await?
+    .map(|r| from_row(&r))
+    .transpose()?)
+}
+
+pub async fn close_session(db: &Db, token: &str) -> Result<(), StaffError> {
+    sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1")
+        .bind(token_hash(token))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// One line of a dossier's audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub staff_name: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// Records what a staff member did; `dossier_id` is `None` for what concerns a whole
+/// exam (an export).
+pub async fn audit<'e, E>(
+    executor: E,
+    clock: &dyn Clock,
+    staff: &Staff,
+    dossier_id: Option<&str>,
+    action: &str,
+    detail: &str,
+) -> Result<(), StaffError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, staff_id, dossier_id, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    // Time-ordered (UUID v7, monotonic in the process): two lines of the same
+    // millisecond keep the order they were written in.
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(clock.now().as_millisecond())
+    .bind(&staff.id)
+    .bind(dossier_id)
+    .bind(action)
+    .bind(detail)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// A dossier's audit log, oldest first.
+pub async fn audit_of_dossier(db: &Db, dossier_id: &str) -> Result<Vec<AuditEntry>, StaffError> {
+    let rows = sqlx::query(
+        "SELECT a.at, s.name, a.action, a.detail FROM audit_log a JOIN staff s ON s.id = a.staff_id
+         WHERE a.dossier_id = $1 ORDER BY a.at, a.id",
+    )
+    .bind(dossier_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                at: r.try_get("at")?,
+                staff_name: r.try_get("name")?,
+                action: r.try_get("action")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+/// The demo staff member of the embedded set-up (`APP_DEMO=true`).
+pub const DEMO_EMAIL: &str = "service.concours@exemple.fr";
+pub const DEMO_PASSWORD: &str = "essai du service concours";
+
+/// Creates the demo staff account if it does not exist yet.
+pub async fn seed_demo(
+    db: &Db,
+    passwords: &Passwords,
+    clock: &dyn Clock,
+) -> Result<(), StaffError> {
+    match create(
+        db,
+        passwords,
+        clock,
+        DEMO_EMAIL,
+        "Service concours (démo)",
+        DEMO_PASSWORD,
+    )
+    .await
+    {
+        Ok(_) | Err(StaffError::AlreadyExists) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

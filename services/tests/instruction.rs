@@ -1,0 +1,457 @@
+//! What the service concours reads, against real databases: counts by state (the
+//! deadline read from the clock), search, filters, the CSV export, and staff accounts.
+
+use std::{path::PathBuf, sync::Arc};
+
+use domain::instruction::DossierState;
+use jiff::{SignedDuration, Timestamp};
+use services::{
+    Clock, catalogue,
+    clock::ManualClock,
+    instruction,
+    passwords::Passwords,
+    staff::{self, StaffError},
+    testing,
+};
+
+const DEMO: &str = "demo-redacteur-territorial";
+
+fn exams_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams")
+}
+
+/// The shipped exams imported at the tests' instant, and a staff member.
+async fn with_staff(t: &testing::TestDb) -> (ManualClock, staff::Staff) {
+    let clock = ManualClock::at("2026-11-24T10:00:00Z".parse::<Timestamp>().unwrap());
+    catalogue::import_dir(&t.db, &exams_dir(), &clock)
+        .await
+        .unwrap();
+    let passwords = Passwords::new(1).unwrap();
+    let member = staff::create(
+        &t.db,
+        &passwords,
+        &clock,
+        "agent@cdg.fr",
+        "Claire Agent",
+        "une phrase assez longue",
+    )
+    .await
+    .unwrap();
+    (clock, member)
+}
+
+fn counts(exams: &[instruction::ExamCounts], slug: &str) -> Vec<(DossierState, i64)> {
+    exams
+        .iter()
+        .find(|e| e.slug == slug)
+        .unwrap()
+        .counts
+        .clone()
+}
+
+#[tokio::test]
+async fn dossiers_are_counted_searched_and_filtered_by_state() {
+    for t in testing::all().await {
+        let clock = ManualClock::at("2026-11-24T10:00:00Z".parse::<Timestamp>().unwrap());
+        let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
+        catalogue::import_dir(&t.db, &exams, &clock).await.unwrap();
+        let dupont = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
+        let lefevre = testing::dossier(&t.db, &clock, DEMO, "externe", "Lefèvre").await;
+        testing::dossier(&t.db, &clock, DEMO, "interne", "Martin").await;
+        sqlx::query("UPDATE dossiers SET status = 'closed', closed_at = 1 WHERE id = $1")
+            .bind(&dupont.id)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+
+        let before = instruction::exams(&t.db, &clock).await.unwrap();
+        assert_eq!(
+            counts(&before, DEMO),
+            [
+                (DossierState::Open, 2),
+                (DossierState::Closed, 1),
+                (DossierState::NotClosedAtDeadline, 0),
+                (DossierState::Accepted, 0),
+                (DossierState::Rejected, 0),
+            ],
+            "{}",
+            t.label
+        );
+
+        // Names whatever the case and accents, every word typed; numbers as typed.
+        let find = |q: &'static str, state: Option<DossierState>| {
+            let (db, clock) = (t.db.clone(), &clock);
+            async move {
+                instruction::dossiers(&db, clock, DEMO, q, state)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|l| l.dossier.registration.birth_name.as_str().to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(find("LEFEVRE", None).await, ["Lefèvre"], "{}", t.label);
+        assert_eq!(find("camille lefèvre", None).await, ["Lefèvre"]);
+        assert_eq!(find("dupont lefevre", None).await, Vec::<String>::new());
+        let typed = lefevre.number.as_str().replace('-', "").to_lowercase();
+        let by_number = instruction::dossiers(&t.db, &clock, DEMO, &typed, None)
+            .await
+            .unwrap();
+        assert_eq!(by_number.len(), 1);
+        assert_eq!(by_number[0].dossier.id, lefevre.id);
+        assert_eq!(find("", Some(DossierState::Closed)).await, ["Dupont"]);
+        assert_eq!(find("", None).await.len(), 3);
+        assert!(matches!(
+            instruction::dossiers(&t.db, &clock, "inconnu", "", None).await,
+            Err(instruction::InstructionError::UnknownExam)
+        ));
+
+        // Past the deadline, the open dossiers are « non clôturés », the closed one stays.
+        let closes = lefevre.deadline.closes_at();
+        clock.set(closes);
+        let after = instruction::exams(&t.db, &clock).await.unwrap();
+        let after = counts(&after, DEMO);
+        assert_eq!(after[0], (DossierState::Open, 0), "{}", t.label);
+        assert_eq!(after[1], (DossierState::Closed, 1));
+        assert_eq!(after[2], (DossierState::NotClosedAtDeadline, 2));
+        clock.set(closes - SignedDuration::from_millis(1));
+        assert_eq!(
+            counts(&instruction::exams(&t.db, &clock).await.unwrap(), DEMO)[0].1,
+            2
+        );
+
+        let csv = instruction::csv(
+            &instruction::dossiers(&t.db, &clock, DEMO, "", None)
+                .await
+                .unwrap(),
+        );
+        assert!(csv.starts_with('\u{feff}'));
+        assert_eq!(csv.lines().count(), 4);
+        assert!(csv.contains(";Lefèvre;Camille;01/03/1995;"), "{csv}");
+    }
+}
+
+#[tokio::test]
+async fn staff_accounts_are_checked_unique_and_their_sessions_end() {
+    for t in testing::all().await {
+        let clock = Arc::new(ManualClock::at(
+            "2026-11-24T10:00:00Z".parse::<Timestamp>().unwrap(),
+        ));
+        let passwords = Passwords::new(1).unwrap();
+        let weak = staff::create(
+            &t.db,
+            &passwords,
+            &*clock,
+            "agent@cdg.fr",
+            "Agent",
+            "motdepasse",
+        )
+        .await;
+        assert!(matches!(weak, Err(StaffError::Invalid(_))), "{}", t.label);
+        let bad = staff::create(
+            &t.db,
+            &passwords,
+            &*clock,
+            "pas-une-adresse",
+            "Agent",
+            "une phrase assez longue",
+        )
+        .await;
+        assert!(matches!(bad, Err(StaffError::Invalid(_))));
+        let agent = staff::create(
+            &t.db,
+            &passwords,
+            &*clock,
+            "Agent@CDG.fr",
+            "Claire Agent",
+            "une phrase assez longue",
+        )
+        .await
+        .unwrap();
+        let again = staff::create(
+            &t.db,
+            &passwords,
+            &*clock,
+            "agent@cdg.fr",
+            "Autre",
+            "une autre phrase longue",
+        )
+        .await;
+        assert!(matches!(again, Err(StaffError::AlreadyExists)));
+
+        let (member, token) = staff::login(
+            &t.db,
+            &passwords,
+            &*clock,
+            "AGENT@cdg.fr",
+            "une phrase assez longue",
+            "127.0.0.1",
+        )
+        .await
+        .unwrap();
+        assert_eq!(member, agent);
+        assert_eq!(
+            staff::session_staff(&t.db, &*clock, &token).await.unwrap(),
+            Some(agent.clone())
+        );
+        // A staff token is no candidate session, and the other way round.
+        assert!(
+            services::accounts::session_dossier(&t.db, &*clock, &token)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        clock.advance(staff::SESSION_LIFETIME);
+        assert_eq!(
+            staff::session_staff(&t.db, &*clock, &token).await.unwrap(),
+            None
+        );
+        let (_, token) = staff::login(
+            &t.db,
+            &passwords,
+            &*clock,
+            "agent@cdg.fr",
+            "une phrase assez longue",
+            "127.0.0.1",
+        )
+        .await
+        .unwrap();
+        staff::close_session(&t.db, &token).await.unwrap();
+        assert_eq!(
+            staff::session_staff(&t.db, &*clock, &token).await.unwrap(),
+            None
+        );
+        let wrong = staff::login(
+            &t.db,
+            &passwords,
+            &*clock,
+            "agent@cdg.fr",
+            "pas la bonne phrase",
+            "127.0.0.1",
+        )
+        .await;
+        assert!(matches!(wrong, Err(StaffError::InvalidCredentials)));
+    }
+}
+
+#[tokio::test]
+async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_takes_files() {
+    use bytes::Bytes;
+    use domain::instruction::{Decision, DecisionRefused};
+    use futures_util::stream;
+    use instruction::DecisionError;
+    use services::{attachments, dossiers, mail::Mailer, storage::Storage};
+
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        let root = tempfile::tempdir().unwrap();
+        let mailer = Mailer::to_files(root.path().join("mails"), "concours@exemple.fr").unwrap();
+        let storage = Storage::open(&root.path().join("files")).await.unwrap();
+        let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
+        let number = d.number.to_string();
+        let decide = |decision: Decision| {
+            let (db, clock, mailer, member, number) =
+                (t.db.clone(), &clock, &mailer, &member, number.clone());
+            async move {
+                instruction::decide(&db, clock, mailer, "http://x", member, &number, decision).await
+            }
+        };
+        let refused = |r: Result<dossiers::Dossier, DecisionError>| match r {
+            Err(DecisionError::Refused(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+
+        // An open dossier is not instructed.
+        assert_eq!(
+            refused(decide(Decision::Complete).await),
+            DecisionRefused::NotClosed,
+            "{}",
+            t.label
+        );
+        sqlx::query("UPDATE dossiers SET status = 'closed', closed_at = 1 WHERE id = $1")
+            .bind(&d.id)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            refused(decide(Decision::Accept).await),
+            DecisionRefused::NotComplete
+        );
+        assert_eq!(
+            refused(
+                decide(Decision::Incomplete {
+                    missing: " ".into()
+                })
+                .await
+            ),
+            DecisionRefused::MissingItemsRequired
+        );
+        let d = decide(Decision::Incomplete {
+            missing: "Copie du diplôme lisible".into(),
+        })
+        .await
+        .unwrap();
+        assert_eq!(d.review_note.as_deref(), Some("Copie du diplôme lisible"));
+
+        // Closed, the diplôme takes no file, until the service reopens the dossier.
+        let upload = |d: dossiers::Dossier| {
+            let (db, storage, clock) = (t.db.clone(), storage.clone(), &clock);
+            async move {
+                let body = stream::iter([Ok::<_, String>(Bytes::from_static(
+                    b"%PDF-1.7\n1 0 obj << >> endobj\nstartxref\n0\n%%EOF\n",
+                ))]);
+                attachments::upload(&db, &storage, clock, &d, "diplome", "diplome.pdf", body).await
+            }
+        };
+        assert!(matches!(
+            upload(d.clone()).await,
+            Err(attachments::AttachmentError::Locked)
+        ));
+        let yesterday = jiff::civil::date(2026, 11, 23);
+        let past = instruction::reopen(
+            &t.db, &clock, &mailer, "http://x", &member, &number, yesterday,
+        )
+        .await;
+        assert!(
+            matches!(past, Err(DecisionError::ReopenDate)),
+            "{}",
+            t.label
+        );
+        let day = jiff::civil::date(2026, 11, 30);
+        let d = instruction::reopen(&t.db, &clock, &mailer, "http://x", &member, &number, day)
+            .await
+            .unwrap();
+        assert!(d.is_reopened_at(clock.now()));
+        upload(d.clone())
+            .await
+            .expect("a reopened dossier takes the missing file");
+        // The end of that day, Paris time, closes it again.
+        clock.set(domain::Deadline::on(day).unwrap().closes_at());
+        assert!(matches!(
+            upload(d.clone()).await,
+            Err(attachments::AttachmentError::Locked)
+        ));
+
+        decide(Decision::Complete).await.unwrap();
+        let d = decide(Decision::Accept).await.unwrap();
+        assert_eq!(d.status, "accepted");
+        assert_eq!(
+            refused(
+                decide(Decision::Reject {
+                    reason: "trop tard".into()
+                })
+                .await
+            ),
+            DecisionRefused::AlreadyDecided
+        );
+        let reopen_decided = instruction::reopen(
+            &t.db,
+            &clock,
+            &mailer,
+            "http://x",
+            &member,
+            &number,
+            jiff::civil::date(2026, 12, 31),
+        )
+        .await;
+        assert!(matches!(
+            reopen_decided,
+            Err(DecisionError::Refused(DecisionRefused::AlreadyDecided))
+        ));
+
+        // Every change is in the log, by whom, and the candidate got a mail for each.
+        let log = staff::audit_of_dossier(&t.db, &d.id).await.unwrap();
+        let actions: Vec<&str> = log.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "dossier incomplet",
+                "dossier rouvert",
+                "dossier complet",
+                "admis à concourir"
+            ],
+            "{}",
+            t.label
+        );
+        assert!(log.iter().all(|a| a.staff_name == "Claire Agent"));
+        let mails = services::mail::read_mail_files(&root.path().join("mails")).unwrap();
+        assert_eq!(mails.len(), 4);
+        assert!(mails.iter().any(|m| m.contains("Copie du diplôme lisible")));
+        assert!(
+            mails
+                .iter()
+                .any(|m| m.contains("vous êtes admis à concourir"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn exams_edited_by_the_service_read_back_keep_their_files_and_outlive_their_file() {
+    use services::catalogue::CatalogueError;
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        let exams = exams_dir();
+        let today = clock.today_in_paris();
+        // Every shipped exam reads back as the spec its file gave.
+        for spec in catalogue::read_dir(&exams, &clock).unwrap() {
+            let raw = catalogue::raw_exam(&t.db, spec.summary.slug.as_str())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                domain::ExamSpec::parse(raw, today).unwrap(),
+                spec,
+                "{}",
+                t.label
+            );
+        }
+
+        // A new exam needs a free identifier.
+        let mut raw = catalogue::raw_exam(&t.db, DEMO).await.unwrap().unwrap();
+        let taken = domain::ExamSpec::parse(raw.clone(), today).unwrap();
+        assert!(matches!(
+            catalogue::save_from_staff(&t.db, &clock, &member, &taken, true).await,
+            Err(CatalogueError::AlreadyExists(_))
+        ));
+
+        // A pièce holding files cannot be removed; others can.
+        let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
+        sqlx::query("INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at) VALUES ('a1', $1, 'diplome', 'k1', 'd.pdf', 'pdf', 1, 'x', 1)")
+            .bind(&d.id)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        raw.pieces.retain(|p| p.code != "diplome");
+        let without = domain::ExamSpec::parse(raw.clone(), today).unwrap();
+        match catalogue::save_from_staff(&t.db, &clock, &member, &without, false).await {
+            Err(CatalogueError::PieceHasFiles(label)) => assert_eq!(label, "Copie du diplôme"),
+            other => panic!("{}: {other:?}", t.label),
+        }
+        let mut raw = catalogue::raw_exam(&t.db, DEMO).await.unwrap().unwrap();
+        raw.pieces.retain(|p| p.code != "justificatif-activite");
+        raw.title = "Rédacteur territorial, session modifiée".into();
+        raw.published = false;
+        let edited = domain::ExamSpec::parse(raw, today).unwrap();
+        catalogue::save_from_staff(&t.db, &clock, &member, &edited, false)
+            .await
+            .unwrap();
+        let back = catalogue::raw_exam(&t.db, DEMO).await.unwrap().unwrap();
+        assert_eq!(domain::ExamSpec::parse(back, today).unwrap(), edited);
+        assert!(
+            catalogue::list_published(&t.db, &clock)
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.slug.as_str() != DEMO)
+        );
+
+        // Its file no longer overwrites it at the next start.
+        catalogue::import_dir(&t.db, &exams, &clock).await.unwrap();
+        let after = catalogue::raw_exam(&t.db, DEMO).await.unwrap().unwrap();
+        assert_eq!(
+            after.title, "Rédacteur territorial, session modifiée",
+            "{}",
+            t.label
+        );
+    }
+}
