@@ -330,7 +330,7 @@ pub fn DossierPage(
     view! {
         <Title text="Mon espace sécurisé" />
         <div inert=behind_window>
-        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+        <Suspense fallback=|| view! { <crate::Loading /> }>
             {move || Suspend::new(async move {
                 let missing = match pieces.await {
                     Ok(Some(list)) => crate::closure::missing(&list),
@@ -434,7 +434,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     view! {
         <Title text="Nouveau mot de passe" />
         <h1>"Choisir un nouveau mot de passe"</h1>
-        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+        <Suspense fallback=|| view! { <crate::Loading /> }>
             {move || Suspend::new(async move {
                 match valid.await {
                     Ok(true) => view! {

@@ -41,7 +41,7 @@ pub fn CataloguePage() -> impl IntoView {
         <p class="lead">
             "Préinscrivez-vous, déposez vos pièces justificatives depuis votre espace sécurisé, puis clôturez votre inscription avant la date limite."
         </p>
-        <Suspense fallback=|| view! { <p>"Chargement du catalogue…"</p> }>
+        <Suspense fallback=|| view! { <crate::Loading text="Chargement du catalogue…" /> }>
             {move || Suspend::new(async move {
                 match catalogue.await {
                     Ok(catalogue) => view! { <ExamList catalogue /> }.into_any(),

@@ -154,7 +154,7 @@ pub fn ClosurePage() -> impl IntoView {
     view! {
         <Title text="Clôturer mon inscription" />
         <h1>"Clôturer mon inscription"</h1>
-        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+        <Suspense fallback=|| view! { <crate::Loading /> }>
             {move || Suspend::new(async move {
                 let (Ok(Some(d)), Ok(Some(list))) = (dossier.await, pieces.await) else {
                     return view! { <Redirect path="/connexion?info=session" /> }.into_any();
@@ -269,7 +269,7 @@ pub fn ReceiptPage() -> impl IntoView {
     let receipt = Resource::new(|| (), |_| my_receipt());
     view! {
         <Title text="Accusé de réception" />
-        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+        <Suspense fallback=|| view! { <crate::Loading /> }>
             {move || Suspend::new(async move {
                 match receipt.await {
                     Ok(ReceiptState::Closed(r)) => view! { <Receipt r /> }.into_any(),

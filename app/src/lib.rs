@@ -96,6 +96,14 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// What a page shows while its data loads on a client-side navigation. `role="status"`
+/// so a screen reader hears it; the `loading` class lets the browser tests wait for the
+/// settled page.
+#[component]
+pub fn Loading(#[prop(default = "Chargement…")] text: &'static str) -> impl IntoView {
+    view! { <p class="loading" role="status">{text}</p> }
+}
+
 #[component]
 fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]

@@ -124,7 +124,7 @@ pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
         <section aria-labelledby="pieces-titre">
             <h2 id="pieces-titre">"Pièces demandées"</h2>
             <p class="hint">"Formats acceptés : PDF ou JPEG. Ouvrez le dossier d'une pièce pour y déposer, vérifier ou supprimer vos fichiers."</p>
-            <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+            <Suspense fallback=|| view! { <crate::Loading /> }>
                 {move || Suspend::new(async move {
                     match pieces.await {
                         Ok(Some(list)) => view! {
@@ -178,7 +178,7 @@ pub fn PiecePage() -> impl IntoView {
         <crate::account::DossierPage behind_window=true pieces />
         <div class="dialog-backdrop">
         <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="piece-titre" on:keydown=on_keydown>
-        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+        <Suspense fallback=|| view! { <crate::Loading /> }>
             {move || Suspend::new(async move {
                 let code = params.read().get("piece").unwrap_or_default();
                 match pieces.await {

@@ -263,7 +263,7 @@ pub fn WizardPage() -> impl IntoView {
         |(exam, step)| load_wizard_step(exam, step),
     );
     view! {
-        <Suspense fallback=|| view! { <p>"Chargement…"</p> }>
+        <Suspense fallback=|| view! { <crate::Loading /> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => view! { <WizardStep view /> }.into_any(),

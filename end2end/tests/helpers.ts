@@ -20,6 +20,10 @@ export function uniqueName(): string {
 
 export async function expectNoA11yViolations(page: Page, jsEnabled: boolean) {
   if (!jsEnabled) return; // axe runs as a script in the page
+  // After a client-side navigation the URL changes before the page's data arrives: the
+  // check is of the settled page, not of its « Chargement… » placeholder.
+  await expect(page.locator(".loading")).toHaveCount(0);
+  await expect(page.locator("h1").first()).toBeAttached(); // even under an open dialog (inert)
   const results = await new AxeBuilder({ page }).analyze();
   expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`)).toEqual([]);
 }
