@@ -2,12 +2,35 @@ use anyhow::Context;
 use server::{Application, Settings, telemetry};
 use services::{Db, catalogue};
 
-const USAGE: &str = "usage: server [serve | migrate | seed | staff-create EMAIL NAME]
-  serve         migrate, import the exams folder, then serve (the default)
-  migrate       apply the database migrations and exit
-  seed          migrate and import the exams folder, then exit
-  staff-create  create a service concours account; the password is asked for
-                (or read from STAFF_PASSWORD, for scripts)";
+const USAGE: &str = "usage: server [serve | migrate | seed | staff-create EMAIL NAME
+                     | staff-disable EMAIL | staff-enable EMAIL]
+  serve          migrate, import the exams folder, then serve (the default)
+  migrate        apply the database migrations and exit
+  seed           migrate and import the exams folder, then exit
+  staff-create   create a service concours account; the password is asked for
+                 (or read from STAFF_PASSWORD, for scripts)
+  staff-disable  end a staff member's access now (login and open sessions); the
+                 account stays, named in the audit log
+  staff-enable   give a disabled account its access back, with a new password
+                 (asked for, or STAFF_PASSWORD)";
+
+/// The password of a staff command: STAFF_PASSWORD for scripts, else asked for.
+fn staff_password() -> anyhow::Result<String> {
+    Ok(match std::env::var("STAFF_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => rpassword::prompt_password("Mot de passe (12 caractères au moins) : ")?,
+    })
+}
+
+fn usage() -> ! {
+    eprintln!("{USAGE}");
+    std::process::exit(2);
+}
+
+fn refused(why: &str) -> ! {
+    eprintln!("Refusé : {why}");
+    std::process::exit(1);
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -37,13 +60,9 @@ async fn main() -> anyhow::Result<()> {
         Some("staff-create") => {
             let (Some(email), Some(name)) = (std::env::args().nth(2), std::env::args().nth(3))
             else {
-                eprintln!("{USAGE}");
-                std::process::exit(2);
+                usage()
             };
-            let password = match std::env::var("STAFF_PASSWORD") {
-                Ok(p) if !p.is_empty() => p,
-                _ => rpassword::prompt_password("Mot de passe (12 caractères au moins) : ")?,
-            };
+            let password = staff_password()?;
             let db = Db::connect(&settings.database_url).await?;
             db.migrate().await?;
             let passwords = services::passwords::Passwords::new(1)?;
@@ -58,21 +77,42 @@ async fn main() -> anyhow::Result<()> {
             .await
             {
                 Ok(member) => println!("Compte créé : {} <{}>", member.name, member.email),
-                Err(services::staff::StaffError::Invalid(why)) => {
-                    eprintln!("Refusé : {why}");
-                    std::process::exit(1);
-                }
-                Err(services::staff::StaffError::AlreadyExists) => {
-                    eprintln!("Refusé : un compte existe déjà pour {email}.");
-                    std::process::exit(1);
-                }
+                Err(services::staff::StaffError::Invalid(why)) => refused(&why),
+                Err(services::staff::StaffError::AlreadyExists) => refused(&format!(
+                    "un compte existe déjà pour {email} (désactivé : server staff-enable)."
+                )),
                 Err(e) => return Err(e.into()),
             }
         }
-        Some(_) => {
-            eprintln!("{USAGE}");
-            std::process::exit(2);
+        Some("staff-disable") => {
+            let Some(email) = std::env::args().nth(2) else {
+                usage()
+            };
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            match services::staff::disable(&db, &*settings.clock(), &email).await {
+                Ok(true) => println!("Compte désactivé : {email} ne peut plus se connecter."),
+                Ok(false) => refused(&format!("aucun compte actif pour {email}.")),
+                Err(services::staff::StaffError::Invalid(why)) => refused(&why),
+                Err(e) => return Err(e.into()),
+            }
         }
+        Some("staff-enable") => {
+            let Some(email) = std::env::args().nth(2) else {
+                usage()
+            };
+            let password = staff_password()?;
+            let db = Db::connect(&settings.database_url).await?;
+            db.migrate().await?;
+            let passwords = services::passwords::Passwords::new(1)?;
+            match services::staff::enable(&db, &passwords, &email, &password).await {
+                Ok(true) => println!("Compte réactivé : {email}, avec son nouveau mot de passe."),
+                Ok(false) => refused(&format!("aucun compte désactivé pour {email}.")),
+                Err(services::staff::StaffError::Invalid(why)) => refused(&why),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Some(_) => usage(),
     }
     Ok(())
 }

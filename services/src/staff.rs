@@ -116,7 +116,8 @@ pub async fn login(
         Err(retry_at_ms) => return Err(StaffError::TooManyAttempts { retry_at_ms }),
     };
     let found =
-        sqlx::query("SELECT id, email, name, password_hash FROM staff WHERE email_key = $1")
+        // A disabled account answers as an unknown address does.
+        sqlx::query("SELECT id, email, name, password_hash FROM staff WHERE email_key = $1 AND disabled_at IS NULL")
             .bind(&key)
             .fetch_optional(db.pool())
             .await?;
@@ -165,7 +166,7 @@ pub async fn session_staff(
 ) -> Result<Option<Staff>, StaffError> {
     Ok(sqlx::query(
         "SELECT s.id, s.email, s.name FROM staff_sessions t JOIN staff s ON s.id = t.staff_id
-         WHERE t.token_hash = $1 AND t.expires_at > $2",
+         WHERE t.token_hash = $1 AND t.expires_at > $2 AND s.disabled_at IS NULL",
     )
     .bind(token_hash(token))
     .bind(clock.now().as_millisecond())
@@ -181,6 +182,68 @@ pub async fn close_session(db: &Db, token: &str) -> Result<(), StaffError> {
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+/// Ends a staff member's access at once (someone who leaves the service): no more
+/// login, and every open session ends. The account stays, so the audit log keeps naming
+/// who did what. `false` when no active account has this address.
+pub async fn disable(db: &Db, clock: &dyn Clock, email: &str) -> Result<bool, StaffError> {
+    let key = Email::parse(email)
+        .map_err(|e| StaffError::Invalid(e.0))?
+        .key();
+    let mut tx = db.pool().begin().await?;
+    let disabled = sqlx::query(
+        "UPDATE staff SET disabled_at = $1 WHERE email_key = $2 AND disabled_at IS NULL",
+    )
+    .bind(clock.now().as_millisecond())
+    .bind(&key)
+    .execute(&mut *tx)
+    .await?;
+    if disabled.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query(
+        "DELETE FROM staff_sessions WHERE staff_id IN (SELECT id FROM staff WHERE email_key = $1)",
+    )
+    .bind(&key)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(staff = %key, "staff account disabled");
+    Ok(true)
+}
+
+/// Gives a disabled account its access back, with a new password: the old one may be
+/// known to whoever used the account before. `false` when no disabled account has
+/// this address.
+pub async fn enable(
+    db: &Db,
+    passwords: &Passwords,
+    email: &str,
+    password: &str,
+) -> Result<bool, StaffError> {
+    let email = Email::parse(email).map_err(|e| StaffError::Invalid(e.0))?;
+    let Some(row) =
+        sqlx::query("SELECT name FROM staff WHERE email_key = $1 AND disabled_at IS NOT NULL")
+            .bind(email.key())
+            .fetch_optional(db.pool())
+            .await?
+    else {
+        return Ok(false);
+    };
+    let name: String = row.try_get("name")?;
+    let password = Password::parse(password, &[&name, email.as_str()])
+        .map_err(|e| StaffError::Invalid(e.0))?;
+    let hash = passwords.hash(password.expose()).await?;
+    let enabled = sqlx::query(
+        "UPDATE staff SET password_hash = $1, disabled_at = NULL WHERE email_key = $2 AND disabled_at IS NOT NULL",
+    )
+    .bind(hash)
+    .bind(email.key())
+    .execute(db.pool())
+    .await?;
+    Ok(enabled.rows_affected() == 1)
 }
 
 /// One line of a dossier's audit log.

@@ -235,6 +235,92 @@ async fn staff_accounts_are_checked_unique_and_their_sessions_end() {
 }
 
 #[tokio::test]
+async fn a_disabled_staff_member_loses_access_at_once_and_the_log_keeps_their_name() {
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        let passwords = Passwords::new(1).unwrap();
+        let login = |password: &'static str| {
+            let (db, passwords, clock) = (t.db.clone(), passwords.clone(), &clock);
+            async move {
+                staff::login(
+                    &db,
+                    &passwords,
+                    clock,
+                    "agent@cdg.fr",
+                    password,
+                    "127.0.0.1",
+                )
+                .await
+            }
+        };
+        let (_, token) = login("une phrase assez longue").await.unwrap();
+        let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
+        staff::audit(
+            t.db.pool(),
+            &clock,
+            &member,
+            Some(&d.id),
+            "consultation",
+            "dossier",
+        )
+        .await
+        .unwrap();
+
+        assert!(
+            staff::disable(&t.db, &clock, "AGENT@cdg.fr").await.unwrap(),
+            "{}",
+            t.label
+        );
+        // The open session ends now, not at its expiry.
+        assert_eq!(
+            staff::session_staff(&t.db, &clock, &token).await.unwrap(),
+            None
+        );
+        // The right password gets the answer of an unknown address.
+        assert!(matches!(
+            login("une phrase assez longue").await,
+            Err(StaffError::InvalidCredentials)
+        ));
+        assert!(!staff::disable(&t.db, &clock, "agent@cdg.fr").await.unwrap());
+        assert!(matches!(
+            staff::create(
+                &t.db,
+                &passwords,
+                &clock,
+                "agent@cdg.fr",
+                "Autre",
+                "une autre phrase longue"
+            )
+            .await,
+            Err(StaffError::AlreadyExists)
+        ));
+        let log = staff::audit_of_dossier(&t.db, &d.id).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].staff_name, "Claire Agent");
+
+        // Back, with a new password only: the old one no longer opens the account.
+        let enable = |email: &'static str, password: &'static str| {
+            let (db, passwords) = (t.db.clone(), passwords.clone());
+            async move { staff::enable(&db, &passwords, email, password).await }
+        };
+        const NEW: &str = "une phrase neuve et longue";
+        assert!(matches!(
+            enable("agent@cdg.fr", "court").await,
+            Err(StaffError::Invalid(_))
+        ));
+        assert!(!enable("personne@cdg.fr", NEW).await.unwrap());
+        assert!(enable("agent@cdg.fr", NEW).await.unwrap());
+        assert!(!enable("agent@cdg.fr", NEW).await.unwrap(), "enabled once");
+        assert!(matches!(
+            login("une phrase assez longue").await,
+            Err(StaffError::InvalidCredentials)
+        ));
+        let (again, _) = login(NEW).await.unwrap();
+        assert_eq!(again, member);
+    }
+}
+
+#[tokio::test]
 async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_takes_files() {
     use bytes::Bytes;
     use domain::instruction::{Decision, DecisionRefused};
