@@ -19,7 +19,12 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
+    state: AppState,
 }
+
+/// How often the deadline reminders due are looked for: a reminder goes at most this
+/// late, and a mail that could not be sent is retried this soon.
+const REMINDER_PASS: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Application {
     /// Connects and migrates the database, imports the exams folder, and binds the
@@ -97,7 +102,7 @@ impl Application {
             .layer(middleware::from_fn(security::same_origin))
             .layer(middleware::from_fn(security::headers))
             .layer(TraceLayer::new_for_http())
-            .with_state(state);
+            .with_state(state.clone());
 
         let listener = TcpListener::bind(settings.address).await?;
         tracing::info!(
@@ -112,6 +117,7 @@ impl Application {
             listener,
             router,
             db,
+            state,
         })
     }
 
@@ -125,15 +131,36 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        // The peer address feeds the per-address login limit.
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+        // Every instance runs the pass; each reminder is claimed in the database, so
+        // it still goes once.
+        let reminders = tokio::spawn(send_reminders(self.state.clone()));
+        let served = serve(self.listener, self.router).await;
+        reminders.abort();
+        served
     }
+}
+
+async fn send_reminders(state: AppState) {
+    let mut every = tokio::time::interval(REMINDER_PASS);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let pass =
+            services::reminders::send_due(&state.db, &*state.clock, &state.mailer, &state.base_url);
+        if let Err(error) = pass.await {
+            tracing::error!(%error, "deadline reminders pass failed");
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+    // The peer address feeds the per-address login limit.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

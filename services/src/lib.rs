@@ -14,6 +14,7 @@ pub mod instruction;
 pub mod mail;
 pub mod passwords;
 pub mod registrations;
+pub mod reminders;
 pub mod secrets;
 pub mod staff;
 pub mod storage;
