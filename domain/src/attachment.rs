@@ -27,6 +27,25 @@ pub enum UploadError {
         "Cette pièce compte déjà {max} fichier(s), le maximum : supprimez-en un pour en ajouter un autre."
     )]
     TooManyFiles { max: u32 },
+    #[error(
+        "« {name} » ne peut pas être ajouté : votre dossier dépasserait {limit_mib} Mo au total. Supprimez un fichier inutile, ou déposez une version plus légère (photo réduite, PDF compressé)."
+    )]
+    DossierFull { name: String, limit_mib: u64 },
+}
+
+/// What one dossier may hold in all, whatever its pièces allow each: thousands of
+/// dossiers must fit the service's storage. A pièce's own limit applies first.
+pub const MAX_DOSSIER_BYTES: u64 = 100 * MIB;
+
+/// Whether a dossier already holding `stored` bytes takes `incoming` more.
+pub fn check_dossier_total(name: &str, stored: u64, incoming: u64) -> Result<(), UploadError> {
+    if stored.saturating_add(incoming) > MAX_DOSSIER_BYTES {
+        return Err(UploadError::DossierFull {
+            name: name.to_string(),
+            limit_mib: MAX_DOSSIER_BYTES / MIB,
+        });
+    }
+    Ok(())
 }
 
 /// Checks what is known before the body: the first bytes, the size announced.
@@ -157,6 +176,21 @@ mod tests {
     use super::*;
 
     const BOTH: [FileKind; 2] = [FileKind::Pdf, FileKind::Jpeg];
+
+    #[test]
+    fn a_dossier_takes_files_up_to_its_total_and_not_a_byte_more() {
+        assert_eq!(check_dossier_total("a.pdf", 0, MAX_DOSSIER_BYTES), Ok(()));
+        assert_eq!(
+            check_dossier_total("a.pdf", MAX_DOSSIER_BYTES - 10, 10),
+            Ok(())
+        );
+        let full = check_dossier_total("scan.pdf", MAX_DOSSIER_BYTES - 10, 11).unwrap_err();
+        assert_eq!(
+            full.to_string(),
+            "« scan.pdf » ne peut pas être ajouté : votre dossier dépasserait 100 Mo au total. Supprimez un fichier inutile, ou déposez une version plus légère (photo réduite, PDF compressé)."
+        );
+        assert!(check_dossier_total("a.pdf", u64::MAX, 1).is_err());
+    }
 
     #[test]
     fn the_first_bytes_and_the_size_decide() {

@@ -82,7 +82,9 @@ fn refusal(error: AttachmentError) -> (StatusCode, String) {
     match error {
         AttachmentError::Refused(e) => {
             let status = match e {
-                UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                UploadError::TooLarge { .. } | UploadError::DossierFull { .. } => {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                }
                 UploadError::WrongKind { .. } | UploadError::KindNotAccepted { .. } => {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE
                 }

@@ -85,6 +85,31 @@ async fn refusals_have_the_right_status_and_a_french_message() {
             "« gros.pdf » doit faire moins de 10 Mo."
         );
 
+        // A dossier that already holds nearly all it may: the same status, its own words.
+        let demo = services::dossiers::by_number(
+            &app.db,
+            &domain::DossierNumber::parse(services::demo::DEMO_NUMBER).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
+             VALUES ('deja-la', $1, 'piece-identite', 'deja-la', 'gros.pdf', 'pdf', $2, '', 0)",
+        )
+        .bind(&demo.id)
+        .bind(domain::attachment::MAX_DOSSIER_BYTES as i64)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+        let r = upload(&app, &cookie, "diplome", "Licence.pdf", pdf(), true).await;
+        assert_eq!(r.status(), 413);
+        let message = r.json::<serde_json::Value>().await.unwrap()["message"].to_string();
+        assert!(
+            message.contains("votre dossier dépasserait 100 Mo au total"),
+            "{message}"
+        );
+
         // A pièce the candidate is not asked for (forged request).
         let r = upload(&app, &cookie, "etat-des-services", "a.pdf", pdf(), true).await;
         assert_eq!(r.status(), 404);

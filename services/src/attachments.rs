@@ -201,7 +201,7 @@ where
     if !can_change(clock.now(), dossier, &piece) {
         return Err(AttachmentError::Locked);
     }
-    let count = count_files(db, &dossier.id, &piece.code).await?;
+    let (count, dossier_total) = usage(db, &dossier.id, &piece.code).await?;
     if count >= i64::from(piece.max_files) {
         return Err(UploadError::TooManyFiles {
             max: piece.max_files,
@@ -230,6 +230,7 @@ where
             }
             .into());
         }
+        attachment::check_dossier_total(&name, dossier_total, size)?;
         if kind.is_none() {
             let need = FileKind::SNIFF_LEN - head.len();
             head.extend_from_slice(&chunk[..chunk.len().min(need)]);
@@ -275,12 +276,13 @@ where
         return Err(AttachmentError::Locked);
     };
     let now = clock.now().as_millisecond();
-    // The count is checked again in the insert itself: two uploads racing for the last
-    // place cannot both get it.
+    // The count and the dossier's total are checked again in the insert itself: two
+    // uploads racing for the last place (or the last megabytes) cannot both get it.
     let inserted = sqlx::query(
         "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-         WHERE (SELECT COUNT(*) FROM attachments WHERE dossier_id = $2 AND piece_code = $3) < $10",
+         WHERE (SELECT COUNT(*) FROM attachments WHERE dossier_id = $2 AND piece_code = $3) < $10
+           AND (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE dossier_id = $2) + $7 <= $11",
     )
     .bind(&id)
     .bind(&dossier.id)
@@ -292,6 +294,7 @@ where
     .bind(&sha256)
     .bind(now)
     .bind(i64::from(piece.max_files))
+    .bind(attachment::MAX_DOSSIER_BYTES as i64)
     .execute(&mut *tx)
     .await;
     let inserted = match inserted {
@@ -302,8 +305,17 @@ where
         Ok(done) if done.rows_affected() == 1 => {}
         Ok(_) => {
             storage.delete(&key).await?;
-            return Err(UploadError::TooManyFiles {
-                max: piece.max_files,
+            // Which limit the race lost: the pièce's count, or the dossier's total.
+            let (count, _) = usage(db, &dossier.id, &piece.code).await?;
+            return Err(if count >= i64::from(piece.max_files) {
+                UploadError::TooManyFiles {
+                    max: piece.max_files,
+                }
+            } else {
+                UploadError::DossierFull {
+                    name,
+                    limit_mib: attachment::MAX_DOSSIER_BYTES / domain::exam::MIB,
+                }
             }
             .into());
         }
@@ -325,15 +337,18 @@ where
     })
 }
 
-async fn count_files(db: &Db, dossier_id: &str, piece_code: &str) -> Result<i64, AttachmentError> {
-    Ok(sqlx::query(
-        "SELECT COUNT(*) AS n FROM attachments WHERE dossier_id = $1 AND piece_code = $2",
+/// The files of this pièce, and the bytes the whole dossier holds.
+async fn usage(db: &Db, dossier_id: &str, piece_code: &str) -> Result<(i64, u64), AttachmentError> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM attachments WHERE dossier_id = $1 AND piece_code = $2) AS n,
+                CAST(COALESCE((SELECT SUM(size) FROM attachments WHERE dossier_id = $1), 0) AS BIGINT) AS total",
     )
     .bind(dossier_id)
     .bind(piece_code)
     .fetch_one(db.pool())
-    .await?
-    .try_get("n")?)
+    .await?;
+    let total: i64 = row.try_get("total")?;
+    Ok((row.try_get("n")?, total.max(0) as u64))
 }
 
 /// Deletes one of the dossier's files: the row first (the candidate sees it gone at

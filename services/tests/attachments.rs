@@ -407,3 +407,90 @@ async fn a_phone_photo_loses_its_location_but_keeps_its_orientation() {
         assert_eq!(a.sha256, hex::encode(Sha256::digest(&stored)));
     }
 }
+
+/// A file row of `size` bytes in the dossier, as if deposited earlier.
+async fn holding(env: &Env, size: u64) {
+    sqlx::query(
+        "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
+         VALUES ($1, $2, 'piece-identite', 'deja-la', 'gros.pdf', 'pdf', $3, '', 0)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&env.dossier.id)
+    .bind(size as i64)
+    .execute(env.db.pool())
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_dossier_takes_files_up_to_its_total_size() {
+    use domain::attachment::MAX_DOSSIER_BYTES;
+    for env in envs().await {
+        holding(&env, MAX_DOSSIER_BYTES - 1000).await;
+        let err = env
+            .upload("diplome", "Licence.pdf", pdf(2000))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                AttachmentError::Refused(UploadError::DossierFull { limit_mib: 100, .. })
+            ),
+            "{err}"
+        );
+        assert_eq!(env.stored(), (0, 0), "{}", env.label);
+        // What still fits is taken.
+        env.upload("diplome", "Licence.pdf", pdf(500))
+            .await
+            .unwrap();
+        assert_eq!(env.stored(), (1, 0));
+    }
+}
+
+#[tokio::test]
+async fn two_uploads_racing_for_the_last_megabytes_cannot_both_get_them() {
+    use domain::attachment::MAX_DOSSIER_BYTES;
+    use futures_util::StreamExt;
+    for env in envs().await {
+        // Another upload lands while this one streams: the total it read at the start
+        // is stale by the time it is recorded, so the insert decides again.
+        let file = pdf(4000);
+        let (first, rest) = file.split_at(100);
+        let (first, rest) = (Bytes::copy_from_slice(first), Bytes::copy_from_slice(rest));
+        let env_ref = &env;
+        let body = Box::pin(
+            stream::once(async move {
+                holding(env_ref, MAX_DOSSIER_BYTES - 1000).await;
+                Ok::<_, String>(first)
+            })
+            .chain(stream::iter([Ok(rest)])),
+        );
+        let err = attachments::upload(
+            &env.db,
+            &env.storage,
+            &env.clock,
+            &env.dossier,
+            "diplome",
+            "Licence.pdf",
+            body,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                AttachmentError::Refused(UploadError::DossierFull { .. })
+            ),
+            "{}: {err}",
+            env.label
+        );
+        assert_eq!(env.stored(), (0, 0), "{}", env.label);
+        assert!(
+            attachments::list(&env.db, &env.dossier.id)
+                .await
+                .unwrap()
+                .iter()
+                .all(|a| a.piece_code != "diplome")
+        );
+    }
+}
