@@ -40,12 +40,19 @@ pub const MAX_DOSSIER_BYTES: u64 = 100 * MIB;
 /// Whether a dossier already holding `stored` bytes takes `incoming` more.
 pub fn check_dossier_total(name: &str, stored: u64, incoming: u64) -> Result<(), UploadError> {
     if stored.saturating_add(incoming) > MAX_DOSSIER_BYTES {
-        return Err(UploadError::DossierFull {
-            name: name.to_string(),
-            limit_mib: MAX_DOSSIER_BYTES / MIB,
-        });
+        return Err(UploadError::dossier_full(name));
     }
     Ok(())
+}
+
+impl UploadError {
+    /// The refusal of a file the dossier's total has no room for.
+    pub fn dossier_full(name: &str) -> Self {
+        Self::DossierFull {
+            name: name.to_string(),
+            limit_mib: MAX_DOSSIER_BYTES / MIB,
+        }
+    }
 }
 
 /// Checks what is known before the body: the first bytes, the size announced.

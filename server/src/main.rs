@@ -22,6 +22,13 @@ fn staff_password() -> anyhow::Result<String> {
     })
 }
 
+/// The configured database, its migrations applied.
+async fn migrated(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
 fn usage() -> ! {
     eprintln!("{USAGE}");
     std::process::exit(2);
@@ -47,13 +54,11 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Some("migrate") => {
-            let db = Db::connect(&settings.database_url).await?;
-            db.migrate().await?;
+            migrated(&settings).await?;
             tracing::info!("migrations applied");
         }
         Some("seed") => {
-            let db = Db::connect(&settings.database_url).await?;
-            db.migrate().await?;
+            let db = migrated(&settings).await?;
             let n = catalogue::import_dir(&db, &settings.exams_dir, &*settings.clock()).await?;
             tracing::info!(exams = n, "exams imported");
         }
@@ -63,8 +68,7 @@ async fn main() -> anyhow::Result<()> {
                 usage()
             };
             let password = staff_password()?;
-            let db = Db::connect(&settings.database_url).await?;
-            db.migrate().await?;
+            let db = migrated(&settings).await?;
             let passwords = services::passwords::Passwords::new(1)?;
             match services::staff::create(
                 &db,
@@ -88,8 +92,7 @@ async fn main() -> anyhow::Result<()> {
             let Some(email) = std::env::args().nth(2) else {
                 usage()
             };
-            let db = Db::connect(&settings.database_url).await?;
-            db.migrate().await?;
+            let db = migrated(&settings).await?;
             match services::staff::disable(&db, &*settings.clock(), &email).await {
                 Ok(true) => println!("Compte désactivé : {email} ne peut plus se connecter."),
                 Ok(false) => refused(&format!("aucun compte actif pour {email}.")),
@@ -102,8 +105,7 @@ async fn main() -> anyhow::Result<()> {
                 usage()
             };
             let password = staff_password()?;
-            let db = Db::connect(&settings.database_url).await?;
-            db.migrate().await?;
+            let db = migrated(&settings).await?;
             let passwords = services::passwords::Passwords::new(1)?;
             match services::staff::enable(&db, &passwords, &email, &password).await {
                 Ok(true) => println!("Compte réactivé : {email}, avec son nouveau mot de passe."),

@@ -18,7 +18,6 @@ use crate::{Settings, files, security, staff};
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    db: Db,
     state: AppState,
 }
 
@@ -116,7 +115,6 @@ impl Application {
         Ok(Self {
             listener,
             router,
-            db,
             state,
         })
     }
@@ -127,7 +125,7 @@ impl Application {
 
     /// The database handle, for tests that inspect or break it.
     pub fn db(&self) -> &Db {
-        &self.db
+        &self.state.db
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -93,15 +93,7 @@ async fn refusals_have_the_right_status_and_a_french_message() {
         .await
         .unwrap()
         .unwrap();
-        sqlx::query(
-            "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
-             VALUES ('deja-la', $1, 'piece-identite', 'deja-la', 'gros.pdf', 'pdf', $2, '', 0)",
-        )
-        .bind(&demo.id)
-        .bind(domain::attachment::MAX_DOSSIER_BYTES as i64)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+        services::testing::file_row(&app.db, &demo.id, domain::attachment::MAX_DOSSIER_BYTES).await;
         let r = upload(&app, &cookie, "diplome", "Licence.pdf", pdf(), true).await;
         assert_eq!(r.status(), 413);
         let message = r.json::<serde_json::Value>().await.unwrap()["message"].to_string();

@@ -312,10 +312,7 @@ where
                     max: piece.max_files,
                 }
             } else {
-                UploadError::DossierFull {
-                    name,
-                    limit_mib: attachment::MAX_DOSSIER_BYTES / domain::exam::MIB,
-                }
+                UploadError::dossier_full(&name)
             }
             .into());
         }

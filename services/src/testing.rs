@@ -68,3 +68,18 @@ pub async fn dossier(db: &Db, clock: &dyn Clock, exam: &str, voie: &str, who: &s
         .await
         .expect("a dossier on an open exam")
 }
+
+/// A file row of `size` bytes in the dossier's identity pièce, as if deposited earlier
+/// (no stored file behind it): fills a dossier without sending its bytes.
+pub async fn file_row(db: &Db, dossier_id: &str, size: u64) {
+    sqlx::query(
+        "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
+         VALUES ($1, $2, 'piece-identite', 'deja-la', 'gros.pdf', 'pdf', $3, '', 0)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(dossier_id)
+    .bind(size as i64)
+    .execute(db.pool())
+    .await
+    .expect("a file row");
+}

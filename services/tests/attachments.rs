@@ -408,25 +408,11 @@ async fn a_phone_photo_loses_its_location_but_keeps_its_orientation() {
     }
 }
 
-/// A file row of `size` bytes in the dossier, as if deposited earlier.
-async fn holding(env: &Env, size: u64) {
-    sqlx::query(
-        "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
-         VALUES ($1, $2, 'piece-identite', 'deja-la', 'gros.pdf', 'pdf', $3, '', 0)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(&env.dossier.id)
-    .bind(size as i64)
-    .execute(env.db.pool())
-    .await
-    .unwrap();
-}
-
 #[tokio::test]
 async fn a_dossier_takes_files_up_to_its_total_size() {
     use domain::attachment::MAX_DOSSIER_BYTES;
     for env in envs().await {
-        holding(&env, MAX_DOSSIER_BYTES - 1000).await;
+        testing::file_row(&env.db, &env.dossier.id, MAX_DOSSIER_BYTES - 1000).await;
         let err = env
             .upload("diplome", "Licence.pdf", pdf(2000))
             .await
@@ -460,7 +446,7 @@ async fn two_uploads_racing_for_the_last_megabytes_cannot_both_get_them() {
         let env_ref = &env;
         let body = Box::pin(
             stream::once(async move {
-                holding(env_ref, MAX_DOSSIER_BYTES - 1000).await;
+                testing::file_row(&env_ref.db, &env_ref.dossier.id, MAX_DOSSIER_BYTES - 1000).await;
                 Ok::<_, String>(first)
             })
             .chain(stream::iter([Ok(rest)])),
