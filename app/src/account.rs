@@ -113,7 +113,10 @@ pub async fn login(
     #[server(default)] mot_de_passe: String,
 ) -> Result<(), ServerFnError> {
     use crate::session::{SESSION_COOKIE, client_ip, internal, redirect, state};
-    use services::accounts::{self, AccountError};
+    use services::{
+        accounts::{self, AccountError},
+        passwords::PasswordError,
+    };
     let state = state();
     match accounts::login(
         &state.db,
@@ -139,6 +142,7 @@ pub async fn login(
         Err(AccountError::TooManyAttempts { retry_at_ms }) => redirect(&format!(
             "/connexion?erreur=tentatives&jusqua={retry_at_ms}"
         )),
+        Err(AccountError::Password(PasswordError::Busy)) => return Err(crate::session::busy()),
         Err(e) => return Err(internal(e)),
     }
     Ok(())
@@ -211,19 +215,31 @@ pub async fn reset_password(
         domain::registration::check_password(&mot_de_passe, &confirmation, &Default::default());
     if let Some(message) = errors.values().next() {
         redirect(&format!(
-            "/mot-de-passe/{token}?erreur={}",
+            "/mot-de-passe/{}?erreur={}",
+            urlencode(&token),
             urlencode(message)
         ));
         return Ok(());
     }
-    let hash = state
-        .passwords
-        .hash(&mot_de_passe)
+    // The link first: a stranger's post costs no hash.
+    let valid = accounts::reset_link_is_valid(&state.db, &*state.clock, &token)
         .await
         .map_err(internal)?;
+    if !valid {
+        redirect(&format!("/mot-de-passe/{}", urlencode(&token)));
+        return Ok(());
+    }
+    crate::session::count_hashing().await?;
+    let hash = match state.passwords.hash(&mot_de_passe).await {
+        Ok(hash) => hash,
+        Err(services::passwords::PasswordError::Busy) => return Err(crate::session::busy()),
+        Err(e) => return Err(internal(e)),
+    };
     match accounts::reset_password(&state.db, &*state.clock, &token, &hash).await {
         Ok(_) => redirect("/connexion?info=nouveau-mot-de-passe"),
-        Err(AccountError::InvalidResetLink) => redirect(&format!("/mot-de-passe/{token}")),
+        Err(AccountError::InvalidResetLink) => {
+            redirect(&format!("/mot-de-passe/{}", urlencode(&token)))
+        }
         Err(e) => return Err(internal(e)),
     }
     Ok(())

@@ -26,6 +26,43 @@ pub fn internal(error: impl std::fmt::Display) -> ServerFnError {
     ServerFnError::new("Une erreur est survenue de notre côté. Réessayez dans quelques instants.")
 }
 
+/// The words and the wait of « too busy »: hashing queues full (503, `Retry-After`).
+pub const BUSY_MESSAGE: &str = "Le service est très sollicité : réessayez dans quelques secondes.";
+pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
+
+/// Answers 503 with `Retry-After` at once, rather than an endless wait.
+pub fn busy() -> ServerFnError {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+        response.insert_header(
+            header::RETRY_AFTER,
+            HeaderValue::from(BUSY_RETRY_AFTER_SECS),
+        );
+    }
+    ServerFnError::new(BUSY_MESSAGE)
+}
+
+/// Counts a new password to hash for this client (wizard, reset); past the limit,
+/// answers 429 without hashing.
+pub async fn count_hashing() -> Result<(), ServerFnError> {
+    let state = state();
+    let now = state.clock.now().as_millisecond();
+    match services::throttle::hashing(&state.db, &client_ip(), now)
+        .await
+        .map_err(internal)?
+    {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            if let Some(response) = use_context::<ResponseOptions>() {
+                response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
+            }
+            Err(ServerFnError::new(
+                "Trop de tentatives depuis cette adresse : réessayez dans quelques minutes.",
+            ))
+        }
+    }
+}
+
 pub fn cookie(name: &str) -> Option<String> {
     cookie_in(&use_context::<Parts>()?.headers, name)
 }

@@ -62,6 +62,9 @@ pub async fn staff_login(
         Err(StaffError::TooManyAttempts { retry_at_ms }) => redirect(&format!(
             "/service/connexion?erreur=tentatives&jusqua={retry_at_ms}"
         )),
+        Err(StaffError::Password(services::passwords::PasswordError::Busy)) => {
+            return Err(crate::session::busy());
+        }
         Err(e) => return Err(internal(e)),
     }
     Ok(())

@@ -162,6 +162,10 @@ pub async fn save_step(
         token
     });
     let forward = direction != "back";
+    // Each new password costs a hash: counted per client before it is made.
+    if step == Step::MotDePasse && fields.get("mot_de_passe").is_some_and(|p| !p.is_empty()) {
+        crate::session::count_hashing().await?;
+    }
     match registrations::save_step(
         &state.db,
         &*state.clock,
@@ -190,6 +194,9 @@ pub async fn save_step(
         Err(RegistrationError::Closed) => {
             redirect(&format!("/inscription/{}/{}", exam.slug, step.slug()));
             Ok(())
+        }
+        Err(RegistrationError::Password(services::passwords::PasswordError::Busy)) => {
+            Err(crate::session::busy())
         }
         Err(e) => Err(internal(e)),
     }

@@ -18,11 +18,6 @@ pub use throttle::FAILURE_WINDOW;
 
 /// A session lasts a working day; logging out or resetting the password ends it sooner.
 pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
-/// Failures allowed per dossier number within the window, then it waits.
-pub const MAX_FAILURES_PER_DOSSIER: i64 = 5;
-/// Failures allowed per IP address within the window (a shared school or office
-/// network may hold many candidates, hence more).
-pub const MAX_FAILURES_PER_IP: i64 = 30;
 /// A password-reset link is valid this long, once.
 pub const RESET_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 
@@ -106,22 +101,15 @@ pub async fn login(
     clock: &dyn Clock,
     number: &str,
     password: &str,
-    ip: &str,
+    client: &str,
 ) -> Result<(Dossier, String), AccountError> {
     let now = clock.now().as_millisecond();
     // Counted on what was typed, normalised, so unknown numbers are limited too.
     let number = DossierNumber::parse(number).ok();
-    let dossier_scope = format!(
-        "dossier:{}",
-        number.as_ref().map(|n| n.as_str()).unwrap_or("?")
-    );
-    let ip_scope = format!("ip:{ip}");
-    let scopes = [
-        (dossier_scope.as_str(), MAX_FAILURES_PER_DOSSIER),
-        (ip_scope.as_str(), MAX_FAILURES_PER_IP),
-    ];
-    let failures = match throttle::check(db, &scopes, now).await? {
-        Ok(counts) => counts,
+    let account = number.as_ref().map(|n| n.as_str()).unwrap_or("?");
+    let limits = throttle::login_limits("dossier", account, client);
+    let attempt = match throttle::attempt(db, &limits, now).await? {
+        Ok(attempt) => attempt,
         Err(retry_at_ms) => return Err(AccountError::TooManyAttempts { retry_at_ms }),
     };
     let found = match &number {
@@ -139,11 +127,11 @@ pub async fn login(
         None => None,
     };
     let verified = passwords
-        .verify(password, found.as_ref().map(|(_, h)| h.as_str()))
+        .verify_login(password, found.as_ref().map(|(_, h)| h.as_str()))
         .await?;
     let Some((id, _)) = found.filter(|_| verified.ok) else {
-        throttle::record_failure(db, &[&dossier_scope, &ip_scope], now).await?;
-        tracing::info!(scope = %dossier_scope, "login failed");
+        // The attempt stays counted: it was a failure.
+        tracing::info!(scope = %limits[0].scope, "login failed");
         return Err(AccountError::InvalidCredentials);
     };
     if let Some(rehash) = verified.rehash {
@@ -153,12 +141,10 @@ pub async fn login(
             .execute(db.pool())
             .await?;
     }
-    // Most logins follow no failure: no write then (one writer at a time on SQLite).
-    if failures.first().is_some_and(|n| *n > 0) {
-        throttle::clear(db, &dossier_scope).await?;
-    }
+    // A success is no failure, and ends this client's failures on this dossier.
+    throttle::forgive(db, attempt, &[&limits[0].scope]).await?;
     let token = open_session(db, clock, &id).await?;
-    tracing::info!(scope = %dossier_scope, "login");
+    tracing::info!(dossier = %account, "login");
     let dossier = dossiers::by_id(db, &id)
         .await?
         .ok_or(AccountError::InvalidCredentials)?;

@@ -2,7 +2,10 @@
 //! priority: a storm of logins waits its turn instead of starving uploads and page
 //! renders, which always come first.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Condvar, Mutex},
+};
 
 use argon2::{
     Algorithm, Argon2, Block, Params, PasswordHash, Version,
@@ -10,48 +13,120 @@ use argon2::{
 };
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The hashing threads and their queue.
-struct Workers(Mutex<std::sync::mpsc::Sender<Job>>);
+/// Logins waiting for a hashing thread, at most. Logins come first, so this only
+/// bounds a login storm: past it, a login is answered « très sollicité » at once
+/// rather than after a wait no one would sit through.
+pub const LOGINS_WAITING: usize = 256;
+/// Other hashes (a password chosen in the wizard, a reset) waiting, at most: they
+/// pass after every login, and a flood of them cannot delay one.
+pub const OTHERS_WAITING: usize = 32;
+
+/// Which queue a hash waits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Priority {
+    Login,
+    Other,
+}
+
+#[derive(Default)]
+struct Queues {
+    logins: VecDeque<Job>,
+    others: VecDeque<Job>,
+    stopped: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+}
+
+/// The hashing threads and their two bounded queues; the threads end when the last
+/// handle is dropped.
+struct Workers {
+    shared: Arc<Shared>,
+    logins_waiting: usize,
+    others_waiting: usize,
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.shared
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stopped = true;
+        self.shared.ready.notify_all();
+    }
+}
 
 impl Workers {
-    fn start(count: usize) -> Self {
-        let (send, receive) = std::sync::mpsc::channel::<Job>();
-        let receive = Arc::new(Mutex::new(receive));
+    fn start(count: usize, logins_waiting: usize, others_waiting: usize) -> Self {
+        let shared = Arc::new(Shared::default());
         for i in 0..count.max(1) {
-            let receive = receive.clone();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority();
                     loop {
-                        let job = receive.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
+                        let job = {
+                            let mut q = shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+                            loop {
+                                if let Some(job) =
+                                    q.logins.pop_front().or_else(|| q.others.pop_front())
+                                {
+                                    break job;
+                                }
+                                if q.stopped {
+                                    return;
+                                }
+                                q = shared.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                            }
+                        };
+                        job();
                     }
                 })
                 .expect("start a hashing thread");
         }
-        Self(Mutex::new(send))
+        Self {
+            shared,
+            logins_waiting,
+            others_waiting,
+        }
     }
 
     async fn run<T: Send + 'static>(
         &self,
+        priority: Priority,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = done.send(f());
         });
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(job)
-            .map_err(|_| PasswordError::Hash("the hashing threads stopped".into()))?;
+        {
+            let mut q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+            let (queue, max) = match priority {
+                Priority::Login => (&mut q.logins, self.logins_waiting),
+                Priority::Other => (&mut q.others, self.others_waiting),
+            };
+            if queue.len() >= max {
+                tracing::warn!(?priority, waiting = queue.len(), "hashing queue full");
+                return Err(PasswordError::Busy);
+            }
+            queue.push_back(job);
+        }
+        self.shared.ready.notify_one();
         result
             .await
             .map_err(|_| PasswordError::Hash("a hashing thread stopped".into()))
+    }
+
+    /// Hashes waiting now (logins, others), for the tests and the bench.
+    fn waiting(&self) -> (usize, usize) {
+        let q = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+        (q.logins.len(), q.others.len())
     }
 }
 
@@ -83,6 +158,9 @@ pub struct Passwords {
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// Too many hashes are waiting: the caller answers « très sollicité » (503).
+    #[error("too many password hashes waiting")]
+    Busy,
 }
 
 impl From<argon2::Error> for PasswordError {
@@ -191,25 +269,43 @@ fn verify_now(password: &str, phc: &str, memory: &Memory) -> (bool, bool) {
 impl Passwords {
     /// `concurrency`: how many hashes may run at once, each on a thread of its own.
     pub fn new(concurrency: usize) -> Result<Self, PasswordError> {
+        Self::with_queues(concurrency, LOGINS_WAITING, OTHERS_WAITING)
+    }
+
+    /// With other queue bounds (tests fill them).
+    pub fn with_queues(
+        concurrency: usize,
+        logins_waiting: usize,
+        others_waiting: usize,
+    ) -> Result<Self, PasswordError> {
         let memory = Arc::new(Memory::default());
         let decoy = memory.with(params().block_count(), |m| hash_now("", m))?;
         Ok(Self {
-            workers: Arc::new(Workers::start(concurrency)),
+            workers: Arc::new(Workers::start(concurrency, logins_waiting, others_waiting)),
             memory,
             decoy: decoy.into(),
         })
     }
 
+    /// Hashes waiting for a thread now: (logins, others).
+    pub fn waiting(&self) -> (usize, usize) {
+        self.workers.waiting()
+    }
+
+    /// Hashes a new password (wizard, reset, accounts), after every login waiting.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let password = password.to_string();
         let memory = self.memory.clone();
         self.workers
-            .run(move || memory.with(params().block_count(), |m| hash_now(&password, m)))
+            .run(Priority::Other, move || {
+                memory.with(params().block_count(), |m| hash_now(&password, m))
+            })
             .await?
     }
 
-    /// Checks `password` against `phc`, or against the decoy when there is no account.
-    pub async fn verify(
+    /// Checks a login's `password` against `phc`, or against the decoy when there is
+    /// no account; logins pass before every other hash.
+    pub async fn verify_login(
         &self,
         password: &str,
         phc: Option<&str>,
@@ -219,7 +315,7 @@ impl Passwords {
         let phc: Arc<str> = phc.map(Arc::from).unwrap_or_else(|| self.decoy.clone());
         let memory = self.memory.clone();
         self.workers
-            .run(move || {
+            .run(Priority::Login, move || {
                 let (ok, stale) = verify_now(&password, &phc, &memory);
                 let rehash = if ok && stale {
                     Some(memory.with(params().block_count(), |m| hash_now(&password, m))?)
@@ -260,13 +356,13 @@ mod tests {
             .unwrap()
             .to_string();
         let v = p
-            .verify("cheval correct agrafe", Some(&theirs))
+            .verify_login("cheval correct agrafe", Some(&theirs))
             .await
             .unwrap();
         assert!(v.ok && v.rehash.is_none());
-        assert!(!p.verify("cheval", Some(&theirs)).await.unwrap().ok);
+        assert!(!p.verify_login("cheval", Some(&theirs)).await.unwrap().ok);
         assert!(
-            !p.verify("cheval", Some("$argon2id$garbage"))
+            !p.verify_login("cheval", Some("$argon2id$garbage"))
                 .await
                 .unwrap()
                 .ok
@@ -279,19 +375,96 @@ mod tests {
         let phc = p.hash("cheval correct agrafe").await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(
-            p.verify("cheval correct agrafe", Some(&phc))
+            p.verify_login("cheval correct agrafe", Some(&phc))
                 .await
                 .unwrap()
                 .ok
         );
         assert!(
-            !p.verify("cheval correct agrafé", Some(&phc))
+            !p.verify_login("cheval correct agrafé", Some(&phc))
                 .await
                 .unwrap()
                 .ok
         );
         // No account: refused, even with the decoy's own password.
-        assert!(!p.verify("", None).await.unwrap().ok);
+        assert!(!p.verify_login("", None).await.unwrap().ok);
+    }
+
+    /// Holds the only hashing thread until the returned sender is dropped.
+    async fn hold_the_thread(p: &Passwords) -> std::sync::mpsc::Sender<()> {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel();
+        let workers = p.workers.clone();
+        tokio::spawn(async move {
+            workers
+                .run(Priority::Other, move || {
+                    let _ = started.send(());
+                    let _ = held.recv();
+                })
+                .await
+        });
+        running.await.unwrap();
+        release
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_answers_busy_at_once_instead_of_waiting() {
+        // One thread, busy; one other hash may wait: of six sent, one waits and five
+        // are told « busy » at once (an unbounded queue made them all wait).
+        let p = Passwords::with_queues(1, 1, 1).unwrap();
+        let release = hold_the_thread(&p).await;
+        let sent: Vec<_> = (0..6)
+            .map(|_| {
+                let p = p.clone();
+                tokio::spawn(async move { p.hash("cheval correct agrafe").await })
+            })
+            .collect();
+        while p.waiting().1 < 1 {
+            tokio::task::yield_now().await;
+        }
+        // Those refused answer without the thread, which is still held.
+        let (mut busy, mut waiting) = (0, Vec::new());
+        for mut s in sent {
+            match tokio::time::timeout(std::time::Duration::from_secs(2), &mut s).await {
+                Ok(result) => {
+                    assert!(matches!(result.unwrap(), Err(PasswordError::Busy)));
+                    busy += 1;
+                }
+                Err(_) => waiting.push(s),
+            }
+        }
+        assert_eq!((busy, waiting.len()), (5, 1));
+        drop(release);
+        waiting.pop().unwrap().await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn logins_pass_before_other_hashes_waiting() {
+        let p = Passwords::with_queues(1, 8, 8).unwrap();
+        let release = hold_the_thread(&p).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let job = |priority: Priority, name: &'static str| {
+            let (workers, order) = (p.workers.clone(), order.clone());
+            tokio::spawn(async move {
+                workers
+                    .run(priority, move || order.lock().unwrap().push(name))
+                    .await
+            })
+        };
+        let mut jobs: Vec<_> = (0..5).map(|_| job(Priority::Other, "other")).collect();
+        while p.waiting().1 < 5 {
+            tokio::task::yield_now().await;
+        }
+        jobs.push(job(Priority::Login, "login"));
+        while p.waiting().0 < 1 {
+            tokio::task::yield_now().await;
+        }
+        drop(release);
+        for j in jobs {
+            j.await.unwrap().unwrap();
+        }
+        // First in, first out ran every other hash before the login.
+        assert_eq!(order.lock().unwrap().first(), Some(&"login"));
     }
 
     #[tokio::test]
@@ -307,12 +480,18 @@ mod tests {
         .unwrap()
         .to_string();
         let v = p
-            .verify("cheval correct agrafe", Some(&weak))
+            .verify_login("cheval correct agrafe", Some(&weak))
             .await
             .unwrap();
         assert!(v.ok);
         let new = v.rehash.expect("a new hash");
         assert!(new.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(p.verify("x", Some(&weak)).await.unwrap().rehash.is_none());
+        assert!(
+            p.verify_login("x", Some(&weak))
+                .await
+                .unwrap()
+                .rehash
+                .is_none()
+        );
     }
 }

@@ -17,8 +17,6 @@ use crate::{
 
 /// A working day; logging out ends it sooner.
 pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(10);
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-pub const MAX_FAILURES_PER_IP: i64 = 30;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Staff {
@@ -101,18 +99,13 @@ pub async fn login(
     clock: &dyn Clock,
     email: &str,
     password: &str,
-    ip: &str,
+    client: &str,
 ) -> Result<(Staff, String), StaffError> {
     let now = clock.now().as_millisecond();
     let key = Email::parse(email).map(|e| e.key()).unwrap_or_default();
-    let account_scope = format!("staff:{key}");
-    let ip_scope = format!("staff-ip:{ip}");
-    let scopes = [
-        (account_scope.as_str(), MAX_FAILURES_PER_ACCOUNT),
-        (ip_scope.as_str(), MAX_FAILURES_PER_IP),
-    ];
-    let failures = match throttle::check(db, &scopes, now).await? {
-        Ok(counts) => counts,
+    let limits = throttle::login_limits("staff", &key, client);
+    let attempt = match throttle::attempt(db, &limits, now).await? {
+        Ok(attempt) => attempt,
         Err(retry_at_ms) => return Err(StaffError::TooManyAttempts { retry_at_ms }),
     };
     let found =
@@ -126,10 +119,10 @@ pub async fn login(
         .map(|r| r.try_get::<String, _>("password_hash"))
         .transpose()?;
     // A decoy hash is checked for an unknown address: the same time, the same answer.
-    let verified = passwords.verify(password, hash.as_deref()).await?;
+    let verified = passwords.verify_login(password, hash.as_deref()).await?;
     let Some(row) = found.filter(|_| verified.ok) else {
-        throttle::record_failure(db, &[&account_scope, &ip_scope], now).await?;
-        tracing::info!(scope = %account_scope, "staff login failed");
+        // The attempt stays counted: it was a failure.
+        tracing::info!(scope = %limits[0].scope, "staff login failed");
         return Err(StaffError::InvalidCredentials);
     };
     let staff = from_row(&row)?;
@@ -140,10 +133,8 @@ pub async fn login(
             .execute(db.pool())
             .await?;
     }
-    // Most logins follow no failure: no write then (one writer at a time on SQLite).
-    if failures.first().is_some_and(|n| *n > 0) {
-        throttle::clear(db, &account_scope).await?;
-    }
+    // A success is no failure, and ends this client's failures on this account.
+    throttle::forgive(db, attempt, &[&limits[0].scope]).await?;
     let token = new_token();
     sqlx::query(
         "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",

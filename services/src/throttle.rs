@@ -1,6 +1,15 @@
-//! Failed-login counting, shared by the candidates' espace and the service concours:
-//! a scope (a dossier number, an email, an IP address) may fail so many times within
-//! [`FAILURE_WINDOW`], then waits. Kept in the database, so every instance agrees.
+//! Attempt counting, shared by the candidates' espace, the service concours and every
+//! other endpoint a stranger can call many times (mails, drafts, new dossiers): a
+//! scope (a dossier number and a client, a client, an email address) may be used so
+//! many times within its window, then waits. Kept in the database, so every instance
+//! agrees.
+//!
+//! An attempt is counted *before* it is evaluated: its rows are written, then the
+//! scopes are counted. N attempts sent at once therefore see one another, and at most
+//! `max` of them go on, on SQLite as on PostgreSQL (check-then-act let all of them
+//! through). A refused attempt takes its rows back, so trying while refused does not
+//! prolong the wait; an attempt that turns out not to be a failure (the right
+//! password) is [`forgive`]n.
 
 use jiff::SignedDuration;
 use sqlx::Row;
@@ -9,58 +18,145 @@ use crate::{Db, DbError};
 
 /// Failed logins are counted over this window.
 pub const FAILURE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// Rows older than this are of no limit's window any more.
+pub const LONGEST_WINDOW: SignedDuration = SignedDuration::from_hours(24);
 
-/// `Err(retry_at_ms)` when one of the scopes has used up its failures; otherwise each
-/// scope's failures in the window, in order (a success then clears only what exists).
-pub async fn check(
+/// Login failures allowed per (account, client): the one who types wrongly waits.
+pub const MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT: i64 = 5;
+/// Per client (a shared school or office network may hold many candidates, hence more).
+pub const MAX_LOGIN_FAILURES_PER_CLIENT: i64 = 30;
+/// Per account from anywhere: high, so that someone who knows a dossier number (it is
+/// printed on receipts) cannot lock its owner out from a few addresses; its owner,
+/// from an address that has not failed, still gets in.
+pub const MAX_LOGIN_FAILURES_PER_ACCOUNT: i64 = 100;
+
+/// At most `max` attempts in `scope` within `window`.
+#[derive(Clone, Debug)]
+pub struct Limit {
+    pub scope: String,
+    pub max: i64,
+    pub window: SignedDuration,
+}
+
+impl Limit {
+    pub fn new(scope: impl Into<String>, max: i64, window: SignedDuration) -> Self {
+        Self {
+            scope: scope.into(),
+            max,
+            window,
+        }
+    }
+}
+
+/// The limits of one login attempt on `account` (e.g. `dossier:12-ABCD-0001`, or
+/// `staff:email`) from `client`.
+pub fn login_limits(realm: &str, account: &str, client: &str) -> [Limit; 3] {
+    [
+        Limit::new(
+            format!("{realm}:{account}@{client}"),
+            MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT,
+            FAILURE_WINDOW,
+        ),
+        Limit::new(
+            format!("{realm}-client:{client}"),
+            MAX_LOGIN_FAILURES_PER_CLIENT,
+            FAILURE_WINDOW,
+        ),
+        Limit::new(
+            format!("{realm}:{account}"),
+            MAX_LOGIN_FAILURES_PER_ACCOUNT,
+            FAILURE_WINDOW,
+        ),
+    ]
+}
+
+/// A counted attempt.
+#[derive(Debug)]
+#[must_use = "an attempt is counted until forgiven"]
+pub struct Attempt {
+    id: String,
+}
+
+/// Counts one attempt against each limit's scope, then checks them all. `Err(retry_at_ms)`
+/// when a scope is over its limit (this attempt then does not count); the attempt
+/// otherwise, which stays counted unless [`forgive`]n.
+pub async fn attempt(
     db: &Db,
-    scopes: &[(&str, i64)],
+    limits: &[Limit],
     now_ms: i64,
-) -> Result<Result<Vec<i64>, i64>, DbError> {
-    let since = now_ms - FAILURE_WINDOW.as_millis() as i64;
-    let mut counts = Vec::with_capacity(scopes.len());
-    for (scope, max) in scopes {
+) -> Result<Result<Attempt, i64>, DbError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    // One transaction: one commit (one fsync on SQLite) for all the scopes.
+    let mut tx = db.pool().begin().await?;
+    for limit in limits {
+        sqlx::query("INSERT INTO attempts (id, scope, at) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(&limit.scope)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    for limit in limits {
+        let window = limit.window.as_millis() as i64;
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(at) AS first FROM login_failures WHERE scope = $1 AND at > $2",
+            "SELECT COUNT(*) AS n, MIN(at) AS first FROM attempts WHERE scope = $1 AND at > $2",
         )
-        .bind(*scope)
-        .bind(since)
+        .bind(&limit.scope)
+        .bind(now_ms - window)
         .fetch_one(db.pool())
         .await?;
         let count: i64 = row.try_get("n")?;
-        if count >= *max {
+        if count > limit.max {
             let first: Option<i64> = row.try_get("first")?;
-            tracing::warn!(scope = %scope, failures = count, "login refused: too many attempts");
-            return Ok(Err(
-                first.unwrap_or(now_ms) + FAILURE_WINDOW.as_millis() as i64
-            ));
+            take_back(db, &id).await?;
+            tracing::warn!(scope = %limit.scope, attempts = count, "refused: too many attempts");
+            return Ok(Err(first.unwrap_or(now_ms) + window));
         }
-        counts.push(count);
     }
-    Ok(Ok(counts))
+    Ok(Ok(Attempt { id }))
 }
 
-/// Counts one failure against each scope, and forgets those out of the window.
-pub async fn record_failure(db: &Db, scopes: &[&str], now_ms: i64) -> Result<(), DbError> {
-    for scope in scopes {
-        sqlx::query("INSERT INTO login_failures (scope, at) VALUES ($1, $2)")
+async fn take_back(db: &Db, id: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM attempts WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The attempt was not a failure: it no longer counts anywhere, and the failures
+/// counted in `clear` (e.g. this account from this client) are forgotten.
+pub async fn forgive(db: &Db, attempt: Attempt, clear: &[&str]) -> Result<(), DbError> {
+    take_back(db, &attempt.id).await?;
+    for scope in clear {
+        sqlx::query("DELETE FROM attempts WHERE scope = $1")
             .bind(*scope)
-            .bind(now_ms)
             .execute(db.pool())
             .await?;
     }
-    sqlx::query("DELETE FROM login_failures WHERE at <= $1")
-        .bind(now_ms - FAILURE_WINDOW.as_millis() as i64)
-        .execute(db.pool())
-        .await?;
     Ok(())
 }
 
-/// A successful login wipes the scope's failures.
-pub async fn clear(db: &Db, scope: &str) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM login_failures WHERE scope = $1")
-        .bind(scope)
+/// Forgets the rows no window can see any more; run by the periodic pass.
+pub async fn purge(db: &Db, now_ms: i64) -> Result<u64, DbError> {
+    Ok(sqlx::query("DELETE FROM attempts WHERE at <= $1")
+        .bind(now_ms - LONGEST_WINDOW.as_millis() as i64)
         .execute(db.pool())
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected())
+}
+
+/// New passwords hashed per client (wizard's password step, reset form) within the
+/// failure window: enough for typos, not enough to feed the hashing threads.
+pub const MAX_HASHES_PER_CLIENT: i64 = 20;
+
+/// Counts one new password to hash for `client`; `Err(retry_at_ms)` past the limit.
+pub async fn hashing(db: &Db, client: &str, now_ms: i64) -> Result<Result<(), i64>, DbError> {
+    let limit = Limit::new(
+        format!("hash-client:{client}"),
+        MAX_HASHES_PER_CLIENT,
+        FAILURE_WINDOW,
+    );
+    Ok(attempt(db, &[limit], now_ms).await?.map(|_counted| ()))
 }

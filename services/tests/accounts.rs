@@ -347,54 +347,119 @@ async fn login_gives_a_session_and_refuses_alike_unknown_dossier_and_wrong_passw
 }
 
 #[tokio::test]
-async fn repeated_failures_lock_the_dossier_for_a_while() {
+async fn repeated_failures_lock_that_client_out_of_that_dossier_not_its_owner() {
+    use services::throttle::{FAILURE_WINDOW, MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT};
     for env in envs().await {
         let (_, number) = env.register("d", "Marie").await.unwrap();
-        for _ in 0..accounts::MAX_FAILURES_PER_DOSSIER {
-            let r = accounts::login(
+        let login = |password: &'static str, client: &'static str| {
+            accounts::login(
                 &env.db,
                 &env.passwords,
                 &env.clock,
                 &number,
-                "mauvais mot de passe",
-                "10.0.0.2",
+                password,
+                client,
             )
-            .await;
+        };
+        for _ in 0..MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT {
+            let r = login("mauvais mot de passe", "10.0.0.2").await;
             assert!(matches!(r, Err(AccountError::InvalidCredentials)));
         }
-        // Even the right password waits now, from another address too.
+        // The one who failed waits, even with the right password...
+        let Err(AccountError::TooManyAttempts { retry_at_ms }) = login(PASSWORD, "10.0.0.2").await
+        else {
+            panic!("{}: expected a lock", env.label)
+        };
+        assert_eq!(
+            retry_at_ms,
+            env.clock.now().as_millisecond() + FAILURE_WINDOW.as_millis() as i64
+        );
+        // ...but the owner, from an address that has not failed, gets in: knowing a
+        // dossier number is not enough to lock its candidate out.
+        assert!(login(PASSWORD, "10.0.0.3").await.is_ok(), "{}", env.label);
+        env.clock
+            .advance(FAILURE_WINDOW + SignedDuration::from_secs(1));
+        assert!(login(PASSWORD, "10.0.0.2").await.is_ok(), "{}", env.label);
+    }
+}
+
+#[tokio::test]
+async fn guesses_sent_at_once_are_counted_before_any_is_evaluated() {
+    use services::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT;
+    for env in envs().await {
+        let (_, number) = env.register("d", "Marie").await.unwrap();
+        // Twelve guesses at once from one client: check-then-act evaluated them all.
+        let guesses = (0..12).map(|i| {
+            let password = format!("essai numéro {i}");
+            let (db, passwords, clock, number) = (&env.db, &env.passwords, &env.clock, &number);
+            async move {
+                accounts::login(db, passwords, clock, number, &password, "10.0.0.9").await
+            }
+        });
+        let results = futures_util::future::join_all(guesses).await;
+        let evaluated = results
+            .iter()
+            .filter(|r| matches!(r, Err(AccountError::InvalidCredentials)))
+            .count();
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(AccountError::TooManyAttempts { .. })))
+            .count();
+        assert_eq!(evaluated + refused, 12, "{}", env.label);
+        assert!(
+            evaluated as i64 <= MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT,
+            "{}: {evaluated} guesses evaluated",
+            env.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_fails_on_many_dossiers_is_stopped_and_the_others_are_not() {
+    use services::throttle::MAX_LOGIN_FAILURES_PER_CLIENT;
+    for env in envs().await {
+        let (_, number) = env.register("d", "Marie").await.unwrap();
+        for i in 0..MAX_LOGIN_FAILURES_PER_CLIENT {
+            let guess = format!("{:02}-ZZZZ-ZZ{:02}", i % 90 + 10, i % 90 + 10);
+            let r = accounts::login(
+                &env.db,
+                &env.passwords,
+                &env.clock,
+                &guess,
+                "x",
+                "10.0.0.66",
+            )
+            .await;
+            assert!(
+                matches!(r, Err(AccountError::InvalidCredentials)),
+                "{}",
+                env.label
+            );
+        }
         let r = accounts::login(
             &env.db,
             &env.passwords,
             &env.clock,
             &number,
             PASSWORD,
-            "10.0.0.3",
+            "10.0.0.66",
         )
         .await;
-        let Err(AccountError::TooManyAttempts { retry_at_ms }) = r else {
-            panic!("{}: expected a lock", env.label)
-        };
-        assert_eq!(
-            retry_at_ms,
-            env.clock.now().as_millisecond() + accounts::FAILURE_WINDOW.as_millis() as i64
-        );
-        env.clock
-            .advance(accounts::FAILURE_WINDOW + SignedDuration::from_secs(1));
         assert!(
-            accounts::login(
-                &env.db,
-                &env.passwords,
-                &env.clock,
-                &number,
-                PASSWORD,
-                "10.0.0.3"
-            )
-            .await
-            .is_ok(),
+            matches!(r, Err(AccountError::TooManyAttempts { .. })),
             "{}",
             env.label
         );
+        let r = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            &number,
+            PASSWORD,
+            "10.0.0.67",
+        )
+        .await;
+        assert!(r.is_ok(), "{}", env.label);
     }
 }
 
