@@ -10,6 +10,7 @@ DATA=$(mktemp -d)
 LOG="$DATA/server.log"
 
 APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_SITE_ROOT=target/site APP_DEMO=true \
+  APP_TRUSTED_PROXIES=127.0.0.1 \
   DATABASE_URL="sqlite://$DATA/concours.db" RUST_LOG=${E2E_LOG:-warn} "$BIN" >"$LOG" 2>&1 &
 SERVER=$!
 cleanup() {

@@ -135,15 +135,21 @@ pub async fn session_dossier(
     services::accounts::session_dossier(&state.db, &*state.clock, &token).await
 }
 
-/// The peer's IP address, for per-address login limits.
+/// The client the limits count this request against: the peer, or behind a trusted
+/// reverse proxy the address it forwarded (see `services::clients`).
 pub fn client_ip() -> String {
-    use_context::<Parts>()
-        .and_then(|p| {
-            p.extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
+    let Some(parts) = use_context::<Parts>() else {
+        return "unknown".into();
+    };
+    let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return "unknown".into();
+    };
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    services::clients::client_key(peer.0.ip(), forwarded, &state().trusted_proxies)
 }
 
 /// Answers with a redirect: the browser (with or without JavaScript) loads `to`.

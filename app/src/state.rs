@@ -18,4 +18,6 @@ pub struct AppState {
     pub base_url: Arc<str>,
     /// Cookies get `Secure` when the site is served over HTTPS.
     pub secure_cookies: bool,
+    /// `APP_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[services::clients::IpNet]>,
 }

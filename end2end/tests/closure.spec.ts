@@ -1,7 +1,7 @@
-import { test, expect, Browser, Page } from "@playwright/test";
+import { expect, Browser, Page } from "@playwright/test";
 import * as fs from "fs";
 import * as path from "path";
-import { OwnServer, PASSWORD, expectNoA11yViolations, login, mailTo, ownServer, pdfFile, register, registerQuickly, uniqueName } from "./helpers";
+import { OwnServer, PASSWORD, expectNoA11yViolations, login, mailTo, ownServer, pdfFile, register, registerQuickly, uniqueName, test } from "./helpers";
 
 const js = (name: string) => name !== "no-js";
 const CLOSED = "votre dossier est clôturé, il est en cours d'instruction";

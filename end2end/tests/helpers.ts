@@ -1,9 +1,20 @@
-import { expect, Page } from "@playwright/test";
+import { test as base, expect, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+
+/** Each test is a client of its own behind a reverse proxy: the e2e server trusts
+ * 127.0.0.1 (`APP_TRUSTED_PROXIES`), so its per-client limits count each test apart, as
+ * they count candidates apart behind a real proxy, instead of adding the whole run up. */
+export const test = base.extend({
+  context: async ({ context }, use) => {
+    const byte = () => 1 + Math.floor(Math.random() * 254);
+    await context.setExtraHTTPHeaders({ "X-Forwarded-For": `10.${byte()}.${byte()}.${byte()}` });
+    await use(context);
+  },
+});
 
 export const DEMO_EXAM = "demo-redacteur-territorial";
 export const DEMO_NUMBER = "99-DEM0-0001";

@@ -1,5 +1,5 @@
-import { test, expect } from "@playwright/test";
-import { expectNoA11yViolations, pdfFile, registerQuickly } from "./helpers";
+import { expect } from "@playwright/test";
+import { expectNoA11yViolations, pdfFile, registerQuickly, test } from "./helpers";
 
 const js = (name: string) => name !== "no-js";
 

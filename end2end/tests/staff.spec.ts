@@ -1,6 +1,6 @@
-import { test, expect, Browser, Page } from "@playwright/test";
+import { expect, Browser, Page } from "@playwright/test";
 import * as fs from "fs";
-import { expectNoA11yViolations, mails, ownServer, pdfFile, registerQuickly } from "./helpers";
+import { expectNoA11yViolations, mails, ownServer, pdfFile, registerQuickly, test } from "./helpers";
 
 const STAFF_EMAIL = "service.concours@exemple.fr";
 const STAFF_PASSWORD = "essai du service concours";

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { expect } from "@playwright/test";
 import {
   DEMO_EXAM,
   DEMO_NUMBER,
@@ -8,6 +8,7 @@ import {
   login,
   mailTo,
   register,
+  test,
   uniqueName,
 } from "./helpers";
 

@@ -34,6 +34,9 @@ pub struct Settings {
     /// `APP_NOW=<RFC 3339 instant>`, read only with `APP_ENV=test`: the server's clock
     /// starts there and runs on, so a deadline can be tried without waiting for it.
     pub test_now: Option<jiff::Timestamp>,
+    /// `APP_TRUSTED_PROXIES`: reverse proxies (addresses or CIDR ranges, comma-separated)
+    /// whose `X-Forwarded-For` names the client; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<services::clients::IpNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,8 +119,17 @@ impl Settings {
                 )?),
                 _ => None,
             };
+        let proxies_text = lookup("APP_TRUSTED_PROXIES").unwrap_or_default();
+        let trusted_proxies = services::clients::parse_trusted_proxies(&proxies_text).map_err(
+            |_| ConfigError::Invalid {
+                name: "APP_TRUSTED_PROXIES",
+                value: proxies_text.clone(),
+                reason: "expected addresses or CIDR ranges, comma-separated, e.g. 10.0.0.0/8,::1",
+            },
+        )?;
         Ok(Self {
             test_now,
+            trusted_proxies,
             mail_dir: lookup("APP_MAIL_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("mails")),
@@ -176,6 +188,7 @@ mod tests {
         assert!(!s.log_json);
         assert_eq!(s.mail_dir, PathBuf::from("data/mails"));
         assert!(s.smtp.is_none() && !s.demo);
+        assert!(s.trusted_proxies.is_empty());
     }
 
     #[test]
@@ -199,6 +212,7 @@ mod tests {
             ("APP_LOG_FORMAT", "xml"),
             ("SMTP_PORT", "vingt-cinq"),
             ("APP_NOW", "demain"),
+            ("APP_TRUSTED_PROXIES", "10.0.0.0/8,le-proxy"),
         ] {
             let err = settings(&[(name, value), ("SMTP_HOST", "relay"), ("APP_ENV", "test")])
                 .unwrap_err();

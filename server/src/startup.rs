@@ -73,6 +73,7 @@ impl Application {
             storage,
             base_url: settings.base_url.as_str().into(),
             secure_cookies: settings.base_url.starts_with("https://"),
+            trusted_proxies: settings.trusted_proxies.clone().into(),
         };
         let routes = generate_route_list(App);
         let router = Router::new()

@@ -121,6 +121,71 @@ async fn wrong_credentials_redirect_with_one_message_for_both_cases() {
     }
 }
 
+/// A login post as a reverse proxy passes it on, naming the client in `X-Forwarded-For`.
+async fn login_via_proxy(
+    app: &common::TestApp,
+    forwarded_for: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(format!("{}/api/espace/connexion", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .header("origin", &app.address)
+        .header("x-forwarded-for", forwarded_for)
+        .body(login_body(password))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let app = spawn_app_with(
+        services::testing::sqlite().await,
+        &[("APP_TRUSTED_PROXIES", "127.0.0.1")],
+    )
+    .await;
+    let attacker = "203.0.113.5";
+    for _ in 0..services::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT {
+        let wrong = login_via_proxy(&app, attacker, "pas le bon").await;
+        assert_eq!(
+            wrong.headers()["location"],
+            "/connexion?erreur=identifiants"
+        );
+    }
+    // A forged entry on the left does not move the attacker to a fresh count.
+    let forged = login_via_proxy(&app, &format!("198.51.100.1, {attacker}"), DEMO_PASSWORD).await;
+    assert!(
+        forged.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/connexion?erreur=tentatives"),
+        "{:?}",
+        forged.headers()
+    );
+    // The owner, behind the same proxy from another address, gets in.
+    let owner = login_via_proxy(&app, "203.0.113.6", DEMO_PASSWORD).await;
+    assert_eq!(owner.headers()["location"], "/espace");
+    assert!(session_cookie(&owner).is_some());
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forwarded_address_changes_nothing() {
+    let app = spawn_app_with(services::testing::sqlite().await, &[]).await;
+    for i in 0..services::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT {
+        // A new forged address on every guess: still one client, the peer.
+        login_via_proxy(&app, &format!("203.0.113.{i}"), "pas le bon").await;
+    }
+    let refused = login_via_proxy(&app, "203.0.113.200", DEMO_PASSWORD).await;
+    assert!(
+        refused.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/connexion?erreur=tentatives")
+    );
+}
+
 #[tokio::test]
 async fn cookies_are_secure_when_the_site_is_served_over_https() {
     let app = spawn_app_with(

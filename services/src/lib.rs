@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod attachments;
 pub mod catalogue;
+pub mod clients;
 pub mod clock;
 pub mod closure;
 pub mod db;
