@@ -166,11 +166,13 @@ pub async fn forgot_password(
     #[server(default)] numero: String,
     #[server(default)] email: String,
 ) -> Result<(), ServerFnError> {
-    use crate::session::{internal, redirect, state};
+    use crate::session::{client_ip, count, internal, redirect, state};
+    // Counted per client before anything is looked up; the answer is the same whether
+    // or not a mail is promised, and takes the same time (the outbox sends it).
+    let _kept = count(services::accounts::recovery_limit(&client_ip())).await?;
     let state = state();
     services::accounts::request_password_reset(
         &state.db,
-        &state.mailer,
         &*state.clock,
         &state.base_url,
         &numero,
@@ -184,9 +186,10 @@ pub async fn forgot_password(
 
 #[server(endpoint = "espace/numero-oublie")]
 pub async fn forgot_number(#[server(default)] email: String) -> Result<(), ServerFnError> {
-    use crate::session::{internal, redirect, state};
+    use crate::session::{client_ip, count, internal, redirect, state};
+    let _kept = count(services::accounts::recovery_limit(&client_ip())).await?;
     let state = state();
-    services::accounts::send_dossier_numbers(&state.db, &state.mailer, &state.base_url, &email)
+    services::accounts::send_dossier_numbers(&state.db, &*state.clock, &state.base_url, &email)
         .await
         .map_err(internal)?;
     redirect("/numero-oublie?envoye=1");
@@ -211,13 +214,12 @@ pub async fn reset_password(
     use crate::session::{internal, redirect, state};
     use services::accounts::{self, AccountError};
     let state = state();
-    let errors =
-        domain::registration::check_password(&mot_de_passe, &confirmation, &Default::default());
-    if let Some(message) = errors.values().next() {
+    if let Some(problem) = domain::candidate::PasswordProblem::of(&mot_de_passe, &confirmation, &[])
+    {
         redirect(&format!(
             "/mot-de-passe/{}?erreur={}",
             urlencode(&token),
-            urlencode(message)
+            problem.code()
         ));
         return Ok(());
     }
@@ -446,7 +448,14 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let query = use_query_map();
     let token = move || params.read().get("token").unwrap_or_default();
     let valid = Resource::new(token, reset_link_valid);
-    let error = move || query.read().get("erreur");
+    // A code in the address, our message on the page.
+    let error = move || {
+        query
+            .read()
+            .get("erreur")
+            .and_then(|code| domain::candidate::PasswordProblem::from_code(&code))
+            .map(|problem| problem.message())
+    };
     view! {
         <Title text="Nouveau mot de passe" />
         <h1>"Choisir un nouveau mot de passe"</h1>

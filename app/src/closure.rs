@@ -23,18 +23,9 @@ pub async fn close_dossier() -> Result<(), ServerFnError> {
     };
     let state = state();
     match closure::close(&state.db, &*state.clock, &dossier).await {
-        Ok(closed) => {
-            if closed.by_this_request {
-                // Sent after the answer: a slow mail relay must not hold the candidate
-                // at 23:59. The receipt stays on the espace sécurisé whatever happens.
-                let (db, mailer, base_url) = (state.db, state.mailer, state.base_url);
-                let id = dossier.id;
-                tokio::spawn(async move {
-                    closure::send_receipt(&db, &mailer, &base_url, &id).await;
-                });
-            }
-            redirect("/espace?cloture=ok");
-        }
+        // The receipt's mail was promised with the closure (the outbox sends it): a
+        // slow relay never holds the candidate at 23:59.
+        Ok(_) => redirect("/espace?cloture=ok"),
         Err(ClosureError::MissingPieces(_)) => redirect("/espace/cloture?erreur=pieces"),
         Err(ClosureError::DeadlinePassed) => redirect("/espace?erreur=delai"),
         Err(e) => return Err(internal(e)),

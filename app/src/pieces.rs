@@ -242,7 +242,18 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     });
     let page_for_ok = page.clone();
     let saved = move || q("enregistre").is_some();
-    let error = move || q("erreur");
+    // The address carries a code only: its message is ours, never text from a link.
+    let (kinds, max_size, max_files) = (piece.kinds.clone(), piece.max_size, piece.max_files);
+    let error = move || {
+        q("erreur").map(|code| {
+            domain::attachment::refusal_message(&code, &kinds, max_size, max_files).unwrap_or_else(
+                || {
+                    domain::attachment::upload_code_message(domain::attachment::upload_code::FAILED)
+                        .into()
+                },
+            )
+        })
+    };
     let deleted = move || q("supprime").is_some();
     let preview_id = move || q("voir");
     let confirm_id = move || q("supprimer");

@@ -27,7 +27,7 @@ pub fn internal(error: impl std::fmt::Display) -> ServerFnError {
 }
 
 /// The words and the wait of « too busy »: hashing queues full (503, `Retry-After`).
-pub const BUSY_MESSAGE: &str = "Le service est très sollicité : réessayez dans quelques secondes.";
+pub const BUSY_MESSAGE: &str = domain::BUSY_MESSAGE;
 pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
 
 /// Answers 503 with `Retry-After` at once, rather than an endless wait.
@@ -45,13 +45,23 @@ pub fn busy() -> ServerFnError {
 /// Counts a new password to hash for this client (wizard, reset); past the limit,
 /// answers 429 without hashing.
 pub async fn count_hashing() -> Result<(), ServerFnError> {
+    count(services::throttle::hashing_limit(&client_ip()))
+        .await
+        .map(|_| ())
+}
+
+/// Counts this request against `limit`; past it, answers 429 without doing anything.
+/// The attempt can be taken back (`throttle::forgive`) when nothing was made after all.
+pub async fn count(
+    limit: services::throttle::Limit,
+) -> Result<services::throttle::Attempt, ServerFnError> {
     let state = state();
     let now = state.clock.now().as_millisecond();
-    match services::throttle::hashing(&state.db, &client_ip(), now)
+    match services::throttle::attempt(&state.db, &[limit], now)
         .await
         .map_err(internal)?
     {
-        Ok(()) => Ok(()),
+        Ok(attempt) => Ok(attempt),
         Err(_) => {
             if let Some(response) = use_context::<ResponseOptions>() {
                 response.set_status(http::StatusCode::TOO_MANY_REQUESTS);

@@ -102,7 +102,6 @@ pub async fn record_decision(
         instruction::decide(
             &state.db,
             &*state.clock,
-            &state.mailer,
             &state.base_url,
             &member,
             &numero,
@@ -132,7 +131,6 @@ pub async fn reopen_dossier(
         instruction::reopen(
             &state.db,
             &*state.clock,
-            &state.mailer,
             &state.base_url,
             &member,
             &numero,
@@ -377,7 +375,6 @@ fn ExamsPage() -> impl IntoView {
     view! {
         <Title text="Concours et dossiers" />
         <h1>"Concours et dossiers"</h1>
-        {saved.map(|slug| view! { <p class="notice" role="status">{format!("L'examen « {slug} » est enregistré.")}</p> })}
         <p><a class="button secondary" href="/service/concours/nouveau">"Créer un examen"</a></p>
         <Suspense fallback=|| ()>
             {Suspend::new(async move {
@@ -386,7 +383,12 @@ fn ExamsPage() -> impl IntoView {
                     Ok(exams) => exams,
                     Err(e) => return failure(e),
                 };
+                // The address names an exam by its slug; its title is ours, never the link's text.
+                let saved = saved.as_ref().and_then(|slug| exams.iter().find(|e| &e.slug == slug)).map(|e| {
+                    view! { <p class="notice" role="status">{format!("L'examen « {} » est enregistré.", e.title)}</p> }
+                });
                 view! {
+                    {saved}
                     <div class="table-scroll" role="region" aria-label="Concours" tabindex="0">
                     <table class="staff-table">
                         <thead>
@@ -557,6 +559,10 @@ fn DossierDetailPage() -> impl IntoView {
                     (Err(e), _, _) | (_, Err(e), _) => return failure(e),
                     (_, _, Err(e)) => return failure(e),
                 };
+                let letters = match services::outbox::of_dossier(&state.db, &d.id).await {
+                    Ok(letters) => letters,
+                    Err(e) => return failure(e),
+                };
                 let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id).cloned());
                 let r = d.registration.clone();
                 view! {
@@ -593,6 +599,7 @@ fn DossierDetailPage() -> impl IntoView {
                                                         {own.into_iter().map(|f| view! {
                                                             <li class="file">
                                                                 <span class="file-name">{f.name.clone()}</span>
+                                                                {f.script.then(|| view! { <span class="file-warning">"Ce PDF contient du JavaScript : il n'est pas affiché ici. Téléchargez-le et ouvrez-le avec prudence."</span> })}
                                                                 <span class="file-actions">
                                                                     <a href=format!("?voir={}#apercu", f.id)>{format!("Voir « {} »", f.name)}</a>
                                                                     <a href=format!("/service/fichiers/{}?telecharger=1", f.id) download>{format!("Télécharger « {} »", f.name)}</a>
@@ -613,7 +620,9 @@ fn DossierDetailPage() -> impl IntoView {
                             let src = format!("/service/fichiers/{}", f.id);
                             view! {
                                 <figure id="apercu" class="preview">
-                                    {if f.kind == domain::FileKind::Jpeg {
+                                    {if f.script {
+                                        view! { <p class="file-warning">"Ce PDF contient du JavaScript : il n'est pas affiché. Téléchargez-le et ouvrez-le avec prudence."</p> }.into_any()
+                                    } else if f.kind == domain::FileKind::Jpeg {
                                         view! { <img src=src alt=format!("Aperçu de {}", f.name) /> }.into_any()
                                     } else {
                                         view! { <iframe src=src title=format!("Aperçu de {}", f.name)></iframe> }.into_any()
@@ -639,6 +648,34 @@ fn DossierDetailPage() -> impl IntoView {
                                                 <td>{a.staff_name}</td>
                                                 <td>{if a.detail.is_empty() { a.action } else { format!("{} : {}", a.action, a.detail) }}</td>
                                             </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                    </section>
+                    <section aria-labelledby="courriels-titre">
+                        <h2 id="courriels-titre">"Courriels au candidat"</h2>
+                        {if letters.is_empty() {
+                            view! { <p>"Aucun courriel pour ce dossier."</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="staff-table mails">
+                                    <thead><tr><th scope="col">"Objet"</th><th scope="col">"Écrit le"</th><th scope="col">"Envoi"</th></tr></thead>
+                                    <tbody>
+                                        {letters.into_iter().map(|l| {
+                                            let status = match (l.sent_at, &l.last_error) {
+                                                (Some(at), _) => format!("envoyé le {}", domain::french::paris_date_time_ms(at)),
+                                                (None, Some(error)) => format!("en échec après {} essai(s), nouvel essai prévu : {error}", l.attempts),
+                                                (None, None) => "en attente d'envoi".to_string(),
+                                            };
+                                            view! {
+                                                <tr data-sent=l.sent_at.is_some().to_string()>
+                                                    <td>{l.subject}</td>
+                                                    <td>{domain::french::paris_date_time_ms(l.created_at)}</td>
+                                                    <td>{status}</td>
+                                                </tr>
+                                            }
                                         }).collect_view()}
                                     </tbody>
                                 </table>

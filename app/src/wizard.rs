@@ -156,11 +156,20 @@ pub async fn save_step(
         redirect(&format!("/inscription/{}/identite", exam.slug));
         return Ok(());
     };
-    let token = cookie(DRAFT_COOKIE).unwrap_or_else(|| {
-        let token = services::secrets::new_token();
-        set_cookie(DRAFT_COOKIE, &token, 30 * 24 * 3600);
-        token
-    });
+    let token = match cookie(DRAFT_COOKIE) {
+        Some(token) => token,
+        None => {
+            // A new draft is a new row: counted per client before it is made (and kept
+            // counted: the draft exists from here on).
+            let _kept = crate::session::count(services::throttle::new_draft_limit(
+                &crate::session::client_ip(),
+            ))
+            .await?;
+            let token = services::secrets::new_token();
+            set_cookie(DRAFT_COOKIE, &token, 30 * 24 * 3600);
+            token
+        }
+    };
     let forward = direction != "back";
     // Each new password costs a hash: counted per client before it is made.
     if step == Step::MotDePasse && fields.get("mot_de_passe").is_some_and(|p| !p.is_empty()) {
@@ -217,10 +226,14 @@ pub async fn create_dossier(
         redirect(&format!("/inscription/{}/identite", exam.slug));
         return Ok(());
     };
+    // Counted before it is made; given back when nothing was made.
+    let counted = crate::session::count(services::throttle::new_dossier_limit(
+        &crate::session::client_ip(),
+    ))
+    .await?;
     let created = registrations::create_dossier(
         &state.db,
         &*state.clock,
-        &state.mailer,
         &state.base_url,
         &token,
         &exam,
@@ -234,6 +247,11 @@ pub async fn create_dossier(
             step.slug()
         ))
     };
+    if created.is_err() {
+        services::throttle::forgive(&state.db, counted, &[])
+            .await
+            .map_err(internal)?;
+    }
     match created {
         Ok((dossier_id, _)) => {
             let session = services::accounts::open_session(&state.db, &*state.clock, &dossier_id)

@@ -91,6 +91,8 @@ fn jpeg(size: usize) -> Bytes {
     f.extend([0xFF, 0xE1]);
     f.extend(((exif.len() + 2) as u16).to_be_bytes());
     f.extend(exif);
+    // A frame header (16 × 16, one component): the server refuses pictures without one.
+    f.extend([0xFF, 0xC0, 0, 11, 8, 0, 16, 0, 16, 1, 1, 0x11, 0]);
     f.extend([0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0]);
     let mut x: u32 = 0x9E37_79B9;
     while f.len() < size - 2 {
@@ -447,8 +449,12 @@ async fn product(
     let cookies = cookies.lock().await.clone();
 
     // 2. Three uploads each.
-    let uploads: Vec<(usize, Upload)> = (0..n)
-        .flat_map(|i| uploads_for(i).into_iter().map(move |u| (i, u)))
+    // File by file across candidates, as phones send them: one candidate's uploads do
+    // not overlap (the server reads at most two of a dossier's at once).
+    let per_candidate: Vec<Vec<Upload>> = (0..n).map(uploads_for).collect();
+    let uploads: Vec<(usize, Upload)> = (0..3)
+        .flat_map(|k| (0..n).map(move |i| (i, k)))
+        .filter_map(|(i, k)| per_candidate[i].get(k).map(|u| (i, u.clone())))
         .collect();
     let upload_bytes: usize = uploads.iter().map(|(_, u)| u.body.len()).sum();
     let wall = run_all(uploads.clone(), args.concurrency, |(i, u)| {

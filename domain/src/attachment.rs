@@ -21,8 +21,12 @@ pub enum UploadError {
         "« {name} » est protégé par un mot de passe : enregistrez-le sans protection puis déposez-le de nouveau."
     )]
     Encrypted { name: String },
-    #[error("« {name} » est endommagé ou n'est pas un vrai PDF.")]
+    #[error("« {name} » est incomplet ou endommagé : enregistrez-le de nouveau, puis déposez-le.")]
     Corrupt { name: String },
+    #[error(
+        "« {name} » contient une action automatique ou des fichiers joints, refusés par sécurité : enregistrez-le de nouveau avec « Imprimer en PDF », puis déposez-le."
+    )]
+    Active { name: String },
     #[error(
         "Cette pièce compte déjà {max} fichier(s), le maximum : supprimez-en un pour en ajouter un autre."
     )]
@@ -46,6 +50,22 @@ pub fn check_dossier_total(name: &str, stored: u64, incoming: u64) -> Result<(),
 }
 
 impl UploadError {
+    /// The code a form's redirect carries (`?erreur=`): the page shows the fixed message
+    /// of [`refusal_message`], never text taken from an address.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty { .. } => "vide",
+            Self::WrongKind { .. } => "format",
+            Self::KindNotAccepted { .. } => "format-piece",
+            Self::TooLarge { .. } => "trop-gros",
+            Self::Encrypted { .. } => "protege",
+            Self::Corrupt { .. } => "endommage",
+            Self::Active { .. } => "actif",
+            Self::TooManyFiles { .. } => "trop-de-fichiers",
+            Self::DossierFull { .. } => "dossier-plein",
+        }
+    }
+
     /// The refusal of a file the dossier's total has no room for.
     pub fn dossier_full(name: &str) -> Self {
         Self::DossierFull {
@@ -53,6 +73,87 @@ impl UploadError {
             limit_mib: MAX_DOSSIER_BYTES / MIB,
         }
     }
+}
+
+/// The fixed message of a refusal code on a pièce accepting `accepted` kinds up to
+/// `max_size` bytes and `max_files` files: [`UploadError::code`]'s, and those of the
+/// upload itself (sent, cut, busy…). `None` for a code no one sends.
+pub fn refusal_message(
+    code: &str,
+    accepted: &[FileKind],
+    max_size: u64,
+    max_files: u32,
+) -> Option<String> {
+    let name = "Le fichier".to_string();
+    let error = match code {
+        "vide" => UploadError::Empty { name },
+        "format" => UploadError::WrongKind { name },
+        "format-piece" => UploadError::KindNotAccepted {
+            name,
+            expected: kinds_label(accepted),
+        },
+        "trop-gros" => UploadError::TooLarge {
+            name,
+            limit_mib: max_size.div_ceil(MIB),
+        },
+        "protege" => UploadError::Encrypted { name },
+        "endommage" => UploadError::Corrupt { name },
+        "actif" => UploadError::Active { name },
+        "trop-de-fichiers" => UploadError::TooManyFiles { max: max_files },
+        "dossier-plein" => UploadError::dossier_full(&name),
+        other => return upload_message(other).map(str::to_string),
+    };
+    // « « Le fichier » est vide. » reads badly: the generic name goes without quotes.
+    Some(
+        error
+            .to_string()
+            .replacen("« Le fichier »", "Le fichier", 1),
+    )
+}
+
+/// What the upload itself answers, beyond the file's own refusals.
+fn upload_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "aucun-fichier" => "Choisissez un fichier avant de cliquer sur « ajouter le fichier ».",
+        "interrompu" => "Le fichier n'a pas pu être envoyé en entier : réessayez.",
+        "lent" => {
+            "L'envoi était trop lent ou s'est arrêté : vérifiez votre connexion, puis déposez de nouveau le fichier."
+        }
+        "deux-envois" => {
+            "Deux fichiers de votre dossier sont déjà en cours d'envoi : attendez qu'ils soient enregistrés, puis déposez celui-ci."
+        }
+        "occupe" => crate::BUSY_MESSAGE,
+        "introuvable" => "Cette pièce ou ce fichier n'existe pas dans votre dossier.",
+        "verrouille" => "Votre dossier n'accepte plus de modification pour cette pièce.",
+        "erreur" => "Le fichier n'a pas pu être enregistré : réessayez dans quelques instants.",
+        _ => return None,
+    })
+}
+
+/// Refusal codes of the upload itself, as the server sends them.
+pub mod upload_code {
+    pub const NO_FILE: &str = "aucun-fichier";
+    pub const INTERRUPTED: &str = "interrompu";
+    pub const TOO_SLOW: &str = "lent";
+    pub const TWO_AT_ONCE: &str = "deux-envois";
+    pub const BUSY: &str = "occupe";
+    pub const NOT_FOUND: &str = "introuvable";
+    pub const LOCKED: &str = "verrouille";
+    pub const FAILED: &str = "erreur";
+}
+
+/// The message of one of [`upload_code`]'s codes.
+pub fn upload_code_message(code: &str) -> &'static str {
+    upload_message(code)
+        .unwrap_or("Le fichier n'a pas pu être enregistré : réessayez dans quelques instants.")
+}
+
+fn kinds_label(accepted: &[FileKind]) -> String {
+    accepted
+        .iter()
+        .map(|k| k.label())
+        .collect::<Vec<_>>()
+        .join(" ou ")
 }
 
 /// Checks what is known before the body: the first bytes, the size announced.
@@ -76,11 +177,7 @@ pub fn check_start(
     let kind =
         FileKind::sniff(head).ok_or_else(|| UploadError::WrongKind { name: name.clone() })?;
     if !accepted.contains(&kind) {
-        let expected = accepted
-            .iter()
-            .map(|k| k.label())
-            .collect::<Vec<_>>()
-            .join(" ou ");
+        let expected = kinds_label(accepted);
         return Err(UploadError::KindNotAccepted { name, expected });
     }
     Ok(kind)
@@ -93,6 +190,7 @@ pub fn sanitise_file_name(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last
         .chars()
+        .filter(|&c| !is_format_character(c))
         .map(|c| {
             if c.is_control() || "<>:\"|?*".contains(c) {
                 ' '
@@ -126,29 +224,134 @@ pub fn sanitise_file_name(raw: &str) -> String {
     }
 }
 
+/// Invisible characters that change how a name is shown: bidirectional overrides and
+/// isolates (`diplome\u{202E}fdp.hta` shows as `diplomeath.pdf`), zero-width ones.
+fn is_format_character(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// The name a stored file goes by: cleaned, and ending with its kind's extension,
+/// whatever extension the candidate's name had (`scan.pdf.bat` is saved as
+/// `scan.pdf`, `photo.png` holding a JPEG as `photo.jpg`): what staff download or unzip
+/// opens as what it is.
+pub fn stored_file_name(raw: &str, kind: FileKind) -> String {
+    let cleaned = sanitise_file_name(raw);
+    let own = |ext: &str| {
+        kind.extensions()
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(ext))
+    };
+    let mut stem = cleaned.as_str();
+    if let Some((before, ext)) = stem.rsplit_once('.')
+        && !before.trim().is_empty()
+    {
+        if own(ext) {
+            return cleaned;
+        }
+        if ext.len() <= 5 && ext.chars().all(|c| c.is_ascii_alphanumeric()) {
+            stem = before;
+        }
+    }
+    // `scan.pdf.bat` leaves `scan.pdf`, already right.
+    if let Some((before, ext)) = stem.rsplit_once('.')
+        && own(ext)
+        && !before.trim().is_empty()
+    {
+        return stem.to_string();
+    }
+    let stem = stem.trim_end_matches(['.', ' ']);
+    let stem = if stem.is_empty() { "document" } else { stem };
+    let extension = kind.extensions()[0];
+    let stem: String = stem.chars().take(120 - 1 - extension.len()).collect();
+    format!("{}.{extension}", stem.trim_end())
+}
+
 /// Watches a PDF go by, chunk by chunk, without keeping it: whether it declares an
-/// encryption dictionary, and whether it ends like a PDF (`%%EOF` in its last bytes).
+/// encryption dictionary, an action that launches a program, embedded files or
+/// JavaScript, and whether it ends like a PDF (`%%EOF` in its last bytes).
+///
+/// Names may hide their letters as `#xx` escapes (`/Encr#79pt` is `/Encrypt`): they are
+/// decoded before looking. Objects inside compressed object streams are not inflated,
+/// so what hides there is not seen; no viewer of ours runs a PDF's actions anyway.
 #[derive(Default)]
 pub struct PdfScan {
-    /// The last bytes seen, so tokens split across chunks are still found.
+    /// The last raw bytes seen, for the end marker.
     tail: Vec<u8>,
-    encrypted: bool,
+    /// The last decoded bytes, so tokens split across chunks are still found.
+    seam: Vec<u8>,
+    /// A `#` escape cut by the chunk's end: `#`, or `#` and one hex digit.
+    escape: Vec<u8>,
+    found: [bool; TOKENS.len()],
+}
+
+/// What a PDF that passes declares: staff are warned, and it is never shown inline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PdfFindings {
+    pub javascript: bool,
 }
 
 const TAIL: usize = 1024;
+const ENCRYPT: usize = 0;
+const LAUNCH: usize = 1;
+const EMBEDDED: usize = 2;
+const JAVASCRIPT: usize = 3;
+const TOKENS: [&[u8]; 4] = [b"/Encrypt", b"/Launch", b"/EmbeddedFile", b"/JavaScript"];
+const LONGEST: usize = 13;
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
 
 impl PdfScan {
-    /// Reads a chunk without copying it: a token is looked for in the chunk, and in the
-    /// seam between the previous chunk's end and this one's start.
-    pub fn feed(&mut self, chunk: &[u8]) {
-        const ENCRYPT: &[u8] = b"/Encrypt";
-        if !self.encrypted {
-            let keep = ENCRYPT.len() - 1;
-            let mut seam = self.tail[self.tail.len().saturating_sub(keep)..].to_vec();
-            seam.extend_from_slice(&chunk[..chunk.len().min(keep)]);
-            self.encrypted = memchr::memmem::find(&seam, ENCRYPT).is_some()
-                || memchr::memmem::find(chunk, ENCRYPT).is_some();
+    /// Decodes `#xx` escapes, carrying one cut by the chunk's end to the next chunk.
+    fn decode<'a>(&mut self, chunk: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        if self.escape.is_empty() && !chunk.contains(&b'#') {
+            return std::borrow::Cow::Borrowed(chunk);
         }
+        let mut out = Vec::with_capacity(chunk.len() + 2);
+        for &b in chunk {
+            match self.escape.as_slice() {
+                [] if b == b'#' => self.escape.push(b),
+                [] => out.push(b),
+                [_] if hex(b).is_some() => self.escape.push(b),
+                [_, high] if hex(b).is_some() => {
+                    out.push(hex(*high).unwrap_or(0) * 16 + hex(b).unwrap_or(0));
+                    self.escape.clear();
+                }
+                _ => {
+                    out.append(&mut self.escape);
+                    if b == b'#' {
+                        self.escape.push(b);
+                    } else {
+                        out.push(b);
+                    }
+                }
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// Reads a chunk: tokens are looked for in its decoded bytes, and in the seam
+    /// between the previous chunk's end and this one's start.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let decoded = self.decode(chunk);
+        let head = &decoded[..decoded.len().min(LONGEST - 1)];
+        let mut seam = std::mem::take(&mut self.seam);
+        seam.extend_from_slice(head);
+        for (found, token) in self.found.iter_mut().zip(TOKENS) {
+            *found = *found || contains(&seam, token) || contains(&decoded, token);
+        }
+        // The seam keeps the last bytes decoded, for the next chunk.
+        if decoded.len() >= LONGEST - 1 {
+            seam.clear();
+            seam.extend_from_slice(&decoded[decoded.len() - (LONGEST - 1)..]);
+        } else {
+            let excess = seam.len().saturating_sub(LONGEST - 1);
+            seam.drain(..excess);
+        }
+        self.seam = seam;
         if chunk.len() >= TAIL {
             self.tail.clear();
             self.tail.extend_from_slice(&chunk[chunk.len() - TAIL..]);
@@ -159,18 +362,20 @@ impl PdfScan {
         }
     }
 
-    pub fn finish(self, name: &str) -> Result<(), UploadError> {
-        if self.encrypted {
-            return Err(UploadError::Encrypted {
-                name: name.to_string(),
-            });
+    pub fn finish(self, name: &str) -> Result<PdfFindings, UploadError> {
+        let name = name.to_string();
+        if self.found[ENCRYPT] {
+            return Err(UploadError::Encrypted { name });
+        }
+        if self.found[LAUNCH] || self.found[EMBEDDED] {
+            return Err(UploadError::Active { name });
         }
         if !contains(&self.tail, b"%%EOF") {
-            return Err(UploadError::Corrupt {
-                name: name.to_string(),
-            });
+            return Err(UploadError::Corrupt { name });
         }
-        Ok(())
+        Ok(PdfFindings {
+            javascript: self.found[JAVASCRIPT],
+        })
     }
 }
 
@@ -252,6 +457,111 @@ mod tests {
         assert!(cleaned.ends_with(".pdf"));
     }
 
+    fn scan(parts: &[&[u8]]) -> Result<PdfFindings, UploadError> {
+        let mut scan = PdfScan::default();
+        for part in parts {
+            scan.feed(part);
+        }
+        scan.finish("x.pdf")
+    }
+
+    #[test]
+    fn escaped_names_are_read_as_what_they_spell() {
+        let end: &[u8] = b"\n%%EOF\n";
+        assert!(matches!(
+            scan(&[b"%PDF-1.7\n<< /Encr#79pt 5 0 R >>", end]),
+            Err(UploadError::Encrypted { .. })
+        ));
+        // The escape cut between two chunks.
+        assert!(matches!(
+            scan(&[b"%PDF-1.7\n<< /Encr#7", b"9pt 5 0 R >>", end]),
+            Err(UploadError::Encrypted { .. })
+        ));
+        assert!(matches!(
+            scan(&[b"%PDF-1.7\n<< /S /#4Cau#6ech /F (cmd.exe) >>", end]),
+            Err(UploadError::Active { .. })
+        ));
+        assert!(matches!(
+            scan(&[b"%PDF-1.7\n<< /EmbeddedFiles 3 0 R >>", end]),
+            Err(UploadError::Active { .. })
+        ));
+        assert_eq!(
+            scan(&[b"%PDF-1.7\n<< /S /Java#53cript /JS (app.alert(1)) >>", end]),
+            Ok(PdfFindings { javascript: true })
+        );
+        // A `#` that is no escape stays as it is.
+        assert_eq!(
+            scan(&[b"%PDF-1.7\n(page #1, 100#)", b"#", end]),
+            Ok(PdfFindings::default())
+        );
+    }
+
+    #[test]
+    fn a_stored_name_ends_with_its_kinds_extension() {
+        let pdf = FileKind::Pdf;
+        assert_eq!(
+            stored_file_name("diplome\u{202E}fdp.hta", pdf),
+            "diplomefdp.pdf"
+        );
+        assert_eq!(stored_file_name("scan.pdf.bat", pdf), "scan.pdf");
+        assert_eq!(
+            stored_file_name("Diplôme 2012.PDF", pdf),
+            "Diplôme 2012.PDF"
+        );
+        assert_eq!(stored_file_name("Diplôme 2012", pdf), "Diplôme 2012.pdf");
+        assert_eq!(stored_file_name("photo.png", FileKind::Jpeg), "photo.jpg");
+        assert_eq!(
+            stored_file_name("IMG_0001.JPEG", FileKind::Jpeg),
+            "IMG_0001.JPEG"
+        );
+        assert_eq!(stored_file_name("a\u{200B}b\u{FEFF}.pdf", pdf), "ab.pdf");
+        assert_eq!(stored_file_name(".pdf", pdf), "pdf.pdf");
+        assert_eq!(stored_file_name("", pdf), "document.pdf");
+        let long = stored_file_name(&format!("{}.exe", "é".repeat(300)), pdf);
+        assert_eq!(long.chars().count(), 120);
+        assert!(long.ends_with("é.pdf"));
+    }
+
+    #[test]
+    fn every_refusal_code_has_its_fixed_message_and_nothing_else_does() {
+        let refusals = [
+            UploadError::Empty { name: "x".into() },
+            UploadError::WrongKind { name: "x".into() },
+            UploadError::KindNotAccepted {
+                name: "x".into(),
+                expected: "PDF".into(),
+            },
+            UploadError::TooLarge {
+                name: "x".into(),
+                limit_mib: 10,
+            },
+            UploadError::Encrypted { name: "x".into() },
+            UploadError::Corrupt { name: "x".into() },
+            UploadError::Active { name: "x".into() },
+            UploadError::TooManyFiles { max: 2 },
+            UploadError::dossier_full("x"),
+        ];
+        for refusal in refusals {
+            let message = refusal_message(refusal.code(), &[FileKind::Pdf], 10 * MIB, 2).unwrap();
+            assert!(
+                !message.contains('«') || message.contains("Imprimer"),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            refusal_message("trop-gros", &[FileKind::Pdf], 10 * MIB, 2).unwrap(),
+            "Le fichier doit faire moins de 10 Mo."
+        );
+        for code in [
+            upload_code::TOO_SLOW,
+            upload_code::BUSY,
+            upload_code::TWO_AT_ONCE,
+        ] {
+            assert!(refusal_message(code, &[], 0, 0).is_some(), "{code}");
+        }
+        assert_eq!(refusal_message("Appelez le 08 99 …", &[], 0, 0), None);
+    }
+
     #[test]
     fn pdf_scan_finds_encryption_across_chunks() {
         let mut scan = PdfScan::default();
@@ -265,7 +575,7 @@ mod tests {
         scan.feed(b"%PDF-1.7\n");
         scan.feed(&vec![b'x'; 5000]);
         scan.feed(b"\nstartxref\n123\n%%EOF\n");
-        assert_eq!(scan.finish("x.pdf"), Ok(()));
+        assert_eq!(scan.finish("x.pdf"), Ok(PdfFindings::default()));
         let mut truncated = PdfScan::default();
         truncated.feed(b"%PDF-1.7\n1 0 obj");
         assert!(matches!(
@@ -296,7 +606,7 @@ mod tests {
                 let result = scan.finish("x.pdf");
                 proptest::prop_assert_eq!(matches!(result, Err(UploadError::Encrypted { .. })), want_encrypted);
                 if !want_encrypted {
-                    proptest::prop_assert_eq!(result, Ok(()));
+                    proptest::prop_assert_eq!(result, Ok(PdfFindings::default()));
                 }
             }
         }

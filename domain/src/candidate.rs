@@ -289,21 +289,84 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 /// A password a candidate chose. Never logged, never serialised.
 pub struct Password(String);
 
+/// Why a new password is refused. A form that redirects carries its code (`?erreur=`),
+/// and the page shows the message: never text taken from an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordProblem {
+    Missing,
+    TooShort,
+    TooLong,
+    Personal,
+    Common,
+    Mismatch,
+}
+
+impl PasswordProblem {
+    const ALL: [Self; 6] = [
+        Self::Missing,
+        Self::TooShort,
+        Self::TooLong,
+        Self::Personal,
+        Self::Common,
+        Self::Mismatch,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "vide",
+            Self::TooShort => "court",
+            Self::TooLong => "long",
+            Self::Personal => "personnel",
+            Self::Common => "courant",
+            Self::Mismatch => "different",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.code() == code)
+    }
+
+    pub fn message(self) -> String {
+        match self {
+            Self::Missing => "Choisissez un mot de passe.".into(),
+            Self::TooShort => format!(
+                "Le mot de passe doit comporter au moins {PASSWORD_MIN_CHARS} caractères (une phrase de quelques mots est idéale)."
+            ),
+            Self::TooLong => format!("{PASSWORD_MAX_CHARS} caractères au maximum."),
+            Self::Personal => "Ce mot de passe reprend votre nom ou votre adresse électronique : choisissez-en un autre.".into(),
+            Self::Common => "Ce mot de passe est trop courant ou trop facile à deviner : choisissez-en un autre.".into(),
+            Self::Mismatch => "Les deux mots de passe ne sont pas identiques.".into(),
+        }
+    }
+
+    /// What is wrong with this new password and its confirmation, if anything.
+    pub fn of(password: &str, confirmation: &str, context: &[&str]) -> Option<Self> {
+        match Password::check(password, context) {
+            Err(problem) => Some(problem),
+            Ok(_) if password != confirmation => Some(Self::Mismatch),
+            Ok(_) => None,
+        }
+    }
+}
+
 impl Password {
     /// `context` holds the candidate's own words (names, email): a password made of
     /// them is refused.
     pub fn parse(input: &str, context: &[&str]) -> Result<Self, FieldError> {
+        Self::check(input, context).map_err(|problem| FieldError(problem.message()))
+    }
+
+    /// The same, saying which rule the password breaks.
+    pub fn check(input: &str, context: &[&str]) -> Result<Self, PasswordProblem> {
         let chars = input.chars().count();
         if chars == 0 {
-            return err("Choisissez un mot de passe.");
+            return Err(PasswordProblem::Missing);
         }
         if chars < PASSWORD_MIN_CHARS {
-            return err(format!(
-                "Le mot de passe doit comporter au moins {PASSWORD_MIN_CHARS} caractères (une phrase de quelques mots est idéale)."
-            ));
+            return Err(PasswordProblem::TooShort);
         }
         if chars > PASSWORD_MAX_CHARS {
-            return err(format!("{PASSWORD_MAX_CHARS} caractères au maximum."));
+            return Err(PasswordProblem::TooLong);
         }
         let lower = input.to_lowercase();
         // What is left once the candidate's own words and the usual passwords are taken
@@ -331,14 +394,10 @@ impl Password {
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         if personal && left < 6 {
-            return err(
-                "Ce mot de passe reprend votre nom ou votre adresse électronique : choisissez-en un autre.",
-            );
+            return Err(PasswordProblem::Personal);
         }
         if distinct < 5 || left < 6 || is_sequence(&lower) {
-            return err(
-                "Ce mot de passe est trop courant ou trop facile à deviner : choisissez-en un autre.",
-            );
+            return Err(PasswordProblem::Common);
         }
         Ok(Self(input.to_string()))
     }

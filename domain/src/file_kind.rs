@@ -49,6 +49,14 @@ impl FileKind {
         }
     }
 
+    /// The extensions a file of this kind may have; the first is the one it is given.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Pdf => &["pdf"],
+            Self::Jpeg => &["jpg", "jpeg"],
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Pdf => "PDF",

@@ -16,6 +16,7 @@ fn keep(marker: u8) -> bool {
 
 const SOI: u8 = 0xD8;
 const SOS: u8 = 0xDA;
+const EOI: u8 = 0xD9;
 const APP1: u8 = 0xE1;
 const ORIENTATION: u16 = 0x0112;
 
@@ -129,6 +130,114 @@ impl MetadataStripper {
     pub fn finish(&mut self) -> Vec<u8> {
         self.state = State::Through;
         std::mem::take(&mut self.pending)
+    }
+}
+
+/// Follows a JPEG's structure as it streams by: whether it has a frame header (the
+/// picture's size and components: without one nothing can be shown), and where its
+/// end-of-image marker is. Whatever follows that marker (the secondary pictures of a
+/// multi-picture file, with EXIF of their own, or anything appended) is not kept.
+#[derive(Debug, Default)]
+pub struct JpegEnd {
+    state: Walk,
+    frame: bool,
+    ended: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+enum Walk {
+    /// Bytes of the start-of-image marker seen.
+    #[default]
+    Start,
+    StartFf,
+    /// Looking for the 0xFF of the next marker.
+    Marker,
+    /// After 0xFF: the marker's code.
+    Code,
+    LengthHigh(u8),
+    LengthLow(u8, u8),
+    /// Inside a segment: bytes left, and whether picture data follows (after SOS).
+    Skip(usize, bool),
+    /// Entropy-coded picture data.
+    Data,
+    DataFf,
+    /// Not a JPEG's structure: kept whole, and refused at the end.
+    Broken,
+    Done,
+}
+
+/// Frame headers: SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+fn is_frame(marker: u8) -> bool {
+    matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
+}
+
+impl JpegEnd {
+    /// How many bytes of `chunk` belong to the picture: all of them until its end, the
+    /// bytes up to the end-of-image marker in the chunk that holds it, none after.
+    pub fn feed(&mut self, chunk: &[u8]) -> usize {
+        let mut i = 0;
+        while i < chunk.len() {
+            let byte = chunk[i];
+            self.state = match self.state {
+                Walk::Done => return i,
+                Walk::Broken => return chunk.len(),
+                Walk::Start if byte == 0xFF => Walk::StartFf,
+                Walk::StartFf if byte == SOI => Walk::Marker,
+                Walk::Start | Walk::StartFf => Walk::Broken,
+                // Decoders skip stray bytes between segments; so does this.
+                Walk::Marker if byte == 0xFF => Walk::Code,
+                Walk::Marker => Walk::Marker,
+                Walk::Code | Walk::DataFf => match byte {
+                    0xFF => self.state,
+                    EOI => {
+                        self.ended = true;
+                        self.state = Walk::Done;
+                        return i + 1;
+                    }
+                    0x00 | 0xD0..=0xD7 if matches!(self.state, Walk::DataFf) => Walk::Data,
+                    0x01 | 0xD0..=0xD7 => Walk::Marker,
+                    0x00 => Walk::Broken,
+                    marker => Walk::LengthHigh(marker),
+                },
+                Walk::LengthHigh(marker) => Walk::LengthLow(marker, byte),
+                Walk::LengthLow(marker, high) => {
+                    let length = usize::from(u16::from_be_bytes([high, byte]));
+                    if length < 2 {
+                        Walk::Broken
+                    } else {
+                        self.frame |= is_frame(marker);
+                        Walk::Skip(length - 2, marker == SOS)
+                    }
+                }
+                Walk::Skip(left, data_follows) => {
+                    let take = left.min(chunk.len() - i);
+                    i += take;
+                    self.state = match (left - take, data_follows) {
+                        (0, true) => Walk::Data,
+                        (0, false) => Walk::Marker,
+                        (left, _) => Walk::Skip(left, data_follows),
+                    };
+                    continue;
+                }
+                Walk::Data => match memchr::memchr(0xFF, &chunk[i..]) {
+                    Some(at) => {
+                        i += at;
+                        Walk::DataFf
+                    }
+                    None => {
+                        i = chunk.len();
+                        continue;
+                    }
+                },
+            };
+            i += 1;
+        }
+        chunk.len()
+    }
+
+    /// Whether what went by is a whole picture: a frame header, then its end.
+    pub fn is_whole(&self) -> bool {
+        self.frame && self.ended
     }
 }
 
@@ -341,6 +450,71 @@ mod tests {
             if !input.starts_with(&[0xFF, 0xD8]) {
                 prop_assert_eq!(out, input);
             }
+        }
+    }
+
+    /// A picture with a frame header, then data holding a stuffed 0xFF and a restart
+    /// marker, then its end.
+    fn whole_picture() -> Vec<u8> {
+        let mut f = vec![0xFF, SOI];
+        f.extend(segment(0xE1, b"Exif\0\0thumbnail \xFF\xD8\xFF\xD9 inside"));
+        f.extend(segment(0xC0, &[8, 0, 16, 0, 16, 1, 1, 0x11, 0]));
+        f.extend(segment(SOS, &[1, 1, 0, 0, 0x3F, 0]));
+        f.extend([0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56, 0xFF, 0xD9]);
+        f
+    }
+
+    #[test]
+    fn a_whole_picture_ends_at_its_end_marker_and_what_follows_is_dropped() {
+        let picture = whole_picture();
+        let mut file = picture.clone();
+        // A multi-picture file's second picture, with its own metadata.
+        file.extend([0xFF, SOI]);
+        file.extend(segment(0xE1, b"Exif\0\0GPS 48.0686 N"));
+        file.extend([0xFF, 0xD9]);
+        let mut end = JpegEnd::default();
+        assert_eq!(end.feed(&file), picture.len());
+        assert!(end.is_whole());
+        assert_eq!(end.feed(b"more"), 0);
+    }
+
+    #[test]
+    fn a_picture_cut_short_or_without_a_frame_is_not_whole() {
+        let picture = whole_picture();
+        let mut cut = JpegEnd::default();
+        cut.feed(&picture[..picture.len() - 3]);
+        assert!(!cut.is_whole());
+        let mut four_bytes = JpegEnd::default();
+        four_bytes.feed(&[0xFF, 0xD8, 0xFF, 0xE0]);
+        assert!(!four_bytes.is_whole());
+        let mut no_frame = JpegEnd::default();
+        let mut f = vec![0xFF, SOI];
+        f.extend(segment(SOS, &[1, 1, 0, 0, 0x3F, 0]));
+        f.extend([0x12, 0xFF, 0xD9]);
+        no_frame.feed(&f);
+        assert!(!no_frame.is_whole());
+    }
+
+    proptest! {
+        #[test]
+        fn where_the_picture_ends_does_not_depend_on_chunks(
+            cuts in proptest::collection::vec(0usize..80, 0..10),
+            trailer in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let picture = whole_picture();
+            let mut file = picture.clone();
+            file.extend(&trailer);
+            let mut cuts = cuts;
+            cuts.sort();
+            let mut end = JpegEnd::default();
+            let (mut from, mut kept) = (0, 0);
+            for &cut in cuts.iter().chain([file.len()].iter()) {
+                let cut = cut.clamp(from, file.len());
+                kept += end.feed(&file[from..cut]);
+                from = cut;
+            }
+            prop_assert_eq!(kept, picture.len());
+            prop_assert!(end.is_whole());
         }
     }
 }

@@ -22,3 +22,7 @@ pub use exam::{
     RawExam, RawPiece, Voie,
 };
 pub use file_kind::FileKind;
+
+/// What a request hears when the service is too busy to take it now (503 with
+/// `Retry-After`): never an endless wait.
+pub const BUSY_MESSAGE: &str = "Le service est très sollicité : réessayez dans quelques secondes.";

@@ -126,6 +126,26 @@ impl Step {
     }
 }
 
+/// The most characters a wizard answer keeps: free-text descriptions may be long, every
+/// other answer fits on an identity document or an envelope. Longer input is cut before
+/// it is stored, so no one fills the drafts table through one field.
+pub fn max_chars(field: &str) -> usize {
+    match field {
+        "activite" | "amenagement_precisions" => 4000,
+        "email" | "email_confirmation" => 254,
+        _ => 200,
+    }
+}
+
+/// An answer cut to its field's maximum.
+pub fn cut_answer(field: &str, value: String) -> String {
+    let max = max_chars(field);
+    match value.char_indices().nth(max) {
+        Some((at, _)) => value[..at].to_string(),
+        None => value,
+    }
+}
+
 impl Step {
     /// The fields of this step that apply to these answers: the situation fields of the
     /// chosen voie only, the accommodation details only when one is requested.
@@ -380,7 +400,7 @@ pub fn check_password(password: &str, confirmation: &str, answers: &Answers) -> 
     } else if password != confirmation {
         errors.insert(
             "mot_de_passe_confirmation".into(),
-            "Les deux mots de passe ne sont pas identiques.".into(),
+            candidate::PasswordProblem::Mismatch.message(),
         );
     }
     errors
@@ -529,6 +549,15 @@ impl Registration {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn answers_are_cut_to_their_fields_maximum() {
+        assert_eq!(cut_answer("commune", "Laval".into()), "Laval");
+        assert_eq!(cut_answer("commune", "é".repeat(5000)).chars().count(), 200);
+        assert_eq!(cut_answer("activite", "x".repeat(5000)).len(), 4000);
+        assert_eq!(cut_answer("email", "a".repeat(300)).len(), 254);
+    }
+
     use super::*;
     use jiff::civil::date;
 

@@ -165,7 +165,8 @@ test("the service creates an exam in the browser, checks its closing instant and
   // What was typed is still there, and one more blank pièce is offered.
   await expect(staff.locator("fieldset.piece-editor")).toHaveCount(2);
   await staff.getByRole("button", { name: "Enregistrer" }).click();
-  await expect(staff.getByRole("status")).toContainText(`L'examen « ${slug} » est enregistré.`);
+  // The notice names the exam by its title, looked up from the slug in the address.
+  await expect(staff.getByRole("status")).toContainText("L'examen « Concours d'attaché territorial » est enregistré.");
   await expect(staff.locator(`[data-exam=${slug}]`)).toContainText("Concours d'attaché territorial");
 
   const visitor = await (await browser.newContext({ baseURL: server.url })).newPage();

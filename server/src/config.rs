@@ -127,6 +127,15 @@ impl Settings {
                 reason: "expected addresses or CIDR ranges, comma-separated, e.g. 10.0.0.0/8,::1",
             },
         )?;
+        let demo = lookup("APP_DEMO").is_some_and(|v| v == "true" || v == "1");
+        if demo && base_url.starts_with("https://") {
+            // The demo accounts' passwords are printed in the README and the logs.
+            return Err(ConfigError::Invalid {
+                name: "APP_DEMO",
+                value: "true".into(),
+                reason: "the demo accounts have public passwords: never on a public (https) site",
+            });
+        }
         Ok(Self {
             test_now,
             trusted_proxies,
@@ -136,7 +145,7 @@ impl Settings {
             mail_from: lookup("APP_MAIL_FROM")
                 .unwrap_or_else(|| "Service concours <concours@localhost>".into()),
             smtp,
-            demo: lookup("APP_DEMO").is_some_and(|v| v == "true" || v == "1"),
+            demo,
             address,
             database_url,
             storage_dir,
@@ -218,6 +227,22 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
         }
+    }
+
+    #[test]
+    fn the_demo_is_refused_on_a_public_site() {
+        let err = settings(&[
+            ("APP_DEMO", "true"),
+            ("APP_BASE_URL", "https://cdg.example"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().starts_with("APP_DEMO"), "{err}");
+        assert!(settings(&[("APP_DEMO", "true")]).unwrap().demo);
+        assert!(
+            !settings(&[("APP_BASE_URL", "https://cdg.example")])
+                .unwrap()
+                .demo
+        );
     }
 
     #[test]

@@ -10,31 +10,20 @@ use app::{account::urlencode, session::session_dossier, state::AppState};
 use axum::{
     Json, Router,
     body::Body,
-    extract::{DefaultBodyLimit, Multipart, Path, State},
+    extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use domain::attachment::UploadError;
+use domain::attachment::{self, UploadError, upload_code};
 use services::{attachments, attachments::AttachmentError, dossiers::Dossier};
 use tokio_util::io::ReaderStream;
+
+use crate::pacing::{self, Cut, CutFlag, DossierSlot};
 
 /// Above any pièce's limit (50 Mo at most) plus the multipart envelope; each pièce's own
 /// limit is enforced while streaming.
 const BODY_LIMIT: usize = 51 * 1024 * 1024;
-
-/// Bodies read at once. Each upload being read holds about a megabyte of buffers
-/// (hyper's read buffer, the parser's, the file's), so a hundred photos arriving
-/// together would hold a hundred; past this many, an upload waits for its turn before
-/// its body is read (its bytes wait in the kernel's socket buffer meanwhile). Two
-/// cores are kept busy by a handful already: hashing and writing are the work.
-fn uploads_at_once() -> &'static tokio::sync::Semaphore {
-    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(4 * cores)
-    })
-}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -53,11 +42,40 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("application/json"))
 }
 
-fn message(status: StatusCode, text: String, json: bool, back: &str) -> Response {
-    if json {
-        (status, Json(serde_json::json!({ "message": text }))).into_response()
-    } else {
-        Redirect::to(&format!("{back}?erreur={}", urlencode(&text))).into_response()
+/// A refusal: its status and French text for `fetch` callers; for a form, a redirect
+/// carrying only its code, which the page maps back to a fixed message.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    text: String,
+}
+
+impl Refusal {
+    /// One of the upload's own refusals, whose text is fixed.
+    fn of(status: StatusCode, code: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            text: attachment::upload_code_message(code).to_string(),
+        }
+    }
+
+    fn answer(self, json: bool, back: &str) -> Response {
+        if !json {
+            return Redirect::to(&format!("{back}?erreur={}", self.code)).into_response();
+        }
+        let mut response = (
+            self.status,
+            Json(serde_json::json!({ "message": self.text })),
+        )
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(app::session::BUSY_RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -78,7 +96,7 @@ async fn dossier(state: &AppState, headers: &HeaderMap) -> Result<Dossier, Respo
     }
 }
 
-fn refusal(error: AttachmentError) -> (StatusCode, String) {
+fn refusal(error: AttachmentError) -> Refusal {
     match error {
         AttachmentError::Refused(e) => {
             let status = match e {
@@ -91,26 +109,22 @@ fn refusal(error: AttachmentError) -> (StatusCode, String) {
                 UploadError::TooManyFiles { .. } => StatusCode::CONFLICT,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
-            (status, e.to_string())
+            Refusal {
+                status,
+                code: e.code(),
+                text: e.to_string(),
+            }
         }
-        AttachmentError::UnknownPiece | AttachmentError::NotFound => (
-            StatusCode::NOT_FOUND,
-            "Cette pièce ou ce fichier n'existe pas dans votre dossier.".into(),
-        ),
-        AttachmentError::Locked => (
-            StatusCode::LOCKED,
-            "Votre dossier n'accepte plus de modification pour cette pièce.".into(),
-        ),
-        AttachmentError::Interrupted(_) => (
-            StatusCode::BAD_REQUEST,
-            "Le fichier n'a pas pu être envoyé en entier : réessayez.".into(),
-        ),
+        AttachmentError::UnknownPiece | AttachmentError::NotFound => {
+            Refusal::of(StatusCode::NOT_FOUND, upload_code::NOT_FOUND)
+        }
+        AttachmentError::Locked => Refusal::of(StatusCode::LOCKED, upload_code::LOCKED),
+        AttachmentError::Interrupted(_) => {
+            Refusal::of(StatusCode::BAD_REQUEST, upload_code::INTERRUPTED)
+        }
         error => {
             tracing::error!(%error, "attachment operation failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Le fichier n'a pas pu être enregistré : réessayez dans quelques instants.".into(),
-            )
+            Refusal::of(StatusCode::INTERNAL_SERVER_ERROR, upload_code::FAILED)
         }
     }
 }
@@ -118,36 +132,60 @@ fn refusal(error: AttachmentError) -> (StatusCode, String) {
 async fn upload(
     State(state): State<AppState>,
     Path(piece): Path<String>,
-    headers: HeaderMap,
-    mut multipart: Multipart,
+    request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers.clone();
     let json = wants_json(&headers);
     let back = format!("/espace/pieces/{}", urlencode(&piece));
     let dossier = match dossier(&state, &headers).await {
         Ok(d) => d,
         Err(response) => return response,
     };
-    let _turn = uploads_at_once()
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
+    // Before a byte of the body is read: a third upload of the same dossier waits for
+    // nothing and holds nothing.
+    let Some(_slot) = DossierSlot::take(&dossier.id) else {
+        return Refusal::of(StatusCode::TOO_MANY_REQUESTS, upload_code::TWO_AT_ONCE)
+            .answer(json, &back);
+    };
+    let cut = CutFlag::default();
+    let body = Body::from_stream(pacing::paced(
+        body.into_data_stream(),
+        pacing::NIGHT,
+        pacing::read_permits(),
+        cut.clone(),
+    ));
+    let refused = |refusal: Refusal| match cut.get() {
+        // The parser only saw an error: the pacing knows why.
+        Some(why) => cut_short(why).answer(json, &back),
+        None => refusal.answer(json, &back),
+    };
+    let mut multipart =
+        match Multipart::from_request(Request::from_parts(parts, body), &state).await {
+            Ok(multipart) => multipart,
+            Err(_) => {
+                return refused(Refusal::of(
+                    StatusCode::BAD_REQUEST,
+                    upload_code::INTERRUPTED,
+                ));
+            }
+        };
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(error) => {
-                let (status, text) = if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    (
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "Le fichier est trop volumineux.".to_string(),
-                    )
-                } else {
-                    (
-                        StatusCode::BAD_REQUEST,
-                        "Le fichier n'a pas pu être envoyé en entier : réessayez.".to_string(),
-                    )
-                };
-                return message(status, text, json, &back);
+            Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return refused(Refusal {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "trop-gros",
+                    text: "Le fichier est trop volumineux.".into(),
+                });
+            }
+            Err(_) => {
+                return refused(Refusal::of(
+                    StatusCode::BAD_REQUEST,
+                    upload_code::INTERRUPTED,
+                ));
             }
         };
         if field.name() != Some("fichier") {
@@ -161,18 +199,19 @@ async fn upload(
             )
                 .into_response(),
             Ok(saved) => Redirect::to(&format!("{back}?enregistre={}", saved.id)).into_response(),
-            Err(error) => {
-                let (status, text) = refusal(error);
-                message(status, text, json, &back)
-            }
+            Err(error) => refused(refusal(error)),
         };
     }
-    message(
-        StatusCode::BAD_REQUEST,
-        "Choisissez un fichier avant de cliquer sur « ajouter le fichier ».".into(),
-        json,
-        &back,
-    )
+    refused(Refusal::of(StatusCode::BAD_REQUEST, upload_code::NO_FILE))
+}
+
+/// A body the pacing cut: too slow (408), or no reading slot in time (503, with
+/// `Retry-After`). Nothing was saved either way.
+fn cut_short(why: Cut) -> Refusal {
+    match why {
+        Cut::Busy => Refusal::of(StatusCode::SERVICE_UNAVAILABLE, upload_code::BUSY),
+        Cut::TooSlow => Refusal::of(StatusCode::REQUEST_TIMEOUT, upload_code::TOO_SLOW),
+    }
 }
 
 /// Sends a file back to its owner only; any other session gets 404, whatever the id.
@@ -188,7 +227,7 @@ async fn serve(
     let attachment = match attachments::get(&state.db, &dossier.id, &id).await {
         Ok(a) => a,
         Err(AttachmentError::NotFound) => return StatusCode::NOT_FOUND.into_response(),
-        Err(error) => return refusal(error).0.into_response(),
+        Err(error) => return refusal(error).status.into_response(),
     };
     file_response(&state, &attachment, false).await
 }
@@ -209,6 +248,8 @@ pub async fn file_response(
             return StatusCode::NOT_FOUND.into_response();
         }
     };
+    // A PDF declaring JavaScript is never opened in a browser tab: saved, not shown.
+    let download = download || attachment.script;
     let mut response = Body::from_stream(ReaderStream::new(file)).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -277,9 +318,6 @@ async fn delete(
         Ok(()) if json => StatusCode::NO_CONTENT.into_response(),
         Ok(()) => Redirect::to(&format!("{back}?supprime=1")).into_response(),
         Err(AttachmentError::NotFound) if !json => Redirect::to("/espace").into_response(),
-        Err(error) => {
-            let (status, text) = refusal(error);
-            message(status, text, json, &back)
-        }
+        Err(error) => refusal(error).answer(json, &back),
     }
 }

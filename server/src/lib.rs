@@ -2,6 +2,7 @@
 
 pub mod config;
 mod files;
+mod pacing;
 mod security;
 mod staff;
 pub mod startup;

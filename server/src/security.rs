@@ -1,11 +1,13 @@
 //! Security headers on every response, and the CSP nonce shared with the renderer.
 
+use app::state::AppState;
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use http_body_util::BodyExt;
 use leptos::nonce::Nonce;
 
 /// The nonce of one response, minted before routing so that the page renderer (through
@@ -13,10 +15,65 @@ use leptos::nonce::Nonce;
 #[derive(Clone)]
 struct RequestNonce(Nonce);
 
-pub async fn headers(mut request: Request, next: Next) -> Response {
+/// Cookies whose presence makes a response one person's: never kept by a cache.
+const PERSONAL_COOKIES: [&str; 3] = [
+    app::session::SESSION_COOKIE,
+    app::session::DRAFT_COOKIE,
+    app::staff::STAFF_COOKIE,
+];
+
+/// Whether the request carries a session or draft cookie.
+fn is_personal(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| !value.is_empty() && PERSONAL_COOKIES.contains(&name))
+}
+
+/// The compiled front end and public assets: the same for everyone, cacheable.
+fn is_asset(response: &Response) -> bool {
+    let kind = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    [
+        "application/wasm",
+        "text/javascript",
+        "application/javascript",
+        "text/css",
+        "image/",
+        "font/",
+    ]
+    .iter()
+    .any(|asset| kind.starts_with(asset))
+}
+
+pub async fn headers(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let nonce = Nonce::new();
     request.extensions_mut().insert(RequestNonce(nonce.clone()));
+    let personal = is_personal(&request);
     let mut response = next.run(request).await;
+    // A page or answer for one person (or one that opens a session) stays in their
+    // browser's memory only: not on a shared computer's disk, not in a proxy.
+    let sets_cookie = response.headers().contains_key(header::SET_COOKIE);
+    if (personal || sets_cookie) && !is_asset(&response) {
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    if state.secure_cookies {
+        // Served over HTTPS (APP_BASE_URL): browsers never try plain HTTP again.
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     let csp = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; \
@@ -91,5 +148,43 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
             "Requête refusée : elle ne vient pas de ce site.",
         )
             .into_response()
+    }
+}
+
+/// Server functions take small forms (a login, a wizard step, an exam's settings): at
+/// most this many bytes, whatever the `server_fn` version reads by default.
+pub const SERVER_FN_BODY_LIMIT: usize = 64 * 1024;
+
+/// A server-function body must arrive within this time (a form is a few kilobytes).
+const SERVER_FN_BODY_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads a server-function body before the function runs: 413 past
+/// [`SERVER_FN_BODY_LIMIT`] (at once when the length is announced), 408 when it does not
+/// arrive within 30 s. A form is small, so holding it whole costs little.
+pub async fn server_fn_body_limit(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let too_large =
+        || (StatusCode::PAYLOAD_TOO_LARGE, "Formulaire trop volumineux.").into_response();
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > SERVER_FN_BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    let limited = http_body_util::Limited::new(body, SERVER_FN_BODY_LIMIT);
+    let read = tokio::time::timeout(SERVER_FN_BODY_TIME, limited.collect()).await;
+    match read {
+        Ok(Ok(collected)) => {
+            let body = axum::body::Body::from(collected.to_bytes());
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => too_large(),
+        Ok(Err(_)) => StatusCode::BAD_REQUEST.into_response(),
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }
 }

@@ -154,8 +154,11 @@ fn clean(s: &str) -> String {
         .to_string()
 }
 
-fn entry_name(piece: &str, file: &str) -> String {
-    format!("{} - {}", clean(piece), clean(file))
+/// Rows stored before names were given their kind's extension get it here too: an
+/// unzipped `scan.pdf.bat` must not open as a program.
+fn entry_name(piece: &str, file: &str, kind: domain::FileKind) -> String {
+    let file = domain::attachment::stored_file_name(file, kind);
+    format!("{} - {}", clean(piece), clean(&file))
 }
 
 /// A dossier's files as ZIP entries (name, storage key), under `folder`, named by
@@ -170,12 +173,12 @@ async fn zip_entries(
     let mut entries: Vec<(String, String)> = Vec::new();
     for piece in &pieces {
         for a in list.iter().filter(|a| a.piece_code == piece.code) {
-            let mut name = format!("{folder}{}", entry_name(&piece.label, &a.name));
+            let mut name = format!("{folder}{}", entry_name(&piece.label, &a.name, a.kind));
             let mut n = 2;
             while entries.iter().any(|(e, _)| *e == name) {
                 name = format!(
                     "{folder}{}",
-                    entry_name(&piece.label, &format!("({n}) {}", a.name))
+                    entry_name(&piece.label, &format!("({n}) {}", a.name), a.kind)
                 );
                 n += 1;
             }
@@ -413,14 +416,24 @@ mod tests {
 
     #[test]
     fn zip_entry_names_cannot_escape_or_hide() {
+        use domain::FileKind::{Jpeg, Pdf};
         assert_eq!(
-            entry_name("Copie du diplôme", "licence.pdf"),
+            entry_name("Copie du diplôme", "licence.pdf", Pdf),
             "Copie du diplôme - licence.pdf"
         );
         assert_eq!(
-            entry_name("a/b", "../../etc/passwd"),
-            "a-b - -..-etc-passwd"
+            entry_name("a/b", "../../etc/passwd", Pdf),
+            "a-b - passwd.pdf"
         );
-        assert_eq!(entry_name(".cache", "x"), "cache - x");
+        assert_eq!(entry_name(".cache", "x", Jpeg), "cache - x.jpg");
+        // Rows stored before names were forced to their kind.
+        assert_eq!(
+            entry_name("Diplôme", "scan.pdf.bat", Pdf),
+            "Diplôme - scan.pdf"
+        );
+        assert_eq!(
+            entry_name("Diplôme", "diplome\u{202E}fdp.hta", Pdf),
+            "Diplôme - diplomefdp.pdf"
+        );
     }
 }

@@ -21,9 +21,13 @@ pub struct Application {
     state: AppState,
 }
 
-/// How often the deadline reminders due are looked for: a reminder goes at most this
-/// late, and a mail that could not be sent is retried this soon.
+/// How often the deadline reminders due are looked for and expired rows purged: a
+/// reminder goes at most this late, and a mail that could not be sent is retried this soon.
 const REMINDER_PASS: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often the outbox is looked at: a promised mail leaves at most this late.
+const MAIL_PASS: std::time::Duration = std::time::Duration::from_secs(2);
+/// The orphan sweep lists every stored file: once an hour is enough.
+const SWEEP_EVERY_PASSES: u32 = 60;
 
 impl Application {
     /// Connects and migrates the database, imports the exams folder, and binds the
@@ -42,6 +46,13 @@ impl Application {
             Some((host, port)) => Mailer::smtp_relay(host, *port, &settings.mail_from)?,
             None => Mailer::to_files(settings.mail_dir.clone(), &settings.mail_from)?,
         };
+        if !settings.demo {
+            match demo::retire(&db, &*clock, &passwords).await {
+                Ok(true) => tracing::warn!("APP_DEMO is off: the demo accounts are closed"),
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, "demo accounts not closed"),
+            }
+        }
         if settings.demo {
             match demo::seed(&db, &*clock, &passwords).await {
                 Ok(number) => tracing::info!(
@@ -100,7 +111,11 @@ impl Application {
             ))
             .layer(middleware::from_fn_with_state(state.clone(), staff::gate))
             .layer(middleware::from_fn(security::same_origin))
-            .layer(middleware::from_fn(security::headers))
+            .layer(middleware::from_fn(security::server_fn_body_limit))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                security::headers,
+            ))
             .layer(TraceLayer::new_for_http())
             .with_state(state.clone());
 
@@ -133,8 +148,10 @@ impl Application {
         // Every instance runs the pass; each reminder is claimed in the database, so
         // it still goes once.
         let reminders = tokio::spawn(send_reminders(self.state.clone()));
+        let mails = tokio::spawn(deliver_mails(self.state.clone()));
         let served = serve(self.listener, self.router).await;
         reminders.abort();
+        mails.abort();
         served
     }
 }
@@ -142,12 +159,30 @@ impl Application {
 async fn send_reminders(state: AppState) {
     let mut every = tokio::time::interval(REMINDER_PASS);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut passes: u32 = 0;
     loop {
         every.tick().await;
         let pass =
             services::reminders::send_due(&state.db, &*state.clock, &state.mailer, &state.base_url);
         if let Err(error) = pass.await {
             tracing::error!(%error, "deadline reminders pass failed");
+        }
+        // The start-up sweep ran already: the hourly one comes an hour later.
+        passes = passes.wrapping_add(1);
+        let sweep = passes.is_multiple_of(SWEEP_EVERY_PASSES).then_some(&state.storage);
+        services::housekeeping::run(&state.db, &*state.clock, sweep).await;
+    }
+}
+
+async fn deliver_mails(state: AppState) {
+    let mut every = tokio::time::interval(MAIL_PASS);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let pass =
+            services::outbox::deliver_due(&state.db, &*state.clock, &state.mailer, &state.base_url);
+        if let Err(error) = pass.await {
+            tracing::error!(%error, "mail pass failed");
         }
     }
 }

@@ -188,15 +188,47 @@ async fn without_trusted_proxies_a_forwarded_address_changes_nothing() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_site_is_served_over_https() {
+    // No demo on a public site: a candidate of its own.
     let app = spawn_app_with(
         services::testing::sqlite().await,
-        &[("APP_BASE_URL", "https://concours.example")],
+        &[
+            ("APP_BASE_URL", "https://concours.example"),
+            ("APP_DEMO", "false"),
+        ],
     )
     .await;
+    let number = common::candidate_with_password(&app, "Securite", "cheval correct agrafe").await;
     let response = app
-        .post_form("/api/espace/connexion", &login_body(DEMO_PASSWORD))
+        .post_form(
+            "/api/espace/connexion",
+            &format!("numero={number}&mot_de_passe=cheval+correct+agrafe"),
+        )
         .await;
     assert!(session_cookie(&response).unwrap().contains("; Secure"));
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}
+
+#[tokio::test]
+async fn pages_for_one_person_are_never_cached() {
+    for app in spawn_apps().await {
+        let cookie = common::login(&app).await;
+        let page = espace(&app, &cookie).await;
+        assert_eq!(page.status(), 200, "{}", app.label);
+        assert_eq!(page.headers()["cache-control"], "no-store", "{}", app.label);
+        // Plain http (a developer's machine): no HSTS, which would pin localhost.
+        assert!(page.headers().get("strict-transport-security").is_none());
+        // The catalogue, seen by anyone without a session, may be cached.
+        let catalogue = app.get("/").await;
+        assert!(
+            catalogue.headers().get("cache-control").is_none(),
+            "{}",
+            app.label
+        );
+    }
 }
 
 #[tokio::test]
@@ -225,5 +257,75 @@ async fn posts_from_another_site_are_refused() {
                     .contains("ne vient pas de ce site")
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn reset_form_errors_travel_as_codes_and_hostile_tokens_are_harmless() {
+    for app in spawn_apps().await {
+        let asked = app
+            .post_form(
+                "/api/espace/mot-de-passe-oublie",
+                &format!("numero={DEMO_NUMBER}&email=camille.demo%40exemple.fr"),
+            )
+            .await;
+        assert_eq!(asked.status(), 302, "{}", app.label);
+        let mut mail = String::new();
+        for _ in 0..100 {
+            if let Some(m) = app
+                .mails()
+                .into_iter()
+                .find(|m| m.contains("/mot-de-passe/"))
+            {
+                mail = m;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let token = mail
+            .split("/mot-de-passe/")
+            .nth(1)
+            .expect("a reset link in the mail")
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+
+        let short = app
+            .post_form(
+                "/api/espace/nouveau-mot-de-passe",
+                &format!("token={token}&mot_de_passe=court&confirmation=court"),
+            )
+            .await;
+        let location = short.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(
+            location,
+            format!("/mot-de-passe/{token}?erreur=court"),
+            "{}",
+            app.label
+        );
+        let page = app.page("", &location).await;
+        assert!(page.contains("au moins 12 caractères"), "{}", app.label);
+        let forged = app
+            .page(
+                "",
+                &format!("/mot-de-passe/{token}?erreur=Appelez+le+08+99"),
+            )
+            .await;
+        assert!(!forged.contains("Appelez"), "{}", app.label);
+
+        // A token no link ever had, with a line break: an answer, not a crash.
+        let hostile = app
+            .post_form(
+                "/api/espace/nouveau-mot-de-passe",
+                "token=a%0D%0ALocation:%20https://evil.example&mot_de_passe=x&confirmation=y",
+            )
+            .await;
+        assert_eq!(hostile.status(), 302, "{}", app.label);
+        let location = hostile.headers()["location"].to_str().unwrap();
+        assert!(
+            location.starts_with("/mot-de-passe/a%0D%0ALocation"),
+            "{location}"
+        );
     }
 }

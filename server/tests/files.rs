@@ -2,7 +2,13 @@
 
 mod common;
 
-use common::{login, pdf, spawn_apps, upload};
+use std::time::{Duration, Instant};
+
+use common::{login, pdf, spawn_app, spawn_apps, upload};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
 
 #[tokio::test]
 async fn upload_then_serve_to_the_owner_with_safe_headers() {
@@ -106,16 +112,21 @@ async fn refusals_have_the_right_status_and_a_french_message() {
         let r = upload(&app, &cookie, "etat-des-services", "a.pdf", pdf(), true).await;
         assert_eq!(r.status(), 404);
 
-        // Without JavaScript: back to the document page with the message.
+        // Without JavaScript: back to the document page with the refusal's code (never
+        // text: an address is not the site's voice), which the page words.
         let r = upload(&app, &cookie, "piece-identite", "vide.pdf", vec![], false).await;
         assert_eq!(r.status(), 303);
         let location = r.headers()["location"].to_str().unwrap();
-        assert!(
-            location.starts_with(
-                "/espace/pieces/piece-identite?erreur=%C2%AB%20vide.pdf%20%C2%BB%20est%20vide."
-            ),
-            "{location}"
-        );
+        assert_eq!(location, "/espace/pieces/piece-identite?erreur=vide");
+        let page = app.page(&cookie, location).await;
+        assert!(page.contains("Le fichier est vide."), "{}", app.label);
+        let forged = app
+            .page(
+                &cookie,
+                "/espace/pieces/piece-identite?erreur=Appelez+le+08+99",
+            )
+            .await;
+        assert!(!forged.contains("Appelez"), "{}", app.label);
     }
 }
 
@@ -162,5 +173,186 @@ async fn delete_is_for_the_owner_and_a_cross_site_upload_is_refused() {
             .await
             .unwrap();
         assert_eq!(gone.status(), 404);
+    }
+}
+
+/// A session cookie for a new candidate (externe) on the demo exam.
+async fn candidate(app: &common::TestApp, who: &str) -> String {
+    let clock = services::clock::FixedClock(common::NOW.parse().unwrap());
+    let dossier =
+        services::testing::dossier(&app.db, &clock, services::demo::DEMO_EXAM, "externe", who)
+            .await;
+    let token = services::accounts::open_session(&app.db, &clock, &dossier.id)
+        .await
+        .unwrap();
+    format!("espace={token}")
+}
+
+/// An upload that announces 100 000 bytes and sends the start of a PDF, then one byte
+/// every 300 ms: what a hostile or stalled client does to hold a reading slot.
+async fn trickle(app: &common::TestApp, cookie: &str) -> TcpStream {
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = "--x\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"lent.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n";
+    let request = format!(
+        "POST /espace/pieces/diplome/fichiers HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {}\r\nAccept: application/json\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n{head}",
+        app.address
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Sends one more byte on each trickling upload still open, for `duration`, and returns
+/// the status lines of those the server answered meanwhile.
+async fn keep_trickling(streams: &mut [TcpStream], duration: Duration) -> Vec<String> {
+    let until = Instant::now() + duration;
+    let mut answers = vec![String::new(); streams.len()];
+    while Instant::now() < until {
+        for (stream, answer) in streams.iter_mut().zip(answers.iter_mut()) {
+            if answer.is_empty() {
+                let _ = stream.write_all(b" ").await;
+                let mut buffer = [0u8; 512];
+                if let Ok(Ok(n)) =
+                    tokio::time::timeout(Duration::from_millis(5), stream.read(&mut buffer)).await
+                {
+                    *answer = String::from_utf8_lossy(&buffer[..n])
+                        .lines()
+                        .next()
+                        .unwrap_or("closed")
+                        .to_string();
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    answers
+}
+
+#[tokio::test]
+async fn trickling_uploads_do_not_hold_up_another_candidates_upload() {
+    let app = spawn_app(services::testing::sqlite().await).await;
+    let honest = login(&app).await;
+    let honest_upload = |name: &'static str| {
+        let (app, honest) = (&app, honest.clone());
+        async move {
+            let started = Instant::now();
+            let response = tokio::time::timeout(
+                Duration::from_secs(10),
+                upload(app, &honest, "piece-identite", name, pdf(), true),
+            )
+            .await
+            .expect("the honest upload was held up for 10 s");
+            assert_eq!(response.status(), 201);
+            started.elapsed()
+        }
+    };
+
+    // Twelve from one candidate: two are read, ten are turned away at once.
+    let one = candidate(&app, "Lent").await;
+    let mut streams = Vec::new();
+    for _ in 0..12 {
+        streams.push(trickle(&app, &one).await);
+    }
+    let answers = keep_trickling(&mut streams, Duration::from_millis(1500)).await;
+    let turned_away = answers.iter().filter(|a| a.contains(" 429 ")).count();
+    assert_eq!(turned_away, 10, "{answers:?}");
+    let waited = honest_upload("un.pdf").await;
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    drop(streams);
+
+    // Twelve from six candidates, two each: all twelve are being read at once (more
+    // than the site's reading slots), and the honest upload still goes through.
+    let mut streams = Vec::new();
+    for who in 0..6u8 {
+        let cookie = candidate(&app, &format!("Lent{}", (b'a' + who) as char)).await;
+        streams.push(trickle(&app, &cookie).await);
+        streams.push(trickle(&app, &cookie).await);
+    }
+    let trickling = tokio::spawn(async move {
+        let answers = keep_trickling(&mut streams, Duration::from_millis(2500)).await;
+        (streams, answers)
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let waited = honest_upload("deux.pdf").await;
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    let (_streams, answers) = trickling.await.unwrap();
+    assert!(answers.iter().all(|a| a.is_empty()), "{answers:?}");
+}
+
+#[tokio::test]
+async fn names_take_their_kinds_extension_and_active_or_damaged_files_are_refused() {
+    for app in spawn_apps().await {
+        // Two candidates: a diploma takes three files at most.
+        let (names, photos) = (
+            candidate(&app, "Noms").await,
+            candidate(&app, "Photos").await,
+        );
+        let cookie = names.clone();
+        let saved = |cookie: &str, name: &'static str, data: Vec<u8>| {
+            let (app, cookie) = (&app, cookie.to_string());
+            async move {
+                let r = upload(app, &cookie, "diplome", name, data, true).await;
+                let status = r.status().as_u16();
+                (status, r.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+        // A right-to-left override (U+202E) made `diplome…fdp.hta` look like `diplomeath.pdf`.
+        let (status, body) = saved(&names, "diplome\u{202E}fdp.hta", pdf()).await;
+        assert_eq!(
+            (status, body["name"].as_str()),
+            (201, Some("diplomefdp.pdf")),
+            "{}",
+            app.label
+        );
+        let (_, body) = saved(&names, "scan.pdf.bat", pdf()).await;
+        assert_eq!(body["name"], "scan.pdf");
+
+        // JavaScript is kept but never shown inline; a launch action is refused.
+        let script = b"%PDF-1.7\n<< /S /Java#53cript /JS (app.alert(1)) >>\n%%EOF\n".to_vec();
+        let (status, body) = saved(&names, "formulaire.pdf", script).await;
+        assert_eq!(status, 201, "{body}");
+        let served = app
+            .client
+            .get(format!(
+                "{}/espace/fichiers/{}",
+                app.address,
+                body["id"].as_str().unwrap()
+            ))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let disposition = served.headers()["content-disposition"].to_str().unwrap();
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        let launch = b"%PDF-1.7\n<< /S /#4Caunch /F (cmd.exe) >>\n%%EOF\n".to_vec();
+        let (status, body) = saved(&photos, "facture.pdf", launch).await;
+        assert_eq!(status, 422);
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("Imprimer en PDF"),
+            "{body}"
+        );
+
+        // A photo cut before its end is refused; what follows a whole one's end is dropped.
+        let photo = services::testing::jpeg(1000);
+        let (status, body) = saved(&photos, "coupee.jpg", photo[..photo.len() - 2].to_vec()).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("incomplet ou endommagé")
+        );
+        let (status, body) = saved(&photos, "four-bytes.jpg", vec![0xFF, 0xD8, 0xFF, 0xE0]).await;
+        assert_eq!(status, 422, "{body}");
+        let mut trailed = photo.clone();
+        trailed.extend(b"\xFF\xD8second picture with its own GPS\xFF\xD9");
+        let (status, body) = saved(&photos, "double.jpg", trailed).await;
+        assert_eq!(
+            (status, body["size"].as_u64()),
+            (201, Some(photo.len() as u64))
+        );
     }
 }

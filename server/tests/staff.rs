@@ -255,8 +255,7 @@ async fn the_csv_export_reads_back_in_a_spreadsheet_with_its_accents() {
 async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logged() {
     for app in spawn_apps().await {
         let candidate = login(&app).await;
-        let jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9"
-            .to_vec();
+        let jpeg = services::testing::jpeg(20);
         deposit(&app, &candidate, "piece-identite", "recto.pdf", pdf()).await;
         deposit(&app, &candidate, "piece-identite", "recto.pdf", pdf()).await;
         let photo = deposit(&app, &candidate, "diplome", "Diplôme.jpg", jpeg.clone()).await;

@@ -8,7 +8,8 @@ use sqlx::Row;
 use crate::{
     Clock, Db, DbError,
     dossiers::{self, Dossier, DossierError},
-    mail::{MailError, Mailer},
+    mail::MailError,
+    outbox::Letter,
     passwords::{PasswordError, Passwords},
     secrets::{new_token, token_hash},
     throttle,
@@ -155,7 +156,6 @@ pub async fn login(
 /// same work and says the same thing otherwise.
 pub async fn request_password_reset(
     db: &Db,
-    mailer: &Mailer,
     clock: &dyn Clock,
     base_url: &str,
     number: &str,
@@ -170,16 +170,11 @@ pub async fn request_password_reset(
     if dossier.registration.email.key() != email.key() {
         return Ok(());
     }
-    let token = new_token();
     let now = clock.now().as_millisecond();
-    sqlx::query(
-        "INSERT INTO password_resets (token_hash, dossier_id, expires_at) VALUES ($1, $2, $3)",
-    )
-    .bind(token_hash(&token))
-    .bind(&dossier.id)
-    .bind(now + RESET_LIFETIME.as_millis() as i64)
-    .execute(db.pool())
-    .await?;
+    if !may_mail(db, &email, now).await? {
+        return Ok(());
+    }
+    let token = new_token();
     let body = format!(
         "Bonjour,\n\nVous avez demandé à choisir un nouveau mot de passe pour le dossier n° {number} ({exam}).\n\n\
          Ouvrez ce lien dans l'heure qui suit ; il ne sert qu'une fois :\n{base_url}/mot-de-passe/{token}\n\n\
@@ -188,14 +183,50 @@ pub async fn request_password_reset(
         exam = dossier.exam_title,
     );
     // To the address the dossier holds, whatever case was typed just now.
-    mailer
-        .send(
-            dossier.registration.email.as_str(),
-            "Choisir un nouveau mot de passe",
-            body,
-        )
-        .await?;
+    let letter = Letter::text(
+        dossier.registration.email.as_str(),
+        "Choisir un nouveau mot de passe",
+        body,
+    )
+    .about(&dossier.id);
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO password_resets (token_hash, dossier_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash(&token))
+    .bind(&dossier.id)
+    .bind(now + RESET_LIFETIME.as_millis() as i64)
+    .execute(&mut *tx)
+    .await?;
+    crate::outbox::post(&mut *tx, now, &letter).await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// Mails asked for from the recovery pages, per address: a stranger who knows an
+/// address cannot fill its mailbox.
+pub const MAX_RECOVERY_MAILS_PER_ADDRESS: i64 = 3;
+/// Recovery requests per client, whatever the address: probing for addresses is slow.
+pub const MAX_RECOVERY_REQUESTS_PER_CLIENT: i64 = 20;
+const RECOVERY_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// One recovery request of this client, counted before anything is looked up.
+pub fn recovery_limit(client: &str) -> throttle::Limit {
+    throttle::Limit::new(
+        format!("recovery-client:{client}"),
+        MAX_RECOVERY_REQUESTS_PER_CLIENT,
+        RECOVERY_WINDOW,
+    )
+}
+
+/// Whether this address may get one more recovery mail this hour (and counts it).
+async fn may_mail(db: &Db, email: &Email, now: i64) -> Result<bool, AccountError> {
+    let limit = throttle::Limit::new(
+        format!("recovery-mail:{}", email.key()),
+        MAX_RECOVERY_MAILS_PER_ADDRESS,
+        RECOVERY_WINDOW,
+    );
+    Ok(throttle::attempt(db, &[limit], now).await?.is_ok())
 }
 
 /// Whether a reset link can still be used (to show the form or an explanation).
@@ -244,6 +275,15 @@ pub async fn reset_password(
         .bind(&dossier_id)
         .execute(&mut *tx)
         .await?;
+    // Any other link sent for this dossier ends with this one: a mailbox read later
+    // by someone else opens nothing.
+    sqlx::query(
+        "UPDATE password_resets SET used_at = $1 WHERE dossier_id = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(&dossier_id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     DossierNumber::parse(&number).map_err(|_| DossierError::Corrupt(number).into())
 }
@@ -251,7 +291,7 @@ pub async fn reset_password(
 /// Emails the numbers of every dossier opened with this address, if any.
 pub async fn send_dossier_numbers(
     db: &Db,
-    mailer: &Mailer,
+    clock: &dyn Clock,
     base_url: &str,
     email: &str,
 ) -> Result<(), AccountError> {
@@ -263,6 +303,10 @@ pub async fn send_dossier_numbers(
     let Some((_, _, to)) = numbers.last() else {
         return Ok(());
     };
+    let now = clock.now().as_millisecond();
+    if !may_mail(db, &email, now).await? {
+        return Ok(());
+    }
     let list: String = numbers
         .iter()
         .map(|(number, exam, _)| format!("  - n° {number} : {exam}\n"))
@@ -272,6 +316,7 @@ pub async fn send_dossier_numbers(
          Connectez-vous à votre espace sécurisé avec l'un de ces numéros et votre mot de passe :\n{base_url}/connexion\n\n\
          Le service concours\n"
     );
-    mailer.send(to, "Vos numéros de dossier", body).await?;
+    let letter = Letter::text(to, "Vos numéros de dossier", body);
+    crate::outbox::post(db.pool(), now, &letter).await?;
     Ok(())
 }

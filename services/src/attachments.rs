@@ -53,6 +53,8 @@ pub struct Attachment {
     pub size: u64,
     pub sha256: String,
     pub created_at: i64,
+    /// A PDF that declares JavaScript: shown to staff with a warning, never inline.
+    pub script: bool,
 }
 
 /// The pièces the exam asks of this candidate, in the exam's order.
@@ -132,10 +134,11 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Attachment, AttachmentError> {
         size: size.max(0) as u64,
         sha256: row.try_get("sha256")?,
         created_at: row.try_get("created_at")?,
+        script: row.try_get::<i64, _>("script")? != 0,
     })
 }
 
-const SELECT: &str = "SELECT id, piece_code, storage_key, original_name, kind, size, sha256, created_at FROM attachments";
+const SELECT: &str = "SELECT id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script FROM attachments";
 
 /// Every file of the dossier, oldest first.
 pub async fn list(db: &Db, dossier_id: &str) -> Result<Vec<Attachment>, AttachmentError> {
@@ -218,6 +221,8 @@ where
     // Phone photos lose their location and other metadata on the way to storage; the
     // stored bytes (and so the SHA-256 on the receipt) are the cleaned ones.
     let mut stripper = domain::jpeg::MetadataStripper::new();
+    // A JPEG ends at its end-of-image marker: what follows is not stored.
+    let mut jpeg_end = domain::jpeg::JpegEnd::default();
     let mut stored: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AttachmentError::Interrupted(e.to_string()))?;
@@ -245,27 +250,39 @@ where
             }
         }
         let cleaned = stripper.feed(&chunk);
-        hasher.update(&cleaned);
-        // Only a PDF is scanned (the kind is known from the first chunk on).
-        if kind != Some(FileKind::Jpeg) {
-            scan.feed(&cleaned);
-        }
-        pending.write(&cleaned).await?;
-        stored += cleaned.len() as u64;
+        stored += keep(
+            &cleaned,
+            kind,
+            &mut jpeg_end,
+            &mut scan,
+            &mut hasher,
+            &mut pending,
+        )
+        .await?;
     }
     let rest = stripper.finish();
-    hasher.update(&rest);
-    scan.feed(&rest);
-    pending.write(&rest).await?;
-    stored += rest.len() as u64;
+    stored += keep(
+        &rest,
+        kind,
+        &mut jpeg_end,
+        &mut scan,
+        &mut hasher,
+        &mut pending,
+    )
+    .await?;
     let kind = match kind {
         Some(kind) => kind,
         // Fewer bytes than a signature: empty, or too short to be either kind.
         None => attachment::check_start(&name, &head, size, &piece.kinds, piece.max_size_bytes)?,
     };
-    if kind == FileKind::Pdf {
-        scan.finish(&name)?;
-    }
+    let script = match kind {
+        FileKind::Pdf => scan.finish(&name)?.javascript,
+        FileKind::Jpeg if !jpeg_end.is_whole() => {
+            return Err(UploadError::Corrupt { name }.into());
+        }
+        FileKind::Jpeg => false,
+    };
+    let name = attachment::stored_file_name(&name, kind);
     let sha256 = hex::encode(hasher.finalize());
     let key = pending.commit().await?;
 
@@ -279,8 +296,8 @@ where
     // The count and the dossier's total are checked again in the insert itself: two
     // uploads racing for the last place (or the last megabytes) cannot both get it.
     let inserted = sqlx::query(
-        "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+        "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $12
          WHERE (SELECT COUNT(*) FROM attachments WHERE dossier_id = $2 AND piece_code = $3) < $10
            AND (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE dossier_id = $2) + $7 <= $11",
     )
@@ -295,6 +312,7 @@ where
     .bind(now)
     .bind(i64::from(piece.max_files))
     .bind(attachment::MAX_DOSSIER_BYTES as i64)
+    .bind(i64::from(script))
     .execute(&mut *tx)
     .await;
     let inserted = match inserted {
@@ -331,7 +349,31 @@ where
         size: stored,
         sha256,
         created_at: now,
+        script,
     })
+}
+
+/// Passes cleaned bytes on to the hash, the checks and the storage: for a JPEG only
+/// those up to its end marker. Returns how many were stored.
+async fn keep(
+    bytes: &[u8],
+    kind: Option<FileKind>,
+    jpeg_end: &mut domain::jpeg::JpegEnd,
+    scan: &mut PdfScan,
+    hasher: &mut Sha256,
+    pending: &mut crate::storage::PendingFile,
+) -> Result<u64, AttachmentError> {
+    // Both watch from the first byte: the kind may be known only a few bytes in.
+    let picture = jpeg_end.feed(bytes);
+    let bytes = if kind == Some(FileKind::Jpeg) {
+        &bytes[..picture]
+    } else {
+        scan.feed(bytes);
+        bytes
+    };
+    hasher.update(bytes);
+    pending.write(bytes).await?;
+    Ok(bytes.len() as u64)
 }
 
 /// The files of this pièce, and the bytes the whole dossier holds.

@@ -14,7 +14,6 @@ use crate::{
     Clock, Db, DbError,
     attachments::{self, AttachmentError},
     dossiers::Dossier,
-    mail::Mailer,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +108,13 @@ pub async fn close(db: &Db, clock: &dyn Clock, dossier: &Dossier) -> Result<Clos
         tx.rollback().await?;
         return Err(ClosureError::DeadlinePassed);
     }
+    // The accusé de réception is promised with the closure, and made when sent.
+    let receipt = crate::outbox::Letter {
+        to: dossier.registration.email.as_str().to_string(),
+        content: crate::outbox::Content::Receipt,
+        dossier_id: Some(dossier.id.clone()),
+    };
+    crate::outbox::post(&mut *tx, now, &receipt).await?;
     tx.commit().await?;
     tracing::info!(dossier = %dossier.number, "dossier closed");
     Ok(Closed {
@@ -208,38 +214,5 @@ impl Receipt {
             "\nCet accusé de réception reste consultable et imprimable dans votre espace sécurisé : {base_url}/espace/accuse-de-reception\n"
         ));
         text
-    }
-}
-
-/// Emails the receipt of the dossier `id` to its candidate. A failure is logged, not
-/// returned: the closure stands, and the receipt stays on the espace sécurisé.
-pub async fn send_receipt(db: &Db, mailer: &Mailer, base_url: &str, id: &str) {
-    let dossier = match crate::dossiers::by_id(db, id).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return,
-        Err(error) => {
-            tracing::error!(%error, dossier = id, "receipt not built");
-            return;
-        }
-    };
-    let dossier = &dossier;
-    let receipt = match receipt(db, dossier).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return,
-        Err(error) => {
-            tracing::error!(%error, dossier = %dossier.number, "receipt not built");
-            return;
-        }
-    };
-    let subject = format!("Accusé de réception : dossier {} clôturé", receipt.number);
-    if let Err(error) = mailer
-        .send(
-            dossier.registration.email.as_str(),
-            &subject,
-            receipt.to_text(base_url),
-        )
-        .await
-    {
-        tracing::error!(%error, dossier = %dossier.number, "receipt not sent");
     }
 }

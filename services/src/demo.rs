@@ -27,6 +27,8 @@ pub enum DemoError {
     Dossier(#[from] DossierError),
     #[error(transparent)]
     Password(#[from] crate::passwords::PasswordError),
+    #[error(transparent)]
+    Staff(#[from] crate::staff::StaffError),
 }
 
 /// Creates the demo dossier if it does not exist yet.
@@ -37,7 +39,10 @@ pub async fn seed(
 ) -> Result<DossierNumber, DemoError> {
     let number =
         DossierNumber::parse(DEMO_NUMBER).map_err(|e| DemoError::Answers(e.to_string()))?;
-    if dossiers::by_number(db, &number).await?.is_some() {
+    if let Some(dossier) = dossiers::by_number(db, &number).await? {
+        // Retired by a run without the demo: its public password works again.
+        let hash = passwords.hash(DEMO_PASSWORD).await?;
+        set_password(db, &dossier.id, &hash).await?;
         return Ok(number);
     }
     let exam = registrations::exam(db, clock, DEMO_EXAM).await?;
@@ -46,7 +51,38 @@ pub async fn seed(
         .map_err(|(step, errors)| DemoError::Answers(format!("{step:?}: {errors:?}")))?;
     let hash = passwords.hash(DEMO_PASSWORD).await?;
     let slug = ExamSlug::parse(DEMO_EXAM).map_err(|e| DemoError::Answers(e.to_string()))?;
-    Ok(dossiers::insert(db, clock, &slug, &registration, &hash, number).await?)
+    Ok(dossiers::insert(db, clock, &slug, &registration, &hash, number, None).await?)
+}
+
+/// With the demo off, demo accounts an earlier run left are closed, since their
+/// passwords are public: the candidate's becomes a random one nobody knows and its
+/// sessions end; the staff member is disabled. Whether there was anything to close.
+pub async fn retire(db: &Db, clock: &dyn Clock, passwords: &Passwords) -> Result<bool, DemoError> {
+    let number =
+        DossierNumber::parse(DEMO_NUMBER).map_err(|e| DemoError::Answers(e.to_string()))?;
+    let mut retired = false;
+    if let Some(dossier) = dossiers::by_number(db, &number).await? {
+        let hash = passwords.hash(&crate::secrets::new_token()).await?;
+        set_password(db, &dossier.id, &hash).await?;
+        sqlx::query("DELETE FROM sessions WHERE dossier_id = $1")
+            .bind(&dossier.id)
+            .execute(db.pool())
+            .await
+            .map_err(DossierError::from)?;
+        retired = true;
+    }
+    retired |= crate::staff::disable(db, clock, crate::staff::DEMO_EMAIL).await?;
+    Ok(retired)
+}
+
+async fn set_password(db: &Db, dossier_id: &str, hash: &str) -> Result<(), DemoError> {
+    sqlx::query("UPDATE dossiers SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(dossier_id)
+        .execute(db.pool())
+        .await
+        .map_err(DossierError::from)?;
+    Ok(())
 }
 
 /// The demo candidate's préinscription answers (externe, no accommodation); tests start
@@ -100,7 +136,7 @@ pub async fn candidate(
     let registration = Registration::parse(&answers, &spec.wizard, clock.today_in_paris())
         .map_err(|(step, errors)| DemoError::Answers(format!("{step:?}: {errors:?}")))?;
     let slug = ExamSlug::parse(exam).map_err(|e| DemoError::Answers(e.to_string()))?;
-    let number = dossiers::create(db, clock, &slug, &registration, password_hash).await?;
+    let number = dossiers::create(db, clock, &slug, &registration, password_hash, None).await?;
     dossiers::by_number(db, &number)
         .await?
         .ok_or_else(|| DemoError::Answers("the new dossier is missing".into()))

@@ -75,6 +75,7 @@ pub async fn create(
     exam: &ExamSlug,
     registration: &Registration,
     password_hash: &str,
+    announce: Option<&Announce<'_>>,
 ) -> Result<DossierNumber, DossierError> {
     // 40 random bits: a collision is rare, and the unique index catches it; try again.
     for _ in 0..5 {
@@ -85,6 +86,7 @@ pub async fn create(
             registration,
             password_hash,
             new_number(clock),
+            announce,
         )
         .await
         {
@@ -97,7 +99,11 @@ pub async fn create(
     ))
 }
 
-/// Inserts a dossier under a chosen number (the demo candidate's is fixed).
+/// The mail announcing a new dossier, written with it (its number is known only then).
+pub type Announce<'a> = dyn Fn(&DossierNumber) -> crate::outbox::Letter + Sync + 'a;
+
+/// Inserts a dossier under a chosen number (the demo candidate's is fixed), and its
+/// announcement in the same transaction.
 pub async fn insert(
     db: &Db,
     clock: &dyn Clock,
@@ -105,16 +111,19 @@ pub async fn insert(
     registration: &Registration,
     password_hash: &str,
     number: DossierNumber,
+    announce: Option<&Announce<'_>>,
 ) -> Result<DossierNumber, DossierError> {
     let answers =
         serde_json::to_string(registration).map_err(|e| DossierError::Corrupt(e.to_string()))?;
     let now = clock.now().as_millisecond();
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut tx = db.pool().begin().await?;
     let result = sqlx::query(
         "INSERT INTO dossiers (id, number, exam_slug, identity_key, email, email_key, answers, password_hash, created_at)
          SELECT $1, $2, slug, $3, $4, $5, $6, $7, $8 FROM exams
          WHERE slug = $9 AND published = 1 AND closes_at > $8",
     )
-    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&id)
     .bind(number.as_str())
     .bind(registration.identity_key())
     .bind(registration.email.as_str())
@@ -123,12 +132,19 @@ pub async fn insert(
     .bind(password_hash)
     .bind(now)
     .bind(exam.as_str())
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await;
     match result {
-        Ok(done) if done.rows_affected() == 1 => Ok(number),
+        Ok(done) if done.rows_affected() == 1 => {
+            if let Some(announce) = announce {
+                crate::outbox::post(&mut *tx, now, &announce(&number).about(&id)).await?;
+            }
+            tx.commit().await?;
+            Ok(number)
+        }
         Ok(_) => Err(DossierError::RegistrationClosed),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            tx.rollback().await?;
             if identity_taken(db, exam, &registration.identity_key()).await? {
                 Err(DossierError::AlreadyRegistered)
             } else {

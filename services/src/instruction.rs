@@ -13,7 +13,6 @@ use sqlx::Row;
 use crate::{
     Clock, Db, DbError,
     dossiers::{self, Dossier, DossierError},
-    mail::Mailer,
     staff::{self, Staff},
 };
 
@@ -354,7 +353,6 @@ async fn lock_for_decision(
 pub async fn decide(
     db: &Db,
     clock: &dyn Clock,
-    mailer: &Mailer,
     base_url: &str,
     member: &Staff,
     number: &str,
@@ -407,12 +405,15 @@ pub async fn decide(
         text.unwrap_or(""),
     )
     .await?;
-    tx.commit().await?;
-    let dossier = dossiers::by_id(db, &id)
+    let before = dossiers::by_id(db, &id)
         .await?
         .ok_or(DecisionError::UnknownDossier)?;
-    tell_candidate(mailer, base_url, &dossier, &decision_mail(&decision)).await;
-    Ok(dossier)
+    let letter = to_candidate(base_url, &before, &decision_mail(&decision));
+    crate::outbox::post(&mut *tx, now_ms, &letter).await?;
+    tx.commit().await?;
+    dossiers::by_id(db, &id)
+        .await?
+        .ok_or(DecisionError::UnknownDossier)
 }
 
 /// Lets the candidate of a closed dossier add or replace files until the end of `day`
@@ -420,7 +421,6 @@ pub async fn decide(
 pub async fn reopen(
     db: &Db,
     clock: &dyn Clock,
-    mailer: &Mailer,
     base_url: &str,
     member: &Staff,
     number: &str,
@@ -459,7 +459,6 @@ pub async fn reopen(
         &format!("jusqu'au {when}"),
     )
     .await?;
-    tx.commit().await?;
     let dossier = dossiers::by_id(db, &id)
         .await?
         .ok_or(DecisionError::UnknownDossier)?;
@@ -471,14 +470,16 @@ pub async fn reopen(
     let body = format!(
         "Le service concours a rouvert votre dossier : vous pouvez y ajouter ou remplacer des fichiers jusqu'au {when}.\n\n{note}"
     );
-    tell_candidate(
-        mailer,
+    let letter = to_candidate(
         base_url,
         &dossier,
         &("Votre dossier est rouvert".to_string(), body),
-    )
-    .await;
-    Ok(dossier)
+    );
+    crate::outbox::post(&mut *tx, now.as_millisecond(), &letter).await?;
+    tx.commit().await?;
+    dossiers::by_id(db, &id)
+        .await?
+        .ok_or(DecisionError::UnknownDossier)
 }
 
 fn decision_mail(decision: &Decision) -> (String, String) {
@@ -502,27 +503,22 @@ fn decision_mail(decision: &Decision) -> (String, String) {
     }
 }
 
-/// The candidate learns of every decision by email; the dossier page says the same.
-/// A mail that cannot be sent does not undo the decision: it is logged.
-async fn tell_candidate(
-    mailer: &Mailer,
+/// The candidate learns of every decision by email (the dossier page says the same):
+/// the letter goes in the decision's transaction, and the outbox sends it.
+fn to_candidate(
     base_url: &str,
     dossier: &Dossier,
     (subject, text): &(String, String),
-) {
+) -> crate::outbox::Letter {
     let body = format!(
         "Bonjour,\n\nDossier n° {number} : {exam}.\n\n{text}Votre espace sécurisé : {base_url}/connexion\n\nLe service concours\n",
         number = dossier.number,
         exam = dossier.exam_title,
     );
-    if let Err(error) = mailer
-        .send(
-            dossier.registration.email.as_str(),
-            &format!("{subject} (dossier n° {})", dossier.number),
-            body,
-        )
-        .await
-    {
-        tracing::error!(%error, dossier = %dossier.number, "decision mail not sent");
-    }
+    crate::outbox::Letter::text(
+        dossier.registration.email.as_str(),
+        format!("{subject} (dossier n° {})", dossier.number),
+        body,
+    )
+    .about(&dossier.id)
 }

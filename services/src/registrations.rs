@@ -10,7 +10,6 @@ use sqlx::Row;
 use crate::{
     Clock, Db, DbError,
     dossiers::{self, DossierError},
-    mail::Mailer,
     passwords::{PasswordError, Passwords},
     secrets::token_hash,
 };
@@ -199,6 +198,7 @@ pub async fn save_step(
     // Only this step's fields are taken from the form.
     for field in step.fields() {
         if let Some(value) = typed.remove(*field) {
+            let value = registration::cut_answer(field, value);
             draft.answers.insert(field.to_string(), value);
         } else if *field == "attestation" {
             draft.answers.remove(*field);
@@ -238,7 +238,6 @@ pub async fn save_step(
 pub async fn create_dossier(
     db: &Db,
     clock: &dyn Clock,
-    mailer: &Mailer,
     base_url: &str,
     token: &str,
     exam: &OpenExam,
@@ -273,7 +272,26 @@ pub async fn create_dossier(
     let Some(hash) = hash else {
         return Err(RegistrationError::NoPassword);
     };
-    let number = dossiers::create(db, clock, &exam.slug, &registration, &hash).await?;
+    let announce = |number: &DossierNumber| {
+        let body = format!(
+            "Bonjour {name},\n\nVotre préinscription au {exam} est enregistrée.\n\n\
+             Votre n° de dossier : {number}\n\n\
+             C'est votre identifiant pour vous connecter à votre espace sécurisé, avec le mot de passe \
+             que vous avez choisi :\n{base_url}/connexion\n\n\
+             Déposez-y vos pièces justificatives, puis cliquez sur « clôturer mon inscription » avant la \
+             date limite : votre inscription ne sera prise en compte qu'après cette clôture.\n\n\
+             Le service concours\n",
+            name = registration.display_name(),
+            exam = exam.title,
+        );
+        crate::outbox::Letter::text(
+            registration.email.as_str(),
+            format!("Votre n° de dossier : {number}"),
+            body,
+        )
+    };
+    let number =
+        dossiers::create(db, clock, &exam.slug, &registration, &hash, Some(&announce)).await?;
     sqlx::query("DELETE FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
         .bind(token_hash(token))
         .bind(exam.slug.as_str())
@@ -284,26 +302,5 @@ pub async fn create_dossier(
         .fetch_one(db.pool())
         .await?
         .try_get("id")?;
-    let body = format!(
-        "Bonjour {name},\n\nVotre préinscription au {exam} est enregistrée.\n\n\
-         Votre n° de dossier : {number}\n\n\
-         C'est votre identifiant pour vous connecter à votre espace sécurisé, avec le mot de passe \
-         que vous avez choisi :\n{base_url}/connexion\n\n\
-         Déposez-y vos pièces justificatives, puis cliquez sur « clôturer mon inscription » avant la \
-         date limite : votre inscription ne sera prise en compte qu'après cette clôture.\n\n\
-         Le service concours\n",
-        name = registration.display_name(),
-        exam = exam.title,
-    );
-    if let Err(error) = mailer
-        .send(
-            registration.email.as_str(),
-            &format!("Votre n° de dossier : {number}"),
-            body,
-        )
-        .await
-    {
-        tracing::error!(%error, dossier = %number, "confirmation email not sent");
-    }
     Ok((dossier_id, number))
 }

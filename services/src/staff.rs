@@ -316,7 +316,11 @@ pub async fn seed_demo(
     )
     .await
     {
-        Ok(_) | Err(StaffError::AlreadyExists) => Ok(()),
+        Ok(_) => Ok(()),
+        // Disabled by a run without the demo: enabled again with its public password.
+        Err(StaffError::AlreadyExists) => enable(db, passwords, DEMO_EMAIL, DEMO_PASSWORD)
+            .await
+            .map(|_| ()),
         Err(e) => Err(e),
     }
 }

@@ -83,3 +83,16 @@ pub async fn file_row(db: &Db, dossier_id: &str, size: u64) {
     .await
     .expect("a file row");
 }
+
+/// A well-formed JPEG of about `len` bytes of picture data: a frame header, a scan, its
+/// end marker (the server refuses pictures without them).
+pub fn jpeg(len: usize) -> Vec<u8> {
+    let mut f = vec![0xFF, 0xD8];
+    f.extend([0xFF, 0xE0, 0, 16]);
+    f.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    f.extend([0xFF, 0xC0, 0, 11, 8, 0, 16, 0, 16, 1, 1, 0x11, 0]);
+    f.extend([0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0]);
+    f.extend(std::iter::repeat_n(0x42, len));
+    f.extend([0xFF, 0xD9]);
+    f
+}

@@ -153,10 +153,39 @@ pub const MAX_HASHES_PER_CLIENT: i64 = 20;
 
 /// Counts one new password to hash for `client`; `Err(retry_at_ms)` past the limit.
 pub async fn hashing(db: &Db, client: &str, now_ms: i64) -> Result<Result<(), i64>, DbError> {
-    let limit = Limit::new(
+    Ok(attempt(db, &[hashing_limit(client)], now_ms)
+        .await?
+        .map(|_counted| ()))
+}
+
+/// New passwords hashed for one client.
+pub fn hashing_limit(client: &str) -> Limit {
+    Limit::new(
         format!("hash-client:{client}"),
         MAX_HASHES_PER_CLIENT,
         FAILURE_WINDOW,
-    );
-    Ok(attempt(db, &[limit], now_ms).await?.map(|_counted| ()))
+    )
+}
+
+/// New préinscription drafts one client may open in an hour: a family or a training
+/// room may share an address, a script filling the drafts table may not.
+pub const MAX_DRAFTS_PER_CLIENT: i64 = 20;
+/// New dossiers one client may create in an hour.
+pub const MAX_DOSSIERS_PER_CLIENT: i64 = 5;
+const HOUR: SignedDuration = SignedDuration::from_hours(1);
+
+pub fn new_draft_limit(client: &str) -> Limit {
+    Limit::new(
+        format!("draft-client:{client}"),
+        MAX_DRAFTS_PER_CLIENT,
+        HOUR,
+    )
+}
+
+pub fn new_dossier_limit(client: &str) -> Limit {
+    Limit::new(
+        format!("dossier-client:{client}"),
+        MAX_DOSSIERS_PER_CLIENT,
+        HOUR,
+    )
 }

@@ -116,20 +116,17 @@ impl Env {
                 break;
             }
         }
-        let (id, number) = registrations::create_dossier(
-            &self.db,
-            &self.clock,
-            &self.mailer,
-            "http://test",
-            token,
-            &exam,
-            true,
-        )
-        .await?;
+        let (id, number) =
+            registrations::create_dossier(&self.db, &self.clock, "http://test", token, &exam, true)
+                .await?;
         Ok((id, number.to_string()))
     }
 
-    fn mails(&self) -> Vec<String> {
+    /// The letters due are sent (as the server's pass does), then read.
+    async fn mails(&self) -> Vec<String> {
+        services::outbox::deliver_due(&self.db, &self.clock, &self.mailer, "http://test")
+            .await
+            .unwrap();
         services::mail::read_mail_files(self.mails.path()).unwrap()
     }
 }
@@ -139,7 +136,7 @@ async fn a_completed_wizard_creates_a_dossier_and_mails_its_number() {
     for env in envs().await {
         let (_, number) = env.register("draft-1", "Marie").await.unwrap();
         assert_eq!(number.len(), 12, "{}", env.label);
-        let mails = env.mails();
+        let mails = env.mails().await;
         assert_eq!(mails.len(), 1);
         assert!(
             mails[0].contains(&format!("Votre n° de dossier : {number}")),
@@ -480,7 +477,6 @@ async fn a_password_reset_link_works_once_within_the_hour_and_ends_sessions() {
         // A wrong email sends nothing, and says the same.
         accounts::request_password_reset(
             &env.db,
-            &env.mailer,
             &env.clock,
             "http://test",
             &number,
@@ -488,10 +484,9 @@ async fn a_password_reset_link_works_once_within_the_hour_and_ends_sessions() {
         )
         .await
         .unwrap();
-        assert_eq!(env.mails().len(), 1);
+        assert_eq!(env.mails().await.len(), 1);
         accounts::request_password_reset(
             &env.db,
-            &env.mailer,
             &env.clock,
             "http://test",
             &number,
@@ -499,7 +494,7 @@ async fn a_password_reset_link_works_once_within_the_hour_and_ends_sessions() {
         )
         .await
         .unwrap();
-        let mails = env.mails();
+        let mails = env.mails().await;
         let mail = mails
             .iter()
             .find(|m| m.contains("nouveau mot de passe"))
@@ -553,7 +548,6 @@ async fn a_password_reset_link_works_once_within_the_hour_and_ends_sessions() {
         // A link not used within the hour expires.
         accounts::request_password_reset(
             &env.db,
-            &env.mailer,
             &env.clock,
             "http://test",
             &number,
@@ -563,6 +557,7 @@ async fn a_password_reset_link_works_once_within_the_hour_and_ends_sessions() {
         .unwrap();
         let late = env
             .mails()
+            .await
             .into_iter()
             .filter(|m| m.contains("/mot-de-passe/"))
             .find(|m| !m.contains(&token))
@@ -592,14 +587,14 @@ async fn a_password_reset_link_works_once_within_the_hour_and_ends_sessions() {
 async fn forgotten_numbers_are_mailed_to_the_address_only() {
     for env in envs().await {
         let (_, number) = env.register("d", "Marie").await.unwrap();
-        accounts::send_dossier_numbers(&env.db, &env.mailer, "http://test", "personne@exemple.fr")
+        accounts::send_dossier_numbers(&env.db, &env.clock, "http://test", "personne@exemple.fr")
             .await
             .unwrap();
-        assert_eq!(env.mails().len(), 1);
-        accounts::send_dossier_numbers(&env.db, &env.mailer, "http://test", "Candidate@Exemple.fr")
+        assert_eq!(env.mails().await.len(), 1);
+        accounts::send_dossier_numbers(&env.db, &env.clock, "http://test", "Candidate@Exemple.fr")
             .await
             .unwrap();
-        let mails = env.mails();
+        let mails = env.mails().await;
         assert!(
             mails
                 .iter()
@@ -669,5 +664,134 @@ async fn drafts_for_two_exams_in_one_browser_do_not_mix() {
             .await
             .unwrap();
         assert_eq!(kept.answers["prenoms"], "Marie", "{}", env.label);
+    }
+}
+
+#[tokio::test]
+async fn demo_accounts_left_by_an_earlier_run_are_closed_when_the_demo_is_off() {
+    use services::{demo, staff};
+    for env in envs().await {
+        let (db, clock, passwords) = (&env.db, &env.clock, &env.passwords);
+        demo::seed(db, clock, passwords).await.unwrap();
+        staff::seed_demo(db, passwords, clock).await.unwrap();
+        let (_, session) = accounts::login(
+            db,
+            passwords,
+            clock,
+            demo::DEMO_NUMBER,
+            demo::DEMO_PASSWORD,
+            "a",
+        )
+        .await
+        .unwrap();
+
+        assert!(
+            demo::retire(db, clock, passwords).await.unwrap(),
+            "{}",
+            env.label
+        );
+        let candidate = accounts::login(
+            db,
+            passwords,
+            clock,
+            demo::DEMO_NUMBER,
+            demo::DEMO_PASSWORD,
+            "a",
+        )
+        .await;
+        assert!(
+            matches!(candidate, Err(AccountError::InvalidCredentials)),
+            "{}",
+            env.label
+        );
+        assert!(
+            accounts::session_dossier(db, clock, &session)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let member = staff::login(
+            db,
+            passwords,
+            clock,
+            staff::DEMO_EMAIL,
+            staff::DEMO_PASSWORD,
+            "a",
+        )
+        .await;
+        assert!(member.is_err(), "{}", env.label);
+
+        // The demo on again: its public passwords work again.
+        demo::seed(db, clock, passwords).await.unwrap();
+        staff::seed_demo(db, passwords, clock).await.unwrap();
+        accounts::login(
+            db,
+            passwords,
+            clock,
+            demo::DEMO_NUMBER,
+            demo::DEMO_PASSWORD,
+            "b",
+        )
+        .await
+        .unwrap();
+        staff::login(
+            db,
+            passwords,
+            clock,
+            staff::DEMO_EMAIL,
+            staff::DEMO_PASSWORD,
+            "b",
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn recovery_mails_are_limited_per_address_and_a_used_link_ends_the_others() {
+    for env in envs().await {
+        let (_, number) = env.register("draft-r", "Rose").await.unwrap();
+        let before = env.mails().await.len();
+        for _ in 0..5 {
+            accounts::request_password_reset(
+                &env.db,
+                &env.clock,
+                "http://test",
+                &number,
+                "candidate@exemple.fr",
+            )
+            .await
+            .unwrap();
+        }
+        let links: Vec<String> = env
+            .mails()
+            .await
+            .iter()
+            .filter_map(|m| m.split("http://test/mot-de-passe/").nth(1))
+            .map(|rest| rest.split_whitespace().next().unwrap().to_string())
+            .collect();
+        assert_eq!(links.len(), 3, "{}", env.label);
+        // The numbers to the same address count against the same three.
+        accounts::send_dossier_numbers(&env.db, &env.clock, "http://test", "candidate@exemple.fr")
+            .await
+            .unwrap();
+        assert_eq!(env.mails().await.len(), before + 3);
+
+        // One link used: the others open nothing.
+        let hash = env.passwords.hash("nouvelle phrase secrète").await.unwrap();
+        accounts::reset_password(&env.db, &env.clock, &links[1], &hash)
+            .await
+            .unwrap();
+        for other in [&links[0], &links[2]] {
+            let valid = accounts::reset_link_is_valid(&env.db, &env.clock, other).await;
+            assert!(!valid.unwrap(), "{}", env.label);
+        }
+
+        // An hour later, the address gets mail again.
+        env.clock.advance(SignedDuration::from_hours(1));
+        accounts::send_dossier_numbers(&env.db, &env.clock, "http://test", "candidate@exemple.fr")
+            .await
+            .unwrap();
+        assert_eq!(env.mails().await.len(), before + 4);
     }
 }

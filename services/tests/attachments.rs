@@ -67,10 +67,7 @@ fn pdf(body_len: usize) -> Vec<u8> {
 }
 
 fn jpeg(len: usize) -> Vec<u8> {
-    let mut f = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    f.extend(std::iter::repeat_n(0x42, len));
-    f.extend([0xFF, 0xD9]);
-    f
+    services::testing::jpeg(len)
 }
 
 /// The file in chunks of 64 KiB, as a network would deliver it.
@@ -216,7 +213,7 @@ async fn bad_files_are_refused_with_the_reason() {
             (
                 "coupé.pdf",
                 truncated,
-                "« coupé.pdf » est endommagé ou n'est pas un vrai PDF.",
+                "« coupé.pdf » est incomplet ou endommagé : enregistrez-le de nouveau, puis déposez-le.",
             ),
         ] {
             let err = env.upload("piece-identite", name, data).await.unwrap_err();
@@ -385,6 +382,7 @@ async fn a_phone_photo_loses_its_location_but_keeps_its_orientation() {
         photo.extend(((payload.len() + 2) as u16).to_be_bytes());
         photo.extend(&payload);
         let picture_start = photo.len();
+        photo.extend([0xFF, 0xC0, 0, 11, 8, 0, 16, 0, 16, 1, 1, 0x11, 0]);
         photo.extend([0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0]);
         photo.extend(std::iter::repeat_n(0x42, 200_000));
         photo.extend([0xFF, 0xD9]);

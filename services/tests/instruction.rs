@@ -336,11 +336,8 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
         let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
         let number = d.number.to_string();
         let decide = |decision: Decision| {
-            let (db, clock, mailer, member, number) =
-                (t.db.clone(), &clock, &mailer, &member, number.clone());
-            async move {
-                instruction::decide(&db, clock, mailer, "http://x", member, &number, decision).await
-            }
+            let (db, clock, member, number) = (t.db.clone(), &clock, &member, number.clone());
+            async move { instruction::decide(&db, clock, "http://x", member, &number, decision).await }
         };
         let refused = |r: Result<dossiers::Dossier, DecisionError>| match r {
             Err(DecisionError::Refused(why)) => why,
@@ -394,17 +391,15 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
             Err(attachments::AttachmentError::Locked)
         ));
         let yesterday = jiff::civil::date(2026, 11, 23);
-        let past = instruction::reopen(
-            &t.db, &clock, &mailer, "http://x", &member, &number, yesterday,
-        )
-        .await;
+        let past =
+            instruction::reopen(&t.db, &clock, "http://x", &member, &number, yesterday).await;
         assert!(
             matches!(past, Err(DecisionError::ReopenDate)),
             "{}",
             t.label
         );
         let day = jiff::civil::date(2026, 11, 30);
-        let d = instruction::reopen(&t.db, &clock, &mailer, "http://x", &member, &number, day)
+        let d = instruction::reopen(&t.db, &clock, "http://x", &member, &number, day)
             .await
             .unwrap();
         assert!(d.is_reopened_at(clock.now()));
@@ -433,7 +428,6 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
         let reopen_decided = instruction::reopen(
             &t.db,
             &clock,
-            &mailer,
             "http://x",
             &member,
             &number,
@@ -460,6 +454,9 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
             t.label
         );
         assert!(log.iter().all(|a| a.staff_name == "Claire Agent"));
+        services::outbox::deliver_due(&t.db, &clock, &mailer, "http://x")
+            .await
+            .unwrap();
         let mails = services::mail::read_mail_files(&root.path().join("mails")).unwrap();
         assert_eq!(mails.len(), 4);
         assert!(mails.iter().any(|m| m.contains("Copie du diplôme lisible")));

@@ -87,8 +87,10 @@ pub async fn spawn_app_with(test_db: TestDb, extra: &[(&'static str, &str)]) -> 
         ("APP_DEMO", "true".to_string()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    // The last value wins: extra settings override the defaults above.
     let settings = Settings::from_lookup(|name| {
         vars.iter()
+            .rev()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.clone())
     })
@@ -120,6 +122,27 @@ pub async fn spawn_apps() -> Vec<TestApp> {
         apps.push(spawn_app(db).await);
     }
     apps
+}
+
+/// A candidate on the demo exam whose password is `password`; returns the dossier number.
+pub async fn candidate_with_password(app: &TestApp, who: &str, password: &str) -> String {
+    let clock = FixedClock(NOW.parse::<Timestamp>().unwrap());
+    let hash = services::passwords::Passwords::new(1)
+        .unwrap()
+        .hash(password)
+        .await
+        .unwrap();
+    let dossier = services::demo::candidate(
+        &app.db,
+        &clock,
+        services::demo::DEMO_EXAM,
+        "externe",
+        who,
+        &hash,
+    )
+    .await
+    .unwrap();
+    dossier.number.to_string()
 }
 
 /// Logs the demo candidate in and returns the session cookie.

@@ -1,0 +1,73 @@
+//! The periodic pass's cleaning: rows no one can use any more, and stored files no row
+//! points to. Each statement stands alone, so every server may run it.
+
+use jiff::SignedDuration;
+
+use crate::{Clock, Db, DbError, outbox, storage::Storage, throttle};
+
+/// A draft untouched this long is abandoned (its cookie lasts as long).
+pub const DRAFT_LIFETIME: SignedDuration = SignedDuration::from_hours(30 * 24);
+/// Sent mails are kept this long for staff to see on the dossier.
+pub const SENT_MAIL_KEPT: SignedDuration = SignedDuration::from_hours(180 * 24);
+
+/// How many rows each kind lost.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: u64,
+    pub resets: u64,
+    pub drafts: u64,
+    pub attempts: u64,
+    pub mails: u64,
+}
+
+/// Deletes expired sessions (candidates' and staff's), used or expired reset links,
+/// abandoned drafts, throttle rows no window sees, and old sent mails.
+pub async fn purge(db: &Db, clock: &dyn Clock) -> Result<Purged, DbError> {
+    let now = clock.now().as_millisecond();
+    let run = |sql: &'static str, at: i64| async move {
+        Ok::<u64, DbError>(
+            sqlx::query(sql)
+                .bind(at)
+                .execute(db.pool())
+                .await?
+                .rows_affected(),
+        )
+    };
+    let sessions = run("DELETE FROM sessions WHERE expires_at <= $1", now).await?
+        + run("DELETE FROM staff_sessions WHERE expires_at <= $1", now).await?;
+    let resets = run(
+        "DELETE FROM password_resets WHERE expires_at <= $1 OR used_at IS NOT NULL",
+        now,
+    )
+    .await?;
+    let drafts = run(
+        "DELETE FROM drafts WHERE updated_at <= $1",
+        now - DRAFT_LIFETIME.as_millis() as i64,
+    )
+    .await?;
+    let attempts = throttle::purge(db, now).await?;
+    let mails = outbox::purge(db, clock, SENT_MAIL_KEPT).await?;
+    Ok(Purged {
+        sessions,
+        resets,
+        drafts,
+        attempts,
+        mails,
+    })
+}
+
+/// The pass: the rows, then (less often: it lists the whole store) the orphan files.
+pub async fn run(db: &Db, clock: &dyn Clock, storage: Option<&Storage>) {
+    match purge(db, clock).await {
+        Ok(purged) if purged != Purged::default() => tracing::info!(?purged, "purged"),
+        Ok(_) => {}
+        Err(error) => tracing::error!(%error, "purge failed"),
+    }
+    if let Some(storage) = storage {
+        match crate::attachments::sweep(db, storage).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "orphan files removed"),
+            Err(error) => tracing::error!(%error, "orphan sweep failed"),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Mails promised by what happened: written in the same transaction as what they
+//! announce (a dossier created, a closure, a decision, a reset link), then sent by the
+//! periodic pass, with retries. A server killed between the two loses nothing, a slow
+//! relay never holds a request, and every answer takes the same time whether a mail
+//! was promised or not.
+//!
+//! A letter is claimed by a conditional update (its `due_at` moved forward) before it
+//! is sent, so several servers running the pass send it once; one that fails is due
+//! again later, sooner first. Staff see on a dossier what was sent and what fails.
+
+use jiff::SignedDuration;
+use sqlx::Row;
+
+use crate::{Clock, Db, DbError, mail::Mailer};
+
+/// While a server sends a letter, no other takes it; past this, it is due again (the
+/// server died while sending).
+const CLAIM: SignedDuration = SignedDuration::from_mins(2);
+/// Letters sent per pass at most, so one pass stays short.
+const PER_PASS: i64 = 100;
+
+/// What the letter says: written now, or the accusé de réception made at sending time
+/// from the closed dossier (it lists the files as the database holds them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    Text { subject: String, body: String },
+    Receipt,
+}
+
+/// One mail to send, about one dossier (or none).
+#[derive(Clone, Debug)]
+pub struct Letter {
+    pub to: String,
+    pub content: Content,
+    pub dossier_id: Option<String>,
+}
+
+impl Letter {
+    pub fn text(to: &str, subject: impl Into<String>, body: impl Into<String>) -> Self {
+        Self {
+            to: to.to_string(),
+            content: Content::Text {
+                subject: subject.into(),
+                body: body.into(),
+            },
+            dossier_id: None,
+        }
+    }
+
+    pub fn about(mut self, dossier_id: &str) -> Self {
+        self.dossier_id = Some(dossier_id.to_string());
+        self
+    }
+}
+
+/// Writes the letter with whatever else `executor` (a transaction) writes.
+pub async fn post<'e, E>(executor: E, now_ms: i64, letter: &Letter) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (kind, subject, body) = match &letter.content {
+        Content::Text { subject, body } => ("text", subject.as_str(), Some(body.as_str())),
+        Content::Receipt => ("receipt", "", None),
+    };
+    sqlx::query(
+        "INSERT INTO outbox (id, recipient, kind, subject, body, dossier_id, created_at, due_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&letter.to)
+    .bind(kind)
+    .bind(subject)
+    .bind(body)
+    .bind(letter.dossier_id.as_deref())
+    .bind(now_ms)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// After `attempts` failures, the next try: 30 s, 1 min, 2 min… up to an hour.
+fn retry_after(attempts: i64) -> SignedDuration {
+    let seconds = 30i64.saturating_mul(1 << attempts.clamp(1, 8).saturating_sub(1));
+    SignedDuration::from_secs(seconds.min(3600))
+}
+
+/// Sends the letters due at the clock's instant; says how many went.
+pub async fn deliver_due(
+    db: &Db,
+    clock: &dyn Clock,
+    mailer: &Mailer,
+    base_url: &str,
+) -> Result<usize, DbError> {
+    let now = clock.now().as_millisecond();
+    let due = sqlx::query(
+        "SELECT id, recipient, kind, subject, body, dossier_id, due_at, attempts FROM outbox
+         WHERE sent_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(PER_PASS)
+    .fetch_all(db.pool())
+    .await?;
+    let mut sent = 0;
+    for row in due {
+        let id: String = row.try_get("id")?;
+        let due_at: i64 = row.try_get("due_at")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        let claimed = sqlx::query(
+            "UPDATE outbox SET due_at = $1, attempts = attempts + 1
+             WHERE id = $2 AND sent_at IS NULL AND due_at = $3",
+        )
+        .bind(now + CLAIM.as_millis() as i64)
+        .bind(&id)
+        .bind(due_at)
+        .execute(db.pool())
+        .await?;
+        if claimed.rows_affected() != 1 {
+            continue; // another server has it
+        }
+        let result = match write(db, base_url, &row).await {
+            Ok(Some((subject, body))) => {
+                let to: String = row.try_get("recipient")?;
+                mailer
+                    .send(&to, &subject, body)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            // Nothing to say any more (the dossier is gone): done with it.
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(()) => {
+                sqlx::query("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
+                    .bind(now)
+                    .bind(&id)
+                    .execute(db.pool())
+                    .await?;
+                sent += 1;
+            }
+            Err(error) => {
+                tracing::error!(%error, letter = %id, attempts = attempts + 1, "mail not sent, will retry");
+                sqlx::query("UPDATE outbox SET due_at = $1, last_error = $2 WHERE id = $3")
+                    .bind(now + retry_after(attempts + 1).as_millis() as i64)
+                    .bind(error)
+                    .bind(&id)
+                    .execute(db.pool())
+                    .await?;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// The subject and body of a claimed letter.
+async fn write(
+    db: &Db,
+    base_url: &str,
+    row: &sqlx::any::AnyRow,
+) -> Result<Option<(String, String)>, String> {
+    let kind: String = row.try_get("kind").map_err(|e| e.to_string())?;
+    if kind != "receipt" {
+        let subject: String = row.try_get("subject").map_err(|e| e.to_string())?;
+        let body: Option<String> = row.try_get("body").map_err(|e| e.to_string())?;
+        return Ok(Some((subject, body.unwrap_or_default())));
+    }
+    let dossier_id: Option<String> = row.try_get("dossier_id").map_err(|e| e.to_string())?;
+    let Some(dossier) = crate::dossiers::by_id(db, dossier_id.as_deref().unwrap_or(""))
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let Some(receipt) = crate::closure::receipt(db, &dossier)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let subject = format!("Accusé de réception : dossier {} clôturé", receipt.number);
+    Ok(Some((subject, receipt.to_text(base_url))))
+}
+
+/// One letter about a dossier, as staff see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub subject: String,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// The letters about this dossier, oldest first.
+pub async fn of_dossier(db: &Db, dossier_id: &str) -> Result<Vec<Sent>, DbError> {
+    let rows = sqlx::query(
+        "SELECT kind, subject, created_at, sent_at, attempts, last_error FROM outbox
+         WHERE dossier_id = $1 ORDER BY created_at, id",
+    )
+    .bind(dossier_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind")?;
+            let subject: String = row.try_get("subject")?;
+            Ok(Sent {
+                subject: if kind == "receipt" {
+                    "Accusé de réception".into()
+                } else {
+                    subject
+                },
+                created_at: row.try_get("created_at")?,
+                sent_at: row.try_get("sent_at")?,
+                attempts: row.try_get("attempts")?,
+                last_error: row.try_get("last_error")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(DbError::from)
+}
+
+/// Letters not sent yet: what operators watch.
+pub async fn waiting(db: &Db) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(db.pool())
+            .await?
+            .try_get("n")?,
+    )
+}
+
+/// Forgets letters sent more than `keep` ago (the dossier's log keeps what happened).
+pub async fn purge(db: &Db, clock: &dyn Clock, keep: SignedDuration) -> Result<u64, DbError> {
+    let before = clock.now().as_millisecond() - keep.as_millis() as i64;
+    Ok(
+        sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+            .bind(before)
+            .execute(db.pool())
+            .await?
+            .rows_affected(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_longer_each_time_up_to_an_hour() {
+        assert_eq!(retry_after(1), SignedDuration::from_secs(30));
+        assert_eq!(retry_after(2), SignedDuration::from_secs(60));
+        assert_eq!(retry_after(5), SignedDuration::from_secs(480));
+        assert_eq!(retry_after(40), SignedDuration::from_secs(3600));
+    }
+}
