@@ -94,11 +94,7 @@ pub fn size_text(bytes: u64) -> String {
 }
 
 fn formats_text(kinds: &[FileKind]) -> String {
-    kinds
-        .iter()
-        .map(|k| k.label())
-        .collect::<Vec<_>>()
-        .join(" ou ")
+    domain::attachment::kinds_label(kinds)
 }
 
 fn state_text(p: &PieceView) -> String {

@@ -563,6 +563,10 @@ fn DossierDetailPage() -> impl IntoView {
                     Ok(letters) => letters,
                     Err(e) => return failure(e),
                 };
+                let duplicates = match services::registrations::refused_duplicates(&state.db, &d.id).await {
+                    Ok(duplicates) => duplicates,
+                    Err(e) => return failure(e),
+                };
                 let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id).cloned());
                 let r = d.registration.clone();
                 view! {
@@ -654,6 +658,17 @@ fn DossierDetailPage() -> impl IntoView {
                             }.into_any()
                         }}
                     </section>
+                    {(!duplicates.is_empty()).then(|| view! {
+                        <section aria-labelledby="doublons-titre" class="duplicates">
+                            <h2 id="doublons-titre">"Préinscriptions refusées avec la même identité"</h2>
+                            <p>"Quelqu'un a voulu se préinscrire avec l'identité de ce dossier. Si ce n'est pas le candidat de ce dossier, contactez-le :"</p>
+                            <ul>
+                                {duplicates.into_iter().map(|r| view! {
+                                    <li>{format!("{} · {} · {} · le {}", r.name, r.email, r.phone, domain::french::paris_date_time_ms(r.at))}</li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    })}
                     <section aria-labelledby="courriels-titre">
                         <h2 id="courriels-titre">"Courriels au candidat"</h2>
                         {if letters.is_empty() {

@@ -558,6 +558,7 @@ fn Verification(view: WizardView, errors: Errors) -> impl IntoView {
         <Show when=already>
             <div class="alert" role="alert">
                 <p>"Un dossier existe déjà à votre nom pour ce concours : vous ne pouvez pas en créer un second."</p>
+                <p>"Si vous n'avez pas créé ce dossier, contactez le service concours : il est informé de votre demande et voit vos coordonnées."</p>
                 <p>
                     <a href="/connexion">"Connectez-vous à votre espace sécurisé"</a>
                     ", ou retrouvez "<a href="/numero-oublie">"votre n° de dossier"</a>

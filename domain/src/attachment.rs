@@ -148,7 +148,8 @@ pub fn upload_code_message(code: &str) -> &'static str {
         .unwrap_or("Le fichier n'a pas pu être enregistré : réessayez dans quelques instants.")
 }
 
-fn kinds_label(accepted: &[FileKind]) -> String {
+/// The formats a pièce accepts, as the candidate reads them: « PDF ou JPEG ».
+pub fn kinds_label(accepted: &[FileKind]) -> String {
     accepted
         .iter()
         .map(|k| k.label())

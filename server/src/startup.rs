@@ -169,7 +169,9 @@ async fn send_reminders(state: AppState) {
         }
         // The start-up sweep ran already: the hourly one comes an hour later.
         passes = passes.wrapping_add(1);
-        let sweep = passes.is_multiple_of(SWEEP_EVERY_PASSES).then_some(&state.storage);
+        let sweep = passes
+            .is_multiple_of(SWEEP_EVERY_PASSES)
+            .then_some(&state.storage);
         services::housekeeping::run(&state.db, &*state.clock, sweep).await;
     }
 }

@@ -366,7 +366,7 @@ async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logge
 
 /// The exam form as a browser posts it.
 fn exam_form(title: &str, deadline: &str) -> String {
-    [
+    let pairs = [
         ("cible", ""),
         ("action", "enregistrer"),
         ("fields[slug]", "attache-2027"),
@@ -385,17 +385,8 @@ fn exam_form(title: &str, deadline: &str) -> String {
         ("fields[piece_0_max_files]", "2"),
         ("fields[piece_1_code]", ""),
         ("fields[piece_1_label]", ""),
-    ]
-    .iter()
-    .map(|(k, v)| {
-        format!(
-            "{}={}",
-            app::account::urlencode(k),
-            app::account::urlencode(v)
-        )
-    })
-    .collect::<Vec<_>>()
-    .join("&")
+    ];
+    common::form(&pairs)
 }
 
 #[tokio::test]

@@ -4,21 +4,6 @@ mod common;
 
 use common::spawn_apps;
 
-/// A form body from pairs, urlencoded.
-fn form(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                app::account::urlencode(k),
-                app::account::urlencode(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 /// The draft cookie a response sets.
 fn draft_cookie(response: &reqwest::Response) -> Option<String> {
     response
@@ -47,7 +32,7 @@ async fn step(
             .iter()
             .map(|(k, v)| (format!("fields[{k}]"), v.to_string())),
     );
-    app.post_form_as(cookie, "/api/inscription/etape", &form(&pairs))
+    app.post_form_as(cookie, "/api/inscription/etape", &common::form(&pairs))
         .await
 }
 

@@ -233,6 +233,66 @@ pub async fn save_step(
     Ok(next)
 }
 
+/// Keeps who was refused for an identity already registered on this exam, for staff
+/// to see on the existing dossier: the first one may not be who they say.
+async fn record_refused_duplicate(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &ExamSlug,
+    registration: &Registration,
+) -> Result<(), RegistrationError> {
+    sqlx::query(
+        "INSERT INTO refused_duplicates (id, exam_slug, identity_key, name, email, phone, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(exam.as_str())
+    .bind(registration.identity_key())
+    .bind(registration.display_name())
+    .bind(registration.email.as_str())
+    .bind(registration.phone.as_str())
+    .bind(clock.now().as_millisecond())
+    .execute(db.pool())
+    .await?;
+    tracing::warn!(exam = %exam.as_str(), "préinscription refused: identity already registered");
+    Ok(())
+}
+
+/// One refused préinscription with this dossier's identity, as staff see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedDuplicate {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub at: i64,
+}
+
+/// The préinscriptions refused because this dossier holds their identity, oldest first.
+pub async fn refused_duplicates(
+    db: &Db,
+    dossier_id: &str,
+) -> Result<Vec<RefusedDuplicate>, RegistrationError> {
+    let rows = sqlx::query(
+        "SELECT r.name, r.email, r.phone, r.at FROM refused_duplicates r
+         JOIN dossiers d ON d.exam_slug = r.exam_slug AND d.identity_key = r.identity_key
+         WHERE d.id = $1 ORDER BY r.at, r.id",
+    )
+    .bind(dossier_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RefusedDuplicate {
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                phone: r.try_get("phone")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
 /// Creates the dossier from a complete draft, deletes the draft, and emails the
 /// number. A mail failure does not undo the dossier: the page shows the number too.
 pub async fn create_dossier(
@@ -290,8 +350,23 @@ pub async fn create_dossier(
             body,
         )
     };
-    let number =
-        dossiers::create(db, clock, &exam.slug, &registration, &hash, Some(&announce)).await?;
+    let number = match dossiers::create(
+        db,
+        clock,
+        &exam.slug,
+        &registration,
+        &hash,
+        Some(&announce),
+    )
+    .await
+    {
+        Ok(number) => number,
+        Err(DossierError::AlreadyRegistered) => {
+            record_refused_duplicate(db, clock, &exam.slug, &registration).await?;
+            return Err(RegistrationError::AlreadyRegistered);
+        }
+        Err(e) => return Err(e.into()),
+    };
     sqlx::query("DELETE FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
         .bind(token_hash(token))
         .bind(exam.slug.as_str())

@@ -795,3 +795,27 @@ async fn recovery_mails_are_limited_per_address_and_a_used_link_ends_the_others(
         assert_eq!(env.mails().await.len(), before + 4);
     }
 }
+
+#[tokio::test]
+async fn a_refused_duplicate_is_kept_for_staff_on_the_existing_dossier() {
+    for env in envs().await {
+        let (first, _) = env.register("first", "Marie").await.unwrap();
+        let (other, _) = env.register("other", "Paule").await.unwrap();
+        assert!(matches!(
+            env.register("second", "MARIE").await,
+            Err(RegistrationError::AlreadyRegistered)
+        ));
+        let seen = registrations::refused_duplicates(&env.db, &first)
+            .await
+            .unwrap();
+        assert_eq!(seen.len(), 1, "{}", env.label);
+        assert_eq!(seen[0].email, "candidate@exemple.fr");
+        assert!(seen[0].name.contains("MARIE") || seen[0].name.contains("Marie"));
+        assert!(
+            registrations::refused_duplicates(&env.db, &other)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -68,6 +68,21 @@ impl TestApp {
     }
 }
 
+/// A form body from (name, value) pairs, urlencoded as a browser sends it.
+pub fn form<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                app::account::urlencode(k.as_ref()),
+                app::account::urlencode(v.as_ref())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// The instant the tests' server clock stands at.
 pub const NOW: &str = "2026-11-24T10:00:00Z";
 
