@@ -460,6 +460,31 @@ mod browser {
         pub listening: Rc<std::cell::Cell<bool>>,
     }
 
+    /// Reads the file a megabyte at a time through the same checks as the server. A
+    /// file the browser cannot read is left to the server to judge.
+    async fn check_whole(
+        file: &web_sys::File,
+        kind: FileKind,
+        name: &str,
+    ) -> Result<(), domain::attachment::UploadError> {
+        const STEP: f64 = 1024.0 * 1024.0;
+        let mut whole = domain::attachment::WholeFile::default();
+        let size = file.size();
+        let mut at = 0.0;
+        while at < size {
+            let end = (at + STEP).min(size);
+            let Ok(blob) = file.slice_with_f64_and_f64(at, end) else {
+                return Ok(());
+            };
+            let Ok(buffer) = wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await else {
+                return Ok(());
+            };
+            whole.feed(&js_sys::Uint8Array::new(&buffer).to_vec(), Some(kind));
+            at = end;
+        }
+        whole.finish(name, kind).map(|_| ())
+    }
+
     pub fn input() -> Option<HtmlInputElement> {
         document().get_element_by_id("fichier")?.dyn_into().ok()
     }
@@ -489,9 +514,22 @@ mod browser {
                 },
                 Err(_) => Vec::new(),
             };
-            if let Err(e) =
-                domain::attachment::check_start(&name, &head, size, &self.kinds, self.max_size)
-            {
+            let kind = match domain::attachment::check_start(
+                &name,
+                &head,
+                size,
+                &self.kinds,
+                self.max_size,
+            ) {
+                Ok(kind) => kind,
+                Err(e) => {
+                    self.error.set(Some(e.to_string()));
+                    return;
+                }
+            };
+            // Damaged or incomplete (a photo cut short, a PDF without its end): said
+            // now, not after the whole file went up the phone's connection.
+            if let Err(e) = check_whole(&file, kind, &name).await {
                 self.error.set(Some(e.to_string()));
                 return;
             }

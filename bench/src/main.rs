@@ -4,9 +4,12 @@
 //! every candidate logs in; uploads 3 files (PDF and JPEG, 200 KiB to 8 MiB); looks at
 //! the dossier page and closes (twice at once, as a double click). Then 100 uploads of
 //! 8 MiB in flight together (peak memory), and a login storm while another client loads
-//! dossier pages. The same upload requests then go to a bare axum handler that streams
-//! bodies to disk with no checks, in the same run: the product's throughput is reported
-//! as a ratio of it. Loopback only, bounded counts.
+//! dossier pages. Then the evening again for two fresh sets of candidates, side by side:
+//! without, then with one attacker client (trickling uploads, password guesses, bogus
+//! resets, new drafts); honest p99s are reported as ratios. The same upload requests
+//! then go to a bare axum handler that streams bodies to disk with no checks, in the
+//! same run: the product's throughput is reported as a ratio of it. Loopback only,
+//! bounded counts.
 //!
 //! Usage: bench [--candidates N] [--concurrency C] [--out DIR]
 
@@ -208,6 +211,8 @@ impl Server {
             .env("APP_EXAMS_DIR", data.path().join("exams"))
             .env("APP_SITE_ROOT", &args.site)
             .env("DATABASE_URL", database_url)
+            // As behind a reverse proxy: the attacker's address comes in X-Forwarded-For.
+            .env("APP_TRUSTED_PROXIES", "127.0.0.1")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -267,9 +272,19 @@ fn client() -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// Each candidate's own address, as the trusted proxy forwards it: candidates on the
+/// night come from many addresses (the server's per-client limits see them apart).
+fn address_of(key: &str) -> String {
+    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("10.{}.{}.{}", (h >> 16) as u8, (h >> 8) as u8, h as u8)
+}
+
 async fn login(client: &reqwest::Client, base: &str, number: &str) -> anyhow::Result<String> {
     let r = client
         .post(format!("{base}/api/espace/connexion"))
+        .header("x-forwarded-for", address_of(number))
         .header("origin", base)
         .header("accept", "text/html")
         .form(&[("numero", number), ("mot_de_passe", PASSWORD)])
@@ -299,6 +314,7 @@ async fn upload(
     .mime_str(u.mime)?;
     let r = client
         .post(url)
+        .header("x-forwarded-for", address_of(cookie))
         .header("origin", origin)
         .header("accept", "application/json")
         .header("cookie", cookie)
@@ -415,8 +431,9 @@ async fn product(
 ) -> anyhow::Result<(Value, Vec<Upload>, Duration)> {
     let n = args.candidates;
     let data = tempfile::tempdir()?;
-    // Scenario candidates, then those of the memory phase, then the storm's.
-    let seeded = seed(url, data.path(), n + 100 + args.storm).await?;
+    // Scenario candidates, then those of the memory phase, the storm's, and the two
+    // evenings side by side (without, then with an attacker) and the attacker's six.
+    let seeded = seed(url, data.path(), n + 100 + args.storm + 2 * n + 6).await?;
     let server = Server::start(args, port, url, data)?;
     let client = client();
     server.wait_ready(&client).await?;
@@ -499,6 +516,7 @@ async fn product(
             let close = || {
                 client
                     .post(format!("{base}/api/espace/cloturer"))
+                    .header("x-forwarded-for", address_of(&cookie))
                     .header("origin", &base)
                     .header("accept", "text/html")
                     .header("cookie", &cookie)
@@ -564,7 +582,7 @@ async fn product(
     // 5. The login storm: dossier pages at rest, then during 100 concurrent logins.
     let watcher = mem_cookies[0].clone();
     let rest = pages(&client, &base, &watcher, 200).await;
-    let storm_numbers: Vec<String> = seeded.numbers[n + 100..].to_vec();
+    let storm_numbers: Vec<String> = seeded.numbers[n + 100..n + 100 + args.storm].to_vec();
     let storm_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let storm = {
         let (client, base, done) = (client.clone(), base.clone(), storm_done.clone());
@@ -602,7 +620,21 @@ async fn product(
     let storm_logins = storm.await?;
     let (_, peak_total) = server.memory_kib();
 
-    // 6. The database and the storage after the run.
+    // 6. The evening again, side by side in this run: fresh candidates without an
+    //    attacker, then others while one client attacks.
+    let from = n + 100 + args.storm;
+    let quiet_numbers = &seeded.numbers[from..from + n];
+    let attacked_numbers = &seeded.numbers[from + n..from + 2 * n];
+    let attacker_numbers = &seeded.numbers[from + 2 * n..from + 2 * n + 6];
+    let quiet = evening(&client, &base, quiet_numbers, args.concurrency).await;
+    let attack = Attack::start(&client, &base, attacker_numbers, attacked_numbers).await?;
+    // The attack settles first (its limits fill), as it would on the night.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let attacked = evening(&client, &base, attacked_numbers, args.concurrency).await;
+    let attacker = attack.stop().await;
+    let ratio = |a: &Samples, q: &Samples| round2(a.quantile(0.99) / q.quantile(0.99).max(0.001));
+
+    // 7. The database and the storage after the run.
     let db = services::Db::connect(url).await?;
     let count = |sql: &'static str| {
         let db = db.clone();
@@ -628,11 +660,13 @@ async fn product(
     db.close().await;
     let stored = server.data.path().join("files").join("files");
     let files_on_disk = keys.iter().filter(|k| stored.join(k).is_file()).count();
-    let expected_rows = (3 * n + mem_numbers.len()) as i64;
+    let expected_rows = (3 * n + mem_numbers.len() + 4 * n) as i64;
     let errors: usize = kinds.values().map(|s| s.errors).sum::<usize>()
         + big_samples.errors
         + storm_logins.errors
-        + during.errors;
+        + during.errors
+        + quiet.errors()
+        + attacked.errors();
 
     let mb = upload_bytes as f64 / 1e6;
     let result = json!({
@@ -663,6 +697,18 @@ async fn product(
             "peak_rss_mib_during_100_uploads_of_8_mib": round(big_peak as f64 / 1024.0),
             "peak_rss_mib_whole_run": round(peak_total as f64 / 1024.0),
             "100_uploads_of_8_mib": { "seconds": round(big_wall.as_secs_f64()), "errors": big_samples.errors },
+        },
+        "attacked": {
+            "without_attacker": quiet.summary(),
+            "with_attacker": attacked.summary(),
+            "honest_errors_with_attacker": attacked.errors(),
+            "honest_errors_without_attacker": quiet.errors(),
+            "p99_ratio": {
+                "login": ratio(&attacked.login, &quiet.login),
+                "upload": ratio(&attacked.upload, &quiet.upload),
+                "dossier_page": ratio(&attacked.page, &quiet.page),
+            },
+            "attacker_requests": attacker,
         },
         "login_storm": {
             "logins": storm_logins.summary(),
@@ -912,5 +958,263 @@ fn markdown(r: &Value) -> String {
     row("storm p99 ratio (budget ≤ 3)", &|x| {
         x["login_storm"]["p99_ratio"].to_string()
     });
+    for (kind, label) in [
+        ("login", "login"),
+        ("upload", "upload"),
+        ("dossier_page", "dossier page"),
+    ] {
+        row(
+            &format!("honest {label} p99 without / with one attacker (budget ≤ 2×)"),
+            &|x| {
+                let a = &x["attacked"];
+                format!(
+                    "{} / {} ms ({}×)",
+                    a["without_attacker"][kind]["p99_ms"],
+                    a["with_attacker"][kind]["p99_ms"],
+                    a["p99_ratio"][kind]
+                )
+            },
+        );
+    }
+    row("honest errors with the attacker (budget 0)", &|x| {
+        x["attacked"]["honest_errors_with_attacker"].to_string()
+    });
+    row("attacker's requests, by answer", &|x| {
+        x["attacked"]["attacker_requests"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    });
     md
+}
+
+/// The honest part of the evening for `numbers`: each logs in, sends two files (one at
+/// a time, as a phone does), and opens the dossier page three times.
+struct Evening {
+    login: Samples,
+    upload: Samples,
+    page: Samples,
+}
+
+impl Evening {
+    fn errors(&self) -> usize {
+        self.login.errors + self.upload.errors + self.page.errors
+    }
+
+    fn summary(&self) -> Value {
+        json!({
+            "login": self.login.summary(),
+            "upload": self.upload.summary(),
+            "dossier_page": self.page.summary(),
+        })
+    }
+}
+
+async fn evening(
+    client: &reqwest::Client,
+    base: &str,
+    numbers: &[String],
+    concurrency: usize,
+) -> Evening {
+    let samples = Arc::new(tokio::sync::Mutex::new((
+        Samples::default(),
+        Samples::default(),
+        Samples::default(),
+    )));
+    run_all(numbers.to_vec(), concurrency, |number| {
+        let (client, base, samples) = (client.clone(), base.to_string(), samples.clone());
+        async move {
+            let t = Instant::now();
+            let cookie = login(&client, &base, &number).await;
+            samples.lock().await.0.push(t, cookie.is_ok());
+            let Ok(cookie) = cookie else { return };
+            let files = [
+                Upload {
+                    piece: "piece-identite",
+                    name: "recto.jpg".into(),
+                    mime: "image/jpeg",
+                    body: jpeg(300 * KIB),
+                },
+                Upload {
+                    piece: "diplome",
+                    name: "diplome.pdf".into(),
+                    mime: "application/pdf",
+                    body: pdf(600 * KIB),
+                },
+            ];
+            for u in &files {
+                let url = format!("{base}/espace/pieces/{}/fichiers", u.piece);
+                let t = Instant::now();
+                let ok = upload(&client, &url, &base, &cookie, u)
+                    .await
+                    .unwrap_or(false);
+                samples.lock().await.1.push(t, ok);
+            }
+            let page = pages(&client, &base, &cookie, 3).await;
+            let mut s = samples.lock().await;
+            s.2.ms.extend(page.ms);
+            s.2.errors += page.errors;
+        }
+    })
+    .await;
+    let (login, upload, page) = std::mem::take(&mut *samples.lock().await);
+    Evening {
+        login,
+        upload,
+        page,
+    }
+}
+
+/// The form of the attacker's `i`-th post of one kind, given the honest numbers.
+type FormOf = fn(usize, &[String]) -> Vec<(String, String)>;
+
+/// Each of the attacker's six posting loops sends one post per period.
+const ATTACK_PERIOD: Duration = Duration::from_millis(20);
+
+/// The attacker's address, as the trusted proxy (loopback) forwards it.
+const ATTACKER: &str = "203.0.113.66";
+
+/// One client attacking the evening, until stopped: 12 trickling uploads from six
+/// dossiers of its own (reopened when cut), password guesses on the honest candidates'
+/// numbers, « mot de passe oublié » for made-up dossiers, and new wizard drafts.
+struct Attack {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<BTreeMap<String, usize>>>,
+}
+
+impl Attack {
+    async fn start(
+        client: &reqwest::Client,
+        base: &str,
+        own: &[String],
+        targets: &[String],
+    ) -> anyhow::Result<Self> {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for number in own {
+            let cookie = login(client, base, number).await?;
+            for _ in 0..2 {
+                let (base, cookie, stop) = (base.to_string(), cookie.clone(), stop.clone());
+                tasks.push(tokio::spawn(trickle(base, cookie, stop)));
+            }
+        }
+        let posts: [(&str, FormOf); 3] = [
+            ("/api/espace/connexion", |i, targets| {
+                vec![
+                    ("numero".into(), targets[i % targets.len()].clone()),
+                    ("mot_de_passe".into(), format!("devine {i}")),
+                ]
+            }),
+            ("/api/espace/mot-de-passe-oublie", |i, _| {
+                vec![
+                    ("numero".into(), format!("26-ZZZZ-{:04}", i % 10_000)),
+                    ("email".into(), format!("cible{i}@exemple.fr")),
+                ]
+            }),
+            ("/api/inscription/etape", |i, _| {
+                vec![
+                    ("exam".into(), EXAM.into()),
+                    ("step".into(), "identite".into()),
+                    ("direction".into(), "next".into()),
+                    ("fields[nom_naissance]".into(), format!("Robot{i}")),
+                ]
+            }),
+        ];
+        for (path, body) in posts {
+            for _ in 0..2 {
+                let (client, url, stop) = (client.clone(), format!("{base}{path}"), stop.clone());
+                let (origin, targets) = (base.to_string(), targets.to_vec());
+                tasks.push(tokio::spawn(async move {
+                    let mut seen = BTreeMap::new();
+                    let mut i = 0;
+                    // 50 posts a second per loop, 300 in all: far past what one client
+                    // may send (30), without the driver's own loop eating the two cores
+                    // the server runs on.
+                    let mut pace = tokio::time::interval(ATTACK_PERIOD);
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        pace.tick().await;
+                        let r = client
+                            .post(&url)
+                            .header("origin", &origin)
+                            .header("accept", "text/html")
+                            .header("x-forwarded-for", ATTACKER)
+                            .form(&body(i, &targets))
+                            .send()
+                            .await;
+                        let key = match r {
+                            Ok(r) => format!("{path} {}", r.status().as_u16()),
+                            Err(_) => format!("{path} error"),
+                        };
+                        *seen.entry(key).or_insert(0) += 1;
+                        i += 1;
+                    }
+                    seen
+                }));
+            }
+        }
+        Ok(Self { stop, tasks })
+    }
+
+    /// Stops the attack; how many requests of each kind got which answer.
+    async fn stop(self) -> BTreeMap<String, usize> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut all = BTreeMap::new();
+        for task in self.tasks {
+            for (k, v) in task.await.unwrap_or_default() {
+                *all.entry(k).or_insert(0) += v;
+            }
+        }
+        all
+    }
+}
+
+/// An upload that announces 5 MB and sends a byte every half second; when the server
+/// cuts it (or refuses it), another starts.
+async fn trickle(
+    base: String,
+    cookie: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> BTreeMap<String, usize> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://").to_string();
+    let mut seen = BTreeMap::new();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(&address).await else {
+            break;
+        };
+        let head = "--x\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"lent.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n";
+        let request = format!(
+            "POST /espace/pieces/diplome/fichiers HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {base}\r\nAccept: application/json\r\nX-Forwarded-For: {ATTACKER}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 5000000\r\n\r\n{head}"
+        );
+        if stream.write_all(request.as_bytes()).await.is_err() {
+            continue;
+        }
+        let mut answer = [0u8; 64];
+        let status = loop {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break "stopped".to_string();
+            }
+            if stream.write_all(b" ").await.is_err() {
+                break "cut".to_string();
+            }
+            match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut answer)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break "cut".to_string(),
+                Ok(Ok(n)) => {
+                    break String::from_utf8_lossy(&answer[..n])
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("?")
+                        .to_string();
+                }
+                Err(_) => {}
+            }
+        };
+        *seen.entry(format!("slow upload {status}")).or_insert(0) += 1;
+    }
+    seen
 }

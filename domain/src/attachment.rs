@@ -275,7 +275,7 @@ pub fn stored_file_name(raw: &str, kind: FileKind) -> String {
 ///
 /// Names may hide their letters as `#xx` escapes (`/Encr#79pt` is `/Encrypt`): they are
 /// decoded before looking. Objects inside compressed object streams are not inflated,
-/// so what hides there is not seen; no viewer of ours runs a PDF's actions anyway.
+/// so what hides there is not seen.
 #[derive(Default)]
 pub struct PdfScan {
     /// The last raw bytes seen, for the end marker.
@@ -377,6 +377,42 @@ impl PdfScan {
         Ok(PdfFindings {
             javascript: self.found[JAVASCRIPT],
         })
+    }
+}
+
+/// What only the whole file tells: a PDF's scan, a JPEG's structure and where the
+/// picture ends. The browser runs it over the chosen file before sending a byte; the
+/// server over what arrives, storing only the picture's bytes.
+#[derive(Default)]
+pub struct WholeFile {
+    pdf: PdfScan,
+    jpeg: crate::jpeg::JpegEnd,
+}
+
+impl WholeFile {
+    /// Reads the next bytes; returns how many of them belong to the file (a JPEG ends
+    /// at its end marker). Until the kind is known (five bytes in), all of them.
+    pub fn feed(&mut self, bytes: &[u8], kind: Option<FileKind>) -> usize {
+        // Both watch from the first byte: the kind may be known only a few bytes in.
+        let picture = self.jpeg.feed(bytes);
+        if kind == Some(FileKind::Jpeg) {
+            picture
+        } else {
+            self.pdf.feed(bytes);
+            bytes.len()
+        }
+    }
+
+    /// The verdict once every byte went by: a JPEG must be a whole picture, a PDF pass
+    /// its scan (whose findings are kept).
+    pub fn finish(self, name: &str, kind: FileKind) -> Result<PdfFindings, UploadError> {
+        match kind {
+            FileKind::Pdf => self.pdf.finish(name),
+            FileKind::Jpeg if self.jpeg.is_whole() => Ok(PdfFindings::default()),
+            FileKind::Jpeg => Err(UploadError::Corrupt {
+                name: name.to_string(),
+            }),
+        }
     }
 }
 

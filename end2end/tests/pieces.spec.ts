@@ -84,12 +84,18 @@ test("a wrong type or an oversize file is refused with a French message, and not
   await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("gros.pdf", 10 * 1024 * 1024));
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
   await expect(page.getByRole("alert")).toHaveText(named("gros.pdf", "doit faire moins de 10 Mo."));
+
+  // A photo cut short (the phone lost the end of it): refused as damaged.
+  const photo = await page.screenshot({ type: "jpeg" });
+  await page.getByLabel("choisir un fichier").setInputFiles({ name: "coupee.jpg", mimeType: "image/jpeg", buffer: photo.subarray(0, photo.length - 200) });
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByRole("alert")).toHaveText(named("coupee.jpg", "est incomplet ou endommagé : enregistrez-le de nouveau, puis déposez-le."));
   // The file already saved is still there.
   await expect(page.locator(".file")).toHaveCount(1);
   await expect(page.locator(".file")).toContainText("licence.pdf");
   // With JavaScript, both were refused in the browser: not one byte was sent.
   if (js(info.project.name)) expect(uploads).toEqual([]);
-  else expect(uploads.length).toBe(2);
+  else expect(uploads.length).toBe(3);
 });
 
 test("someone else's file is not served", async ({ page, browser }) => {

@@ -148,6 +148,16 @@ async fn upload(
         return Refusal::of(StatusCode::TOO_MANY_REQUESTS, upload_code::TWO_AT_ONCE)
             .answer(json, &back);
     };
+    // A reading slot before a byte is read: how many bodies are read at all is bounded,
+    // and a request that waits too long for one hears « busy », never silence.
+    let Ok(Ok(_reading)) = tokio::time::timeout(
+        pacing::NIGHT.permit_wait,
+        pacing::reading_slots().acquire_owned(),
+    )
+    .await
+    else {
+        return Refusal::of(StatusCode::SERVICE_UNAVAILABLE, upload_code::BUSY).answer(json, &back);
+    };
     let cut = CutFlag::default();
     let body = Body::from_stream(pacing::paced(
         body.into_data_stream(),

@@ -2,6 +2,7 @@
 
 pub mod config;
 mod files;
+mod flood;
 mod pacing;
 mod security;
 mod staff;

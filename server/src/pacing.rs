@@ -2,12 +2,16 @@
 //! candidates need.
 //!
 //! Reading a body fast costs memory (hyper's and the parser's buffers grow with the bytes
-//! waiting), so the site reads at most [`read_permits`] bodies at once. A permit is held
-//! only while bytes flow: a body that has nothing to give for [`Pace::hold`] gives its
-//! permit back and waits for its next bytes without one (a trickle buffers next to
-//! nothing). A body that sends nothing for [`Pace::idle`], or less than
-//! [`Pace::min_bytes`] in a [`Pace::window`], is cut; a body that cannot get a permit
-//! within [`Pace::permit_wait`] is refused as « busy », never left waiting for ever.
+//! waiting), so the site reads at most [`read_permits`] fast bodies at once: a chunk of
+//! [`Pace::big`] bytes or more needs a permit, kept while such chunks keep coming and
+//! given back after [`Pace::hold`] without bytes or at the first small chunk. Small
+//! chunks (a slow link, a trickle) need none: they buffer next to nothing, so a
+//! trickle never holds what a flowing upload waits for. How many bodies are being
+//! read at all is capped apart ([`reading_slots`], taken before a byte is read), which
+//! bounds the chunks held while waiting for a permit. A body that sends nothing for
+//! [`Pace::idle`], or less than [`Pace::min_bytes`] in a [`Pace::window`], is cut; one
+//! that cannot get a permit within [`Pace::permit_wait`] is refused as « busy », never
+//! left waiting for ever.
 
 use std::{
     collections::HashMap,
@@ -34,6 +38,7 @@ pub struct Pace {
     pub min_bytes: u64,
     pub hold: Duration,
     pub permit_wait: Duration,
+    pub big: usize,
 }
 
 /// The deadline night's: 30 s without a byte, or under about 1 Ko/s over 30 s, is cut.
@@ -43,6 +48,7 @@ pub const NIGHT: Pace = Pace {
     min_bytes: 30 * 1024,
     hold: Duration::from_millis(50),
     permit_wait: Duration::from_secs(10),
+    big: 16 * 1024,
 };
 
 /// At most this many uploads of one dossier are read at once (per server).
@@ -78,15 +84,24 @@ impl CutFlag {
     }
 }
 
-/// Bodies read at once, site-wide: 4 per core.
+/// Bodies being read at all, site-wide: 16 per core, taken before a byte is read.
+pub fn reading_slots() -> Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    per_core(&SLOTS, 16)
+}
+
+/// Fast bodies read at once, site-wide: 4 per core.
 pub fn read_permits() -> Arc<Semaphore> {
     static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    PERMITS
-        .get_or_init(|| {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            Arc::new(Semaphore::new(4 * cores))
-        })
-        .clone()
+    per_core(&PERMITS, 4)
+}
+
+fn per_core(cell: &'static OnceLock<Arc<Semaphore>>, per_core: usize) -> Arc<Semaphore> {
+    cell.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Semaphore::new(per_core * cores))
+    })
+    .clone()
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -168,7 +183,10 @@ where
                 if !self.window_passes(now) {
                     return self.stop(Cut::TooSlow);
                 }
-                if self.permit.is_none() {
+                if chunk.len() < self.pace.big {
+                    // A slow phase: nothing to hold a permit for.
+                    self.permit = None;
+                } else if self.permit.is_none() {
                     let acquire = self.permits.clone().acquire_owned();
                     match timeout(self.pace.permit_wait, acquire).await {
                         Ok(Ok(permit)) => self.permit = Some(permit),
@@ -266,6 +284,7 @@ mod tests {
         min_bytes: 1000,
         hold: Duration::from_millis(20),
         permit_wait: Duration::from_millis(200),
+        big: 1000,
     };
 
     /// A body sending `chunk` bytes every `every`, `count` times.
@@ -331,8 +350,9 @@ mod tests {
             permit_wait: Duration::from_secs(5),
             ..FAST
         };
+        // Big chunks with pauses: it takes the permit, and gives it back in each pause.
         let slow = tokio::spawn(read_all(paced(
-            trickle(600, Duration::from_millis(100), 10),
+            trickle(6000, Duration::from_millis(100), 10),
             patient,
             permits.clone(),
             CutFlag::default(),
@@ -349,18 +369,30 @@ mod tests {
         .await;
         assert_eq!(fast.unwrap(), 50_000);
         assert_eq!(cut.get(), None);
-        assert_eq!(slow.await.unwrap().unwrap(), 6000);
+        assert_eq!(slow.await.unwrap().unwrap(), 60_000);
     }
 
     #[tokio::test]
-    async fn without_a_permit_in_time_the_body_is_refused_as_busy() {
+    async fn without_a_permit_in_time_a_fast_body_is_refused_as_busy() {
         let permits = Arc::new(Semaphore::new(1));
         let _held = permits.clone().acquire_owned().await.unwrap();
         let cut = CutFlag::default();
-        let body = trickle(500, Duration::from_millis(1), 3);
+        let body = trickle(5000, Duration::from_millis(1), 3);
         let read = read_all(paced(body, FAST, permits, cut.clone())).await;
         assert!(read.is_err());
         assert_eq!(cut.get(), Some(Cut::Busy));
+    }
+
+    #[tokio::test]
+    async fn small_chunks_need_no_permit() {
+        // Every permit is taken: a slow link's small chunks are still read.
+        let permits = Arc::new(Semaphore::new(1));
+        let _held = permits.clone().acquire_owned().await.unwrap();
+        let cut = CutFlag::default();
+        let body = trickle(500, Duration::from_millis(20), 20);
+        let read = read_all(paced(body, FAST, permits, cut.clone())).await;
+        assert_eq!(read.unwrap(), 10_000);
+        assert_eq!(cut.get(), None);
     }
 
     #[test]

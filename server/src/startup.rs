@@ -13,7 +13,7 @@ use services::{
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Settings, files, security, staff};
+use crate::{Settings, files, flood, security, staff};
 
 pub struct Application {
     listener: TcpListener,
@@ -112,6 +112,11 @@ impl Application {
             .layer(middleware::from_fn_with_state(state.clone(), staff::gate))
             .layer(middleware::from_fn(security::same_origin))
             .layer(middleware::from_fn(security::server_fn_body_limit))
+            // Before any body is read: a flood is answered at the door.
+            .layer(middleware::from_fn_with_state(
+                (state.clone(), flood::Buckets::default()),
+                flood::limit_posts,
+            ))
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 security::headers,

@@ -131,7 +131,8 @@ pub async fn login(
         .verify_login(password, found.as_ref().map(|(_, h)| h.as_str()))
         .await?;
     let Some((id, _)) = found.filter(|_| verified.ok) else {
-        // The attempt stays counted: it was a failure.
+        // The attempt stays counted, and now counts for this client too.
+        throttle::failed(db, attempt, now).await?;
         tracing::info!(scope = %limits[0].scope, "login failed");
         return Err(AccountError::InvalidCredentials);
     };

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use domain::{
     FileKind, PieceRequirement, PieceSpec,
-    attachment::{self, PdfScan, UploadError},
+    attachment::{self, UploadError, WholeFile},
 };
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
@@ -217,12 +217,10 @@ where
     let mut kind = None;
     let mut size: u64 = 0;
     let mut hasher = Sha256::new();
-    let mut scan = PdfScan::default();
+    let mut whole = WholeFile::default();
     // Phone photos lose their location and other metadata on the way to storage; the
     // stored bytes (and so the SHA-256 on the receipt) are the cleaned ones.
     let mut stripper = domain::jpeg::MetadataStripper::new();
-    // A JPEG ends at its end-of-image marker: what follows is not stored.
-    let mut jpeg_end = domain::jpeg::JpegEnd::default();
     let mut stored: u64 = 0;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AttachmentError::Interrupted(e.to_string()))?;
@@ -250,38 +248,16 @@ where
             }
         }
         let cleaned = stripper.feed(&chunk);
-        stored += keep(
-            &cleaned,
-            kind,
-            &mut jpeg_end,
-            &mut scan,
-            &mut hasher,
-            &mut pending,
-        )
-        .await?;
+        stored += keep(&cleaned, kind, &mut whole, &mut hasher, &mut pending).await?;
     }
     let rest = stripper.finish();
-    stored += keep(
-        &rest,
-        kind,
-        &mut jpeg_end,
-        &mut scan,
-        &mut hasher,
-        &mut pending,
-    )
-    .await?;
+    stored += keep(&rest, kind, &mut whole, &mut hasher, &mut pending).await?;
     let kind = match kind {
         Some(kind) => kind,
         // Fewer bytes than a signature: empty, or too short to be either kind.
         None => attachment::check_start(&name, &head, size, &piece.kinds, piece.max_size_bytes)?,
     };
-    let script = match kind {
-        FileKind::Pdf => scan.finish(&name)?.javascript,
-        FileKind::Jpeg if !jpeg_end.is_whole() => {
-            return Err(UploadError::Corrupt { name }.into());
-        }
-        FileKind::Jpeg => false,
-    };
+    let script = whole.finish(&name, kind)?.javascript;
     let name = attachment::stored_file_name(&name, kind);
     let sha256 = hex::encode(hasher.finalize());
     let key = pending.commit().await?;
@@ -353,24 +329,16 @@ where
     })
 }
 
-/// Passes cleaned bytes on to the hash, the checks and the storage: for a JPEG only
+/// Passes cleaned bytes on to the checks, the hash and the storage: for a JPEG only
 /// those up to its end marker. Returns how many were stored.
 async fn keep(
     bytes: &[u8],
     kind: Option<FileKind>,
-    jpeg_end: &mut domain::jpeg::JpegEnd,
-    scan: &mut PdfScan,
+    whole: &mut WholeFile,
     hasher: &mut Sha256,
     pending: &mut crate::storage::PendingFile,
 ) -> Result<u64, AttachmentError> {
-    // Both watch from the first byte: the kind may be known only a few bytes in.
-    let picture = jpeg_end.feed(bytes);
-    let bytes = if kind == Some(FileKind::Jpeg) {
-        &bytes[..picture]
-    } else {
-        scan.feed(bytes);
-        bytes
-    };
+    let bytes = &bytes[..whole.feed(bytes, kind)];
     hasher.update(bytes);
     pending.write(bytes).await?;
     Ok(bytes.len() as u64)

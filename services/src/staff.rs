@@ -121,7 +121,8 @@ pub async fn login(
     // A decoy hash is checked for an unknown address: the same time, the same answer.
     let verified = passwords.verify_login(password, hash.as_deref()).await?;
     let Some(row) = found.filter(|_| verified.ok) else {
-        // The attempt stays counted: it was a failure.
+        // The attempt stays counted, and now counts for this client too.
+        throttle::failed(db, attempt, now).await?;
         tracing::info!(scope = %limits[0].scope, "staff login failed");
         return Err(StaffError::InvalidCredentials);
     };

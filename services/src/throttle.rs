@@ -36,6 +36,8 @@ pub struct Limit {
     pub scope: String,
     pub max: i64,
     pub window: SignedDuration,
+    /// Counted only once the attempt [`failed`], not while it is in flight.
+    pub on_failure: bool,
 }
 
 impl Limit {
@@ -44,7 +46,17 @@ impl Limit {
             scope: scope.into(),
             max,
             window,
+            on_failure: false,
         }
+    }
+
+    /// A coarse ceiling counted on failures only: many honest attempts in flight at once
+    /// from one address (a school, a mobile operator's shared address) are not refused
+    /// for being in flight. Parallel failures may pass it by as many as are in flight;
+    /// the narrow scopes, counted before, still bound each account.
+    pub fn on_failure(mut self) -> Self {
+        self.on_failure = true;
+        self
     }
 }
 
@@ -61,7 +73,8 @@ pub fn login_limits(realm: &str, account: &str, client: &str) -> [Limit; 3] {
             format!("{realm}-client:{client}"),
             MAX_LOGIN_FAILURES_PER_CLIENT,
             FAILURE_WINDOW,
-        ),
+        )
+        .on_failure(),
         Limit::new(
             format!("{realm}:{account}"),
             MAX_LOGIN_FAILURES_PER_ACCOUNT,
@@ -75,6 +88,8 @@ pub fn login_limits(realm: &str, account: &str, client: &str) -> [Limit; 3] {
 #[must_use = "an attempt is counted until forgiven"]
 pub struct Attempt {
     id: String,
+    /// Scopes counted only if the attempt fails.
+    on_failure: Vec<String>,
 }
 
 /// Counts one attempt against each limit's scope, then checks them all. `Err(retry_at_ms)`
@@ -85,10 +100,15 @@ pub async fn attempt(
     limits: &[Limit],
     now_ms: i64,
 ) -> Result<Result<Attempt, i64>, DbError> {
+    // A client already over a limit is refused on a read: hammering a closed door
+    // writes nothing, so it does not hold the database's writer from honest requests.
+    if let Some(retry_at) = over(db, limits, now_ms, 0).await? {
+        return Ok(Err(retry_at));
+    }
     let id = uuid::Uuid::new_v4().to_string();
     // One transaction: one commit (one fsync on SQLite) for all the scopes.
     let mut tx = db.pool().begin().await?;
-    for limit in limits {
+    for limit in limits.iter().filter(|l| !l.on_failure) {
         sqlx::query("INSERT INTO attempts (id, scope, at) VALUES ($1, $2, $3)")
             .bind(&id)
             .bind(&limit.scope)
@@ -97,6 +117,37 @@ pub async fn attempt(
             .await?;
     }
     tx.commit().await?;
+    // Counted again with this attempt's rows: attempts sent at once see one another.
+    if let Some(retry_at) = over(db, limits, now_ms, 1).await? {
+        take_back(db, &id).await?;
+        return Ok(Err(retry_at));
+    }
+    let on_failure = limits
+        .iter()
+        .filter(|l| l.on_failure)
+        .map(|l| l.scope.clone())
+        .collect();
+    Ok(Ok(Attempt { id, on_failure }))
+}
+
+/// The attempt failed: the scopes counted on failure count it now.
+pub async fn failed(db: &Db, attempt: Attempt, now_ms: i64) -> Result<(), DbError> {
+    let mut tx = db.pool().begin().await?;
+    for scope in &attempt.on_failure {
+        sqlx::query("INSERT INTO attempts (id, scope, at) VALUES ($1, $2, $3)")
+            .bind(&attempt.id)
+            .bind(scope)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The instant the first scope over its limit opens again, if one is; `mine` is 1 when
+/// this attempt's rows are already counted in the scopes counted before, 0 otherwise.
+async fn over(db: &Db, limits: &[Limit], now_ms: i64, mine: i64) -> Result<Option<i64>, DbError> {
     for limit in limits {
         let window = limit.window.as_millis() as i64;
         let row = sqlx::query(
@@ -107,14 +158,25 @@ pub async fn attempt(
         .fetch_one(db.pool())
         .await?;
         let count: i64 = row.try_get("n")?;
-        if count > limit.max {
+        // With this attempt: among the rows of a scope counted before (when written),
+        // not yet among those counted on failure.
+        let with_this = if limit.on_failure || mine == 0 {
+            count + 1
+        } else {
+            count
+        };
+        if with_this > limit.max {
             let first: Option<i64> = row.try_get("first")?;
-            take_back(db, &id).await?;
-            tracing::warn!(scope = %limit.scope, attempts = count, "refused: too many attempts");
-            return Ok(Err(first.unwrap_or(now_ms) + window));
+            // A race lost is news; every knock on a door already closed is not.
+            if mine == 1 {
+                tracing::warn!(scope = %limit.scope, attempts = count, "refused: too many attempts");
+            } else {
+                tracing::debug!(scope = %limit.scope, attempts = count, "refused: too many attempts");
+            }
+            return Ok(Some(first.unwrap_or(now_ms) + window));
         }
     }
-    Ok(Ok(Attempt { id }))
+    Ok(None)
 }
 
 async fn take_back(db: &Db, id: &str) -> Result<(), DbError> {

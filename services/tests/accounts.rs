@@ -819,3 +819,41 @@ async fn a_refused_duplicate_is_kept_for_staff_on_the_existing_dossier() {
         );
     }
 }
+
+#[tokio::test]
+async fn many_honest_logins_at_once_from_one_shared_address_all_get_in() {
+    for env in envs().await {
+        let env = Arc::new(env);
+        let hash = env.passwords.hash(PASSWORD).await.unwrap();
+        let mut numbers = Vec::new();
+        for i in 0..40u8 {
+            let who = format!("Partage{}", (b'a' + i % 26) as char).repeat(1 + usize::from(i / 26));
+            let d = services::demo::candidate(&env.db, &env.clock, DEMO, "externe", &who, &hash)
+                .await
+                .unwrap();
+            numbers.push(d.number.to_string());
+        }
+        // More than the 30 failures one address may make: they are in flight, not failed.
+        let logins = numbers.into_iter().map(|number| {
+            let env = env.clone();
+            tokio::spawn(async move {
+                accounts::login(
+                    &env.db,
+                    &env.passwords,
+                    &env.clock,
+                    &number,
+                    PASSWORD,
+                    "10.0.0.9",
+                )
+                .await
+                .is_ok()
+            })
+        });
+        let ok = futures_util::future::join_all(logins)
+            .await
+            .into_iter()
+            .filter(|r| *r.as_ref().unwrap())
+            .count();
+        assert_eq!(ok, 40, "{}", env.label);
+    }
+}
