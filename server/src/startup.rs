@@ -167,8 +167,7 @@ async fn send_reminders(state: AppState) {
     let mut passes: u32 = 0;
     loop {
         every.tick().await;
-        let pass =
-            services::reminders::send_due(&state.db, &*state.clock, &state.mailer, &state.base_url);
+        let pass = services::reminders::send_due(&state.db, &*state.clock, &state.base_url);
         if let Err(error) = pass.await {
             tracing::error!(%error, "deadline reminders pass failed");
         }

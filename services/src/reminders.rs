@@ -1,7 +1,8 @@
-//! The reminder two days before the deadline: one mail to each dossier still open, sent
-//! once whichever server instance runs the pass. A dossier is claimed by a conditional
-//! update (rows affected decides, as for closure) before its mail is sent; a mail that
-//! cannot be sent gives its claim back, so a later pass tries again.
+//! The reminder two days before the deadline: one mail to each dossier still open,
+//! promised once whichever server instance runs the pass. A dossier is claimed by a
+//! conditional update (rows affected decides, as for closure), and its letter written
+//! to the outbox in the same transaction; the outbox sends it, and tries again if the
+//! relay fails.
 
 use jiff::SignedDuration;
 use sqlx::Row;
@@ -9,23 +10,17 @@ use sqlx::Row;
 use crate::{
     Clock, Db,
     dossiers::{self, Dossier, DossierError},
-    mail::Mailer,
 };
 
 /// How long before the deadline the reminder goes.
 pub const BEFORE_DEADLINE: SignedDuration = SignedDuration::from_hours(48);
 
-/// Mails the reminders due at the clock's instant, and says how many went.
+/// Puts the reminders due at the clock's instant in the outbox; says how many.
 ///
 /// Due: open dossiers of an exam that closes within [`BEFORE_DEADLINE`], created before
 /// that window began (a candidate who registers on the last evening has just read the
 /// deadline; the dossier page warns them at 24 h and 1 h).
-pub async fn send_due(
-    db: &Db,
-    clock: &dyn Clock,
-    mailer: &Mailer,
-    base_url: &str,
-) -> Result<usize, DossierError> {
+pub async fn send_due(db: &Db, clock: &dyn Clock, base_url: &str) -> Result<usize, DossierError> {
     let now = clock.now().as_millisecond();
     let window = BEFORE_DEADLINE.as_millis() as i64;
     let due: Vec<String> = sqlx::query(
@@ -42,36 +37,30 @@ pub async fn send_due(
     .collect::<Result<_, _>>()?;
     let mut sent = 0;
     for id in due {
+        let Some(dossier) = dossiers::by_id(db, &id).await? else {
+            continue;
+        };
+        let mut tx = db.pool().begin().await?;
         let claimed = sqlx::query(
             "UPDATE dossiers SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL AND status = 'open'",
         )
         .bind(now)
         .bind(&id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
         if claimed.rows_affected() != 1 {
             continue; // another instance has it, or the candidate just closed
         }
-        let Some(dossier) = dossiers::by_id(db, &id).await? else {
-            continue;
-        };
         let (subject, body) = reminder(&dossier, base_url);
-        match mailer
-            .send(dossier.registration.email.as_str(), &subject, body)
-            .await
-        {
-            Ok(()) => sent += 1,
-            Err(error) => {
-                tracing::error!(%error, dossier = %dossier.number, "reminder not sent; retried at the next pass");
-                sqlx::query("UPDATE dossiers SET reminded_at = NULL WHERE id = $1")
-                    .bind(&id)
-                    .execute(db.pool())
-                    .await?;
-            }
-        }
+        let letter =
+            crate::outbox::Letter::text(dossier.registration.email.as_str(), subject, body)
+                .about(&dossier.id);
+        crate::outbox::post(&mut *tx, now, &letter).await?;
+        tx.commit().await?;
+        sent += 1;
     }
     if sent > 0 {
-        tracing::info!(sent, "deadline reminders sent");
+        tracing::info!(sent, "deadline reminders promised");
     }
     Ok(sent)
 }

@@ -148,16 +148,40 @@ pub async fn failed(db: &Db, attempt: Attempt, now_ms: i64) -> Result<(), DbErro
 /// The instant the first scope over its limit opens again, if one is; `mine` is 1 when
 /// this attempt's rows are already counted in the scopes counted before, 0 otherwise.
 async fn over(db: &Db, limits: &[Limit], now_ms: i64, mine: i64) -> Result<Option<i64>, DbError> {
+    // One query per window length (a login's limits share one): few round trips when
+    // a hundred candidates log in at once.
+    let mut counts: std::collections::HashMap<&str, (i64, Option<i64>)> = Default::default();
+    let mut windows: Vec<SignedDuration> = limits.iter().map(|l| l.window).collect();
+    windows.sort();
+    windows.dedup();
+    for window in windows {
+        let these: Vec<&Limit> = limits.iter().filter(|l| l.window == window).collect();
+        let placeholders = (0..these.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Only placeholders are formatted in: the scopes are bound.
+        let sql = format!(
+            "SELECT scope, COUNT(*) AS n, MIN(at) AS first FROM attempts
+             WHERE at > $1 AND scope IN ({placeholders}) GROUP BY scope"
+        );
+        let mut query =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms - window.as_millis() as i64);
+        for limit in &these {
+            query = query.bind(&limit.scope);
+        }
+        for row in query.fetch_all(db.pool()).await? {
+            let scope: String = row.try_get("scope")?;
+            if let Some(limit) = these.iter().find(|l| l.scope == scope) {
+                counts.insert(&limit.scope, (row.try_get("n")?, row.try_get("first")?));
+            }
+        }
+    }
     for limit in limits {
-        let window = limit.window.as_millis() as i64;
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(at) AS first FROM attempts WHERE scope = $1 AND at > $2",
-        )
-        .bind(&limit.scope)
-        .bind(now_ms - window)
-        .fetch_one(db.pool())
-        .await?;
-        let count: i64 = row.try_get("n")?;
+        let (count, first) = counts
+            .get(limit.scope.as_str())
+            .copied()
+            .unwrap_or((0, None));
         // With this attempt: among the rows of a scope counted before (when written),
         // not yet among those counted on failure.
         let with_this = if limit.on_failure || mine == 0 {
@@ -166,14 +190,15 @@ async fn over(db: &Db, limits: &[Limit], now_ms: i64, mine: i64) -> Result<Optio
             count
         };
         if with_this > limit.max {
-            let first: Option<i64> = row.try_get("first")?;
             // A race lost is news; every knock on a door already closed is not.
             if mine == 1 {
                 tracing::warn!(scope = %limit.scope, attempts = count, "refused: too many attempts");
             } else {
                 tracing::debug!(scope = %limit.scope, attempts = count, "refused: too many attempts");
             }
-            return Ok(Some(first.unwrap_or(now_ms) + window));
+            return Ok(Some(
+                first.unwrap_or(now_ms) + limit.window.as_millis() as i64,
+            ));
         }
     }
     Ok(None)
@@ -190,13 +215,15 @@ async fn take_back(db: &Db, id: &str) -> Result<(), DbError> {
 /// The attempt was not a failure: it no longer counts anywhere, and the failures
 /// counted in `clear` (e.g. this account from this client) are forgotten.
 pub async fn forgive(db: &Db, attempt: Attempt, clear: &[&str]) -> Result<(), DbError> {
-    take_back(db, &attempt.id).await?;
+    // One statement: the attempt's rows, and the scopes it clears ('' keeps the list
+    // valid when there is none).
+    let placeholders: String = (0..clear.len()).map(|i| format!(", ${}", i + 2)).collect();
+    let sql = format!("DELETE FROM attempts WHERE id = $1 OR scope IN (''{placeholders})");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&attempt.id);
     for scope in clear {
-        sqlx::query("DELETE FROM attempts WHERE scope = $1")
-            .bind(*scope)
-            .execute(db.pool())
-            .await?;
+        query = query.bind(*scope);
     }
+    query.execute(db.pool()).await?;
     Ok(())
 }
 
