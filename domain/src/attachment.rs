@@ -2,6 +2,10 @@
 //! a streaming check of PDFs. The browser runs them before sending a byte; the server
 //! runs them again on what actually arrives.
 
+use miniz_oxide::{
+    DataFormat, MZFlush, MZStatus,
+    inflate::stream::{InflateState, inflate},
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{FileKind, exam::MIB};
@@ -274,17 +278,33 @@ pub fn stored_file_name(raw: &str, kind: FileKind) -> String {
 /// JavaScript, and whether it ends like a PDF (`%%EOF` in its last bytes).
 ///
 /// Names may hide their letters as `#xx` escapes (`/Encr#79pt` is `/Encrypt`): they are
-/// decoded before looking. Objects inside compressed object streams are not inflated,
-/// so what hides there is not seen.
-#[derive(Default)]
+/// decoded before looking. Flate streams are inflated on the way (object streams keep
+/// dictionaries compressed), up to 64 MiB of output per file.
 pub struct PdfScan {
     /// The last raw bytes seen, for the end marker.
     tail: Vec<u8>,
-    /// The last decoded bytes, so tokens split across chunks are still found.
-    seam: Vec<u8>,
-    /// A `#` escape cut by the chunk's end: `#`, or `#` and one hex digit.
-    escape: Vec<u8>,
+    /// The file's own bytes, looked through for the tokens.
+    raw: Tokens,
+    /// Raw bytes kept to find the next stream's keyword and dictionary across chunks.
+    before: Vec<u8>,
+    /// The Flate stream being inflated (an object stream hides dictionaries), its
+    /// tokens, and how much all streams gave so far.
+    inflating: Option<(Box<InflateState>, Tokens)>,
+    inflated: u64,
     found: [bool; TOKENS.len()],
+}
+
+impl Default for PdfScan {
+    fn default() -> Self {
+        Self {
+            tail: Vec::new(),
+            raw: Tokens::default(),
+            before: Vec::new(),
+            inflating: None,
+            inflated: 0,
+            found: [false; TOKENS.len()],
+        }
+    }
 }
 
 /// What a PDF that passes declares: staff are warned, and it is never shown inline.
@@ -300,12 +320,27 @@ const EMBEDDED: usize = 2;
 const JAVASCRIPT: usize = 3;
 const TOKENS: [&[u8]; 4] = [b"/Encrypt", b"/Launch", b"/EmbeddedFile", b"/JavaScript"];
 const LONGEST: usize = 13;
+/// Inflated bytes looked through per file at most: a small file that inflates to
+/// gigabytes (a « zip bomb ») costs no more than this.
+const INFLATE_CAP: u64 = 64 * 1024 * 1024;
+/// Raw bytes kept before a stream's keyword: its dictionary is in them.
+const BEFORE: usize = 512;
 
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-impl PdfScan {
+/// Finds the tokens in a run of bytes given chunk by chunk: `#xx` escapes decoded first
+/// (`/Encr#79pt` is `/Encrypt`), tokens cut between chunks still found.
+#[derive(Default)]
+struct Tokens {
+    /// The last decoded bytes, so tokens split across chunks are still found.
+    seam: Vec<u8>,
+    /// A `#` escape cut by the chunk's end: `#`, or `#` and one hex digit.
+    escape: Vec<u8>,
+}
+
+impl Tokens {
     /// Decodes `#xx` escapes, carrying one cut by the chunk's end to the next chunk.
     fn decode<'a>(&mut self, chunk: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         if self.escape.is_empty() && !chunk.contains(&b'#') {
@@ -334,14 +369,12 @@ impl PdfScan {
         std::borrow::Cow::Owned(out)
     }
 
-    /// Reads a chunk: tokens are looked for in its decoded bytes, and in the seam
-    /// between the previous chunk's end and this one's start.
-    pub fn feed(&mut self, chunk: &[u8]) {
+    fn feed(&mut self, chunk: &[u8], found: &mut [bool; TOKENS.len()]) {
         let decoded = self.decode(chunk);
         let head = &decoded[..decoded.len().min(LONGEST - 1)];
         let mut seam = std::mem::take(&mut self.seam);
         seam.extend_from_slice(head);
-        for (found, token) in self.found.iter_mut().zip(TOKENS) {
+        for (found, token) in found.iter_mut().zip(TOKENS) {
             *found = *found || contains(&seam, token) || contains(&decoded, token);
         }
         // The seam keeps the last bytes decoded, for the next chunk.
@@ -353,6 +386,43 @@ impl PdfScan {
             seam.drain(..excess);
         }
         self.seam = seam;
+    }
+}
+
+/// Where the data of the next stream starts in `buf` (searched from `from`), and
+/// whether its dictionary asks for Flate; `None` when no whole keyword is there yet.
+fn next_stream(buf: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut at = from;
+    while let Some(found) = memchr::memmem::find(&buf[at..], b"stream") {
+        let keyword = at + found;
+        at = keyword + 6;
+        if keyword >= 3 && &buf[keyword - 3..keyword] == b"end" {
+            continue;
+        }
+        let data = match &buf[at..] {
+            [b'\r', b'\n', ..] => at + 2,
+            [b'\n', ..] => at + 1,
+            [b'\r'] | [] => return None, // its end of line is in the next chunk
+            _ => continue,
+        };
+        // The dictionary just before the keyword, since the previous object's end.
+        let window = &buf[keyword.saturating_sub(BEFORE)..keyword];
+        let own = ["endobj", "endstream"]
+            .iter()
+            .filter_map(|end| memchr::memmem::rfind(window, end.as_bytes()).map(|p| p + end.len()))
+            .max()
+            .unwrap_or(0);
+        return Some((data, contains(&window[own..], b"FlateDecode")));
+    }
+    None
+}
+
+impl PdfScan {
+    /// Reads a chunk: tokens are looked for in its decoded bytes (and across the seam
+    /// with the previous chunk), and in what its Flate streams inflate to.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.raw.feed(chunk, &mut self.found);
+        self.follow_streams(chunk);
         if chunk.len() >= TAIL {
             self.tail.clear();
             self.tail.extend_from_slice(&chunk[chunk.len() - TAIL..]);
@@ -360,6 +430,50 @@ impl PdfScan {
             self.tail.extend_from_slice(chunk);
             let excess = self.tail.len().saturating_sub(TAIL);
             self.tail.drain(..excess);
+        }
+    }
+
+    /// Inflates each Flate stream as it goes by (object streams hold dictionaries too,
+    /// an action among them), up to [`INFLATE_CAP`] in all.
+    fn follow_streams(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            if let Some((state, tokens)) = self.inflating.as_mut() {
+                let mut out = [0u8; 16 * 1024];
+                let result = inflate(state, rest, &mut out, MZFlush::None);
+                tokens.feed(&out[..result.bytes_written], &mut self.found);
+                self.inflated += result.bytes_written as u64;
+                rest = &rest[result.bytes_consumed..];
+                let going = matches!(result.status, Ok(MZStatus::Ok));
+                if !going || self.inflated > INFLATE_CAP {
+                    self.inflating = None;
+                } else if result.bytes_consumed == 0 && result.bytes_written == 0 {
+                    return; // waits for more input
+                }
+                continue;
+            }
+            if self.inflated > INFLATE_CAP {
+                return;
+            }
+            let carried = self.before.len();
+            self.before.extend_from_slice(rest);
+            // A keyword cut by the previous chunk's end starts among the carried bytes.
+            match next_stream(&self.before, carried.saturating_sub(8)) {
+                Some((data, flate)) => {
+                    let skip = data.saturating_sub(carried).min(rest.len());
+                    rest = &rest[skip..];
+                    self.before.clear();
+                    if flate {
+                        self.inflating =
+                            Some((InflateState::new_boxed(DataFormat::Zlib), Tokens::default()));
+                    }
+                }
+                None => {
+                    let excess = self.before.len().saturating_sub(BEFORE + 8);
+                    self.before.drain(..excess);
+                    return;
+                }
+            }
         }
     }
 
@@ -531,6 +645,53 @@ mod tests {
             scan(&[b"%PDF-1.7\n(page #1, 100#)", b"#", end]),
             Ok(PdfFindings::default())
         );
+    }
+
+    /// A PDF whose object stream (Flate) holds `hidden`, cut where the network likes.
+    fn compressed(hidden: &[u8]) -> Vec<u8> {
+        let mut objects = b"1 0 2 30 ".to_vec();
+        objects.extend_from_slice(b"<< /Type /Catalog >> << ");
+        // Enough repeated text that the stream is really compressed, not stored.
+        objects.extend(b"/Kids [3 0 R] ".repeat(40));
+        objects.extend_from_slice(hidden);
+        objects.extend_from_slice(b" >>");
+        let data = miniz_oxide::deflate::compress_to_vec_zlib(&objects, 6);
+        let mut pdf =
+            b"%PDF-1.7\n5 0 obj\n<< /Type /ObjStm /N 2 /First 9 /Filter /FlateDecode /Length "
+                .to_vec();
+        pdf.extend_from_slice(format!("{} >>\nstream\r\n", data.len()).as_bytes());
+        pdf.extend_from_slice(&data);
+        pdf.extend_from_slice(b"\r\nendstream\nendobj\nstartxref\n0\n%%EOF\n");
+        pdf
+    }
+
+    #[test]
+    fn what_hides_in_a_compressed_object_stream_is_seen_wherever_the_file_is_cut() {
+        let launch = compressed(b"/S /Launch /F (cmd.exe)");
+        let script = compressed(b"/S /JavaScript /JS (app.alert(1))");
+        let plain = compressed(b"/Type /Page");
+        // Nothing of it shows in the file's own bytes.
+        assert!(!contains(&launch, b"/Launch") && !contains(&script, b"/JavaScript"));
+        for cut in 0..launch.len() {
+            assert!(
+                matches!(
+                    scan(&[&launch[..cut], &launch[cut..]]),
+                    Err(UploadError::Active { .. })
+                ),
+                "cut at {cut}"
+            );
+        }
+        for cut in (0..script.len()).step_by(3) {
+            assert_eq!(
+                scan(&[&script[..cut], &script[cut..]]),
+                Ok(PdfFindings { javascript: true }),
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(scan(&[plain.as_slice()]), Ok(PdfFindings::default()));
+        // Streams that are not Flate (a scanned page's JPEG) are not inflated.
+        let image = b"%PDF-1.7\n6 0 obj\n<< /Filter /DCTDecode /Length 4 >>\nstream\n\xFF\xD8\xFF\xD9\nendstream\nendobj\n%%EOF\n";
+        assert_eq!(scan(&[&image[..]]), Ok(PdfFindings::default()));
     }
 
     #[test]
