@@ -4,12 +4,14 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # `make run` is the demo set-up: it seeds the demo candidate (APP_DEMO=false to skip).
 APP_DEMO ?= true
 PG_UP := $(shell psql "$(PG_URL)" -Atqc 'select 1' 2>/dev/null)
+# Where cargo writes binaries: CARGO_TARGET_DIR when set (a build cache kept elsewhere).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 .PHONY: run test bench tools test-tools build-release build-debug fmt-check clippy rust-test e2e pg-clean
 
 ## Build (release), migrate, import the exams and serve on http://127.0.0.1:3000.
 run: tools build-release
-	APP_DEMO=$(APP_DEMO) ./target/release/server serve
+	APP_DEMO=$(APP_DEMO) $(TARGET_DIR)/release/server serve
 
 ## Formatting, lints, all Rust tests (SQLite and PostgreSQL), then Playwright.
 test: test-tools fmt-check clippy rust-test e2e
@@ -17,7 +19,7 @@ test: test-tools fmt-check clippy rust-test e2e
 ## The deadline-night benchmark: release build, then bench/results/results.{json,md}.
 bench: tools build-release
 	cargo build --release -p bench
-	./target/release/bench --out bench/results
+	$(TARGET_DIR)/release/bench --out bench/results --server $(TARGET_DIR)/release/server
 	bench/frontend.sh bench/results
 
 tools:

@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 (cd bench && [ -d node_modules/lighthouse ] || npm ci --no-fund --no-audit)
 
 APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_DEMO=true RUST_LOG=warn \
-  target/release/server serve >"$DATA/log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/release/server" serve >"$DATA/log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 B="http://127.0.0.1:$PORT"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${E2E_PORT:-3100}
-BIN=${E2E_SERVER_BIN:-target/debug/server}
+BIN=${E2E_SERVER_BIN:-${CARGO_TARGET_DIR:-target}/debug/server}
 DATA=$(mktemp -d)
 LOG="$DATA/server.log"
 

@@ -37,6 +37,9 @@ pub struct Settings {
     /// `APP_TRUSTED_PROXIES`: reverse proxies (addresses or CIDR ranges, comma-separated)
     /// whose `X-Forwarded-For` names the client; empty: the TCP peer is the client.
     pub trusted_proxies: Vec<services::clients::IpNet>,
+    /// `APP_SHUTDOWN_GRACE` (seconds, default 60): on SIGTERM, how long requests in
+    /// flight (uploads from slow phones) may take to finish.
+    pub shutdown_grace: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,8 +139,18 @@ impl Settings {
                 reason: "the demo accounts have public passwords: never on a public (https) site",
             });
         }
+        let grace_text = lookup("APP_SHUTDOWN_GRACE").unwrap_or_else(|| "60".into());
+        let shutdown_grace = grace_text
+            .parse::<u64>()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| ConfigError::Invalid {
+                name: "APP_SHUTDOWN_GRACE",
+                value: grace_text.clone(),
+                reason: "expected a number of seconds",
+            })?;
         Ok(Self {
             test_now,
+            shutdown_grace,
             trusted_proxies,
             mail_dir: lookup("APP_MAIL_DIR")
                 .map(PathBuf::from)
@@ -198,6 +211,7 @@ mod tests {
         assert_eq!(s.mail_dir, PathBuf::from("data/mails"));
         assert!(s.smtp.is_none() && !s.demo);
         assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.shutdown_grace, std::time::Duration::from_secs(60));
     }
 
     #[test]
@@ -222,6 +236,7 @@ mod tests {
             ("SMTP_PORT", "vingt-cinq"),
             ("APP_NOW", "demain"),
             ("APP_TRUSTED_PROXIES", "10.0.0.0/8,le-proxy"),
+            ("APP_SHUTDOWN_GRACE", "une minute"),
         ] {
             let err = settings(&[(name, value), ("SMTP_HOST", "relay"), ("APP_ENV", "test")])
                 .unwrap_err();

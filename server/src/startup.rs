@@ -19,6 +19,19 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    grace: std::time::Duration,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Stops a running server as SIGTERM does: no new connections, requests in flight
+/// (an upload on a slow phone) finish within the grace, then it returns.
+#[derive(Clone)]
+pub struct Stop(tokio::sync::watch::Sender<bool>);
+
+impl Stop {
+    pub fn stop_now(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 /// How often the deadline reminders due are looked for and expired rows purged: a
@@ -137,7 +150,14 @@ impl Application {
             listener,
             router,
             state,
+            grace: settings.shutdown_grace,
+            stop: tokio::sync::watch::channel(false).0,
         })
+    }
+
+    /// What stops this server when `run_until_stopped` runs, besides SIGTERM and Ctrl-C.
+    pub fn stop(&self) -> Stop {
+        Stop(self.stop.clone())
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -154,7 +174,7 @@ impl Application {
         // it still goes once.
         let reminders = tokio::spawn(send_reminders(self.state.clone()));
         let mails = tokio::spawn(deliver_mails(self.state.clone()));
-        let served = serve(self.listener, self.router).await;
+        let served = serve(self.listener, self.router, self.stop, self.grace).await;
         reminders.abort();
         mails.abort();
         served
@@ -193,14 +213,42 @@ async fn deliver_mails(state: AppState) {
     }
 }
 
-async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+/// Serves until stopped (SIGTERM, Ctrl-C or [`Stop`]): then no new connection is taken,
+/// requests in flight have `grace` to finish, and whatever is left is cut.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    stop: tokio::sync::watch::Sender<bool>,
+    grace: std::time::Duration,
+) -> std::io::Result<()> {
+    let mut stopped = stop.subscribe();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let mut draining = stopped.clone();
     // The peer address feeds the per-address login limit.
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    .with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down: finishing requests in flight"
+        );
+    });
+    tokio::select! {
+        result = served => result,
+        _ = async {
+            let _ = draining.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("shutdown grace over: requests still in flight are cut");
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -217,16 +265,17 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutting down");
 }
 
-/// Ready when the database answers.
-async fn healthz(State(db): State<Db>) -> (StatusCode, &'static str) {
-    match db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(error) => {
-            tracing::error!(%error, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
+/// Ready when the database answers and the store takes a file.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if let Err(error) = state.db.ping().await {
+        tracing::error!(%error, "health check failed: database");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
     }
+    if let Err(error) = state.storage.check().await {
+        tracing::error!(%error, "health check failed: storage");
+        return (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable");
+    }
+    (StatusCode::OK, "ok")
 }

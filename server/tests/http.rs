@@ -17,6 +17,20 @@ async fn healthz_answers_while_the_database_does() {
 }
 
 #[tokio::test]
+async fn healthz_fails_when_the_store_takes_no_file() {
+    for app in spawn_apps().await {
+        assert_eq!(app.get("/healthz").await.status(), 200, "{}", app.label);
+        // The store's folder is gone (a failed mount): a file where it was.
+        let incoming = app.storage_dir().join("incoming");
+        std::fs::remove_dir_all(&incoming).unwrap();
+        std::fs::write(&incoming, "not a folder").unwrap();
+        let response = app.get("/healthz").await;
+        assert_eq!(response.status(), 503, "{}", app.label);
+        assert_eq!(response.text().await.unwrap(), "storage unavailable");
+    }
+}
+
+#[tokio::test]
 async fn the_catalogue_is_rendered_on_the_server_in_french() {
     for app in spawn_apps().await {
         let response = app.get("/").await;

@@ -38,6 +38,17 @@ impl Storage {
             .then(|| self.root.join("files").join(key))
     }
 
+    /// Whether the store takes a file now: a small probe written, then removed. For the
+    /// health check, so a server whose disk or mount failed leaves the load balancer.
+    pub async fn check(&self) -> std::io::Result<()> {
+        let probe = self
+            .root
+            .join("incoming")
+            .join(format!("health-{}", uuid::Uuid::new_v4()));
+        fs::write(&probe, b"ok").await?;
+        fs::remove_file(&probe).await
+    }
+
     pub async fn create(&self) -> std::io::Result<PendingFile> {
         let key = uuid::Uuid::new_v4().to_string();
         let incoming = self.root.join("incoming").join(&key);

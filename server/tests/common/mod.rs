@@ -13,6 +13,9 @@ pub struct TestApp {
     pub db: Db,
     pub client: reqwest::Client,
     pub label: &'static str,
+    /// Stops the server as SIGTERM does; `running` ends when it has.
+    pub stop: server::Stop,
+    pub running: tokio::task::JoinHandle<std::io::Result<()>>,
     _data: tempfile::TempDir,
     _test_db: TestDb,
 }
@@ -39,6 +42,11 @@ impl TestApp {
             .send()
             .await
             .expect("request to the test server")
+    }
+
+    /// Where the server keeps uploaded files.
+    pub fn storage_dir(&self) -> PathBuf {
+        self._data.path().join("files")
     }
 
     /// Every message the server wrote, oldest first, decoded.
@@ -116,7 +124,8 @@ pub async fn spawn_app_with(test_db: TestDb, extra: &[(&'static str, &str)]) -> 
         .expect("build the app");
     let address = format!("http://{}", app.local_addr().unwrap());
     let db = app.db().clone();
-    tokio::spawn(app.run_until_stopped());
+    let stop = app.stop();
+    let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         db,
@@ -125,6 +134,8 @@ pub async fn spawn_app_with(test_db: TestDb, extra: &[(&'static str, &str)]) -> 
             .build()
             .unwrap(),
         label: test_db.label,
+        stop,
+        running,
         _data: data,
         _test_db: test_db,
     }
