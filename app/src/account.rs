@@ -168,7 +168,7 @@ pub async fn forgot_password(
 ) -> Result<(), ServerFnError> {
     use crate::session::{client_ip, count, internal, redirect, state};
     // Counted per client before anything is looked up; the answer is the same whether
-    // or not a mail is promised, and takes the same time (the outbox sends it).
+    // or not a mail is promised, and no mail relay is waited for (the outbox sends it).
     let _kept = count(services::accounts::recovery_limit(&client_ip())).await?;
     let state = state();
     services::accounts::request_password_reset(

@@ -241,13 +241,8 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     // The address carries a code only: its message is ours, never text from a link.
     let (kinds, max_size, max_files) = (piece.kinds.clone(), piece.max_size, piece.max_files);
     let error = move || {
-        q("erreur").map(|code| {
-            domain::attachment::refusal_message(&code, &kinds, max_size, max_files).unwrap_or_else(
-                || {
-                    domain::attachment::upload_code_message(domain::attachment::upload_code::FAILED)
-                        .into()
-                },
-            )
+        q("erreur").and_then(|code| {
+            domain::attachment::refusal_message(&code, &kinds, max_size, max_files)
         })
     };
     let deleted = move || q("supprime").is_some();

@@ -148,18 +148,26 @@ pub async fn session_dossier(
 /// The client the limits count this request against: the peer, or behind a trusted
 /// reverse proxy the address it forwarded (see `services::clients`).
 pub fn client_ip() -> String {
-    let Some(parts) = use_context::<Parts>() else {
+    match use_context::<Parts>() {
+        Some(parts) => client_of(&parts.headers, &parts.extensions, &state().trusted_proxies),
+        None => "unknown".into(),
+    }
+}
+
+/// The same from a request's headers and extensions (for axum middleware).
+pub fn client_of(
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+    trusted: &[services::clients::IpNet],
+) -> String {
+    let Some(peer) = extensions.get::<ConnectInfo<SocketAddr>>() else {
         return "unknown".into();
     };
-    let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
-        return "unknown".into();
-    };
-    let forwarded = parts
-        .headers
+    let forwarded = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok());
-    services::clients::client_key(peer.0.ip(), forwarded, &state().trusted_proxies)
+    services::clients::client_key(peer.0.ip(), forwarded, trusted)
 }
 
 /// Answers with a redirect: the browser (with or without JavaScript) loads `to`.

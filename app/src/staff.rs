@@ -23,6 +23,9 @@ use crate::session::{internal, state};
 /// The staff session's cookie: never the candidates' one.
 pub const STAFF_COOKIE: &str = "service";
 
+/// Why a PDF declaring JavaScript is not previewed.
+const SCRIPT_WARNING: &str = "Ce PDF contient du JavaScript : il n'est pas affiché ici. Téléchargez-le et ouvrez-le avec prudence.";
+
 /// The staff member the gate found for this request.
 fn current_staff() -> Option<Staff> {
     use_context::<http::request::Parts>()?
@@ -603,7 +606,7 @@ fn DossierDetailPage() -> impl IntoView {
                                                         {own.into_iter().map(|f| view! {
                                                             <li class="file">
                                                                 <span class="file-name">{f.name.clone()}</span>
-                                                                {f.script.then(|| view! { <span class="file-warning">"Ce PDF contient du JavaScript : il n'est pas affiché ici. Téléchargez-le et ouvrez-le avec prudence."</span> })}
+                                                                {f.script.then(|| view! { <span class="file-warning">{SCRIPT_WARNING}</span> })}
                                                                 <span class="file-actions">
                                                                     <a href=format!("?voir={}#apercu", f.id)>{format!("Voir « {} »", f.name)}</a>
                                                                     <a href=format!("/service/fichiers/{}?telecharger=1", f.id) download>{format!("Télécharger « {} »", f.name)}</a>
@@ -625,7 +628,7 @@ fn DossierDetailPage() -> impl IntoView {
                             view! {
                                 <figure id="apercu" class="preview">
                                     {if f.script {
-                                        view! { <p class="file-warning">"Ce PDF contient du JavaScript : il n'est pas affiché. Téléchargez-le et ouvrez-le avec prudence."</p> }.into_any()
+                                        view! { <p class="file-warning">{SCRIPT_WARNING}</p> }.into_any()
                                     } else if f.kind == domain::FileKind::Jpeg {
                                         view! { <img src=src alt=format!("Aperçu de {}", f.name) /> }.into_any()
                                     } else {
@@ -681,7 +684,7 @@ fn DossierDetailPage() -> impl IntoView {
                                         {letters.into_iter().map(|l| {
                                             let status = match (l.sent_at, &l.last_error) {
                                                 (Some(at), _) => format!("envoyé le {}", domain::french::paris_date_time_ms(at)),
-                                                (None, Some(error)) => format!("en échec après {} essai(s), nouvel essai prévu : {error}", l.attempts),
+                                                (None, Some(error)) => format!("en échec après {} essai(s), nouvel essai prévu (détail technique : {error})", l.attempts),
                                                 (None, None) => "en attente d'envoi".to_string(),
                                             };
                                             view! {

@@ -8,14 +8,13 @@
 
 use std::{
     collections::HashMap,
-    net::SocketAddr,
     sync::{Arc, Mutex},
     time::Instant,
 };
 
 use app::state::AppState;
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -40,6 +39,11 @@ impl Buckets {
             map.retain(|_, (tokens, at)| {
                 *tokens + now.duration_since(*at).as_secs_f64() * POSTS_PER_SECOND < BURST
             });
+            // Still full (a flood from many addresses at once): start afresh rather than
+            // scan the whole table again on every request.
+            if map.len() >= REMEMBERED / 2 {
+                map.clear();
+            }
         }
         let (tokens, at) = map.entry(client.to_string()).or_insert((BURST, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * POSTS_PER_SECOND).min(BURST);
@@ -64,19 +68,11 @@ pub async fn limit_posts(
     ) {
         return next.run(request).await;
     }
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let Some(peer) = peer else {
-        return next.run(request).await;
-    };
-    let forwarded = request
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    let client = services::clients::client_key(peer, forwarded, &state.trusted_proxies);
+    let client = app::session::client_of(
+        request.headers(),
+        request.extensions(),
+        &state.trusted_proxies,
+    );
     if buckets.take(&client, Instant::now()) {
         return next.run(request).await;
     }
@@ -108,5 +104,16 @@ mod tests {
         let later = start + Duration::from_secs(1);
         let more = (0..200).filter(|_| buckets.take("flood", later)).count();
         assert_eq!(more, POSTS_PER_SECOND as usize);
+    }
+
+    #[test]
+    fn many_clients_at_once_keep_the_table_bounded() {
+        let buckets = Buckets::default();
+        let now = Instant::now();
+        for n in 0..3 * REMEMBERED {
+            // Each spends a token, so none is forgotten for being full again.
+            assert!(buckets.take(&format!("2001:db8:{n:x}::/64"), now));
+        }
+        assert!(buckets.0.lock().unwrap().len() <= REMEMBERED);
     }
 }
