@@ -16,10 +16,11 @@ run: tools build-release
 ## Formatting, lints, all Rust tests (SQLite and PostgreSQL), then Playwright.
 test: test-tools fmt-check clippy rust-test e2e
 
-## The deadline-night benchmark: release build, then bench/results/results.{json,md}.
-bench: tools build-release
+## The deadline-night benchmark: release build, then bench/results/results.{json,md};
+## under scripts/with-s3.sh (s3s-fs, from test-tools) for the runs with files in S3.
+bench: test-tools build-release
 	cargo build --release -p bench
-	$(TARGET_DIR)/release/bench --out bench/results --server $(TARGET_DIR)/release/server
+	scripts/with-s3.sh $(TARGET_DIR)/release/bench --out bench/results --server $(TARGET_DIR)/release/server
 	bench/frontend.sh bench/results
 
 tools:
@@ -43,14 +44,16 @@ clippy:
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 # Service and HTTP tests run on SQLite always, and on PostgreSQL when it answers
-# (each test creates its own database, dropped afterwards).
+# (each test creates its own database, dropped afterwards); files on a local folder,
+# and on an S3 server that scripts/with-s3.sh starts for them. A hung test fails the
+# run at 45 minutes instead of holding CI.
 rust-test:
 ifeq ($(PG_UP),1)
 	$(MAKE) pg-clean
-	DATABASE_URL_PG=$(PG_URL) cargo test --workspace --exclude frontend; status=$$?; $(MAKE) pg-clean; exit $$status
+	DATABASE_URL_PG=$(PG_URL) timeout 45m scripts/with-s3.sh cargo test --workspace --exclude frontend; status=$$?; $(MAKE) pg-clean; exit $$status
 else
 	@echo "PostgreSQL does not answer at $(PG_URL): Rust tests run on SQLite only"
-	cargo test --workspace --exclude frontend
+	timeout 45m scripts/with-s3.sh cargo test --workspace --exclude frontend
 endif
 
 pg-clean:

@@ -34,6 +34,17 @@ if ! command -v wasm-opt >/dev/null; then
 fi
 
 if [ "${1:-}" = test ]; then
+  # An S3-compatible server on a local folder, for the object-store tests; 0.17 needs
+  # a newer rustc than ours.
+  if ! cargo install --list | grep -q "^s3s-fs v0.14.1"; then
+    say "installing s3s-fs 0.14.1 (an S3 server for the tests, about 5 minutes)"
+    cargo install --locked s3s-fs@0.14.1 --features binary
+  fi
+  # A local SMTP server speaking TLS, for services/tests/mail_tls.rs.
+  if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+    say "installing aiosmtpd 1.4.6 (an SMTP server for the tests)"
+    python3 -m pip install --quiet aiosmtpd==1.4.6
+  fi
   if ! command -v chromium >/dev/null; then
     say "installing Debian's Chromium"
     as_root apt-get update -q

@@ -3,6 +3,8 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use services::mail::SmtpRelay;
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// `APP_ADDRESS`: where to listen.
@@ -11,8 +13,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `DATABASE_URL`: `sqlite://…` or `postgres://…`.
     pub database_url: String,
-    /// `APP_STORAGE_DIR`: where uploaded files are kept.
-    pub storage_dir: PathBuf,
+    /// Where uploaded files are kept: `APP_STORAGE_URL` (`s3://BUCKET[/PREFIX]`, with
+    /// the standard `AWS_*` variables), or else the folder `APP_STORAGE_DIR`.
+    pub storage_url: String,
     /// `APP_EXAMS_DIR`: the exam definitions imported at start-up.
     pub exams_dir: PathBuf,
     /// `APP_SITE_ROOT`: the compiled front end (Wasm, JS, CSS, public assets).
@@ -27,8 +30,11 @@ pub struct Settings {
     pub mail_dir: PathBuf,
     /// `APP_MAIL_FROM`: the sender of every message.
     pub mail_from: String,
-    /// `SMTP_HOST` and `SMTP_PORT` (default 25): an SMTP relay instead of files.
-    pub smtp: Option<(String, u16)>,
+    /// An SMTP relay instead of files: `SMTP_URL` (`smtp://USER:PASSWORD@HOST:587?tls=required`,
+    /// `smtps://…`, `smtp://HOST:25`), with `SMTP_CA_FILE` (PEM) a root to trust
+    /// besides the system's; or else plain SMTP to `SMTP_HOST`:`SMTP_PORT` (default 25).
+    /// Printed, it hides the password.
+    pub smtp: Option<SmtpRelay>,
     /// `APP_DEMO=true`: seed the demo candidate (never on a real deployment).
     pub demo: bool,
     /// `APP_NOW=<RFC 3339 instant>`, read only with `APP_ENV=test`: the server's clock
@@ -40,6 +46,9 @@ pub struct Settings {
     /// `APP_SHUTDOWN_GRACE` (seconds, default 60): on SIGTERM, how long requests in
     /// flight (uploads from slow phones) may take to finish.
     pub shutdown_grace: std::time::Duration,
+    /// `APP_METRICS_ADDRESS`: where `/metrics` is served (a private interface); unset,
+    /// nowhere. Never on the public address.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,9 +84,21 @@ impl Settings {
                 reason: "expected sqlite://path or postgres://…",
             });
         }
-        let storage_dir = lookup("APP_STORAGE_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| data_dir.join("files"));
+        let storage_url = match lookup("APP_STORAGE_URL") {
+            Some(url) if !url.starts_with("s3://") || url.len() <= "s3://".len() => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_STORAGE_URL",
+                    value: url,
+                    reason: "expected s3://BUCKET[/PREFIX] (a folder: APP_STORAGE_DIR)",
+                });
+            }
+            Some(url) => url,
+            None => lookup("APP_STORAGE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("files"))
+                .display()
+                .to_string(),
+        };
         let base_url = lookup("APP_BASE_URL").unwrap_or_else(|| format!("http://{address}"));
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(ConfigError::Invalid {
@@ -97,18 +118,7 @@ impl Settings {
                 });
             }
         };
-        let smtp = match lookup("SMTP_HOST") {
-            None => None,
-            Some(host) => {
-                let port_text = lookup("SMTP_PORT").unwrap_or_else(|| "25".into());
-                let port = port_text.parse().map_err(|_| ConfigError::Invalid {
-                    name: "SMTP_PORT",
-                    value: port_text.clone(),
-                    reason: "expected a port number",
-                })?;
-                Some((host, port))
-            }
-        };
+        let smtp = smtp_relay(&lookup)?;
         // Outside APP_ENV=test the clock is the machine's, whatever APP_NOW says: a stray
         // variable on a real server must not move its deadlines.
         let test_now =
@@ -148,9 +158,18 @@ impl Settings {
                 value: grace_text.clone(),
                 reason: "expected a number of seconds",
             })?;
+        let metrics_address = match lookup("APP_METRICS_ADDRESS") {
+            Some(text) => Some(text.parse().map_err(|_| ConfigError::Invalid {
+                name: "APP_METRICS_ADDRESS",
+                value: text.clone(),
+                reason: "expected an address and port, e.g. 10.0.0.5:9100",
+            })?),
+            None => None,
+        };
         Ok(Self {
             test_now,
             shutdown_grace,
+            metrics_address,
             trusted_proxies,
             mail_dir: lookup("APP_MAIL_DIR")
                 .map(PathBuf::from)
@@ -161,7 +180,7 @@ impl Settings {
             demo,
             address,
             database_url,
-            storage_dir,
+            storage_url,
             exams_dir: lookup("APP_EXAMS_DIR")
                 .unwrap_or_else(|| "exams".into())
                 .into(),
@@ -175,6 +194,43 @@ impl Settings {
             data_dir,
         })
     }
+}
+
+/// `SMTP_URL` wins over `SMTP_HOST`, kept for the set-ups written before it. Error
+/// messages show the URL without its credentials.
+fn smtp_relay(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<SmtpRelay>, ConfigError> {
+    let relay = match (lookup("SMTP_URL"), lookup("SMTP_HOST")) {
+        (Some(url), _) => Some(SmtpRelay::from_url(&url).map_err(|e| ConfigError::Invalid {
+            name: "SMTP_URL",
+            value: services::mail::without_credentials(&url),
+            reason: e.reason(),
+        })?),
+        (None, Some(host)) => {
+            let port_text = lookup("SMTP_PORT").unwrap_or_else(|| "25".into());
+            let port = port_text.parse().map_err(|_| ConfigError::Invalid {
+                name: "SMTP_PORT",
+                value: port_text.clone(),
+                reason: "expected a port number",
+            })?;
+            Some(SmtpRelay::plain(&host, port))
+        }
+        (None, None) => None,
+    };
+    let Some(path) = lookup("SMTP_CA_FILE") else {
+        return Ok(relay);
+    };
+    let invalid = |reason| ConfigError::Invalid {
+        name: "SMTP_CA_FILE",
+        value: path.clone(),
+        reason,
+    };
+    // Unused, it would leave the operator believing the relay's certificate checked.
+    let relay = relay.ok_or_else(|| invalid("only with SMTP_URL (smtps:// or ?tls=)"))?;
+    let pem = std::fs::read(&path).map_err(|_| invalid("cannot read this file"))?;
+    relay
+        .trusting(&pem)
+        .map(Some)
+        .map_err(|e| invalid(e.reason()))
 }
 
 impl Settings {
@@ -205,7 +261,7 @@ mod tests {
         let s = settings(&[]).unwrap();
         assert_eq!(s.address.to_string(), "127.0.0.1:3000");
         assert_eq!(s.database_url, "sqlite://data/concours.db");
-        assert_eq!(s.storage_dir, PathBuf::from("data/files"));
+        assert_eq!(s.storage_url, "data/files");
         assert_eq!(s.base_url, "http://127.0.0.1:3000");
         assert!(!s.log_json);
         assert_eq!(s.mail_dir, PathBuf::from("data/mails"));
@@ -222,8 +278,24 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.database_url, "sqlite:///tmp/x/concours.db");
-        assert_eq!(s.storage_dir, PathBuf::from("/tmp/x/files"));
+        assert_eq!(s.storage_url, "/tmp/x/files");
         assert_eq!(s.base_url, "https://cdg.example");
+    }
+
+    #[test]
+    fn a_bucket_takes_the_place_of_the_folder() {
+        let s = settings(&[
+            ("APP_STORAGE_URL", "s3://concours/cdg72"),
+            ("APP_STORAGE_DIR", "/ignored"),
+        ])
+        .unwrap();
+        assert_eq!(s.storage_url, "s3://concours/cdg72");
+        for wrong in ["/srv/files", "s3://", "gs://concours"] {
+            assert!(
+                settings(&[("APP_STORAGE_URL", wrong)]).is_err(),
+                "{wrong} accepted"
+            );
+        }
     }
 
     #[test]
@@ -234,6 +306,7 @@ mod tests {
             ("APP_BASE_URL", "cdg.example"),
             ("APP_LOG_FORMAT", "xml"),
             ("SMTP_PORT", "vingt-cinq"),
+            ("SMTP_CA_FILE", "/nulle/part.pem"),
             ("APP_NOW", "demain"),
             ("APP_TRUSTED_PROXIES", "10.0.0.0/8,le-proxy"),
             ("APP_SHUTDOWN_GRACE", "une minute"),
@@ -241,6 +314,100 @@ mod tests {
             let err = settings(&[(name, value), ("SMTP_HOST", "relay"), ("APP_ENV", "test")])
                 .unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_smtp_url_wins_and_its_password_is_never_printed() {
+        let s = settings(&[
+            ("SMTP_URL", "smtps://concours:s3cr%C3%A9t@mail.exemple.fr"),
+            ("SMTP_HOST", "relay"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("s3cr"), "{printed}");
+        assert!(
+            printed.contains("smtps://concours:***@mail.exemple.fr"),
+            "{printed}"
+        );
+        let plain = settings(&[("SMTP_HOST", "relay"), ("SMTP_PORT", "2525")]).unwrap();
+        assert_eq!(plain.smtp.unwrap().to_string(), "smtp://relay:2525");
+        for good in [
+            "smtp://relay",
+            "smtp://relay:25",
+            "smtp://relay?tls=opportunistic",
+            "smtp://u:p@relay:587?tls=required",
+            "smtps://u:p@[::1]",
+        ] {
+            assert!(settings(&[("SMTP_URL", good)]).is_ok(), "{good} refused");
+        }
+    }
+
+    #[test]
+    fn a_wrong_smtp_url_is_named_without_its_password() {
+        for wrong in [
+            "mail.exemple.fr:587",
+            "http://u:s3cret@relay",
+            "smtp://",
+            "smtp://u:s3cret@relay?tls=yes",
+            // A password is sent only under TLS that a man in the middle cannot remove.
+            "smtp://u:s3cret@relay:25",
+            "smtp://u:s3cret@relay?tls=opportunistic",
+            "smtp://u@relay?tls=required",
+            "smtp://u:s3cret@re lay?tls=required",
+        ] {
+            let err = settings(&[("SMTP_URL", wrong)]).unwrap_err().to_string();
+            assert!(err.starts_with("SMTP_URL: "), "{err}");
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        let err = settings(&[("SMTP_URL", "smtp://u:s3cret@relay:25")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("« smtp://***@relay:25 »"), "{err}");
+    }
+
+    /// A self-signed certificate, only parsed here.
+    const ROOT: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIBhDCCASmgAwIBAgIUKFhq5puT39T5AmNZNopzwoFmtZQwCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLY29uZmlnLXRlc3QwIBcNMjYxMjAyMTgzMDQzWhgPMjEyNjEx
+MDgxODMwNDNaMBYxFDASBgNVBAMMC2NvbmZpZy10ZXN0MFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEwDOedS6i/2WzFrQhf/estH+P//0WpcaH1dPCNSVboC+P+Y9+
++Kq5s/dgRlTjkgToijPafj4tfmkIbOV5BvRquaNTMFEwHQYDVR0OBBYEFD7IRojm
++GTYbHr/oWDBTAv/S8q+MB8GA1UdIwQYMBaAFD7IRojm+GTYbHr/oWDBTAv/S8q+
+MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAKStb5XzNpcMj3N9
+SvAycviQ3EfOxjGKXrtw7UTgSzpeAiEA45KagcwKbSnyk1Ce/x4B5UFLNpAW4Og0
+lFwA3xX4RYM=
+-----END CERTIFICATE-----";
+
+    #[test]
+    fn an_extra_root_needs_a_tls_relay_and_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root.pem");
+        std::fs::write(&root, ROOT).unwrap();
+        let root = root.to_str().unwrap();
+        let starttls = ("SMTP_URL", "smtp://u:p@relay?tls=required");
+        let s = settings(&[starttls, ("SMTP_CA_FILE", root)]).unwrap();
+        assert!(
+            s.smtp
+                .unwrap()
+                .to_string()
+                .ends_with("(and an extra root certificate)")
+        );
+        assert!(settings(&[("SMTP_URL", "smtps://relay"), ("SMTP_CA_FILE", root)]).is_ok());
+
+        let not_pem = dir.path().join("key.txt");
+        std::fs::write(&not_pem, "pas un certificat").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for pairs in [
+            vec![("SMTP_CA_FILE", root)],
+            vec![("SMTP_HOST", "relay"), ("SMTP_CA_FILE", root)],
+            vec![("SMTP_URL", "smtp://relay"), ("SMTP_CA_FILE", root)],
+            vec![starttls, ("SMTP_CA_FILE", not_pem.to_str().unwrap())],
+            vec![starttls, ("SMTP_CA_FILE", missing.to_str().unwrap())],
+        ] {
+            let err = settings(&pairs).unwrap_err().to_string();
+            assert!(err.starts_with("SMTP_CA_FILE: "), "{pairs:?}: {err}");
         }
     }
 

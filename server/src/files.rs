@@ -17,7 +17,6 @@ use axum::{
 };
 use domain::attachment::{self, UploadError, upload_code};
 use services::{attachments, attachments::AttachmentError, dossiers::Dossier};
-use tokio_util::io::ReaderStream;
 
 use crate::pacing::{self, Cut, CutFlag, DossierSlot};
 
@@ -122,6 +121,11 @@ fn refusal(error: AttachmentError) -> Refusal {
         AttachmentError::Interrupted(_) => {
             Refusal::of(StatusCode::BAD_REQUEST, upload_code::INTERRUPTED)
         }
+        // The store does not answer (a bucket's outage): nothing was kept, try again.
+        AttachmentError::Storage(error) => {
+            tracing::error!(%error, "store unavailable");
+            Refusal::of(StatusCode::SERVICE_UNAVAILABLE, upload_code::FAILED)
+        }
         error => {
             tracing::error!(%error, "attachment operation failed");
             Refusal::of(StatusCode::INTERNAL_SERVER_ERROR, upload_code::FAILED)
@@ -150,12 +154,7 @@ async fn upload(
     };
     // A reading slot before a byte is read: how many bodies are read at all is bounded,
     // and a request that waits too long for one hears « busy », never silence.
-    let Ok(Ok(_reading)) = tokio::time::timeout(
-        pacing::NIGHT.permit_wait,
-        pacing::reading_slots().acquire_owned(),
-    )
-    .await
-    else {
+    let Some(_reading) = pacing::reading_slot(pacing::NIGHT.permit_wait).await else {
         return Refusal::of(StatusCode::SERVICE_UNAVAILABLE, upload_code::BUSY).answer(json, &back);
     };
     let cut = CutFlag::default();
@@ -242,6 +241,9 @@ async fn serve(
     file_response(&state, &attachment, false).await
 }
 
+const STORE_UNAVAILABLE: &str =
+    "Le fichier ne peut pas être affiché pour le moment : réessayez dans quelques instants.";
+
 /// A stored file as a response: its own type, never sniffed (set globally), never
 /// cached by a shared cache, framed by our pages only, under its cleaned name (RFC
 /// 6266 / 5987, so accents survive and nothing in the name can break the header);
@@ -253,14 +255,23 @@ pub async fn file_response(
 ) -> Response {
     let file = match state.storage.read(&attachment.storage_key).await {
         Ok(f) => f,
-        Err(error) => {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             tracing::error!(%error, id = %attachment.id, "stored file missing");
             return StatusCode::NOT_FOUND.into_response();
+        }
+        Err(error) => {
+            tracing::error!(%error, id = %attachment.id, "store unavailable");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                STORE_UNAVAILABLE,
+            )
+                .into_response();
         }
     };
     // A PDF declaring JavaScript is never opened in a browser tab: saved, not shown.
     let download = download || attachment.script;
-    let mut response = Body::from_stream(ReaderStream::new(file)).into_response();
+    let mut response = Body::from_stream(file).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -3,6 +3,7 @@
 pub mod config;
 mod files;
 mod flood;
+mod metrics;
 mod pacing;
 mod security;
 mod staff;

@@ -84,24 +84,61 @@ impl CutFlag {
     }
 }
 
+const READING_PER_CORE: usize = 16;
+const FAST_PER_CORE: usize = 4;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// Bodies being read at all, site-wide: 16 per core, taken before a byte is read.
 pub fn reading_slots() -> Arc<Semaphore> {
     static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    per_core(&SLOTS, 16)
+    per_core(&SLOTS, READING_PER_CORE)
+}
+
+/// Uploads waiting for a reading slot now.
+static SLOT_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A reading slot, waited for at most `wait` (then `None`: the caller answers busy).
+pub async fn reading_slot(wait: std::time::Duration) -> Option<OwnedSemaphorePermit> {
+    // Counted while waiting, even if the request goes away meanwhile.
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            SLOT_WAITERS.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    SLOT_WAITERS.fetch_add(1, Ordering::Relaxed);
+    let _waiting = Waiting;
+    timeout(wait, reading_slots().acquire_owned())
+        .await
+        .ok()?
+        .ok()
+}
+
+/// What the upload gate holds now, for `/metrics`: bodies being read, uploads waiting
+/// for a slot, fast bodies holding a permit.
+pub fn load() -> (usize, usize, usize) {
+    let in_use = |s: Arc<Semaphore>, per_core: usize| {
+        (per_core * cores()).saturating_sub(s.available_permits())
+    };
+    (
+        in_use(reading_slots(), READING_PER_CORE),
+        SLOT_WAITERS.load(Ordering::Relaxed),
+        in_use(read_permits(), FAST_PER_CORE),
+    )
 }
 
 /// Fast bodies read at once, site-wide: 4 per core.
 pub fn read_permits() -> Arc<Semaphore> {
     static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    per_core(&PERMITS, 4)
+    per_core(&PERMITS, FAST_PER_CORE)
 }
 
 fn per_core(cell: &'static OnceLock<Arc<Semaphore>>, per_core: usize) -> Arc<Semaphore> {
-    cell.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Arc::new(Semaphore::new(per_core * cores))
-    })
-    .clone()
+    cell.get_or_init(|| Arc::new(Semaphore::new(per_core * cores())))
+        .clone()
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -200,7 +200,7 @@ fn zip_body(state: &AppState, entries: Vec<(String, String)>, what: String) -> B
             for (name, key) in entries {
                 let entry = ZipEntryBuilder::new(name.into(), Compression::Stored);
                 let mut out = zip.write_entry_stream(entry).await?.compat_write();
-                let mut file = storage.read(&key).await?;
+                let mut file = tokio_util::io::StreamReader::new(storage.read(&key).await?);
                 tokio::io::copy(&mut file, &mut out).await?;
                 out.into_inner().close().await?;
             }

@@ -13,7 +13,7 @@ use services::{
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Settings, files, flood, security, staff};
+use crate::{Settings, files, flood, metrics, security, staff};
 
 pub struct Application {
     listener: TcpListener,
@@ -21,6 +21,8 @@ pub struct Application {
     state: AppState,
     grace: std::time::Duration,
     stop: tokio::sync::watch::Sender<bool>,
+    /// `/metrics`, on its own (private) address when configured.
+    metrics: Option<(TcpListener, Router)>,
 }
 
 /// Stops a running server as SIGTERM does: no new connections, requests in flight
@@ -49,14 +51,22 @@ impl Application {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         let imported = catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;
-        let storage = Storage::open(&settings.storage_dir).await?;
-        let swept = attachments::sweep(&db, &storage).await?;
+        let storage = Storage::from_url(&settings.storage_url).await?;
+        // A store that does not answer yet must not keep the server down: /healthz
+        // says so, uploads are refused with « réessayez », and the next sweep runs.
+        let swept = match attachments::sweep(&db, &storage, attachments::ORPHAN_AGE).await {
+            Ok(n) => n,
+            Err(error) => {
+                tracing::error!(%error, store = %storage.description, "orphan sweep failed");
+                0
+            }
+        };
         // argon2id hashes on all cores but one: a login storm queues instead of taking
         // every core from page renders and uploads (measured by `make bench`).
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let passwords = Passwords::new(cores.saturating_sub(1).max(1))?;
         let mailer = match &settings.smtp {
-            Some((host, port)) => Mailer::smtp_relay(host, *port, &settings.mail_from)?,
+            Some(relay) => Mailer::smtp(relay, &settings.mail_from)?,
             None => Mailer::to_files(settings.mail_dir.clone(), &settings.mail_from)?,
         };
         if !settings.demo {
@@ -99,6 +109,7 @@ impl Application {
             secure_cookies: settings.base_url.starts_with("https://"),
             trusted_proxies: settings.trusted_proxies.clone().into(),
         };
+        let counted = std::sync::Arc::new(metrics::Metrics::default());
         let routes = generate_route_list(App);
         let router = Router::new()
             .route("/healthz", get(healthz))
@@ -135,7 +146,18 @@ impl Application {
                 security::headers,
             ))
             .layer(TraceLayer::new_for_http())
+            .layer(middleware::from_fn_with_state(
+                counted.clone(),
+                metrics::count,
+            ))
             .with_state(state.clone());
+        let metrics = match settings.metrics_address {
+            Some(address) => Some((
+                TcpListener::bind(address).await?,
+                metrics::router(state.clone(), counted),
+            )),
+            None => None,
+        };
 
         let listener = TcpListener::bind(settings.address).await?;
         tracing::info!(
@@ -152,6 +174,7 @@ impl Application {
             state,
             grace: settings.shutdown_grace,
             stop: tokio::sync::watch::channel(false).0,
+            metrics,
         })
     }
 
@@ -169,14 +192,29 @@ impl Application {
         &self.state.db
     }
 
+    pub fn storage(&self) -> &Storage {
+        &self.state.storage
+    }
+
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref()?.0.local_addr().ok()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         // Every instance runs the pass; each reminder is claimed in the database, so
         // it still goes once.
         let reminders = tokio::spawn(send_reminders(self.state.clone()));
         let mails = tokio::spawn(deliver_mails(self.state.clone()));
+        let metrics = self.metrics.map(|(listener, router)| {
+            tokio::spawn(async move { axum::serve(listener, router).await })
+        });
         let served = serve(self.listener, self.router, self.stop, self.grace).await;
         reminders.abort();
         mails.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         served
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestApp, login, pdf, spawn_apps, upload};
+use common::{TestApp, login, pdf, spawn_apps_and_stores, upload};
 
 async fn close(app: &TestApp, cookie: Option<&str>, origin: &str) -> reqwest::Response {
     let mut request = app
@@ -26,7 +26,7 @@ fn location(r: &reqwest::Response) -> &str {
 
 #[tokio::test]
 async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
-    for app in spawn_apps().await {
+    for app in spawn_apps_and_stores().await {
         let cookie = login(&app).await;
         let page = app.page(&cookie, "/espace").await;
         assert!(

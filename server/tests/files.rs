@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{login, pdf, spawn_app, spawn_apps, upload};
+use common::{login, pdf, spawn_app, spawn_apps_and_stores, upload};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -12,7 +12,7 @@ use tokio::{
 
 #[tokio::test]
 async fn upload_then_serve_to_the_owner_with_safe_headers() {
-    for app in spawn_apps().await {
+    for app in spawn_apps_and_stores().await {
         let cookie = login(&app).await;
         let response = upload(
             &app,
@@ -72,7 +72,7 @@ async fn upload_then_serve_to_the_owner_with_safe_headers() {
 
 #[tokio::test]
 async fn refusals_have_the_right_status_and_a_french_message() {
-    for app in spawn_apps().await {
+    for app in spawn_apps_and_stores().await {
         let cookie = login(&app).await;
         let png = b"\x89PNG\r\n\x1a\n00000000".to_vec();
         let r = upload(&app, &cookie, "piece-identite", "photo.pdf", png, true).await;
@@ -132,7 +132,7 @@ async fn refusals_have_the_right_status_and_a_french_message() {
 
 #[tokio::test]
 async fn delete_is_for_the_owner_and_a_cross_site_upload_is_refused() {
-    for app in spawn_apps().await {
+    for app in spawn_apps_and_stores().await {
         let cookie = login(&app).await;
         let saved: serde_json::Value = upload(&app, &cookie, "diplome", "licence.pdf", pdf(), true)
             .await
@@ -281,7 +281,7 @@ async fn trickling_uploads_do_not_hold_up_another_candidates_upload() {
 
 #[tokio::test]
 async fn names_take_their_kinds_extension_and_active_or_damaged_files_are_refused() {
-    for app in spawn_apps().await {
+    for app in spawn_apps_and_stores().await {
         // Two candidates: a diploma takes three files at most.
         let (names, photos) = (
             candidate(&app, "Noms").await,
@@ -354,5 +354,40 @@ async fn names_take_their_kinds_extension_and_active_or_damaged_files_are_refuse
             (status, body["size"].as_u64()),
             (201, Some(photo.len() as u64))
         );
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_does_not_answer_is_told_kindly_and_keeps_nothing() {
+    // Any store's failure is the same error to the handler (an S3 outage: the service
+    // tests); here a folder whose mount failed.
+    for db in services::testing::all().await {
+        let store = services::testing::local_store().await;
+        let broken = services::testing::broken_store(&store).await;
+        let app = common::spawn_app_on(db, Some(broken), &[]).await;
+        let cookie = login(&app).await;
+        assert_eq!(app.get("/healthz").await.status(), 503, "{}", app.label);
+
+        // With JavaScript: 503, the French message, a time to come back.
+        let response = upload(&app, &cookie, "piece-identite", "cni.pdf", pdf(), true).await;
+        assert_eq!(response.status(), 503, "{}", app.label);
+        assert!(response.headers().contains_key("retry-after"));
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("réessayez dans quelques instants"),
+            "{body}"
+        );
+        // Without: back to the pièce with the code, whose page says the same.
+        let response = upload(&app, &cookie, "piece-identite", "cni.pdf", pdf(), false).await;
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(location, "/espace/pieces/piece-identite?erreur=erreur");
+        let page = app.page(&cookie, &location).await;
+        assert!(page.contains("réessayez dans quelques instants"), "{page}");
+        // Nothing half-saved: no row.
+        let page = app.page(&cookie, "/espace/pieces/piece-identite").await;
+        assert!(!page.contains("cni.pdf"), "{}", app.label);
     }
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::spawn_apps;
+use common::{login, pdf, spawn_app_with, spawn_apps, upload};
 
 #[tokio::test]
 async fn healthz_answers_while_the_database_does() {
@@ -21,9 +21,9 @@ async fn healthz_fails_when_the_store_takes_no_file() {
     for app in spawn_apps().await {
         assert_eq!(app.get("/healthz").await.status(), 200, "{}", app.label);
         // The store's folder is gone (a failed mount): a file where it was.
-        let incoming = app.storage_dir().join("incoming");
-        std::fs::remove_dir_all(&incoming).unwrap();
-        std::fs::write(&incoming, "not a folder").unwrap();
+        let root = app.storage_dir();
+        std::fs::remove_dir_all(&root).unwrap();
+        std::fs::write(&root, "not a folder").unwrap();
         let response = app.get("/healthz").await;
         assert_eq!(response.status(), 503, "{}", app.label);
         assert_eq!(response.text().await.unwrap(), "storage unavailable");
@@ -134,5 +134,48 @@ async fn an_unknown_page_is_a_french_404() {
         let response = app.get("/nulle-part").await;
         assert_eq!(response.status(), 404, "{}", app.label);
         assert!(response.text().await.unwrap().contains("Page introuvable"));
+    }
+}
+
+#[tokio::test]
+async fn operators_read_metrics_on_their_own_address_only() {
+    for db in services::testing::all().await {
+        let app = spawn_app_with(db, &[("APP_METRICS_ADDRESS", "127.0.0.1:0")]).await;
+        let cookie = login(&app).await;
+        let response = upload(&app, &cookie, "piece-identite", "cni.pdf", pdf(), true).await;
+        assert_eq!(response.status(), 201, "{}", app.label);
+        app.get("/nowhere").await;
+        // Not on the public address, whatever the path looks like.
+        assert_eq!(app.get("/metrics").await.status(), 404, "{}", app.label);
+
+        let metrics = app.metrics_address.clone().expect("a metrics address");
+        let response = app
+            .client
+            .get(format!("{metrics}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", app.label);
+        let text = response.text().await.unwrap();
+        for line in [
+            r#"concours_http_responses_total{route="/espace/pieces/{piece}/fichiers",status="201"} 1"#,
+            r#"concours_http_responses_total{route="/api/espace/connexion",status="302"} 1"#,
+            r#"concours_http_responses_total{route="other",status="404"} 2"#,
+            "concours_uploads_waiting 0",
+            r#"concours_password_hashes_waiting{queue="login"} 0"#,
+            "concours_storage_errors_total 0",
+            "concours_database_up 1",
+            r#"concours_dossiers{status="open"} 1"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{}: no « {line} » in\n{text}",
+                app.label
+            );
+        }
+        assert!(text.contains("concours_mails_waiting "), "{text}");
+        // Only /metrics there.
+        let other = app.client.get(format!("{metrics}/")).send().await.unwrap();
+        assert_eq!(other.status(), 404);
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use common::{NOW, spawn_app_with};
 use jiff::{SignedDuration, Timestamp};
@@ -11,20 +11,7 @@ use services::{catalogue, clock::FixedClock, testing};
 
 #[tokio::test]
 async fn the_server_mails_the_reminder_of_an_open_dossier_two_days_before_the_deadline() {
-    // An exam whose last day is the day after the server's "now": it closes 37 h later.
-    let exams = tempfile::tempdir().unwrap();
-    let template = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams/animateur-territorial-2025.toml"),
-    )
-    .unwrap();
-    std::fs::write(
-        exams.path().join("bientot.toml"),
-        template
-            .replace("animateur-territorial-2025", "bientot")
-            .replace("2025-04-17", "2026-11-25")
-            .replace("2025-06-13", "2026-12-31"),
-    )
-    .unwrap();
+    let exams = common::soon_exam();
     for test_db in testing::all().await {
         // Registered a week before, and never closed.
         let week_before =

@@ -4,34 +4,10 @@ mod common;
 
 use std::io::Read;
 
-use common::{TestApp, login, pdf, spawn_apps, upload};
+use common::{TestApp, login, pdf, spawn_apps, spawn_apps_and_stores, staff_login, upload};
 use services::{demo::DEMO_NUMBER, staff};
 
 const EXAM: &str = "demo-redacteur-territorial";
-
-/// Logs the demo staff member in and returns the `service` cookie.
-async fn staff_login(app: &TestApp) -> String {
-    let body = format!(
-        "email={}&mot_de_passe={}",
-        staff::DEMO_EMAIL,
-        staff::DEMO_PASSWORD.replace(' ', "+")
-    );
-    let response = app.post_form("/api/service/connexion", &body).await;
-    assert_eq!(response.headers()["location"], "/service", "{}", app.label);
-    let set = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("service="))
-        .expect("staff session cookie")
-        .to_string();
-    assert!(
-        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
-        "{set}"
-    );
-    set.split(';').next().unwrap().to_string()
-}
 
 async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
     app.client
@@ -253,7 +229,7 @@ async fn the_csv_export_reads_back_in_a_spreadsheet_with_its_accents() {
 
 #[tokio::test]
 async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logged() {
-    for app in spawn_apps().await {
+    for app in spawn_apps_and_stores().await {
         let candidate = login(&app).await;
         let jpeg = services::testing::jpeg(20);
         deposit(&app, &candidate, "piece-identite", "recto.pdf", pdf()).await;

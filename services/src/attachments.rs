@@ -386,12 +386,23 @@ pub async fn delete(
     Ok(())
 }
 
-/// Removes stored files no row points to, and unfinished uploads older than an hour.
-/// Returns how many files went.
-pub async fn sweep(db: &Db, storage: &Storage) -> Result<usize, AttachmentError> {
-    let (stored, incoming) = storage.list().await?;
+/// A file without a row is only an orphan once it is this old: between an object's
+/// completion and its row's commit (milliseconds), another server's sweep must not
+/// take it for one.
+pub const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes stored files no row points to, and unfinished uploads, once `min_age` old
+/// ([`ORPHAN_AGE`] but in tests). Returns how many files went.
+pub async fn sweep(
+    db: &Db,
+    storage: &Storage,
+    min_age: std::time::Duration,
+) -> Result<usize, AttachmentError> {
     let mut removed = 0;
-    for key in stored {
+    for (key, age) in storage.list().await? {
+        if age < min_age.as_secs() {
+            continue;
+        }
         let known = sqlx::query("SELECT 1 FROM attachments WHERE storage_key = $1")
             .bind(&key)
             .fetch_optional(db.pool())
@@ -402,11 +413,6 @@ pub async fn sweep(db: &Db, storage: &Storage) -> Result<usize, AttachmentError>
             removed += 1;
         }
     }
-    for (key, age) in incoming {
-        if age > 3600 {
-            storage.delete_incoming(&key).await?;
-            removed += 1;
-        }
-    }
+    removed += storage.sweep_unfinished(min_age).await?;
     Ok(removed)
 }

@@ -261,3 +261,13 @@ pub async fn numbers_for_email(
         })
         .collect()
 }
+
+/// How many dossiers are in each status (`closed` counts the closures), for `/metrics`.
+pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, DbError> {
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM dossiers GROUP BY status")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+        .collect()
+}

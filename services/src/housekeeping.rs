@@ -64,7 +64,7 @@ pub async fn run(db: &Db, clock: &dyn Clock, storage: Option<&Storage>) {
         Err(error) => tracing::error!(%error, "purge failed"),
     }
     if let Some(storage) = storage {
-        match crate::attachments::sweep(db, storage).await {
+        match crate::attachments::sweep(db, storage, crate::attachments::ORPHAN_AGE).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "orphan files removed"),
             Err(error) => tracing::error!(%error, "orphan sweep failed"),

@@ -1,11 +1,13 @@
 //! Outgoing mail: written as `.eml` files under the data folder by default, so the
-//! embedded set-up needs no mail server; sent to an SMTP relay when `SMTP_HOST` is set.
+//! embedded set-up needs no mail server; sent to an SMTP relay when one is configured
+//! ([`SmtpRelay`]: `SMTP_URL`, with TLS and credentials, or plain SMTP to `SMTP_HOST`).
 
-use std::path::PathBuf;
+use std::{fmt, path::PathBuf};
 
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, SinglePart, header::ContentType},
+    transport::smtp::client::{Certificate, Tls, TlsParameters},
 };
 
 #[derive(Clone)]
@@ -34,6 +36,221 @@ pub enum MailError {
     Io(#[from] std::io::Error),
 }
 
+/// The SMTP relay and how to reach it, checked when the settings are read so that a
+/// mistake stops the start-up rather than every mail. Printed (Debug or Display), it
+/// never shows the password.
+#[derive(Clone)]
+pub struct SmtpRelay(Relay);
+
+#[derive(Clone)]
+enum Relay {
+    /// Plain SMTP to a relay on a trusted network.
+    Plain { host: String, port: u16 },
+    /// A URL as lettre reads it: scheme, credentials, `tls=`, default ports.
+    Url {
+        /// As given: it may hold the password, so only lettre reads it.
+        url: String,
+        /// The same with `***` for the password.
+        shown: String,
+        /// The name the relay's certificate must carry.
+        host: String,
+        security: Security,
+        /// In place of the TLS parameters lettre builds from the URL, which trust the
+        /// system's roots only: these trust an extra root too.
+        tls: Option<Tls>,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Security {
+    Plain,
+    /// `?tls=opportunistic`: STARTTLS when offered (a man in the middle can hide it).
+    StartTlsIfOffered,
+    /// `?tls=required`: STARTTLS or no mail.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Wrapper,
+}
+
+/// Why an SMTP relay setting is refused; `reason` is the sentence for the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RelayError {
+    #[error("{}", self.reason())]
+    Form,
+    #[error("{}", self.reason())]
+    TlsMode,
+    #[error("{}", self.reason())]
+    MissingPassword,
+    #[error("{}", self.reason())]
+    PasswordInClear,
+    #[error("{}", self.reason())]
+    NotPem,
+    #[error("{}", self.reason())]
+    RootWithoutTls,
+}
+
+impl RelayError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Form => {
+                "expected smtp://[USER:PASSWORD@]HOST[:PORT][?tls=required] or \
+                 smtps://[USER:PASSWORD@]HOST[:PORT]"
+            }
+            Self::TlsMode => "tls= takes required (STARTTLS) or opportunistic",
+            Self::MissingPassword => "expected USER:PASSWORD@HOST (percent-encoded)",
+            Self::PasswordInClear => {
+                "credentials are sent only over TLS: add ?tls=required, or use smtps://"
+            }
+            Self::NotPem => "expected a PEM file of one or more certificates",
+            Self::RootWithoutTls => {
+                "an extra root certificate needs a TLS relay (smtps:// or ?tls=)"
+            }
+        }
+    }
+}
+
+impl SmtpRelay {
+    /// Plain SMTP, no credentials: a relay next to the server forwards the mail.
+    pub fn plain(host: &str, port: u16) -> Self {
+        Self(Relay::Plain {
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// `smtp://[USER:PASSWORD@]HOST[:PORT][?tls=required|opportunistic]` (ports 25, or
+    /// 587 with `tls=`) or `smtps://[USER:PASSWORD@]HOST[:PORT]` (port 465); credentials
+    /// percent-encoded. Checked here, then read by lettre's `from_url`.
+    pub fn from_url(text: &str) -> Result<Self, RelayError> {
+        let url = url::Url::parse(text).map_err(|_| RelayError::Form)?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or(RelayError::Form)?;
+        let tls = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let security = match (url.scheme(), tls.as_deref()) {
+            ("smtps", _) => Security::Wrapper,
+            ("smtp", None) => Security::Plain,
+            ("smtp", Some("required")) => Security::StartTls,
+            ("smtp", Some("opportunistic")) => Security::StartTlsIfOffered,
+            ("smtp", Some(_)) => return Err(RelayError::TlsMode),
+            _ => return Err(RelayError::Form),
+        };
+        // lettre ignores a user without a password: the relay would then refuse the
+        // mail (or take it unauthenticated) long after the start-up.
+        match (url.username().is_empty(), url.password().is_some()) {
+            (true, false) => {}
+            (false, true) => {
+                if !matches!(security, Security::StartTls | Security::Wrapper) {
+                    return Err(RelayError::PasswordInClear);
+                }
+            }
+            _ => return Err(RelayError::MissingPassword),
+        }
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(text).map_err(|_| RelayError::Form)?;
+        let mut shown = url.clone();
+        if url.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
+        Ok(Self(Relay::Url {
+            url: text.to_string(),
+            shown: shown.to_string(),
+            host: host.to_string(),
+            security,
+            tls: None,
+        }))
+    }
+
+    /// Also trusts the root certificates of `pem` (an internal authority, or a test's
+    /// self-signed certificate), besides the system's.
+    pub fn trusting(mut self, pem: &[u8]) -> Result<Self, RelayError> {
+        let Relay::Url {
+            host,
+            security,
+            tls,
+            ..
+        } = &mut self.0
+        else {
+            return Err(RelayError::RootWithoutTls);
+        };
+        let mode: fn(TlsParameters) -> Tls = match security {
+            Security::Plain => return Err(RelayError::RootWithoutTls),
+            Security::StartTlsIfOffered => Tls::Opportunistic,
+            Security::StartTls => Tls::Required,
+            Security::Wrapper => Tls::Wrapper,
+        };
+        // lettre takes a file without any certificate for an empty list.
+        if !pem
+            .windows(b"-----BEGIN CERTIFICATE-----".len())
+            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        {
+            return Err(RelayError::NotPem);
+        }
+        let root = Certificate::from_pem(pem).map_err(|_| RelayError::NotPem)?;
+        let params = TlsParameters::builder(host.clone())
+            .add_root_certificate(root)
+            .build()
+            .map_err(|_| RelayError::NotPem)?;
+        *tls = Some(mode(params));
+        Ok(self)
+    }
+
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+        Ok(match &self.0 {
+            Relay::Plain { host, port } => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                    .port(*port)
+                    .build()
+            }
+            Relay::Url { url, tls, .. } => {
+                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?;
+                match tls {
+                    Some(tls) => builder.tls(tls.clone()),
+                    None => builder,
+                }
+                .build()
+            }
+        })
+    }
+}
+
+impl fmt::Display for SmtpRelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Relay::Plain { host, port } => write!(f, "smtp://{host}:{port}"),
+            Relay::Url { shown, tls, .. } => {
+                f.write_str(shown)?;
+                if tls.is_some() {
+                    f.write_str(" (and an extra root certificate)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Debug for SmtpRelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SmtpRelay")
+            .field(&format_args!("{self}"))
+            .finish()
+    }
+}
+
+/// `text` with whatever precedes its last `@` hidden: the form of an `SMTP_URL` that
+/// could not be read, for an error message.
+pub fn without_credentials(text: &str) -> String {
+    let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
+    match rest.rsplit_once('@') {
+        Some((_, after)) if scheme.is_empty() => format!("***@{after}"),
+        Some((_, after)) => format!("{scheme}://***@{after}"),
+        None => text.to_string(),
+    }
+}
+
 impl Mailer {
     /// Messages become files in `dir`.
     pub fn to_files(dir: PathBuf, from: &str) -> Result<Self, MailError> {
@@ -44,17 +261,17 @@ impl Mailer {
         })
     }
 
-    /// Messages go to an SMTP relay on a trusted network, without TLS (this build has
-    /// no TLS stack; a relay next to the server forwards them).
-    pub fn smtp_relay(host: &str, port: u16, from: &str) -> Result<Self, MailError> {
+    /// Messages go to `relay`.
+    pub fn smtp(relay: &SmtpRelay, from: &str) -> Result<Self, MailError> {
         Ok(Self {
             from: from.parse()?,
-            transport: Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                    .port(port)
-                    .build(),
-            ),
+            transport: Transport::Smtp(relay.transport()?),
         })
+    }
+
+    /// Messages go to an SMTP relay on a trusted network, without TLS.
+    pub fn smtp_relay(host: &str, port: u16, from: &str) -> Result<Self, MailError> {
+        Self::smtp(&SmtpRelay::plain(host, port), from)
     }
 
     /// A plain-text message in French; lettre picks the transfer encoding (long lines

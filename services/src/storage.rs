@@ -1,143 +1,533 @@
-//! File storage: a local folder by default. A file is written under `incoming/`, synced,
-//! then renamed into `files/` under a random key, so a stored file is always complete;
-//! what a crash leaves in `incoming/`, or in `files/` without a database row, is swept.
-//!
-//! Kept to the four operations an object store offers (put, get, delete, list) so an
-//! S3-compatible backend can take its place.
+//! File storage on `object_store`: a local folder by default (`APP_STORAGE_DIR`), or an
+//! S3-compatible bucket (`APP_STORAGE_URL=s3://BUCKET[/PREFIX]`) that several servers
+//! share. Files live under `files/KEY` (random keys) and become visible only when
+//! complete (a local staging file renamed, an S3 multipart upload completed), so a
+//! stored file is always whole. Memory stays bounded whatever the files' sizes: one
+//! part (1 MiB) per upload into a folder; for S3, uploads are spooled to local disk as
+//! they arrive and sent at the end in 5 MiB parts, a few at once site-wide. An upload
+//! dropped before its commit is abandoned; what a killed server leaves (a staging or
+//! spool file; on S3 an unfinished multipart upload, which the bucket's lifecycle rule
+//! ends) never becomes a file, and a file without a database row is swept once it is
+//! an hour old.
 
-use std::path::{Path, PathBuf};
+use std::{
+    io,
+    path::{Path as FsPath, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
-use tokio::{fs, io::AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
+use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
+use object_store::{
+    ClientConfigKey, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    aws::{AmazonS3Builder, AmazonS3ConfigKey},
+    local::LocalFileSystem,
+    path::Path,
+};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+/// A stored file's bytes, as they come out of the store.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// S3 refuses parts under 5 MiB (but the last); a local folder has no such rule.
+const S3_PART: usize = 5 * 1024 * 1024;
+const LOCAL_PART: usize = 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct Storage {
-    root: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    /// Where files go in the store: `PREFIX/files`.
+    files: Path,
+    health: Path,
+    part_size: usize,
+    /// The folder, for a local store: its staging files are swept by hand.
+    local: Option<PathBuf>,
+    /// For a remote store: where uploads are spooled before they are sent.
+    spool: Option<PathBuf>,
+    /// For logs and the health check: `s3://bucket/prefix` or the folder.
+    pub description: String,
+    /// Operations the store failed (a missing file is no failure), for `/metrics`.
+    errors: Arc<AtomicU64>,
 }
 
-/// A file being written; dropped without [`PendingFile::commit`], it is removed.
+/// A file being written; dropped without [`PendingFile::commit`], it is abandoned.
 pub struct PendingFile {
-    file: Option<fs::File>,
-    incoming: PathBuf,
-    target: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    errors: Arc<AtomicU64>,
+    location: Path,
+    part_size: usize,
+    sink: Sink,
     pub key: String,
 }
 
-impl Storage {
-    pub async fn open(root: &Path) -> std::io::Result<Self> {
-        fs::create_dir_all(root.join("incoming")).await?;
-        fs::create_dir_all(root.join("files")).await?;
-        Ok(Self {
-            root: root.to_path_buf(),
+enum Sink {
+    /// A local folder: parts straight into the store's staging file.
+    Direct {
+        buffer: BytesMut,
+        upload: Option<Box<dyn MultipartUpload>>,
+    },
+    /// A remote store: the bytes go to a spool file as they arrive, and to the store
+    /// at the commit, a part at a time: memory stays at the parts being sent (bounded
+    /// site-wide), not one part per upload being read.
+    Spool {
+        file: tokio::io::BufWriter<tokio::fs::File>,
+        path: PathBuf,
+    },
+}
+
+/// See [`Storage::sweep_unfinished`].
+const SPOOL_AGE: Duration = Duration::from_secs(3600);
+
+/// Parts being sent to a remote store at once, site-wide: 2 per core.
+fn part_sends() -> Arc<tokio::sync::Semaphore> {
+    static SENDS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    SENDS
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            Arc::new(tokio::sync::Semaphore::new(2 * cores))
         })
+        .clone()
+}
+
+/// The store's own error, as an I/O error of the right kind (a missing file is
+/// `NotFound`, so callers tell it from a store that does not answer).
+fn io_error(error: object_store::Error) -> io::Error {
+    match error {
+        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, error),
+        other => io::Error::other(other),
+    }
+}
+
+/// [`io_error`], counting the failures that are the store's.
+fn counted(errors: &AtomicU64) -> impl Fn(object_store::Error) -> io::Error + '_ {
+    move |error| {
+        let error = io_error(error);
+        if error.kind() != io::ErrorKind::NotFound {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+        error
+    }
+}
+
+impl Storage {
+    /// A local folder (created if missing).
+    pub async fn open(root: &FsPath) -> io::Result<Self> {
+        // A folder that cannot be made (a failed mount) does not stop the server: its
+        // health check and every upload say so until it is back.
+        if let Err(error) = tokio::fs::create_dir_all(root).await {
+            tracing::error!(%error, folder = %root.display(), "file store folder unusable");
+        }
+        let store = LocalFileSystem::new_with_prefix(root)
+            .map_err(io_error)?
+            // A file the receipt names must survive a power cut once its row is written.
+            .with_fsync(true)
+            .with_automatic_cleanup(false);
+        Ok(Self::with_store(
+            Arc::new(store),
+            Path::default(),
+            LOCAL_PART,
+            Some(root.to_path_buf()),
+            root.display().to_string(),
+        ))
     }
 
-    fn path(&self, key: &str) -> Option<PathBuf> {
-        // Keys are ours (UUIDs), but never let one name a path outside the folder.
-        key.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-            .then(|| self.root.join("files").join(key))
+    /// `s3://BUCKET[/PREFIX]` with the standard `AWS_*` variables (endpoint, keys,
+    /// region, `AWS_ALLOW_HTTP`), or else a local folder's path.
+    pub async fn from_url(url: &str) -> io::Result<Self> {
+        Self::from_url_at(url, None).await
+    }
+
+    /// The same, with another S3 endpoint than `AWS_ENDPOINT_URL` (tests reach one
+    /// where nothing answers).
+    pub async fn from_url_at(url: &str, endpoint: Option<&str>) -> io::Result<Self> {
+        let Some(rest) = url.strip_prefix("s3://") else {
+            return Self::open(FsPath::new(url.strip_prefix("file://").unwrap_or(url))).await;
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(io::Error::other(format!("no bucket in {url}")));
+        }
+        let mut builder = AmazonS3Builder::from_env();
+        if let Some(endpoint) = endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        let store = builder
+            .with_bucket_name(bucket)
+            // A store that does not answer must fail an upload in seconds, not minutes:
+            // the candidate is told to try again, and nothing is half-saved.
+            .with_retry(RetryConfig {
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(15),
+                ..RetryConfig::default()
+            })
+            // Set key by key: replacing the client options would drop AWS_ALLOW_HTTP.
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                "3 seconds",
+            )
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                "60 seconds",
+            )
+            .build()
+            .map_err(io_error)?;
+        let spool = std::env::temp_dir().join("concours-spool");
+        tokio::fs::create_dir_all(&spool).await?;
+        let mut storage = Self::with_store(
+            Arc::new(store),
+            Path::from(prefix),
+            S3_PART,
+            None,
+            url.to_string(),
+        );
+        storage.spool = Some(spool);
+        Ok(storage)
+    }
+
+    fn with_store(
+        store: Arc<dyn ObjectStore>,
+        prefix: Path,
+        part_size: usize,
+        local: Option<PathBuf>,
+        description: String,
+    ) -> Self {
+        Self {
+            store,
+            files: prefix.clone().join("files"),
+            health: prefix.join("health"),
+            part_size,
+            local,
+            spool: None,
+            description,
+            errors: Arc::default(),
+        }
+    }
+
+    /// Operations the store failed since the start.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    fn location(&self, key: &str) -> io::Result<Path> {
+        // Keys are ours (UUIDs), but never let one name anything outside `files/`.
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            Ok(self.files.clone().join(key))
+        } else {
+            Err(io::Error::new(io::ErrorKind::NotFound, "invalid key"))
+        }
     }
 
     /// Whether the store takes a file now: a small probe written, then removed. For the
-    /// health check, so a server whose disk or mount failed leaves the load balancer.
-    pub async fn check(&self) -> std::io::Result<()> {
+    /// health check, so a server whose disk, mount or bucket failed leaves the load
+    /// balancer.
+    pub async fn check(&self) -> io::Result<()> {
         let probe = self
-            .root
-            .join("incoming")
-            .join(format!("health-{}", uuid::Uuid::new_v4()));
-        fs::write(&probe, b"ok").await?;
-        fs::remove_file(&probe).await
+            .health
+            .clone()
+            .join(uuid::Uuid::new_v4().to_string().as_str());
+        self.store
+            .put(&probe, PutPayload::from_static(b"ok"))
+            .await
+            .map_err(counted(&self.errors))?;
+        self.store
+            .delete(&probe)
+            .await
+            .map_err(counted(&self.errors))
     }
 
-    pub async fn create(&self) -> std::io::Result<PendingFile> {
+    pub async fn create(&self) -> io::Result<PendingFile> {
         let key = uuid::Uuid::new_v4().to_string();
-        let incoming = self.root.join("incoming").join(&key);
-        let file = fs::File::create(&incoming).await?;
+        let sink = match &self.spool {
+            Some(spool) => {
+                let path = spool.join(&key);
+                // Written, then read back to be sent.
+                let file = tokio::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .await?;
+                Sink::Spool {
+                    file: tokio::io::BufWriter::with_capacity(256 * 1024, file),
+                    path,
+                }
+            }
+            None => Sink::Direct {
+                buffer: BytesMut::new(),
+                upload: None,
+            },
+        };
         Ok(PendingFile {
-            file: Some(file),
-            target: self.root.join("files").join(&key),
-            incoming,
+            store: self.store.clone(),
+            errors: self.errors.clone(),
+            location: self.location(&key)?,
+            part_size: self.part_size,
+            sink,
             key,
         })
     }
 
-    pub async fn read(&self, key: &str) -> std::io::Result<fs::File> {
-        let path = self
-            .path(key)
-            .ok_or_else(|| std::io::Error::other("invalid key"))?;
-        fs::File::open(path).await
+    /// A stored file's bytes as a stream; `NotFound` when there is none.
+    pub async fn read(&self, key: &str) -> io::Result<ByteStream> {
+        let found = self
+            .store
+            .get(&self.location(key)?)
+            .await
+            .map_err(counted(&self.errors))?;
+        let errors = self.errors.clone();
+        Ok(found
+            .into_stream()
+            .map_err(move |e| counted(&errors)(e))
+            .boxed())
     }
 
-    pub async fn delete(&self, key: &str) -> std::io::Result<()> {
-        let path = self
-            .path(key)
-            .ok_or_else(|| std::io::Error::other("invalid key"))?;
-        match fs::remove_file(path).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
+    /// A whole stored file in memory: for tests and small checks, never to serve one.
+    pub async fn read_all(&self, key: &str) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut stream = self.read(key).await?;
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    pub async fn delete(&self, key: &str) -> io::Result<()> {
+        match self.store.delete(&self.location(key)?).await {
+            Err(object_store::Error::NotFound { .. }) => Ok(()),
+            other => other.map_err(counted(&self.errors)),
         }
     }
 
     pub async fn exists(&self, key: &str) -> bool {
-        match self.path(key) {
-            Some(p) => fs::try_exists(p).await.unwrap_or(false),
-            None => false,
+        match self.location(key) {
+            Ok(location) => self.store.head(&location).await.is_ok(),
+            Err(_) => false,
         }
     }
 
-    /// Every stored key, and every key still in `incoming/` with its age in seconds.
-    pub async fn list(&self) -> std::io::Result<(Vec<String>, Vec<(String, u64)>)> {
-        let mut stored = Vec::new();
-        let mut dir = fs::read_dir(self.root.join("files")).await?;
-        while let Some(entry) = dir.next_entry().await? {
-            stored.push(entry.file_name().to_string_lossy().into_owned());
+    /// Every stored key with its age in seconds.
+    pub async fn list(&self) -> io::Result<Vec<(String, u64)>> {
+        let now = std::time::SystemTime::now();
+        let mut out = Vec::new();
+        let mut listing = self.store.list(Some(&self.files));
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(counted(&self.errors))?;
+            let Some(key) = meta.location.filename() else {
+                continue;
+            };
+            let modified = std::time::SystemTime::from(meta.last_modified);
+            let age = now.duration_since(modified).map_or(0, |d| d.as_secs());
+            out.push((key.to_string(), age));
         }
-        let mut incoming = Vec::new();
-        let mut dir = fs::read_dir(self.root.join("incoming")).await?;
-        while let Some(entry) = dir.next_entry().await? {
-            let age = entry
-                .metadata()
-                .await?
-                .modified()?
-                .elapsed()
-                .map_or(0, |d| d.as_secs());
-            incoming.push((entry.file_name().to_string_lossy().into_owned(), age));
-        }
-        Ok((stored, incoming))
+        Ok(out)
     }
 
-    pub async fn delete_incoming(&self, key: &str) -> std::io::Result<()> {
-        if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            let _ = fs::remove_file(self.root.join("incoming").join(key)).await;
+    /// Removes unfinished writes older than `age`: a server killed during an upload
+    /// leaves the local store's staging file (`KEY#n`, never listed as a file), or its
+    /// spool file; and the `incoming/` folder of earlier versions. Returns how many
+    /// went.
+    /// On S3 an unfinished multipart upload is no object: the bucket's lifecycle rule
+    /// (`AbortIncompleteMultipartUpload`) ends it.
+    pub async fn sweep_unfinished(&self, age: Duration) -> io::Result<usize> {
+        // (folder, only its staging files)
+        let folders = match (&self.local, &self.spool) {
+            (Some(root), _) => vec![(root.join("files"), true), (root.join("incoming"), false)],
+            // The spool folder is the machine's, shared by every server and test on
+            // it: a file there is written without a pause of 30 s (the upload is cut
+            // otherwise), so only one untouched for an hour is a dead server's.
+            (None, Some(spool)) if age >= SPOOL_AGE => vec![(spool.clone(), false)],
+            _ => Vec::new(),
+        };
+        let mut removed = 0;
+        for (folder, staged_only) in folders {
+            let mut dir = match tokio::fs::read_dir(&folder).await {
+                Ok(dir) => dir,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            while let Some(entry) = dir.next_entry().await? {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if staged_only && !name.contains('#') {
+                    continue;
+                }
+                let old = entry
+                    .metadata()
+                    .await?
+                    .modified()?
+                    .elapsed()
+                    .is_ok_and(|d| d > age);
+                if old {
+                    tokio::fs::remove_file(entry.path()).await?;
+                    removed += 1;
+                }
+            }
         }
-        Ok(())
+        Ok(removed)
     }
 }
 
 impl PendingFile {
-    pub async fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        match &mut self.file {
-            Some(f) => f.write_all(chunk).await,
-            None => Err(std::io::Error::other("file already closed")),
+    /// Appends bytes. Local: a whole part goes to the store as soon as there is one,
+    /// and the next bytes wait for it. Remote: to the spool file.
+    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Spool { file, .. } => file.write_all(chunk).await,
+            Sink::Direct { buffer, upload } => {
+                if buffer.capacity() == 0 {
+                    // Exactly one part: growing by doubling would take nearly two.
+                    buffer.reserve(self.part_size);
+                }
+                buffer.extend_from_slice(chunk);
+                while buffer.len() >= self.part_size {
+                    let part = buffer.split_to(self.part_size).freeze();
+                    send_part(&*self.store, &self.location, upload, part)
+                        .await
+                        .map_err(counted(&self.errors))?;
+                }
+                Ok(())
+            }
         }
     }
 
     /// Makes the file durable and visible under its key.
-    pub async fn commit(mut self) -> std::io::Result<String> {
-        if let Some(mut file) = self.file.take() {
-            file.flush().await?;
-            file.sync_all().await?;
-        }
-        fs::rename(&self.incoming, &self.target).await?;
+    pub async fn commit(mut self) -> io::Result<String> {
+        let done = match &mut self.sink {
+            Sink::Direct { buffer, upload } => {
+                let rest = std::mem::take(buffer).freeze();
+                finish(&*self.store, &self.location, upload, rest).await
+            }
+            Sink::Spool { file, .. } => {
+                file.flush().await?;
+                let file = file.get_mut();
+                file.seek(std::io::SeekFrom::Start(0)).await?;
+                send_spooled(&*self.store, &self.location, self.part_size, file).await
+            }
+        };
+        done.map_err(|e| match e {
+            Failure::Store(e) => counted(&self.errors)(e),
+            Failure::Spool(e) => e,
+        })?;
         Ok(std::mem::take(&mut self.key))
+    }
+}
+
+enum Failure {
+    Store(object_store::Error),
+    Spool(io::Error),
+}
+
+impl From<object_store::Error> for Failure {
+    fn from(e: object_store::Error) -> Self {
+        Self::Store(e)
+    }
+}
+
+async fn send_part(
+    store: &dyn ObjectStore,
+    location: &Path,
+    upload: &mut Option<Box<dyn MultipartUpload>>,
+    part: Bytes,
+) -> object_store::Result<()> {
+    if upload.is_none() {
+        *upload = Some(store.put_multipart(location).await?);
+    }
+    upload
+        .as_mut()
+        .expect("started above")
+        .put_part(part.into())
+        .await
+}
+
+/// The last bytes, then the file made visible: one put when it never filled a part.
+async fn finish(
+    store: &dyn ObjectStore,
+    location: &Path,
+    upload: &mut Option<Box<dyn MultipartUpload>>,
+    rest: Bytes,
+) -> Result<(), Failure> {
+    if upload.is_none() {
+        store.put(location, rest.into()).await?;
+        return Ok(());
+    }
+    if !rest.is_empty() {
+        send_part(store, location, upload, rest).await?;
+    }
+    let mut started = upload.take().expect("started");
+    if let Err(error) = started.complete().await {
+        abandon(started);
+        return Err(error.into());
+    }
+    Ok(())
+}
+
+/// A spooled file to the store, a part at a time, each part under a site-wide permit.
+async fn send_spooled(
+    store: &dyn ObjectStore,
+    location: &Path,
+    part_size: usize,
+    file: &mut tokio::fs::File,
+) -> Result<(), Failure> {
+    let mut upload = None;
+    loop {
+        let permit = part_sends().acquire_owned().await.expect("never closed");
+        let mut part = Vec::with_capacity(part_size);
+        while part.len() < part_size {
+            let read = (&mut *file)
+                .take((part_size - part.len()) as u64)
+                .read_to_end(&mut part)
+                .await
+                .map_err(Failure::Spool)?;
+            if read == 0 {
+                break;
+            }
+        }
+        if part.len() < part_size {
+            // The last bytes.
+            let sent = finish(store, location, &mut upload, part.into()).await;
+            drop(permit);
+            if let Some(started) = upload.take() {
+                abandon(started);
+            }
+            return sent;
+        }
+        let sent = send_part(store, location, &mut upload, part.into()).await;
+        drop(permit);
+        if let Err(error) = sent {
+            if let Some(started) = upload.take() {
+                abandon(started);
+            }
+            return Err(error.into());
+        }
+    }
+}
+
+/// Ends an unfinished multipart upload in the background (a drop cannot wait).
+fn abandon(mut upload: Box<dyn MultipartUpload>) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            if let Err(error) = upload.abort().await {
+                tracing::warn!(%error, "abandoned upload not aborted; the sweep will");
+            }
+        });
     }
 }
 
 impl Drop for PendingFile {
     fn drop(&mut self) {
-        if !self.key.is_empty() {
-            // Not committed: the partial file goes. Sync removal is fine here: one unlink.
-            let _ = std::fs::remove_file(&self.incoming);
+        match &mut self.sink {
+            Sink::Direct { upload, .. } => {
+                if let Some(upload) = upload.take() {
+                    abandon(upload);
+                }
+            }
+            // Sent or not, the spool file has done its work.
+            Sink::Spool { path, .. } => {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }

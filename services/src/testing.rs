@@ -31,6 +31,14 @@ pub async fn sqlite() -> TestDb {
 
 /// A migrated, empty PostgreSQL database, if `DATABASE_URL_PG` is set.
 pub async fn postgres() -> Option<TestDb> {
+    let test_db = postgres_unmigrated().await?;
+    test_db.db.migrate().await.expect("migrate PostgreSQL");
+    Some(test_db)
+}
+
+/// A new PostgreSQL database without a table, if `DATABASE_URL_PG` is set: as a fresh
+/// deployment's servers find it.
+pub async fn postgres_unmigrated() -> Option<TestDb> {
     let base = std::env::var("DATABASE_URL_PG").ok()?;
     let name = format!("{PG_TEST_PREFIX}{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&base)
@@ -45,7 +53,6 @@ pub async fn postgres() -> Option<TestDb> {
         .expect("DATABASE_URL_PG ends with /database");
     let url = format!("{prefix}/{name}");
     let db = Db::connect(&url).await.expect("connect to PostgreSQL");
-    db.migrate().await.expect("migrate PostgreSQL");
     Some(TestDb {
         db,
         url,
@@ -59,6 +66,87 @@ pub async fn all() -> Vec<TestDb> {
     let mut dbs = vec![sqlite().await];
     dbs.extend(postgres().await);
     dbs
+}
+
+/// A file store for one test: a fresh folder, or a fresh prefix in the test bucket.
+pub struct TestStore {
+    pub storage: crate::storage::Storage,
+    /// What `APP_STORAGE_URL` would say to reach the same files.
+    pub url: String,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A store in a new temporary folder.
+pub async fn local_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let root = dir.path().join("files");
+    TestStore {
+        storage: crate::storage::Storage::open(&root)
+            .await
+            .expect("a local store"),
+        url: root.display().to_string(),
+        label: "local",
+        _dir: Some(dir),
+    }
+}
+
+/// A new prefix in the S3 bucket `TEST_S3_BUCKET` names (reached with the standard
+/// `AWS_*` variables, as the server does), if it is set; `make test` starts one.
+pub async fn s3_store() -> Option<TestStore> {
+    let bucket = std::env::var("TEST_S3_BUCKET").ok()?;
+    let url = format!("s3://{bucket}/t-{}", uuid::Uuid::new_v4().simple());
+    Some(TestStore {
+        storage: crate::storage::Storage::from_url(&url)
+            .await
+            .expect("TEST_S3_BUCKET is set: the S3 store"),
+        url,
+        label: "s3",
+        _dir: None,
+    })
+}
+
+/// A store of the same kind that takes no file: a local folder replaced by a file (a
+/// failed mount), or an S3 endpoint where nothing answers (an outage).
+pub async fn broken_store(like: &TestStore) -> TestStore {
+    if like.label == "s3" {
+        let bucket = std::env::var("TEST_S3_BUCKET").expect("TEST_S3_BUCKET");
+        let url = format!("s3://{bucket}/down");
+        return TestStore {
+            storage: crate::storage::Storage::from_url_at(&url, Some(DOWN_ENDPOINT))
+                .await
+                .expect("S3 store"),
+            url,
+            label: "s3-down",
+            _dir: None,
+        };
+    }
+    let store = local_store().await;
+    let root = std::path::PathBuf::from(&store.url);
+    std::fs::remove_dir_all(&root).expect("remove the folder");
+    std::fs::write(&root, "not a folder").expect("a file in its place");
+    store
+}
+
+/// Where no S3 server answers: a port nothing listens on (the discard port, closed).
+pub const DOWN_ENDPOINT: &str = "http://127.0.0.1:9";
+
+/// Every (database, store) pair the tests must pass on: each database with a local
+/// folder, and one more database (PostgreSQL when there is one) with the S3 store when
+/// one is configured, as a scaled-out deployment runs.
+pub async fn all_with_stores() -> Vec<(TestDb, TestStore)> {
+    let mut pairs = Vec::new();
+    for db in all().await {
+        pairs.push((db, local_store().await));
+    }
+    if let Some(store) = s3_store().await {
+        let db = match postgres().await {
+            Some(db) => db,
+            None => sqlite().await,
+        };
+        pairs.push((db, store));
+    }
+    pairs
 }
 
 /// A dossier on `exam` for a candidate of this voie (`externe` or `interne`), created by

@@ -1,7 +1,8 @@
-//! Uploads against real databases and a real storage folder.
+//! Uploads against real databases and a real store: a folder, and an S3 server when
+//! `make test` started one.
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -29,15 +30,15 @@ struct Env {
     db: Db,
     clock: ManualClock,
     storage: Storage,
-    root: tempfile::TempDir,
+    store: testing::TestStore,
     dossier: Dossier,
-    label: &'static str,
+    label: String,
     _t: testing::TestDb,
 }
 
 async fn envs() -> Vec<Env> {
     let mut out = Vec::new();
-    for t in testing::all().await {
+    for (t, store) in testing::all_with_stores().await {
         let clock = ManualClock::at("2026-11-24T10:00:00Z".parse::<Timestamp>().unwrap());
         let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
         catalogue::import_dir(&t.db, &exams, &clock).await.unwrap();
@@ -45,14 +46,13 @@ async fn envs() -> Vec<Env> {
             .await
             .unwrap();
         let dossier = dossiers::by_number(&t.db, &number).await.unwrap().unwrap();
-        let root = tempfile::tempdir().unwrap();
         out.push(Env {
             db: t.db.clone(),
             clock,
-            storage: Storage::open(root.path()).await.unwrap(),
-            root,
+            storage: store.storage.clone(),
+            label: format!("{}+{}", t.label, store.label),
+            store,
             dossier,
-            label: t.label,
             _t: t,
         });
     }
@@ -79,10 +79,6 @@ fn chunks(data: Vec<u8>) -> impl futures_util::Stream<Item = Result<Bytes, Strin
     stream::iter(parts)
 }
 
-fn files_in(dir: &Path) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
-
 impl Env {
     async fn upload(
         &self,
@@ -102,11 +98,9 @@ impl Env {
         .await
     }
 
-    fn stored(&self) -> (usize, usize) {
-        (
-            files_in(&self.root.path().join("files")),
-            files_in(&self.root.path().join("incoming")),
-        )
+    /// How many files the store holds.
+    async fn stored(&self) -> usize {
+        self.storage.list().await.unwrap().len()
     }
 }
 
@@ -128,11 +122,9 @@ async fn a_pdf_and_a_jpeg_are_stored_with_their_hash() {
         assert_eq!(b.kind, domain::FileKind::Jpeg);
         let list = attachments::list(&env.db, &env.dossier.id).await.unwrap();
         assert_eq!(list.len(), 2, "{}", env.label);
-        let stored = tokio::fs::read(env.root.path().join("files").join(&a.storage_key))
-            .await
-            .unwrap();
+        let stored = env.storage.read_all(&a.storage_key).await.unwrap();
         assert_eq!(stored, data);
-        assert_eq!(env.stored(), (2, 0));
+        assert_eq!(env.stored().await, 2);
     }
 }
 
@@ -170,7 +162,7 @@ async fn an_oversize_upload_is_cut_off_and_leaves_nothing() {
         );
         // Stopped just past 10 MiB, not at 100.
         assert_eq!(pulled.load(Ordering::SeqCst), 161, "{}", env.label);
-        assert_eq!(env.stored(), (0, 0));
+        assert_eq!(env.stored().await, 0);
         assert!(
             attachments::list(&env.db, &env.dossier.id)
                 .await
@@ -219,7 +211,7 @@ async fn bad_files_are_refused_with_the_reason() {
             let err = env.upload("piece-identite", name, data).await.unwrap_err();
             assert_eq!(err.to_string(), expected, "{}", env.label);
         }
-        assert_eq!(env.stored(), (0, 0));
+        assert_eq!(env.stored().await, 0);
         // A hostile name is stored cleaned, never used as a path.
         let a = env
             .upload("piece-identite", "../../etc/passwd\u{0}.pdf", pdf(10))
@@ -232,8 +224,16 @@ async fn bad_files_are_refused_with_the_reason() {
 
 #[tokio::test]
 async fn a_storage_failure_leaves_no_row() {
-    for env in envs().await {
-        std::fs::remove_dir_all(env.root.path().join("files")).unwrap();
+    for mut env in envs().await {
+        let broken = testing::broken_store(&env.store).await;
+        env.storage = broken.storage.clone();
+        // Small, and past a part: the single put and the multipart upload both fail.
+        for size in [1000, 6 * 1024 * 1024] {
+            let Err(err) = env.upload("piece-identite", "a.pdf", pdf(size)).await else {
+                panic!("{}: stored on a store that takes nothing", env.label);
+            };
+            assert!(matches!(err, AttachmentError::Storage(_)), "{err}");
+        }
         let err = env
             .upload("piece-identite", "a.pdf", pdf(1000))
             .await
@@ -247,7 +247,6 @@ async fn a_storage_failure_leaves_no_row() {
             "{}",
             env.label
         );
-        assert_eq!(files_in(&env.root.path().join("incoming")), 0);
     }
 }
 
@@ -269,12 +268,12 @@ async fn delete_removes_the_row_and_the_file_and_only_the_owner_may() {
             attachments::delete(&env.db, &env.storage, &env.clock, &other, &a.id).await,
             Err(AttachmentError::NotFound)
         ));
-        assert_eq!(env.stored(), (1, 0));
+        assert_eq!(env.stored().await, 1);
 
         attachments::delete(&env.db, &env.storage, &env.clock, &env.dossier, &a.id)
             .await
             .unwrap();
-        assert_eq!(env.stored(), (0, 0), "{}", env.label);
+        assert_eq!(env.stored().await, 0, "{}", env.label);
         assert!(
             attachments::list(&env.db, &env.dossier.id)
                 .await
@@ -304,7 +303,7 @@ async fn a_piece_takes_at_most_its_number_of_files() {
             ),
             "{err}"
         );
-        assert_eq!(env.stored(), (2, 0), "{}", env.label);
+        assert_eq!(env.stored().await, 2, "{}", env.label);
     }
 }
 
@@ -340,7 +339,7 @@ async fn only_requested_pieces_and_only_while_the_dossier_is_open() {
             attachments::delete(&env.db, &env.storage, &env.clock, &env.dossier, &a.id).await,
             Err(AttachmentError::Locked)
         ));
-        assert_eq!(env.stored(), (1, 0));
+        assert_eq!(env.stored().await, 1);
     }
 }
 
@@ -352,22 +351,30 @@ async fn the_sweep_removes_orphans_only() {
             .await
             .unwrap();
         // A crash between the file and its row leaves this behind.
-        std::fs::write(
-            env.root
-                .path()
-                .join("files")
-                .join("00000000-0000-0000-0000-000000000000"),
-            b"orphan",
-        )
-        .unwrap();
+        let mut orphan = env.storage.create().await.unwrap();
+        orphan.write(b"orphan").await.unwrap();
+        let orphan = orphan.commit().await.unwrap();
+        // Young, it may be an upload whose row is being written (by another server).
         assert_eq!(
-            attachments::sweep(&env.db, &env.storage).await.unwrap(),
+            attachments::sweep(&env.db, &env.storage, attachments::ORPHAN_AGE)
+                .await
+                .unwrap(),
+            0,
+            "{}",
+            env.label
+        );
+        assert!(env.storage.exists(&orphan).await);
+        assert_eq!(
+            attachments::sweep(&env.db, &env.storage, std::time::Duration::ZERO)
+                .await
+                .unwrap(),
             1,
             "{}",
             env.label
         );
+        assert!(!env.storage.exists(&orphan).await);
         assert!(env.storage.exists(&kept.storage_key).await);
-        assert_eq!(env.stored(), (1, 0));
+        assert_eq!(env.stored().await, 1);
     }
 }
 
@@ -391,9 +398,7 @@ async fn a_phone_photo_loses_its_location_but_keeps_its_orientation() {
             .upload("piece-identite", "IMG_0001.JPG", photo.clone())
             .await
             .unwrap();
-        let stored = tokio::fs::read(env.root.path().join("files").join(&a.storage_key))
-            .await
-            .unwrap();
+        let stored = env.storage.read_all(&a.storage_key).await.unwrap();
         let has = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
         assert!(!has(b"48.0686"), "{}", env.label);
         assert!(has(b"Exif\0\0MM"), "the orientation stays");
@@ -422,12 +427,12 @@ async fn a_dossier_takes_files_up_to_its_total_size() {
             ),
             "{err}"
         );
-        assert_eq!(env.stored(), (0, 0), "{}", env.label);
+        assert_eq!(env.stored().await, 0, "{}", env.label);
         // What still fits is taken.
         env.upload("diplome", "Licence.pdf", pdf(500))
             .await
             .unwrap();
-        assert_eq!(env.stored(), (1, 0));
+        assert_eq!(env.stored().await, 1);
     }
 }
 
@@ -468,7 +473,7 @@ async fn two_uploads_racing_for_the_last_megabytes_cannot_both_get_them() {
             "{}: {err}",
             env.label
         );
-        assert_eq!(env.stored(), (0, 0), "{}", env.label);
+        assert_eq!(env.stored().await, 0, "{}", env.label);
         assert!(
             attachments::list(&env.db, &env.dossier.id)
                 .await
@@ -476,5 +481,39 @@ async fn two_uploads_racing_for_the_last_megabytes_cannot_both_get_them() {
                 .iter()
                 .all(|a| a.piece_code != "diplome")
         );
+    }
+}
+
+#[tokio::test]
+async fn a_server_killed_during_an_upload_leaves_no_file_and_its_part_is_swept() {
+    for env in envs().await {
+        // Killed after its first part went to the store: no abort, no commit.
+        let mut pending = env.storage.create().await.unwrap();
+        pending.write(&vec![b'x'; 6 * 1024 * 1024]).await.unwrap();
+        std::mem::forget(pending);
+        // Never a file: nothing listed, no row.
+        assert_eq!(env.stored().await, 0, "{}", env.label);
+        assert!(
+            attachments::list(&env.db, &env.dossier.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        if env.store.label == "local" {
+            // The folder holds the unfinished part until the sweep.
+            let folder = PathBuf::from(&env.store.url).join("files");
+            let staged = || std::fs::read_dir(&folder).map_or(0, |d| d.count());
+            assert_eq!(staged(), 1, "{}", env.label);
+            attachments::sweep(&env.db, &env.storage, attachments::ORPHAN_AGE)
+                .await
+                .unwrap();
+            assert_eq!(staged(), 1, "young: it may still be written");
+            attachments::sweep(&env.db, &env.storage, std::time::Duration::ZERO)
+                .await
+                .unwrap();
+            assert_eq!(staged(), 0, "{}", env.label);
+        }
+        // On S3 an unfinished multipart upload is no object; the bucket's lifecycle
+        // rule (AbortIncompleteMultipartUpload, README) ends it.
     }
 }

@@ -6,18 +6,30 @@ use std::{path::PathBuf, sync::Arc};
 
 use jiff::Timestamp;
 use server::{Application, Settings};
-use services::{Db, clock::FixedClock, testing::TestDb};
+use services::{
+    Db,
+    clock::FixedClock,
+    testing::{TestDb, TestStore},
+};
 
 pub struct TestApp {
     pub address: String,
     pub db: Db,
     pub client: reqwest::Client,
-    pub label: &'static str,
+    pub label: String,
+    /// The app's file store, as another server (or a test) reaches it.
+    pub storage: services::storage::Storage,
     /// Stops the server as SIGTERM does; `running` ends when it has.
     pub stop: server::Stop,
     pub running: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub database_url: String,
+    /// `http://…` of `/metrics`, when `APP_METRICS_ADDRESS` was given.
+    pub metrics_address: Option<String>,
+    /// How the server was told where its files are (`APP_STORAGE_…`, value).
+    pub storage_var: (&'static str, String),
     _data: tempfile::TempDir,
-    _test_db: TestDb,
+    _test_db: Option<TestDb>,
+    _store: Option<TestStore>,
 }
 
 impl TestApp {
@@ -91,6 +103,25 @@ pub fn form<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
         .join("&")
 }
 
+/// A folder with one exam, « bientot », whose last day is the day after [`NOW`]: it
+/// closes 37 h later, so its deadline reminders are due.
+pub fn soon_exam() -> tempfile::TempDir {
+    let exams = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams/animateur-territorial-2025.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        exams.path().join("bientot.toml"),
+        template
+            .replace("animateur-territorial-2025", "bientot")
+            .replace("2025-04-17", "2026-11-25")
+            .replace("2025-06-13", "2026-12-31"),
+    )
+    .unwrap();
+    exams
+}
+
 /// The instant the tests' server clock stands at.
 pub const NOW: &str = "2026-11-24T10:00:00Z";
 
@@ -100,14 +131,69 @@ pub async fn spawn_app(test_db: TestDb) -> TestApp {
 
 /// With extra settings, e.g. `("APP_BASE_URL", "https://…")`.
 pub async fn spawn_app_with(test_db: TestDb, extra: &[(&'static str, &str)]) -> TestApp {
+    let label = test_db.label.to_string();
+    let mut app = spawn(&test_db.url, None, label, extra).await;
+    app._test_db = Some(test_db);
+    app
+}
+
+/// On this store (an S3 prefix, or a folder) instead of its own folder.
+pub async fn spawn_app_on(
+    test_db: TestDb,
+    store: Option<TestStore>,
+    extra: &[(&'static str, &str)],
+) -> TestApp {
+    let label = match &store {
+        Some(store) => format!("{}+{}", test_db.label, store.label),
+        None => test_db.label.to_string(),
+    };
+    let storage_var = store.as_ref().map(|store| {
+        if store.url.starts_with("s3://") {
+            ("APP_STORAGE_URL", store.url.clone())
+        } else {
+            ("APP_STORAGE_DIR", store.url.clone())
+        }
+    });
+    let mut app = spawn(&test_db.url, storage_var, label, extra).await;
+    app._test_db = Some(test_db);
+    app._store = store;
+    app
+}
+
+/// A second server beside `first`: the same database and store, its own process
+/// state (as on another machine behind the same load balancer).
+pub async fn spawn_app_beside(first: &TestApp) -> TestApp {
+    spawn(
+        &first.database_url,
+        Some(first.storage_var.clone()),
+        format!("{} (second server)", first.label),
+        &[],
+    )
+    .await
+}
+
+/// A server on this database URL (migrated and imported at start, as `main` does).
+pub async fn spawn(
+    database_url: &str,
+    storage_var: Option<(&'static str, String)>,
+    label: String,
+    extra: &[(&'static str, &str)],
+) -> TestApp {
     let data = tempfile::tempdir().unwrap();
+    let storage_var = storage_var.unwrap_or_else(|| {
+        (
+            "APP_STORAGE_DIR",
+            data.path().join("files").display().to_string(),
+        )
+    });
     let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
     let mut vars = vec![
         ("APP_ADDRESS", "127.0.0.1:0".to_string()),
         ("APP_DATA_DIR", data.path().display().to_string()),
-        ("DATABASE_URL", test_db.url.clone()),
+        ("DATABASE_URL", database_url.to_string()),
         ("APP_EXAMS_DIR", exams.display().to_string()),
         ("APP_DEMO", "true".to_string()),
+        storage_var.clone(),
     ];
     vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     // The last value wins: extra settings override the defaults above.
@@ -123,7 +209,9 @@ pub async fn spawn_app_with(test_db: TestDb, extra: &[(&'static str, &str)]) -> 
         .await
         .expect("build the app");
     let address = format!("http://{}", app.local_addr().unwrap());
+    let metrics_address = app.metrics_addr().map(|a| format!("http://{a}"));
     let db = app.db().clone();
+    let storage = app.storage().clone();
     let stop = app.stop();
     let running = tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -133,12 +221,27 @@ pub async fn spawn_app_with(test_db: TestDb, extra: &[(&'static str, &str)]) -> 
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
-        label: test_db.label,
+        label,
+        storage,
+        database_url: database_url.to_string(),
+        metrics_address,
+        storage_var,
         stop,
         running,
         _data: data,
-        _test_db: test_db,
+        _test_db: None,
+        _store: None,
     }
+}
+
+/// One app per (database, store) pair the tests must pass on: each database on a
+/// folder, and one on the S3 server when `make test` started one.
+pub async fn spawn_apps_and_stores() -> Vec<TestApp> {
+    let mut apps = Vec::new();
+    for (db, store) in services::testing::all_with_stores().await {
+        apps.push(spawn_app_on(db, Some(store), &[]).await);
+    }
+    apps
 }
 
 /// One app per database the tests must pass on.
@@ -231,4 +334,28 @@ pub async fn upload(
         .send()
         .await
         .unwrap()
+}
+
+/// Logs the demo staff member in and returns the `service` cookie.
+pub async fn staff_login(app: &TestApp) -> String {
+    let body = format!(
+        "email={}&mot_de_passe={}",
+        services::staff::DEMO_EMAIL,
+        services::staff::DEMO_PASSWORD.replace(' ', "+")
+    );
+    let response = app.post_form("/api/service/connexion", &body).await;
+    assert_eq!(response.headers()["location"], "/service", "{}", app.label);
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("service="))
+        .expect("staff session cookie")
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_string()
 }
