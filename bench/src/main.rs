@@ -737,7 +737,7 @@ async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<(Value, Vec<Uploa
         .collect::<Result<_, _>>()?;
     db.close().await;
     let store = match run.storage_url {
-        Some(url) => Storage::from_url(url).await?,
+        Some(url) => Storage::from_url(url, &data.path().join("spool")).await?,
         // $APP_DATA_DIR/files is the local store's root.
         None => Storage::open(&data.path().join("files")).await?,
     };
@@ -1042,7 +1042,8 @@ async fn main() -> anyhow::Result<()> {
                 "== bare handler with SHA-256, S3 (the limit), three times: the median counts"
             );
             let url = format!("s3://{bucket}/bench-bare-{}", uuid::Uuid::new_v4().simple());
-            let store = Storage::from_url(&url).await?;
+            let spool = tempfile::tempdir()?;
+            let store = Storage::from_url(&url, spool.path()).await?;
             let limit =
                 bare_limit(&uploads, args.concurrency, BareStore::Store(store.clone())).await?;
             // The bucket may be shared: what the limit wrote goes.

@@ -7,8 +7,7 @@ use axum::{Router, extract::State, http::StatusCode, middleware, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use services::{
-    Db, SharedClock, attachments, catalogue, demo, mail::Mailer, passwords::Passwords,
-    storage::Storage,
+    Db, SharedClock, catalogue, demo, mail::Mailer, passwords::Passwords, storage::Storage,
 };
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -51,16 +50,9 @@ impl Application {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         let imported = catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;
-        let storage = Storage::from_url(&settings.storage_url).await?;
-        // A store that does not answer yet must not keep the server down: /healthz
-        // says so, uploads are refused with « réessayez », and the next sweep runs.
-        let swept = match attachments::sweep(&db, &storage, attachments::ORPHAN_AGE).await {
-            Ok(n) => n,
-            Err(error) => {
-                tracing::error!(%error, store = %storage.description, "orphan sweep failed");
-                0
-            }
-        };
+        // The spool of uploads on their way to a bucket: the data folder, on disk.
+        let storage =
+            Storage::from_url(&settings.storage_url, &settings.data_dir.join("spool")).await?;
         // argon2id hashes on all cores but one: a login storm queues instead of taking
         // every core from page renders and uploads (measured by `make bench`).
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -164,7 +156,6 @@ impl Application {
             address = %listener.local_addr()?,
             database = ?db.kind(),
             exams = imported,
-            orphan_files_removed = swept,
             "listening on {}",
             settings.base_url
         );
@@ -229,11 +220,12 @@ async fn send_reminders(state: AppState) {
         if let Err(error) = pass.await {
             tracing::error!(%error, "deadline reminders pass failed");
         }
-        // The start-up sweep ran already: the hourly one comes an hour later.
-        passes = passes.wrapping_add(1);
+        // The sweep lists the whole store: on the first pass (in the background, so a
+        // server starts without waiting for a bucket's listing), then hourly.
         let sweep = passes
             .is_multiple_of(SWEEP_EVERY_PASSES)
             .then_some(&state.storage);
+        passes = passes.wrapping_add(1);
         services::housekeeping::run(&state.db, &*state.clock, sweep).await;
     }
 }

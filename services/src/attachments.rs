@@ -398,18 +398,25 @@ pub async fn sweep(
     storage: &Storage,
     min_age: std::time::Duration,
 ) -> Result<usize, AttachmentError> {
+    let old: Vec<String> = storage
+        .list()
+        .await?
+        .into_iter()
+        .filter(|(_, age)| *age >= min_age.as_secs())
+        .map(|(key, _)| key)
+        .collect();
     let mut removed = 0;
-    for (key, age) in storage.list().await? {
-        if age < min_age.as_secs() {
-            continue;
-        }
-        let known = sqlx::query("SELECT 1 FROM attachments WHERE storage_key = $1")
-            .bind(&key)
-            .fetch_optional(db.pool())
-            .await?
-            .is_some();
-        if !known {
-            storage.delete(&key).await?;
+    if !old.is_empty() {
+        // One query for the lot, listed after the store: a file an hour old has its
+        // row already, or never will.
+        let known: std::collections::HashSet<String> =
+            sqlx::query_scalar("SELECT storage_key FROM attachments")
+                .fetch_all(db.pool())
+                .await?
+                .into_iter()
+                .collect();
+        for key in old.iter().filter(|key| !known.contains(*key)) {
+            storage.delete(key).await?;
             removed += 1;
         }
     }

@@ -136,14 +136,19 @@ impl Storage {
     }
 
     /// `s3://BUCKET[/PREFIX]` with the standard `AWS_*` variables (endpoint, keys,
-    /// region, `AWS_ALLOW_HTTP`), or else a local folder's path.
-    pub async fn from_url(url: &str) -> io::Result<Self> {
-        Self::from_url_at(url, None).await
+    /// region, `AWS_ALLOW_HTTP`), its uploads spooled in the folder `spool` (on disk:
+    /// not `/tmp`, which may be memory); or else a local folder's path.
+    pub async fn from_url(url: &str, spool: &FsPath) -> io::Result<Self> {
+        Self::from_url_at(url, spool, None).await
     }
 
     /// The same, with another S3 endpoint than `AWS_ENDPOINT_URL` (tests reach one
     /// where nothing answers).
-    pub async fn from_url_at(url: &str, endpoint: Option<&str>) -> io::Result<Self> {
+    pub async fn from_url_at(
+        url: &str,
+        spool: &FsPath,
+        endpoint: Option<&str>,
+    ) -> io::Result<Self> {
         let Some(rest) = url.strip_prefix("s3://") else {
             return Self::open(FsPath::new(url.strip_prefix("file://").unwrap_or(url))).await;
         };
@@ -175,8 +180,7 @@ impl Storage {
             )
             .build()
             .map_err(io_error)?;
-        let spool = std::env::temp_dir().join("concours-spool");
-        tokio::fs::create_dir_all(&spool).await?;
+        tokio::fs::create_dir_all(spool).await?;
         let mut storage = Self::with_store(
             Arc::new(store),
             Path::from(prefix),
@@ -184,7 +188,7 @@ impl Storage {
             None,
             url.to_string(),
         );
-        storage.spool = Some(spool);
+        storage.spool = Some(spool.to_path_buf());
         Ok(storage)
     }
 
@@ -336,8 +340,8 @@ impl Storage {
         // (folder, only its staging files)
         let folders = match (&self.local, &self.spool) {
             (Some(root), _) => vec![(root.join("files"), true), (root.join("incoming"), false)],
-            // The spool folder is the machine's, shared by every server and test on
-            // it: a file there is written without a pause of 30 s (the upload is cut
+            // The spool folder may be shared by several servers (one data folder): a
+            // file there is written without a pause of 30 s (the upload is cut
             // otherwise), so only one untouched for an hour is a dead server's.
             (None, Some(spool)) if age >= SPOOL_AGE => vec![(spool.clone(), false)],
             _ => Vec::new(),

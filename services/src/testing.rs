@@ -96,13 +96,14 @@ pub async fn local_store() -> TestStore {
 pub async fn s3_store() -> Option<TestStore> {
     let bucket = std::env::var("TEST_S3_BUCKET").ok()?;
     let url = format!("s3://{bucket}/t-{}", uuid::Uuid::new_v4().simple());
+    let spool = tempfile::tempdir().expect("temporary folder");
     Some(TestStore {
-        storage: crate::storage::Storage::from_url(&url)
+        storage: crate::storage::Storage::from_url(&url, spool.path())
             .await
             .expect("TEST_S3_BUCKET is set: the S3 store"),
         url,
         label: "s3",
-        _dir: None,
+        _dir: Some(spool),
     })
 }
 
@@ -112,13 +113,14 @@ pub async fn broken_store(like: &TestStore) -> TestStore {
     if like.label == "s3" {
         let bucket = std::env::var("TEST_S3_BUCKET").expect("TEST_S3_BUCKET");
         let url = format!("s3://{bucket}/down");
+        let spool = tempfile::tempdir().expect("temporary folder");
         return TestStore {
-            storage: crate::storage::Storage::from_url_at(&url, Some(DOWN_ENDPOINT))
+            storage: crate::storage::Storage::from_url_at(&url, spool.path(), Some(DOWN_ENDPOINT))
                 .await
                 .expect("S3 store"),
             url,
             label: "s3-down",
-            _dir: None,
+            _dir: Some(spool),
         };
     }
     let store = local_store().await;
