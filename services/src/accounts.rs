@@ -71,19 +71,7 @@ pub async fn session_dossier(
     clock: &dyn Clock,
     token: &str,
 ) -> Result<Option<Dossier>, AccountError> {
-    let row =
-        sqlx::query("SELECT dossier_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-            .bind(token_hash(token))
-            .bind(clock.now().as_millisecond())
-            .fetch_optional(db.pool())
-            .await?;
-    match row {
-        Some(row) => {
-            let id: String = row.try_get("dossier_id")?;
-            Ok(dossiers::by_id(db, &id).await?)
-        }
-        None => Ok(None),
-    }
+    Ok(dossiers::of_session(db, &token_hash(token), clock.now().as_millisecond()).await?)
 }
 
 pub async fn close_session(db: &Db, token: &str) -> Result<(), AccountError> {

@@ -196,15 +196,18 @@ where
     E: std::fmt::Display,
 {
     let name = attachment::sanitise_file_name(file_name);
-    let piece = requested_pieces(db, dossier)
-        .await?
+    // Both asked at once: on the deadline night each round trip waits its turn.
+    let (pieces, (count, dossier_total)) = tokio::try_join!(
+        requested_pieces(db, dossier),
+        usage(db, &dossier.id, piece_code)
+    )?;
+    let piece = pieces
         .into_iter()
         .find(|p| p.code == piece_code)
         .ok_or(AttachmentError::UnknownPiece)?;
     if !can_change(clock.now(), dossier, &piece) {
         return Err(AttachmentError::Locked);
     }
-    let (count, dossier_total) = usage(db, &dossier.id, &piece.code).await?;
     if count >= i64::from(piece.max_files) {
         return Err(UploadError::TooManyFiles {
             max: piece.max_files,

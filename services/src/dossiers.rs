@@ -216,6 +216,25 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Dossier>, DossierError> {
         .transpose()
 }
 
+/// The dossier of a live session (by its token's hash), in one round trip: asked on
+/// every request of the espace sécurisé.
+pub async fn of_session(
+    db: &Db,
+    token_hash: &str,
+    now_ms: i64,
+) -> Result<Option<Dossier>, DossierError> {
+    let sql = format!(
+        "{SELECT} JOIN sessions s ON s.dossier_id = d.id WHERE s.token_hash = $1 AND s.expires_at > $2"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(db.pool())
+        .await?
+        .map(from_row)
+        .transpose()
+}
+
 /// Every dossier of an exam, by number.
 pub async fn of_exam(db: &Db, exam: &str) -> Result<Vec<Dossier>, DossierError> {
     let sql = format!("{SELECT} WHERE d.exam_slug = $1 ORDER BY d.number");

@@ -2,8 +2,8 @@
 //! S3-compatible bucket (`APP_STORAGE_URL=s3://BUCKET[/PREFIX]`) that several servers
 //! share. Files live under `files/KEY` (random keys) and become visible only when
 //! complete (a local staging file renamed, an S3 multipart upload completed), so a
-//! stored file is always whole. Memory stays bounded whatever the files' sizes: one
-//! part (1 MiB) per upload into a folder; for S3, uploads are spooled to local disk as
+//! stored file is always whole. Memory stays bounded whatever the files' sizes: two
+//! parts (256 KiB) per upload into a folder, one written while the next fills; for S3, uploads are spooled to local disk as
 //! they arrive and sent at the end in 5 MiB parts, a few at once site-wide. An upload
 //! dropped before its commit is abandoned; what a killed server leaves (a staging or
 //! spool file; on S3 an unfinished multipart upload, which the bucket's lifecycle rule
@@ -20,10 +20,11 @@ use std::{
     time::Duration,
 };
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::{
     ClientConfigKey, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
     aws::{AmazonS3Builder, AmazonS3ConfigKey},
     local::LocalFileSystem,
     path::Path,
@@ -35,7 +36,7 @@ pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 
 /// S3 refuses parts under 5 MiB (but the last); a local folder has no such rule.
 const S3_PART: usize = 5 * 1024 * 1024;
-const LOCAL_PART: usize = 1024 * 1024;
+const LOCAL_PART: usize = 256 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct Storage {
@@ -65,11 +66,9 @@ pub struct PendingFile {
 }
 
 enum Sink {
-    /// A local folder: parts straight into the store's staging file.
-    Direct {
-        buffer: BytesMut,
-        upload: Option<Box<dyn MultipartUpload>>,
-    },
+    /// A local folder: parts into the store's staging file as they fill, one written
+    /// while the next fills (reading the body and writing the disk overlap).
+    Direct(Option<WriteMultipart>),
     /// A remote store: the bytes go to a spool file as they arrive, and to the store
     /// at the commit, a part at a time: memory stays at the parts being sent (bounded
     /// site-wide), not one part per upload being read.
@@ -245,6 +244,7 @@ impl Storage {
 
     pub async fn create(&self) -> io::Result<PendingFile> {
         let key = uuid::Uuid::new_v4().to_string();
+        let location = self.location(&key)?;
         let sink = match &self.spool {
             Some(spool) => {
                 let path = spool.join(&key);
@@ -260,15 +260,22 @@ impl Storage {
                     path,
                 }
             }
-            None => Sink::Direct {
-                buffer: BytesMut::new(),
-                upload: None,
-            },
+            None => {
+                let upload = self
+                    .store
+                    .put_multipart(&location)
+                    .await
+                    .map_err(counted(&self.errors))?;
+                Sink::Direct(Some(WriteMultipart::new_with_chunk_size(
+                    upload,
+                    self.part_size,
+                )))
+            }
         };
         Ok(PendingFile {
             store: self.store.clone(),
             errors: self.errors.clone(),
-            location: self.location(&key)?,
+            location,
             part_size: self.part_size,
             sink,
             key,
@@ -375,23 +382,20 @@ impl Storage {
 }
 
 impl PendingFile {
-    /// Appends bytes. Local: a whole part goes to the store as soon as there is one,
-    /// and the next bytes wait for it. Remote: to the spool file.
+    /// Appends bytes. Local: a part goes to the store as soon as it is full, and the
+    /// next bytes wait only while an earlier part is still being written. Remote: to
+    /// the spool file.
     pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         match &mut self.sink {
             Sink::Spool { file, .. } => file.write_all(chunk).await,
-            Sink::Direct { buffer, upload } => {
-                if buffer.capacity() == 0 {
-                    // Exactly one part: growing by doubling would take nearly two.
-                    buffer.reserve(self.part_size);
-                }
-                buffer.extend_from_slice(chunk);
-                while buffer.len() >= self.part_size {
-                    let part = buffer.split_to(self.part_size).freeze();
-                    send_part(&*self.store, &self.location, upload, part)
-                        .await
-                        .map_err(counted(&self.errors))?;
-                }
+            Sink::Direct(writer) => {
+                let writer = writer.as_mut().ok_or_else(committed)?;
+                // Fewer than two parts in flight, then the new bytes.
+                writer
+                    .wait_for_capacity(2)
+                    .await
+                    .map_err(counted(&self.errors))?;
+                writer.write(chunk);
                 Ok(())
             }
         }
@@ -400,9 +404,9 @@ impl PendingFile {
     /// Makes the file durable and visible under its key.
     pub async fn commit(mut self) -> io::Result<String> {
         let done = match &mut self.sink {
-            Sink::Direct { buffer, upload } => {
-                let rest = std::mem::take(buffer).freeze();
-                finish(&*self.store, &self.location, upload, rest).await
+            Sink::Direct(writer) => {
+                let writer = writer.take().ok_or_else(committed)?;
+                writer.finish().await.map(drop).map_err(Failure::Store)
             }
             Sink::Spool { file, .. } => {
                 file.flush().await?;
@@ -520,12 +524,24 @@ fn abandon(mut upload: Box<dyn MultipartUpload>) {
     }
 }
 
+/// A pending file used after its commit: a bug, said as an error rather than a panic.
+fn committed() -> io::Error {
+    io::Error::other("file already committed")
+}
+
 impl Drop for PendingFile {
     fn drop(&mut self) {
         match &mut self.sink {
-            Sink::Direct { upload, .. } => {
-                if let Some(upload) = upload.take() {
-                    abandon(upload);
+            // Its parts in flight stop, and its staging file goes.
+            Sink::Direct(writer) => {
+                if let (Some(writer), Ok(runtime)) =
+                    (writer.take(), tokio::runtime::Handle::try_current())
+                {
+                    runtime.spawn(async move {
+                        if let Err(error) = writer.abort().await {
+                            tracing::warn!(%error, "abandoned upload not aborted; the sweep will");
+                        }
+                    });
                 }
             }
             // Sent or not, the spool file has done its work.
