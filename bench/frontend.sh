@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Front-end figures for `make bench`: page weight of the release build, and Lighthouse
-# (mobile profile, Debian's Chromium) on the catalogue and the demo candidate's dossier
-# page, served by the release server on 127.0.0.1. Writes bench/results/frontend.json
-# and appends a table to bench/results/results.md.
+# Front-end figures for `make bench`: Lighthouse (mobile profile, Debian's Chromium)
+# on the pages a candidate meets, served by the release server on 127.0.0.1: the
+# catalogue, the connexion page, a wizard step, the demo candidate's dossier page and a
+# document window. For each, what the phone downloads to make it interactive (the
+# JavaScript and Wasm it loads, as served: brotli), and the two scores. Appends the
+# table to bench/results/results.md; bench/results/weight.json keeps each bundle's
+# raw / gzip / brotli sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-bench/results}
@@ -28,23 +31,36 @@ lh() { # url name [extra headers]
     --chrome-flags="$FLAGS" --only-categories=performance,accessibility \
     --output=json --output-path="$OUT/lighthouse-$2.json" ${3:+--extra-headers="$3"}
 }
-lh "$B/" catalogue
-lh "$B/espace" dossier "{\"Cookie\": \"$COOKIE\"}"
+# name, address, whether it needs the demo candidate's session
+PAGES="catalogue / no
+connexion /connexion no
+wizard /inscription/demo-redacteur-territorial/identite no
+dossier /espace yes
+document-window /espace/pieces/piece-identite yes"
+while read -r name path session; do
+  if [ "$session" = yes ]; then lh "$B$path" "$name" "{\"Cookie\": \"$COOKIE\"}"; else lh "$B$path" "$name"; fi
+done <<<"$PAGES"
 
 node - "$OUT" >>"$OUT/results.md" <<'JS'
 const fs = require("fs");
 const out = process.argv[2];
-const w = JSON.parse(fs.readFileSync(`${out}/weight.json`));
-const score = (n) => {
-  const r = JSON.parse(fs.readFileSync(`${out}/lighthouse-${n}.json`));
-  return [Math.round(r.categories.performance.score * 100), Math.round(r.categories.accessibility.score * 100)];
-};
 const kib = (b) => (b / 1024).toFixed(1);
-let md = "\n## Front end\n\n| file | raw KiB | gzip KiB | brotli KiB |\n|---|---|---|---|\n";
-for (const f of w.files) md += `| ${f.file} | ${kib(f.raw)} | ${kib(f.gzip)} | ${kib(f.brotli)} |\n`;
-md += `| **total** (budget ≤ 250 KiB brotli) | ${kib(w.total.raw)} | ${kib(w.total.gzip)} | **${kib(w.total.brotli)}** |\n\n`;
-md += "| Lighthouse, mobile | performance (budget ≥ 90) | accessibility (budget 100) |\n|---|---|---|\n";
-for (const n of ["catalogue", "dossier"]) { const [p, a] = score(n); md += `| ${n} | ${p} | ${a} |\n`; }
+// Pages with nothing to react to on their own: at most 30 KiB; any candidate page with
+// something interactive: at most 150 KiB.
+const pages = [
+  ["catalogue", 30], ["connexion", 30], ["wizard", 150], ["dossier", 150], ["document-window", 150],
+];
+let md = "\n## Front end, page by page\n\nWhat a phone downloads to make each page interactive: its JavaScript and Wasm as served (brotli), from Lighthouse's network log (mobile profile).\n\n";
+md += "| page | JS + Wasm KiB (budget) | Lighthouse performance (budget ≥ 98) | accessibility (budget 100) |\n|---|---|---|---|\n";
+for (const [n, budget] of pages) {
+  const r = JSON.parse(fs.readFileSync(`${out}/lighthouse-${n}.json`));
+  const code = r.audits["network-requests"].details.items
+    .filter((i) => /\.(js|wasm)(\?|$)/.test(i.url))
+    .reduce((s, i) => s + (i.transferSize || 0), 0);
+  const p = Math.round(r.categories.performance.score * 100);
+  const a = Math.round(r.categories.accessibility.score * 100);
+  md += `| ${n} | ${kib(code)} (≤ ${budget}) | ${p} | ${a} |\n`;
+}
 process.stdout.write(md);
 JS
 fs_summary=$(node -e "const w=require('./$OUT/weight.json'); console.log(w.total.brotli)")

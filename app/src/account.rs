@@ -1,4 +1,4 @@
-//! The espace sécurisé: « connexion espace sécurisé », the dossier page, logout, and
+//! The way into the espace sécurisé: « connexion espace sécurisé », logout, and
 //! recovery of a forgotten password or dossier number. Every form is a plain post to a
 //! server function that answers with a redirect, so it works without JavaScript.
 
@@ -8,103 +8,13 @@ use leptos_router::{
     components::Redirect,
     hooks::{use_params_map, use_query_map},
 };
-use serde::{Deserialize, Serialize};
 
-/// What the dossier page shows of the session's dossier.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DossierView {
-    pub number: String,
-    pub exam_title: String,
-    pub candidate: String,
-    pub email: String,
-    pub status: String,
-    pub created_at_ms: i64,
-    pub closed_at_ms: Option<i64>,
-    /// The exam's closing instant, and the server's time when the page was made: the
-    /// countdown runs on the server's clock, not the browser's.
-    pub closes_at_ms: i64,
-    pub now_ms: i64,
-    /// « jeudi 30 novembre 2023 avant minuit, heure de Paris ».
-    pub deadline: String,
-    /// What the service concours has said of the dossier, once it has.
-    pub instruction: Option<InstructionNote>,
-}
+use crate::espace::my_dossier;
 
-/// The service concours' word on a closed dossier, as the candidate reads it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct InstructionNote {
-    pub headline: String,
-    pub detail: Option<String>,
-    /// « Le service concours a rouvert votre dossier … jusqu'au … ».
-    pub reopened: Option<String>,
-}
-
-#[cfg(feature = "ssr")]
-fn instruction_note(
-    d: &services::dossiers::Dossier,
-    now: jiff::Timestamp,
-) -> Option<InstructionNote> {
-    use domain::instruction::Review;
-    let (headline, detail) = match (d.status.as_str(), d.review) {
-        ("accepted", _) => ("Vous êtes admis à concourir.".to_string(), None),
-        ("rejected", _) => (
-            "Votre dossier a été rejeté.".to_string(),
-            d.decision_reason.as_ref().map(|r| format!("Motif : {r}")),
-        ),
-        ("closed", Some(Review::Incomplete)) => (
-            "Votre dossier est incomplet.".to_string(),
-            d.review_note
-                .as_ref()
-                .map(|n| format!("Pièces manquantes ou à corriger : {n}")),
-        ),
-        ("closed", Some(Review::Complete)) => ("Votre dossier est complet.".to_string(), None),
-        _ => return None,
-    };
-    let reopened = d
-        .is_reopened_at(now)
-        .then(|| d.reopened_until.map(domain::french::paris_date_time_ms))
-        .flatten()
-        .map(|until| {
-            format!("Le service concours a rouvert votre dossier : vous pouvez ajouter ou remplacer des fichiers jusqu'au {until} (heure de Paris).")
-        });
-    Some(InstructionNote {
-        headline,
-        detail,
-        reopened,
-    })
-}
-
-/// The dossier's state in the candidate's words, by the server's time when the page
-/// was made (the status block above it switches by itself at the deadline).
-pub fn state_label(status: &str, deadline_passed: bool) -> &'static str {
-    match status {
-        "open" if deadline_passed => "non clôturé : inscription non prise en compte",
-        "open" => "préinscrit, en construction",
-        "accepted" => "admis à concourir",
-        "rejected" => "rejeté",
-        _ => "clôturé, en cours d'instruction",
-    }
-}
-
-#[server(endpoint = "espace/dossier")]
-pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
-    let now = crate::session::state().clock.now();
-    let now_ms = now.as_millisecond();
-    Ok(crate::session::current_dossier()
-        .await?
-        .map(|d| DossierView {
-            instruction: instruction_note(&d, now),
-            closed_at_ms: d.closed_at,
-            closes_at_ms: d.deadline.closes_at().as_millisecond(),
-            now_ms,
-            deadline: d.deadline.to_french(),
-            number: d.number.to_string(),
-            exam_title: d.exam_title,
-            candidate: d.registration.display_name(),
-            email: d.registration.email.as_str().to_string(),
-            status: d.status,
-            created_at_ms: d.created_at,
-        }))
+/// Whether the request carries a live session: the header's « Mon espace ».
+#[server(endpoint = "espace/present")]
+pub async fn signed_in() -> Result<bool, ServerFnError> {
+    Ok(crate::session::current_dossier().await?.is_some())
 }
 
 #[server(endpoint = "espace/connexion")]
@@ -329,70 +239,6 @@ pub fn LoginPage() -> impl IntoView {
             <li><a href="/mot-de-passe-oublie">"Mot de passe oublié ?"</a></li>
             <li><a href="/numero-oublie">"N° de dossier oublié ?"</a></li>
         </ul>
-    }
-}
-
-/// The dossier page. Behind a pièce's document window it is inert, and shares the
-/// window's `pieces` rather than loading them again.
-#[component]
-pub fn DossierPage(
-    #[prop(optional)] behind_window: bool,
-    #[prop(optional)] pieces: Option<crate::pieces::PiecesResource>,
-) -> impl IntoView {
-    let dossier = Resource::new(|| (), |_| my_dossier());
-    let pieces = pieces.unwrap_or_else(crate::pieces::pieces_resource);
-    let query = use_query_map();
-    let new = move || query.read().get("nouveau").is_some();
-    let just_closed = move || query.read().get("cloture").is_some();
-    let late = move || query.read().get("erreur").as_deref() == Some("delai");
-    view! {
-        <Title text="Mon espace sécurisé" />
-        <div inert=behind_window>
-        <Suspense fallback=|| view! { <crate::Loading /> }>
-            {move || Suspend::new(async move {
-                let missing = match pieces.await {
-                    Ok(Some(list)) => crate::closure::missing(&list),
-                    _ => Vec::new(),
-                };
-                match dossier.await {
-                    Ok(Some(d)) => {
-                        let (email, email2) = (d.email.clone(), d.email.clone());
-                        view! {
-                        <h1>"Mon espace sécurisé"</h1>
-                        <Show when=new>
-                            <p class="notice" role="status">"Votre préinscription est enregistrée. Un message avec votre n° de dossier a été envoyé à "{email.clone()}"."</p>
-                        </Show>
-                        <Show when=just_closed>
-                            <p class="notice" role="status">"Votre inscription est clôturée. Un accusé de réception a été envoyé à "{email2.clone()}"."</p>
-                        </Show>
-                        <Show when=late>
-                            <p class="alert" role="alert">"La date limite est dépassée : votre inscription n'a pas pu être clôturée."</p>
-                        </Show>
-                        <crate::closure::ClosureStatus dossier=d.clone() missing />
-                        <section class="dossier-card" aria-labelledby="numero-titre">
-                            <h2 id="numero-titre">"Votre n° de dossier"</h2>
-                            <p class="dossier-number" data-dossier-number>{d.number.clone()}</p>
-                            <p>"C'est votre identifiant de connexion : notez-le ou imprimez cette page."</p>
-                            <dl>
-                                <dt>"Concours"</dt><dd>{d.exam_title.clone()}</dd>
-                                <dt>"Candidat"</dt><dd>{d.candidate.clone()}</dd>
-                                <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at_ms)}</dd>
-                                <dt>"État"</dt><dd>{state_label(&d.status, d.closes_at_ms <= d.now_ms)}</dd>
-                            </dl>
-                            <p class="print-hint">"Pour garder votre dossier d'inscription, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone)."</p>
-                        </section>
-                        <crate::pieces::PieceList pieces />
-                        <form method="post" action="/api/espace/deconnexion">
-                            <button type="submit" class="button secondary">"Se déconnecter"</button>
-                        </form>
-                    }.into_any()
-                    }
-                    Ok(None) => view! { <Redirect path="/connexion?info=session" /> }.into_any(),
-                    Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
-        </div>
     }
 }
 

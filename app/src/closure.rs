@@ -8,7 +8,10 @@ use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
-use crate::{account::DossierView, countdown::server_clock, pieces::PieceView};
+use crate::{
+    countdown::server_clock,
+    espace::{DossierView, PieceView, my_dossier, pieces_resource, size_text},
+};
 
 /// The exact sentence of the notices for a closed dossier.
 pub const CLOSED_SENTENCE: &str = "votre dossier est clôturé, il est en cours d'instruction";
@@ -138,8 +141,8 @@ pub fn ClosureStatus(dossier: DossierView, missing: Vec<PieceView>) -> impl Into
 /// The confirmation before closing, saying what closure means.
 #[component]
 pub fn ClosurePage() -> impl IntoView {
-    let dossier = Resource::new(|| (), |_| crate::account::my_dossier());
-    let pieces = crate::pieces::pieces_resource();
+    let dossier = Resource::new(|| (), |_| my_dossier());
+    let pieces = pieces_resource();
     let query = use_query_map();
     let refused = move || query.read().get("erreur").is_some();
     view! {
@@ -300,7 +303,7 @@ fn Receipt(r: ReceiptView) -> impl IntoView {
                             <tr>
                                 <td>{f.piece}</td>
                                 <td>{f.name}</td>
-                                <td>{format!("{} ({} octets)", crate::pieces::size_text(f.size), f.size)}</td>
+                                <td>{format!("{} ({} octets)", size_text(f.size), f.size)}</td>
                                 <td>{french::paris_date_time_ms(f.deposited_at_ms)}</td>
                                 <td class="hash">{f.sha256}</td>
                             </tr>

@@ -9,6 +9,8 @@ pub mod account;
 pub mod catalogue;
 pub mod closure;
 mod countdown;
+pub mod dossier;
+pub mod espace;
 mod form;
 pub mod pieces;
 #[cfg(feature = "ssr")]
@@ -60,6 +62,7 @@ pub fn HeadBasics() -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(dossier::ReturnFocus::default());
     view! {
         <Router>
             <a class="skip-link" href="#contenu">"Aller au contenu"</a>
@@ -68,7 +71,7 @@ pub fn App() -> impl IntoView {
                     <span class="brand-org">"Centre de gestion"</span>
                     <span class="brand-name">"Concours et examens"</span>
                 </A>
-                <a href="/connexion" class="button login-button">"Connexion espace sécurisé"</a>
+                <HeaderActions />
             </header>
             <main id="contenu" tabindex="-1">
                 // Async: the whole page is rendered before it is sent, so it is complete
@@ -79,7 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/connexion") view=account::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/espace/cloture") view=closure::ClosurePage ssr=SsrMode::Async />
                     <Route path=path!("/espace/accuse-de-reception") view=closure::ReceiptPage ssr=SsrMode::Async />
-                    <Route path=path!("/espace") view=|| view! { <account::DossierPage /> } ssr=SsrMode::Async />
+                    <Route path=path!("/espace") view=|| view! { <dossier::DossierPage /> } ssr=SsrMode::Async />
                     // A pièce's document window opens over the dossier page: a dialog
                     // once hydrated, and a page of its own (same address) without
                     // JavaScript.
@@ -93,6 +96,34 @@ pub fn App() -> impl IntoView {
                 <p>"Les dates limites s'entendent à l'heure de Paris (heure métropolitaine)."</p>
             </footer>
         </Router>
+    }
+}
+
+/// The header knows who is there: a candidate logged in sees « Mon espace » and
+/// « Se déconnecter » on every page, anyone else the way in. Logging in and out are
+/// plain posts, so the page that follows is rendered afresh with the right header.
+#[component]
+fn HeaderActions() -> impl IntoView {
+    let signed_in = Resource::new(|| (), |_| account::signed_in());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                if signed_in.await.unwrap_or(false) {
+                    view! {
+                        <nav class="header-actions" aria-label="Mon compte">
+                            <a href="/espace" class="button login-button">"Mon espace"</a>
+                            <form method="post" action="/api/espace/deconnexion">
+                                <button type="submit" class="button login-button">"Se déconnecter"</button>
+                            </form>
+                        </nav>
+                    }
+                    .into_any()
+                } else {
+                    view! { <a href="/connexion" class="button login-button">"Connexion espace sécurisé"</a> }
+                        .into_any()
+                }
+            })}
+        </Suspense>
     }
 }
 

@@ -1,160 +1,23 @@
-//! The pièces of the espace sécurisé: the list on the dossier page, and each pièce's
-//! « document window » (a page of its own, so it works without JavaScript): choose and
-//! add a file, « fichier enregistré », then « Gestion du document » with « Voir » and
-//! « Supprimer » for each file, and « fermer ».
+//! Each pièce's « document window » over the dossier page (a page of its own, so it
+//! works without JavaScript): choose and add a file, « fichier enregistré », then
+//! « Gestion du document » with « Voir » and « Supprimer » for each file, and
+//! « fermer ».
 
-use domain::{FileKind, PieceRequirement};
+use domain::FileKind;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
     components::Redirect,
     hooks::{use_params_map, use_query_map},
 };
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FileView {
-    pub id: String,
-    pub name: String,
-    pub kind: FileKind,
-    pub size: u64,
-    pub created_at_ms: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PieceView {
-    pub code: String,
-    pub label: String,
-    pub help: String,
-    pub requirement: PieceRequirement,
-    pub kinds: Vec<FileKind>,
-    pub max_size: u64,
-    pub max_files: u32,
-    pub can_change: bool,
-    pub files: Vec<FileView>,
-}
-
-#[server(endpoint = "espace/pieces")]
-pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
-    use crate::session::{current_dossier, internal, state};
-    use services::attachments;
-    let Some(dossier) = current_dossier().await? else {
-        return Ok(None);
-    };
-    let state = state();
-    let files = attachments::list(&state.db, &dossier.id)
-        .await
-        .map_err(internal)?;
-    let pieces = attachments::requested_pieces(&state.db, &dossier)
-        .await
-        .map_err(internal)?;
-    let now = state.clock.now();
-    let views = pieces.into_iter().map(|piece| {
-        let can_change = attachments::can_change(now, &dossier, &piece);
-        PieceView {
-            files: files
-                .iter()
-                .filter(|f| f.piece_code == piece.code)
-                .map(|f| FileView {
-                    id: f.id.clone(),
-                    name: f.name.clone(),
-                    kind: f.kind,
-                    size: f.size,
-                    created_at_ms: f.created_at,
-                })
-                .collect(),
-            code: piece.code,
-            label: piece.label,
-            help: piece.help,
-            requirement: piece.requirement,
-            kinds: piece.kinds,
-            max_size: piece.max_size_bytes,
-            max_files: piece.max_files,
-            can_change,
-        }
-    });
-    Ok(Some(views.collect()))
-}
-
-fn requirement_text(r: PieceRequirement) -> &'static str {
-    match r {
-        PieceRequirement::Mandatory => "obligatoire",
-        PieceRequirement::MayFollow => "peut être transmise ultérieurement",
-        PieceRequirement::Optional => "facultative",
-    }
-}
-
-/// « 1,2 Mo », « 350 Ko ».
-pub fn size_text(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 {
-        format!("{:.1} Mo", bytes as f64 / (1024.0 * 1024.0)).replace('.', ",")
-    } else {
-        format!("{} Ko", bytes.div_ceil(1024))
-    }
-}
+use crate::{
+    dossier::{DossierPage, ReturnFocus},
+    espace::{PieceView, pieces_resource, requirement_text, size_text},
+};
 
 fn formats_text(kinds: &[FileKind]) -> String {
     domain::attachment::kinds_label(kinds)
-}
-
-fn state_text(p: &PieceView) -> String {
-    match p.files.len() {
-        0 => "à fournir".into(),
-        1 => "1 fichier déposé".into(),
-        n => format!("{n} fichiers déposés"),
-    }
-}
-
-/// The pièces of the session's dossier, for [`PieceList`]. Created by the page itself,
-/// not inside a suspended view, so the server renders it within the request's context.
-pub type PiecesResource = Resource<Result<Option<Vec<PieceView>>, ServerFnError>>;
-
-pub fn pieces_resource() -> PiecesResource {
-    Resource::new(|| (), |_| load_pieces())
-}
-
-/// The « pièces demandées » on the dossier page.
-#[component]
-pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
-    view! {
-        <section aria-labelledby="pieces-titre">
-            <h2 id="pieces-titre">"Pièces demandées"</h2>
-            <p class="hint">"Formats acceptés : PDF ou JPEG. Ouvrez le dossier d'une pièce pour y déposer, vérifier ou supprimer vos fichiers."</p>
-            <Suspense fallback=|| view! { <crate::Loading /> }>
-                {move || Suspend::new(async move {
-                    match pieces.await {
-                        Ok(Some(list)) => view! {
-                            <ul class="piece-list">
-                                {list.into_iter().map(|p| {
-                                    let state = state_text(&p);
-                                    let done = !p.files.is_empty();
-                                    view! {
-                                        <li class="piece" data-piece=p.code.clone()>
-                                            <div class="piece-text">
-                                                <h3>{p.label.clone()}</h3>
-                                                <p class="piece-meta">
-                                                    <span class="requirement">{requirement_text(p.requirement)}</span>
-                                                    " · "
-                                                    <span class="piece-state" class:piece-done=done>{state}</span>
-                                                </p>
-                                                {(!p.help.is_empty()).then(|| view! { <p class="hint">{p.help.clone()}</p> })}
-                                            </div>
-                                            <a class="folder-button" href=format!("/espace/pieces/{}", p.code)>
-                                                <svg aria-hidden="true" viewBox="0 0 24 24" width="28" height="28"><path d="M3 6h7l2 2h9v11H3z" fill="currentColor"/></svg>
-                                                <span class="visually-hidden">{format!("Ouvrir le dossier de la pièce : {}", p.label)}</span>
-                                            </a>
-                                        </li>
-                                    }
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Ok(None) => ().into_any(),
-                        Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </section>
-    }
 }
 
 /// One pièce's document window: a modal dialog over the dossier page (its own address,
@@ -165,13 +28,15 @@ pub fn PiecePage() -> impl IntoView {
     let params = use_params_map();
     let pieces = pieces_resource();
     let navigate = leptos_router::hooks::use_navigate();
+    let back = ReturnFocus::here();
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
+            back.closing(params.read_untracked().get("piece").unwrap_or_default());
             navigate("/espace", Default::default());
         }
     };
     view! {
-        <crate::account::DossierPage behind_window=true pieces />
+        <DossierPage behind_window=true pieces />
         <div class="dialog-backdrop">
         <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="piece-titre" on:keydown=on_keydown>
         <Suspense fallback=|| view! { <crate::Loading /> }>
@@ -226,6 +91,8 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     let files = piece.files.clone();
     let can_change = piece.can_change;
     let title = piece.label.clone();
+    let code = piece.code.clone();
+    let back = ReturnFocus::here();
     let hint_formats = format!(
         "Format {formats}, {limit} au maximum par fichier, {} fichier(s) au plus pour cette pièce.",
         piece.max_files
@@ -333,7 +200,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
                 </section>
             }
         })}
-        <p><a class="button secondary" href="/espace">"fermer"</a></p>
+        <p><a class="button secondary" href="/espace" on:click=move |_| back.closing(code.clone())>"fermer"</a></p>
     }
 }
 

@@ -28,9 +28,17 @@ test("the notices' journey, from préinscription to « votre dossier est clôtur
   // Step 2: préinscription; the number is shown.
   const number = await register(page, jsOn, { name, email });
   // Step 3: connexion espace sécurisé with the number and the password.
-  await page.getByRole("button", { name: "Se déconnecter" }).click();
+  // The header knows who is there: logged in, « Mon espace » and « Se déconnecter »;
+  // logged out, the way in.
+  const header = page.locator("header.site-header");
+  await expect(header.getByRole("link", { name: "Mon espace" })).toBeVisible();
+  await expect(header.getByRole("link", { name: "Connexion espace sécurisé" })).toHaveCount(0);
+  await header.getByRole("button", { name: "Se déconnecter" }).click();
+  await expect(header.getByRole("link", { name: "Connexion espace sécurisé" })).toBeVisible();
+  await expect(header.getByRole("link", { name: "Mon espace" })).toHaveCount(0);
   await login(page, number, PASSWORD);
   await expect(page.locator("[data-dossier-number]")).toHaveText(number);
+  await expect(header.getByRole("link", { name: "Mon espace" })).toBeVisible();
 
   // Step 4: the pièces demandées; closing is not possible yet, and the page says why.
   const status = page.locator(".closure");

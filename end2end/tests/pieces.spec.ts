@@ -132,18 +132,28 @@ test("a dropped connection says so in plain words, and « Réessayer » sends th
   await expect(page.locator(".file")).toHaveCount(1);
 });
 
-test("Escape closes the document window and goes back to the dossier", async ({ page }, info) => {
+test("Escape closes the document window and the focus goes back to its folder button", async ({ page }, info) => {
   test.skip(!js(info.project.name), "a key handler needs JavaScript; without it « fermer » is the way back");
   await registerQuickly(page);
   await expect(page.locator("[data-piece=diplome]")).toBeVisible();
   await page.waitForLoadState("networkidle");
-  await page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Copie du diplôme" }).click();
+  // With the keyboard only: a screen-reader user must not lose their place in the list.
+  const folder = page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Copie du diplôme" });
+  await folder.focus();
+  await page.keyboard.press("Enter");
   // Hydrated (client-side or after a full load), the title has the focus.
   await expect(page.getByRole("dialog").getByRole("heading", { level: 2 })).toBeFocused();
   await page.keyboard.press("Escape");
   await expect(page).toHaveURL(/\/espace$/);
   await expect(page.getByRole("dialog")).toHaveCount(0);
-  await expect(page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Copie du diplôme" })).toBeVisible();
+  await expect(folder).toBeFocused();
+  // « fermer » does the same.
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("dialog").getByRole("heading", { level: 2 })).toBeFocused();
+  await page.getByRole("dialog").getByRole("link", { name: "fermer" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/espace$/);
+  await expect(folder).toBeFocused();
 });
 
 test("on a desktop, a file dropped on the window is added like a chosen one", async ({ page }, info) => {

@@ -1,0 +1,166 @@
+//! The dossier page of the espace sécurisé: the dossier's number and state, the
+//! closure block, and the list of pièces whose folder buttons open each document
+//! window.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Redirect, hooks::use_query_map};
+
+use crate::espace::{
+    PiecesResource, my_dossier, pieces_resource, requirement_text, state_label, state_text,
+};
+
+/// The pièce whose document window was just closed: on the dossier page its folder
+/// button takes the focus back, so a keyboard or screen-reader user keeps their place
+/// in the list (a new page would start them at its top).
+#[derive(Clone, Copy, Default)]
+pub struct ReturnFocus(RwSignal<Option<String>>);
+
+impl ReturnFocus {
+    /// The page's; taken when a component is made (an event handler has no owner to
+    /// ask), or a new one that nothing reads.
+    pub fn here() -> Self {
+        use_context::<Self>().unwrap_or_default()
+    }
+
+    pub fn closing(self, code: String) {
+        self.0.set(Some(code));
+    }
+}
+
+fn folder_id(code: &str) -> String {
+    format!("ouvrir-{code}")
+}
+
+/// The « pièces demandées » on the dossier page (inert behind a document window).
+#[component]
+pub fn PieceList(pieces: PiecesResource, #[prop(optional)] behind_window: bool) -> impl IntoView {
+    if let (false, Some(back)) = (behind_window, use_context::<ReturnFocus>()) {
+        Effect::new(move |_| {
+            // Once the list is in the page.
+            if pieces.get().is_none() {
+                return;
+            }
+            if let Some(code) = back.0.get_untracked() {
+                back.0.set(None);
+                request_animation_frame(move || focus_by_id(&folder_id(&code)));
+            }
+        });
+    }
+    view! {
+        <section aria-labelledby="pieces-titre">
+            <h2 id="pieces-titre">"Pièces demandées"</h2>
+            <p class="hint">"Formats acceptés : PDF ou JPEG. Ouvrez le dossier d'une pièce pour y déposer, vérifier ou supprimer vos fichiers."</p>
+            <Suspense fallback=|| view! { <crate::Loading /> }>
+                {move || Suspend::new(async move {
+                    match pieces.await {
+                        Ok(Some(list)) => view! {
+                            <ul class="piece-list">
+                                {list.into_iter().map(|p| {
+                                    let state = state_text(&p);
+                                    let done = !p.files.is_empty();
+                                    view! {
+                                        <li class="piece" data-piece=p.code.clone()>
+                                            <div class="piece-text">
+                                                <h3>{p.label.clone()}</h3>
+                                                <p class="piece-meta">
+                                                    <span class="requirement">{requirement_text(p.requirement)}</span>
+                                                    " · "
+                                                    <span class="piece-state" class:piece-done=done>{state}</span>
+                                                </p>
+                                                {(!p.help.is_empty()).then(|| view! { <p class="hint">{p.help.clone()}</p> })}
+                                            </div>
+                                            <a class="folder-button" id=folder_id(&p.code) href=format!("/espace/pieces/{}", p.code)>
+                                                <svg aria-hidden="true" viewBox="0 0 24 24" width="28" height="28"><path d="M3 6h7l2 2h9v11H3z" fill="currentColor"/></svg>
+                                                <span class="visually-hidden">{format!("Ouvrir le dossier de la pièce : {}", p.label)}</span>
+                                            </a>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The dossier page. Behind a pièce's document window it is inert, and shares the
+/// window's `pieces` rather than loading them again.
+#[component]
+pub fn DossierPage(
+    #[prop(optional)] behind_window: bool,
+    #[prop(optional)] pieces: Option<PiecesResource>,
+) -> impl IntoView {
+    let dossier = Resource::new(|| (), |_| my_dossier());
+    let pieces = pieces.unwrap_or_else(pieces_resource);
+    let query = use_query_map();
+    let new = move || query.read().get("nouveau").is_some();
+    let just_closed = move || query.read().get("cloture").is_some();
+    let late = move || query.read().get("erreur").as_deref() == Some("delai");
+    view! {
+        <Title text="Mon espace sécurisé" />
+        <div inert=behind_window>
+        <Suspense fallback=|| view! { <crate::Loading /> }>
+            {move || Suspend::new(async move {
+                let missing = match pieces.await {
+                    Ok(Some(list)) => crate::closure::missing(&list),
+                    _ => Vec::new(),
+                };
+                match dossier.await {
+                    Ok(Some(d)) => {
+                        let (email, email2) = (d.email.clone(), d.email.clone());
+                        view! {
+                        <h1>"Mon espace sécurisé"</h1>
+                        <Show when=new>
+                            <p class="notice" role="status">"Votre préinscription est enregistrée. Un message avec votre n° de dossier a été envoyé à "{email.clone()}"."</p>
+                        </Show>
+                        <Show when=just_closed>
+                            <p class="notice" role="status">"Votre inscription est clôturée. Un accusé de réception a été envoyé à "{email2.clone()}"."</p>
+                        </Show>
+                        <Show when=late>
+                            <p class="alert" role="alert">"La date limite est dépassée : votre inscription n'a pas pu être clôturée."</p>
+                        </Show>
+                        <crate::closure::ClosureStatus dossier=d.clone() missing />
+                        <section class="dossier-card" aria-labelledby="numero-titre">
+                            <h2 id="numero-titre">"Votre n° de dossier"</h2>
+                            <p class="dossier-number" data-dossier-number>{d.number.clone()}</p>
+                            <p>"C'est votre identifiant de connexion : notez-le ou imprimez cette page."</p>
+                            <dl>
+                                <dt>"Concours"</dt><dd>{d.exam_title.clone()}</dd>
+                                <dt>"Candidat"</dt><dd>{d.candidate.clone()}</dd>
+                                <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at_ms)}</dd>
+                                <dt>"État"</dt><dd>{state_label(&d.status, d.closes_at_ms <= d.now_ms)}</dd>
+                            </dl>
+                            <p class="print-hint">"Pour garder votre dossier d'inscription, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone)."</p>
+                        </section>
+                        <PieceList pieces behind_window />
+                    }.into_any()
+                    }
+                    Ok(None) => view! { <Redirect path="/connexion?info=session" /> }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{crate::catalogue::error_message(&e)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        </div>
+    }
+}
+
+/// Focuses the element of that id, if the page has it.
+fn focus_by_id(id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(element) = document()
+            .get_element_by_id(id)
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = element.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}

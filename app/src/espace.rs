@@ -1,0 +1,202 @@
+//! What the pages of the espace sécurisé share: the session's dossier and its pièces
+//! as the pages show them, the server functions that load them, and their wording.
+//! The dossier page, the closure and the document window all read from here, so their
+//! modules import one way: `espace` ← `closure` ← `dossier` ← `pieces`.
+
+use domain::{FileKind, PieceRequirement};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the dossier page shows of the session's dossier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DossierView {
+    pub number: String,
+    pub exam_title: String,
+    pub candidate: String,
+    pub email: String,
+    pub status: String,
+    pub created_at_ms: i64,
+    pub closed_at_ms: Option<i64>,
+    /// The exam's closing instant, and the server's time when the page was made: the
+    /// countdown runs on the server's clock, not the browser's.
+    pub closes_at_ms: i64,
+    pub now_ms: i64,
+    /// « jeudi 30 novembre 2023 avant minuit, heure de Paris ».
+    pub deadline: String,
+    /// What the service concours has said of the dossier, once it has.
+    pub instruction: Option<InstructionNote>,
+}
+
+/// The service concours' word on a closed dossier, as the candidate reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstructionNote {
+    pub headline: String,
+    pub detail: Option<String>,
+    /// « Le service concours a rouvert votre dossier … jusqu'au … ».
+    pub reopened: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn instruction_note(
+    d: &services::dossiers::Dossier,
+    now: jiff::Timestamp,
+) -> Option<InstructionNote> {
+    use domain::instruction::Review;
+    let (headline, detail) = match (d.status.as_str(), d.review) {
+        ("accepted", _) => ("Vous êtes admis à concourir.".to_string(), None),
+        ("rejected", _) => (
+            "Votre dossier a été rejeté.".to_string(),
+            d.decision_reason.as_ref().map(|r| format!("Motif : {r}")),
+        ),
+        ("closed", Some(Review::Incomplete)) => (
+            "Votre dossier est incomplet.".to_string(),
+            d.review_note
+                .as_ref()
+                .map(|n| format!("Pièces manquantes ou à corriger : {n}")),
+        ),
+        ("closed", Some(Review::Complete)) => ("Votre dossier est complet.".to_string(), None),
+        _ => return None,
+    };
+    let reopened = d
+        .is_reopened_at(now)
+        .then(|| d.reopened_until.map(domain::french::paris_date_time_ms))
+        .flatten()
+        .map(|until| {
+            format!("Le service concours a rouvert votre dossier : vous pouvez ajouter ou remplacer des fichiers jusqu'au {until} (heure de Paris).")
+        });
+    Some(InstructionNote {
+        headline,
+        detail,
+        reopened,
+    })
+}
+
+/// The dossier's state in the candidate's words, by the server's time when the page
+/// was made (the status block above it switches by itself at the deadline).
+pub fn state_label(status: &str, deadline_passed: bool) -> &'static str {
+    match status {
+        "open" if deadline_passed => "non clôturé : inscription non prise en compte",
+        "open" => "préinscrit, en construction",
+        "accepted" => "admis à concourir",
+        "rejected" => "rejeté",
+        _ => "clôturé, en cours d'instruction",
+    }
+}
+
+#[server(endpoint = "espace/dossier")]
+pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
+    let now = crate::session::state().clock.now();
+    let now_ms = now.as_millisecond();
+    Ok(crate::session::current_dossier()
+        .await?
+        .map(|d| DossierView {
+            instruction: instruction_note(&d, now),
+            closed_at_ms: d.closed_at,
+            closes_at_ms: d.deadline.closes_at().as_millisecond(),
+            now_ms,
+            deadline: d.deadline.to_french(),
+            number: d.number.to_string(),
+            exam_title: d.exam_title,
+            candidate: d.registration.display_name(),
+            email: d.registration.email.as_str().to_string(),
+            status: d.status,
+            created_at_ms: d.created_at,
+        }))
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileView {
+    pub id: String,
+    pub name: String,
+    pub kind: FileKind,
+    pub size: u64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PieceView {
+    pub code: String,
+    pub label: String,
+    pub help: String,
+    pub requirement: PieceRequirement,
+    pub kinds: Vec<FileKind>,
+    pub max_size: u64,
+    pub max_files: u32,
+    pub can_change: bool,
+    pub files: Vec<FileView>,
+}
+
+#[server(endpoint = "espace/pieces")]
+pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
+    use crate::session::{current_dossier, internal, state};
+    use services::attachments;
+    let Some(dossier) = current_dossier().await? else {
+        return Ok(None);
+    };
+    let state = state();
+    let files = attachments::list(&state.db, &dossier.id)
+        .await
+        .map_err(internal)?;
+    let pieces = attachments::requested_pieces(&state.db, &dossier)
+        .await
+        .map_err(internal)?;
+    let now = state.clock.now();
+    let views = pieces.into_iter().map(|piece| {
+        let can_change = attachments::can_change(now, &dossier, &piece);
+        PieceView {
+            files: files
+                .iter()
+                .filter(|f| f.piece_code == piece.code)
+                .map(|f| FileView {
+                    id: f.id.clone(),
+                    name: f.name.clone(),
+                    kind: f.kind,
+                    size: f.size,
+                    created_at_ms: f.created_at,
+                })
+                .collect(),
+            code: piece.code,
+            label: piece.label,
+            help: piece.help,
+            requirement: piece.requirement,
+            kinds: piece.kinds,
+            max_size: piece.max_size_bytes,
+            max_files: piece.max_files,
+            can_change,
+        }
+    });
+    Ok(Some(views.collect()))
+}
+
+pub fn requirement_text(r: PieceRequirement) -> &'static str {
+    match r {
+        PieceRequirement::Mandatory => "obligatoire",
+        PieceRequirement::MayFollow => "peut être transmise ultérieurement",
+        PieceRequirement::Optional => "facultative",
+    }
+}
+
+/// « 1,2 Mo », « 350 Ko ».
+pub fn size_text(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} Mo", bytes as f64 / (1024.0 * 1024.0)).replace('.', ",")
+    } else {
+        format!("{} Ko", bytes.div_ceil(1024))
+    }
+}
+
+pub fn state_text(p: &PieceView) -> String {
+    match p.files.len() {
+        0 => "à fournir".into(),
+        1 => "1 fichier déposé".into(),
+        n => format!("{n} fichiers déposés"),
+    }
+}
+
+/// The pièces of the session's dossier, for [`PieceList`]. Created by the page itself,
+/// not inside a suspended view, so the server renders it within the request's context.
+pub type PiecesResource = Resource<Result<Option<Vec<PieceView>>, ServerFnError>>;
+
+pub fn pieces_resource() -> PiecesResource {
+    Resource::new(|| (), |_| load_pieces())
+}
