@@ -63,5 +63,5 @@ for (const [n, budget] of pages) {
 }
 process.stdout.write(md);
 JS
-fs_summary=$(node -e "const w=require('./$OUT/weight.json'); console.log(w.total.brotli)")
+fs_summary=$(node -e "console.log(require(require('path').resolve(process.argv[1])).total.brotli)" "$OUT/weight.json")
 echo "front end: $fs_summary bytes brotli; Lighthouse reports in $OUT"
