@@ -70,7 +70,8 @@ fn DeadlineMissed(deadline: String) -> impl IntoView {
 
 /// « État de votre inscription » on the dossier page. At the deadline it switches to the
 /// refusal by itself, on the server's time.
-#[component]
+/// An island: it switches by itself at the deadline.
+#[island]
 pub fn ClosureStatus(dossier: DossierView, missing: Vec<PieceView>) -> impl IntoView {
     if is_closed(&dossier.status) {
         let at = dossier

@@ -21,6 +21,8 @@ pub fn server_clock(now_ms: i64) -> ReadSignal<i64> {
     now
 }
 
+/// The time left, as the server counts it when the page is made. On the catalogue it
+/// does not tick: the catalogue loads no Wasm, so a phone gets it at once.
 #[component]
 pub fn Countdown(closes_at_ms: i64, now_ms: i64) -> impl IntoView {
     let now = server_clock(now_ms);

@@ -10,43 +10,46 @@ use crate::espace::{
     PiecesResource, my_dossier, pieces_resource, requirement_text, state_label, state_text,
 };
 
-/// The pièce whose document window was just closed: on the dossier page its folder
-/// button takes the focus back, so a keyboard or screen-reader user keeps their place
-/// in the list (a new page would start them at its top).
-#[derive(Clone, Copy, Default)]
-pub struct ReturnFocus(RwSignal<Option<String>>);
-
-impl ReturnFocus {
-    /// The page's; taken when a component is made (an event handler has no owner to
-    /// ask), or a new one that nothing reads.
-    pub fn here() -> Self {
-        use_context::<Self>().unwrap_or_default()
+/// Where the focus goes when a document window closes: on the dossier page, to the
+/// folder button of the pièce whose window it was, so a keyboard or screen-reader user
+/// keeps their place in the list (a new page would start them at its top). The window
+/// leaves the pièce's code in the tab's session storage ([`remember_closed_window`]).
+#[island]
+pub fn FocusReturn() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let storage = window().session_storage().ok().flatten();
+        if let Some(code) = storage
+            .as_ref()
+            .and_then(|s| s.get_item(CLOSED_WINDOW).ok().flatten())
+        {
+            if let Some(s) = &storage {
+                let _ = s.remove_item(CLOSED_WINDOW);
+            }
+            request_animation_frame(move || focus_by_id(&folder_id(&code)));
+        }
     }
+}
 
-    pub fn closing(self, code: String) {
-        self.0.set(Some(code));
+const CLOSED_WINDOW: &str = "concours-fenetre-fermee";
+
+/// Called by the document window as it closes: see [`FocusReturn`].
+pub fn remember_closed_window(code: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(Some(storage)) = window().session_storage() {
+        let _ = storage.set_item(CLOSED_WINDOW, code);
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (code, CLOSED_WINDOW);
 }
 
 fn folder_id(code: &str) -> String {
     format!("ouvrir-{code}")
 }
 
-/// The « pièces demandées » on the dossier page (inert behind a document window).
+/// The « pièces demandées » on the dossier page.
 #[component]
-pub fn PieceList(pieces: PiecesResource, #[prop(optional)] behind_window: bool) -> impl IntoView {
-    if let (false, Some(back)) = (behind_window, use_context::<ReturnFocus>()) {
-        Effect::new(move |_| {
-            // Once the list is in the page.
-            if pieces.get().is_none() {
-                return;
-            }
-            if let Some(code) = back.0.get_untracked() {
-                back.0.set(None);
-                request_animation_frame(move || focus_by_id(&folder_id(&code)));
-            }
-        });
-    }
+pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
     view! {
         <section aria-labelledby="pieces-titre">
             <h2 id="pieces-titre">"Pièces demandées"</h2>
@@ -137,7 +140,8 @@ pub fn DossierPage(
                             </dl>
                             <p class="print-hint">"Pour garder votre dossier d'inscription, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone)."</p>
                         </section>
-                        <PieceList pieces behind_window />
+                        <PieceList pieces />
+                        {(!behind_window).then(|| view! { <FocusReturn /> })}
                     }.into_any()
                     }
                     Ok(None) => view! { <Redirect path="/connexion?info=session" /> }.into_any(),
@@ -150,7 +154,7 @@ pub fn DossierPage(
 }
 
 /// Focuses the element of that id, if the page has it.
-fn focus_by_id(id: &str) {
+pub fn focus_by_id(id: &str) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;

@@ -38,7 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HeadBasics />
                 <meta name="description" content="Inscription en ligne aux concours et examens professionnels du Centre de gestion" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                {has_islands().then(|| view! { <HydrationScripts options=options.clone() islands=true /> })}
                 <MetaTags />
             </head>
             <body>
@@ -46,6 +46,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Whether this request's page has islands: only those load the Wasm; the catalogue,
+/// the connexion page and the recovery pages are plain HTML and load none.
+fn has_islands() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>().is_some_and(|parts| {
+            let path = parts.uri.path();
+            path.starts_with("/espace") || path.starts_with("/inscription/")
+        })
+    }
+    #[cfg(not(feature = "ssr"))]
+    false
 }
 
 /// What every page's `<head>` starts with, candidates' and staff's alike.
@@ -62,7 +76,6 @@ pub fn HeadBasics() -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(dossier::ReturnFocus::default());
     view! {
         <Router>
             <a class="skip-link" href="#contenu">"Aller au contenu"</a>

@@ -12,7 +12,7 @@ use leptos_router::{
 };
 
 use crate::{
-    dossier::{DossierPage, ReturnFocus},
+    dossier::{DossierPage, remember_closed_window},
     espace::{PieceView, pieces_resource, requirement_text, size_text},
 };
 
@@ -27,18 +27,12 @@ fn formats_text(kinds: &[FileKind]) -> String {
 pub fn PiecePage() -> impl IntoView {
     let params = use_params_map();
     let pieces = pieces_resource();
-    let navigate = leptos_router::hooks::use_navigate();
-    let back = ReturnFocus::here();
-    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        if ev.key() == "Escape" {
-            back.closing(params.read_untracked().get("piece").unwrap_or_default());
-            navigate("/espace", Default::default());
-        }
-    };
+    let code = params.read_untracked().get("piece").unwrap_or_default();
     view! {
         <DossierPage behind_window=true pieces />
+        <WindowKeys code />
         <div class="dialog-backdrop">
-        <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="piece-titre" on:keydown=on_keydown>
+        <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="piece-titre">
         <Suspense fallback=|| view! { <crate::Loading /> }>
             {move || Suspend::new(async move {
                 let code = params.read().get("piece").unwrap_or_default();
@@ -62,16 +56,6 @@ pub fn PiecePage() -> impl IntoView {
 
 #[component]
 fn DocumentWindow(piece: PieceView) -> impl IntoView {
-    // Focus goes to the window's title when it opens, so a screen reader starts there.
-    let title_ref = NodeRef::<leptos::html::H2>::new();
-    Effect::new(move |_| {
-        if let Some(title) = title_ref.get() {
-            // Next frame: the suspended view is in the document by then.
-            request_animation_frame(move || {
-                let _ = title.focus();
-            });
-        }
-    });
     let query = use_query_map();
     let q = move |k: &str| query.read().get(k);
     let formats = formats_text(&piece.kinds);
@@ -91,8 +75,6 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     let files = piece.files.clone();
     let can_change = piece.can_change;
     let title = piece.label.clone();
-    let code = piece.code.clone();
-    let back = ReturnFocus::here();
     let hint_formats = format!(
         "Format {formats}, {limit} au maximum par fichier, {} fichier(s) au plus pour cette pièce.",
         piece.max_files
@@ -121,7 +103,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     view! {
         <Title text=format!("{title} · Mon espace sécurisé") />
         <p class="exam-kind">"Pièce demandée · "{requirement_text(piece.requirement)}</p>
-        <h2 id="piece-titre" tabindex="-1" node_ref=title_ref>{piece.label.clone()}</h2>
+        <h2 id="piece-titre" tabindex="-1">{piece.label.clone()}</h2>
         {(!piece.help.is_empty()).then(|| view! { <p class="hint">{piece.help.clone()}</p> })}
         <Show when=saved>
             <div class="notice" role="status">
@@ -200,15 +182,51 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
                 </section>
             }
         })}
-        <p><a class="button secondary" href="/espace" on:click=move |_| back.closing(code.clone())>"fermer"</a></p>
+        <p><a class="button secondary" href="/espace" data-fermer>"fermer"</a></p>
     }
+}
+
+/// What the document window does with JavaScript: its title takes the focus when it
+/// opens, so a screen reader starts there; Escape goes back to the dossier, and Escape
+/// or « fermer » leave the pièce's code for [`crate::dossier::FocusReturn`]. Listens on
+/// the window: the dialog around it is plain HTML.
+#[island]
+fn WindowKeys(code: String) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        request_animation_frame(|| crate::dossier::focus_by_id("piece-titre"));
+        let for_keys = code.clone();
+        let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() == "Escape" {
+                remember_closed_window(&for_keys);
+                let _ = window().location().set_href("/espace");
+            }
+        });
+        let clicks = window_event_listener(leptos::ev::click, move |ev| {
+            let closes = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|e| e.closest("[data-fermer]").ok().flatten())
+                .is_some();
+            if closes {
+                remember_closed_window(&code);
+            }
+        });
+        on_cleanup(move || {
+            keys.remove();
+            clicks.remove();
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (code, remember_closed_window);
 }
 
 /// « choisir un fichier » then « ajouter le fichier ». Without JavaScript it is a plain
 /// multipart form. Once hydrated, the file is checked in the browser first (kind by its
 /// first bytes, size) with the same rules as the server, then sent with a progress bar,
 /// a cancel button, and « Réessayer » if the connection drops.
-#[component]
+#[island]
 fn UploadForm(
     action: String,
     page: String,

@@ -126,11 +126,16 @@ where
     Ok(())
 }
 
-/// The dossier of the request's session, if any.
+/// The dossier of the request's session, if any. Without a session cookie nothing is
+/// asked of the state: the header's resource also runs while the router lists the
+/// routes at start-up, outside any request, where there is no state.
 pub async fn current_dossier() -> Result<Option<Dossier>, ServerFnError> {
     let headers = use_context::<Parts>()
         .map(|p| p.headers)
         .unwrap_or_default();
+    if cookie_in(&headers, SESSION_COOKIE).is_none() {
+        return Ok(None);
+    }
     session_dossier(&state(), &headers).await.map_err(internal)
 }
 

@@ -277,6 +277,9 @@ pub async fn create_dossier(
 #[component]
 pub fn WizardPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
+    // Read here, not in the island: router hooks stay on the server side.
+    let already = move || query.read().get("deja").is_some();
     let data = Resource::new(
         move || {
             let p = params.read();
@@ -291,7 +294,14 @@ pub fn WizardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <crate::Loading /> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <WizardStep view /> }.into_any(),
+                    Ok(view) => {
+                        let title = if view.open {
+                            format!("{} · Préinscription · {}", view.step.title(), view.exam_title)
+                        } else {
+                            format!("Inscriptions closes · {}", view.exam_title)
+                        };
+                        view! { <Title text=title /> <WizardStep view already=already() /> }.into_any()
+                    }
                     Err(error) => view! {
                         <Title text="Préinscription" />
                         <h1>"Préinscription"</h1>
@@ -304,8 +314,10 @@ pub fn WizardPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn WizardStep(view: WizardView) -> impl IntoView {
+/// An island: the same `domain` checks run as the candidate types and before the form
+/// is sent.
+#[island]
+fn WizardStep(view: WizardView, already: bool) -> impl IntoView {
     let steps = Step::sequence(&view.wizard);
     let position = steps.iter().position(|s| *s == view.step).unwrap_or(0) + 1;
     let total = steps.len();
@@ -313,7 +325,6 @@ fn WizardStep(view: WizardView) -> impl IntoView {
     let exam_title = view.exam_title.clone();
     if !view.open {
         return view! {
-            <Title text=format!("Inscriptions closes · {exam_title}") />
             <p class="exam-kind">{exam_title.clone()}</p>
             <h1>"Les inscriptions sont closes"</h1>
             <p class="alert" role="alert">"La date limite d'inscription à ce concours est passée : il n'est plus possible de se préinscrire."</p>
@@ -336,12 +347,11 @@ fn WizardStep(view: WizardView) -> impl IntoView {
         })
         .collect_view();
     let body = if view.step == Step::Verification {
-        view! { <Verification view=view.clone() errors /> }.into_any()
+        view! { <Verification view=view.clone() errors already /> }.into_any()
     } else {
         view! { <StepForm view=view.clone() errors /> }.into_any()
     };
     view! {
-        <Title text=format!("{title} · Préinscription · {exam_title}") />
         <p class="exam-kind">"Préinscription · "{exam_title.clone()}</p>
         <h1><span class="step-count">{format!("Étape {position} sur {total}")}</span>" "{title}</h1>
         <ol class="steps" aria-label="Étapes de la préinscription">{progress}</ol>
@@ -525,9 +535,7 @@ fn StepForm(view: WizardView, errors: Errors) -> impl IntoView {
 }
 
 #[component]
-fn Verification(view: WizardView, errors: Errors) -> impl IntoView {
-    let query = use_query_map();
-    let already = move || query.read().get("deja").is_some();
+fn Verification(view: WizardView, errors: Errors, already: bool) -> impl IntoView {
     let sections = Step::sequence(&view.wizard)
         .into_iter()
         .filter(|s| !matches!(s, Step::Verification))
@@ -555,7 +563,7 @@ fn Verification(view: WizardView, errors: Errors) -> impl IntoView {
         .collect_view();
     let attestation_error = move || errors.with(|e| e.get("attestation").cloned());
     view! {
-        <Show when=already>
+        <Show when=move || already>
             <div class="alert" role="alert">
                 <p>"Un dossier existe déjà à votre nom pour ce concours : vous ne pouvez pas en créer un second."</p>
                 <p>"Si vous n'avez pas créé ce dossier, contactez le service concours : il est informé de votre demande et voit vos coordonnées."</p>

@@ -1,7 +1,12 @@
-//! The Wasm entry point: hydrates the page the server rendered.
+//! The Wasm entry point: hydrates the islands of the page the server rendered (the
+//! rest of the page is plain HTML and needs no Wasm).
+
+// The islands are exported by `app`: nothing here names them, so the crate is linked
+// explicitly or the bundle would have none.
+extern crate app;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }
