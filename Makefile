@@ -29,12 +29,14 @@ tools:
 test-tools:
 	@scripts/tools.sh test
 
+# --split: the lazy islands (the wizard step, the upload form) get Wasm chunks of their
+# own, loaded only by the pages that show them.
 build-release:
-	cargo leptos build --release
+	cargo leptos build --release --split
 	node scripts/precompress.mjs target/site
 
 build-debug:
-	cargo leptos build
+	cargo leptos build --split
 
 fmt-check:
 	cargo fmt --all -- --check

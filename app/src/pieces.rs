@@ -226,7 +226,7 @@ fn WindowKeys(code: String) -> impl IntoView {
 /// multipart form. Once hydrated, the file is checked in the browser first (kind by its
 /// first bytes, size) with the same rules as the server, then sent with a progress bar,
 /// a cancel button, and « Réessayer » if the connection drops.
-#[island]
+#[island(lazy)]
 fn UploadForm(
     action: String,
     page: String,

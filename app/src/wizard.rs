@@ -316,7 +316,7 @@ pub fn WizardPage() -> impl IntoView {
 
 /// An island: the same `domain` checks run as the candidate types and before the form
 /// is sent.
-#[island]
+#[island(lazy)]
 fn WizardStep(view: WizardView, already: bool) -> impl IntoView {
     let steps = Step::sequence(&view.wizard);
     let position = steps.iter().position(|s| *s == view.step).unwrap_or(0) + 1;
