@@ -11,12 +11,6 @@ use leptos_router::{
 
 use crate::espace::my_dossier;
 
-/// Whether the request carries a live session: the header's « Mon espace ».
-#[server(endpoint = "espace/present")]
-pub async fn signed_in() -> Result<bool, ServerFnError> {
-    Ok(crate::session::current_dossier().await?.is_some())
-}
-
 #[server(endpoint = "espace/connexion")]
 pub async fn login(
     #[server(default)] numero: String,

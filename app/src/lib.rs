@@ -113,30 +113,30 @@ pub fn App() -> impl IntoView {
 }
 
 /// The header knows who is there: a candidate logged in sees « Mon espace » and
-/// « Se déconnecter » on every page, anyone else the way in. Logging in and out are
-/// plain posts, so the page that follows is rendered afresh with the right header.
+/// « Se déconnecter » on every page, anyone else the way in. Read from the request's
+/// session cookie, without a database query or anything to wait for: every page,
+/// 404 included, renders its header at once (an expired session's cookie has expired
+/// with it; « Mon espace » then asks to log in again). Logging in and out are plain
+/// posts, so the page that follows is rendered afresh with the right header.
 #[component]
 fn HeaderActions() -> impl IntoView {
-    let signed_in = Resource::new(|| (), |_| account::signed_in());
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                if signed_in.await.unwrap_or(false) {
-                    view! {
-                        <nav class="header-actions" aria-label="Mon compte">
-                            <a href="/espace" class="button login-button">"Mon espace"</a>
-                            <form method="post" action="/api/espace/deconnexion">
-                                <button type="submit" class="button login-button">"Se déconnecter"</button>
-                            </form>
-                        </nav>
-                    }
-                    .into_any()
-                } else {
-                    view! { <a href="/connexion" class="button login-button">"Connexion espace sécurisé"</a> }
-                        .into_any()
-                }
-            })}
-        </Suspense>
+    #[cfg(feature = "ssr")]
+    let signed_in = session::cookie(session::SESSION_COOKIE).is_some_and(|c| !c.is_empty());
+    #[cfg(not(feature = "ssr"))]
+    let signed_in = false;
+    if signed_in {
+        view! {
+            <nav class="header-actions" aria-label="Mon compte">
+                <a href="/espace" class="button login-button">"Mon espace"</a>
+                <form method="post" action="/api/espace/deconnexion">
+                    <button type="submit" class="button login-button">"Se déconnecter"</button>
+                </form>
+            </nav>
+        }
+        .into_any()
+    } else {
+        view! { <a href="/connexion" class="button login-button">"Connexion espace sécurisé"</a> }
+            .into_any()
     }
 }
 
