@@ -127,8 +127,8 @@ where
 }
 
 /// The dossier of the request's session, if any. Without a session cookie nothing is
-/// asked of the state: the header's resource also runs while the router lists the
-/// routes at start-up, outside any request, where there is no state.
+/// asked of the state, so a view rendered outside a request (the router lists the
+/// routes at start-up, with no state) gets « nobody » rather than a panic.
 pub async fn current_dossier() -> Result<Option<Dossier>, ServerFnError> {
     let headers = use_context::<Parts>()
         .map(|p| p.headers)
