@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     countdown::server_clock,
-    espace::{DossierView, PieceView, my_dossier, pieces_resource, size_text},
+    espace::{DossierView, PieceView, my_dossier, pieces_resource},
 };
 
 /// The exact sentence of the notices for a closed dossier.
@@ -37,12 +37,22 @@ pub async fn close_dossier() -> Result<(), ServerFnError> {
 }
 
 /// The mandatory pièces without a file: what stops the closure.
-pub fn missing(pieces: &[PieceView]) -> Vec<PieceView> {
+pub fn missing(pieces: &[PieceView]) -> Vec<MissingPiece> {
     pieces
         .iter()
         .filter(|p| p.requirement == PieceRequirement::Mandatory && p.files.is_empty())
-        .cloned()
+        .map(|p| MissingPiece {
+            code: p.code.clone(),
+            label: p.label.clone(),
+        })
         .collect()
+}
+
+/// A mandatory pièce without a file, as the closure block links to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MissingPiece {
+    code: String,
+    label: String,
 }
 
 fn is_closed(status: &str) -> bool {
@@ -50,7 +60,7 @@ fn is_closed(status: &str) -> bool {
 }
 
 #[component]
-fn MissingList(missing: Vec<PieceView>) -> impl IntoView {
+fn MissingList(missing: Vec<MissingPiece>) -> impl IntoView {
     view! {
         <ul class="missing-list">
             {missing.into_iter().map(|p| view! {
@@ -68,11 +78,10 @@ fn DeadlineMissed(deadline: String) -> impl IntoView {
     }
 }
 
-/// « État de votre inscription » on the dossier page. At the deadline it switches to the
-/// refusal by itself, on the server's time.
-/// An island: it switches by itself at the deadline.
-#[island]
-pub fn ClosureStatus(dossier: DossierView, missing: Vec<PieceView>) -> impl IntoView {
+/// « État de votre inscription » on the dossier page. A closed dossier's is rendered by
+/// the server only; an open one's is the [`OpenStatus`] island.
+#[component]
+pub fn ClosureStatus(dossier: DossierView, missing: Vec<MissingPiece>) -> impl IntoView {
     if is_closed(&dossier.status) {
         let at = dossier
             .closed_at_ms
@@ -101,10 +110,37 @@ pub fn ClosureStatus(dossier: DossierView, missing: Vec<PieceView>) -> impl Into
         }
         .into_any();
     }
-    let now = server_clock(dossier.now_ms);
-    let closes = dossier.closes_at_ms;
+    let open = OpenDossier {
+        closes_at_ms: dossier.closes_at_ms,
+        now_ms: dossier.now_ms,
+        deadline: dossier.deadline,
+        missing,
+    };
+    view! { <OpenStatus open /> }.into_any()
+}
+
+/// What an open dossier's status needs in the browser, and no more: every page of the
+/// espace deserialises it in its Wasm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenDossier {
+    closes_at_ms: i64,
+    now_ms: i64,
+    deadline: String,
+    missing: Vec<MissingPiece>,
+}
+
+/// An island: an open dossier's status, which switches to the refusal by itself at the
+/// deadline, on the server's time.
+#[island]
+fn OpenStatus(open: OpenDossier) -> impl IntoView {
+    let OpenDossier {
+        closes_at_ms: closes,
+        now_ms,
+        deadline,
+        missing,
+    } = open;
+    let now = server_clock(now_ms);
     let urgency = move || Urgency::of(closes - now.get());
-    let deadline = dossier.deadline.clone();
     view! {
         <section class="closure" aria-labelledby="etat-titre" aria-live="polite">
             <h2 id="etat-titre">"État de votre inscription"</h2>
@@ -304,7 +340,7 @@ fn Receipt(r: ReceiptView) -> impl IntoView {
                             <tr>
                                 <td>{f.piece}</td>
                                 <td>{f.name}</td>
-                                <td>{format!("{} ({} octets)", size_text(f.size), f.size)}</td>
+                                <td>{format!("{} ({} octets)", french::size(f.size), f.size)}</td>
                                 <td>{french::paris_date_time_ms(f.deposited_at_ms)}</td>
                                 <td class="hash">{f.sha256}</td>
                             </tr>

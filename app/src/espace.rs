@@ -176,15 +176,6 @@ pub fn requirement_text(r: PieceRequirement) -> &'static str {
     }
 }
 
-/// « 1,2 Mo », « 350 Ko ».
-pub fn size_text(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 {
-        format!("{:.1} Mo", bytes as f64 / (1024.0 * 1024.0)).replace('.', ",")
-    } else {
-        format!("{} Ko", bytes.div_ceil(1024))
-    }
-}
-
 pub fn state_text(p: &PieceView) -> String {
     match p.files.len() {
         0 => "à fournir".into(),

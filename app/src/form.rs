@@ -72,6 +72,65 @@ pub fn Field(
     }
 }
 
+/// In the browser, shows `errors` on the server-rendered [`Field`]s and [`Choice`]s
+/// named `fields`, with the markup they render: the message before the input (or the
+/// first option), the `field-error` class, and the input's `aria-invalid` and
+/// `aria-describedby`. The page stays server-rendered; only the messages change.
+#[cfg(feature = "hydrate")]
+pub fn show_field_errors(fields: &[&str], errors: &BTreeMap<String, String>) {
+    let document = document();
+    for name in fields {
+        let id = format!("champ-{name}");
+        let Some(target) = document.get_element_by_id(&id) else {
+            continue;
+        };
+        let error_id = format!("{id}-erreur");
+        if let Some(old) = document.get_element_by_id(&error_id) {
+            old.remove();
+        }
+        let Some(field) = target.closest(".field").ok().flatten() else {
+            continue;
+        };
+        let error = errors.get(*name);
+        let _ = field
+            .class_list()
+            .toggle_with_force("field-error", error.is_some());
+        let is_input = target.tag_name() == "INPUT";
+        let mut described: Vec<String> = Vec::new();
+        if is_input && document.get_element_by_id(&format!("{id}-aide")).is_some() {
+            described.push(format!("{id}-aide"));
+        }
+        if let Some(message) = error
+            && let (Ok(p), Ok(span)) = (
+                document.create_element("p"),
+                document.create_element("span"),
+            )
+        {
+            p.set_class_name("error-message");
+            p.set_id(&error_id);
+            span.set_class_name("visually-hidden");
+            span.set_text_content(Some("Erreur : "));
+            let _ = p.append_child(&span);
+            let _ = p.append_with_str_1(message);
+            if let Ok(Some(before)) = field.query_selector("input, .radio") {
+                let _ = field.insert_before(&p, Some(&before));
+            }
+            described.push(error_id);
+        }
+        let set = |attribute: &str, value: Option<String>| match value {
+            Some(v) => target.set_attribute(attribute, &v),
+            None => target.remove_attribute(attribute),
+        };
+        let _ = set(
+            "aria-describedby",
+            (!described.is_empty()).then(|| described.join(" ")),
+        );
+        if is_input {
+            let _ = set("aria-invalid", error.map(|_| "true".to_string()));
+        }
+    }
+}
+
 #[component]
 pub fn Choice(
     name: &'static str,

@@ -13,7 +13,7 @@ use leptos_router::{
 
 use crate::{
     dossier::{DossierPage, remember_closed_window},
-    espace::{PieceView, pieces_resource, requirement_text, size_text},
+    espace::{PieceView, pieces_resource, requirement_text},
 };
 
 fn formats_text(kinds: &[FileKind]) -> String {
@@ -59,7 +59,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     let query = use_query_map();
     let q = move |k: &str| query.read().get(k);
     let formats = formats_text(&piece.kinds);
-    let limit = size_text(piece.max_size);
+    let limit = domain::french::size(piece.max_size);
     let full = piece.files.len() as u32 >= piece.max_files;
     let accept = piece
         .kinds
@@ -149,7 +149,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
                             view! {
                                 <li class="file" data-file=f.id.clone()>
                                     <span class="file-name">{f.name.clone()}</span>
-                                    <span class="file-meta">{format!("{} · {} · déposé le {date}", f.kind.label(), size_text(f.size))}</span>
+                                    <span class="file-meta">{format!("{} · {} · déposé le {date}", f.kind.label(), domain::french::size(f.size))}</span>
                                     <span class="file-actions">
                                         <a class="icon-button" href=format!("/espace/pieces/{}?voir={}", piece.code, f.id)>
                                             <svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><path d="M12 5C6 5 2 12 2 12s4 7 10 7 10-7 10-7-4-7-10-7zm0 11a4 4 0 110-8 4 4 0 010 8z" fill="currentColor"/></svg>
@@ -302,8 +302,8 @@ fn UploadForm(
             </div>
             {move || progress.get().map(|(sent, total)| view! {
                 <div class="progress" role="status">
-                    <label for="envoi">{format!("Envoi en cours : {} sur {}", size_text(sent as u64), size_text(total as u64))}</label>
-                    <progress id="envoi" max=total value=sent></progress>
+                    <label for="envoi">{format!("Envoi en cours : {} sur {}", domain::french::size(sent as u64), domain::french::size(total as u64))}</label>
+                    <progress id="envoi" max={total as u64} value={sent as u64}></progress>
                     <button type="button" class="button secondary" data-cancel>"Annuler l'envoi"</button>
                 </div>
             })}

@@ -612,7 +612,7 @@ fn DossierDetailPage() -> impl IntoView {
                                                                     <a href=format!("/service/fichiers/{}?telecharger=1", f.id) download>{format!("Télécharger « {} »", f.name)}</a>
                                                                 </span>
                                                                 // What the candidate's accusé de réception lists.
-                                                                <span class="file-meta">{format!("{} · déposé le {} · SHA-256 ", crate::espace::size_text(f.size), domain::french::paris_date_time_ms(f.created_at))}<span class="hash">{f.sha256.clone()}</span></span>
+                                                                <span class="file-meta">{format!("{} · déposé le {} · SHA-256 ", domain::french::size(f.size), domain::french::paris_date_time_ms(f.created_at))}<span class="hash">{f.sha256.clone()}</span></span>
                                                             </li>
                                                         }).collect_view()}
                                                     </ul>

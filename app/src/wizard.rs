@@ -1,7 +1,7 @@
 //! The préinscription wizard: one group of questions per page, each page a plain form
 //! posted to a server function that keeps the draft and redirects. It works the same
-//! without JavaScript; once hydrated, the same `domain` checks run as the candidate
-//! types and before anything is sent.
+//! without JavaScript. The step is rendered by the server only; the Wasm holds just
+//! [`StepChecks`], which runs the same `domain` checks before anything is sent.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use domain::{
     Voie,
     registration::{Answers, FieldErrors, SituationKind, Step, WizardExam},
 };
-use leptos::{ev::SubmitEvent, prelude::*};
+use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,9 @@ pub struct WizardView {
     pub answers: Answers,
     pub errors: FieldErrors,
     pub password_chosen: bool,
+    /// Today in Paris by the server's clock (the browser's may be wrong), as year,
+    /// month, day: a `Date` would bring jiff's parser into the Wasm.
+    pub today: (i16, i8, i8),
 }
 
 /// Every field's label, for the error summary and the « Vérifiez vos réponses » page.
@@ -138,6 +141,10 @@ pub async fn load_wizard_step(exam: String, step: String) -> Result<WizardView, 
         answers: draft.answers,
         errors: draft.errors,
         password_chosen: draft.password_chosen,
+        today: {
+            let d = state().clock.today_in_paris();
+            (d.year(), d.month(), d.day())
+        },
     })
 }
 
@@ -314,9 +321,9 @@ pub fn WizardPage() -> impl IntoView {
     }
 }
 
-/// An island: the same `domain` checks run as the candidate types and before the form
-/// is sent.
-#[island(lazy)]
+/// A step as the server renders it: the form, its progress, and the [`StepChecks`]
+/// island in the place of the error summary.
+#[component]
 fn WizardStep(view: WizardView, already: bool) -> impl IntoView {
     let steps = Step::sequence(&view.wizard);
     let position = steps.iter().position(|s| *s == view.step).unwrap_or(0) + 1;
@@ -355,96 +362,123 @@ fn WizardStep(view: WizardView, already: bool) -> impl IntoView {
         <p class="exam-kind">"Préinscription · "{exam_title.clone()}</p>
         <h1><span class="step-count">{format!("Étape {position} sur {total}")}</span>" "{title}</h1>
         <ol class="steps" aria-label="Étapes de la préinscription">{progress}</ol>
-        <ErrorSummary errors labels=LABELS />
+        <StepChecks check=StepCheck {
+            step: view.step,
+            wizard: view.wizard.clone(),
+            answers: view.answers.clone(),
+            errors: view.errors.clone(),
+            password_chosen: view.password_chosen,
+            today: view.today,
+        } />
         {body}
     }
     .into_any()
 }
 
-/// Today in Paris by the browser's clock: only for instant messages; the server checks
-/// again with its own clock.
-#[cfg(feature = "hydrate")]
-fn browser_today() -> jiff::civil::Date {
-    jiff::Timestamp::from_millisecond(js_sys::Date::now() as i64)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_zoned(domain::deadline::paris())
-        .date()
+/// What the browser needs to check a step: the rules are `domain`'s, the facts the
+/// server's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepCheck {
+    step: Step,
+    wizard: WizardExam,
+    answers: Answers,
+    errors: FieldErrors,
+    password_chosen: bool,
+    today: (i16, i8, i8),
+}
+
+/// The id of the form [`StepChecks`] watches.
+const STEP_FORM_ID: &str = "etape";
+
+/// An island, and all of a step that the browser runs: the error summary, and the
+/// server's `domain` checks on the server-rendered form before it is sent, each message
+/// shown next to its field as [`crate::form::Field`] renders it. Messages appear on
+/// submit only: one that appeared as the candidate leaves a field would move the
+/// buttons under their finger and swallow the tap. Typing in a field clears its
+/// message.
+#[island(lazy)]
+fn StepChecks(check: StepCheck) -> impl IntoView {
+    let errors: Errors = RwSignal::new(check.errors.clone());
+    // The summary step's one field is rendered by its own form, with no checks to run.
+    #[cfg(feature = "hydrate")]
+    if check.step != Step::Verification {
+        use wasm_bindgen::JsCast;
+        let fields = check.step.fields();
+        Effect::new(move |_| errors.with(|e| crate::form::show_field_errors(fields, e)));
+        let submit = window_event_listener(leptos::ev::submit, move |ev| {
+            let Some(form) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+                .filter(|f| f.id() == STEP_FORM_ID)
+            else {
+                return;
+            };
+            let next = ev
+                .submitter()
+                .and_then(|s| s.dyn_into::<web_sys::HtmlButtonElement>().ok())
+                .is_none_or(|b| b.value() == "next");
+            if next {
+                let found = check_form(&form, &check);
+                if !found.is_empty() {
+                    ev.prevent_default();
+                    errors.set(found);
+                }
+            }
+        });
+        let input = window_event_listener(leptos::ev::input, move |ev| {
+            let name = ev
+                .target()
+                .and_then(|t| js_sys::Reflect::get(&t, &"name".into()).ok())
+                .and_then(|n| n.as_string())
+                .unwrap_or_default();
+            if let Some(field) = name
+                .strip_prefix("fields[")
+                .and_then(|n| n.strip_suffix(']'))
+                && errors.with_untracked(|e| e.contains_key(field))
+            {
+                errors.update(|e| {
+                    e.remove(field);
+                });
+            }
+        });
+        on_cleanup(move || {
+            submit.remove();
+            input.remove();
+        });
+    }
+    view! { <ErrorSummary errors labels=LABELS /> }
 }
 
 /// Runs the step's checks on what the form holds now.
 #[cfg(feature = "hydrate")]
-fn check_form(form: &web_sys::HtmlFormElement, view: &WizardView) -> FieldErrors {
+fn check_form(form: &web_sys::HtmlFormElement, check: &StepCheck) -> FieldErrors {
     let Ok(data) = web_sys::FormData::new_with_form(form) else {
         return FieldErrors::new();
     };
     let value = |field: &str| data.get(&format!("fields[{field}]")).as_string();
-    let mut answers = view.answers.clone();
-    for field in view.step.fields() {
+    let mut answers = check.answers.clone();
+    for field in check.step.fields() {
         match value(field) {
             Some(v) => answers.insert(field.to_string(), v),
             None => answers.remove(*field),
         };
     }
-    if view.step == Step::MotDePasse {
+    if check.step == Step::MotDePasse {
         let password = value("mot_de_passe").unwrap_or_default();
         let confirmation = value("mot_de_passe_confirmation").unwrap_or_default();
-        if view.password_chosen && password.is_empty() && confirmation.is_empty() {
+        if check.password_chosen && password.is_empty() && confirmation.is_empty() {
             return FieldErrors::new();
         }
         return domain::registration::check_password(&password, &confirmation, &answers);
     }
-    domain::registration::check_step(view.step, &answers, &view.wizard, browser_today())
+    let (year, month, day) = check.today;
+    let today = jiff::civil::Date::new(year, month, day).unwrap_or_default();
+    domain::registration::check_step(check.step, &answers, &check.wizard, today)
 }
 
 #[component]
 fn StepForm(view: WizardView, errors: Errors) -> impl IntoView {
     let a = |f: &str| view.answers.get(f).cloned().unwrap_or_default();
-    #[cfg(feature = "hydrate")]
-    let (on_submit, on_input) = {
-        use wasm_bindgen::JsCast;
-        let for_submit = view.clone();
-        (
-            move |ev: SubmitEvent| {
-                let next = ev
-                    .submitter()
-                    .and_then(|s| s.dyn_into::<web_sys::HtmlButtonElement>().ok())
-                    .is_none_or(|b| b.value() == "next");
-                let Some(form) = ev
-                    .target()
-                    .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
-                else {
-                    return;
-                };
-                if next {
-                    let found = check_form(&form, &for_submit);
-                    if !found.is_empty() {
-                        ev.prevent_default();
-                        errors.set(found);
-                    }
-                }
-            },
-            // Messages appear on submit only: one that appeared as the candidate leaves a
-            // field would move the buttons under their finger and swallow the tap. Typing
-            // in a field clears its message.
-            move |ev: leptos::ev::Event| {
-                let name = ev
-                    .target()
-                    .and_then(|t| js_sys::Reflect::get(&t, &"name".into()).ok())
-                    .and_then(|n| n.as_string())
-                    .unwrap_or_default();
-                if let Some(field) = name
-                    .strip_prefix("fields[")
-                    .and_then(|n| n.strip_suffix(']'))
-                {
-                    errors.update(|e| {
-                        e.remove(field);
-                    });
-                }
-            },
-        )
-    };
-    #[cfg(not(feature = "hydrate"))]
-    let (on_submit, on_input) = (|_: SubmitEvent| {}, |_: leptos::ev::Event| {});
     let fields = match view.step {
         Step::Identite => view! {
             <Choice name="civilite" legend="Civilité" options=CIVILITES.to_vec() value=a("civilite") errors />
@@ -519,7 +553,7 @@ fn StepForm(view: WizardView, errors: Errors) -> impl IntoView {
         Step::Verification => ().into_any(),
     };
     view! {
-        <form method="post" action="/api/inscription/etape" novalidate class="wizard-form" on:submit=on_submit on:input=on_input>
+        <form method="post" action="/api/inscription/etape" novalidate class="wizard-form" id=STEP_FORM_ID>
             <input type="hidden" name="exam" value=view.exam_slug.clone() />
             <input type="hidden" name="step" value=view.step.slug() />
             {fields}

@@ -83,9 +83,38 @@ pub fn remaining(millis: i64) -> String {
     }
 }
 
+/// « 1,2 Mo », « 350 Ko »: a file's size as the candidate reads it. Tenths are counted
+/// in integers: float formatting would bring its tables into the browser's Wasm.
+pub fn size(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB {
+        let tenths = (bytes.saturating_mul(10) + MIB / 2) / MIB;
+        format!("{},{} Mo", tenths / 10, tenths % 10)
+    } else {
+        format!("{} Ko", bytes.div_ceil(1024))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_in_kilo_and_megabytes() {
+        assert_eq!(size(0), "0 Ko");
+        assert_eq!(size(1), "1 Ko");
+        assert_eq!(size(350 * 1024), "350 Ko");
+        assert_eq!(size(1024 * 1024), "1,0 Mo");
+        assert_eq!(size(10 * 1024 * 1024), "10,0 Mo");
+        assert_eq!(size(1_258_291), "1,2 Mo");
+        // Rounded to the nearest tenth, as « {:.1} » would.
+        assert_eq!(size(1024 * 1024 * 3 / 2 - 1), "1,5 Mo");
+        assert_eq!(size(1024 * 1024 * 2 - 1), "2,0 Mo");
+        for bytes in [1_048_576u64, 1_500_000, 7_654_321, 99_999_999, 104_857_600] {
+            let float = format!("{:.1} Mo", bytes as f64 / 1_048_576.0).replace('.', ",");
+            assert_eq!(size(bytes), float, "{bytes}");
+        }
+    }
     use jiff::civil::date;
 
     #[test]

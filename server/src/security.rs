@@ -57,6 +57,11 @@ pub async fn headers(State(state): State<AppState>, mut request: Request, next: 
     let nonce = Nonce::new();
     request.extensions_mut().insert(RequestNonce(nonce.clone()));
     let personal = is_personal(&request);
+    // The front end's own bundle (Wasm, JavaScript, CSS) is never a document: the
+    // document policies (CSP, framing, referrer, permissions) do nothing there, and on
+    // a phone each would cost half a kilobyte per file on every page. An SVG or a
+    // candidate's file can be opened as a document: those keep them.
+    let bundle = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
     // A page or answer for one person (or one that opens a session) stays in their
     // browser's memory only: not on a shared computer's disk, not in a proxy.
@@ -74,6 +79,13 @@ pub async fn headers(State(state): State<AppState>, mut request: Request, next: 
             HeaderValue::from_static("max-age=31536000"),
         );
     }
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if bundle && is_asset(&response) {
+        return response;
+    }
     let csp = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; \
@@ -87,10 +99,6 @@ pub async fn headers(State(state): State<AppState>, mut request: Request, next: 
             .entry(header::CONTENT_SECURITY_POLICY)
             .or_insert(value);
     }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),

@@ -94,6 +94,37 @@ async fn every_response_carries_the_security_headers() {
 }
 
 #[tokio::test]
+async fn the_front_end_bundle_carries_nosniff_but_no_document_policy() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/concours.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(site.path().join("pkg/concours.js"), b"export {};").unwrap();
+    let site_root = site.path().display().to_string();
+    let app = spawn_app_with(
+        services::testing::sqlite().await,
+        &[("APP_SITE_ROOT", &site_root)],
+    )
+    .await;
+    for path in ["/pkg/concours.wasm", "/pkg/concours.js"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        for name in [
+            "content-security-policy",
+            "x-frame-options",
+            "permissions-policy",
+        ] {
+            assert!(headers.get(name).is_none(), "{path}: {name}");
+        }
+    }
+    // A page of the same server keeps its policy.
+    let page = app.get("/").await;
+    assert!(page.headers().contains_key("content-security-policy"));
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+}
+
+#[tokio::test]
 async fn the_page_scripts_carry_the_nonce_of_the_header() {
     for app in spawn_apps().await {
         let response = app.get("/").await;
