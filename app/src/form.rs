@@ -189,19 +189,20 @@ pub fn ErrorSummary(
                     }}
                 </h2>
                 <ul>
-                    {move || errors
-                        .get()
+                    {move || {
+                        // In the order of the form (`labels` is), not of the field names.
+                        let place = |field: &str| labels.iter().position(|(f, _)| *f == field);
+                        let mut listed: Vec<_> = errors.get().into_iter().collect();
+                        listed.sort_by_key(|(field, _)| place(field).unwrap_or(usize::MAX));
+                        listed
                         .into_iter()
                         .map(|(field, message)| {
-                            let label = labels
-                                .iter()
-                                .find(|(f, _)| *f == field)
-                                .map(|(_, l)| *l)
-                                .unwrap_or("");
+                            let label = place(&field).map(|i| labels[i].1).unwrap_or("");
                             let text = if label.is_empty() { message } else { format!("{label} : {message}") };
                             view! { <li><a href=format!("#champ-{field}")>{text}</a></li> }
                         })
-                        .collect_view()}
+                        .collect_view()
+                    }}
                 </ul>
             </div>
         </Show>

@@ -55,6 +55,12 @@ test("wrong answers get a French message next to the field and in a summary", as
   // Every field of the step is checked, not only those touched.
   await expect(summary).toContainText("Civilité : Indiquez votre civilité.");
   await expect(summary).toContainText("Prénom(s) : Ce champ est obligatoire.");
+  // Listed in the order of the form, not of the fields' names.
+  const items = await summary.locator("li").allTextContents();
+  const at = (label: string) => items.findIndex((t) => t.startsWith(label));
+  expect(at("Civilité")).toBe(0);
+  expect(at("Nom de naissance")).toBeLessThan(at("Prénom(s)"));
+  expect(at("Prénom(s)")).toBeLessThan(at("Date de naissance"));
   await expect(page.locator("#champ-date_naissance")).toHaveAttribute("aria-invalid", "true");
   // What was typed is still there.
   await expect(page.getByLabel("Date de naissance")).toHaveValue("31/02/1990");
