@@ -119,8 +119,8 @@ pub fn ClosureStatus(dossier: DossierView, missing: Vec<MissingPiece>) -> impl I
     view! { <OpenStatus open /> }.into_any()
 }
 
-/// What an open dossier's status needs in the browser, and no more: every page of the
-/// espace deserialises it in its Wasm.
+/// What an open dossier's status needs in the browser, and no more: the dossier page's
+/// Wasm deserialises it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpenDossier {
     closes_at_ms: i64,

@@ -362,29 +362,10 @@ fn WizardStep(view: WizardView, already: bool) -> impl IntoView {
         <p class="exam-kind">"Préinscription · "{exam_title.clone()}</p>
         <h1><span class="step-count">{format!("Étape {position} sur {total}")}</span>" "{title}</h1>
         <ol class="steps" aria-label="Étapes de la préinscription">{progress}</ol>
-        <StepChecks check=StepCheck {
-            step: view.step,
-            wizard: view.wizard.clone(),
-            answers: view.answers.clone(),
-            errors: view.errors.clone(),
-            password_chosen: view.password_chosen,
-            today: view.today,
-        } />
+        <StepChecks view=view.clone() />
         {body}
     }
     .into_any()
-}
-
-/// What the browser needs to check a step: the rules are `domain`'s, the facts the
-/// server's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepCheck {
-    step: Step,
-    wizard: WizardExam,
-    answers: Answers,
-    errors: FieldErrors,
-    password_chosen: bool,
-    today: (i16, i8, i8),
 }
 
 /// The id of the form [`StepChecks`] watches.
@@ -397,13 +378,13 @@ const STEP_FORM_ID: &str = "etape";
 /// buttons under their finger and swallow the tap. Typing in a field clears its
 /// message.
 #[island(lazy)]
-fn StepChecks(check: StepCheck) -> impl IntoView {
-    let errors: Errors = RwSignal::new(check.errors.clone());
+fn StepChecks(view: WizardView) -> impl IntoView {
+    let errors: Errors = RwSignal::new(view.errors.clone());
     // The summary step's one field is rendered by its own form, with no checks to run.
     #[cfg(feature = "hydrate")]
-    if check.step != Step::Verification {
+    if view.step != Step::Verification {
         use wasm_bindgen::JsCast;
-        let fields = check.step.fields();
+        let fields = view.step.fields();
         Effect::new(move |_| errors.with(|e| crate::form::show_field_errors(fields, e)));
         let submit = window_event_listener(leptos::ev::submit, move |ev| {
             let Some(form) = ev
@@ -418,7 +399,7 @@ fn StepChecks(check: StepCheck) -> impl IntoView {
                 .and_then(|s| s.dyn_into::<web_sys::HtmlButtonElement>().ok())
                 .is_none_or(|b| b.value() == "next");
             if next {
-                let found = check_form(&form, &check);
+                let found = check_form(&form, &view);
                 if !found.is_empty() {
                     ev.prevent_default();
                     errors.set(found);
@@ -451,29 +432,29 @@ fn StepChecks(check: StepCheck) -> impl IntoView {
 
 /// Runs the step's checks on what the form holds now.
 #[cfg(feature = "hydrate")]
-fn check_form(form: &web_sys::HtmlFormElement, check: &StepCheck) -> FieldErrors {
+fn check_form(form: &web_sys::HtmlFormElement, view: &WizardView) -> FieldErrors {
     let Ok(data) = web_sys::FormData::new_with_form(form) else {
         return FieldErrors::new();
     };
     let value = |field: &str| data.get(&format!("fields[{field}]")).as_string();
-    let mut answers = check.answers.clone();
-    for field in check.step.fields() {
+    let mut answers = view.answers.clone();
+    for field in view.step.fields() {
         match value(field) {
             Some(v) => answers.insert(field.to_string(), v),
             None => answers.remove(*field),
         };
     }
-    if check.step == Step::MotDePasse {
+    if view.step == Step::MotDePasse {
         let password = value("mot_de_passe").unwrap_or_default();
         let confirmation = value("mot_de_passe_confirmation").unwrap_or_default();
-        if check.password_chosen && password.is_empty() && confirmation.is_empty() {
+        if view.password_chosen && password.is_empty() && confirmation.is_empty() {
             return FieldErrors::new();
         }
         return domain::registration::check_password(&password, &confirmation, &answers);
     }
-    let (year, month, day) = check.today;
+    let (year, month, day) = view.today;
     let today = jiff::civil::Date::new(year, month, day).unwrap_or_default();
-    domain::registration::check_step(check.step, &answers, &check.wizard, today)
+    domain::registration::check_step(view.step, &answers, &view.wizard, today)
 }
 
 #[component]
