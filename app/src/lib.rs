@@ -12,6 +12,8 @@ mod countdown;
 pub mod dossier;
 pub mod espace;
 mod form;
+#[cfg(feature = "hydrate")]
+mod photos;
 pub mod pieces;
 #[cfg(feature = "ssr")]
 pub mod session;

@@ -224,8 +224,10 @@ fn WindowKeys(code: String) -> impl IntoView {
 
 /// « choisir un fichier » then « ajouter le fichier ». Without JavaScript it is a plain
 /// multipart form. Once hydrated, the file is checked in the browser first (kind by its
-/// first bytes, size) with the same rules as the server, then sent with a progress bar,
-/// a cancel button, and « Réessayer » if the connection drops.
+/// first bytes, size) with the same rules as the server, then sent in parts over tus
+/// (`server::tus`) with a progress bar on the bytes the server acknowledged and a
+/// cancel button; when the connection drops the window says so and the upload resumes
+/// by itself, and the same file chosen after a reload continues where it stopped.
 #[island(lazy)]
 fn UploadForm(
     action: String,
@@ -239,32 +241,48 @@ fn UploadForm(
     // Bytes sent and total while an upload runs.
     let progress = RwSignal::new(None::<(f64, f64)>);
     let lost = RwSignal::new(false);
+    // A photo made lighter before it went: its size before and after.
+    let lighter = RwSignal::new(None::<(u64, u64)>);
+    // The pages gathered for one PDF: their thumbnails' addresses, in order.
+    let thumbs = RwSignal::new(Vec::<String>::new());
+    let takes_pages = kinds.contains(&FileKind::Pdf);
     #[cfg(feature = "hydrate")]
-    let on_submit = {
-        let action = action.clone();
-        let page = page.clone();
-        let current: std::rc::Rc<std::cell::RefCell<Option<web_sys::XmlHttpRequest>>> =
-            Default::default();
-        let upload = browser::Upload {
-            action,
-            page,
-            kinds,
-            max_size,
-            error,
-            progress,
-            lost,
-            current,
-            listening: Default::default(),
-        };
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            upload.start();
-        }
+    let upload = browser::Upload {
+        page: page.clone(),
+        kinds,
+        max_size,
+        error,
+        progress,
+        lost,
+        lighter,
+        thumbs,
+        current: Default::default(),
+        listening: Default::default(),
+        generation: Default::default(),
+        under_way: Default::default(),
+        original: Default::default(),
+        pages: Default::default(),
+    };
+    #[cfg(feature = "hydrate")]
+    let (on_submit, on_pages, on_page_button) = {
+        let (submit, pages, buttons) = (upload.clone(), upload.clone(), upload);
+        (
+            move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                submit.start();
+            },
+            move |ev: leptos::ev::Event| pages.add_pages(ev),
+            move |ev: leptos::ev::MouseEvent| buttons.page_button(ev),
+        )
     };
     #[cfg(not(feature = "hydrate"))]
-    let on_submit = {
+    let (on_submit, on_pages, on_page_button) = {
         let _ = (&kinds, max_size, &page);
-        |_: leptos::ev::SubmitEvent| {}
+        (
+            |_: leptos::ev::SubmitEvent| {},
+            |_: leptos::ev::Event| {},
+            |_: leptos::ev::MouseEvent| {},
+        )
     };
     // Drag and drop on desktop, besides « choisir un fichier » (never instead of it): a
     // dropped file goes into the file input, then « ajouter le fichier » as usual.
@@ -307,11 +325,42 @@ fn UploadForm(
                     <button type="button" class="button secondary" data-cancel>"Annuler l'envoi"</button>
                 </div>
             })}
+            {move || lighter.get().map(|(before, after)| view! {
+                <p class="notice" role="status">
+                    {format!("photo allégée : {} → {} ", domain::french::size(before), domain::french::size(after))}
+                    <button type="button" class="button secondary" data-original>"envoyer l'original"</button>
+                </p>
+            })}
+            // Hidden until hydrated: without JavaScript, no photo is assembled.
+            {takes_pages.then(|| view! {
+                <fieldset class="pages" hidden=move || !hydrated.get() on:click=on_page_button>
+                    <legend>"Plusieurs photos (recto, verso, pages) en un seul PDF"</legend>
+                    <label for="pages" class="button secondary">"ajouter une page"</label>
+                    <input type="file" id="pages" class="visually-hidden" accept="image/*" multiple on:change=on_pages.clone() />
+                    <label for="photo" class="button secondary camera">"prendre une photo"</label>
+                    <input type="file" id="photo" class="visually-hidden" accept="image/*" capture="environment" on:change=on_pages />
+                    <ol class="page-list">
+                        {move || thumbs.get().into_iter().enumerate().map(|(i, src)| view! {
+                            <li>
+                                <img src=src alt=format!("Page {}", i + 1) />
+                                <span>{format!("Page {}", i + 1)}</span>
+                                {(i > 0).then(|| view! { <button type="button" class="button secondary" data-up=i>"monter"<span class="visually-hidden">{format!(" la page {}", i + 1)}</span></button> })}
+                                <button type="button" class="button secondary" data-remove=i>"retirer"<span class="visually-hidden">{format!(" la page {}", i + 1)}</span></button>
+                            </li>
+                        }).collect_view()}
+                    </ol>
+                    <Show when=move || !thumbs.get().is_empty()>
+                        <button type="button" class="button primary" data-send-pages>
+                            {move || match thumbs.get().len() { 1 => "envoyer la page".to_string(), n => format!("envoyer les {n} pages en un seul PDF") }}
+                        </button>
+                    </Show>
+                </fieldset>
+            })}
             <Show when=move || lost.get()>
-                <p class="alert" role="alert">"La connexion a été perdue : le fichier n'a pas été enregistré. Vérifiez votre réseau puis cliquez sur « Réessayer »."</p>
+                <p class="alert" role="alert">"Connexion perdue : l'envoi reprendra tout seul dès que le réseau revient. Gardez cette page ouverte."</p>
             </Show>
             <div class="actions">
-                <button type="submit" class="button primary">{move || if lost.get() { "Réessayer" } else { "ajouter le fichier" }}</button>
+                <button type="submit" class="button primary">{move || if lost.get() { "Réessayer maintenant" } else { "ajouter le fichier" }}</button>
             </div>
         </form>
     }
@@ -319,31 +368,62 @@ fn UploadForm(
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use std::{cell::RefCell, rc::Rc};
+    use std::{
+        cell::{Cell, RefCell},
+        rc::Rc,
+    };
 
     use domain::FileKind;
     use leptos::prelude::*;
     use wasm_bindgen::{JsCast, closure::Closure};
-    use web_sys::{FormData, HtmlInputElement, ProgressEvent, XmlHttpRequest};
+    use wasm_bindgen_futures::JsFuture;
+    use web_sys::{Blob, File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
+
+    use crate::photos;
+
+    /// Bytes per PATCH: the bar moves on what the server acknowledged, and a cut
+    /// costs at most this much again (the server keeps what reached it anyway).
+    const PART: f64 = 512.0 * 1024.0;
+    /// The longest wait between two attempts while the network is gone.
+    const MAX_PAUSE_MS: i32 = 30_000;
 
     #[derive(Clone)]
     pub struct Upload {
-        pub action: String,
         pub page: String,
         pub kinds: Vec<FileKind>,
         pub max_size: u64,
         pub error: RwSignal<Option<String>>,
         pub progress: RwSignal<Option<(f64, f64)>>,
         pub lost: RwSignal<bool>,
+        pub lighter: RwSignal<Option<(u64, u64)>>,
+        pub thumbs: RwSignal<Vec<String>>,
         pub current: Rc<RefCell<Option<XmlHttpRequest>>>,
         /// Whether the page-wide cancel listener is in place (added once).
-        pub listening: Rc<std::cell::Cell<bool>>,
+        pub listening: Rc<Cell<bool>>,
+        /// Bumped by each start and by « annuler »: an older sending loop stops.
+        pub generation: Rc<Cell<u32>>,
+        /// The upload under way (its address, its key in the browser's storage).
+        pub under_way: Rc<RefCell<Option<(String, String)>>>,
+        /// The photo as chosen, while a lighter copy of it is sent.
+        pub original: Rc<RefCell<Option<File>>>,
+        /// The pages gathered for one PDF, in order.
+        pub pages: Rc<RefCell<Vec<photos::Jpeg>>>,
+    }
+
+    async fn bytes(file: &Blob, from: f64, to: f64) -> Vec<u8> {
+        let Ok(blob) = file.slice_with_f64_and_f64(from, to) else {
+            return Vec::new();
+        };
+        match JsFuture::from(blob.array_buffer()).await {
+            Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Reads the file a megabyte at a time through the same checks as the server. A
     /// file the browser cannot read is left to the server to judge.
     async fn check_whole(
-        file: &web_sys::File,
+        file: &Blob,
         kind: FileKind,
         name: &str,
     ) -> Result<(), domain::attachment::UploadError> {
@@ -353,16 +433,103 @@ mod browser {
         let mut at = 0.0;
         while at < size {
             let end = (at + STEP).min(size);
-            let Ok(blob) = file.slice_with_f64_and_f64(at, end) else {
-                return Ok(());
-            };
-            let Ok(buffer) = wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await else {
-                return Ok(());
-            };
-            whole.feed(&js_sys::Uint8Array::new(&buffer).to_vec(), Some(kind));
+            whole.feed(&bytes(file, at, end).await, Some(kind));
             at = end;
         }
         whole.finish(name, kind).map(|_| ())
+    }
+
+    /// Where this file's upload to this pièce is remembered, across reloads: its size
+    /// and a hash (FNV-1a) of its first and last 64 KiB, so the same file chosen again
+    /// resumes and another file never continues it.
+    async fn fingerprint(file: &Blob, page: &str) -> String {
+        const EDGE: f64 = 64.0 * 1024.0;
+        let size = file.size();
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut edges = bytes(file, 0.0, EDGE.min(size)).await;
+        edges.extend(bytes(file, (size - EDGE).max(0.0), size).await);
+        for byte in edges {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("envoi:{page}:{size}:{hash:x}")
+    }
+
+    fn saved() -> Option<web_sys::Storage> {
+        window().local_storage().ok().flatten()
+    }
+
+    /// A body to send, and where the bar stands before it.
+    type Part<'a> = (&'a Blob, RwSignal<Option<(f64, f64)>>, f64, f64);
+
+    /// One request of the protocol; `None` when no answer came (network lost, timed
+    /// out, or aborted by « annuler »).
+    async fn request(
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<Part<'_>>,
+        current: &RefCell<Option<XmlHttpRequest>>,
+    ) -> Option<XmlHttpRequest> {
+        let xhr = XmlHttpRequest::new().ok()?;
+        xhr.open(method, url).ok()?;
+        xhr.set_request_header("Tus-Resumable", "1.0.0").ok()?;
+        xhr.set_request_header("Accept", "application/json").ok()?;
+        for (name, value) in headers {
+            xhr.set_request_header(name, value).ok()?;
+        }
+        // A connection that stalls (a phone between two antennas) is given up after
+        // two minutes, then resumed.
+        xhr.set_timeout(120_000);
+        let on_progress = body.map(|(_, progress, at, total)| {
+            Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
+                progress.set(Some((at + e.loaded(), total)));
+            })
+        });
+        if let (Some(callback), Ok(upload)) = (&on_progress, xhr.upload()) {
+            upload.set_onprogress(Some(callback.as_ref().unchecked_ref()));
+        }
+        let done = js_sys::Promise::new(&mut |resolve, reject| {
+            xhr.set_onload(Some(&resolve));
+            xhr.set_onerror(Some(&reject));
+            xhr.set_onabort(Some(&reject));
+            xhr.set_ontimeout(Some(&reject));
+        });
+        match body {
+            Some((blob, ..)) => xhr.send_with_opt_blob(Some(blob)),
+            None => xhr.send(),
+        }
+        .ok()?;
+        *current.borrow_mut() = Some(xhr.clone());
+        let answered = JsFuture::from(done).await.is_ok();
+        current.borrow_mut().take();
+        drop(on_progress);
+        answered.then_some(xhr)
+    }
+
+    fn header(xhr: &XmlHttpRequest, name: &str) -> Option<String> {
+        xhr.get_response_header(name).ok().flatten()
+    }
+
+    fn offset_of(xhr: &XmlHttpRequest) -> Option<f64> {
+        header(xhr, "Upload-Offset")?.parse().ok()
+    }
+
+    fn message_of(xhr: &XmlHttpRequest) -> Option<String> {
+        let body = xhr.response_text().ok().flatten()?;
+        let value = js_sys::JSON::parse(&body).ok()?;
+        js_sys::Reflect::get(&value, &"message".into())
+            .ok()?
+            .as_string()
+    }
+
+    /// Waits `ms`, or less if the network comes back meanwhile.
+    async fn pause(ms: i32) {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            let w = window();
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+            let _ = w.add_event_listener_with_callback("online", &resolve);
+        });
+        let _ = JsFuture::from(promise).await;
     }
 
     pub fn input() -> Option<HtmlInputElement> {
@@ -377,23 +544,53 @@ mod browser {
                 ));
                 return;
             };
-            let this = self.clone();
-            leptos::task::spawn_local(async move { this.check_and_send(file).await });
+            let name = file.name();
+            self.begin(file.into(), name, true);
         }
 
-        async fn check_and_send(self, file: web_sys::File) {
+        /// Sends `blob` (made lighter first when it is a heavy photo and `lighten`),
+        /// stopping whatever upload this window had under way.
+        fn begin(&self, blob: Blob, name: String, lighten: bool) {
+            self.listen_for_clicks();
+            let generation = self.generation.get().wrapping_add(1);
+            self.generation.set(generation);
+            self.lighter.set(None);
+            let this = self.clone();
+            leptos::task::spawn_local(async move {
+                this.check_and_send(blob, name, generation, lighten).await
+            });
+        }
+
+        async fn check_and_send(self, chosen: Blob, name: String, generation: u32, lighten: bool) {
             self.error.set(None);
             self.lost.set(false);
-            let name = domain::attachment::sanitise_file_name(&file.name());
-            let size = file.size() as u64;
+            let mut name = domain::attachment::sanitise_file_name(&name);
+            let mut blob = chosen.clone();
+            let mut head = bytes(&blob, 0.0, FileKind::SNIFF_LEN as f64).await;
+            // A heavy photo goes lighter; an image of another format the browser can
+            // read (PNG, WebP, HEIC) goes as a JPEG, when the pièce takes JPEG.
+            let sniffed = FileKind::sniff(&head);
+            if lighten && self.kinds.contains(&FileKind::Jpeg) && sniffed != Some(FileKind::Pdf) {
+                if let Some(img) = photos::decode(&chosen).await
+                    && (sniffed.is_none() || photos::is_heavy(&img, chosen.size()))
+                    && let Some(jpeg) = photos::to_jpeg(&img).await
+                    && (sniffed.is_none() || jpeg.blob.size() < chosen.size())
+                {
+                    if sniffed.is_some() {
+                        self.lighter
+                            .set(Some((chosen.size() as u64, jpeg.blob.size() as u64)));
+                        *self.original.borrow_mut() = chosen.dyn_ref::<File>().cloned();
+                    }
+                    blob = jpeg.blob;
+                    name = domain::attachment::stored_file_name(&name, FileKind::Jpeg);
+                    head = bytes(&blob, 0.0, FileKind::SNIFF_LEN as f64).await;
+                }
+                if self.stale(generation) {
+                    return;
+                }
+            }
+            let size = blob.size() as u64;
             // The first bytes decide the kind, as on the server; nothing is sent yet.
-            let head = match file.slice_with_i32_and_i32(0, FileKind::SNIFF_LEN as i32) {
-                Ok(blob) => match wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await {
-                    Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
-                    Err(_) => Vec::new(),
-                },
-                Err(_) => Vec::new(),
-            };
             let kind = match domain::attachment::check_start(
                 &name,
                 &head,
@@ -409,116 +606,317 @@ mod browser {
             };
             // Damaged or incomplete (a photo cut short, a PDF without its end): said
             // now, not after the whole file went up the phone's connection.
-            if let Err(e) = check_whole(&file, kind, &name).await {
+            if let Err(e) = check_whole(&blob, kind, &name).await {
                 self.error.set(Some(e.to_string()));
                 return;
             }
-            self.send(file);
+            self.send(blob, name, generation).await;
         }
 
-        fn send(&self, file: web_sys::File) {
-            let Ok(xhr) = XmlHttpRequest::new() else {
+        /// « ajouter une page », « prendre une photo »: each picture chosen becomes a
+        /// page (a JPEG, upright, at most 2,000 px), shown in order.
+        pub fn add_pages(&self, ev: leptos::ev::Event) {
+            let Some(input) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+            else {
                 return;
             };
-            let Ok(form) = FormData::new() else { return };
-            if form
-                .append_with_blob_and_filename("fichier", &file, &file.name())
-                .is_err()
-                || xhr.open("POST", &self.action).is_err()
-                || xhr
-                    .set_request_header("Accept", "application/json")
-                    .is_err()
-            {
+            let files: Vec<File> = input
+                .files()
+                .map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect())
+                .unwrap_or_default();
+            // The same photo may be chosen again.
+            input.set_value("");
+            let this = self.clone();
+            leptos::task::spawn_local(async move {
+                for file in files {
+                    let jpeg = match photos::decode(&file).await {
+                        Some(img) => photos::to_jpeg(&img).await,
+                        None => None,
+                    };
+                    let Some(jpeg) = jpeg else {
+                        this.error.set(Some(format!(
+                            "« {} » n'est pas une photo lisible : choisissez une image JPEG ou PNG.",
+                            domain::attachment::sanitise_file_name(&file.name())
+                        )));
+                        continue;
+                    };
+                    this.pages.borrow_mut().push(jpeg);
+                }
+                this.show_pages();
+            });
+        }
+
+        /// The thumbnails, from the pages (their old addresses released).
+        fn show_pages(&self) {
+            for url in self.thumbs.get_untracked() {
+                let _ = web_sys::Url::revoke_object_url(&url);
+            }
+            self.thumbs.set(
+                self.pages
+                    .borrow()
+                    .iter()
+                    .filter_map(|p| web_sys::Url::create_object_url_with_blob(&p.blob).ok())
+                    .collect(),
+            );
+        }
+
+        /// « monter », « retirer », and sending the pages.
+        pub fn page_button(&self, ev: leptos::ev::MouseEvent) {
+            let Some(button) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|e| e.closest("button").ok().flatten())
+            else {
+                return;
+            };
+            let index = |name| {
+                button
+                    .get_attribute(name)
+                    .and_then(|i| i.parse::<usize>().ok())
+            };
+            if let Some(i) = index("data-up") {
+                let mut pages = self.pages.borrow_mut();
+                if i > 0 && i < pages.len() {
+                    pages.swap(i - 1, i);
+                }
+            } else if let Some(i) = index("data-remove") {
+                let mut pages = self.pages.borrow_mut();
+                if i < pages.len() {
+                    pages.remove(i);
+                }
+            } else if button.has_attribute("data-send-pages") {
+                self.send_pages();
+                return;
+            } else {
                 return;
             }
-            let progress = self.progress;
-            let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
-                progress.set(Some((e.loaded(), e.total())));
-            });
-            if let Ok(Some(upload)) = xhr.upload().map(Some) {
-                upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
-            }
-            on_progress.forget();
+            self.show_pages();
+        }
 
+        /// One page goes as its JPEG when the pièce takes JPEG; several as one PDF.
+        fn send_pages(&self) {
+            let pages = self.pages.borrow().clone();
             let this = self.clone();
-            let request = xhr.clone();
-            let on_load = Closure::<dyn FnMut()>::new(move || {
-                this.progress.set(None);
-                this.current.borrow_mut().take();
-                let status = request.status().unwrap_or(0);
-                let body = request.response_text().ok().flatten().unwrap_or_default();
-                let message = js_sys::JSON::parse(&body)
-                    .ok()
-                    .and_then(|v| js_sys::Reflect::get(&v, &"message".into()).ok())
-                    .and_then(|m| m.as_string());
-                let id = js_sys::JSON::parse(&body)
-                    .ok()
-                    .and_then(|v| js_sys::Reflect::get(&v, &"id".into()).ok())
-                    .and_then(|m| m.as_string());
-                match (status, id) {
-                    (201, Some(id)) => {
-                        // A full load shows « fichier enregistré » and the new list.
-                        let _ = window()
-                            .location()
-                            .assign(&format!("{}?enregistre={id}", this.page));
-                    }
-                    _ => this.error.set(Some(message.unwrap_or_else(|| {
-                        "Le fichier n'a pas pu être envoyé : réessayez.".to_string()
-                    }))),
+            leptos::task::spawn_local(async move {
+                let single = pages.len() == 1 && this.kinds.contains(&FileKind::Jpeg);
+                let file = if single {
+                    Some((pages[0].blob.clone(), "photo.jpg"))
+                } else {
+                    photos::pdf_of(&pages).await.map(|pdf| (pdf, "pages.pdf"))
+                };
+                match file {
+                    Some((blob, name)) => this.begin(blob, name.into(), false),
+                    None => this.error.set(Some(
+                        "Les pages n'ont pas pu être assemblées : réessayez.".into(),
+                    )),
                 }
             });
-            xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
-            on_load.forget();
+        }
 
-            let this = self.clone();
-            let on_error = Closure::<dyn FnMut()>::new(move || {
-                this.progress.set(None);
-                this.current.borrow_mut().take();
-                this.lost.set(true);
-            });
-            xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-            on_error.forget();
+        fn stale(&self, generation: u32) -> bool {
+            self.generation.get() != generation
+        }
 
-            let this = self.clone();
-            let on_abort = Closure::<dyn FnMut()>::new(move || {
-                this.progress.set(None);
-                this.current.borrow_mut().take();
-                this.error.set(Some(
-                    "Envoi annulé : le fichier n'a pas été enregistré.".into(),
-                ));
-            });
-            xhr.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
-            on_abort.forget();
+        /// Sends the file in parts (tus), resuming by itself after a cut: from where
+        /// the server says it stopped, as soon as the network is back, then after
+        /// growing pauses.
+        async fn send(&self, file: Blob, name: String, generation: u32) {
+            let size = file.size();
+            let key = fingerprint(&file, &self.page).await;
+            let tus = format!("{}/tus", self.page);
+            let forget = || {
+                if let Some(storage) = saved() {
+                    let _ = storage.remove_item(&key);
+                }
+            };
+            let current = &self.current;
+            // The same file chosen again (after a reload) continues its upload.
+            let mut at: Option<(String, f64)> = None;
+            if let Some(location) = saved().and_then(|s| s.get_item(&key).ok().flatten()) {
+                match request("HEAD", &location, &[], None, current).await {
+                    Some(xhr) if xhr.status() == Ok(200) => {
+                        at = offset_of(&xhr).map(|offset| (location, offset));
+                    }
+                    _ => forget(),
+                }
+            }
+            self.progress
+                .set(Some((at.as_ref().map_or(0.0, |a| a.1), size)));
+            let mut pause_ms = 1000;
+            loop {
+                if self.stale(generation) {
+                    return;
+                }
+                let answer = match &at {
+                    None => {
+                        let headers = [
+                            ("Upload-Length", size.to_string()),
+                            ("Upload-Metadata", format!("filename {}", base64(&name))),
+                        ];
+                        request("POST", &tus, &headers, None, current).await
+                    }
+                    Some((location, offset)) => {
+                        let end = (offset + PART).min(size);
+                        let Ok(part) = file.slice_with_f64_and_f64(*offset, end) else {
+                            return;
+                        };
+                        let headers = [
+                            ("Upload-Offset", offset.to_string()),
+                            ("Content-Type", "application/offset+octet-stream".into()),
+                        ];
+                        let body = (&part, self.progress, *offset, size);
+                        request("PATCH", location, &headers, Some(body), current).await
+                    }
+                };
+                if self.stale(generation) {
+                    return;
+                }
+                let Some(xhr) = answer else {
+                    // No answer: the network is gone. Said, then retried by itself.
+                    self.lost.set(true);
+                    pause(pause_ms).await;
+                    pause_ms = (pause_ms * 2).min(MAX_PAUSE_MS);
+                    // The server kept the bytes of the cut request: ask where it is.
+                    if let Some((location, _)) = &at
+                        && let Some(xhr) = request("HEAD", location, &[], None, current).await
+                    {
+                        match xhr.status() {
+                            Ok(200) => at = offset_of(&xhr).map(|o| (location.clone(), o)),
+                            Ok(404) => at = None,
+                            _ => {}
+                        }
+                    }
+                    continue;
+                };
+                let status = xhr.status().unwrap_or(0);
+                match (status, &at) {
+                    (201, None) => {
+                        self.lost.set(false);
+                        let Some(location) = header(&xhr, "Location") else {
+                            return;
+                        };
+                        if let Some(storage) = saved() {
+                            let _ = storage.set_item(&key, &location);
+                        }
+                        *self.under_way.borrow_mut() = Some((location.clone(), key.clone()));
+                        at = Some((location, 0.0));
+                    }
+                    (204, Some((location, _))) => {
+                        self.lost.set(false);
+                        pause_ms = 1000;
+                        *self.under_way.borrow_mut() = Some((location.clone(), key.clone()));
+                        if let Some(id) = header(&xhr, "Fichier-Enregistre") {
+                            forget();
+                            self.under_way.borrow_mut().take();
+                            self.pages.borrow_mut().clear();
+                            // A full load shows « fichier enregistré » and the new list.
+                            let _ = window()
+                                .location()
+                                .assign(&format!("{}?enregistre={id}", self.page));
+                            return;
+                        }
+                        let Some(offset) = offset_of(&xhr) else {
+                            return;
+                        };
+                        self.progress.set(Some((offset, size)));
+                        at = Some((location.clone(), offset));
+                    }
+                    // Another offset than ours: continue from the server's.
+                    (409, Some((location, _))) => {
+                        at = offset_of(&xhr).map(|o| (location.clone(), o));
+                    }
+                    // Expired or swept: start again.
+                    (404, Some(_)) => {
+                        forget();
+                        at = None;
+                    }
+                    // Busy, or too slow: try again shortly, from where it stopped.
+                    (408 | 429 | 503, _) => {
+                        pause(pause_ms).await;
+                        pause_ms = (pause_ms * 2).min(MAX_PAUSE_MS);
+                        if let Some((location, _)) = &at
+                            && let Some(xhr) = request("HEAD", location, &[], None, current).await
+                            && let Some(offset) = offset_of(&xhr)
+                        {
+                            at = Some((location.clone(), offset));
+                        }
+                    }
+                    // Refused: the server's own words, and nothing kept.
+                    _ => {
+                        forget();
+                        self.under_way.borrow_mut().take();
+                        self.progress.set(None);
+                        self.lost.set(false);
+                        self.error.set(Some(message_of(&xhr).unwrap_or_else(|| {
+                            "Le fichier n'a pas pu être envoyé : réessayez.".to_string()
+                        })));
+                        return;
+                    }
+                }
+            }
+        }
 
-            self.progress.set(Some((0.0, file.size())));
-            *self.current.borrow_mut() = Some(xhr.clone());
-            // The cancel button is rendered with the progress bar; it aborts the request
-            // under way. One listener for the page, added at the first upload.
+        /// Stops the upload under way and abandons it on the server.
+        fn stop(&self) {
+            self.generation.set(self.generation.get().wrapping_add(1));
+            if let Some(xhr) = self.current.borrow().as_ref() {
+                let _ = xhr.abort();
+            }
+            if let Some((location, key)) = self.under_way.borrow_mut().take() {
+                if let Some(storage) = saved() {
+                    let _ = storage.remove_item(&key);
+                }
+                let current = self.current.clone();
+                leptos::task::spawn_local(async move {
+                    let _ = request("DELETE", &location, &[], None, &current).await;
+                });
+            }
+            self.progress.set(None);
+            self.lost.set(false);
+        }
+
+        /// « Annuler l'envoi » (rendered with the progress bar) and « envoyer
+        /// l'original » (with the lighter photo's notice). One listener for the page.
+        fn listen_for_clicks(&self) {
             if self.listening.replace(true) {
-                self.send_now(&xhr, &form);
                 return;
             }
-            let current = self.current.clone();
-            let cancel = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-                let is_cancel = e
+            let this = self.clone();
+            let clicks = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                let Some(target) = e
                     .target()
                     .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                    .is_some_and(|el| el.closest("[data-cancel]").ok().flatten().is_some());
-                if is_cancel && let Some(xhr) = current.borrow().as_ref() {
-                    let _ = xhr.abort();
+                else {
+                    return;
+                };
+                let on = |selector| target.closest(selector).ok().flatten().is_some();
+                if on("[data-cancel]") {
+                    this.stop();
+                    this.lighter.set(None);
+                    this.error.set(Some(
+                        "Envoi annulé : le fichier n'a pas été enregistré.".into(),
+                    ));
+                } else if on("[data-original]") {
+                    this.stop();
+                    if let Some(file) = this.original.borrow_mut().take() {
+                        let name = file.name();
+                        this.begin(file.into(), name, false);
+                    }
                 }
             });
             let _ = document()
-                .add_event_listener_with_callback("click", cancel.as_ref().unchecked_ref());
-            cancel.forget();
-            self.send_now(&xhr, &form);
+                .add_event_listener_with_callback("click", clicks.as_ref().unchecked_ref());
+            clicks.forget();
         }
+    }
 
-        fn send_now(&self, xhr: &XmlHttpRequest, form: &FormData) {
-            if xhr.send_with_opt_form_data(Some(form)).is_err() {
-                self.lost.set(true);
-                self.progress.set(None);
-            }
-        }
+    /// Standard base64 of the name's UTF-8 bytes, for `Upload-Metadata`.
+    fn base64(text: &str) -> String {
+        // `btoa` takes one character per byte.
+        window()
+            .btoa(&text.bytes().map(char::from).collect::<String>())
+            .unwrap_or_default()
     }
 }

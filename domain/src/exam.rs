@@ -13,7 +13,8 @@ use crate::{Deadline, FileKind};
 /// One mebibyte: limits are written in Mo in French, which here means MiB.
 pub const MIB: u64 = 1024 * 1024;
 pub const DEFAULT_MAX_SIZE_MIB: u64 = 10;
-const MAX_SIZE_MIB_CEILING: u64 = 50;
+/// No pièce may ask for more per file.
+pub const MAX_SIZE_MIB_CEILING: u64 = 50;
 const MAX_FILES_CEILING: u32 = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod file_kind;
 pub mod french;
 pub mod instruction;
 pub mod jpeg;
+pub mod pdf;
 pub mod registration;
 
 pub use deadline::Deadline;

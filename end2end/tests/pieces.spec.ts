@@ -72,7 +72,7 @@ test("a wrong type or an oversize file is refused with a French message, and not
   await expect(page.locator(".file")).toHaveCount(1);
   if (js(info.project.name)) await page.waitForLoadState("networkidle");
   page.on("request", (r) => {
-    if (r.url().includes("/fichiers")) uploads.push(r.url());
+    if (r.url().includes("/fichiers") || r.url().includes("/tus")) uploads.push(r.url());
   });
   await page.getByLabel("choisir un fichier").setInputFiles({ name: "image.pdf", mimeType: "application/pdf", buffer: Buffer.from("\x89PNG\r\n\x1a\n0000", "latin1") });
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
@@ -115,20 +115,70 @@ test("someone else's file is not served", async ({ page, browser }) => {
   await other.close();
 });
 
-test("a dropped connection says so in plain words, and « Réessayer » sends the file again", async ({ page }, info) => {
-  test.skip(!js(info.project.name), "the retry button comes with JavaScript; without it the browser shows its own error page");
+test("the network lost in the middle of an upload: it says so, and the file arrives when the network is back, without a click", async ({ page, context }, info) => {
+  test.skip(!js(info.project.name), "resuming needs JavaScript; without it the browser shows its own error page");
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
   await page.waitForLoadState("networkidle");
-  await page.route("**/espace/pieces/diplome/fichiers", (route) => route.abort("connectionreset"));
-  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("licence.pdf", 200_000));
+  const offsets: number[] = [];
+  await page.route("**/espace/pieces/diplome/tus/*", async (route) => {
+    const request = route.request();
+    if (request.method() === "PATCH") {
+      offsets.push(Number(request.headers()["upload-offset"]));
+      // The third part: the phone enters a tunnel.
+      if (offsets.length === 3) {
+        await context.setOffline(true);
+        await route.abort("internetdisconnected");
+        return;
+      }
+    }
+    await route.continue();
+  });
+  const size = 3_000_000;
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("licence.pdf", size));
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
-  await expect(page.getByRole("alert")).toContainText("La connexion a été perdue");
-  await expect(page.locator(".file")).toHaveCount(0);
-
-  await page.unroute("**/espace/pieces/diplome/fichiers");
-  await page.getByRole("button", { name: "Réessayer" }).click();
+  await expect(page.getByRole("alert")).toContainText("Connexion perdue : l'envoi reprendra tout seul");
+  await expect(page.locator("progress")).toBeVisible();
+  await context.setOffline(false);
   await expect(page.getByText("fichier enregistré")).toBeVisible();
+  await expect(page.locator(".file")).toHaveCount(1);
+  // It went on from where it stopped: only the first part started at 0, and the lost
+  // part was sent again once.
+  expect(offsets.filter((o) => o === 0)).toHaveLength(1);
+  expect(offsets.length).toBe(Math.ceil(size / (512 * 1024)) + 1);
+});
+
+test("after a reload in the middle of an upload, the same file continues where it stopped", async ({ page }, info) => {
+  test.skip(!js(info.project.name), "resuming needs JavaScript");
+  await registerQuickly(page);
+  await page.goto("/espace/pieces/diplome");
+  await page.waitForLoadState("networkidle");
+  const file = pdfFile("licence.pdf", 3_000_000);
+  let patches = 0;
+  let held = () => {};
+  const third = new Promise<void>((resolve) => (held = resolve));
+  await page.route("**/espace/pieces/diplome/tus/*", async (route) => {
+    // The third part never gets an answer: the candidate reloads the page meanwhile.
+    if (route.request().method() === "PATCH" && ++patches === 3) {
+      held();
+      return;
+    }
+    await route.continue();
+  });
+  await page.getByLabel("choisir un fichier").setInputFiles(file);
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await third;
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+  await page.reload();
+  await page.waitForLoadState("networkidle");
+  const resumedAt: number[] = [];
+  page.on("request", (r) => {
+    if (r.method() === "PATCH") resumedAt.push(Number(r.headers()["upload-offset"]));
+  });
+  await page.getByLabel("choisir un fichier").setInputFiles(file);
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  expect(resumedAt[0]).toBe(2 * 512 * 1024);
   await expect(page.locator(".file")).toHaveCount(1);
 });
 

@@ -43,15 +43,15 @@ fn wants_json(headers: &HeaderMap) -> bool {
 
 /// A refusal: its status and French text for `fetch` callers; for a form, a redirect
 /// carrying only its code, which the page maps back to a fixed message.
-struct Refusal {
-    status: StatusCode,
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
     code: &'static str,
-    text: String,
+    pub(crate) text: String,
 }
 
 impl Refusal {
     /// One of the upload's own refusals, whose text is fixed.
-    fn of(status: StatusCode, code: &'static str) -> Self {
+    pub(crate) fn of(status: StatusCode, code: &'static str) -> Self {
         Self {
             status,
             code,
@@ -59,7 +59,7 @@ impl Refusal {
         }
     }
 
-    fn answer(self, json: bool, back: &str) -> Response {
+    pub(crate) fn answer(self, json: bool, back: &str) -> Response {
         if !json {
             return Redirect::to(&format!("{back}?erreur={}", self.code)).into_response();
         }
@@ -79,10 +79,14 @@ impl Refusal {
 }
 
 /// The session's dossier, or the answer for a request without one.
-async fn dossier(state: &AppState, headers: &HeaderMap) -> Result<Dossier, Response> {
+pub(crate) async fn dossier(
+    state: &AppState,
+    headers: &HeaderMap,
+    json: bool,
+) -> Result<Dossier, Response> {
     match session_dossier(state, headers).await {
         Ok(Some(dossier)) => Ok(dossier),
-        Ok(None) if wants_json(headers) => Err((
+        Ok(None) if json => Err((
             StatusCode::UNAUTHORIZED,
             Json(serde_json::json!({ "message": "Votre session a expiré : reconnectez-vous, puis déposez de nouveau le fichier." })),
         )
@@ -95,7 +99,7 @@ async fn dossier(state: &AppState, headers: &HeaderMap) -> Result<Dossier, Respo
     }
 }
 
-fn refusal(error: AttachmentError) -> Refusal {
+pub(crate) fn refusal(error: AttachmentError) -> Refusal {
     match error {
         AttachmentError::Refused(e) => {
             let status = match e {
@@ -142,28 +146,16 @@ async fn upload(
     let headers = parts.headers.clone();
     let json = wants_json(&headers);
     let back = format!("/espace/pieces/{}", urlencode(&piece));
-    let dossier = match dossier(&state, &headers).await {
+    let dossier = match dossier(&state, &headers, json).await {
         Ok(d) => d,
         Err(response) => return response,
     };
-    // Before a byte of the body is read: a third upload of the same dossier waits for
-    // nothing and holds nothing.
-    let Some(_slot) = DossierSlot::take(&dossier.id) else {
-        return Refusal::of(StatusCode::TOO_MANY_REQUESTS, upload_code::TWO_AT_ONCE)
-            .answer(json, &back);
+    let _gate = match body_gate(&dossier).await {
+        Ok(gate) => gate,
+        Err(refusal) => return refusal.answer(json, &back),
     };
-    // A reading slot before a byte is read: how many bodies are read at all is bounded,
-    // and a request that waits too long for one hears « busy », never silence.
-    let Some(_reading) = pacing::reading_slot(pacing::NIGHT.permit_wait).await else {
-        return Refusal::of(StatusCode::SERVICE_UNAVAILABLE, upload_code::BUSY).answer(json, &back);
-    };
-    let cut = CutFlag::default();
-    let body = Body::from_stream(pacing::paced(
-        body.into_data_stream(),
-        pacing::NIGHT,
-        pacing::read_permits(),
-        cut.clone(),
-    ));
+    let (body, cut) = paced_body(body);
+    let body = Body::from_stream(body);
     let refused = |refusal: Refusal| match cut.get() {
         // The parser only saw an error: the pacing knows why.
         Some(why) => cut_short(why).answer(json, &back),
@@ -214,9 +206,52 @@ async fn upload(
     refused(Refusal::of(StatusCode::BAD_REQUEST, upload_code::NO_FILE))
 }
 
+/// What an upload body holds while it is read: see [`body_gate`].
+pub(crate) type Gate = (DossierSlot, tokio::sync::OwnedSemaphorePermit);
+
+/// Taken before a byte of an upload body is read: a place among the dossier's uploads
+/// (a third at once waits for nothing and holds nothing), then a reading slot (how
+/// many bodies are read at all is bounded, and a request that waits too long for one
+/// hears « busy », never silence).
+pub(crate) async fn body_gate(dossier: &Dossier) -> Result<Gate, Refusal> {
+    let Some(slot) = DossierSlot::take(&dossier.id) else {
+        return Err(Refusal::of(
+            StatusCode::TOO_MANY_REQUESTS,
+            upload_code::TWO_AT_ONCE,
+        ));
+    };
+    let Some(reading) = pacing::reading_slot(pacing::NIGHT.permit_wait).await else {
+        return Err(Refusal::of(
+            StatusCode::SERVICE_UNAVAILABLE,
+            upload_code::BUSY,
+        ));
+    };
+    Ok((slot, reading))
+}
+
+/// An upload body read at the deadline night's pace, and the flag that says why it
+/// was cut, if it was.
+pub(crate) fn paced_body(
+    body: Body,
+) -> (
+    impl futures_util::Stream<Item = Result<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + Unpin,
+    CutFlag,
+) {
+    let cut = CutFlag::default();
+    let stream = pacing::paced(
+        body.into_data_stream(),
+        pacing::NIGHT,
+        pacing::read_permits(),
+        cut.clone(),
+    );
+    (Box::pin(stream), cut)
+}
+
 /// A body the pacing cut: too slow (408), or no reading slot in time (503, with
 /// `Retry-After`). Nothing was saved either way.
-fn cut_short(why: Cut) -> Refusal {
+pub(crate) fn cut_short(why: Cut) -> Refusal {
     match why {
         Cut::Busy => Refusal::of(StatusCode::SERVICE_UNAVAILABLE, upload_code::BUSY),
         Cut::TooSlow => Refusal::of(StatusCode::REQUEST_TIMEOUT, upload_code::TOO_SLOW),
@@ -229,7 +264,7 @@ async fn serve(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let dossier = match dossier(&state, &headers).await {
+    let dossier = match dossier(&state, &headers, wants_json(&headers)).await {
         Ok(d) => d,
         Err(response) => return response,
     };
@@ -324,7 +359,7 @@ async fn delete(
     headers: HeaderMap,
 ) -> Response {
     let json = wants_json(&headers);
-    let dossier = match dossier(&state, &headers).await {
+    let dossier = match dossier(&state, &headers, json).await {
         Ok(d) => d,
         Err(response) => return response,
     };

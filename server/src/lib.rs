@@ -9,6 +9,7 @@ mod security;
 mod staff;
 pub mod startup;
 pub mod telemetry;
+pub mod tus;
 
 pub use config::Settings;
 pub use startup::{Application, Stop};

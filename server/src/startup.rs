@@ -12,7 +12,7 @@ use services::{
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Settings, files, flood, metrics, security, staff};
+use crate::{Settings, files, flood, metrics, security, staff, tus};
 
 pub struct Application {
     listener: TcpListener,
@@ -106,6 +106,7 @@ impl Application {
         let router = Router::new()
             .route("/healthz", get(healthz))
             .merge(files::routes())
+            .merge(tus::routes())
             .merge(staff::routes(&state))
             .leptos_routes_with_context(&state, routes, security::provide_request_nonce, {
                 let options = leptos_options.clone();

@@ -176,18 +176,6 @@ async fn delete_is_for_the_owner_and_a_cross_site_upload_is_refused() {
     }
 }
 
-/// A session cookie for a new candidate (externe) on the demo exam.
-async fn candidate(app: &common::TestApp, who: &str) -> String {
-    let clock = services::clock::FixedClock(common::NOW.parse().unwrap());
-    let dossier =
-        services::testing::dossier(&app.db, &clock, services::demo::DEMO_EXAM, "externe", who)
-            .await;
-    let token = services::accounts::open_session(&app.db, &clock, &dossier.id)
-        .await
-        .unwrap();
-    format!("espace={token}")
-}
-
 /// An upload that announces 100 000 bytes and sends the start of a PDF, then one byte
 /// every 300 ms: what a hostile or stalled client does to hold a reading slot.
 async fn trickle(app: &common::TestApp, cookie: &str) -> TcpStream {
@@ -248,7 +236,7 @@ async fn trickling_uploads_do_not_hold_up_another_candidates_upload() {
     };
 
     // Twelve from one candidate: two are read, ten are turned away at once.
-    let one = candidate(&app, "Lent").await;
+    let one = common::candidate_session(&app, "Lent").await;
     let mut streams = Vec::new();
     for _ in 0..12 {
         streams.push(trickle(&app, &one).await);
@@ -264,7 +252,8 @@ async fn trickling_uploads_do_not_hold_up_another_candidates_upload() {
     // than the site's reading slots), and the honest upload still goes through.
     let mut streams = Vec::new();
     for who in 0..6u8 {
-        let cookie = candidate(&app, &format!("Lent{}", (b'a' + who) as char)).await;
+        let cookie =
+            common::candidate_session(&app, &format!("Lent{}", (b'a' + who) as char)).await;
         streams.push(trickle(&app, &cookie).await);
         streams.push(trickle(&app, &cookie).await);
     }
@@ -284,8 +273,8 @@ async fn names_take_their_kinds_extension_and_active_or_damaged_files_are_refuse
     for app in spawn_apps_and_stores().await {
         // Two candidates: a diploma takes three files at most.
         let (names, photos) = (
-            candidate(&app, "Noms").await,
-            candidate(&app, "Photos").await,
+            common::candidate_session(&app, "Noms").await,
+            common::candidate_session(&app, "Photos").await,
         );
         let cookie = names.clone();
         let saved = |cookie: &str, name: &'static str, data: Vec<u8>| {

@@ -27,6 +27,12 @@ pub enum AttachmentError {
     Locked,
     #[error("no such attachment for this dossier")]
     NotFound,
+    /// A resumable upload's part sent at another offset than the bytes it holds.
+    #[error("the upload holds {0} bytes")]
+    Offset(u64),
+    /// Another request is turning this resumable upload into a file.
+    #[error("the upload is being finished")]
+    Finishing,
     /// The connection dropped or the body could not be read.
     #[error("upload interrupted: {0}")]
     Interrupted(String),
@@ -348,7 +354,11 @@ async fn keep(
 }
 
 /// The files of this pièce, and the bytes the whole dossier holds.
-async fn usage(db: &Db, dossier_id: &str, piece_code: &str) -> Result<(i64, u64), AttachmentError> {
+pub(crate) async fn usage(
+    db: &Db,
+    dossier_id: &str,
+    piece_code: &str,
+) -> Result<(i64, u64), AttachmentError> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM attachments WHERE dossier_id = $1 AND piece_code = $2) AS n,
                 CAST(COALESCE((SELECT SUM(size) FROM attachments WHERE dossier_id = $1), 0) AS BIGINT) AS total",
@@ -389,6 +399,18 @@ pub async fn delete(
     Ok(())
 }
 
+/// The storage keys a query lists: what the sweeps must not remove.
+pub(crate) async fn keys_in(
+    db: &Db,
+    query: &'static str,
+) -> Result<std::collections::HashSet<String>, AttachmentError> {
+    Ok(sqlx::query_scalar(query)
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// A file without a row is only an orphan once it is this old: between an object's
 /// completion and its row's commit (milliseconds), another server's sweep must not
 /// take it for one.
@@ -412,12 +434,7 @@ pub async fn sweep(
     if !old.is_empty() {
         // One query for the lot, listed after the store: a file an hour old has its
         // row already, or never will.
-        let known: std::collections::HashSet<String> =
-            sqlx::query_scalar("SELECT storage_key FROM attachments")
-                .fetch_all(db.pool())
-                .await?
-                .into_iter()
-                .collect();
+        let known = keys_in(db, "SELECT storage_key FROM attachments").await?;
         for key in old.iter().filter(|key| !known.contains(*key)) {
             storage.delete(key).await?;
             removed += 1;

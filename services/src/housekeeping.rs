@@ -56,7 +56,8 @@ pub async fn purge(db: &Db, clock: &dyn Clock) -> Result<Purged, DbError> {
     })
 }
 
-/// The pass: the rows, then (less often: it lists the whole store) the orphan files.
+/// The pass: the rows, then (less often: it lists the whole store) the orphan files
+/// and the resumable uploads expired or left without a row.
 pub async fn run(db: &Db, clock: &dyn Clock, storage: Option<&Storage>) {
     match purge(db, clock).await {
         Ok(purged) if purged != Purged::default() => tracing::info!(?purged, "purged"),
@@ -68,6 +69,11 @@ pub async fn run(db: &Db, clock: &dyn Clock, storage: Option<&Storage>) {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "orphan files removed"),
             Err(error) => tracing::error!(%error, "orphan sweep failed"),
+        }
+        match crate::uploads::sweep(db, storage, clock, crate::attachments::ORPHAN_AGE).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired uploads removed"),
+            Err(error) => tracing::error!(%error, "upload sweep failed"),
         }
     }
 }

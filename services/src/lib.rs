@@ -24,6 +24,7 @@ pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;
+pub mod uploads;
 
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use db::{Db, DbError, DbKind};

@@ -43,6 +43,8 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     /// Where files go in the store: `PREFIX/files`.
     files: Path,
+    /// Where the parts of resumable uploads wait: `PREFIX/tus/UPLOAD/PART`.
+    parts: Path,
     health: Path,
     part_size: usize,
     /// The folder, for a local store: its staging files are swept by hand.
@@ -201,6 +203,7 @@ impl Storage {
         Self {
             store,
             files: prefix.clone().join("files"),
+            parts: prefix.clone().join("tus"),
             health: prefix.join("health"),
             part_size,
             local,
@@ -216,12 +219,16 @@ impl Storage {
     }
 
     fn location(&self, key: &str) -> io::Result<Path> {
-        // Keys are ours (UUIDs), but never let one name anything outside `files/`.
-        if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            Ok(self.files.clone().join(key))
-        } else {
-            Err(io::Error::new(io::ErrorKind::NotFound, "invalid key"))
-        }
+        Ok(self.files.clone().join(checked(key)?))
+    }
+
+    /// A part of the resumable upload `upload`.
+    fn part_location(&self, upload: &str, key: &str) -> io::Result<Path> {
+        Ok(self
+            .parts
+            .clone()
+            .join(checked(upload)?)
+            .join(checked(key)?))
     }
 
     /// Whether the store takes a file now: a small probe written, then removed. For the
@@ -245,6 +252,17 @@ impl Storage {
     pub async fn create(&self) -> io::Result<PendingFile> {
         let key = uuid::Uuid::new_v4().to_string();
         let location = self.location(&key)?;
+        self.create_at(location, key).await
+    }
+
+    /// A new part of the resumable upload `upload`, written and committed as a file is.
+    pub async fn create_part(&self, upload: &str) -> io::Result<PendingFile> {
+        let key = uuid::Uuid::new_v4().to_string();
+        let location = self.part_location(upload, &key)?;
+        self.create_at(location, key).await
+    }
+
+    async fn create_at(&self, location: Path, key: String) -> io::Result<PendingFile> {
         let sink = match &self.spool {
             Some(spool) => {
                 let path = spool.join(&key);
@@ -284,9 +302,45 @@ impl Storage {
 
     /// A stored file's bytes as a stream; `NotFound` when there is none.
     pub async fn read(&self, key: &str) -> io::Result<ByteStream> {
+        self.read_at(&self.location(key)?).await
+    }
+
+    /// A part's bytes as a stream.
+    pub async fn read_part(&self, upload: &str, key: &str) -> io::Result<ByteStream> {
+        self.read_at(&self.part_location(upload, key)?).await
+    }
+
+    /// Removes a part (already gone is no error).
+    pub async fn delete_part(&self, upload: &str, key: &str) -> io::Result<()> {
+        self.delete_at(&self.part_location(upload, key)?).await
+    }
+
+    /// Every part in the store: (upload, part, age in seconds).
+    pub async fn list_parts(&self) -> io::Result<Vec<(String, String, u64)>> {
+        let now = std::time::SystemTime::now();
+        let mut out = Vec::new();
+        let mut listing = self.store.list(Some(&self.parts));
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(counted(&self.errors))?;
+            let mut names = meta
+                .location
+                .prefix_match(&self.parts)
+                .into_iter()
+                .flatten();
+            let (Some(upload), Some(key)) = (names.next(), names.next()) else {
+                continue;
+            };
+            let modified = std::time::SystemTime::from(meta.last_modified);
+            let age = now.duration_since(modified).map_or(0, |d| d.as_secs());
+            out.push((upload.as_ref().to_string(), key.as_ref().to_string(), age));
+        }
+        Ok(out)
+    }
+
+    async fn read_at(&self, location: &Path) -> io::Result<ByteStream> {
         let found = self
             .store
-            .get(&self.location(key)?)
+            .get(location)
             .await
             .map_err(counted(&self.errors))?;
         let errors = self.errors.clone();
@@ -307,7 +361,11 @@ impl Storage {
     }
 
     pub async fn delete(&self, key: &str) -> io::Result<()> {
-        match self.store.delete(&self.location(key)?).await {
+        self.delete_at(&self.location(key)?).await
+    }
+
+    async fn delete_at(&self, location: &Path) -> io::Result<()> {
+        match self.store.delete(location).await {
             Err(object_store::Error::NotFound { .. }) => Ok(()),
             other => other.map_err(counted(&self.errors)),
         }
@@ -346,7 +404,17 @@ impl Storage {
     pub async fn sweep_unfinished(&self, age: Duration) -> io::Result<usize> {
         // (folder, only its staging files)
         let folders = match (&self.local, &self.spool) {
-            (Some(root), _) => vec![(root.join("files"), true), (root.join("incoming"), false)],
+            (Some(root), _) => {
+                let mut folders = vec![(root.join("files"), true), (root.join("incoming"), false)];
+                // Each resumable upload's parts have a folder: its staging files too.
+                folders.extend(
+                    subfolders(&root.join("tus"))
+                        .await?
+                        .into_iter()
+                        .map(|f| (f, true)),
+                );
+                folders
+            }
             // The spool folder may be shared by several servers (one data folder): a
             // file there is written without a pause of 30 s (the upload is cut
             // otherwise), so only one untouched for an hour is a dead server's.
@@ -376,9 +444,34 @@ impl Storage {
                     removed += 1;
                 }
             }
+            // An upload's folder left empty (finished or abandoned) goes too; one that
+            // still holds a part stays.
+            let idle = async {
+                let modified = tokio::fs::metadata(&folder).await?.modified()?;
+                Ok::<_, io::Error>(modified.elapsed().is_ok_and(|d| d > age))
+            };
+            if folder.parent().is_some_and(|p| p.ends_with("tus")) && idle.await.unwrap_or(false) {
+                let _ = tokio::fs::remove_dir(&folder).await;
+            }
         }
         Ok(removed)
     }
+}
+
+/// The folders inside `folder` (none when it does not exist).
+async fn subfolders(folder: &FsPath) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut dir = match tokio::fs::read_dir(folder).await {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    while let Some(entry) = dir.next_entry().await? {
+        if entry.file_type().await?.is_dir() {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
 }
 
 impl PendingFile {
@@ -521,6 +614,16 @@ fn abandon(mut upload: Box<dyn MultipartUpload>) {
                 tracing::warn!(%error, "abandoned upload not aborted; the sweep will");
             }
         });
+    }
+}
+
+/// A key as a path segment: ours are UUIDs, but never let one name anything outside
+/// its folder.
+fn checked(key: &str) -> io::Result<&str> {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(key)
+    } else {
+        Err(io::Error::new(io::ErrorKind::NotFound, "invalid key"))
     }
 }
 

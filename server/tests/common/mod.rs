@@ -217,8 +217,11 @@ pub async fn spawn(
     TestApp {
         address,
         db,
+        // A request the server never answers fails its test, naming the address,
+        // instead of holding the whole run until CI's timeout.
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(120))
             .build()
             .unwrap(),
         label,
@@ -272,6 +275,18 @@ pub async fn candidate_with_password(app: &TestApp, who: &str, password: &str) -
     .await
     .unwrap();
     dossier.number.to_string()
+}
+
+/// A session cookie for a new candidate (externe) on the demo exam.
+pub async fn candidate_session(app: &TestApp, who: &str) -> String {
+    let clock = FixedClock(NOW.parse().unwrap());
+    let dossier =
+        services::testing::dossier(&app.db, &clock, services::demo::DEMO_EXAM, "externe", who)
+            .await;
+    let token = services::accounts::open_session(&app.db, &clock, &dossier.id)
+        .await
+        .unwrap();
+    format!("espace={token}")
 }
 
 /// Logs the demo candidate in and returns the session cookie.

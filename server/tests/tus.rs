@@ -1,0 +1,386 @@
+//! Resumable uploads (tus 1.0) over HTTP, on each database and store.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, candidate_session, login, spawn_apps_and_stores};
+use sha2::{Digest, Sha256};
+use tokio::{io::AsyncWriteExt, net::TcpStream};
+
+/// A well-formed PDF of about `len` bytes (comment lines fill it).
+fn big_pdf(len: usize) -> Vec<u8> {
+    let mut f = b"%PDF-1.7\n".to_vec();
+    while f.len() < len {
+        f.extend_from_slice(b"% remplissage pour un fichier en plusieurs parties ........\n");
+    }
+    f.extend_from_slice(b"1 0 obj << >> endobj\nstartxref\n0\n%%EOF\n");
+    f
+}
+
+fn tus(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    cookie: &str,
+) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, format!("{}{path}", app.address))
+        .header("tus-resumable", "1.0.0")
+        .header("accept", "application/json")
+        .header("origin", &app.address)
+        .header("cookie", cookie)
+}
+
+/// A creation request without a name: the answer as it comes.
+async fn post(app: &TestApp, cookie: &str, piece: &str, length: u64) -> reqwest::Response {
+    tus(
+        app,
+        reqwest::Method::POST,
+        &format!("/espace/pieces/{piece}/tus"),
+        cookie,
+    )
+    .header("upload-length", length.to_string())
+    .send()
+    .await
+    .unwrap()
+}
+
+/// Creates an upload of `length` bytes named `name` for `piece`; returns its path.
+async fn create(app: &TestApp, cookie: &str, piece: &str, name: &str, length: usize) -> String {
+    use base64::Engine;
+    let response = tus(
+        app,
+        reqwest::Method::POST,
+        &format!("/espace/pieces/{piece}/tus"),
+        cookie,
+    )
+    .header("upload-length", length.to_string())
+    .header(
+        "upload-metadata",
+        format!(
+            "filename {}",
+            base64::engine::general_purpose::STANDARD.encode(name)
+        ),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 201, "{}", app.label);
+    assert_eq!(response.headers()["tus-resumable"], "1.0.0");
+    assert!(
+        response.headers()["upload-expires"]
+            .to_str()
+            .unwrap()
+            .ends_with(" GMT")
+    );
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("/espace/pieces/{piece}/tus/")),
+        "{location}"
+    );
+    location
+}
+
+async fn patch(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    offset: usize,
+    bytes: &[u8],
+) -> reqwest::Response {
+    tus(app, reqwest::Method::PATCH, path, cookie)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", offset.to_string())
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The offset `HEAD` reports, or the status when it is not 200.
+async fn offset(app: &TestApp, cookie: &str, path: &str) -> Result<u64, u16> {
+    let response = tus(app, reqwest::Method::HEAD, path, cookie)
+        .send()
+        .await
+        .unwrap();
+    if response.status() != 200 {
+        return Err(response.status().as_u16());
+    }
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    Ok(response.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap())
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response.headers()[name].to_str().unwrap().to_string()
+}
+
+async fn parts_in_store(app: &TestApp) -> usize {
+    app.storage.list_parts().await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_file_sent_in_parts_through_a_wrong_offset_and_a_cut_arrives_whole() {
+    for app in spawn_apps_and_stores().await {
+        let cookie = login(&app).await;
+        let options = app
+            .client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/espace/pieces/diplome/tus", app.address),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(options.status(), 204, "{}", app.label);
+        assert_eq!(header(&options, "tus-version"), "1.0.0");
+        assert_eq!(
+            header(&options, "tus-extension"),
+            "creation,termination,expiration"
+        );
+
+        // A client that does not speak the version is refused before anything.
+        let unversioned = app
+            .client
+            .post(format!("{}/espace/pieces/diplome/tus", app.address))
+            .header("cookie", &cookie)
+            .header("upload-length", "10")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unversioned.status(), 412);
+        assert_eq!(header(&unversioned, "tus-version"), "1.0.0");
+
+        let file = big_pdf(400_000);
+        let path = create(&app, &cookie, "diplome", "Licence été.pdf", file.len()).await;
+        assert_eq!(offset(&app, &cookie, &path).await, Ok(0));
+
+        let first = patch(&app, &cookie, &path, 0, &file[..100_000]).await;
+        assert_eq!(first.status(), 204, "{}", app.label);
+        assert_eq!(header(&first, "upload-offset"), "100000");
+        assert_eq!(offset(&app, &cookie, &path).await, Ok(100_000));
+
+        // Sent again from the start (a client that lost the answer): 409 and the
+        // server's offset, nothing appended.
+        let again = patch(&app, &cookie, &path, 0, &file[..100_000]).await;
+        assert_eq!(again.status(), 409, "{}", app.label);
+        assert_eq!(header(&again, "upload-offset"), "100000");
+
+        // The connection is cut 50 000 bytes into a PATCH that announced 200 000: the
+        // bytes that arrived are kept.
+        let address = app.address.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "PATCH {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 100000\r\nContent-Length: 200000\r\n\r\n",
+            app.address
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream.write_all(&file[100_000..150_000]).await.unwrap();
+        stream.flush().await.unwrap();
+        drop(stream);
+        let mut resumed_at = Ok(0);
+        for _ in 0..100 {
+            resumed_at = offset(&app, &cookie, &path).await;
+            if resumed_at == Ok(150_000) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(resumed_at, Ok(150_000), "{}", app.label);
+
+        let last = patch(&app, &cookie, &path, 150_000, &file[150_000..]).await;
+        assert_eq!(last.status(), 204, "{}", app.label);
+        assert_eq!(header(&last, "upload-offset"), file.len().to_string());
+        let id = header(&last, "fichier-enregistre");
+
+        // The file as any other: its SHA-256 is the bytes' own, and it is served whole.
+        let dossier = services::dossiers::by_number(
+            &app.db,
+            &domain::DossierNumber::parse(services::demo::DEMO_NUMBER).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let saved = services::attachments::get(&app.db, &dossier.id, &id)
+            .await
+            .unwrap();
+        assert_eq!(
+            saved.sha256,
+            hex::encode(Sha256::digest(&file)),
+            "{}",
+            app.label
+        );
+        assert_eq!(saved.name, "Licence été.pdf");
+        let served = app
+            .client
+            .get(format!("{}/espace/fichiers/{id}", app.address))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(served.as_ref(), &file[..]);
+
+        // The upload is over: its row and parts are gone.
+        assert_eq!(offset(&app, &cookie, &path).await, Err(404));
+        assert_eq!(parts_in_store(&app).await, 0, "{}", app.label);
+    }
+}
+
+#[tokio::test]
+async fn only_the_dossier_s_own_session_reaches_its_upload() {
+    for app in spawn_apps_and_stores().await {
+        let owner = login(&app).await;
+        let other = candidate_session(&app, "Autre").await;
+        let file = big_pdf(50_000);
+        let path = create(&app, &owner, "diplome", "licence.pdf", file.len()).await;
+        assert_eq!(
+            patch(&app, &owner, &path, 0, &file[..1000]).await.status(),
+            204
+        );
+
+        assert_eq!(offset(&app, &other, &path).await, Err(404), "{}", app.label);
+        assert_eq!(
+            patch(&app, &other, &path, 1000, &file[1000..])
+                .await
+                .status(),
+            404
+        );
+        let deleted = tus(&app, reqwest::Method::DELETE, &path, &other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 404);
+        assert_eq!(offset(&app, "", &path).await, Err(401));
+        // The same upload under another pièce's address is not found either.
+        let elsewhere = path.replace("/diplome/", "/piece-identite/");
+        assert_eq!(offset(&app, &owner, &elsewhere).await, Err(404));
+        // A PATCH from another site is forged.
+        let forged = app
+            .client
+            .patch(format!("{}{path}", app.address))
+            .header("cookie", &owner)
+            .header("tus-resumable", "1.0.0")
+            .header("origin", "https://evil.example")
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", "1000")
+            .body(file[1000..].to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert_eq!(offset(&app, &owner, &path).await, Ok(1000));
+
+        // « annuler »: the owner abandons it, and nothing of it stays.
+        let deleted = tus(&app, reqwest::Method::DELETE, &path, &owner)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204, "{}", app.label);
+        assert_eq!(offset(&app, &owner, &path).await, Err(404));
+        assert_eq!(parts_in_store(&app).await, 0, "{}", app.label);
+    }
+}
+
+#[tokio::test]
+async fn a_hostile_or_impossible_file_is_refused_before_it_is_kept() {
+    for app in spawn_apps_and_stores().await {
+        let cookie = login(&app).await;
+        let mut program = b"MZ\x90\x00\x03\x00\x00\x00".to_vec();
+        program.resize(64 * 1024, 0);
+        let path = create(&app, &cookie, "diplome", "facture.pdf", 1024 * 1024).await;
+        let refused = patch(&app, &cookie, &path, 0, &program).await;
+        assert_eq!(refused.status(), 415, "{}", app.label);
+        let message: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(
+            message["message"],
+            "« facture.pdf » doit être au format PDF ou JPEG."
+        );
+        assert_eq!(offset(&app, &cookie, &path).await, Err(404));
+        assert_eq!(parts_in_store(&app).await, 0, "{}", app.label);
+
+        // Too large or empty: said at creation, before a byte is sent.
+        let too_large = post(&app, &cookie, "diplome", 200 * 1024 * 1024).await;
+        assert_eq!(too_large.status(), 413, "{}", app.label);
+        let empty = post(&app, &cookie, "diplome", 0).await;
+        assert_eq!(empty.status(), 422);
+        let unknown = post(&app, &cookie, "inconnue", 1000).await;
+        assert_eq!(unknown.status(), 404);
+        // More bytes than announced are not taken.
+        let small = big_pdf(2000);
+        let path = create(&app, &cookie, "diplome", "petit.pdf", 1000).await;
+        assert_eq!(patch(&app, &cookie, &path, 0, &small).await.status(), 400);
+        assert_eq!(offset(&app, &cookie, &path).await, Ok(0));
+    }
+}
+
+#[tokio::test]
+async fn an_upload_completed_after_the_deadline_is_refused_and_leaves_nothing() {
+    for app in spawn_apps_and_stores().await {
+        let cookie = login(&app).await;
+        let file = big_pdf(100_000);
+        let path = create(&app, &cookie, "diplome", "licence.pdf", file.len()).await;
+        assert_eq!(
+            patch(&app, &cookie, &path, 0, &file[..50_000])
+                .await
+                .status(),
+            204
+        );
+
+        // Midnight passes while the phone is in a tunnel.
+        let now: jiff::Timestamp = common::NOW.parse().unwrap();
+        sqlx::query("UPDATE exams SET closes_at = $1")
+            .bind(now.as_millisecond() - 1000)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        let late = patch(&app, &cookie, &path, 50_000, &file[50_000..]).await;
+        assert_eq!(late.status(), 423, "{}", app.label);
+        let files: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(files, 0);
+        assert_eq!(offset(&app, &cookie, &path).await, Err(404));
+        assert_eq!(parts_in_store(&app).await, 0, "{}", app.label);
+    }
+}
+
+#[tokio::test]
+async fn unfinished_uploads_expire_and_are_swept_with_their_parts() {
+    for app in spawn_apps_and_stores().await {
+        let cookie = login(&app).await;
+        let file = big_pdf(100_000);
+        let path = create(&app, &cookie, "diplome", "licence.pdf", file.len()).await;
+        assert_eq!(
+            patch(&app, &cookie, &path, 0, &file[..50_000])
+                .await
+                .status(),
+            204
+        );
+        assert_eq!(parts_in_store(&app).await, 1);
+
+        // Not yet expired: the sweep leaves it.
+        let now: jiff::Timestamp = common::NOW.parse().unwrap();
+        let sweep = |hours: i64| {
+            let clock = services::clock::FixedClock(now + jiff::SignedDuration::from_hours(hours));
+            let (db, storage) = (app.db.clone(), app.storage.clone());
+            async move {
+                services::uploads::sweep(&db, &storage, &clock, services::attachments::ORPHAN_AGE)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(sweep(23).await, 0, "{}", app.label);
+        assert_eq!(offset(&app, &cookie, &path).await, Ok(50_000));
+        assert_eq!(sweep(25).await, 1, "{}", app.label);
+        assert_eq!(offset(&app, &cookie, &path).await, Err(404));
+        assert_eq!(parts_in_store(&app).await, 0, "{}", app.label);
+    }
+}
