@@ -264,22 +264,24 @@ fn UploadForm(
         pages: Default::default(),
     };
     #[cfg(feature = "hydrate")]
-    let (on_submit, on_pages, on_page_button) = {
-        let (submit, pages, buttons) = (upload.clone(), upload.clone(), upload);
+    let (on_submit, on_pages, on_photo, on_page_button) = {
+        let (submit, pages, photo) = (upload.clone(), upload.clone(), upload.clone());
         (
             move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 submit.start();
             },
             move |ev: leptos::ev::Event| pages.add_pages(ev),
-            move |ev: leptos::ev::MouseEvent| buttons.page_button(ev),
+            move |ev: leptos::ev::Event| photo.add_pages(ev),
+            move |ev: leptos::ev::MouseEvent| upload.page_button(ev),
         )
     };
     #[cfg(not(feature = "hydrate"))]
-    let (on_submit, on_pages, on_page_button) = {
+    let (on_submit, on_pages, on_photo, on_page_button) = {
         let _ = (&kinds, max_size, &page);
         (
             |_: leptos::ev::SubmitEvent| {},
+            |_: leptos::ev::Event| {},
             |_: leptos::ev::Event| {},
             |_: leptos::ev::MouseEvent| {},
         )
@@ -336,9 +338,9 @@ fn UploadForm(
                 <fieldset class="pages" hidden=move || !hydrated.get() on:click=on_page_button>
                     <legend>"Plusieurs photos (recto, verso, pages) en un seul PDF"</legend>
                     <label for="pages" class="button secondary">"ajouter une page"</label>
-                    <input type="file" id="pages" class="visually-hidden" accept="image/*" multiple on:change=on_pages.clone() />
+                    <input type="file" id="pages" class="visually-hidden" accept="image/*" multiple on:change=on_pages />
                     <label for="photo" class="button secondary camera">"prendre une photo"</label>
-                    <input type="file" id="photo" class="visually-hidden" accept="image/*" capture="environment" on:change=on_pages />
+                    <input type="file" id="photo" class="visually-hidden" accept="image/*" capture="environment" on:change=on_photo />
                     <ol class="page-list">
                         {move || thumbs.get().into_iter().enumerate().map(|(i, src)| view! {
                             <li>
