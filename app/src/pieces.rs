@@ -339,8 +339,10 @@ fn UploadForm(
                     <legend>"Plusieurs photos (recto, verso, pages) en un seul PDF"</legend>
                     <label for="pages" class="button secondary">"ajouter une page"</label>
                     <input type="file" id="pages" class="visually-hidden" accept="image/*" multiple on:change=on_pages />
-                    <label for="photo" class="button secondary camera">"prendre une photo"</label>
-                    <input type="file" id="photo" class="visually-hidden" accept="image/*" capture="environment" on:change=on_photo />
+                    <span class="camera">
+                        <label for="photo" class="button secondary">"prendre une photo"</label>
+                        <input type="file" id="photo" class="visually-hidden" accept="image/*" capture="environment" on:change=on_photo />
+                    </span>
                     <ol class="page-list">
                         {move || thumbs.get().into_iter().enumerate().map(|(i, src)| view! {
                             <li>
@@ -453,7 +455,7 @@ mod browser {
         for byte in edges {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
-        format!("envoi:{page}:{size}:{hash:x}")
+        format!("envoi:{page}:{}:{hash:x}", size as u64)
     }
 
     fn saved() -> Option<web_sys::Storage> {
@@ -512,8 +514,13 @@ mod browser {
         xhr.get_response_header(name).ok().flatten()
     }
 
+    /// Offsets are whole bytes, read and written as integers: the Wasm parses and
+    /// formats no float.
     fn offset_of(xhr: &XmlHttpRequest) -> Option<f64> {
-        header(xhr, "Upload-Offset")?.parse().ok()
+        header(xhr, "Upload-Offset")?
+            .parse::<u64>()
+            .ok()
+            .map(|o| o as f64)
     }
 
     fn message_of(xhr: &XmlHttpRequest) -> Option<String> {
@@ -569,9 +576,17 @@ mod browser {
             let mut name = domain::attachment::sanitise_file_name(&name);
             let mut blob = chosen.clone();
             let mut head = bytes(&blob, 0.0, FileKind::SNIFF_LEN as f64).await;
+            let sniffed = FileKind::sniff(&head);
+            // A damaged photo is said so, never « repaired » by redrawing what the
+            // browser could decode of it.
+            if sniffed == Some(FileKind::Jpeg)
+                && let Err(e) = check_whole(&chosen, FileKind::Jpeg, &name).await
+            {
+                self.error.set(Some(e.to_string()));
+                return;
+            }
             // A heavy photo goes lighter; an image of another format the browser can
             // read (PNG, WebP, HEIC) goes as a JPEG, when the pièce takes JPEG.
-            let sniffed = FileKind::sniff(&head);
             if lighten && self.kinds.contains(&FileKind::Jpeg) && sniffed != Some(FileKind::Pdf) {
                 if let Some(img) = photos::decode(&chosen).await
                     && (sniffed.is_none() || photos::is_heavy(&img, chosen.size()))
@@ -754,7 +769,7 @@ mod browser {
                 let answer = match &at {
                     None => {
                         let headers = [
-                            ("Upload-Length", size.to_string()),
+                            ("Upload-Length", (size as u64).to_string()),
                             ("Upload-Metadata", format!("filename {}", base64(&name))),
                         ];
                         request("POST", &tus, &headers, None, current).await
@@ -765,7 +780,7 @@ mod browser {
                             return;
                         };
                         let headers = [
-                            ("Upload-Offset", offset.to_string()),
+                            ("Upload-Offset", (*offset as u64).to_string()),
                             ("Content-Type", "application/offset+octet-stream".into()),
                         ];
                         let body = (&part, self.progress, *offset, size);

@@ -11,9 +11,15 @@ pub struct Photo<'a> {
     pub height: u32,
 }
 
-/// A4 in points, and the white margin around each picture.
-const A4: (f32, f32) = (595.28, 841.89);
-const MARGIN: f32 = 28.0;
+/// A4 in hundredths of a point, and the white margin around each picture: integers,
+/// so the browser's code formats no float.
+const A4: (u64, u64) = (59_528, 84_189);
+const MARGIN: u64 = 2_800;
+
+/// Hundredths of a point as PDF writes a number: `595.28`.
+fn points(hundredths: u64) -> String {
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
 
 /// The PDF file of `photos`, one page each, in order.
 pub fn from_photos(photos: &[Photo]) -> Vec<u8> {
@@ -46,19 +52,35 @@ pub fn from_photos(photos: &[Photo]) -> Vec<u8> {
         } else {
             A4
         };
-        let (w, h) = (photo.width.max(1) as f32, photo.height.max(1) as f32);
-        let scale = ((page_w - 2.0 * MARGIN) / w).min((page_h - 2.0 * MARGIN) / h);
-        let (draw_w, draw_h) = (w * scale, h * scale);
-        let (x, y) = ((page_w - draw_w) / 2.0, (page_h - draw_h) / 2.0);
+        let (w, h) = (
+            u64::from(photo.width.max(1)),
+            u64::from(photo.height.max(1)),
+        );
+        let (room_w, room_h) = (page_w - 2 * MARGIN, page_h - 2 * MARGIN);
+        // The picture's ratio kept: as wide as the room allows, or as high.
+        let (draw_w, draw_h) = if w * room_h <= h * room_w {
+            (w * room_h / h, room_h)
+        } else {
+            (room_w, h * room_w / w)
+        };
+        let (x, y) = ((page_w - draw_w) / 2, (page_h - draw_h) / 2);
         let (page, content, picture) = (3 + 3 * i, 4 + 3 * i, 5 + 3 * i);
         object(
             &mut out,
             format!(
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {page_w:.2} {page_h:.2}] /Resources << /XObject << /P{page} {picture} 0 R >> >> /Contents {content} 0 R >>"
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {} {}] /Resources << /XObject << /P{page} {picture} 0 R >> >> /Contents {content} 0 R >>",
+                points(page_w),
+                points(page_h)
             )
             .as_bytes(),
         );
-        let draw = format!("q {draw_w:.2} 0 0 {draw_h:.2} {x:.2} {y:.2} cm /P{page} Do Q");
+        let draw = format!(
+            "q {} 0 0 {} {} {} cm /P{page} Do Q",
+            points(draw_w),
+            points(draw_h),
+            points(x),
+            points(y)
+        );
         object(
             &mut out,
             format!(

@@ -178,7 +178,9 @@ test("after a reload in the middle of an upload, the same file continues where i
   await page.getByLabel("choisir un fichier").setInputFiles(file);
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
   await expect(page.getByText("fichier enregistré")).toBeVisible();
-  expect(resumedAt[0]).toBe(2 * 512 * 1024);
+  // At least the two parts acknowledged before the reload (the server also keeps what
+  // arrived of the third), never from the start.
+  expect(resumedAt[0]).toBeGreaterThanOrEqual(2 * 512 * 1024);
   await expect(page.locator(".file")).toHaveCount(1);
 });
 
