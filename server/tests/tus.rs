@@ -384,3 +384,40 @@ async fn unfinished_uploads_expire_and_are_swept_with_their_parts() {
         assert_eq!(parts_in_store(&app).await, 0, "{}", app.label);
     }
 }
+
+#[tokio::test]
+async fn a_resumed_upload_may_reach_another_server() {
+    for first in spawn_apps_and_stores().await {
+        let second = common::spawn_app_beside(&first).await;
+        let cookie = login(&first).await;
+        let file = big_pdf(300_000);
+        let path = create(&first, &cookie, "diplome", "licence.pdf", file.len()).await;
+        assert_eq!(
+            patch(&first, &cookie, &path, 0, &file[..120_000])
+                .await
+                .status(),
+            204
+        );
+        // The phone comes back through another server behind the load balancer.
+        assert_eq!(
+            offset(&second, &cookie, &path).await,
+            Ok(120_000),
+            "{}",
+            first.label
+        );
+        let last = patch(&second, &cookie, &path, 120_000, &file[120_000..]).await;
+        assert_eq!(last.status(), 204, "{}", first.label);
+        let id = header(&last, "fichier-enregistre");
+        let served = first
+            .client
+            .get(format!("{}/espace/fichiers/{id}", first.address))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(served.as_ref(), &file[..], "{}", first.label);
+    }
+}

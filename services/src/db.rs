@@ -68,6 +68,20 @@ impl Db {
                 })
             });
         }
+        if kind == DbKind::Postgres {
+            // Nothing waits for ever: a statement stuck behind a lock fails in seconds
+            // (the request answers, the log names it) instead of holding a candidate's
+            // request and a connection all night; a transaction left idle is ended.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "SET lock_timeout = '10s'; SET statement_timeout = '60s'; SET idle_in_transaction_session_timeout = '60s';",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
         let url = if kind == DbKind::Sqlite && !url.contains("mode=") {
             let sep = if url.contains('?') { '&' } else { '?' };
             format!("{url}{sep}mode=rwc")
