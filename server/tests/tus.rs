@@ -115,6 +115,19 @@ async fn offset(app: &TestApp, cookie: &str, path: &str) -> Result<u64, u16> {
         .unwrap())
 }
 
+/// A stored file's bytes, as its owner gets them.
+async fn served(app: &TestApp, cookie: &str, id: &str) -> bytes::Bytes {
+    app.client
+        .get(format!("{}/espace/fichiers/{id}", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+}
+
 fn header(response: &reqwest::Response, name: &str) -> String {
     response.headers()[name].to_str().unwrap().to_string()
 }
@@ -215,16 +228,7 @@ async fn a_file_sent_in_parts_through_a_wrong_offset_and_a_cut_arrives_whole() {
             app.label
         );
         assert_eq!(saved.name, "Licence été.pdf");
-        let served = app
-            .client
-            .get(format!("{}/espace/fichiers/{id}", app.address))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let served = served(&app, &cookie, &id).await;
         assert_eq!(served.as_ref(), &file[..]);
 
         // The upload is over: its row and parts are gone.
@@ -408,16 +412,7 @@ async fn a_resumed_upload_may_reach_another_server() {
         let last = patch(&second, &cookie, &path, 120_000, &file[120_000..]).await;
         assert_eq!(last.status(), 204, "{}", first.label);
         let id = header(&last, "fichier-enregistre");
-        let served = first
-            .client
-            .get(format!("{}/espace/fichiers/{id}", first.address))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let served = served(&first, &cookie, &id).await;
         assert_eq!(served.as_ref(), &file[..], "{}", first.label);
     }
 }
