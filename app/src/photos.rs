@@ -2,6 +2,8 @@
 //! lighter (2,000 px on its long side, quality 0.85, turned upright), another image
 //! the browser can decode (PNG, WebP, HEIC on Safari) made a JPEG, and several photos
 //! made one PDF ([`domain::pdf`]).
+//!
+//! [`lighter`] comes with the sending code, which is lazy (`pieces::browser::deliver`).
 
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
@@ -26,7 +28,7 @@ pub struct Jpeg {
 
 /// The picture, decoded and turned upright by the browser (EXIF orientation applied);
 /// `None` when the browser cannot read it as an image.
-pub async fn decode(file: &Blob) -> Option<HtmlImageElement> {
+async fn decode(file: &Blob) -> Option<HtmlImageElement> {
     let url = Url::create_object_url_with_blob(file).ok()?;
     let img = HtmlImageElement::new().ok()?;
     img.set_src(&url);
@@ -38,7 +40,7 @@ pub async fn decode(file: &Blob) -> Option<HtmlImageElement> {
 
 /// Whether this picture is worth reducing: heavier than [`HEAVY`] or larger than
 /// [`LONG_SIDE`].
-pub fn is_heavy(img: &HtmlImageElement, bytes: f64) -> bool {
+fn is_heavy(img: &HtmlImageElement, bytes: f64) -> bool {
     bytes > HEAVY || f64::from(img.natural_width().max(img.natural_height())) > LONG_SIDE
 }
 
@@ -51,7 +53,6 @@ fn canvas(width: f64, height: f64) -> Option<(HtmlCanvasElement, CanvasRendering
     canvas.set_width(width as u32);
     canvas.set_height(height as u32);
     let context: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
-    context.set_image_smoothing_enabled(true);
     // Flattened on white: a transparent PNG must not turn black as a JPEG.
     context.set_fill_style_str("#fff");
     context.fill_rect(0.0, 0.0, width, height);
@@ -61,7 +62,7 @@ fn canvas(width: f64, height: f64) -> Option<(HtmlCanvasElement, CanvasRendering
 /// The picture as a JPEG of at most [`LONG_SIDE`] on its long side. Halved in steps
 /// (a single large reduction loses fine lines of text), no canvas over
 /// [`CANVAS_PIXELS`].
-pub async fn to_jpeg(img: &HtmlImageElement) -> Option<Jpeg> {
+async fn to_jpeg(img: &HtmlImageElement) -> Option<Jpeg> {
     let (w, h) = (
         f64::from(img.natural_width()),
         f64::from(img.natural_height()),
@@ -130,9 +131,9 @@ async fn bytes_of(blob: &Blob) -> Option<Vec<u8>> {
 }
 
 /// One PDF of these photos, a page each, in order.
-pub async fn pdf_of(pages: &[Jpeg]) -> Option<Blob> {
+pub async fn pdf_of(pages: Vec<Jpeg>) -> Option<Blob> {
     let mut jpegs = Vec::with_capacity(pages.len());
-    for page in pages {
+    for page in &pages {
         jpegs.push(bytes_of(&page.blob).await?);
     }
     let photos: Vec<domain::pdf::Photo> = pages
@@ -149,4 +150,21 @@ pub async fn pdf_of(pages: &[Jpeg]) -> Option<Blob> {
     let options = web_sys::BlobPropertyBag::new();
     options.set_type("application/pdf");
     Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()
+}
+
+/// The picture as a JPEG to send instead of `file`, or `None` to send `file` as it is:
+/// a JPEG (`is_jpeg`) only when heavy and the copy is lighter; another image the
+/// browser can read, always.
+pub async fn lighter(file: Blob, is_jpeg: bool) -> Option<Jpeg> {
+    let img = decode(&file).await?;
+    if is_jpeg && !is_heavy(&img, file.size()) {
+        return None;
+    }
+    let jpeg = to_jpeg(&img).await?;
+    (!is_jpeg || jpeg.blob.size() < file.size()).then_some(jpeg)
+}
+
+/// A page for the PDF: the picture as a JPEG, upright, at most 2,000 px.
+pub async fn page(file: Blob) -> Option<Jpeg> {
+    to_jpeg(&decode(&file).await?).await
 }

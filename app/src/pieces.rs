@@ -264,23 +264,30 @@ fn UploadForm(
         pages: Default::default(),
     };
     #[cfg(feature = "hydrate")]
-    let (on_submit, on_pages, on_photo, on_page_button) = {
-        let (submit, pages, photo) = (upload.clone(), upload.clone(), upload.clone());
+    let (on_submit, on_choose, on_pages, on_photo, on_page_button) = {
+        let (submit, choose, pages, photo) = (
+            upload.clone(),
+            upload.clone(),
+            upload.clone(),
+            upload.clone(),
+        );
         (
             move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 submit.start();
             },
-            move |ev: leptos::ev::Event| pages.add_pages(ev),
-            move |ev: leptos::ev::Event| photo.add_pages(ev),
+            move |_: leptos::ev::Event| choose.preload(),
+            move |ev: leptos::ev::Event| pages.choose_pages(ev),
+            move |ev: leptos::ev::Event| photo.choose_pages(ev),
             move |ev: leptos::ev::MouseEvent| upload.page_button(ev),
         )
     };
     #[cfg(not(feature = "hydrate"))]
-    let (on_submit, on_pages, on_photo, on_page_button) = {
+    let (on_submit, on_choose, on_pages, on_photo, on_page_button) = {
         let _ = (&kinds, max_size, &page);
         (
             |_: leptos::ev::SubmitEvent| {},
+            |_: leptos::ev::Event| {},
             |_: leptos::ev::Event| {},
             |_: leptos::ev::Event| {},
             |_: leptos::ev::MouseEvent| {},
@@ -315,7 +322,7 @@ fn UploadForm(
                 <label for="fichier">"choisir un fichier"</label>
                 <p class="hint" id="fichier-aide">{hint}</p>
                 {move || error.get().map(|e| view! { <p class="error-message" id="fichier-erreur" role="alert">{e}</p> })}
-                <input type="file" id="fichier" name="fichier" accept=accept aria-describedby="fichier-aide" required />
+                <input type="file" id="fichier" name="fichier" accept=accept aria-describedby="fichier-aide" required on:change=on_choose />
                 <Show when=move || hydrated.get()>
                     <p class="drop-hint" aria-hidden="true">"ou glissez-déposez le fichier ici"</p>
                 </Show>
@@ -424,6 +431,43 @@ mod browser {
         }
     }
 
+    /// What the window does beyond showing itself, each started by a click.
+    pub enum Job {
+        /// Check, make lighter, and send a file.
+        Send {
+            blob: Blob,
+            name: String,
+            generation: u32,
+            lighten: bool,
+        },
+        /// Pictures chosen as pages of one PDF.
+        Pages(Vec<File>),
+        /// The pages gathered, sent as one PDF (or as their JPEG when one).
+        SendPages,
+        /// Abandon this upload on the server (« annuler »).
+        Abandon(String),
+    }
+
+    /// The window's work: the checks (a PDF's scan and its inflater among them), photos
+    /// made lighter or made pages, the PDF, the upload in parts. `#[lazy]`: one Wasm
+    /// chunk, fetched when a file is chosen (see [`Upload::preload`]), not with the page.
+    #[lazy]
+    async fn work(upload: Upload, job: Job) {
+        match job {
+            Job::Send {
+                blob,
+                name,
+                generation,
+                lighten,
+            } => upload.check_and_send(blob, name, generation, lighten).await,
+            Job::Pages(files) => upload.add_pages(files).await,
+            Job::SendPages => upload.send_pages().await,
+            Job::Abandon(location) => {
+                let _ = request("DELETE", &location, &[], None, &upload.current).await;
+            }
+        }
+    }
+
     /// Reads the file a megabyte at a time through the same checks as the server. A
     /// file the browser cannot read is left to the server to judge.
     async fn check_whole(
@@ -492,11 +536,10 @@ mod browser {
         if let (Some(callback), Ok(upload)) = (&on_progress, xhr.upload()) {
             upload.set_onprogress(Some(callback.as_ref().unchecked_ref()));
         }
-        let done = js_sys::Promise::new(&mut |resolve, reject| {
-            xhr.set_onload(Some(&resolve));
-            xhr.set_onerror(Some(&reject));
-            xhr.set_onabort(Some(&reject));
-            xhr.set_ontimeout(Some(&reject));
+        // `loadend` comes after an answer as after an error, a timeout or an abort;
+        // the status tells them apart (0: no answer).
+        let done = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = xhr.add_event_listener_with_callback("loadend", &resolve);
         });
         match body {
             Some((blob, ..)) => xhr.send_with_opt_blob(Some(blob)),
@@ -504,10 +547,10 @@ mod browser {
         }
         .ok()?;
         *current.borrow_mut() = Some(xhr.clone());
-        let answered = JsFuture::from(done).await.is_ok();
+        let _ = JsFuture::from(done).await;
         current.borrow_mut().take();
         drop(on_progress);
-        answered.then_some(xhr)
+        (xhr.status().unwrap_or(0) != 0).then_some(xhr)
     }
 
     fn header(xhr: &XmlHttpRequest, name: &str) -> Option<String> {
@@ -564,10 +607,22 @@ mod browser {
             let generation = self.generation.get().wrapping_add(1);
             self.generation.set(generation);
             self.lighter.set(None);
-            let this = self.clone();
-            leptos::task::spawn_local(async move {
-                this.check_and_send(blob, name, generation, lighten).await
+            self.run(Job::Send {
+                blob,
+                name,
+                generation,
+                lighten,
             });
+        }
+
+        fn run(&self, job: Job) {
+            leptos::task::spawn_local(work(self.clone(), job));
+        }
+
+        /// Fetches the window's work code as soon as a file is chosen: it is there when
+        /// the candidate clicks, even if the network drops in between.
+        pub fn preload(&self) {
+            leptos::task::spawn_local(__preload_work());
         }
 
         async fn check_and_send(self, chosen: Blob, name: String, generation: u32, lighten: bool) {
@@ -588,11 +643,8 @@ mod browser {
             // A heavy photo goes lighter; an image of another format the browser can
             // read (PNG, WebP, HEIC) goes as a JPEG, when the pièce takes JPEG.
             if lighten && self.kinds.contains(&FileKind::Jpeg) && sniffed != Some(FileKind::Pdf) {
-                if let Some(img) = photos::decode(&chosen).await
-                    && (sniffed.is_none() || photos::is_heavy(&img, chosen.size()))
-                    && let Some(jpeg) = photos::to_jpeg(&img).await
-                    && (sniffed.is_none() || jpeg.blob.size() < chosen.size())
-                {
+                let is_jpeg = sniffed.is_some();
+                if let Some(jpeg) = photos::lighter(chosen.clone(), is_jpeg).await {
                     if sniffed.is_some() {
                         self.lighter
                             .set(Some((chosen.size() as u64, jpeg.blob.size() as u64)));
@@ -632,7 +684,7 @@ mod browser {
 
         /// « ajouter une page », « prendre une photo »: each picture chosen becomes a
         /// page (a JPEG, upright, at most 2,000 px), shown in order.
-        pub fn add_pages(&self, ev: leptos::ev::Event) {
+        pub fn choose_pages(&self, ev: leptos::ev::Event) {
             let Some(input) = ev
                 .target()
                 .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
@@ -645,24 +697,21 @@ mod browser {
                 .unwrap_or_default();
             // The same photo may be chosen again.
             input.set_value("");
-            let this = self.clone();
-            leptos::task::spawn_local(async move {
-                for file in files {
-                    let jpeg = match photos::decode(&file).await {
-                        Some(img) => photos::to_jpeg(&img).await,
-                        None => None,
-                    };
-                    let Some(jpeg) = jpeg else {
-                        this.error.set(Some(format!(
-                            "« {} » n'est pas une photo lisible : choisissez une image JPEG ou PNG.",
-                            domain::attachment::sanitise_file_name(&file.name())
-                        )));
-                        continue;
-                    };
-                    this.pages.borrow_mut().push(jpeg);
-                }
-                this.show_pages();
-            });
+            self.run(Job::Pages(files));
+        }
+
+        async fn add_pages(&self, files: Vec<File>) {
+            for file in files {
+                let Some(jpeg) = photos::page(file.clone().into()).await else {
+                    self.error.set(Some(format!(
+                        "« {} » n'est pas une photo lisible : choisissez une image JPEG ou PNG.",
+                        domain::attachment::sanitise_file_name(&file.name())
+                    )));
+                    continue;
+                };
+                self.pages.borrow_mut().push(jpeg);
+            }
+            self.show_pages();
         }
 
         /// The thumbnails, from the pages (their old addresses released).
@@ -704,7 +753,7 @@ mod browser {
                     pages.remove(i);
                 }
             } else if button.has_attribute("data-send-pages") {
-                self.send_pages();
+                self.run(Job::SendPages);
                 return;
             } else {
                 return;
@@ -713,23 +762,20 @@ mod browser {
         }
 
         /// One page goes as its JPEG when the pièce takes JPEG; several as one PDF.
-        fn send_pages(&self) {
+        async fn send_pages(&self) {
             let pages = self.pages.borrow().clone();
-            let this = self.clone();
-            leptos::task::spawn_local(async move {
-                let single = pages.len() == 1 && this.kinds.contains(&FileKind::Jpeg);
-                let file = if single {
-                    Some((pages[0].blob.clone(), "photo.jpg"))
-                } else {
-                    photos::pdf_of(&pages).await.map(|pdf| (pdf, "pages.pdf"))
-                };
-                match file {
-                    Some((blob, name)) => this.begin(blob, name.into(), false),
-                    None => this.error.set(Some(
-                        "Les pages n'ont pas pu être assemblées : réessayez.".into(),
-                    )),
-                }
-            });
+            let single = pages.len() == 1 && self.kinds.contains(&FileKind::Jpeg);
+            let file = if single {
+                Some((pages[0].blob.clone(), "photo.jpg"))
+            } else {
+                photos::pdf_of(pages).await.map(|pdf| (pdf, "pages.pdf"))
+            };
+            match file {
+                Some((blob, name)) => self.begin(blob, name.into(), false),
+                None => self.error.set(Some(
+                    "Les pages n'ont pas pu être assemblées : réessayez.".into(),
+                )),
+            }
         }
 
         fn stale(&self, generation: u32) -> bool {
@@ -885,10 +931,7 @@ mod browser {
                 if let Some(storage) = saved() {
                     let _ = storage.remove_item(&key);
                 }
-                let current = self.current.clone();
-                leptos::task::spawn_local(async move {
-                    let _ = request("DELETE", &location, &[], None, &current).await;
-                });
+                self.run(Job::Abandon(location));
             }
             self.progress.set(None);
             self.lost.set(false);

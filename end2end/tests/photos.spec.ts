@@ -104,6 +104,8 @@ test("three photos become one three-page PDF, in the order the candidate set", a
   for (const [label, width, height] of [["recto", 800, 600], ["verso", 600, 800], ["annexe", 900, 500]] as const) {
     shots.push({ name: `${label}.jpg`, mimeType: "image/jpeg", buffer: await drawnJpeg(page, width, height, 0.8, label) });
   }
+  // The camera where there is one.
+  await expect(page.getByText("prendre une photo")).toBeVisible({ visible: info.project.name === "phone" });
   const add = page.getByLabel("ajouter une page");
   await add.setInputFiles(shots.slice(0, 2));
   await expect(page.locator(".page-list li")).toHaveCount(2);

@@ -184,6 +184,28 @@ test("after a reload in the middle of an upload, the same file continues where i
   await expect(page.locator(".file")).toHaveCount(1);
 });
 
+test("« Annuler l'envoi » stops the upload and abandons it on the server", async ({ page }, info) => {
+  test.skip(!js(info.project.name), "cancelling needs JavaScript");
+  await registerQuickly(page);
+  await page.goto("/espace/pieces/diplome");
+  await page.waitForLoadState("networkidle");
+  let patches = 0;
+  await page.route("**/espace/pieces/diplome/tus/*", async (route) => {
+    // The second part hangs, as on a slow link: the candidate gives up.
+    if (route.request().method() === "PATCH" && ++patches === 2) return;
+    await route.continue();
+  });
+  const deleted = page.waitForResponse((r) => r.request().method() === "DELETE" && r.url().includes("/tus/"));
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("licence.pdf", 2_000_000));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect.poll(() => patches).toBe(2);
+  await page.getByRole("button", { name: "Annuler l'envoi" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Envoi annulé : le fichier n'a pas été enregistré.");
+  expect((await deleted).status()).toBe(204);
+  await page.reload();
+  await expect(page.getByText("Aucun fichier déposé pour cette pièce.")).toBeVisible();
+});
+
 test("Escape closes the document window and the focus goes back to its folder button", async ({ page }, info) => {
   test.skip(!js(info.project.name), "a key handler needs JavaScript; without it « fermer » is the way back");
   await registerQuickly(page);
