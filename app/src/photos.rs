@@ -3,18 +3,15 @@
 //! the browser can decode (PNG, WebP, HEIC on Safari) made a JPEG, and several photos
 //! made one PDF ([`domain::pdf`]).
 //!
-//! [`lighter`] comes with the sending code, which is lazy (`pieces::browser::deliver`).
+//! All of it runs in the window's lazy work chunk (`pieces::browser::work`).
 
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement, Url};
 
-/// The long side a photo is reduced to, and the JPEG quality it is encoded at: a page
-/// stays legible, and a phone photo of 3 to 8 Mo weighs under 1 Mo.
-const LONG_SIDE: f64 = 2000.0;
+/// The JPEG quality a photo is encoded at: a page stays legible, and a phone photo of
+/// 3 to 8 Mo weighs under 1 Mo.
 const QUALITY: f64 = 0.85;
-/// iOS Safari refuses a canvas of more pixels than this.
-const CANVAS_PIXELS: f64 = 16_777_216.0;
 /// A JPEG heavier than this is reduced even when its sides are short.
 pub const HEAVY: f64 = 2.0 * 1024.0 * 1024.0;
 
@@ -39,9 +36,9 @@ async fn decode(file: &Blob) -> Option<HtmlImageElement> {
 }
 
 /// Whether this picture is worth reducing: heavier than [`HEAVY`] or larger than
-/// [`LONG_SIDE`].
+/// [`domain::picture::LONG_SIDE`].
 fn is_heavy(img: &HtmlImageElement, bytes: f64) -> bool {
-    bytes > HEAVY || f64::from(img.natural_width().max(img.natural_height())) > LONG_SIDE
+    bytes > HEAVY || img.natural_width().max(img.natural_height()) > domain::picture::LONG_SIDE
 }
 
 fn canvas(width: f64, height: f64) -> Option<(HtmlCanvasElement, CanvasRenderingContext2d)> {
@@ -59,47 +56,24 @@ fn canvas(width: f64, height: f64) -> Option<(HtmlCanvasElement, CanvasRendering
     Some((canvas, context))
 }
 
-/// The picture as a JPEG of at most [`LONG_SIDE`] on its long side. Halved in steps
-/// (a single large reduction loses fine lines of text), no canvas over
-/// [`CANVAS_PIXELS`].
+/// The picture as a JPEG of at most [`domain::picture::LONG_SIDE`] on its long side,
+/// through the canvases [`domain::picture::reduction_steps`] gives.
 async fn to_jpeg(img: &HtmlImageElement) -> Option<Jpeg> {
-    let (w, h) = (
-        f64::from(img.natural_width()),
-        f64::from(img.natural_height()),
-    );
-    if w < 1.0 || h < 1.0 {
-        return None;
-    }
-    let scale = (LONG_SIDE / w.max(h)).min(1.0);
-    let (target_w, target_h) = ((w * scale).round().max(1.0), (h * scale).round().max(1.0));
     let mut current: Option<HtmlCanvasElement> = None;
-    let (mut cw, mut ch) = (w, h);
-    loop {
-        let mut step = if cw / 2.0 > target_w {
-            0.5
-        } else {
-            target_w / cw
-        };
-        // The first canvas too must stay under the phones' limit.
-        step = step.min((CANVAS_PIXELS / (cw * ch)).sqrt());
-        let (nw, nh) = (
-            (cw * step).round().max(target_w),
-            (ch * step).round().max(target_h),
-        );
-        let (next, context) = canvas(nw, nh)?;
+    let (mut width, mut height) = (0, 0);
+    for (w, h) in domain::picture::reduction_steps(img.natural_width(), img.natural_height()) {
+        let (next, context) = canvas(f64::from(w), f64::from(h))?;
+        let (dw, dh) = (f64::from(w), f64::from(h));
         match &current {
             None => context
-                .draw_image_with_html_image_element_and_dw_and_dh(img, 0.0, 0.0, nw, nh)
+                .draw_image_with_html_image_element_and_dw_and_dh(img, 0.0, 0.0, dw, dh)
                 .ok()?,
             Some(previous) => context
-                .draw_image_with_html_canvas_element_and_dw_and_dh(previous, 0.0, 0.0, nw, nh)
+                .draw_image_with_html_canvas_element_and_dw_and_dh(previous, 0.0, 0.0, dw, dh)
                 .ok()?,
         }
         current = Some(next);
-        (cw, ch) = (nw, nh);
-        if cw <= target_w && ch <= target_h {
-            break;
-        }
+        (width, height) = (w, h);
     }
     let canvas = current?;
     let blob = js_sys::Promise::new(&mut |resolve, _| {
@@ -120,8 +94,8 @@ async fn to_jpeg(img: &HtmlImageElement) -> Option<Jpeg> {
     let blob: Blob = JsFuture::from(blob).await.ok()?.dyn_into().ok()?;
     Some(Jpeg {
         blob,
-        width: cw as u32,
-        height: ch as u32,
+        width,
+        height,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod french;
 pub mod instruction;
 pub mod jpeg;
 pub mod pdf;
+pub mod picture;
 pub mod registration;
 
 pub use deadline::Deadline;
