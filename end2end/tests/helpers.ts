@@ -10,11 +10,17 @@ import * as path from "path";
  * they count candidates apart behind a real proxy, instead of adding the whole run up. */
 export const test = base.extend({
   context: async ({ context }, use) => {
-    const byte = () => 1 + Math.floor(Math.random() * 254);
-    await context.setExtraHTTPHeaders({ "X-Forwarded-For": `10.${byte()}.${byte()}.${byte()}` });
+    await context.setExtraHTTPHeaders(ownClient());
     await use(context);
   },
 });
+
+/** The header that makes a browser context a client of its own (see `test`): for the
+ * contexts a test opens itself, which would otherwise all count as 127.0.0.1. */
+export function ownClient(): Record<string, string> {
+  const byte = () => 1 + Math.floor(Math.random() * 254);
+  return { "X-Forwarded-For": `10.${byte()}.${byte()}.${byte()}` };
+}
 
 export const DEMO_EXAM = "demo-redacteur-territorial";
 export const DEMO_NUMBER = "99-DEM0-0001";

@@ -1,5 +1,5 @@
 import { expect } from "@playwright/test";
-import { expectNoA11yViolations, pdfFile, registerQuickly, test } from "./helpers";
+import { expectNoA11yViolations, ownClient, pdfFile, registerQuickly, test } from "./helpers";
 
 const js = (name: string) => name !== "no-js";
 
@@ -108,7 +108,7 @@ test("someone else's file is not served", async ({ page, browser }) => {
   const own = await page.request.get(`/espace/fichiers/${id}`);
   expect(own.status()).toBe(200);
 
-  const other = await browser.newPage();
+  const other = await browser.newPage({ extraHTTPHeaders: ownClient() });
   await registerQuickly(other);
   const stolen = await other.request.get(`/espace/fichiers/${id}`);
   expect(stolen.status()).toBe(404);

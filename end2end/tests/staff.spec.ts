@@ -1,6 +1,6 @@
 import { expect, Browser, Page } from "@playwright/test";
 import * as fs from "fs";
-import { expectNoA11yViolations, mails, ownServer, pdfFile, registerQuickly, test } from "./helpers";
+import { expectNoA11yViolations, mails, ownClient, ownServer, pdfFile, registerQuickly, test } from "./helpers";
 
 const STAFF_EMAIL = "service.concours@exemple.fr";
 const STAFF_PASSWORD = "essai du service concours";
@@ -22,7 +22,7 @@ async function closedDossier(page: Page): Promise<string> {
 
 /** The demo staff member, logged in on a browser context of its own. */
 async function staffPage(browser: Browser, baseURL?: string): Promise<Page> {
-  const staff = await (await browser.newContext(baseURL ? { baseURL } : {})).newPage();
+  const staff = await (await browser.newContext({ ...(baseURL ? { baseURL } : {}), extraHTTPHeaders: ownClient() })).newPage();
   await staff.goto("/service/connexion");
   await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
   await staff.getByLabel("Mot de passe").fill(STAFF_PASSWORD);
@@ -39,7 +39,7 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   await page.goto("/service");
   await expect(page).toHaveURL(/\/service\/connexion\?info=session/);
 
-  const staff = await (await browser.newContext()).newPage();
+  const staff = await (await browser.newContext({ extraHTTPHeaders: ownClient() })).newPage();
   await staff.goto("/service");
   await expect(staff).toHaveURL(/\/service\/connexion/);
   await expectNoA11yViolations(staff, true);
