@@ -13,7 +13,7 @@ use web_sys::{Blob, CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElemen
 /// 3 to 8 Mo weighs under 1 Mo.
 const QUALITY: f64 = 0.85;
 /// A JPEG heavier than this is reduced even when its sides are short.
-pub const HEAVY: f64 = 2.0 * 1024.0 * 1024.0;
+const HEAVY: f64 = 2.0 * 1024.0 * 1024.0;
 
 /// A photo as a JPEG, and its size in pixels.
 #[derive(Clone)]

@@ -463,7 +463,9 @@ mod browser {
             Job::Pages(files) => upload.add_pages(files).await,
             Job::SendPages => upload.send_pages().await,
             Job::Abandon(location) => {
-                let _ = request("DELETE", &location, &[], None, &upload.current).await;
+                // Not the window's current request: « annuler » never aborts it, and it
+                // never stands for the upload that may follow.
+                let _ = request("DELETE", &location, &[], None, &RefCell::default()).await;
             }
         }
     }
@@ -548,7 +550,11 @@ mod browser {
         .ok()?;
         *current.borrow_mut() = Some(xhr.clone());
         let _ = JsFuture::from(done).await;
-        current.borrow_mut().take();
+        // Only this request's own place: a newer upload's may have taken it meanwhile.
+        let mine = current.borrow().as_ref() == Some(&xhr);
+        if mine {
+            current.borrow_mut().take();
+        }
         drop(on_progress);
         (xhr.status().unwrap_or(0) != 0).then_some(xhr)
     }

@@ -416,3 +416,79 @@ async fn a_resumed_upload_may_reach_another_server() {
         assert_eq!(served.as_ref(), &file[..], "{}", first.label);
     }
 }
+
+#[tokio::test]
+async fn a_dossier_s_unfinished_uploads_are_bounded_in_number_room_and_parts() {
+    for app in spawn_apps_and_stores().await {
+        let cookie = login(&app).await;
+        let dossier = services::dossiers::by_number(
+            &app.db,
+            &domain::DossierNumber::parse(services::demo::DEMO_NUMBER).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        const MIB: usize = 1024 * 1024;
+
+        // The test clock stands still: each upload is made a second older than the next.
+        let age = || async {
+            sqlx::query("UPDATE uploads SET created_at = created_at - 1000")
+                .execute(app.db.pool())
+                .await
+                .unwrap();
+        };
+        // Four unfinished at most: a fifth replaces the oldest.
+        let mut paths = Vec::new();
+        for n in 0..5 {
+            age().await;
+            paths.push(create(&app, &cookie, "diplome", &format!("{n}.pdf"), MIB).await);
+        }
+        assert_eq!(
+            offset(&app, &cookie, &paths[0]).await,
+            Err(404),
+            "{}",
+            app.label
+        );
+        for path in &paths[1..] {
+            assert_eq!(offset(&app, &cookie, path).await, Ok(0), "{}", app.label);
+        }
+
+        // Files and unfinished uploads together fit the dossier's 100 Mo: with 95 Mo
+        // stored, a new upload of 4 Mio leaves room for none of the 1 Mio ones but one.
+        services::testing::file_row(&app.db, &dossier.id, 95 * MIB as u64).await;
+        age().await;
+        let newest = create(&app, &cookie, "diplome", "dernier.pdf", 4 * MIB).await;
+        assert_eq!(offset(&app, &cookie, &newest).await, Ok(0));
+        let left =
+            futures_util::future::join_all(paths[1..].iter().map(|p| offset(&app, &cookie, p)))
+                .await;
+        assert_eq!(
+            left.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{}: {left:?}",
+            app.label
+        );
+        // The newest of the older ones stayed.
+        assert_eq!(left[3], Ok(0));
+
+        // An upload sent in a thousand scraps is ended, its parts with it.
+        let id = newest.rsplit('/').next().unwrap();
+        for start in 0..services::uploads::MAX_PARTS {
+            sqlx::query("INSERT INTO upload_parts (upload_id, start, size, storage_key) VALUES ($1, $2, 0, $3)")
+                .bind(id)
+                .bind(-1 - start)
+                .bind(format!("absent-{start}"))
+                .execute(app.db.pool())
+                .await
+                .unwrap();
+        }
+        let scraps = patch(&app, &cookie, &newest, 0, &big_pdf(1000)).await;
+        assert_eq!(scraps.status(), 400, "{}", app.label);
+        assert_eq!(offset(&app, &cookie, &newest).await, Err(404));
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upload_parts")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
+}

@@ -25,10 +25,14 @@ use crate::{
 
 /// An unfinished upload lasts this long after its last byte (tus `Upload-Expires`).
 pub const LIFETIME: SignedDuration = SignedDuration::from_hours(24);
-/// Unfinished uploads a dossier keeps: a new one past them replaces the oldest, so
-/// abandoned attempts (a closed tab) never block a candidate, and one dossier cannot
-/// fill the store with parts.
+/// Unfinished uploads a dossier keeps: a new one past them (or past the dossier's
+/// room, see [`create`]) replaces the oldest, so abandoned attempts (a closed tab)
+/// never block a candidate, and one dossier cannot fill the store with parts.
 pub const UNFINISHED_PER_DOSSIER: usize = 4;
+/// Parts an upload may have: a 50 Mo file in the browser's parts of 512 KiB is 100,
+/// and each cut adds one. Past this (a client sending bytes one at a time, each an
+/// object in the store), the upload is ended.
+pub const MAX_PARTS: i64 = 1000;
 /// How long one server may take to turn the parts into a file before another may.
 const FINISHING: SignedDuration = SignedDuration::from_mins(5);
 
@@ -42,6 +46,8 @@ pub struct Upload {
     pub received: u64,
     pub expires_at: i64,
     head: Vec<u8>,
+    /// Parts stored so far.
+    parts: i64,
 }
 
 /// What a PATCH did: the offset now, and the file once the last byte made it one.
@@ -64,6 +70,7 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Upload, AttachmentError> {
         received: received.max(0) as u64,
         expires_at: row.try_get("expires_at")?,
         head: hex::decode(head).unwrap_or_default(),
+        parts: row.try_get("parts")?,
     })
 }
 
@@ -112,15 +119,24 @@ pub async fn create(
     }
     attachment::check_dossier_total(&name, total, length)?;
 
-    // The oldest unfinished uploads past the allowance are abandoned first.
-    let older: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM uploads WHERE dossier_id = $1 ORDER BY created_at DESC, id",
+    // The dossier's files, its unfinished uploads and this one fit its 100 Mo, and it
+    // keeps a few unfinished uploads at most: the newest stay, the oldest go first.
+    let older: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, length FROM uploads WHERE dossier_id = $1 ORDER BY created_at DESC, id",
     )
     .bind(&dossier.id)
     .fetch_all(db.pool())
     .await?;
-    for id in older.iter().skip(UNFINISHED_PER_DOSSIER - 1) {
-        abandon(db, storage, id).await?;
+    let mut room = attachment::MAX_DOSSIER_BYTES - total - length;
+    let mut kept = 1;
+    for (id, pending) in older {
+        let pending = pending.max(0) as u64;
+        if kept < UNFINISHED_PER_DOSSIER && pending <= room {
+            room -= pending;
+            kept += 1;
+        } else {
+            abandon(db, storage, &id).await?;
+        }
     }
 
     let now = clock.now();
@@ -132,6 +148,7 @@ pub async fn create(
         received: 0,
         expires_at: (now + LIFETIME).as_millisecond(),
         head: Vec::new(),
+        parts: 0,
     };
     sqlx::query(
         "INSERT INTO uploads (id, dossier_id, piece_code, file_name, length, created_at, expires_at)
@@ -159,7 +176,9 @@ pub async fn find(
     id: &str,
 ) -> Result<Upload, AttachmentError> {
     sqlx::query(
-        "SELECT id, piece_code, file_name, length, received, head, expires_at FROM uploads
+        "SELECT id, piece_code, file_name, length, received, head, expires_at,
+                (SELECT COUNT(*) FROM upload_parts p WHERE p.upload_id = uploads.id) AS parts
+         FROM uploads
          WHERE id = $1 AND dossier_id = $2 AND piece_code = $3 AND expires_at > $4",
     )
     .bind(id)
@@ -193,6 +212,12 @@ where
     let upload = find(db, clock, dossier, piece_code, id).await?;
     if offset != upload.received {
         return Err(AttachmentError::Offset(upload.received));
+    }
+    if upload.parts >= MAX_PARTS {
+        abandon(db, storage, id).await?;
+        return Err(AttachmentError::Interrupted(
+            "too many parts: the upload starts again".into(),
+        ));
     }
     let piece = attachments::requested_pieces(db, dossier)
         .await?
