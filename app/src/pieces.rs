@@ -511,8 +511,8 @@ mod browser {
     /// A body to send, and where the bar stands before it.
     type Part<'a> = (&'a Blob, RwSignal<Option<(f64, f64)>>, f64, f64);
 
-    /// One request of the protocol; `None` when no answer came (network lost, timed
-    /// out, or aborted by « annuler »).
+    /// One request of the protocol; `None` when no answer came (network lost, the
+    /// browser offline, 30 s without a byte going out, or aborted by « annuler »).
     async fn request(
         method: &str,
         url: &str,
@@ -527,17 +527,47 @@ mod browser {
         for (name, value) in headers {
             xhr.set_request_header(name, value).ok()?;
         }
-        // A connection that stalls (a phone between two antennas) is given up after
-        // two minutes, then resumed.
-        xhr.set_timeout(120_000);
-        let on_progress = body.map(|(_, progress, at, total)| {
+        // A connection that dies without a word (a phone between two antennas) is given
+        // up, then resumed: at once when the browser says it is offline, and after 30 s
+        // without a byte going out (the server cuts such a body too); once the part is
+        // sent, its answer has two minutes more.
+        let last = Rc::new(Cell::new(js_sys::Date::now()));
+        let on_progress = {
+            let (last, bar) = (
+                last.clone(),
+                body.map(|(_, bar, at, total)| (bar, at, total)),
+            );
             Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
-                progress.set(Some((at + e.loaded(), total)));
+                last.set(js_sys::Date::now());
+                if let Some((bar, at, total)) = bar {
+                    bar.set(Some((at + e.loaded(), total)));
+                }
             })
-        });
-        if let (Some(callback), Ok(upload)) = (&on_progress, xhr.upload()) {
-            upload.set_onprogress(Some(callback.as_ref().unchecked_ref()));
+        };
+        let on_sent = {
+            let last = last.clone();
+            Closure::<dyn FnMut()>::new(move || last.set(js_sys::Date::now() + 90_000.0))
+        };
+        if let Ok(upload) = xhr.upload() {
+            upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+            upload.set_onload(Some(on_sent.as_ref().unchecked_ref()));
         }
+        let give_up = {
+            let xhr = xhr.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                if !window().navigator().on_line() || js_sys::Date::now() - last.get() > 30_000.0 {
+                    let _ = xhr.abort();
+                }
+            })
+        };
+        let w = window();
+        let _ = w.add_event_listener_with_callback("offline", give_up.as_ref().unchecked_ref());
+        let watchdog = w
+            .set_interval_with_callback_and_timeout_and_arguments_0(
+                give_up.as_ref().unchecked_ref(),
+                5000,
+            )
+            .ok();
         // `loadend` comes after an answer as after an error, a timeout or an abort;
         // the status tells them apart (0: no answer).
         let done = js_sys::Promise::new(&mut |resolve, _| {
@@ -550,12 +580,16 @@ mod browser {
         .ok()?;
         *current.borrow_mut() = Some(xhr.clone());
         let _ = JsFuture::from(done).await;
+        let _ = w.remove_event_listener_with_callback("offline", give_up.as_ref().unchecked_ref());
+        if let Some(watchdog) = watchdog {
+            w.clear_interval_with_handle(watchdog);
+        }
         // Only this request's own place: a newer upload's may have taken it meanwhile.
         let mine = current.borrow().as_ref() == Some(&xhr);
         if mine {
             current.borrow_mut().take();
         }
-        drop(on_progress);
+        drop((on_progress, on_sent, give_up));
         (xhr.status().unwrap_or(0) != 0).then_some(xhr)
     }
 

@@ -148,6 +148,26 @@ test("the network lost in the middle of an upload: it says so, and the file arri
   expect(offsets.length).toBe(Math.ceil(size / (512 * 1024)) + 1);
 });
 
+test("a phone that goes offline in the middle of a slow upload says so at once and finishes when back online", async ({ page, context }, info) => {
+  test.skip(!js(info.project.name), "resuming needs JavaScript");
+  await registerQuickly(page);
+  await page.goto("/espace/pieces/diplome");
+  await page.waitForLoadState("networkidle");
+  // A slow mobile link, then a tunnel: the request under way gets no error, it stalls.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 50, downloadThroughput: 250_000, uploadThroughput: 100_000 });
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("licence.pdf", 1_500_000));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.locator("progress")).toBeVisible();
+  await context.setOffline(true);
+  await expect(page.getByRole("alert")).toContainText("Connexion perdue : l'envoi reprendra tout seul", { timeout: 5_000 });
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await context.setOffline(false);
+  await expect(page.getByText("fichier enregistré")).toBeVisible({ timeout: 20_000 });
+  await expect(page.locator(".file")).toHaveCount(1);
+});
+
 test("after a reload in the middle of an upload, the same file continues where it stopped", async ({ page }, info) => {
   test.skip(!js(info.project.name), "resuming needs JavaScript");
   await registerQuickly(page);
