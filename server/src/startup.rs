@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use app::{App, shell, state::AppState};
 use axum::{Router, extract::State, http::StatusCode, middleware, routing::get};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use services::{
     Db, SharedClock, catalogue, demo, mail::Mailer, passwords::Passwords, storage::Storage,
 };
@@ -102,7 +102,7 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone().into(),
         };
         let counted = std::sync::Arc::new(metrics::Metrics::default());
-        let routes = generate_route_list(App);
+        let routes = route_list();
         let router = Router::new()
             .route("/healthz", get(healthz))
             .merge(files::routes())
@@ -209,6 +209,15 @@ impl Application {
         }
         served
     }
+}
+
+/// The app's routes, listed once per process. Listing them runs the app with resources
+/// suppressed through a process-wide flag (leptos_server, leptos-rs/leptos#4773): a
+/// page another server of this process renders meanwhile (the tests run many) would
+/// wait for its data for ever.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 async fn send_reminders(state: AppState) {

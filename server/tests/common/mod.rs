@@ -53,7 +53,7 @@ impl TestApp {
             .body(body.to_string())
             .send()
             .await
-            .expect("request to the test server")
+            .unwrap_or_else(|e| panic!("request to the test server ({}): {e:?}", self.label))
     }
 
     /// Where the server keeps uploaded files.
@@ -73,7 +73,7 @@ impl TestApp {
             .header("cookie", cookie)
             .send()
             .await
-            .expect("request to the test server")
+            .unwrap_or_else(|e| panic!("request to the test server ({}): {e:?}", self.label))
             .text()
             .await
             .unwrap()
@@ -84,7 +84,7 @@ impl TestApp {
             .get(format!("{}{path}", self.address))
             .send()
             .await
-            .expect("request to the test server")
+            .unwrap_or_else(|e| panic!("request to the test server ({}): {e:?}", self.label))
     }
 }
 
@@ -204,6 +204,13 @@ pub async fn spawn(
             .map(|(_, v)| v.clone())
     })
     .unwrap();
+    // `TEST_LOG=debug cargo test …`: the servers' logs, to see where a request stops.
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        server::telemetry::init(&Settings {
+            log_filter: filter,
+            ..settings.clone()
+        });
+    }
     let clock = Arc::new(FixedClock(NOW.parse::<Timestamp>().unwrap()));
     let app = Application::build(settings, clock)
         .await
