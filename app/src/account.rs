@@ -16,13 +16,10 @@ pub async fn login(
     #[server(default)] numero: String,
     #[server(default)] mot_de_passe: String,
 ) -> Result<(), ServerFnError> {
-    use crate::session::{SESSION_COOKIE, client_ip, internal, redirect, state};
-    use services::{
-        accounts::{self, AccountError},
-        passwords::PasswordError,
-    };
+    use crate::session::{ESPACE, client_ip, state};
+    use services::accounts;
     let state = state();
-    match accounts::login(
+    let login = accounts::login(
         &state.db,
         &state.passwords,
         &*state.clock,
@@ -30,39 +27,20 @@ pub async fn login(
         &mot_de_passe,
         &client_ip(),
     )
-    .await
-    {
-        Ok((_, token)) => {
-            crate::session::start_session(
-                SESSION_COOKIE,
-                &token,
-                accounts::SESSION_LIFETIME.as_secs(),
-                |old| async move { accounts::close_session(&state.db, &old).await },
-            )
-            .await?;
-            redirect("/espace");
-        }
-        Err(AccountError::InvalidCredentials) => redirect("/connexion?erreur=identifiants"),
-        Err(AccountError::TooManyAttempts { retry_at_ms }) => redirect(&format!(
-            "/connexion?erreur=tentatives&jusqua={retry_at_ms}"
-        )),
-        Err(AccountError::Password(PasswordError::Busy)) => return Err(crate::session::busy()),
-        Err(e) => return Err(internal(e)),
-    }
-    Ok(())
+    .await;
+    ESPACE
+        .enter(login.map(|(_, token)| token), |old| async move {
+            accounts::close_session(&state.db, &old).await
+        })
+        .await
 }
 
 #[server(endpoint = "espace/deconnexion")]
 pub async fn logout() -> Result<(), ServerFnError> {
-    use crate::session::{SESSION_COOKIE, cookie, internal, redirect, set_cookie, state};
-    if let Some(token) = cookie(SESSION_COOKIE) {
-        services::accounts::close_session(&state().db, &token)
-            .await
-            .map_err(internal)?;
-    }
-    set_cookie(SESSION_COOKIE, "", 0);
-    redirect("/connexion?info=deconnecte");
-    Ok(())
+    use crate::session::{ESPACE, state};
+    ESPACE
+        .leave(|token| async move { services::accounts::close_session(&state().db, &token).await })
+        .await
 }
 
 #[server(endpoint = "espace/mot-de-passe-oublie")]
@@ -164,45 +142,51 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// What a login page says after a refusal (`erreur=identifiants`, `erreur=tentatives`
+/// with `jusqua`, the instant in milliseconds, put in `too_many` at `{}`), a logout or
+/// an expired session (`info=…`): (class, text), the class `alert` or `notice`.
+pub fn login_notice(
+    query: &leptos_router::params::ParamsMap,
+    wrong: &str,
+    too_many: &str,
+    session: &str,
+) -> Option<(&'static str, String)> {
+    match (query.get("erreur").as_deref(), query.get("info").as_deref()) {
+        (Some("identifiants"), _) => Some(("alert", wrong.to_string())),
+        (Some("tentatives"), _) => {
+            let at = query
+                .get("jusqua")
+                .and_then(|v| v.parse().ok())
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map(domain::french::paris_time)
+                .unwrap_or_default();
+            Some(("alert", too_many.replace("{}", &at)))
+        }
+        (_, Some("deconnecte")) => Some(("notice", "Vous êtes déconnecté.".to_string())),
+        (_, Some("session")) => Some(("notice", session.to_string())),
+        _ => None,
+    }
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let message = move || {
-        let q = query.read();
-        match q.get("erreur").as_deref() {
-            Some("identifiants") => Some((
-                "alert",
-                "Numéro de dossier ou mot de passe incorrect. Vérifiez-les et réessayez."
-                    .to_string(),
-            )),
-            Some("tentatives") => {
-                let at = q
-                    .get("jusqua")
-                    .and_then(|v| v.parse().ok())
-                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-                    .map(domain::french::paris_time)
-                    .unwrap_or_default();
-                Some((
-                    "alert",
-                    format!(
-                        "Trop de tentatives de connexion pour ce dossier. Par sécurité, réessayez à partir de {at} (heure de Paris), ou choisissez un nouveau mot de passe."
-                    ),
-                ))
-            }
-            _ => match q.get("info").as_deref() {
-                Some("deconnecte") => Some(("notice", "Vous êtes déconnecté.".to_string())),
-                Some("session") => Some((
-                    "notice",
-                    "Connectez-vous pour accéder à votre espace sécurisé.".to_string(),
-                )),
-                Some("nouveau-mot-de-passe") => Some((
+        login_notice(
+            &query.read(),
+            "Numéro de dossier ou mot de passe incorrect. Vérifiez-les et réessayez.",
+            "Trop de tentatives de connexion pour ce dossier. Par sécurité, réessayez à partir de {} (heure de Paris), ou choisissez un nouveau mot de passe.",
+            "Connectez-vous pour accéder à votre espace sécurisé.",
+        )
+        .or_else(|| {
+            (query.read().get("info").as_deref() == Some("nouveau-mot-de-passe")).then(|| {
+                (
                     "notice",
                     "Votre nouveau mot de passe est enregistré : connectez-vous avec lui."
                         .to_string(),
-                )),
-                _ => None,
-            },
-        }
+                )
+            })
+        })
     };
     // Already logged in (the header's link, a bookmark): straight to the dossier.
     let session = Resource::new(|| (), |_| my_dossier());

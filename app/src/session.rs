@@ -13,6 +13,13 @@ use crate::state::AppState;
 
 /// The espace sécurisé's session cookie.
 pub const SESSION_COOKIE: &str = "espace";
+/// The espace sécurisé's door.
+pub const ESPACE: Door = Door {
+    cookie: SESSION_COOKIE,
+    lifetime_secs: services::accounts::SESSION_LIFETIME.as_secs(),
+    home: "/espace",
+    login_page: "/connexion",
+};
 /// The préinscription draft's cookie.
 pub const DRAFT_COOKIE: &str = "brouillon";
 
@@ -107,23 +114,70 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: i64) {
     }
 }
 
-/// Gives this browser a new session in cookie `name` (a new identifier at each login),
-/// after ending the one it held, if any.
-pub async fn start_session<E, F>(
-    name: &str,
-    token: &str,
-    max_age_secs: i64,
-    end_old: impl FnOnce(String) -> F,
-) -> Result<(), ServerFnError>
-where
-    E: std::fmt::Display,
-    F: std::future::Future<Output = Result<(), E>>,
-{
-    if let Some(old) = cookie(name) {
-        end_old(old).await.map_err(internal)?;
+/// A door to a private space (the candidates' espace sécurisé, the service's pages):
+/// its session cookie and its pages. Both log in and out the same way here.
+pub struct Door {
+    pub cookie: &'static str,
+    pub lifetime_secs: i64,
+    /// Where a login leads.
+    pub home: &'static str,
+    /// The login page, which words the refusals (`?erreur=…`) and the logout.
+    pub login_page: &'static str,
+}
+
+impl Door {
+    /// Answers a login: a new session (a new identifier at each login, the browser's
+    /// old one ended by `end_old`) and the home page; or back to the login page saying
+    /// why; or « busy ».
+    pub async fn enter<E, F>(
+        &self,
+        login: Result<String, E>,
+        end_old: impl FnOnce(String) -> F,
+    ) -> Result<(), ServerFnError>
+    where
+        E: services::login::LoginError + std::fmt::Display,
+        F: std::future::Future<Output = Result<(), E>>,
+    {
+        use services::login::Refusal;
+        let token = match login {
+            Ok(token) => token,
+            Err(error) => {
+                match error.refusal() {
+                    Some(Refusal::InvalidCredentials) => {
+                        redirect(&format!("{}?erreur=identifiants", self.login_page))
+                    }
+                    Some(Refusal::TooManyAttempts { retry_at_ms }) => redirect(&format!(
+                        "{}?erreur=tentatives&jusqua={retry_at_ms}",
+                        self.login_page
+                    )),
+                    None if error.busy() => return Err(busy()),
+                    None => return Err(internal(error)),
+                }
+                return Ok(());
+            }
+        };
+        if let Some(old) = cookie(self.cookie) {
+            end_old(old).await.map_err(internal)?;
+        }
+        set_cookie(self.cookie, &token, self.lifetime_secs);
+        redirect(self.home);
+        Ok(())
     }
-    set_cookie(name, token, max_age_secs);
-    Ok(())
+
+    /// Ends this browser's session, on the server (`end`) and in its cookie, and goes
+    /// back to the login page.
+    pub async fn leave<E, F>(&self, end: impl FnOnce(String) -> F) -> Result<(), ServerFnError>
+    where
+        E: std::fmt::Display,
+        F: std::future::Future<Output = Result<(), E>>,
+    {
+        if let Some(token) = cookie(self.cookie) {
+            end(token).await.map_err(internal)?;
+        }
+        set_cookie(self.cookie, "", 0);
+        redirect(&format!("{}?info=deconnecte", self.login_page));
+        Ok(())
+    }
 }
 
 /// The dossier of the request's session, if any. Without a session cookie nothing is

@@ -8,6 +8,7 @@ use sqlx::Row;
 use crate::{
     Clock, Db, DbError,
     dossiers::{self, Dossier, DossierError},
+    login,
     mail::MailError,
     outbox::Letter,
     passwords::{PasswordError, Passwords},
@@ -24,10 +25,8 @@ pub const RESET_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("unknown dossier or wrong password")]
-    InvalidCredentials,
-    #[error("too many attempts; retry after {retry_at_ms}")]
-    TooManyAttempts { retry_at_ms: i64 },
+    #[error(transparent)]
+    Refused(#[from] login::Refusal),
     #[error("the link is unknown, used or expired")]
     InvalidResetLink,
     #[error(transparent)]
@@ -38,6 +37,18 @@ pub enum AccountError {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Mail(#[from] MailError),
+}
+
+impl login::LoginError for AccountError {
+    fn refusal(&self) -> Option<login::Refusal> {
+        match self {
+            Self::Refused(refusal) => Some(*refusal),
+            _ => None,
+        }
+    }
+    fn busy(&self) -> bool {
+        matches!(self, Self::Password(PasswordError::Busy))
+    }
 }
 
 impl From<sqlx::Error> for AccountError {
@@ -92,52 +103,38 @@ pub async fn login(
     password: &str,
     client: &str,
 ) -> Result<(Dossier, String), AccountError> {
-    let now = clock.now().as_millisecond();
     // Counted on what was typed, normalised, so unknown numbers are limited too.
     let number = DossierNumber::parse(number).ok();
     let account = number.as_ref().map(|n| n.as_str()).unwrap_or("?");
-    let limits = throttle::login_limits("dossier", account, client);
-    let attempt = match throttle::attempt(db, &limits, now).await? {
-        Ok(attempt) => attempt,
-        Err(retry_at_ms) => return Err(AccountError::TooManyAttempts { retry_at_ms }),
+    let door = login::Door {
+        realm: "dossier",
+        account,
+        rehash: "UPDATE dossiers SET password_hash = $1 WHERE id = $2",
     };
-    let found = match &number {
-        Some(n) => sqlx::query("SELECT id, password_hash FROM dossiers WHERE number = $1")
+    let find = async {
+        let Some(n) = &number else {
+            return Ok::<_, AccountError>(None);
+        };
+        let row = sqlx::query("SELECT id, password_hash FROM dossiers WHERE number = $1")
             .bind(n.as_str())
             .fetch_optional(db.pool())
-            .await?
-            .map(|r| {
-                Ok::<_, sqlx::Error>((
-                    r.try_get::<String, _>("id")?,
-                    r.try_get::<String, _>("password_hash")?,
-                ))
-            })
-            .transpose()?,
-        None => None,
-    };
-    let verified = passwords
-        .verify_login(password, found.as_ref().map(|(_, h)| h.as_str()))
-        .await?;
-    let Some((id, _)) = found.filter(|_| verified.ok) else {
-        // The attempt stays counted, and now counts for this client too.
-        throttle::failed(db, attempt, now).await?;
-        tracing::info!(scope = %limits[0].scope, "login failed");
-        return Err(AccountError::InvalidCredentials);
-    };
-    if let Some(rehash) = verified.rehash {
-        sqlx::query("UPDATE dossiers SET password_hash = $1 WHERE id = $2")
-            .bind(rehash)
-            .bind(&id)
-            .execute(db.pool())
             .await?;
-    }
-    // A success is no failure, and ends this client's failures on this dossier.
-    throttle::forgive(db, attempt, &[&limits[0].scope]).await?;
+        let found = row.map(|r| -> Result<_, sqlx::Error> {
+            let id: String = r.try_get("id")?;
+            Ok(login::Found {
+                password_hash: r.try_get("password_hash")?,
+                account: id.clone(),
+                id,
+            })
+        });
+        Ok(found.transpose()?)
+    };
+    let id = login::check(db, passwords, clock, door, client, password, find).await?;
     let token = open_session(db, clock, &id).await?;
     tracing::info!(dossier = %account, "login");
     let dossier = dossiers::by_id(db, &id)
         .await?
-        .ok_or(AccountError::InvalidCredentials)?;
+        .ok_or(login::Refusal::InvalidCredentials)?;
     Ok((dossier, token))
 }
 

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod dossiers;
 pub mod housekeeping;
 pub mod instruction;
+pub mod login;
 pub mod mail;
 pub mod outbox;
 pub mod passwords;

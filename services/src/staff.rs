@@ -9,10 +9,9 @@ use jiff::SignedDuration;
 use sqlx::Row;
 
 use crate::{
-    Clock, Db, DbError,
+    Clock, Db, DbError, login,
     passwords::{PasswordError, Passwords},
     secrets::{new_token, token_hash},
-    throttle,
 };
 
 /// A working day; logging out ends it sooner.
@@ -31,14 +30,24 @@ pub enum StaffError {
     Invalid(String),
     #[error("a staff account with this email already exists")]
     AlreadyExists,
-    #[error("unknown email or wrong password")]
-    InvalidCredentials,
-    #[error("too many attempts; retry after {retry_at_ms}")]
-    TooManyAttempts { retry_at_ms: i64 },
+    #[error(transparent)]
+    Refused(#[from] login::Refusal),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
     Password(#[from] PasswordError),
+}
+
+impl login::LoginError for StaffError {
+    fn refusal(&self) -> Option<login::Refusal> {
+        match self {
+            Self::Refused(refusal) => Some(*refusal),
+            _ => None,
+        }
+    }
+    fn busy(&self) -> bool {
+        matches!(self, Self::Password(PasswordError::Busy))
+    }
 }
 
 impl From<sqlx::Error> for StaffError {
@@ -103,39 +112,28 @@ pub async fn login(
 ) -> Result<(Staff, String), StaffError> {
     let now = clock.now().as_millisecond();
     let key = Email::parse(email).map(|e| e.key()).unwrap_or_default();
-    let limits = throttle::login_limits("staff", &key, client);
-    let attempt = match throttle::attempt(db, &limits, now).await? {
-        Ok(attempt) => attempt,
-        Err(retry_at_ms) => return Err(StaffError::TooManyAttempts { retry_at_ms }),
+    let door = login::Door {
+        realm: "staff",
+        account: &key,
+        rehash: "UPDATE staff SET password_hash = $1 WHERE id = $2",
     };
-    let found =
+    let find = async {
         // A disabled account answers as an unknown address does.
-        sqlx::query("SELECT id, email, name, password_hash FROM staff WHERE email_key = $1 AND disabled_at IS NULL")
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM staff WHERE email_key = $1 AND disabled_at IS NULL")
             .bind(&key)
             .fetch_optional(db.pool())
             .await?;
-    let hash = found
-        .as_ref()
-        .map(|r| r.try_get::<String, _>("password_hash"))
-        .transpose()?;
-    // A decoy hash is checked for an unknown address: the same time, the same answer.
-    let verified = passwords.verify_login(password, hash.as_deref()).await?;
-    let Some(row) = found.filter(|_| verified.ok) else {
-        // The attempt stays counted, and now counts for this client too.
-        throttle::failed(db, attempt, now).await?;
-        tracing::info!(scope = %limits[0].scope, "staff login failed");
-        return Err(StaffError::InvalidCredentials);
+        let found = row.map(|r| -> Result<_, StaffError> {
+            let staff = from_row(&r)?;
+            Ok(login::Found {
+                id: staff.id.clone(),
+                password_hash: r.try_get("password_hash")?,
+                account: staff,
+            })
+        });
+        found.transpose()
     };
-    let staff = from_row(&row)?;
-    if let Some(rehash) = verified.rehash {
-        sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
-            .bind(rehash)
-            .bind(&staff.id)
-            .execute(db.pool())
-            .await?;
-    }
-    // A success is no failure, and ends this client's failures on this account.
-    throttle::forgive(db, attempt, &[&limits[0].scope]).await?;
+    let staff = login::check(db, passwords, clock, door, client, password, find).await?;
     let token = new_token();
     sqlx::query(
         "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",

@@ -4,6 +4,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use domain::registration::{Answers, Step};
 use jiff::{SignedDuration, Timestamp};
+use services::login::Refusal;
 use services::{
     Clock, Db,
     accounts::{self, AccountError},
@@ -315,12 +316,18 @@ async fn login_gives_a_session_and_refuses_alike_unknown_dossier_and_wrong_passw
         )
         .await;
         assert!(
-            matches!(wrong, Err(AccountError::InvalidCredentials)),
+            matches!(
+                wrong,
+                Err(AccountError::Refused(Refusal::InvalidCredentials))
+            ),
             "{}",
             env.label
         );
         assert!(
-            matches!(unknown, Err(AccountError::InvalidCredentials)),
+            matches!(
+                unknown,
+                Err(AccountError::Refused(Refusal::InvalidCredentials))
+            ),
             "{}",
             env.label
         );
@@ -360,10 +367,14 @@ async fn repeated_failures_lock_that_client_out_of_that_dossier_not_its_owner() 
         };
         for _ in 0..MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT {
             let r = login("mauvais mot de passe", "10.0.0.2").await;
-            assert!(matches!(r, Err(AccountError::InvalidCredentials)));
+            assert!(matches!(
+                r,
+                Err(AccountError::Refused(Refusal::InvalidCredentials))
+            ));
         }
         // The one who failed waits, even with the right password...
-        let Err(AccountError::TooManyAttempts { retry_at_ms }) = login(PASSWORD, "10.0.0.2").await
+        let Err(AccountError::Refused(Refusal::TooManyAttempts { retry_at_ms })) =
+            login(PASSWORD, "10.0.0.2").await
         else {
             panic!("{}: expected a lock", env.label)
         };
@@ -396,11 +407,16 @@ async fn guesses_sent_at_once_are_counted_before_any_is_evaluated() {
         let results = futures_util::future::join_all(guesses).await;
         let evaluated = results
             .iter()
-            .filter(|r| matches!(r, Err(AccountError::InvalidCredentials)))
+            .filter(|r| matches!(r, Err(AccountError::Refused(Refusal::InvalidCredentials))))
             .count();
         let refused = results
             .iter()
-            .filter(|r| matches!(r, Err(AccountError::TooManyAttempts { .. })))
+            .filter(|r| {
+                matches!(
+                    r,
+                    Err(AccountError::Refused(Refusal::TooManyAttempts { .. }))
+                )
+            })
             .count();
         assert_eq!(evaluated + refused, 12, "{}", env.label);
         assert!(
@@ -428,7 +444,7 @@ async fn a_client_that_fails_on_many_dossiers_is_stopped_and_the_others_are_not(
             )
             .await;
             assert!(
-                matches!(r, Err(AccountError::InvalidCredentials)),
+                matches!(r, Err(AccountError::Refused(Refusal::InvalidCredentials))),
                 "{}",
                 env.label
             );
@@ -443,7 +459,10 @@ async fn a_client_that_fails_on_many_dossiers_is_stopped_and_the_others_are_not(
         )
         .await;
         assert!(
-            matches!(r, Err(AccountError::TooManyAttempts { .. })),
+            matches!(
+                r,
+                Err(AccountError::Refused(Refusal::TooManyAttempts { .. }))
+            ),
             "{}",
             env.label
         );
@@ -700,7 +719,10 @@ async fn demo_accounts_left_by_an_earlier_run_are_closed_when_the_demo_is_off() 
         )
         .await;
         assert!(
-            matches!(candidate, Err(AccountError::InvalidCredentials)),
+            matches!(
+                candidate,
+                Err(AccountError::Refused(Refusal::InvalidCredentials))
+            ),
             "{}",
             env.label
         );

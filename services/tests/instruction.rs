@@ -5,6 +5,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use domain::instruction::DossierState;
 use jiff::{SignedDuration, Timestamp};
+use services::login::Refusal;
 use services::{
     Clock, catalogue,
     clock::ManualClock,
@@ -230,7 +231,10 @@ async fn staff_accounts_are_checked_unique_and_their_sessions_end() {
             "127.0.0.1",
         )
         .await;
-        assert!(matches!(wrong, Err(StaffError::InvalidCredentials)));
+        assert!(matches!(
+            wrong,
+            Err(StaffError::Refused(Refusal::InvalidCredentials))
+        ));
     }
 }
 
@@ -279,7 +283,7 @@ async fn a_disabled_staff_member_loses_access_at_once_and_the_log_keeps_their_na
         // The right password gets the answer of an unknown address.
         assert!(matches!(
             login("une phrase assez longue").await,
-            Err(StaffError::InvalidCredentials)
+            Err(StaffError::Refused(Refusal::InvalidCredentials))
         ));
         assert!(!staff::disable(&t.db, &clock, "agent@cdg.fr").await.unwrap());
         assert!(matches!(
@@ -313,7 +317,7 @@ async fn a_disabled_staff_member_loses_access_at_once_and_the_log_keeps_their_na
         assert!(!enable("agent@cdg.fr", NEW).await.unwrap(), "enabled once");
         assert!(matches!(
             login("une phrase assez longue").await,
-            Err(StaffError::InvalidCredentials)
+            Err(StaffError::Refused(Refusal::InvalidCredentials))
         ));
         let (again, _) = login(NEW).await.unwrap();
         assert_eq!(again, member);

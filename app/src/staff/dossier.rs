@@ -1,0 +1,434 @@
+//! One dossier as the service sees it: the answers, the files, the log, and the
+//! instruction's decisions.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use services::{
+    attachments, instruction,
+    staff::{self, Staff},
+};
+
+use super::{current_staff, failure, upper_first};
+use crate::session::{internal, state};
+
+/// Why a PDF declaring JavaScript is not previewed.
+const SCRIPT_WARNING: &str = "Ce PDF contient du JavaScript : il n'est pas affiché ici. Téléchargez-le et ouvrez-le avec prudence.";
+
+#[server(endpoint = "service/decision")]
+pub async fn record_decision(
+    #[server(default)] numero: String,
+    #[server(default)] decision: String,
+    #[server(default)] texte: String,
+) -> Result<(), ServerFnError> {
+    use domain::instruction::Decision;
+    let decision = match decision.as_str() {
+        "complet" => Decision::Complete,
+        "incomplet" => Decision::Incomplete { missing: texte },
+        "admis" => Decision::Accept,
+        "rejete" => Decision::Reject { reason: texte },
+        _ => return Err(ServerFnError::new("Décision inconnue.")),
+    };
+    let back = numero.clone();
+    decided(&back, |state, member| async move {
+        instruction::decide(
+            &state.db,
+            &*state.clock,
+            &state.base_url,
+            &member,
+            &numero,
+            decision,
+        )
+        .await
+    })
+    .await
+}
+
+#[server(endpoint = "service/rouvrir")]
+pub async fn reopen_dossier(
+    #[server(default)] numero: String,
+    #[server(default)] jusqua: String,
+) -> Result<(), ServerFnError> {
+    // `<input type="date">` sends AAAA-MM-JJ; typed by hand, JJ/MM/AAAA.
+    let day = jusqua
+        .parse::<jiff::civil::Date>()
+        .ok()
+        .or_else(|| domain::candidate::parse_date(&jusqua));
+    let Some(day) = day else {
+        crate::session::redirect(&format!("{}?erreur=date", dossier_path(&numero)));
+        return Ok(());
+    };
+    let back = numero.clone();
+    decided(&back, |state, member| async move {
+        instruction::reopen(
+            &state.db,
+            &*state.clock,
+            &state.base_url,
+            &member,
+            &numero,
+            day,
+        )
+        .await
+    })
+    .await
+}
+
+fn dossier_path(number: &str) -> String {
+    format!("/service/dossiers/{}", crate::account::urlencode(number))
+}
+
+/// Runs a decision for the staff member of the request, and answers with a redirect
+/// back to the dossier saying how it went.
+async fn decided<F, Fut>(number: &str, run: F) -> Result<(), ServerFnError>
+where
+    F: FnOnce(crate::state::AppState, Staff) -> Fut,
+    Fut: std::future::Future<
+            Output = Result<services::dossiers::Dossier, instruction::DecisionError>,
+        >,
+{
+    use instruction::DecisionError;
+    let member =
+        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
+    let back = dossier_path(number);
+    match run(state(), member).await {
+        Ok(_) => crate::session::redirect(&format!("{back}?fait=1#instruction")),
+        Err(DecisionError::Refused(r)) => {
+            crate::session::redirect(&format!("{back}?erreur={}#instruction", r.code()))
+        }
+        Err(DecisionError::ReopenDate) => {
+            crate::session::redirect(&format!("{back}?erreur=date#instruction"))
+        }
+        Err(DecisionError::UnknownDossier) => crate::session::redirect("/service"),
+        Err(e) => return Err(internal(e)),
+    }
+    Ok(())
+}
+
+#[component]
+pub(super) fn DossierDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let number = params.read_untracked().get("number").unwrap_or_default();
+    let preview = query.read_untracked().get("voir");
+    view! {
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                let state = state();
+                let (d, dossier_state) = match instruction::dossier(&state.db, &*state.clock, &number).await {
+                    Ok(Some(found)) => found,
+                    Ok(None) => return view! {
+                        <Title text="Dossier introuvable" />
+                        <h1>"Dossier introuvable"</h1>
+                        <p><a href="/service">"Revenir aux concours"</a></p>
+                    }.into_any(),
+                    Err(e) => return failure(e),
+                };
+                let (pieces, files, audit) = match (
+                    attachments::requested_pieces(&state.db, &d).await,
+                    attachments::list(&state.db, &d.id).await,
+                    staff::audit_of_dossier(&state.db, &d.id).await,
+                ) {
+                    (Ok(p), Ok(f), Ok(a)) => (p, f, a),
+                    (Err(e), _, _) | (_, Err(e), _) => return failure(e),
+                    (_, _, Err(e)) => return failure(e),
+                };
+                let letters = match services::outbox::of_dossier(&state.db, &d.id).await {
+                    Ok(letters) => letters,
+                    Err(e) => return failure(e),
+                };
+                let duplicates = match services::registrations::refused_duplicates(&state.db, &d.id).await {
+                    Ok(duplicates) => duplicates,
+                    Err(e) => return failure(e),
+                };
+                let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id).cloned());
+                let r = d.registration.clone();
+                view! {
+                    <Title text=format!("Dossier {}", d.number) />
+                    <p class="breadcrumb"><a href="/service">"Concours"</a>" › "<a href=format!("/service/concours/{}", d.exam_slug.as_str())>{d.exam_title.clone()}</a></p>
+                    <h1>"Dossier "<span class="dossier-number">{d.number.to_string()}</span></h1>
+                    <p class="closure-status" data-state=dossier_state.code()>{upper_first(dossier_state.label())}
+                        {d.closed_at.map(|at| format!(" le {} (heure de Paris)", domain::french::paris_date_time_ms(at)))}
+                    </p>
+                    <section aria-labelledby="candidat-titre">
+                        <h2 id="candidat-titre">"Candidat"</h2>
+                        <dl>
+                            {answers(&r).into_iter().map(|(label, value)| view! { <dt>{label}</dt><dd>{value}</dd> }).collect_view()}
+                            <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at)}</dd>
+                        </dl>
+                    </section>
+                    <section aria-labelledby="pieces-titre">
+                        <h2 id="pieces-titre">"Pièces"</h2>
+                        {(!files.is_empty()).then(|| view! {
+                            <p><a class="button secondary" href=format!("/service/dossiers/{}/fichiers.zip", d.number) download>"Télécharger tous les fichiers (ZIP)"</a></p>
+                        })}
+                        <ul class="piece-list">
+                            {pieces.into_iter().map(|p| {
+                                let own: Vec<_> = files.iter().filter(|f| f.piece_code == p.code).cloned().collect();
+                                view! {
+                                    <li class="piece" data-piece=p.code.clone()>
+                                        <div class="piece-text">
+                                            <h3>{p.label.clone()}</h3>
+                                            {if own.is_empty() {
+                                                view! { <p class="piece-meta">"Aucun fichier"</p> }.into_any()
+                                            } else {
+                                                view! {
+                                                    <ul class="file-list">
+                                                        {own.into_iter().map(|f| view! {
+                                                            <li class="file">
+                                                                <span class="file-name">{f.name.clone()}</span>
+                                                                {f.script.then(|| view! { <span class="file-warning">{SCRIPT_WARNING}</span> })}
+                                                                <span class="file-actions">
+                                                                    <a href=format!("?voir={}#apercu", f.id)>{format!("Voir « {} »", f.name)}</a>
+                                                                    <a href=format!("/service/fichiers/{}?telecharger=1", f.id) download>{format!("Télécharger « {} »", f.name)}</a>
+                                                                </span>
+                                                                // What the candidate's accusé de réception lists.
+                                                                <span class="file-meta">{format!("{} · déposé le {} · SHA-256 ", domain::french::size(f.size), domain::french::paris_date_time_ms(f.created_at))}<span class="hash">{f.sha256.clone()}</span></span>
+                                                            </li>
+                                                        }).collect_view()}
+                                                    </ul>
+                                                }.into_any()
+                                            }}
+                                        </div>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                        {previewed.map(|f| {
+                            let src = format!("/service/fichiers/{}", f.id);
+                            view! {
+                                <figure id="apercu" class="preview">
+                                    {if f.script {
+                                        view! { <p class="file-warning">{SCRIPT_WARNING}</p> }.into_any()
+                                    } else if f.kind == domain::FileKind::Jpeg {
+                                        view! { <img src=src alt=format!("Aperçu de {}", f.name) /> }.into_any()
+                                    } else {
+                                        view! { <iframe src=src title=format!("Aperçu de {}", f.name)></iframe> }.into_any()
+                                    }}
+                                    <figcaption>{f.name.clone()}</figcaption>
+                                </figure>
+                            }
+                        })}
+                    </section>
+                    <Instruction dossier=d.clone() state=dossier_state />
+                    <section aria-labelledby="journal-titre">
+                        <h2 id="journal-titre">"Journal"</h2>
+                        {if audit.is_empty() {
+                            view! { <p>"Aucune action du service sur ce dossier."</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="staff-table audit">
+                                    <thead><tr><th scope="col">"Quand"</th><th scope="col">"Qui"</th><th scope="col">"Quoi"</th></tr></thead>
+                                    <tbody>
+                                        {audit.into_iter().map(|a| view! {
+                                            <tr>
+                                                <td>{domain::french::paris_date_time_ms(a.at)}</td>
+                                                <td>{a.staff_name}</td>
+                                                <td>{if a.detail.is_empty() { a.action } else { format!("{} : {}", a.action, a.detail) }}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                    </section>
+                    {(!duplicates.is_empty()).then(|| view! {
+                        <section aria-labelledby="doublons-titre" class="duplicates">
+                            <h2 id="doublons-titre">"Préinscriptions refusées avec la même identité"</h2>
+                            <p>"Quelqu'un a voulu se préinscrire avec l'identité de ce dossier. Si ce n'est pas le candidat de ce dossier, contactez-le :"</p>
+                            <ul>
+                                {duplicates.into_iter().map(|r| view! {
+                                    <li>{format!("{} · {} · {} · le {}", r.name, r.email, r.phone, domain::french::paris_date_time_ms(r.at))}</li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    })}
+                    <section aria-labelledby="courriels-titre">
+                        <h2 id="courriels-titre">"Courriels au candidat"</h2>
+                        {if letters.is_empty() {
+                            view! { <p>"Aucun courriel pour ce dossier."</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="staff-table mails">
+                                    <thead><tr><th scope="col">"Objet"</th><th scope="col">"Écrit le"</th><th scope="col">"Envoi"</th></tr></thead>
+                                    <tbody>
+                                        {letters.into_iter().map(|l| {
+                                            let status = match (l.sent_at, &l.last_error) {
+                                                (Some(at), _) => format!("envoyé le {}", domain::french::paris_date_time_ms(at)),
+                                                (None, Some(error)) => format!("en échec après {} essai(s), nouvel essai prévu (détail technique : {error})", l.attempts),
+                                                (None, None) => "en attente d'envoi".to_string(),
+                                            };
+                                            view! {
+                                                <tr data-sent=l.sent_at.is_some().to_string()>
+                                                    <td>{l.subject}</td>
+                                                    <td>{domain::french::paris_date_time_ms(l.created_at)}</td>
+                                                    <td>{status}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                    </section>
+                }
+                .into_any()
+            })}
+        </Suspense>
+    }
+}
+
+/// The service's review and decision, and the forms that record them: only what the
+/// dossier's state allows is offered (the server checks it again).
+#[component]
+fn Instruction(
+    dossier: services::dossiers::Dossier,
+    state: domain::instruction::DossierState,
+) -> impl IntoView {
+    use domain::instruction::{DecisionRefused, DossierState, Review};
+    let query = use_query_map();
+    let q = query.read_untracked();
+    let message = if q.get("fait").is_some() {
+        Some((
+            "notice",
+            "Enregistré : le candidat en est informé par courriel et sur son espace sécurisé."
+                .to_string(),
+        ))
+    } else {
+        q.get("erreur").and_then(|code| match code.as_str() {
+            "date" => Some((
+                "alert",
+                "Indiquez une date de réouverture postérieure à aujourd'hui.".to_string(),
+            )),
+            code => DecisionRefused::from_code(code).map(|r| ("alert", r.to_string())),
+        })
+    };
+    let d = dossier;
+    let number = d.number.to_string();
+    let open = state == DossierState::Closed;
+    let complete = d.review == Some(Review::Complete);
+    let review = match d.review {
+        Some(Review::Complete) => "complet".to_string(),
+        Some(Review::Incomplete) => {
+            format!("incomplet : {}", d.review_note.clone().unwrap_or_default())
+        }
+        None => "pas encore vérifié".to_string(),
+    };
+    let hidden = move || view! { <input type="hidden" name="numero" value=number.clone() /> };
+    view! {
+        <section id="instruction" aria-labelledby="instruction-titre">
+            <h2 id="instruction-titre">"Instruction"</h2>
+            {message.map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
+            <dl>
+                <dt>"Pièces"</dt><dd data-review>{review}</dd>
+                {d.decision_reason.clone().map(|r| view! { <dt>"Motif du rejet"</dt><dd>{r}</dd> })}
+                {d.reopened_until.map(|t| view! { <dt>"Rouvert jusqu'au"</dt><dd>{domain::french::paris_date_time_ms(t)}</dd> })}
+            </dl>
+            {open.then(|| view! {
+                <div class="decisions">
+                    <form method="post" action="/api/service/decision">
+                        {hidden()}
+                        <input type="hidden" name="decision" value="complet" />
+                        <button type="submit" class="button secondary">"Dossier complet"</button>
+                    </form>
+                    <form method="post" action="/api/service/decision" class="narrow-form">
+                        {hidden()}
+                        <input type="hidden" name="decision" value="incomplet" />
+                        <div class="field">
+                            <label for="manquantes">"Pièces manquantes ou à corriger"</label>
+                            <textarea id="manquantes" name="texte" rows="2" required></textarea>
+                        </div>
+                        <button type="submit" class="button secondary">"Dossier incomplet"</button>
+                    </form>
+                    <form method="post" action="/api/service/rouvrir" class="narrow-form">
+                        {hidden()}
+                        <div class="field">
+                            <label for="jusqua">"Rouvrir au candidat jusqu'au (inclus)"</label>
+                            <input id="jusqua" name="jusqua" type="date" required />
+                        </div>
+                        <button type="submit" class="button secondary">"Rouvrir le dossier"</button>
+                    </form>
+                    <form method="post" action="/api/service/decision">
+                        {hidden()}
+                        <input type="hidden" name="decision" value="admis" />
+                        {(!complete).then(|| view! { <p class="hint">"Marquez d'abord le dossier complet pour l'admettre à concourir."</p> })}
+                        <button type="submit" class="button primary" disabled=!complete>"Admettre à concourir"</button>
+                    </form>
+                    <form method="post" action="/api/service/decision" class="narrow-form">
+                        {hidden()}
+                        <input type="hidden" name="decision" value="rejete" />
+                        <div class="field">
+                            <label for="motif">"Motif du rejet"</label>
+                            <textarea id="motif" name="texte" rows="2" required></textarea>
+                        </div>
+                        <button type="submit" class="button secondary">"Rejeter le dossier"</button>
+                    </form>
+                </div>
+            })}
+        </section>
+    }
+}
+
+/// The préinscription's answers as the wizard's summary names them.
+fn answers(r: &domain::registration::Registration) -> Vec<(&'static str, String)> {
+    use crate::wizard::{label, shown};
+    use domain::registration::Situation;
+    let mut out = vec![
+        (label("civilite"), shown("civilite", &r.civilite)),
+        (label("nom_naissance"), r.birth_name.as_str().to_string()),
+    ];
+    if let Some(n) = &r.usage_name {
+        out.push((label("nom_usage"), n.as_str().to_string()));
+    }
+    out.extend([
+        (label("prenoms"), r.first_names.as_str().to_string()),
+        (
+            label("date_naissance"),
+            r.birth_date.strftime("%d/%m/%Y").to_string(),
+        ),
+        (label("lieu_naissance"), r.birth_place.clone()),
+        (label("pays_naissance"), r.birth_country.clone()),
+        (label("nationalite"), shown("nationalite", &r.nationality)),
+        (label("email"), r.email.as_str().to_string()),
+        (label("telephone"), r.phone.display()),
+        (
+            label("adresse"),
+            [
+                Some(r.address.clone()),
+                r.address_complement.clone(),
+                Some(format!("{} {}", r.postal_code, r.city)),
+                Some(r.country.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", "),
+        ),
+    ]);
+    if let Some(v) = r.voie {
+        out.push((label("voie"), shown("voie", v.as_str())));
+    }
+    match &r.situation {
+        Situation::Diploma { title, year } => {
+            out.push((label("diplome"), title.clone()));
+            out.push((label("diplome_annee"), year.to_string()));
+        }
+        Situation::PublicAgent {
+            employer,
+            grade,
+            titularisation,
+        } => {
+            out.push((label("employeur"), employer.clone()));
+            out.push((label("grade"), grade.clone()));
+            out.push((
+                label("date_titularisation"),
+                titularisation.strftime("%d/%m/%Y").to_string(),
+            ));
+        }
+        Situation::Activity { description } => out.push((label("activite"), description.clone())),
+    }
+    out.push((
+        label("amenagement_precisions"),
+        r.accommodation.clone().unwrap_or_else(|| "Aucun".into()),
+    ));
+    out
+}

@@ -1,0 +1,104 @@
+//! One exam's dossiers, filtered by state, with their exports.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use services::instruction::{self, DossierLine};
+
+use super::{failure, upper_first};
+use crate::session::state;
+
+#[component]
+pub(super) fn DossiersPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let exam = params.read_untracked().get("exam").unwrap_or_default();
+    let search = query.read_untracked().get("q").unwrap_or_default();
+    let state_code = query.read_untracked().get("etat").unwrap_or_default();
+    let filter = domain::instruction::DossierState::from_code(&state_code);
+    view! {
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                let state = state();
+                let title = match instruction::exam_title(&state.db, &exam).await {
+                    Ok(t) => t,
+                    Err(instruction::InstructionError::UnknownExam) => return view! {
+                        <Title text="Concours introuvable" />
+                        <h1>"Concours introuvable"</h1>
+                        <p><a href="/service">"Revenir aux concours"</a></p>
+                    }.into_any(),
+                    Err(e) => return failure(e),
+                };
+                let lines = match instruction::dossiers(&state.db, &*state.clock, &exam, &search, filter).await {
+                    Ok(lines) => lines,
+                    Err(e) => return failure(e),
+                };
+                let export = format!(
+                    "/service/concours/{exam}/dossiers.csv?q={}&etat={}",
+                    crate::account::urlencode(&search),
+                    filter.map(|s| s.code()).unwrap_or("")
+                );
+                let count = match lines.len() {
+                    0 => "Aucun dossier".to_string(),
+                    1 => "1 dossier".to_string(),
+                    n => format!("{n} dossiers"),
+                };
+                view! {
+                    <Title text=format!("Dossiers : {title}") />
+                    <p class="breadcrumb"><a href="/service">"Concours"</a></p>
+                    <h1>{title.clone()}</h1>
+                    <form method="get" class="staff-search" role="search">
+                        <div class="field">
+                            <label for="q">"N° de dossier ou nom"</label>
+                            <input id="q" name="q" type="search" value=search.clone() />
+                        </div>
+                        <div class="field">
+                            <label for="etat">"État"</label>
+                            <select id="etat" name="etat">
+                                <option value="" selected=filter.is_none()>"Tous"</option>
+                                {domain::instruction::DossierState::ALL.into_iter().map(|s| view! {
+                                    <option value=s.code() selected=filter == Some(s)>{upper_first(s.label())}</option>
+                                }).collect_view()}
+                            </select>
+                        </div>
+                        <button type="submit" class="button secondary">"Rechercher"</button>
+                    </form>
+                    <p role="status">{count}" · "<a href=export download>"Exporter ces dossiers (CSV)"</a>
+                        " · "<a href=format!("/service/concours/{exam}/dossiers.zip") download>"Télécharger les dossiers clôturés (ZIP)"</a></p>
+                    <div class="table-scroll" role="region" aria-label="Dossiers" tabindex="0">
+                    <table class="staff-table">
+                        <thead>
+                            <tr>
+                                <th scope="col">"N° de dossier"</th>
+                                <th scope="col">"Candidat"</th>
+                                <th scope="col">"Voie"</th>
+                                <th scope="col">"État"</th>
+                                <th scope="col">"Clôturé le"</th>
+                                <th scope="col">"Fichiers"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {lines.into_iter().map(|line| dossier_row(&line)).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                }
+                .into_any()
+            })}
+        </Suspense>
+    }
+}
+
+fn dossier_row(line: &DossierLine) -> impl IntoView + use<> {
+    let d = &line.dossier;
+    view! {
+        <tr data-dossier=d.number.to_string()>
+            <th scope="row"><a href=format!("/service/dossiers/{}", d.number)>{d.number.to_string()}</a></th>
+            <td>{d.registration.display_name()}</td>
+            <td>{d.registration.voie.map(|v| v.label().to_string()).unwrap_or_default()}</td>
+            <td data-state=line.state.code()>{line.state.label()}</td>
+            <td>{d.closed_at.map(domain::french::paris_date_time_ms).unwrap_or_default()}</td>
+            <td class="count">{line.files}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,76 @@
+//! The staff's door: the login page, and the server functions that open and close a
+//! staff session.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use services::staff;
+
+use super::STAFF_COOKIE;
+use crate::session::{Door, state};
+
+/// The service's door: a session of its own, never the candidates' one.
+const DOOR: Door = Door {
+    cookie: STAFF_COOKIE,
+    lifetime_secs: staff::SESSION_LIFETIME.as_secs(),
+    home: "/service",
+    login_page: "/service/connexion",
+};
+
+#[server(endpoint = "service/connexion")]
+pub async fn staff_login(
+    #[server(default)] email: String,
+    #[server(default)] mot_de_passe: String,
+) -> Result<(), ServerFnError> {
+    use crate::session::client_ip;
+    let state = state();
+    let login = staff::login(
+        &state.db,
+        &state.passwords,
+        &*state.clock,
+        &email,
+        &mot_de_passe,
+        &client_ip(),
+    )
+    .await;
+    DOOR.enter(login.map(|(_, token)| token), |old| async move {
+        staff::close_session(&state.db, &old).await
+    })
+    .await
+}
+
+#[server(endpoint = "service/deconnexion")]
+pub async fn staff_logout() -> Result<(), ServerFnError> {
+    DOOR.leave(|token| async move { staff::close_session(&state().db, &token).await })
+        .await
+}
+
+#[component]
+pub(super) fn StaffLoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = query.read_untracked();
+    let message = crate::account::login_notice(
+        &q,
+        "Adresse électronique ou mot de passe incorrect.",
+        "Trop de tentatives de connexion. Réessayez à partir de {} (heure de Paris).",
+        "Connectez-vous pour accéder au service concours.",
+    );
+    view! {
+        <Title text="Connexion du service concours" />
+        <h1>"Connexion du service concours"</h1>
+        {message.map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
+        <form method="post" action="/api/service/connexion" class="narrow-form">
+            <div class="field">
+                <label for="email">"Adresse électronique"</label>
+                <input id="email" name="email" type="email" autocomplete="username" spellcheck="false" required />
+            </div>
+            <div class="field">
+                <label for="mot_de_passe">"Mot de passe"</label>
+                <input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="current-password" required />
+            </div>
+            <div class="actions">
+                <button type="submit" class="button primary">"Se connecter"</button>
+            </div>
+        </form>
+    }
+}
