@@ -47,15 +47,16 @@ clippy:
 
 # Service and HTTP tests run on SQLite always, and on PostgreSQL when it answers
 # (each test creates its own database, dropped afterwards); files on a local folder,
-# and on an S3 server that scripts/with-s3.sh starts for them. A hung test fails the
+# and on an S3 server that scripts/with-s3.sh starts for them; the antivirus against
+# the clamd daemons scripts/with-clamd.sh starts (EICAR signature only). A hung test fails the
 # run at 45 minutes instead of holding CI.
 rust-test:
 ifeq ($(PG_UP),1)
 	$(MAKE) pg-clean
-	DATABASE_URL_PG=$(PG_URL) timeout 45m scripts/with-s3.sh cargo test --workspace --exclude frontend; status=$$?; $(MAKE) pg-clean; exit $$status
+	DATABASE_URL_PG=$(PG_URL) timeout 45m scripts/with-s3.sh scripts/with-clamd.sh cargo test --workspace --exclude frontend; status=$$?; $(MAKE) pg-clean; exit $$status
 else
 	@echo "PostgreSQL does not answer at $(PG_URL): Rust tests run on SQLite only"
-	timeout 45m scripts/with-s3.sh cargo test --workspace --exclude frontend
+	timeout 45m scripts/with-s3.sh scripts/with-clamd.sh cargo test --workspace --exclude frontend
 endif
 
 pg-clean:
@@ -63,4 +64,4 @@ pg-clean:
 	  | while read -r db; do psql "$(PG_URL)" -qc "drop database if exists \"$$db\"" ; done
 
 e2e: build-debug
-	scripts/e2e.sh
+	scripts/with-clamd.sh scripts/e2e.sh

@@ -9,7 +9,9 @@ BIN=${E2E_SERVER_BIN:-${CARGO_TARGET_DIR:-target}/debug/server}
 DATA=$(mktemp -d)
 LOG="$DATA/server.log"
 
-APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_SITE_ROOT=target/site APP_DEMO=true \
+# Under scripts/with-clamd.sh, every upload is scanned by its clamd.
+env ${TEST_CLAMD:+APP_CLAMD="$TEST_CLAMD"} \
+  APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_SITE_ROOT=target/site APP_DEMO=true \
   APP_TRUSTED_PROXIES=127.0.0.1 \
   DATABASE_URL="sqlite://$DATA/concours.db" RUST_LOG=${E2E_LOG:-warn} "$BIN" >"$LOG" 2>&1 &
 SERVER=$!

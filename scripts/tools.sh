@@ -45,6 +45,13 @@ if [ "${1:-}" = test ]; then
     say "installing aiosmtpd 1.4.6 (an SMTP server for the tests)"
     python3 -m pip install --quiet aiosmtpd==1.4.6
   fi
+  # ClamAV's daemon, for the antivirus tests (scripts/with-clamd.sh); its service is
+  # not started, and no signature is downloaded (the tests write their own).
+  if ! command -v clamd >/dev/null; then
+    say "installing Debian's clamav-daemon"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q clamav-daemon
+  fi
   if ! command -v chromium >/dev/null; then
     say "installing Debian's Chromium"
     as_root apt-get update -q

@@ -40,7 +40,7 @@ pub async fn close_dossier() -> Result<(), ServerFnError> {
 pub fn missing(pieces: &[PieceView]) -> Vec<MissingPiece> {
     pieces
         .iter()
-        .filter(|p| p.requirement == PieceRequirement::Mandatory && p.files.is_empty())
+        .filter(|p| p.requirement == PieceRequirement::Mandatory && p.deposited() == 0)
         .map(|p| MissingPiece {
             code: p.code.clone(),
             label: p.label.clone(),

@@ -61,7 +61,7 @@ pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
                             <ul class="piece-list">
                                 {list.into_iter().map(|p| {
                                     let state = state_text(&p);
-                                    let done = !p.files.is_empty();
+                                    let done = p.deposited() > 0;
                                     view! {
                                         <li class="piece" data-piece=p.code.clone()>
                                             <div class="piece-text">

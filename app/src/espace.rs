@@ -111,6 +111,7 @@ pub struct FileView {
     pub kind: FileKind,
     pub size: u64,
     pub created_at_ms: i64,
+    pub scan: domain::antivirus::VirusScan,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -153,6 +154,7 @@ pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
                     kind: f.kind,
                     size: f.size,
                     created_at_ms: f.created_at,
+                    scan: f.scan,
                 })
                 .collect(),
             code: piece.code,
@@ -176,8 +178,15 @@ pub fn requirement_text(r: PieceRequirement) -> &'static str {
     }
 }
 
+impl PieceView {
+    /// The files that count: all but those the antivirus found infected (deleted).
+    pub fn deposited(&self) -> usize {
+        self.files.iter().filter(|f| f.scan.counts()).count()
+    }
+}
+
 pub fn state_text(p: &PieceView) -> String {
-    match p.files.len() {
+    match p.deposited() {
         0 => "à fournir".into(),
         1 => "1 fichier déposé".into(),
         n => format!("{n} fichiers déposés"),

@@ -13,6 +13,8 @@ pub mod dossier;
 pub mod espace;
 mod form;
 #[cfg(feature = "hydrate")]
+mod js;
+#[cfg(feature = "hydrate")]
 mod photos;
 pub mod pieces;
 #[cfg(feature = "ssr")]

@@ -7,7 +7,9 @@
 
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement, Url};
+use web_sys::Blob;
+
+use crate::js;
 
 /// The JPEG quality a photo is encoded at: a page stays legible, and a phone photo of
 /// 3 to 8 Mo weighs under 1 Mo.
@@ -23,55 +25,75 @@ pub struct Jpeg {
     pub height: u32,
 }
 
-/// The picture, decoded and turned upright by the browser (EXIF orientation applied);
-/// `None` when the browser cannot read it as an image.
-async fn decode(file: &Blob) -> Option<HtmlImageElement> {
-    let url = Url::create_object_url_with_blob(file).ok()?;
-    let img = HtmlImageElement::new().ok()?;
-    img.set_src(&url);
-    let decoded = JsFuture::from(img.decode()).await;
-    let _ = Url::revoke_object_url(&url);
+/// A blob's size in bytes.
+pub fn size(blob: &Blob) -> f64 {
+    js::number(blob, "size")
+}
+
+/// The picture (an `<img>`), decoded and turned upright by the browser (EXIF
+/// orientation applied); `None` when the browser cannot read it as an image.
+async fn decode(file: &Blob) -> Option<JsValue> {
+    let urls = js::global("URL");
+    let url = js::call(&urls, "createObjectURL", &[file]).ok()?;
+    let img: JsValue = leptos::prelude::document()
+        .create_element("img")
+        .ok()?
+        .into();
+    js::set(&img, "src", &url);
+    let decoded = match js::call(&img, "decode", &[]) {
+        Ok(promise) => JsFuture::from(js_sys::Promise::from(promise)).await,
+        Err(e) => Err(e),
+    };
+    let _ = js::call(&urls, "revokeObjectURL", &[&url]);
     decoded.ok()?;
     Some(img)
 }
 
-/// Whether this picture is worth reducing: heavier than [`HEAVY`] or larger than
-/// [`domain::picture::LONG_SIDE`].
-fn is_heavy(img: &HtmlImageElement, bytes: f64) -> bool {
-    bytes > HEAVY || img.natural_width().max(img.natural_height()) > domain::picture::LONG_SIDE
+/// A picture's natural size, in pixels.
+fn natural(img: &JsValue) -> (u32, u32) {
+    (
+        js::number(img, "naturalWidth") as u32,
+        js::number(img, "naturalHeight") as u32,
+    )
 }
 
-fn canvas(width: f64, height: f64) -> Option<(HtmlCanvasElement, CanvasRenderingContext2d)> {
-    let canvas: HtmlCanvasElement = leptos::prelude::document()
+/// Whether this picture is worth reducing: heavier than [`HEAVY`] or larger than
+/// [`domain::picture::LONG_SIDE`].
+fn is_heavy(img: &JsValue, bytes: f64) -> bool {
+    let (w, h) = natural(img);
+    bytes > HEAVY || w.max(h) > domain::picture::LONG_SIDE
+}
+
+/// A canvas of this size, white, and its 2D context.
+fn canvas(width: f64, height: f64) -> Option<(JsValue, JsValue)> {
+    let canvas: JsValue = leptos::prelude::document()
         .create_element("canvas")
         .ok()?
-        .dyn_into()
-        .ok()?;
-    canvas.set_width(width as u32);
-    canvas.set_height(height as u32);
-    let context: CanvasRenderingContext2d = canvas.get_context("2d").ok()??.dyn_into().ok()?;
+        .into();
+    js::set(&canvas, "width", width);
+    js::set(&canvas, "height", height);
+    let context = js::call(&canvas, "getContext", &[&"2d".into()]).ok()?;
+    if context.is_null() || context.is_undefined() {
+        return None;
+    }
     // Flattened on white: a transparent PNG must not turn black as a JPEG.
-    context.set_fill_style_str("#fff");
-    context.fill_rect(0.0, 0.0, width, height);
+    js::set(&context, "fillStyle", "#fff");
+    let [x, y, w, h] = [0.0, 0.0, width, height].map(JsValue::from_f64);
+    js::call(&context, "fillRect", &[&x, &y, &w, &h]).ok()?;
     Some((canvas, context))
 }
 
 /// The picture as a JPEG of at most [`domain::picture::LONG_SIDE`] on its long side,
 /// through the canvases [`domain::picture::reduction_steps`] gives.
-async fn to_jpeg(img: &HtmlImageElement) -> Option<Jpeg> {
-    let mut current: Option<HtmlCanvasElement> = None;
+async fn to_jpeg(img: &JsValue) -> Option<Jpeg> {
+    let mut current: Option<JsValue> = None;
     let (mut width, mut height) = (0, 0);
-    for (w, h) in domain::picture::reduction_steps(img.natural_width(), img.natural_height()) {
+    let (natural_width, natural_height) = natural(img);
+    for (w, h) in domain::picture::reduction_steps(natural_width, natural_height) {
         let (next, context) = canvas(f64::from(w), f64::from(h))?;
-        let (dw, dh) = (f64::from(w), f64::from(h));
-        match &current {
-            None => context
-                .draw_image_with_html_image_element_and_dw_and_dh(img, 0.0, 0.0, dw, dh)
-                .ok()?,
-            Some(previous) => context
-                .draw_image_with_html_canvas_element_and_dw_and_dh(previous, 0.0, 0.0, dw, dh)
-                .ok()?,
-        }
+        let source = current.as_ref().unwrap_or(img);
+        let [x, y, dw, dh] = [0.0, 0.0, f64::from(w), f64::from(h)].map(JsValue::from_f64);
+        js::call(&context, "drawImage", &[source, &x, &y, &dw, &dh]).ok()?;
         current = Some(next);
         (width, height) = (w, h);
     }
@@ -80,27 +102,26 @@ async fn to_jpeg(img: &HtmlImageElement) -> Option<Jpeg> {
         let done = Closure::once_into_js(move |blob: JsValue| {
             let _ = resolve.call1(&JsValue::NULL, &blob);
         });
-        if canvas
-            .to_blob_with_type_and_encoder_options(
-                done.unchecked_ref(),
-                "image/jpeg",
-                &JsValue::from_f64(QUALITY),
-            )
-            .is_err()
-        {
+        let quality = JsValue::from_f64(QUALITY);
+        if js::call(&canvas, "toBlob", &[&done, &"image/jpeg".into(), &quality]).is_err() {
             let _ = js_sys::Function::from(done).call1(&JsValue::NULL, &JsValue::NULL);
         }
     });
-    let blob: Blob = JsFuture::from(blob).await.ok()?.dyn_into().ok()?;
+    let blob = JsFuture::from(blob).await.ok()?;
+    if blob.is_null() {
+        return None;
+    }
     Some(Jpeg {
-        blob,
+        blob: blob.unchecked_into(),
         width,
         height,
     })
 }
 
-async fn bytes_of(blob: &Blob) -> Option<Vec<u8>> {
-    let buffer = JsFuture::from(blob.array_buffer()).await.ok()?;
+/// A blob's bytes.
+pub async fn bytes_of(blob: &Blob) -> Option<Vec<u8>> {
+    let promise = js::call(blob, "arrayBuffer", &[]).ok()?;
+    let buffer = JsFuture::from(js_sys::Promise::from(promise)).await.ok()?;
     Some(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
@@ -121,9 +142,9 @@ pub async fn pdf_of(pages: Vec<Jpeg>) -> Option<Blob> {
         .collect();
     let pdf = domain::pdf::from_photos(&photos);
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(pdf.as_slice()));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/pdf");
-    Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()
+    let options = js_sys::Object::new();
+    js::set(&options, "type", "application/pdf");
+    Some(js::new("Blob", &[&parts, &options]).ok()?.unchecked_into())
 }
 
 /// The picture as a JPEG to send instead of `file`, or `None` to send `file` as it is:
@@ -131,11 +152,11 @@ pub async fn pdf_of(pages: Vec<Jpeg>) -> Option<Blob> {
 /// browser can read, always.
 pub async fn lighter(file: Blob, is_jpeg: bool) -> Option<Jpeg> {
     let img = decode(&file).await?;
-    if is_jpeg && !is_heavy(&img, file.size()) {
+    if is_jpeg && !is_heavy(&img, size(&file)) {
         return None;
     }
     let jpeg = to_jpeg(&img).await?;
-    (!is_jpeg || jpeg.blob.size() < file.size()).then_some(jpeg)
+    (!is_jpeg || size(&jpeg.blob) < size(&file)).then_some(jpeg)
 }
 
 /// A page for the PDF: the picture as a JPEG, upright, at most 2,000 px.

@@ -3,7 +3,7 @@
 //! « Gestion du document » with « Voir » and « Supprimer » for each file, and
 //! « fermer ».
 
-use domain::FileKind;
+use domain::{FileKind, antivirus::VirusScan};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -60,7 +60,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     let q = move |k: &str| query.read().get(k);
     let formats = formats_text(&piece.kinds);
     let limit = domain::french::size(piece.max_size);
-    let full = piece.files.len() as u32 >= piece.max_files;
+    let full = piece.deposited() as u32 >= piece.max_files;
     let accept = piece
         .kinds
         .iter()
@@ -132,6 +132,10 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
                 <a class="button secondary" href=page_for_confirm.clone()>"Annuler"</a>
             </div>
         })}
+        {files.iter().any(|f| f.scan == VirusScan::Pending).then(|| view! {
+            <span hidden data-scans=format!("/espace/pieces/{}/analyses", piece.code)></span>
+            <script src="/analyses.js" defer></script>
+        })}
         <section aria-labelledby="gestion-titre" class="gestion">
             <h3 id="gestion-titre">"Gestion du document"</h3>
             {if files.is_empty() {
@@ -150,11 +154,17 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
                                 <li class="file" data-file=f.id.clone()>
                                     <span class="file-name">{f.name.clone()}</span>
                                     <span class="file-meta">{format!("{} · {} · déposé le {date}", f.kind.label(), domain::french::size(f.size))}</span>
+                                    {f.scan.for_candidate().map(|text| view! {
+                                        <span class="file-scan" data-scan=f.scan.code() data-scan-id=f.id.clone()
+                                            role=(f.scan == VirusScan::Infected).then_some("alert")>{text}</span>
+                                    })}
                                     <span class="file-actions">
-                                        <a class="icon-button" href=format!("/espace/pieces/{}?voir={}", piece.code, f.id)>
-                                            <svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><path d="M12 5C6 5 2 12 2 12s4 7 10 7 10-7 10-7-4-7-10-7zm0 11a4 4 0 110-8 4 4 0 010 8z" fill="currentColor"/></svg>
-                                            <span class="visually-hidden">{format!("Voir « {} »", f.name)}</span>
-                                        </a>
+                                        {f.scan.counts().then(|| view! {
+                                            <a class="icon-button" href=format!("/espace/pieces/{}?voir={}", piece.code, f.id)>
+                                                <svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><path d="M12 5C6 5 2 12 2 12s4 7 10 7 10-7 10-7-4-7-10-7zm0 11a4 4 0 110-8 4 4 0 010 8z" fill="currentColor"/></svg>
+                                                <span class="visually-hidden">{format!("Voir « {} »", f.name)}</span>
+                                            </a>
+                                        })}
                                         {can_change.then(|| view! {
                                             <a class="icon-button danger" href=format!("/espace/pieces/{}?supprimer={}", piece.code, f.id)>
                                                 <svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><path d="M6 7h12l-1 13H7zM9 4h6l1 2H8z" fill="currentColor"/></svg>
@@ -169,7 +179,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
                 }.into_any()
             }}
         </section>
-        {move || preview_id().and_then(|id| files_for_preview.iter().find(|f| f.id == id).cloned()).map(|f| {
+        {move || preview_id().and_then(|id| files_for_preview.iter().find(|f| f.id == id && f.scan.counts()).cloned()).map(|f| {
             let src = format!("/espace/fichiers/{}", f.id);
             view! {
                 <section class="preview" aria-labelledby="apercu-titre">
@@ -390,7 +400,7 @@ mod browser {
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{Blob, File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
-    use crate::photos;
+    use crate::{js, photos};
 
     /// Bytes per PATCH: the bar moves on what the server acknowledged, and a cut
     /// costs at most this much again (the server keeps what reached it anyway).
@@ -421,13 +431,23 @@ mod browser {
         pub pages: Rc<RefCell<Vec<photos::Jpeg>>>,
     }
 
+    /// `file`'s bytes from `from` to `to` (end excluded).
+    fn slice(file: &Blob, from: f64, to: f64) -> Option<Blob> {
+        let (from, to) = (
+            wasm_bindgen::JsValue::from_f64(from),
+            wasm_bindgen::JsValue::from_f64(to),
+        );
+        Some(
+            js::call(file, "slice", &[&from, &to])
+                .ok()?
+                .unchecked_into(),
+        )
+    }
+
     async fn bytes(file: &Blob, from: f64, to: f64) -> Vec<u8> {
-        let Ok(blob) = file.slice_with_f64_and_f64(from, to) else {
-            return Vec::new();
-        };
-        match JsFuture::from(blob.array_buffer()).await {
-            Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
-            Err(_) => Vec::new(),
+        match slice(file, from, to) {
+            Some(part) => photos::bytes_of(&part).await.unwrap_or_default(),
+            None => Vec::new(),
         }
     }
 
@@ -479,7 +499,7 @@ mod browser {
     ) -> Result<(), domain::attachment::UploadError> {
         const STEP: f64 = 1024.0 * 1024.0;
         let mut whole = domain::attachment::WholeFile::default();
-        let size = file.size();
+        let size = photos::size(file);
         let mut at = 0.0;
         while at < size {
             let end = (at + STEP).min(size);
@@ -494,7 +514,7 @@ mod browser {
     /// resumes and another file never continues it.
     async fn fingerprint(file: &Blob, page: &str) -> String {
         const EDGE: f64 = 64.0 * 1024.0;
-        let size = file.size();
+        let size = photos::size(file);
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         let mut edges = bytes(file, 0.0, EDGE.min(size)).await;
         edges.extend(bytes(file, (size - EDGE).max(0.0), size).await);
@@ -686,8 +706,10 @@ mod browser {
                 let is_jpeg = sniffed.is_some();
                 if let Some(jpeg) = photos::lighter(chosen.clone(), is_jpeg).await {
                     if sniffed.is_some() {
-                        self.lighter
-                            .set(Some((chosen.size() as u64, jpeg.blob.size() as u64)));
+                        self.lighter.set(Some((
+                            photos::size(&chosen) as u64,
+                            photos::size(&jpeg.blob) as u64,
+                        )));
                         *self.original.borrow_mut() = chosen.dyn_ref::<File>().cloned();
                     }
                     blob = jpeg.blob;
@@ -698,7 +720,7 @@ mod browser {
                     return;
                 }
             }
-            let size = blob.size() as u64;
+            let size = photos::size(&blob) as u64;
             // The first bytes decide the kind, as on the server; nothing is sent yet.
             let kind = match domain::attachment::check_start(
                 &name,
@@ -826,7 +848,7 @@ mod browser {
         /// the server says it stopped, as soon as the network is back, then after
         /// growing pauses.
         async fn send(&self, file: Blob, name: String, generation: u32) {
-            let size = file.size();
+            let size = photos::size(&file);
             let key = fingerprint(&file, &self.page).await;
             let tus = format!("{}/tus", self.page);
             let forget = || {
@@ -862,7 +884,7 @@ mod browser {
                     }
                     Some((location, offset)) => {
                         let end = (offset + PART).min(size);
-                        let Ok(part) = file.slice_with_f64_and_f64(*offset, end) else {
+                        let Some(part) = slice(&file, *offset, end) else {
                             return;
                         };
                         let headers = [

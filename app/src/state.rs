@@ -20,4 +20,30 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// `APP_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[services::clients::IpNet]>,
+    /// The antivirus, when `APP_CLAMD` names one.
+    pub antivirus: Option<Antivirus>,
+}
+
+/// clamd's address, and the bell that wakes the scanner when a file arrives.
+#[derive(Clone)]
+pub struct Antivirus {
+    pub clamd: services::antivirus::Clamd,
+    pub arrived: Arc<tokio::sync::Notify>,
+}
+
+impl AppState {
+    /// The antivirus state a new file starts in.
+    pub fn first_scan(&self) -> domain::antivirus::VirusScan {
+        match self.antivirus {
+            Some(_) => domain::antivirus::VirusScan::Pending,
+            None => domain::antivirus::VirusScan::NotScanned,
+        }
+    }
+
+    /// Tells the scanner a file arrived (nothing without an antivirus).
+    pub fn file_arrived(&self) {
+        if let Some(antivirus) = &self.antivirus {
+            antivirus.arrived.notify_one();
+        }
+    }
 }

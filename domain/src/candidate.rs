@@ -111,7 +111,7 @@ impl Email {
             return err(shape);
         }
         // The domain is case-insensitive; the local part is kept as typed.
-        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+        Ok(Self(format!("{local}@{}", crate::text::lower(domain))))
     }
 
     pub fn as_str(&self) -> &str {
@@ -120,7 +120,7 @@ impl Email {
 
     /// For finding a candidate's dossiers whatever the case they typed.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        crate::text::lower(&self.0)
     }
 }
 
@@ -369,7 +369,7 @@ impl Password {
         if chars > PASSWORD_MAX_CHARS {
             return Err(PasswordProblem::TooLong);
         }
-        let lower = input.to_lowercase();
+        let lower = crate::text::lower(input);
         // What is left once the candidate's own words and the usual passwords are taken
         // out must still be long enough to be guessed only by brute force.
         let mut rest = lower.clone();
@@ -377,7 +377,7 @@ impl Password {
         let words = context
             .iter()
             .flat_map(|w| w.split(|c: char| !c.is_alphanumeric()))
-            .map(str::to_lowercase);
+            .map(crate::text::lower);
         for word in words {
             if word.chars().count() >= 3 && rest.contains(&word) {
                 personal = true;

@@ -3,6 +3,7 @@
 //! Nothing here does I/O or reads a clock: callers pass the current instant in, so the
 //! same rule gives the same answer in the browser, on the server and in tests.
 
+pub mod antivirus;
 pub mod attachment;
 pub mod candidate;
 pub mod deadline;
@@ -16,6 +17,7 @@ pub mod jpeg;
 pub mod pdf;
 pub mod picture;
 pub mod registration;
+pub mod text;
 
 pub use deadline::Deadline;
 pub use dossier::DossierNumber;

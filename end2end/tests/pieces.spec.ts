@@ -286,3 +286,31 @@ test("a forged upload straight to the server is refused by the server, and nothi
   await page.goto("/espace/pieces/diplome");
   await expect(page.getByText("Aucun fichier déposé pour cette pièce.")).toBeVisible();
 });
+
+test("a file carrying a virus: the window says so (by itself with JavaScript), and it is never served", async ({ page }, info) => {
+  test.skip(!process.env.TEST_CLAMD, "no antivirus: scripts/with-clamd.sh starts one");
+  await registerQuickly(page);
+  await page.goto("/espace/pieces/diplome");
+  // The EICAR test file, which every antivirus reports and which harms nothing.
+  const eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+  const body = "%PDF-1.7\n1 0 obj << >>\nstream\n" + eicar + "\nendstream\nendobj\nstartxref\n0\n%%EOF\n";
+  await page.getByLabel("choisir un fichier").setInputFiles({ name: "virus.pdf", mimeType: "application/pdf", buffer: Buffer.from(body, "latin1") });
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  const verdict = page.getByText("Virus détecté : ce fichier a été supprimé, merci d'en envoyer un autre.");
+  if (js(info.project.name)) {
+    await expect(verdict).toBeVisible({ timeout: 20_000 });
+  } else {
+    await expect(async () => {
+      await page.reload();
+      await expect(verdict).toBeVisible({ timeout: 500 });
+    }).toPass({ timeout: 20_000 });
+  }
+  // Not offered, not served, and the pièce is still to provide.
+  await expect(page.getByRole("link", { name: "Voir « virus.pdf »" })).toHaveCount(0);
+  const id = await page.locator(".file").first().getAttribute("data-file");
+  expect((await page.request.get(`/espace/fichiers/${id}`)).status()).toBe(410);
+  await page.goto("/espace");
+  await expect(page.locator("[data-piece=diplome]")).toContainText("à fournir");
+  await expectNoA11yViolations(page, js(info.project.name));
+});

@@ -7,6 +7,9 @@ extern crate app;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // A panic's message in the console is for developers: a debug build shows it; the
+    // release bundle leaves out the hook and its formatting (about 1 KiB a page).
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
 }

@@ -49,6 +49,9 @@ pub struct Settings {
     /// `APP_METRICS_ADDRESS`: where `/metrics` is served (a private interface); unset,
     /// nowhere. Never on the public address.
     pub metrics_address: Option<SocketAddr>,
+    /// `APP_CLAMD`: clamd's socket, `unix:/run/clamav/clamd.ctl` or `tcp://host:3310`;
+    /// each stored file is scanned. Unset: files are « non analysé ».
+    pub clamd: Option<services::antivirus::Clamd>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +169,18 @@ impl Settings {
             })?),
             None => None,
         };
+        let clamd = match lookup("APP_CLAMD") {
+            Some(text) => Some(services::antivirus::Clamd::parse(&text).map_err(|_| {
+                ConfigError::Invalid {
+                    name: "APP_CLAMD",
+                    value: text.clone(),
+                    reason: "expected unix:/path/of/clamd.sock or tcp://host:port",
+                }
+            })?),
+            None => None,
+        };
         Ok(Self {
+            clamd,
             test_now,
             shutdown_grace,
             metrics_address,

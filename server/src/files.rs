@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
             "/espace/pieces/{piece}/fichiers",
             post(upload).layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
+        .route("/espace/pieces/{piece}/analyses", get(scans))
         .route("/espace/fichiers/{id}", get(serve))
         .route("/espace/fichiers/{id}/supprimer", post(delete))
 }
@@ -193,7 +194,21 @@ async fn upload(
             continue;
         }
         let name = field.file_name().unwrap_or("document").to_string();
-        return match attachments::upload(&state.db, &state.storage, &*state.clock, &dossier, &piece, &name, field).await {
+        let saved = attachments::upload(
+            &state.db,
+            &state.storage,
+            &*state.clock,
+            &dossier,
+            &piece,
+            &name,
+            state.first_scan(),
+            field,
+        )
+        .await;
+        if saved.is_ok() {
+            state.file_arrived();
+        }
+        return match saved {
             Ok(saved) if json => (
                 StatusCode::CREATED,
                 Json(serde_json::json!({ "id": saved.id, "name": saved.name, "size": saved.size, "message": "fichier enregistré" })),
@@ -258,6 +273,37 @@ pub(crate) fn cut_short(why: Cut) -> Refusal {
     }
 }
 
+/// Where the antivirus stands for each of this pièce's files, for the document window
+/// to update itself: `[{"id", "scan" (its code), "text" (the candidate's words, or
+/// null)}]`. The session's own files only.
+async fn scans(
+    State(state): State<AppState>,
+    Path(piece): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let dossier = match dossier(&state, &headers, true).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    match attachments::list(&state.db, &dossier.id).await {
+        Ok(files) => {
+            let scans: Vec<_> = files
+                .iter()
+                .filter(|f| f.piece_code == piece)
+                .map(|f| {
+                    serde_json::json!({
+                        "id": f.id,
+                        "scan": f.scan.code(),
+                        "text": f.scan.for_candidate(),
+                    })
+                })
+                .collect();
+            ([(header::CACHE_CONTROL, "no-store")], Json(scans)).into_response()
+        }
+        Err(error) => refusal(error).answer(true, ""),
+    }
+}
+
 /// Sends a file back to its owner only; any other session gets 404, whatever the id.
 async fn serve(
     State(state): State<AppState>,
@@ -288,6 +334,14 @@ pub async fn file_response(
     attachment: &attachments::Attachment,
     download: bool,
 ) -> Response {
+    // Its bytes are deleted, and would never be sent to anyone.
+    if !attachment.scan.counts() {
+        return (
+            StatusCode::GONE,
+            "Virus détecté : ce fichier a été supprimé.",
+        )
+            .into_response();
+    }
     let file = match state.storage.read(&attachment.storage_key).await {
         Ok(f) => f,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

@@ -169,7 +169,9 @@ async fn zip_entries(
     folder: &str,
 ) -> Result<Vec<(String, String)>, attachments::AttachmentError> {
     let pieces = attachments::requested_pieces(&state.db, dossier).await?;
-    let list = attachments::list(&state.db, &dossier.id).await?;
+    let mut list = attachments::list(&state.db, &dossier.id).await?;
+    // An infected file's bytes are gone.
+    list.retain(|a| a.scan.counts());
     let mut entries: Vec<(String, String)> = Vec::new();
     for piece in &pieces {
         for a in list.iter().filter(|a| a.piece_code == piece.code) {

@@ -100,6 +100,10 @@ impl Application {
             base_url: settings.base_url.as_str().into(),
             secure_cookies: settings.base_url.starts_with("https://"),
             trusted_proxies: settings.trusted_proxies.clone().into(),
+            antivirus: settings.clamd.clone().map(|clamd| app::state::Antivirus {
+                clamd,
+                arrived: Default::default(),
+            }),
         };
         let counted = std::sync::Arc::new(metrics::Metrics::default());
         let routes = route_list();
@@ -198,12 +202,14 @@ impl Application {
         // it still goes once.
         let reminders = tokio::spawn(send_reminders(self.state.clone()));
         let mails = tokio::spawn(deliver_mails(self.state.clone()));
+        let scans = tokio::spawn(scan_files(self.state.clone()));
         let metrics = self.metrics.map(|(listener, router)| {
             tokio::spawn(async move { axum::serve(listener, router).await })
         });
         let served = serve(self.listener, self.router, self.stop, self.grace).await;
         reminders.abort();
         mails.abort();
+        scans.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }
@@ -237,6 +243,38 @@ async fn send_reminders(state: AppState) {
             .then_some(&state.storage);
         passes = passes.wrapping_add(1);
         services::housekeeping::run(&state.db, &*state.clock, sweep).await;
+    }
+}
+
+/// How often files waiting for the antivirus are looked for when none arrives: the
+/// pass after clamd comes back, and files another server took and dropped.
+const SCAN_PASS: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The antivirus's passes: at once when a file arrives here, else every [`SCAN_PASS`].
+async fn scan_files(state: AppState) {
+    let Some(antivirus) = state.antivirus.clone() else {
+        return;
+    };
+    loop {
+        let _ = tokio::time::timeout(SCAN_PASS, antivirus.arrived.notified()).await;
+        // Until nothing is left that clamd could take (each pass takes a few).
+        loop {
+            let pass = services::antivirus::pass(
+                &state.db,
+                &state.storage,
+                &*state.clock,
+                &antivirus.clamd,
+                16,
+            );
+            match pass.await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "antivirus pass failed");
+                    break;
+                }
+            }
+        }
     }
 }
 

@@ -250,11 +250,15 @@ async fn append(
         &dossier,
         (&piece, &id),
         offset,
+        state.first_scan(),
         body,
     )
     .await;
     match appended {
         Ok(appended) => {
+            if appended.file.is_some() {
+                state.file_arrived();
+            }
             let mut response = StatusCode::NO_CONTENT.into_response();
             let h = response.headers_mut();
             h.insert("upload-offset", HeaderValue::from(appended.received));

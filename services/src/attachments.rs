@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use domain::{
     FileKind, PieceRequirement, PieceSpec,
+    antivirus::VirusScan,
     attachment::{self, UploadError, WholeFile},
 };
 use futures_util::{Stream, StreamExt};
@@ -61,6 +62,7 @@ pub struct Attachment {
     pub created_at: i64,
     /// A PDF that declares JavaScript: shown to staff with a warning, never inline.
     pub script: bool,
+    pub scan: VirusScan,
 }
 
 /// The pièces the exam asks of this candidate, in the exam's order.
@@ -141,10 +143,11 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Attachment, AttachmentError> {
         sha256: row.try_get("sha256")?,
         created_at: row.try_get("created_at")?,
         script: row.try_get::<i64, _>("script")? != 0,
+        scan: VirusScan::from_code(&row.try_get::<String, _>("scan")?).unwrap_or(VirusScan::Failed),
     })
 }
 
-const SELECT: &str = "SELECT id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script FROM attachments";
+const SELECT: &str = "SELECT id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script, scan FROM attachments";
 
 /// Every file of the dossier, oldest first.
 pub async fn list(db: &Db, dossier_id: &str) -> Result<Vec<Attachment>, AttachmentError> {
@@ -187,7 +190,9 @@ pub async fn for_staff(db: &Db, id: &str) -> Result<(String, Attachment), Attach
     Ok((dossier_id, from_row(row)?))
 }
 
-/// Streams one upload into storage and records it.
+/// Streams one upload into storage and records it, its antivirus state `scan`
+/// (pending when an antivirus will scan it).
+#[allow(clippy::too_many_arguments)]
 pub async fn upload<S, E>(
     db: &Db,
     storage: &Storage,
@@ -195,6 +200,7 @@ pub async fn upload<S, E>(
     dossier: &Dossier,
     piece_code: &str,
     file_name: &str,
+    scan: VirusScan,
     mut body: S,
 ) -> Result<Attachment, AttachmentError>
 where
@@ -281,10 +287,10 @@ where
     // The count and the dossier's total are checked again in the insert itself: two
     // uploads racing for the last place (or the last megabytes) cannot both get it.
     let inserted = sqlx::query(
-        "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $12
-         WHERE (SELECT COUNT(*) FROM attachments WHERE dossier_id = $2 AND piece_code = $3) < $10
-           AND (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE dossier_id = $2) + $7 <= $11",
+        "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script, scan)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $12, $13
+         WHERE (SELECT COUNT(*) FROM attachments WHERE dossier_id = $2 AND piece_code = $3 AND scan <> 'infected') < $10
+           AND (SELECT COALESCE(SUM(size), 0) FROM attachments WHERE dossier_id = $2 AND scan <> 'infected') + $7 <= $11",
     )
     .bind(&id)
     .bind(&dossier.id)
@@ -298,6 +304,7 @@ where
     .bind(i64::from(piece.max_files))
     .bind(attachment::MAX_DOSSIER_BYTES as i64)
     .bind(i64::from(script))
+    .bind(scan.code())
     .execute(&mut *tx)
     .await;
     let inserted = match inserted {
@@ -335,6 +342,7 @@ where
         sha256,
         created_at: now,
         script,
+        scan,
     })
 }
 
@@ -360,8 +368,8 @@ pub(crate) async fn usage(
     piece_code: &str,
 ) -> Result<(i64, u64), AttachmentError> {
     let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM attachments WHERE dossier_id = $1 AND piece_code = $2) AS n,
-                CAST(COALESCE((SELECT SUM(size) FROM attachments WHERE dossier_id = $1), 0) AS BIGINT) AS total",
+        "SELECT (SELECT COUNT(*) FROM attachments WHERE dossier_id = $1 AND piece_code = $2 AND scan <> 'infected') AS n,
+                CAST(COALESCE((SELECT SUM(size) FROM attachments WHERE dossier_id = $1 AND scan <> 'infected'), 0) AS BIGINT) AS total",
     )
     .bind(dossier_id)
     .bind(piece_code)
@@ -434,7 +442,12 @@ pub async fn sweep(
     if !old.is_empty() {
         // One query for the lot, listed after the store: a file an hour old has its
         // row already, or never will.
-        let known = keys_in(db, "SELECT storage_key FROM attachments").await?;
+        // An infected file's row keeps its key: its bytes are no file of the dossier.
+        let known = keys_in(
+            db,
+            "SELECT storage_key FROM attachments WHERE scan <> 'infected'",
+        )
+        .await?;
         for key in old.iter().filter(|key| !known.contains(*key)) {
             storage.delete(key).await?;
             removed += 1;

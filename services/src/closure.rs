@@ -79,14 +79,15 @@ pub async fn close(db: &Db, clock: &dyn Clock, dossier: &Dossier) -> Result<Clos
             by_this_request: false,
         });
     }
-    let deposited: Vec<String> =
-        sqlx::query("SELECT DISTINCT piece_code FROM attachments WHERE dossier_id = $1")
-            .bind(&dossier.id)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get("piece_code"))
-            .collect::<Result<_, _>>()?;
+    let deposited: Vec<String> = sqlx::query(
+        "SELECT DISTINCT piece_code FROM attachments WHERE dossier_id = $1 AND scan <> 'infected'",
+    )
+    .bind(&dossier.id)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| r.try_get("piece_code"))
+    .collect::<Result<_, _>>()?;
     let missing = missing_pieces(&pieces, &deposited);
     if !missing.is_empty() {
         tx.rollback().await?;
@@ -158,6 +159,8 @@ pub async fn receipt(db: &Db, dossier: &Dossier) -> Result<Option<Receipt>, Clos
             .unwrap_or_else(|| code.to_string())
     };
     let mut deposited = attachments::list(db, &dossier.id).await?;
+    // A file the antivirus found infected is gone: it was never received.
+    deposited.retain(|a| a.scan.counts());
     // In the exam's order of pièces, then by deposit.
     deposited.sort_by_key(|a| {
         (

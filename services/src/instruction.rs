@@ -123,16 +123,20 @@ pub async fn exam_title(db: &Db, slug: &str) -> Result<String, InstructionError>
 pub struct DossierLine {
     pub dossier: Dossier,
     pub state: DossierState,
+    /// Its files, but those the antivirus found infected.
     pub files: i64,
+    /// Files the antivirus found infected: flagged to staff.
+    pub infected: i64,
 }
 
 impl DossierLine {
-    fn of(dossier: Dossier, now: jiff::Timestamp, files: i64) -> Option<Self> {
+    fn of(dossier: Dossier, now: jiff::Timestamp, (files, infected): (i64, i64)) -> Option<Self> {
         let state = state_at(&dossier, now)?;
         Some(Self {
             dossier,
             state,
             files,
+            infected,
         })
     }
 }
@@ -160,15 +164,23 @@ pub async fn dossiers(
         .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
         .to_uppercase();
-    let files: HashMap<String, i64> = sqlx::query(
-        "SELECT a.dossier_id, COUNT(*) AS n FROM attachments a JOIN dossiers d ON d.id = a.dossier_id
+    let files: HashMap<String, (i64, i64)> = sqlx::query(
+        "SELECT a.dossier_id,
+                CAST(SUM(CASE WHEN a.scan = 'infected' THEN 0 ELSE 1 END) AS BIGINT) AS n,
+                CAST(SUM(CASE WHEN a.scan = 'infected' THEN 1 ELSE 0 END) AS BIGINT) AS infected
+         FROM attachments a JOIN dossiers d ON d.id = a.dossier_id
          WHERE d.exam_slug = $1 GROUP BY a.dossier_id",
     )
     .bind(exam)
     .fetch_all(db.pool())
     .await?
     .into_iter()
-    .map(|r| Ok((r.try_get("dossier_id")?, r.try_get("n")?)))
+    .map(|r| {
+        Ok((
+            r.try_get("dossier_id")?,
+            (r.try_get("n")?, r.try_get("infected")?),
+        ))
+    })
     .collect::<Result<_, sqlx::Error>>()?;
     Ok(dossiers::of_exam(db, exam)
         .await?
@@ -185,8 +197,8 @@ pub async fn dossiers(
                 || (!words.is_empty() && words.iter().all(|w| names.contains(w)))
         })
         .filter_map(|d| {
-            let n = files.get(&d.id).copied().unwrap_or(0);
-            DossierLine::of(d, now, n)
+            let counts = files.get(&d.id).copied().unwrap_or((0, 0));
+            DossierLine::of(d, now, counts)
         })
         .filter(|line| state.is_none_or(|s| s == line.state))
         .collect())

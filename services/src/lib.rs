@@ -3,6 +3,7 @@
 //! reaches it through thin server functions.
 
 pub mod accounts;
+pub mod antivirus;
 pub mod attachments;
 pub mod catalogue;
 pub mod clients;

@@ -11,7 +11,7 @@
 //! metadata, SHA-256), and the row and its parts go, whatever the outcome.
 
 use bytes::Bytes;
-use domain::{FileKind, attachment};
+use domain::{FileKind, antivirus::VirusScan, attachment};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use jiff::SignedDuration;
 use sqlx::Row;
@@ -195,7 +195,9 @@ pub async fn find(
 /// Appends a PATCH's body at `offset`, which must be the bytes received so far
 /// ([`AttachmentError::Offset`] otherwise). Bytes a cut connection delivered are kept
 /// (then [`AttachmentError::Interrupted`]); the first bytes decide the kind, and a
-/// refused kind ends the upload; the last byte makes the file.
+/// refused kind ends the upload; the last byte makes the file, in antivirus state
+/// `scan`.
+#[allow(clippy::too_many_arguments)]
 pub async fn append<S, E>(
     db: &Db,
     storage: &Storage,
@@ -203,6 +205,7 @@ pub async fn append<S, E>(
     dossier: &Dossier,
     (piece_code, id): (&str, &str),
     offset: u64,
+    scan: VirusScan,
     mut body: S,
 ) -> Result<Appended, AttachmentError>
 where
@@ -313,7 +316,7 @@ where
         return Err(AttachmentError::Interrupted(why));
     }
     let file = if received == upload.length {
-        Some(finish(db, storage, clock, dossier, &upload).await?)
+        Some(finish(db, storage, clock, dossier, &upload, scan).await?)
     } else {
         None
     };
@@ -331,6 +334,7 @@ async fn finish(
     clock: &dyn Clock,
     dossier: &Dossier,
     upload: &Upload,
+    scan: VirusScan,
 ) -> Result<Attachment, AttachmentError> {
     let now = clock.now();
     let claimed = sqlx::query(
@@ -374,6 +378,7 @@ async fn finish(
         dossier,
         &upload.piece_code,
         &upload.file_name,
+        scan,
         bytes,
     )
     .await;

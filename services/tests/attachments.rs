@@ -1,6 +1,7 @@
 //! Uploads against real databases and a real store: a folder, and an S3 server when
 //! `make test` started one.
 
+use domain::antivirus::VirusScan;
 use std::{
     path::PathBuf,
     sync::{
@@ -93,6 +94,7 @@ impl Env {
             &self.dossier,
             piece,
             name,
+            VirusScan::NotScanned,
             chunks(data),
         )
         .await
@@ -149,6 +151,7 @@ async fn an_oversize_upload_is_cut_off_and_leaves_nothing() {
             &env.dossier,
             "piece-identite",
             "gros.pdf",
+            VirusScan::NotScanned,
             body,
         )
         .await
@@ -461,6 +464,7 @@ async fn two_uploads_racing_for_the_last_megabytes_cannot_both_get_them() {
             &env.dossier,
             "diplome",
             "Licence.pdf",
+            VirusScan::NotScanned,
             body,
         )
         .await

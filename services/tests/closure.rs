@@ -1,5 +1,6 @@
 //! Clôture against real databases, with an injected clock.
 
+use domain::antivirus::VirusScan;
 use std::{path::PathBuf, sync::Arc};
 
 use bytes::Bytes;
@@ -101,6 +102,7 @@ impl Env {
             &d,
             piece,
             "scan.pdf",
+            VirusScan::NotScanned,
             body,
         )
         .await

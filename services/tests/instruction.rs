@@ -1,6 +1,7 @@
 //! What the service concours reads, against real databases: counts by state (the
 //! deadline read from the clock), search, filters, the CSV export, and staff accounts.
 
+use domain::antivirus::VirusScan;
 use std::{path::PathBuf, sync::Arc};
 
 use domain::instruction::DossierState;
@@ -387,7 +388,17 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
                 let body = stream::iter([Ok::<_, String>(Bytes::from_static(
                     b"%PDF-1.7\n1 0 obj << >> endobj\nstartxref\n0\n%%EOF\n",
                 ))]);
-                attachments::upload(&db, &storage, clock, &d, "diplome", "diplome.pdf", body).await
+                attachments::upload(
+                    &db,
+                    &storage,
+                    clock,
+                    &d,
+                    "diplome",
+                    "diplome.pdf",
+                    VirusScan::NotScanned,
+                    body,
+                )
+                .await
             }
         };
         assert!(matches!(

@@ -140,7 +140,8 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     Ok(duplicates) => duplicates,
                     Err(e) => return failure(e),
                 };
-                let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id).cloned());
+                let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id && f.scan.counts()).cloned());
+                let infected = files.iter().filter(|f| !f.scan.counts()).count();
                 let r = d.registration.clone();
                 view! {
                     <Title text=format!("Dossier {}", d.number) />
@@ -149,6 +150,9 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     <p class="closure-status" data-state=dossier_state.code()>{upper_first(dossier_state.label())}
                         {d.closed_at.map(|at| format!(" le {} (heure de Paris)", domain::french::paris_date_time_ms(at)))}
                     </p>
+                    {(infected > 0).then(|| view! {
+                        <p class="alert" role="alert" data-infected=infected>{format!("Antivirus : {infected} fichier(s) de ce dossier contenai(en)t un virus et ont été supprimés ; le candidat le voit dans son espace.")}</p>
+                    })}
                     <section aria-labelledby="candidat-titre">
                         <h2 id="candidat-titre">"Candidat"</h2>
                         <dl>
@@ -177,10 +181,13 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                                                             <li class="file">
                                                                 <span class="file-name">{f.name.clone()}</span>
                                                                 {f.script.then(|| view! { <span class="file-warning">{SCRIPT_WARNING}</span> })}
-                                                                <span class="file-actions">
-                                                                    <a href=format!("?voir={}#apercu", f.id)>{format!("Voir « {} »", f.name)}</a>
-                                                                    <a href=format!("/service/fichiers/{}?telecharger=1", f.id) download>{format!("Télécharger « {} »", f.name)}</a>
-                                                                </span>
+                                                                <span class="file-scan" data-scan=f.scan.code()>{format!("Antivirus : {}", f.scan.label())}</span>
+                                                                {f.scan.counts().then(|| view! {
+                                                                    <span class="file-actions">
+                                                                        <a href=format!("?voir={}#apercu", f.id)>{format!("Voir « {} »", f.name)}</a>
+                                                                        <a href=format!("/service/fichiers/{}?telecharger=1", f.id) download>{format!("Télécharger « {} »", f.name)}</a>
+                                                                    </span>
+                                                                })}
                                                                 // What the candidate's accusé de réception lists.
                                                                 <span class="file-meta">{format!("{} · déposé le {} · SHA-256 ", domain::french::size(f.size), domain::french::paris_date_time_ms(f.created_at))}<span class="hash">{f.sha256.clone()}</span></span>
                                                             </li>

@@ -98,7 +98,7 @@ fn dossier_row(line: &DossierLine) -> impl IntoView + use<> {
             <td>{d.registration.voie.map(|v| v.label().to_string()).unwrap_or_default()}</td>
             <td data-state=line.state.code()>{line.state.label()}</td>
             <td>{d.closed_at.map(domain::french::paris_date_time_ms).unwrap_or_default()}</td>
-            <td class="count">{line.files}</td>
+            <td class="count">{line.files}{(line.infected > 0).then(|| view! { <span class="file-warning" data-infected=line.infected>{format!(" · {} infecté(s)", line.infected)}</span> })}</td>
         </tr>
     }
 }

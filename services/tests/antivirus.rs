@@ -1,0 +1,211 @@
+//! The antivirus against a real clamd (`make test` starts two through
+//! scripts/with-clamd.sh, whose database holds the EICAR test signature), on every
+//! database and store.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use domain::{DossierNumber, antivirus::VirusScan};
+use futures_util::stream;
+use jiff::Timestamp;
+use services::{
+    antivirus::{self, Clamd},
+    attachments, catalogue,
+    clock::ManualClock,
+    closure, demo, dossiers,
+    passwords::Passwords,
+    testing,
+};
+
+/// The EICAR test file: every antivirus reports it, and it is harmless.
+const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+fn clamd(var: &str) -> Option<Clamd> {
+    let address = std::env::var(var).ok()?;
+    Some(Clamd::parse(&address).expect("a clamd address"))
+}
+
+fn pdf(inside: &[u8], padding: usize) -> Vec<u8> {
+    let mut f = b"%PDF-1.7\n1 0 obj\n<< /Length 68 >>\nstream\n".to_vec();
+    f.extend_from_slice(inside);
+    f.extend(std::iter::repeat_n(b'x', padding));
+    f.extend(b"\nendstream\nendobj\nstartxref\n0\n%%EOF\n");
+    f
+}
+
+fn body(data: Vec<u8>) -> impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin {
+    stream::iter(
+        data.chunks(64 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The exams imported and the demo candidate's dossier, on a clock before its deadline.
+async fn demo_dossier(db: &services::Db) -> (ManualClock, DossierNumber, dossiers::Dossier) {
+    let clock = ManualClock::at("2026-11-24T10:00:00Z".parse::<Timestamp>().unwrap());
+    let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
+    catalogue::import_dir(db, &exams, &clock).await.unwrap();
+    let number = demo::seed(db, &clock, &Passwords::new(1).unwrap())
+        .await
+        .unwrap();
+    let dossier = dossiers::by_number(db, &number).await.unwrap().unwrap();
+    (clock, number, dossier)
+}
+
+async fn scan_of(db: &services::Db, id: &str) -> VirusScan {
+    let dossier_files =
+        sqlx::query_scalar::<_, String>("SELECT scan FROM attachments WHERE id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    VirusScan::from_code(&dossier_files).unwrap()
+}
+
+#[tokio::test]
+async fn infected_files_are_deleted_and_stop_counting_clean_ones_are_sain_and_nothing_is_sain_by_mistake()
+ {
+    let (Some(clamd), Some(small)) = (clamd("TEST_CLAMD"), clamd("TEST_CLAMD_SMALL")) else {
+        eprintln!("TEST_CLAMD is not set (scripts/with-clamd.sh sets it): skipped");
+        return;
+    };
+    let down = Clamd::Unix(PathBuf::from("/nonexistent/clamd.sock"));
+    for (t, store) in testing::all_with_stores().await {
+        let label = format!("{}+{}", t.label, store.label);
+        let (db, storage) = (&t.db, &store.storage);
+        let (clock, number, dossier) = demo_dossier(db).await;
+        let upload = |piece: &'static str, name: &'static str, data: Vec<u8>| {
+            let (dossier, clock) = (dossier.clone(), &clock);
+            async move {
+                attachments::upload(
+                    db,
+                    storage,
+                    clock,
+                    &dossier,
+                    piece,
+                    name,
+                    VirusScan::Pending,
+                    body(data),
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let clean = upload("piece-identite", "cni.pdf", pdf(b"", 100)).await;
+        let infected = upload("piece-identite", "virus.pdf", pdf(EICAR, 100)).await;
+        let big = upload("diplome", "diplome.pdf", pdf(b"", 2 * 1024 * 1024)).await;
+        assert_eq!(clean.scan, VirusScan::Pending, "{label}");
+
+        // clamd down: everything waits, nothing is called sain.
+        let done = antivirus::pass(db, storage, &clock, &down, 16)
+            .await
+            .unwrap();
+        assert_eq!(done, 0, "{label}");
+        for file in [&clean, &infected, &big] {
+            assert_eq!(scan_of(db, &file.id).await, VirusScan::Pending, "{label}");
+        }
+
+        // A clamd that takes 1 Mo: the 2 Mo file is an « erreur d'analyse », never sain.
+        let small_pass = antivirus::pass(db, storage, &clock, &small, 16).await;
+        assert_eq!(small_pass.unwrap(), 3, "{label}");
+        assert_eq!(scan_of(db, &big.id).await, VirusScan::Failed, "{label}");
+        assert_eq!(scan_of(db, &clean.id).await, VirusScan::Clean, "{label}");
+        assert_eq!(
+            scan_of(db, &infected.id).await,
+            VirusScan::Infected,
+            "{label}"
+        );
+
+        // The infected file's bytes are gone; the clean one's are kept.
+        assert!(!storage.exists(&infected.storage_key).await, "{label}");
+        assert!(storage.exists(&clean.storage_key).await, "{label}");
+        let listed = attachments::list(db, &dossier.id).await.unwrap();
+        assert_eq!(listed.len(), 3, "{label}: the candidate still reads why");
+
+        // Back up (the 40 Mo one): a file left waiting is scanned; done ones are not
+        // scanned again.
+        let later = upload("piece-identite", "verso.pdf", pdf(b"", 10)).await;
+        let done = antivirus::pass(db, storage, &clock, &clamd, 16)
+            .await
+            .unwrap();
+        assert_eq!(done, 1, "{label}");
+        assert_eq!(scan_of(db, &later.id).await, VirusScan::Clean, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn an_infected_file_does_not_count_for_the_closure_nor_the_receipt() {
+    let Some(clamd) = clamd("TEST_CLAMD") else {
+        eprintln!("TEST_CLAMD is not set (scripts/with-clamd.sh sets it): skipped");
+        return;
+    };
+    for (t, store) in testing::all_with_stores().await {
+        let label = format!("{}+{}", t.label, store.label);
+        let (db, storage) = (&t.db, &store.storage);
+        let (clock, number, dossier) = demo_dossier(db).await;
+        let pieces = attachments::requested_pieces(db, &dossier).await.unwrap();
+        // Every mandatory pièce gets a clean file, but the identity card an infected one.
+        let mut infected = None;
+        for piece in pieces
+            .iter()
+            .filter(|p| p.requirement == domain::PieceRequirement::Mandatory)
+        {
+            let data = if piece.code == "piece-identite" {
+                pdf(EICAR, 10)
+            } else {
+                pdf(b"", 10)
+            };
+            let saved = attachments::upload(
+                db,
+                storage,
+                &clock,
+                &dossier,
+                &piece.code,
+                "document.pdf",
+                VirusScan::Pending,
+                body(data),
+            )
+            .await
+            .unwrap();
+            if piece.code == "piece-identite" {
+                infected = Some(saved);
+            }
+        }
+        let infected = infected.expect("the demo exam asks for an identity card");
+        antivirus::pass(db, storage, &clock, &clamd, 16)
+            .await
+            .unwrap();
+        let refused = closure::close(db, &clock, &dossier).await;
+        match refused {
+            Err(closure::ClosureError::MissingPieces(missing)) => {
+                assert_eq!(missing.len(), 1, "{label}");
+                assert_eq!(missing[0].code, "piece-identite", "{label}");
+            }
+            other => panic!("{label}: {other:?}"),
+        }
+        // Another identity card, still waiting for its scan: the closure is not held.
+        attachments::upload(
+            db,
+            storage,
+            &clock,
+            &dossier,
+            "piece-identite",
+            "cni.pdf",
+            VirusScan::Pending,
+            body(pdf(b"", 10)),
+        )
+        .await
+        .unwrap();
+        closure::close(db, &clock, &dossier)
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e:?}"));
+        let closed = dossiers::by_number(db, &number).await.unwrap().unwrap();
+        let receipt = closure::receipt(db, &closed).await.unwrap().unwrap();
+        assert!(
+            receipt.files.iter().all(|f| f.sha256 != infected.sha256),
+            "{label}: the infected file is not on the receipt"
+        );
+        assert!(receipt.files.iter().any(|f| f.name == "cni.pdf"), "{label}");
+    }
+}
