@@ -74,7 +74,7 @@ async fn infected_files_are_deleted_and_stop_counting_clean_ones_are_sain_and_no
     for (t, store) in testing::all_with_stores().await {
         let label = format!("{}+{}", t.label, store.label);
         let (db, storage) = (&t.db, &store.storage);
-        let (clock, number, dossier) = demo_dossier(db).await;
+        let (clock, _, dossier) = demo_dossier(db).await;
         let upload = |piece: &'static str, name: &'static str, data: Vec<u8>| {
             let (dossier, clock) = (dossier.clone(), &clock);
             async move {
