@@ -20,7 +20,13 @@
           if (file.text === null) { shown.remove(); return; }
           shown.textContent = file.text;
           shown.setAttribute("data-scan", file.scan);
-          if (file.scan === "infected") shown.setAttribute("role", "alert");
+          if (file.scan === "infected") {
+            shown.setAttribute("role", "alert");
+            // Its bytes are gone: nothing to see any more.
+            var item = shown.closest("li");
+            var look = item && item.querySelector('a[href*="voir="]');
+            if (look) look.remove();
+          }
         });
         if (waiting) setTimeout(round, 3000);
       }, function () { setTimeout(round, 3000); });

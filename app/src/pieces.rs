@@ -309,6 +309,7 @@ fn UploadForm(
     // Effects run only in the browser: without JavaScript, no drop hint.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let waiting = move || (!hydrated.get()).then_some("");
     let on_dragover = move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
         dragging.set(true);
@@ -333,9 +334,7 @@ fn UploadForm(
                 <p class="hint" id="fichier-aide">{hint}</p>
                 {move || error.get().map(|e| view! { <p class="error-message" id="fichier-erreur" role="alert">{e}</p> })}
                 <input type="file" id="fichier" name="fichier" accept=accept aria-describedby="fichier-aide" required on:change=on_choose />
-                <Show when=move || hydrated.get()>
-                    <p class="drop-hint" aria-hidden="true">"ou glissez-déposez le fichier ici"</p>
-                </Show>
+                <p class="drop-hint" aria-hidden="true" data-waiting=waiting>"ou glissez-déposez le fichier ici"</p>
             </div>
             {move || progress.get().map(|(sent, total)| view! {
                 <div class="progress" role="status">
@@ -350,9 +349,10 @@ fn UploadForm(
                     <button type="button" class="button secondary" data-original>"envoyer l'original"</button>
                 </p>
             })}
-            // Hidden until hydrated: without JavaScript, no photo is assembled.
+            // Invisible and inert until hydrated (without JavaScript, no photo is
+            // assembled), but in its place: showing it then moves nothing (layout shift).
             {takes_pages.then(|| view! {
-                <fieldset class="pages" hidden=move || !hydrated.get() on:click=on_page_button>
+                <fieldset class="pages" data-waiting=waiting inert=move || !hydrated.get() on:click=on_page_button>
                     <legend>"Plusieurs photos (recto, verso, pages) en un seul PDF"</legend>
                     <label for="pages" class="button secondary">"ajouter une page"</label>
                     <input type="file" id="pages" class="visually-hidden" accept="image/*" multiple on:change=on_pages />
