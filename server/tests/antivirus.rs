@@ -33,12 +33,13 @@ async fn an_infected_upload_is_scanned_by_itself_never_served_and_flagged() {
         let mut infected = b"%PDF-1.7\n1 0 obj\n<< >>\nstream\n".to_vec();
         infected.extend_from_slice(EICAR);
         infected.extend_from_slice(b"\nendstream\nendobj\nstartxref\n0\n%%EOF\n");
-        let response = upload(&app, &cookie, "piece-identite", "virus.pdf", infected, true).await;
-        assert_eq!(response.status(), 201, "{}", app.label);
-        let bad: serde_json::Value = response.json().await.unwrap();
+        // The clean one first: a file sent after an infected one takes its place.
         let response = upload(&app, &cookie, "piece-identite", "cni.pdf", pdf(), true).await;
         assert_eq!(response.status(), 201, "{}", app.label);
         let good: serde_json::Value = response.json().await.unwrap();
+        let response = upload(&app, &cookie, "piece-identite", "virus.pdf", infected, true).await;
+        assert_eq!(response.status(), 201, "{}", app.label);
+        let bad: serde_json::Value = response.json().await.unwrap();
 
         let page = scanned(&app, &cookie).await;
         assert!(

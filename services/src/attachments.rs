@@ -308,6 +308,20 @@ where
     .execute(&mut *tx)
     .await;
     let inserted = match inserted {
+        // The file that replaces them takes the place of the pièce's infected files
+        // (their bytes are already gone, the candidate was told): a dossier that keeps
+        // sending infected files keeps no more rows than its pièces take.
+        Ok(done) if done.rows_affected() == 1 => sqlx::query(
+            "DELETE FROM attachments WHERE dossier_id = $1 AND piece_code = $2 AND scan = 'infected'",
+        )
+        .bind(&dossier.id)
+        .bind(&piece.code)
+        .execute(&mut *tx)
+        .await
+        .map(|_| done),
+        other => other,
+    };
+    let inserted = match inserted {
         Ok(done) => tx.commit().await.map(|_| done),
         Err(e) => Err(e),
     };

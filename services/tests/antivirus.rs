@@ -131,6 +131,11 @@ async fn infected_files_are_deleted_and_stop_counting_clean_ones_are_sain_and_no
             .unwrap();
         assert_eq!(done, 1, "{label}");
         assert_eq!(scan_of(db, &later.id).await, VirusScan::Clean, "{label}");
+        // The new identity card took the infected one's place: rows stay bounded
+        // however many infected files a dossier sends.
+        let listed = attachments::list(db, &dossier.id).await.unwrap();
+        assert!(listed.iter().all(|f| f.id != infected.id), "{label}");
+        assert_eq!(listed.len(), 3, "{label}");
     }
 }
 
