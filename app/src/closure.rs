@@ -252,6 +252,8 @@ pub struct ReceiptView {
     pub candidate: String,
     pub closed_at_ms: i64,
     pub files: Vec<ReceiptFileView>,
+    /// [`services::closure::Receipt::fingerprint`].
+    pub fingerprint: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -274,6 +276,7 @@ pub async fn my_receipt() -> Result<ReceiptState, ServerFnError> {
         {
             None => ReceiptState::NotClosed,
             Some(r) => ReceiptState::Closed(ReceiptView {
+                fingerprint: r.fingerprint(),
                 number: r.number,
                 exam_title: r.exam_title,
                 candidate: r.candidate,
@@ -349,7 +352,8 @@ fn Receipt(r: ReceiptView) -> impl IntoView {
                 </table>
             </div>
             <p class="hint">"L'empreinte SHA-256 identifie exactement chaque fichier reçu : le moindre changement du fichier la change."</p>
-            <p class="print-hint">"Pour garder cet accusé de réception, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone). Il reste consultable dans votre espace sécurisé."</p>
+            <p class="hint">"Empreinte de cet accusé de réception (SHA-256) : "<span class="hash" data-fingerprint>{r.fingerprint.clone()}</span></p>
+            <p class="print-hint"><a href="/espace/accuse-de-reception.pdf" data-receipt-pdf>"Télécharger l'accusé de réception (PDF)"</a>" : il a aussi été joint au message de clôture, et reste consultable dans votre espace sécurisé."</p>
             <p class="print-hint"><a href="/espace">"Revenir à mon dossier"</a></p>
         </article>
     }

@@ -70,6 +70,9 @@ pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
                                                     <span class="requirement">{requirement_text(p.requirement)}</span>
                                                     " · "
                                                     <span class="piece-state" class:piece-done=done>{state}</span>
+                                                    {p.correction_until.clone().map(|until| view! {
+                                                        " · "<strong class="piece-correction">{format!("à corriger jusqu'au {until}")}</strong>
+                                                    })}
                                                 </p>
                                                 {(!p.help.is_empty()).then(|| view! { <p class="hint">{p.help.clone()}</p> })}
                                             </div>
@@ -128,6 +131,24 @@ pub fn DossierPage(
                             <p class="alert" role="alert">"La date limite est dépassée : votre inscription n'a pas pu être clôturée."</p>
                         </Show>
                         <crate::closure::ClosureStatus dossier=d.clone() missing />
+                        {(!d.corrections.is_empty()).then(|| view! {
+                            <section class="corrections" aria-labelledby="corrections-titre">
+                                <h2 id="corrections-titre">"Corrections demandées par le service concours"</h2>
+                                <ul>
+                                    {d.corrections.iter().map(|c| view! {
+                                        <li data-correction=c.piece.clone()>
+                                            <a href=format!("/espace/pieces/{}", c.piece)>{c.label.clone()}</a>
+                                            {format!(" : à corriger jusqu'au {} (heure de Paris). Motif : {}", c.until, c.reason)}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                                <p class="hint">"Ouvrez chaque pièce pour remplacer son fichier ; vos autres pièces restent clôturées."</p>
+                            </section>
+                        })}
+                        <p class="messages-link">
+                            <a href="/espace/messages" data-messages=d.messages.to_string()>{format!("Messages avec le service concours ({})", d.messages)}</a>
+                            {d.service_wrote_at.clone().map(|at| format!(" · dernier message du service le {at}"))}
+                        </p>
                         <section class="dossier-card" aria-labelledby="numero-titre">
                             <h2 id="numero-titre">"Votre n° de dossier"</h2>
                             <p class="dossier-number" data-dossier-number>{d.number.clone()}</p>
@@ -138,7 +159,7 @@ pub fn DossierPage(
                                 <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at_ms)}</dd>
                                 <dt>"État"</dt><dd>{state_label(&d.status, d.closes_at_ms <= d.now_ms)}</dd>
                             </dl>
-                            <p class="print-hint">"Pour garder votre dossier d'inscription, utilisez l'impression de votre navigateur (Ctrl+P, ou Partager puis Imprimer sur un téléphone)."</p>
+                            <p class="print-hint"><a href="/espace/dossier-d-inscription.pdf" data-dossier-sheet>"Télécharger mon dossier d'inscription (PDF)"</a>" : il a aussi été joint au message de préinscription."</p>
                         </section>
                         <PieceList pieces />
                         {(!behind_window).then(|| view! { <FocusReturn /> })}

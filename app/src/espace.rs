@@ -25,6 +25,20 @@ pub struct DossierView {
     pub deadline: String,
     /// What the service concours has said of the dossier, once it has.
     pub instruction: Option<InstructionNote>,
+    /// The pièces the service asked to correct, while each request runs.
+    pub corrections: Vec<CorrectionNote>,
+    /// How many messages the conversation holds, and when the service last wrote.
+    pub messages: i64,
+    pub service_wrote_at: Option<String>,
+}
+
+/// A pièce to correct, as the candidate reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CorrectionNote {
+    pub piece: String,
+    pub label: String,
+    pub until: String,
+    pub reason: String,
 }
 
 /// The service concours' word on a closed dossier, as the candidate reads it.
@@ -85,23 +99,58 @@ pub fn state_label(status: &str, deadline_passed: bool) -> &'static str {
 
 #[server(endpoint = "espace/dossier")]
 pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
-    let now = crate::session::state().clock.now();
+    use crate::session::internal;
+    let state = crate::session::state();
+    let now = state.clock.now();
     let now_ms = now.as_millisecond();
-    Ok(crate::session::current_dossier()
-        .await?
-        .map(|d| DossierView {
-            instruction: instruction_note(&d, now),
-            closed_at_ms: d.closed_at,
-            closes_at_ms: d.deadline.closes_at().as_millisecond(),
-            now_ms,
-            deadline: d.deadline.to_french(),
-            number: d.number.to_string(),
-            exam_title: d.exam_title,
-            candidate: d.registration.display_name(),
-            email: d.registration.email.as_str().to_string(),
-            status: d.status,
-            created_at_ms: d.created_at,
-        }))
+    let Some(d) = crate::session::current_dossier().await? else {
+        return Ok(None);
+    };
+    let (messages, service_wrote_at) = services::messages::summary(&state.db, &d.id)
+        .await
+        .map_err(internal)?;
+    // Only a dossier with corrections running reads its pièces' labels.
+    let running: Vec<_> = d
+        .corrections
+        .iter()
+        .filter(|c| d.correction(&c.piece, now).is_some())
+        .cloned()
+        .collect();
+    let corrections = if running.is_empty() {
+        Vec::new()
+    } else {
+        let pieces = services::attachments::requested_pieces(&state.db, &d)
+            .await
+            .map_err(internal)?;
+        running
+            .into_iter()
+            .map(|c| CorrectionNote {
+                label: pieces
+                    .iter()
+                    .find(|p| p.code == c.piece)
+                    .map_or_else(|| c.piece.clone(), |p| p.label.clone()),
+                until: domain::french::paris_date_time_ms(c.until),
+                reason: c.reason,
+                piece: c.piece,
+            })
+            .collect()
+    };
+    Ok(Some(d).map(|d| DossierView {
+        corrections,
+        messages,
+        service_wrote_at: service_wrote_at.map(domain::french::paris_date_time_ms),
+        instruction: instruction_note(&d, now),
+        closed_at_ms: d.closed_at,
+        closes_at_ms: d.deadline.closes_at().as_millisecond(),
+        now_ms,
+        deadline: d.deadline.to_french(),
+        number: d.number.to_string(),
+        exam_title: d.exam_title,
+        candidate: d.registration.display_name(),
+        email: d.registration.email.as_str().to_string(),
+        status: d.status,
+        created_at_ms: d.created_at,
+    }))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,6 +173,8 @@ pub struct PieceView {
     pub max_size: u64,
     pub max_files: u32,
     pub can_change: bool,
+    /// Until when the service asked to correct it, while it may.
+    pub correction_until: Option<String>,
     pub files: Vec<FileView>,
 }
 
@@ -145,6 +196,9 @@ pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
     let views = pieces.into_iter().map(|piece| {
         let can_change = attachments::can_change(now, &dossier, &piece);
         PieceView {
+            correction_until: dossier
+                .correction(&piece.code, now)
+                .map(|c| domain::french::paris_date_time_ms(c.until)),
             files: files
                 .iter()
                 .filter(|f| f.piece_code == piece.code)

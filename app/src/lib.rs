@@ -14,6 +14,7 @@ pub mod espace;
 mod form;
 #[cfg(feature = "hydrate")]
 mod js;
+pub mod messages;
 #[cfg(feature = "hydrate")]
 mod photos;
 pub mod pieces;
@@ -59,7 +60,9 @@ fn has_islands() -> bool {
     {
         use_context::<http::request::Parts>().is_some_and(|parts| {
             let path = parts.uri.path();
-            path.starts_with("/espace") || path.starts_with("/inscription/")
+            // The conversation is a plain form: nothing on it reacts by itself.
+            (path.starts_with("/espace") && path != "/espace/messages")
+                || path.starts_with("/inscription/")
         })
     }
     #[cfg(not(feature = "ssr"))]
@@ -99,6 +102,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/connexion") view=account::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/espace/cloture") view=closure::ClosurePage ssr=SsrMode::Async />
                     <Route path=path!("/espace/accuse-de-reception") view=closure::ReceiptPage ssr=SsrMode::Async />
+                    <Route path=path!("/espace/messages") view=messages::MessagesPage ssr=SsrMode::Async />
                     <Route path=path!("/espace") view=|| view! { <dossier::DossierPage /> } ssr=SsrMode::Async />
                     // A pièce's document window opens over the dossier page: a dialog
                     // once hydrated, and a page of its own (same address) without

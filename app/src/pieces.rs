@@ -115,6 +115,9 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
             <p class="notice" role="status">"Le fichier a été supprimé."</p>
         </Show>
         {move || error().map(|e| view! { <p class="alert" role="alert">{e}</p> })}
+        {piece.correction_until.clone().map(|until| view! {
+            <p class="notice" data-correction>{format!("Le service concours vous demande de corriger cette pièce : vous pouvez remplacer son fichier jusqu'au {until} (heure de Paris).")}</p>
+        })}
         {if !can_change {
             view! { <p class="notice">"Votre dossier n'accepte plus de modification pour cette pièce."</p> }.into_any()
         } else if full {

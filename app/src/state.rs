@@ -22,6 +22,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[services::clients::IpNet]>,
     /// The antivirus, when `APP_CLAMD` names one.
     pub antivirus: Option<Antivirus>,
+    /// `APP_SERVICE_EMAIL`: where candidates' messages are announced.
+    pub service_email: Option<Arc<str>>,
 }
 
 /// clamd's address, and the bell that wakes the scanner when a file arrives.

@@ -65,12 +65,19 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   await expect(staff.getByRole("status")).toContainText("1 dossier");
   await expectNoA11yViolations(staff, true);
   const csv = staff.waitForEvent("download");
-  await staff.getByRole("link", { name: "Exporter ces dossiers (CSV)" }).click();
+  await staff.getByRole("link", { name: "CSV", exact: true }).click();
   const exported = await csv;
   const text = fs.readFileSync((await exported.path())!, "utf8");
   expect(text.charCodeAt(0)).toBe(0xfeff);
   expect(text.split("\r\n")[1].split(";")[0]).toBe(number);
   expect(text).toContain("clôturé, en cours d'instruction");
+
+  const sheet = staff.waitForEvent("download");
+  await staff.getByRole("link", { name: "tableur (XLSX)" }).click();
+  const workbook = await sheet;
+  expect(workbook.suggestedFilename()).toBe("dossiers-demo-redacteur-territorial.xlsx");
+  // An XLSX file is a ZIP archive.
+  expect(fs.readFileSync((await workbook.path())!).subarray(0, 2).toString()).toBe("PK");
 
   const all = staff.waitForEvent("download");
   await staff.getByRole("link", { name: "Télécharger les dossiers clôturés (ZIP)" }).click();

@@ -52,6 +52,10 @@ pub struct Settings {
     /// `APP_CLAMD`: clamd's socket, `unix:/run/clamav/clamd.ctl` or `tcp://host:3310`;
     /// each stored file is scanned. Unset: files are « non analysé ».
     pub clamd: Option<services::antivirus::Clamd>,
+    /// `APP_SERVICE_EMAIL`: where a candidate's new message is announced (the mail
+    /// holds a link, never the message). Unset: staff see unanswered messages in the
+    /// dossier lists only.
+    pub service_email: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +183,21 @@ impl Settings {
             })?),
             None => None,
         };
+        let service_email = match lookup("APP_SERVICE_EMAIL") {
+            Some(text) => Some(
+                domain::candidate::Email::parse(&text)
+                    .map_err(|_| ConfigError::Invalid {
+                        name: "APP_SERVICE_EMAIL",
+                        value: text.clone(),
+                        reason: "expected an email address",
+                    })?
+                    .as_str()
+                    .to_string(),
+            ),
+            None => None,
+        };
         Ok(Self {
+            service_email,
             clamd,
             test_now,
             shutdown_grace,

@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/espace/pieces/{piece}/analyses", get(scans))
         .route("/espace/fichiers/{id}", get(serve))
+        .route("/espace/dossier-d-inscription.pdf", get(dossier_sheet))
+        .route("/espace/accuse-de-reception.pdf", get(receipt))
         .route("/espace/fichiers/{id}/supprimer", post(delete))
 }
 
@@ -46,7 +48,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// carrying only its code, which the page maps back to a fixed message.
 pub(crate) struct Refusal {
     pub(crate) status: StatusCode,
-    code: &'static str,
+    pub(crate) code: &'static str,
     pub(crate) text: String,
 }
 
@@ -320,6 +322,69 @@ async fn serve(
         Err(error) => return refusal(error).status.into_response(),
     };
     file_response(&state, &attachment, false).await
+}
+
+/// The dossier d'inscription of the session's dossier, as a PDF.
+async fn dossier_sheet(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let dossier = match dossier(&state, &headers, false).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    let pieces = match attachments::requested_pieces(&state.db, &dossier).await {
+        Ok(p) => p,
+        Err(error) => return refusal(error).status.into_response(),
+    };
+    let printout = services::printouts::dossier_sheet(&dossier, &pieces, &state.base_url);
+    pdf_response(
+        printout.to_pdf(),
+        &format!("dossier-inscription-{}.pdf", dossier.number),
+    )
+}
+
+/// The accusé de réception of the session's dossier, as a PDF, once it is closed.
+async fn receipt(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let dossier = match dossier(&state, &headers, false).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    match services::closure::receipt(&state.db, &dossier).await {
+        Ok(Some(receipt)) => pdf_response(
+            services::printouts::receipt(&receipt, &state.base_url).to_pdf(),
+            &format!("accuse-de-reception-{}.pdf", receipt.number),
+        ),
+        // Not closed yet: the page says when it will be there.
+        Ok(None) => Redirect::to("/espace/accuse-de-reception").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "receipt failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// A PDF made for the session's candidate: shown in the browser.
+fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
+    private_file(bytes, "application/pdf", "inline", name)
+}
+
+/// A file made for one reader, under this name, `inline` or as an `attachment`, kept
+/// out of any shared cache.
+pub(crate) fn private_file(
+    body: impl IntoResponse,
+    content_type: &'static str,
+    disposition: &str,
+    name: &str,
+) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(disposition, name)) {
+        h.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
 
 const STORE_UNAVAILABLE: &str =

@@ -3,6 +3,7 @@
 pub mod config;
 mod files;
 mod flood;
+mod messages;
 mod metrics;
 mod pacing;
 mod security;

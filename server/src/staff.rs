@@ -1,6 +1,6 @@
 //! The service concours' side of the router: the gate in front of every staff address,
 //! the staff pages (rendered without hydration), and the plain handlers that stream
-//! files, ZIP archives and the CSV export. Every file served to staff is audited.
+//! files, ZIP archives and the CSV and XLSX exports. Every file served to staff is audited.
 
 use app::{
     session::cookie_in,
@@ -12,7 +12,7 @@ use axum::{
     Extension, Router,
     body::Body,
     extract::{Path, Query, Request, State},
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
     routing::get,
@@ -20,6 +20,7 @@ use axum::{
 use leptos::prelude::provide_context;
 use services::{
     attachments,
+    export::ZippedFile,
     instruction::{self, InstructionError},
     staff::{self, Staff},
 };
@@ -83,6 +84,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/service/fichiers/{id}", get(file))
         .route("/service/dossiers/{number}/fichiers.zip", get(dossier_zip))
         .route("/service/concours/{exam}/dossiers.csv", get(csv_export))
+        .route("/service/concours/{exam}/dossiers.xlsx", get(xlsx_export))
         .route("/service/concours/{exam}/dossiers.zip", get(exam_zip))
         .route("/service", get(pages.clone()))
         .route("/service/{*rest}", get(pages))
@@ -167,40 +169,68 @@ async fn zip_entries(
     state: &AppState,
     dossier: &services::dossiers::Dossier,
     folder: &str,
-) -> Result<Vec<(String, String)>, attachments::AttachmentError> {
+) -> Result<Vec<Zipped>, attachments::AttachmentError> {
     let pieces = attachments::requested_pieces(&state.db, dossier).await?;
     let mut list = attachments::list(&state.db, &dossier.id).await?;
     // An infected file's bytes are gone.
     list.retain(|a| a.scan.counts());
-    let mut entries: Vec<(String, String)> = Vec::new();
+    let mut entries: Vec<Zipped> = Vec::new();
     for piece in &pieces {
         for a in list.iter().filter(|a| a.piece_code == piece.code) {
             let mut name = format!("{folder}{}", entry_name(&piece.label, &a.name, a.kind));
             let mut n = 2;
-            while entries.iter().any(|(e, _)| *e == name) {
+            while entries.iter().any(|e| e.file.entry == name) {
                 name = format!(
                     "{folder}{}",
                     entry_name(&piece.label, &format!("({n}) {}", a.name), a.kind)
                 );
                 n += 1;
             }
-            entries.push((name, a.storage_key.clone()));
+            entries.push(Zipped {
+                key: a.storage_key.clone(),
+                file: ZippedFile {
+                    number: dossier.number.to_string(),
+                    piece: piece.label.clone(),
+                    entry: name,
+                    size: a.size,
+                    sha256: a.sha256.clone(),
+                    deposited_at: a.created_at,
+                },
+            });
         }
     }
     Ok(entries)
 }
 
+/// A stored file in a ZIP: where its bytes are, and what the summary says of it.
+struct Zipped {
+    key: String,
+    file: ZippedFile,
+}
+
+/// The summary workbook at the root of an exam's ZIP.
+const SUMMARY: &str = "synthese.xlsx";
+
 /// A ZIP of these stored files, streamed as it is written (stored, not compressed:
 /// PDFs and JPEGs are compressed already), through a small pipe: memory does not grow
 /// with the archive.
-fn zip_body(state: &AppState, entries: Vec<(String, String)>, what: String) -> Body {
+fn zip_body(
+    state: &AppState,
+    entries: Vec<Zipped>,
+    summary: Option<Vec<u8>>,
+    what: String,
+) -> Body {
     let (writer, reader) = tokio::io::duplex(64 * 1024);
     let storage = state.storage.clone();
     tokio::spawn(async move {
         let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = async {
             let mut zip = ZipFileWriter::with_tokio(writer);
-            for (name, key) in entries {
-                let entry = ZipEntryBuilder::new(name.into(), Compression::Stored);
+            if let Some(summary) = summary {
+                let entry = ZipEntryBuilder::new(SUMMARY.to_string().into(), Compression::Stored);
+                zip.write_entry_whole(entry, &summary).await?;
+            }
+            for Zipped { key, file } in entries {
+                let entry = ZipEntryBuilder::new(file.entry.into(), Compression::Stored);
                 let mut out = zip.write_entry_stream(entry).await?.compat_write();
                 let mut file = tokio_util::io::StreamReader::new(storage.read(&key).await?);
                 tokio::io::copy(&mut file, &mut out).await?;
@@ -248,7 +278,7 @@ async fn dossier_zip(
         return failed(e);
     }
     download(
-        zip_body(&state, entries, format!("dossier {}", d.number)),
+        zip_body(&state, entries, None, format!("dossier {}", d.number)),
         "application/zip",
         &format!("dossier-{}.zip", d.number),
     )
@@ -327,8 +357,13 @@ async fn exam_zip(
     if let Err(e) = audited {
         return failed(e);
     }
+    let files: Vec<ZippedFile> = entries.iter().map(|e| e.file.clone()).collect();
+    let summary = match services::export::xlsx(&closed, Some(&files)) {
+        Ok(bytes) => bytes,
+        Err(e) => return failed(e),
+    };
     download(
-        zip_body(&state, entries, format!("examen {exam}")),
+        zip_body(&state, entries, Some(summary), format!("examen {exam}")),
         "application/zip",
         &format!("dossiers-clotures-{exam}.zip"),
     )
@@ -336,17 +371,7 @@ async fn exam_zip(
 
 /// A file to save, under this name, kept out of any shared cache.
 fn download(body: impl IntoResponse, content_type: &'static str, name: &str) -> Response {
-    let mut response = body.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&files::content_disposition("attachment", name)) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    response
+    files::private_file(body, content_type, "attachment", name)
 }
 
 #[derive(serde::Deserialize)]
@@ -357,7 +382,35 @@ struct ListQuery {
     etat: String,
 }
 
-/// An exam's dossiers (as searched and filtered on its page) for a spreadsheet.
+/// An exam's dossiers as searched and filtered on its page, the export audited first.
+async fn exported(
+    state: &AppState,
+    exam: &str,
+    query: &ListQuery,
+    member: &Staff,
+    what: &str,
+) -> Result<Vec<instruction::DossierLine>, Response> {
+    let filter = domain::instruction::DossierState::from_code(&query.etat);
+    let lines = match instruction::dossiers(&state.db, &*state.clock, exam, &query.q, filter).await
+    {
+        Ok(lines) => lines,
+        Err(InstructionError::UnknownExam) => return Err(StatusCode::NOT_FOUND.into_response()),
+        Err(e) => return Err(failed(e)),
+    };
+    staff::audit(
+        state.db.pool(),
+        &*state.clock,
+        member,
+        None,
+        what,
+        &format!("{exam} : {} dossier(s)", lines.len()),
+    )
+    .await
+    .map_err(failed)?;
+    Ok(lines)
+}
+
+/// The list for a spreadsheet, as CSV.
 async fn csv_export(
     State(state): State<AppState>,
     Path(exam): Path<String>,
@@ -365,30 +418,35 @@ async fn csv_export(
     // Put there by the gate, which every staff address passes.
     Extension(member): Extension<Staff>,
 ) -> Response {
-    let filter = domain::instruction::DossierState::from_code(&query.etat);
-    let lines = match instruction::dossiers(&state.db, &*state.clock, &exam, &query.q, filter).await
-    {
-        Ok(lines) => lines,
-        Err(InstructionError::UnknownExam) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => return failed(e),
-    };
-    if let Err(e) = staff::audit(
-        state.db.pool(),
-        &*state.clock,
-        &member,
-        None,
-        "export CSV",
-        &format!("{exam} : {} dossier(s)", lines.len()),
-    )
-    .await
-    {
-        return failed(e);
+    match exported(&state, &exam, &query, &member, "export CSV").await {
+        Ok(lines) => download(
+            services::export::csv(&lines),
+            "text/csv; charset=utf-8",
+            &format!("dossiers-{exam}.csv"),
+        ),
+        Err(response) => response,
     }
-    download(
-        instruction::csv(&lines),
-        "text/csv; charset=utf-8",
-        &format!("dossiers-{exam}.csv"),
-    )
+}
+
+/// The list for a spreadsheet, as XLSX with typed columns.
+async fn xlsx_export(
+    State(state): State<AppState>,
+    Path(exam): Path<String>,
+    Query(query): Query<ListQuery>,
+    Extension(member): Extension<Staff>,
+) -> Response {
+    let lines = match exported(&state, &exam, &query, &member, "export XLSX").await {
+        Ok(lines) => lines,
+        Err(response) => return response,
+    };
+    match services::export::xlsx(&lines, None) {
+        Ok(bytes) => download(
+            bytes,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &format!("dossiers-{exam}.xlsx"),
+        ),
+        Err(e) => failed(e),
+    }
 }
 
 #[cfg(test)]

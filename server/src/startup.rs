@@ -12,7 +12,7 @@ use services::{
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Settings, files, flood, metrics, security, staff, tus};
+use crate::{Settings, files, flood, messages, metrics, security, staff, tus};
 
 pub struct Application {
     listener: TcpListener,
@@ -100,6 +100,7 @@ impl Application {
             base_url: settings.base_url.as_str().into(),
             secure_cookies: settings.base_url.starts_with("https://"),
             trusted_proxies: settings.trusted_proxies.clone().into(),
+            service_email: settings.service_email.as_deref().map(Into::into),
             antivirus: settings.clamd.clone().map(|clamd| app::state::Antivirus {
                 clamd,
                 arrived: Default::default(),
@@ -110,6 +111,7 @@ impl Application {
         let router = Router::new()
             .route("/healthz", get(healthz))
             .merge(files::routes())
+            .merge(messages::routes())
             .merge(tus::routes())
             .merge(staff::routes(&state))
             .leptos_routes_with_context(&state, routes, security::provide_request_nonce, {

@@ -36,6 +36,33 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
         );
         assert!(!page.contains("CLÔTURER MON INSCRIPTION"));
 
+        // Before the closure, the receipt's PDF sends to its page, which says why; the
+        // dossier d'inscription is there from the start; neither without a session.
+        let pdf_get = |path: &'static str, cookie: Option<String>| {
+            let mut request = app.client.get(format!("{}{path}", app.address));
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", cookie);
+            }
+            request.send()
+        };
+        let early = pdf_get("/espace/accuse-de-reception.pdf", Some(cookie.clone()))
+            .await
+            .unwrap();
+        assert_eq!(location(&early), "/espace/accuse-de-reception");
+        let sheet = pdf_get("/espace/dossier-d-inscription.pdf", Some(cookie.clone()))
+            .await
+            .unwrap();
+        assert_eq!(sheet.status(), 200, "{}", app.label);
+        assert_eq!(sheet.headers()["content-type"], "application/pdf");
+        assert!(sheet.bytes().await.unwrap().starts_with(b"%PDF-"));
+        for path in [
+            "/espace/dossier-d-inscription.pdf",
+            "/espace/accuse-de-reception.pdf",
+        ] {
+            let anonymous = pdf_get(path, None).await.unwrap();
+            assert_eq!(location(&anonymous), "/connexion?info=session", "{path}");
+        }
+
         let refused = close(&app, Some(&cookie), &app.address).await;
         assert_eq!(
             location(&refused),
@@ -104,6 +131,23 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
             .find(|m| m.contains("Accusé de réception"))
             .unwrap();
         assert!(mail.contains(&sha) && mail.contains("camille.demo@exemple.fr"));
+        // With the accusé de réception as a PDF.
+        assert!(
+            mail.contains("Content-Type: application/pdf")
+                && mail.contains("accuse-de-reception-99-DEM0-0001.pdf"),
+            "{mail}"
+        );
+        let pdf_receipt = app
+            .client
+            .get(format!("{}/espace/accuse-de-reception.pdf", app.address))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pdf_receipt.status(), 200, "{}", app.label);
+        assert_eq!(pdf_receipt.headers()["content-type"], "application/pdf");
+        assert_eq!(pdf_receipt.headers()["cache-control"], "private, no-store");
+        assert!(pdf_receipt.bytes().await.unwrap().starts_with(b"%PDF-"));
 
         // Closed: no more files for pièces that do not follow.
         let late = upload(&app, &cookie, "diplome", "autre.pdf", pdf(), true).await;

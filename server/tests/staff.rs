@@ -45,6 +45,7 @@ async fn only_staff_reach_staff_pages_files_and_functions() {
             format!("/service/fichiers/{file}?telecharger=1"),
             format!("/service/dossiers/{DEMO_NUMBER}/fichiers.zip"),
             format!("/service/concours/{EXAM}/dossiers.csv"),
+            format!("/service/concours/{EXAM}/dossiers.xlsx"),
             format!("/service/concours/{EXAM}/dossiers.zip"),
             "/service/concours/nouveau".to_string(),
             format!("/service/concours/{EXAM}/modifier"),
@@ -194,7 +195,7 @@ async fn the_csv_export_reads_back_in_a_spreadsheet_with_its_accents() {
             .map(|l| l.split(';').collect())
             .collect();
         assert_eq!(rows[0][0], "N° de dossier");
-        assert_eq!(rows[0].len(), 11);
+        assert_eq!(rows[0].len(), 12);
         let demo = rows
             .iter()
             .find(|r| r[0] == DEMO_NUMBER)
@@ -279,11 +280,17 @@ async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logge
             let bytes = r.bytes().await.unwrap().to_vec();
             let mut zip =
                 zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a complete ZIP");
-            (0..zip.len())
+            let names = (0..zip.len())
                 .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            let mut summary = Vec::new();
+            zip.by_name("synthese.xlsx")
+                .expect("a summary sheet")
+                .read_to_end(&mut summary)
+                .unwrap();
+            (names, summary)
         };
-        assert!(exam_zip().await.is_empty(), "{}", app.label);
+        assert_eq!(exam_zip().await.0, ["synthese.xlsx"], "{}", app.label);
         let closed = app
             .post_form_as(&candidate, "/api/espace/cloturer", "")
             .await;
@@ -294,9 +301,11 @@ async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logge
             app.label
         );
         let folder = format!("{DEMO_NUMBER} Camille DÉMO");
+        let (names, summary) = exam_zip().await;
         assert_eq!(
-            exam_zip().await,
+            names,
             [
+                "synthese.xlsx".to_string(),
                 format!("{folder}/Pièce d'identité en cours de validité - recto.pdf"),
                 format!("{folder}/Pièce d'identité en cours de validité - (2) recto.pdf"),
                 format!("{folder}/Copie du diplôme - Diplôme.jpg"),
@@ -304,6 +313,28 @@ async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logge
             "{}",
             app.label
         );
+        // The summary: the closed dossier, and each file with its place in the ZIP and
+        // its SHA-256, as a spreadsheet reads them.
+        use calamine::{Data, Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(summary)).unwrap();
+        let dossiers = book.worksheet_range("Dossiers").unwrap();
+        assert_eq!(dossiers.height(), 2);
+        assert_eq!(
+            dossiers.get((1, 0)),
+            Some(&Data::String(DEMO_NUMBER.into()))
+        );
+        let files = book.worksheet_range("Fichiers").unwrap();
+        assert_eq!(files.height(), 4);
+        assert_eq!(
+            files.get((3, 2)),
+            Some(&Data::String(format!(
+                "{folder}/Copie du diplôme - Diplôme.jpg"
+            )))
+        );
+        // Of the bytes stored, as the dossier's ZIP above gave them.
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&entries[2].1));
+        assert_eq!(files.get((3, 4)), Some(&Data::String(sha)));
+        assert!(matches!(files.get((3, 3)), Some(Data::Float(_))));
 
         let one = get(
             &app,

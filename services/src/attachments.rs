@@ -84,16 +84,40 @@ pub async fn requested_pieces(
 /// dossier until the instruction cut-off, or any pièce of a closed dossier the service
 /// reopened, until the date it gave.
 pub fn can_change(now: jiff::Timestamp, dossier: &Dossier, piece: &PieceSpec) -> bool {
+    if piece.code == MESSAGE_PIECE {
+        return true;
+    }
     match dossier.status.as_str() {
         "open" => dossier.deadline.is_open_at(now),
-        "closed" => may_follow_open(now, dossier, piece) || dossier.is_reopened_at(now),
+        "closed" => reopened_piece(now, dossier, piece) || dossier.is_reopened_at(now),
         _ => false,
     }
 }
 
-/// A pièce that may follow, before the exam's instruction cut-off.
-fn may_follow_open(now: jiff::Timestamp, dossier: &Dossier, piece: &PieceSpec) -> bool {
-    piece.requirement == PieceRequirement::MayFollow && dossier.instruction_cutoff.is_open_at(now)
+/// A pièce of a closed dossier that takes files again: one that may follow, before the
+/// exam's instruction cut-off, or one the service asked to correct, until its date.
+fn reopened_piece(now: jiff::Timestamp, dossier: &Dossier, piece: &PieceSpec) -> bool {
+    (piece.requirement == PieceRequirement::MayFollow && dossier.instruction_cutoff.is_open_at(now))
+        || dossier.correction(&piece.code, now).is_some()
+}
+
+/// The pièce code of the files joined to messages (`services::messages`): no exam's
+/// pièce can have it (codes are lower-case letters, digits and dashes).
+pub const MESSAGE_PIECE: &str = "_message";
+
+/// What a message's file may be (`domain::conversation`'s limits).
+pub fn message_piece() -> PieceSpec {
+    PieceSpec {
+        code: MESSAGE_PIECE.into(),
+        label: "Pièce jointe à un message".into(),
+        help: String::new(),
+        requirement: PieceRequirement::Optional,
+        voies: Vec::new(),
+        when: None,
+        kinds: vec![FileKind::Pdf, FileKind::Jpeg],
+        max_size_bytes: domain::conversation::FILE_MAX_BYTES,
+        max_files: domain::conversation::MAX_FILES,
+    }
 }
 
 /// Opens the transaction of a change to this pièce's files by locking the dossier's row,
@@ -106,16 +130,23 @@ async fn begin_change(
     piece: &PieceSpec,
 ) -> Result<Option<sqlx::Transaction<'static, sqlx::Any>>, AttachmentError> {
     let now = clock.now();
-    let may_follow = may_follow_open(now, dossier, piece);
+    // A message's file goes with its message, whatever the dossier's state; a pièce
+    // that may follow or is being corrected, as the dossier read says (its dates only
+    // move forward, so the status is what must be read again under the lock).
+    let (always, reopened) = (
+        piece.code == MESSAGE_PIECE,
+        reopened_piece(now, dossier, piece),
+    );
     let mut tx = db.pool().begin().await?;
     let locked = sqlx::query(
-        "UPDATE dossiers SET status = status WHERE id = $1 AND (
-            (status = 'open' AND EXISTS (SELECT 1 FROM exams e WHERE e.slug = dossiers.exam_slug AND e.closes_at > $2))
+        "UPDATE dossiers SET status = status WHERE id = $1 AND ($4 = 1
+            OR (status = 'open' AND EXISTS (SELECT 1 FROM exams e WHERE e.slug = dossiers.exam_slug AND e.closes_at > $2))
             OR (status = 'closed' AND ($3 = 1 OR reopened_until > $2)))",
     )
     .bind(&dossier.id)
     .bind(now.as_millisecond())
-    .bind(i64::from(may_follow))
+    .bind(i64::from(reopened))
+    .bind(i64::from(always))
     .execute(&mut *tx)
     .await?;
     if locked.rows_affected() == 1 {
@@ -149,10 +180,24 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Attachment, AttachmentError> {
 
 const SELECT: &str = "SELECT id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script, scan FROM attachments";
 
-/// Every file of the dossier, oldest first.
+/// Every file of the dossier's pièces (not those of its messages), oldest first.
 pub async fn list(db: &Db, dossier_id: &str) -> Result<Vec<Attachment>, AttachmentError> {
+    of_dossier(db, dossier_id, "<>").await
+}
+
+/// The files joined to the dossier's messages, oldest first.
+pub async fn message_files(db: &Db, dossier_id: &str) -> Result<Vec<Attachment>, AttachmentError> {
+    of_dossier(db, dossier_id, "=").await
+}
+
+/// The dossier's files whose pièce is (`=`) or is not (`<>`) the messages'.
+async fn of_dossier(
+    db: &Db,
+    dossier_id: &str,
+    messages: &'static str,
+) -> Result<Vec<Attachment>, AttachmentError> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE dossier_id = $1 ORDER BY created_at, id"
+        "{SELECT} WHERE dossier_id = $1 AND piece_code {messages} '{MESSAGE_PIECE}' ORDER BY created_at, id"
     )))
     .bind(dossier_id)
     .fetch_all(db.pool())
@@ -201,15 +246,14 @@ pub async fn upload<S, E>(
     piece_code: &str,
     file_name: &str,
     scan: VirusScan,
-    mut body: S,
+    body: S,
 ) -> Result<Attachment, AttachmentError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let name = attachment::sanitise_file_name(file_name);
     // Both asked at once: on the deadline night each round trip waits its turn.
-    let (pieces, (count, dossier_total)) = tokio::try_join!(
+    let (pieces, usage) = tokio::try_join!(
         requested_pieces(db, dossier),
         usage(db, &dossier.id, piece_code)
     )?;
@@ -217,6 +261,61 @@ where
         .into_iter()
         .find(|p| p.code == piece_code)
         .ok_or(AttachmentError::UnknownPiece)?;
+    store(
+        db, storage, clock, dossier, piece, usage, file_name, scan, body,
+    )
+    .await
+}
+
+/// Streams the file joined to a message into storage and records it, under the
+/// dossier's lock as a pièce's file is, whatever the dossier's state.
+pub async fn upload_for_message<S, E>(
+    db: &Db,
+    storage: &Storage,
+    clock: &dyn Clock,
+    dossier: &Dossier,
+    file_name: &str,
+    scan: VirusScan,
+    body: S,
+) -> Result<Attachment, AttachmentError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let usage = usage(db, &dossier.id, MESSAGE_PIECE).await?;
+    store(
+        db,
+        storage,
+        clock,
+        dossier,
+        message_piece(),
+        usage,
+        file_name,
+        scan,
+        body,
+    )
+    .await
+}
+
+/// The upload itself, for `piece`, of which the dossier holds `count` files and
+/// `dossier_total` bytes in all.
+#[allow(clippy::too_many_arguments)]
+async fn store<S, E>(
+    db: &Db,
+    storage: &Storage,
+    clock: &dyn Clock,
+    dossier: &Dossier,
+    piece: PieceSpec,
+    (count, dossier_total): (i64, u64),
+    file_name: &str,
+    scan: VirusScan,
+    mut body: S,
+) -> Result<Attachment, AttachmentError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let name = attachment::sanitise_file_name(file_name);
     if !can_change(clock.now(), dossier, &piece) {
         return Err(AttachmentError::Locked);
     }

@@ -188,6 +188,25 @@ pub async fn receipt(db: &Db, dossier: &Dossier) -> Result<Option<Receipt>, Clos
 }
 
 impl Receipt {
+    /// The receipt's own SHA-256: of its number, exam, candidate, closure instant and
+    /// each file's pièce, name, size, deposit instant and SHA-256, one per line in that
+    /// order. Printed on it, so the service can tell a receipt it issued, unchanged,
+    /// from one retyped.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut canonical = format!(
+            "{}\n{}\n{}\n{}\n",
+            self.number, self.exam_title, self.candidate, self.closed_at
+        );
+        for f in &self.files {
+            canonical.push_str(&format!(
+                "{}\n{}\n{}\n{}\n{}\n",
+                f.piece, f.name, f.size, f.deposited_at, f.sha256
+            ));
+        }
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    }
+
     /// The receipt as plain text, for the email.
     pub fn to_text(&self, base_url: &str) -> String {
         let closed = jiff::Timestamp::from_millisecond(self.closed_at)
@@ -214,7 +233,11 @@ impl Receipt {
             ));
         }
         text.push_str(&format!(
-            "\nCet accusé de réception reste consultable et imprimable dans votre espace sécurisé : {base_url}/espace/accuse-de-reception\n"
+            "\nEmpreinte de cet accusé de réception (SHA-256) : {}\n",
+            self.fingerprint()
+        ));
+        text.push_str(&format!(
+            "\nCet accusé de réception (PDF joint) reste consultable et imprimable dans votre espace sécurisé : {base_url}/espace/accuse-de-reception\n"
         ));
         text
     }

@@ -49,6 +49,17 @@ pub struct Dossier {
     pub decision_reason: Option<String>,
     /// Until when a closed dossier reopened by the service takes files (ms).
     pub reopened_until: Option<i64>,
+    /// The pièces the service asked to correct, each until its date.
+    pub corrections: Vec<Correction>,
+}
+
+/// A pièce of a closed dossier the service asked the candidate to correct: it takes
+/// files again until `until` (ms since the epoch), for `reason`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Correction {
+    pub piece: String,
+    pub until: i64,
+    pub reason: String,
 }
 
 impl Dossier {
@@ -58,6 +69,16 @@ impl Dossier {
             && self
                 .reopened_until
                 .is_some_and(|t| now.as_millisecond() < t)
+    }
+
+    /// The correction asked for this pièce, while it runs.
+    pub fn correction(&self, piece: &str, now: jiff::Timestamp) -> Option<&Correction> {
+        if self.status != "closed" {
+            return None;
+        }
+        self.corrections
+            .iter()
+            .find(|c| c.piece == piece && now.as_millisecond() < c.until)
     }
 }
 
@@ -169,7 +190,7 @@ async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, Dos
 const SELECT: &str =
     "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at,
             d.closed_at, e.deadline_day, e.instruction_cutoff, d.review, d.review_note,
-            d.decision_reason, d.reopened_until
+            d.decision_reason, d.reopened_until, d.corrections
      FROM dossiers d JOIN exams e ON e.slug = d.exam_slug";
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
@@ -202,6 +223,10 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
         review_note: row.try_get("review_note")?,
         decision_reason: row.try_get("decision_reason")?,
         reopened_until: row.try_get("reopened_until")?,
+        corrections: match row.try_get::<Option<String>, _>("corrections")? {
+            Some(json) => serde_json::from_str(&json).map_err(|_| corrupt("corrections"))?,
+            None => Vec::new(),
+        },
         id,
     })
 }

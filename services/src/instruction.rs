@@ -1,5 +1,5 @@
 //! What the service concours reads to instruct dossiers: each exam with its dossiers
-//! counted by state, an exam's dossiers searched and filtered, and the CSV export.
+//! counted by state, an exam's dossiers searched and filtered (exported by `export`).
 
 use std::collections::HashMap;
 
@@ -28,6 +28,8 @@ pub enum InstructionError {
     Attachment(#[from] crate::attachments::AttachmentError),
     #[error("corrupt exam row: {0}")]
     Corrupt(String),
+    #[error("messages: {0}")]
+    Messages(String),
 }
 
 impl From<sqlx::Error> for InstructionError {
@@ -127,16 +129,24 @@ pub struct DossierLine {
     pub files: i64,
     /// Files the antivirus found infected: flagged to staff.
     pub infected: i64,
+    /// The candidate's last message waits for the service's answer.
+    pub unanswered: bool,
 }
 
 impl DossierLine {
-    fn of(dossier: Dossier, now: jiff::Timestamp, (files, infected): (i64, i64)) -> Option<Self> {
+    fn of(
+        dossier: Dossier,
+        now: jiff::Timestamp,
+        (files, infected): (i64, i64),
+        unanswered: bool,
+    ) -> Option<Self> {
         let state = state_at(&dossier, now)?;
         Some(Self {
             dossier,
             state,
             files,
             infected,
+            unanswered,
         })
     }
 }
@@ -166,7 +176,7 @@ pub async fn dossiers(
         .to_uppercase();
     let files: HashMap<String, (i64, i64)> = sqlx::query(
         "SELECT a.dossier_id,
-                CAST(SUM(CASE WHEN a.scan = 'infected' THEN 0 ELSE 1 END) AS BIGINT) AS n,
+                CAST(SUM(CASE WHEN a.scan = 'infected' OR a.piece_code = '_message' THEN 0 ELSE 1 END) AS BIGINT) AS n,
                 CAST(SUM(CASE WHEN a.scan = 'infected' THEN 1 ELSE 0 END) AS BIGINT) AS infected
          FROM attachments a JOIN dossiers d ON d.id = a.dossier_id
          WHERE d.exam_slug = $1 GROUP BY a.dossier_id",
@@ -182,6 +192,9 @@ pub async fn dossiers(
         ))
     })
     .collect::<Result<_, sqlx::Error>>()?;
+    let unanswered = crate::messages::unanswered(db, exam)
+        .await
+        .map_err(|e| InstructionError::Messages(e.to_string()))?;
     Ok(dossiers::of_exam(db, exam)
         .await?
         .into_iter()
@@ -198,7 +211,8 @@ pub async fn dossiers(
         })
         .filter_map(|d| {
             let counts = files.get(&d.id).copied().unwrap_or((0, 0));
-            DossierLine::of(d, now, counts)
+            let waiting = unanswered.contains(&d.id);
+            DossierLine::of(d, now, counts, waiting)
         })
         .filter(|line| state.is_none_or(|s| s == line.state))
         .collect())
@@ -222,88 +236,6 @@ pub async fn dossier(
 /// The dossier's state at `now`: « non clôturé » is read from the clock, not stored.
 fn state_at(dossier: &Dossier, now: jiff::Timestamp) -> Option<DossierState> {
     DossierState::of(&dossier.status, !dossier.deadline.is_open_at(now))
-}
-
-/// The dossiers as CSV for a spreadsheet: UTF-8 with a BOM and `;` between fields, so
-/// Excel and LibreOffice open it with accents and columns right.
-pub fn csv(lines: &[DossierLine]) -> String {
-    let mut out = String::from("\u{feff}");
-    let header = [
-        "N° de dossier",
-        "Nom",
-        "Prénom(s)",
-        "Date de naissance",
-        "Adresse électronique",
-        "Téléphone",
-        "Voie",
-        "État",
-        "Préinscrit le",
-        "Clôturé le",
-        "Fichiers",
-    ];
-    push_row(&mut out, header.iter().map(|s| s.to_string()));
-    for line in lines {
-        let d = &line.dossier;
-        let r = &d.registration;
-        let when = domain::french::paris_date_time_ms;
-        push_row(
-            &mut out,
-            [
-                d.number.to_string(),
-                r.usage_name
-                    .as_ref()
-                    .unwrap_or(&r.birth_name)
-                    .as_str()
-                    .to_string(),
-                r.first_names.as_str().to_string(),
-                r.birth_date.strftime("%d/%m/%Y").to_string(),
-                r.email.as_str().to_string(),
-                r.phone.display(),
-                r.voie.map(|v| v.label().to_string()).unwrap_or_default(),
-                line.state.label().to_string(),
-                when(d.created_at),
-                d.closed_at.map(when).unwrap_or_default(),
-                line.files.to_string(),
-            ]
-            .into_iter(),
-        );
-    }
-    out
-}
-
-fn push_row(out: &mut String, fields: impl Iterator<Item = String>) {
-    let row: Vec<String> = fields.map(|f| csv_field(&f)).collect();
-    out.push_str(&row.join(";"));
-    out.push_str("\r\n");
-}
-
-/// Quoted when it holds a separator, a quote or a line break; a leading `=`, `+`, `-`
-/// or `@` is neutralised so a spreadsheet never runs a candidate's answer as a formula.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([';', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_neutralised() {
-        assert_eq!(csv_field("Le Bihan"), "Le Bihan");
-        assert_eq!(csv_field("a;b"), "\"a;b\"");
-        assert_eq!(csv_field("dit \"Jo\""), "\"dit \"\"Jo\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("-2"), "'-2");
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -379,7 +311,7 @@ pub async fn decide(
     // Each statement binds exactly its own parameters, the dossier's id first.
     let (query, text, action) = match &decision {
         Decision::Complete => (
-            sqlx::query("UPDATE dossiers SET review = 'complete', review_note = NULL, reopened_until = NULL WHERE id = $1")
+            sqlx::query("UPDATE dossiers SET review = 'complete', review_note = NULL, reopened_until = NULL, corrections = NULL WHERE id = $1")
                 .bind(&id),
             None,
             "dossier complet",
@@ -392,14 +324,14 @@ pub async fn decide(
             "dossier incomplet",
         ),
         Decision::Accept => (
-            sqlx::query("UPDATE dossiers SET status = 'accepted', decided_at = $2, reopened_until = NULL WHERE id = $1")
+            sqlx::query("UPDATE dossiers SET status = 'accepted', decided_at = $2, reopened_until = NULL, corrections = NULL WHERE id = $1")
                 .bind(&id)
                 .bind(now_ms),
             None,
             "admis à concourir",
         ),
         Decision::Reject { reason } => (
-            sqlx::query("UPDATE dossiers SET status = 'rejected', decision_reason = $2, decided_at = $3, reopened_until = NULL WHERE id = $1")
+            sqlx::query("UPDATE dossiers SET status = 'rejected', decision_reason = $2, decided_at = $3, reopened_until = NULL, corrections = NULL WHERE id = $1")
                 .bind(&id)
                 .bind(reason.trim())
                 .bind(now_ms),

@@ -6,9 +6,16 @@ use std::{fmt, path::PathBuf};
 
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, SinglePart, header::ContentType},
+    message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
     transport::smtp::client::{Certificate, Tls, TlsParameters},
 };
+
+/// A PDF sent with a message: the accusé de réception, the dossier d'inscription.
+#[derive(Clone, Debug)]
+pub struct MailFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
 
 #[derive(Clone)]
 pub struct Mailer {
@@ -274,18 +281,31 @@ impl Mailer {
         Self::smtp(&SmtpRelay::plain(host, port), from)
     }
 
-    /// A plain-text message in French; lettre picks the transfer encoding (long lines
-    /// become quoted-printable).
-    pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
-        let message = Message::builder()
+    /// A plain-text message in French, with a PDF file when given; lettre picks the
+    /// transfer encoding (long lines become quoted-printable, the file base64).
+    pub async fn send(
+        &self,
+        to: &str,
+        subject: &str,
+        body: String,
+        pdf: Option<MailFile>,
+    ) -> Result<(), MailError> {
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to.parse()?)
-            .subject(subject)
-            .singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(body),
-            )?;
+            .subject(subject);
+        let text = SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(body);
+        let message = match pdf {
+            None => builder.singlepart(text)?,
+            Some(file) => builder.multipart(MultiPart::mixed().singlepart(text).singlepart(
+                Attachment::new(file.name).body(
+                    file.bytes,
+                    ContentType::parse("application/pdf").expect("a MIME type"),
+                ),
+            ))?,
+        };
         match &self.transport {
             Transport::Files(t) => {
                 t.send(message).await?;

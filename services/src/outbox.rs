@@ -11,7 +11,11 @@
 use jiff::SignedDuration;
 use sqlx::Row;
 
-use crate::{Clock, Db, DbError, mail::Mailer};
+use crate::{
+    Clock, Db, DbError,
+    mail::{MailFile, Mailer},
+    printouts,
+};
 
 /// While a server sends a letter, no other takes it; past this, it is due again (the
 /// server died while sending).
@@ -23,7 +27,17 @@ const PER_PASS: i64 = 100;
 /// from the closed dossier (it lists the files as the database holds them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Content {
-    Text { subject: String, body: String },
+    Text {
+        subject: String,
+        body: String,
+    },
+    /// The préinscription's letter: its text, and the dossier d'inscription as a PDF
+    /// made when sent.
+    Registration {
+        subject: String,
+        body: String,
+    },
+    /// The accusé de réception, as text and as a PDF.
     Receipt,
 }
 
@@ -47,6 +61,14 @@ impl Letter {
         }
     }
 
+    /// The same text, sent with the dossier d'inscription.
+    pub fn with_dossier_sheet(mut self) -> Self {
+        if let Content::Text { subject, body } = self.content {
+            self.content = Content::Registration { subject, body };
+        }
+        self
+    }
+
     pub fn about(mut self, dossier_id: &str) -> Self {
         self.dossier_id = Some(dossier_id.to_string());
         self
@@ -60,6 +82,9 @@ where
 {
     let (kind, subject, body) = match &letter.content {
         Content::Text { subject, body } => ("text", subject.as_str(), Some(body.as_str())),
+        Content::Registration { subject, body } => {
+            ("registration", subject.as_str(), Some(body.as_str()))
+        }
         Content::Receipt => ("receipt", "", None),
     };
     sqlx::query(
@@ -118,10 +143,10 @@ pub async fn deliver_due(
             continue; // another server has it
         }
         let result = match write(db, base_url, &row).await {
-            Ok(Some((subject, body))) => {
+            Ok(Some((subject, body, pdf))) => {
                 let to: String = row.try_get("recipient")?;
                 mailer
-                    .send(&to, &subject, body)
+                    .send(&to, &subject, body, pdf)
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -152,33 +177,53 @@ pub async fn deliver_due(
     Ok(sent)
 }
 
-/// The subject and body of a claimed letter.
+/// The subject, body and PDF of a claimed letter.
 async fn write(
     db: &Db,
     base_url: &str,
     row: &sqlx::any::AnyRow,
-) -> Result<Option<(String, String)>, String> {
-    let kind: String = row.try_get("kind").map_err(|e| e.to_string())?;
+) -> Result<Option<(String, String, Option<MailFile>)>, String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let kind: String = row.try_get("kind").map_err(|e| text(&e))?;
+    let dossier_id: Option<String> = row.try_get("dossier_id").map_err(|e| text(&e))?;
+    let dossier = match dossier_id {
+        Some(id) if kind != "text" => crate::dossiers::by_id(db, &id)
+            .await
+            .map_err(|e| text(&e))?,
+        _ => None,
+    };
     if kind != "receipt" {
-        let subject: String = row.try_get("subject").map_err(|e| e.to_string())?;
-        let body: Option<String> = row.try_get("body").map_err(|e| e.to_string())?;
-        return Ok(Some((subject, body.unwrap_or_default())));
+        let subject: String = row.try_get("subject").map_err(|e| text(&e))?;
+        let body: Option<String> = row.try_get("body").map_err(|e| text(&e))?;
+        let pdf = match dossier {
+            Some(dossier) if kind == "registration" => {
+                let pieces = crate::attachments::requested_pieces(db, &dossier)
+                    .await
+                    .map_err(|e| text(&e))?;
+                Some(MailFile {
+                    name: format!("dossier-inscription-{}.pdf", dossier.number),
+                    bytes: printouts::dossier_sheet(&dossier, &pieces, base_url).to_pdf(),
+                })
+            }
+            _ => None,
+        };
+        return Ok(Some((subject, body.unwrap_or_default(), pdf)));
     }
-    let dossier_id: Option<String> = row.try_get("dossier_id").map_err(|e| e.to_string())?;
-    let Some(dossier) = crate::dossiers::by_id(db, dossier_id.as_deref().unwrap_or(""))
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+    let Some(dossier) = dossier else {
         return Ok(None);
     };
     let Some(receipt) = crate::closure::receipt(db, &dossier)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| text(&e))?
     else {
         return Ok(None);
     };
     let subject = format!("Accusé de réception : dossier {} clôturé", receipt.number);
-    Ok(Some((subject, receipt.to_text(base_url))))
+    let pdf = MailFile {
+        name: format!("accuse-de-reception-{}.pdf", receipt.number),
+        bytes: printouts::receipt(&receipt, base_url).to_pdf(),
+    };
+    Ok(Some((subject, receipt.to_text(base_url), Some(pdf))))
 }
 
 /// One letter about a dossier, as staff see it.

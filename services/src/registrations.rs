@@ -338,6 +338,8 @@ pub async fn create_dossier(
              Votre n° de dossier : {number}\n\n\
              C'est votre identifiant pour vous connecter à votre espace sécurisé, avec le mot de passe \
              que vous avez choisi :\n{base_url}/connexion\n\n\
+             Votre dossier d'inscription est joint à ce message (PDF) ; il reste disponible dans votre \
+             espace sécurisé.\n\n\
              Déposez-y vos pièces justificatives, puis cliquez sur « clôturer mon inscription » avant la \
              date limite : votre inscription ne sera prise en compte qu'après cette clôture.\n\n\
              Le service concours\n",
@@ -349,6 +351,7 @@ pub async fn create_dossier(
             format!("Votre n° de dossier : {number}"),
             body,
         )
+        .with_dossier_sheet()
     };
     let number = match dossiers::create(
         db,

@@ -317,3 +317,91 @@ async fn the_receipt_lists_every_file_with_size_and_sha256() {
         assert!(text.contains("mardi 24 novembre 2026 à 11 h 00"), "{text}");
     }
 }
+
+/// The text a PDF reader gets from the file, spaces and line breaks evened out.
+fn pdf_text(pdf: &[u8]) -> String {
+    let text = pdf_extract::extract_text_from_mem(pdf).expect("a readable PDF");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test]
+async fn the_receipt_and_the_dossier_sheet_are_pdfs_whose_text_reads_back_with_its_accents() {
+    for env in envs("2026-11-24T10:00:00Z").await {
+        let d = env.dossier(DEMO, "externe", "Lefèvre-Œhlert").await;
+        let pieces = attachments::requested_pieces(&env.db, &d).await.unwrap();
+
+        // The dossier d'inscription: number, candidate, deadline, the pièces to send.
+        let sheet = services::printouts::dossier_sheet(&d, &pieces, "https://cdg.example");
+        let printed = sheet.to_pdf();
+        assert!(printed.starts_with(b"%PDF-"), "{}", env.label);
+        // A subset of the font, not the whole of it (DejaVu Sans is 740 KB).
+        assert!(
+            printed.len() < 80_000,
+            "{} bytes, {}",
+            printed.len(),
+            env.label
+        );
+        let text = pdf_text(&printed);
+        for expected in [
+            "Dossier d'inscription",
+            &d.number.to_string(),
+            "LEFÈVRE-ŒHLERT",
+            "Date limite de clôture",
+            "Pièce d'identité en cours de validité",
+            "Copie du diplôme",
+            "https://cdg.example/connexion",
+            "« clôturer mon inscription »",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected} not in {text} ({})",
+                env.label
+            );
+        }
+
+        // The accusé de réception: each file, its size, deposit and SHA-256.
+        let body = stream::iter([Ok::<_, String>(Bytes::from(pdf()))]);
+        let named = attachments::upload(
+            &env.db,
+            &env.storage,
+            &*env.clock,
+            &env.reload(&d).await,
+            "diplome",
+            "Diplôme d'État été 2024.pdf",
+            VirusScan::NotScanned,
+            body,
+        )
+        .await
+        .unwrap();
+        env.deposit_mandatory(&d).await;
+        env.close(&d).await.unwrap();
+        let d = env.reload(&d).await;
+        let receipt = closure::receipt(&env.db, &d).await.unwrap().unwrap();
+        let text =
+            pdf_text(&services::printouts::receipt(&receipt, "https://cdg.example").to_pdf());
+        for expected in [
+            "Accusé de réception",
+            &d.number.to_string(),
+            "Inscription clôturée le mardi 24 novembre 2026 à 11 h 00 (heure de Paris)",
+            "Diplôme d'État été 2024.pdf",
+            &format!("({} octets)", named.size),
+            &named.sha256,
+            &receipt.fingerprint(),
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected} not in {text} ({})",
+                env.label
+            );
+        }
+        for f in &receipt.files {
+            assert!(text.contains(&f.sha256), "{} not in {text}", f.sha256);
+        }
+
+        // The receipt's fingerprint follows what it lists, and only that.
+        assert_eq!(receipt.fingerprint(), receipt.clone().fingerprint());
+        let mut changed = receipt.clone();
+        changed.files[0].size += 1;
+        assert_ne!(changed.fingerprint(), receipt.fingerprint());
+    }
+}

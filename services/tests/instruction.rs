@@ -122,14 +122,45 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
             2
         );
 
-        let csv = instruction::csv(
-            &instruction::dossiers(&t.db, &clock, DEMO, "", None)
-                .await
-                .unwrap(),
-        );
+        let lines = instruction::dossiers(&t.db, &clock, DEMO, "", None)
+            .await
+            .unwrap();
+        let csv = services::export::csv(&lines);
         assert!(csv.starts_with('\u{feff}'));
         assert_eq!(csv.lines().count(), 4);
         assert!(csv.contains(";Lefèvre;Camille;01/03/1995;"), "{csv}");
+
+        // The same list as XLSX, read back by a spreadsheet library: a date is a date,
+        // a count a number, the header bold and first.
+        use calamine::{Data, Reader, Xlsx};
+        let bytes = services::export::xlsx(&lines, None).unwrap();
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(book.sheet_names(), ["Dossiers"]);
+        let sheet = book.worksheet_range("Dossiers").unwrap();
+        assert_eq!(sheet.height(), 4, "{}", t.label);
+        assert_eq!(
+            sheet.get((0, 0)),
+            Some(&Data::String("N° de dossier".into()))
+        );
+        let row = (1..4)
+            .find(|&r| sheet.get((r, 1)) == Some(&Data::String("Lefèvre".into())))
+            .expect("Lefèvre's row");
+        let Some(Data::DateTime(born)) = sheet.get((row, 3)) else {
+            panic!("a birth date as a date: {:?}", sheet.get((row, 3)));
+        };
+        // Spreadsheets count days from 30 December 1899.
+        let serial = |date: &str| {
+            (date.parse::<jiff::civil::Date>().unwrap() - jiff::civil::date(1899, 12, 30))
+                .get_days() as f64
+        };
+        assert!(born.is_datetime());
+        assert_eq!(born.as_f64(), serial("1995-03-01"));
+        // Préinscrit le: the clock's instant, 10:00 UTC, in Paris time.
+        let Some(Data::DateTime(created)) = sheet.get((row, 8)) else {
+            panic!("an instant as a date: {:?}", sheet.get((row, 8)));
+        };
+        assert!((created.as_f64() - (serial("2026-11-24") + 11.0 / 24.0)).abs() < 1e-6);
+        assert!(matches!(sheet.get((row, 10)), Some(Data::Float(_))));
     }
 }
 

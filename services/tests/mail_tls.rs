@@ -142,7 +142,7 @@ impl Drop for Relay {
 
 async fn send(relay: &SmtpRelay) -> Result<(), services::mail::MailError> {
     Mailer::smtp(relay, "Service concours <concours@exemple.fr>")?
-        .send("camille@exemple.fr", SUBJECT, BODY.to_string())
+        .send("camille@exemple.fr", SUBJECT, BODY.to_string(), None)
         .await
 }
 

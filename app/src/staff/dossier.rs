@@ -140,6 +140,11 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     Ok(duplicates) => duplicates,
                     Err(e) => return failure(e),
                 };
+                let conversation = match services::messages::history(&state.db, &d.id).await {
+                    Ok(history) => crate::messages::views(history, &pieces),
+                    Err(e) => return failure(e),
+                };
+                let choices: Vec<(String, String)> = pieces.iter().map(|p| (p.code.clone(), p.label.clone())).collect();
                 let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id && f.scan.counts()).cloned());
                 let infected = files.iter().filter(|f| !f.scan.counts()).count();
                 let r = d.registration.clone();
@@ -216,7 +221,12 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                             }
                         })}
                     </section>
-                    <Instruction dossier=d.clone() state=dossier_state />
+                    <Instruction dossier=d.clone() state=dossier_state pieces=choices />
+                    <section id="messages" aria-labelledby="messages-titre">
+                        <h2 id="messages-titre">"Messages"</h2>
+                        <crate::messages::Conversation messages=conversation for_staff=true files="/service/fichiers" />
+                        <crate::messages::MessageForm action=format!("/service/dossiers/{}/messages", d.number) for_staff=true />
+                    </section>
                     <section aria-labelledby="journal-titre">
                         <h2 id="journal-titre">"Journal"</h2>
                         {if audit.is_empty() {
@@ -290,10 +300,25 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
 fn Instruction(
     dossier: services::dossiers::Dossier,
     state: domain::instruction::DossierState,
+    /// The pièces asked of this dossier (code, label), to choose which to correct.
+    pieces: Vec<(String, String)>,
 ) -> impl IntoView {
     use domain::instruction::{DecisionRefused, DossierState, Review};
     let query = use_query_map();
     let q = query.read_untracked();
+    let correction = q.get("correction").map(|code| match code.as_str() {
+        "ok" => (
+            "notice",
+            "Correction demandée : le candidat en est informé par courriel et sur son espace sécurisé."
+                .to_string(),
+        ),
+        code => (
+            "alert",
+            domain::conversation::Refusal::from_code(code)
+                .map_or("La correction n'a pas pu être demandée.", |r| r.text())
+                .to_string(),
+        ),
+    });
     let message = if q.get("fait").is_some() {
         Some((
             "notice",
@@ -329,6 +354,11 @@ fn Instruction(
                 <dt>"Pièces"</dt><dd data-review>{review}</dd>
                 {d.decision_reason.clone().map(|r| view! { <dt>"Motif du rejet"</dt><dd>{r}</dd> })}
                 {d.reopened_until.map(|t| view! { <dt>"Rouvert jusqu'au"</dt><dd>{domain::french::paris_date_time_ms(t)}</dd> })}
+                {(!d.corrections.is_empty()).then(|| {
+                    let label = |code: &str| pieces.iter().find(|(c, _)| c == code).map_or(code.to_string(), |(_, l)| l.clone());
+                    let text = d.corrections.iter().map(|c| format!("{} (jusqu'au {})", label(&c.piece), domain::french::paris_date_time_ms(c.until))).collect::<Vec<_>>().join(", ");
+                    view! { <dt>"Corrections demandées"</dt><dd data-corrections>{text}</dd> }
+                })}
             </dl>
             {open.then(|| view! {
                 <div class="decisions">
@@ -353,6 +383,31 @@ fn Instruction(
                             <input id="jusqua" name="jusqua" type="date" required />
                         </div>
                         <button type="submit" class="button secondary">"Rouvrir le dossier"</button>
+                    </form>
+                    <form id="correction" method="post" action=format!("/service/dossiers/{}/correction", d.number) class="narrow-form">
+                        {correction.clone().map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
+                        <fieldset>
+                            <legend>"Demander une correction de pièces"</legend>
+                            <p class="hint">"Les pièces cochées acceptent de nouveau des fichiers jusqu'à la date choisie ; les autres restent clôturées. Le candidat reçoit un courriel."</p>
+                            {pieces.iter().map(|(code, label)| {
+                                let id = format!("corriger-{code}");
+                                view! {
+                                    <div class="choice">
+                                        <input type="checkbox" id=id.clone() name="piece" value=code.clone() />
+                                        <label for=id>{label.clone()}</label>
+                                    </div>
+                                }
+                            }).collect_view()}
+                        </fieldset>
+                        <div class="field">
+                            <label for="motif-correction">"Ce qu'il faut corriger"</label>
+                            <textarea id="motif-correction" name="motif" rows="2" maxlength="5000" required></textarea>
+                        </div>
+                        <div class="field">
+                            <label for="correction-jusqua">"À corriger jusqu'au (inclus)"</label>
+                            <input id="correction-jusqua" name="jusqua" type="date" required />
+                        </div>
+                        <button type="submit" class="button secondary">"Demander la correction"</button>
                     </form>
                     <form method="post" action="/api/service/decision">
                         {hidden()}

@@ -33,8 +33,9 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     Ok(lines) => lines,
                     Err(e) => return failure(e),
                 };
-                let export = format!(
-                    "/service/concours/{exam}/dossiers.csv?q={}&etat={}",
+                // Both exports take the list as searched and filtered here.
+                let export = |kind: &str| format!(
+                    "/service/concours/{exam}/dossiers.{kind}?q={}&etat={}",
                     crate::account::urlencode(&search),
                     filter.map(|s| s.code()).unwrap_or("")
                 );
@@ -63,7 +64,7 @@ pub(super) fn DossiersPage() -> impl IntoView {
                         </div>
                         <button type="submit" class="button secondary">"Rechercher"</button>
                     </form>
-                    <p role="status">{count}" · "<a href=export download>"Exporter ces dossiers (CSV)"</a>
+                    <p role="status">{count}" · ""Exporter ces dossiers : "<a href=export("xlsx") download>"tableur (XLSX)"</a>", "<a href=export("csv") download>"CSV"</a>
                         " · "<a href=format!("/service/concours/{exam}/dossiers.zip") download>"Télécharger les dossiers clôturés (ZIP)"</a></p>
                     <div class="table-scroll" role="region" aria-label="Dossiers" tabindex="0">
                     <table class="staff-table">
@@ -75,6 +76,7 @@ pub(super) fn DossiersPage() -> impl IntoView {
                                 <th scope="col">"État"</th>
                                 <th scope="col">"Clôturé le"</th>
                                 <th scope="col">"Fichiers"</th>
+                                <th scope="col">"Messages"</th>
                             </tr>
                         </thead>
                         <tbody>
@@ -99,6 +101,7 @@ fn dossier_row(line: &DossierLine) -> impl IntoView + use<> {
             <td data-state=line.state.code()>{line.state.label()}</td>
             <td>{d.closed_at.map(domain::french::paris_date_time_ms).unwrap_or_default()}</td>
             <td class="count">{line.files}{(line.infected > 0).then(|| view! { <span class="file-warning" data-infected=line.infected>{format!(" · {} infecté(s)", line.infected)}</span> })}</td>
+            <td>{line.unanswered.then(|| view! { <a class="file-warning" data-unanswered href=format!("/service/dossiers/{}#messages", d.number)>"message sans réponse"</a> })}</td>
         </tr>
     }
 }

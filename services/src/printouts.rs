@@ -1,0 +1,652 @@
+//! What the candidate keeps: the dossier d'inscription (at préinscription) and the
+//! accusé de réception (at closure) as PDF files, made on the server. The text is set
+//! in DejaVu Sans, a subset of which is embedded (every French accent; no font needed
+//! on the reader's side), with a map back to Unicode so it can be selected, searched
+//! and read aloud. A small layout of its own: blocks top to bottom, lines wrapped at
+//! spaces (or anywhere in a word wider than the page, a SHA-256), pages as needed.
+
+use std::collections::BTreeMap;
+
+use pdf_writer::{
+    Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr,
+    types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap},
+};
+
+static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
+
+/// A4, in points.
+const WIDTH: f32 = 595.0;
+const HEIGHT: f32 = 842.0;
+const MARGIN: f32 = 56.0;
+/// Where a field's value starts, from the left margin.
+const LABEL_WIDTH: f32 = 150.0;
+const BODY: f32 = 10.0;
+const SMALL: f32 = 8.0;
+/// Room kept at the bottom of each page for its footer.
+const FOOTER: f32 = 36.0;
+
+/// One part of a printout, laid out below the previous one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Block {
+    Title(String),
+    Heading(String),
+    /// A label and its value, the value beside the label.
+    Field(String, String),
+    /// A field whose value is a fingerprint, set smaller so a SHA-256 holds on a line.
+    Hash(String, String),
+    Text(String),
+    /// Set smaller: fingerprints, notes.
+    Small(String),
+    /// The dossier number, set large.
+    Big(String),
+    Rule,
+}
+
+/// A document to print: its title (also the PDF's), who issues it (on every page's
+/// footer), and its blocks.
+#[derive(Clone, Debug)]
+pub struct Printout {
+    pub title: String,
+    pub issuer: String,
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Weight {
+    Regular,
+    Bold,
+}
+
+/// A line of text at its place on a page.
+struct Run {
+    weight: Weight,
+    size: f32,
+    x: f32,
+    y: f32,
+    text: String,
+}
+
+enum Mark {
+    Run(Run),
+    Rule { y: f32 },
+}
+
+struct Face {
+    face: ttf_parser::Face<'static>,
+    data: &'static [u8],
+    per_em: f32,
+}
+
+impl Face {
+    fn new(data: &'static [u8]) -> Self {
+        // The fonts are part of the binary and parsed by the tests: they parse.
+        let face = ttf_parser::Face::parse(data, 0).expect("embedded font");
+        Self {
+            per_em: f32::from(face.units_per_em()),
+            face,
+            data,
+        }
+    }
+
+    /// The character as printed: one the font lacks becomes a space (a narrow
+    /// no-break space, say) or « ? ».
+    fn printable(&self, c: char) -> char {
+        if c.is_control() {
+            ' '
+        } else if self.face.glyph_index(c).is_some() {
+            c
+        } else if c.is_whitespace() {
+            ' '
+        } else {
+            '?'
+        }
+    }
+
+    fn glyph(&self, c: char) -> u16 {
+        self.face.glyph_index(c).map_or(0, |g| g.0)
+    }
+
+    /// Advance in thousandths of the size, as PDF widths are written.
+    fn advance(&self, glyph: u16) -> f32 {
+        let units = self
+            .face
+            .glyph_hor_advance(ttf_parser::GlyphId(glyph))
+            .unwrap_or(0);
+        f32::from(units) * 1000.0 / self.per_em
+    }
+
+    fn width(&self, text: &str, size: f32) -> f32 {
+        text.chars()
+            .map(|c| self.advance(self.glyph(c)))
+            .sum::<f32>()
+            * size
+            / 1000.0
+    }
+}
+
+struct Layout {
+    regular: Face,
+    bold: Face,
+    pages: Vec<Vec<Mark>>,
+    /// The baseline of the next line on the current page.
+    y: f32,
+}
+
+impl Layout {
+    fn face(&self, weight: Weight) -> &Face {
+        match weight {
+            Weight::Regular => &self.regular,
+            Weight::Bold => &self.bold,
+        }
+    }
+
+    /// The text as lines no wider than `width`: broken at spaces, and inside a word
+    /// only when the word alone is wider.
+    fn wrap(&self, weight: Weight, size: f32, text: &str, width: f32) -> Vec<String> {
+        let face = self.face(weight);
+        let text: String = text.chars().map(|c| face.printable(c)).collect();
+        let mut lines = Vec::new();
+        for paragraph in text.split('\n') {
+            let mut line = String::new();
+            for word in paragraph.split(' ') {
+                let candidate = if line.is_empty() {
+                    word.to_string()
+                } else {
+                    format!("{line} {word}")
+                };
+                if face.width(&candidate, size) <= width {
+                    line = candidate;
+                    continue;
+                }
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                // The word alone: cut it where it overflows.
+                for c in word.chars() {
+                    line.push(c);
+                    if face.width(&line, size) > width && line.chars().count() > 1 {
+                        line.pop();
+                        lines.push(std::mem::replace(&mut line, c.to_string()));
+                    }
+                }
+            }
+            lines.push(line);
+        }
+        lines
+    }
+
+    /// Room for `height` more points on this page, or a new page.
+    fn room(&mut self, height: f32) {
+        if self.pages.is_empty() || self.y - height < MARGIN + FOOTER {
+            self.pages.push(Vec::new());
+            self.y = HEIGHT - MARGIN;
+        }
+    }
+
+    fn run(&mut self, weight: Weight, size: f32, x: f32, y: f32, text: String) {
+        if let Some(page) = self.pages.last_mut() {
+            page.push(Mark::Run(Run {
+                weight,
+                size,
+                x,
+                y,
+                text,
+            }));
+        }
+    }
+
+    fn lines(&mut self, weight: Weight, size: f32, text: &str, space_after: f32) {
+        let leading = size * 1.4;
+        for line in self.wrap(weight, size, text, WIDTH - 2.0 * MARGIN) {
+            self.room(leading);
+            self.y -= leading;
+            let y = self.y;
+            self.run(weight, size, MARGIN, y, line);
+        }
+        self.y -= space_after;
+    }
+
+    fn field(&mut self, label: &str, value: &str, value_size: f32) {
+        let leading = BODY * 1.4;
+        let labels = self.wrap(Weight::Bold, BODY, label, LABEL_WIDTH - 8.0);
+        let values = self.wrap(
+            Weight::Regular,
+            value_size,
+            value,
+            WIDTH - 2.0 * MARGIN - LABEL_WIDTH,
+        );
+        let rows = labels.len().max(values.len());
+        // A field of a few lines stays on one page.
+        self.room(leading * rows.min(6) as f32);
+        for row in 0..rows {
+            self.room(leading);
+            self.y -= leading;
+            let y = self.y;
+            if let Some(label) = labels.get(row) {
+                self.run(Weight::Bold, BODY, MARGIN, y, label.clone());
+            }
+            if let Some(value) = values.get(row) {
+                self.run(
+                    Weight::Regular,
+                    value_size,
+                    MARGIN + LABEL_WIDTH,
+                    y,
+                    value.clone(),
+                );
+            }
+        }
+        self.y -= 3.0;
+    }
+
+    fn block(&mut self, block: &Block) {
+        match block {
+            Block::Title(text) => self.lines(Weight::Bold, 18.0, text, 8.0),
+            Block::Heading(text) => {
+                // A heading is never the last line of a page.
+                self.room(12.0 * 1.4 + 8.0 + 3.0 * BODY * 1.4);
+                self.y -= 8.0;
+                self.lines(Weight::Bold, 12.0, text, 4.0);
+            }
+            Block::Field(label, value) => self.field(label, value, BODY),
+            Block::Hash(label, value) => self.field(label, value, SMALL),
+            Block::Text(text) => self.lines(Weight::Regular, BODY, text, 4.0),
+            Block::Small(text) => self.lines(Weight::Regular, SMALL, text, 3.0),
+            Block::Big(text) => self.lines(Weight::Bold, 24.0, text, 6.0),
+            Block::Rule => {
+                self.room(12.0);
+                self.y -= 6.0;
+                let y = self.y;
+                if let Some(page) = self.pages.last_mut() {
+                    page.push(Mark::Rule { y });
+                }
+                self.y -= 6.0;
+            }
+        }
+    }
+}
+
+/// A font as embedded: the glyphs used, renumbered from 1, and their characters.
+struct Embedded {
+    remapper: subsetter::GlyphRemapper,
+    chars: BTreeMap<u16, char>,
+}
+
+impl Embedded {
+    fn new(face: &Face, texts: impl Iterator<Item = String>) -> Self {
+        let mut used: BTreeMap<u16, char> = BTreeMap::new();
+        for text in texts {
+            for c in text.chars() {
+                used.entry(face.glyph(c)).or_insert(c);
+            }
+        }
+        let glyphs: Vec<u16> = used.keys().copied().collect();
+        let remapper = subsetter::GlyphRemapper::new_from_glyphs_sorted(&glyphs);
+        let chars = used
+            .into_iter()
+            .filter_map(|(old, c)| remapper.get(old).map(|new| (new, c)))
+            .collect();
+        Self { remapper, chars }
+    }
+
+    /// The text as the content stream shows it: two bytes per glyph (Identity-H).
+    fn encode(&self, face: &Face, text: &str) -> Vec<u8> {
+        text.chars()
+            .flat_map(|c| self.remapper.get(face.glyph(c)).unwrap_or(0).to_be_bytes())
+            .collect()
+    }
+
+    /// Writes the font's objects from `refs` (Type0, CID font, descriptor, ToUnicode,
+    /// font file).
+    fn write(&self, pdf: &mut Pdf, face: &Face, refs: [Ref; 5], name: &[u8]) {
+        let [type0, cid, descriptor, cmap, file] = refs;
+        // A subset's name starts with a tag of six capitals (PDF 32000, 9.6.4).
+        let base = [b"CGSUBS+".as_slice(), name].concat();
+        let system = SystemInfo {
+            registry: Str(b"Adobe"),
+            ordering: Str(b"Identity"),
+            supplement: 0,
+        };
+        pdf.type0_font(type0)
+            .base_font(Name(&base))
+            .encoding_predefined(Name(b"Identity-H"))
+            .descendant_font(cid)
+            .to_unicode(cmap);
+        let widths: Vec<f32> = self
+            .remapper
+            .remapped_gids()
+            .map(|old| face.advance(old))
+            .collect();
+        let mut font = pdf.cid_font(cid);
+        font.subtype(CidFontType::Type2)
+            .base_font(Name(&base))
+            .system_info(system)
+            .font_descriptor(descriptor)
+            .cid_to_gid_map_predefined(Name(b"Identity"));
+        font.widths().consecutive(0, widths);
+        font.finish();
+        let f = &face.face;
+        let scale = |v: i16| f32::from(v) * 1000.0 / face.per_em;
+        let bbox = f.global_bounding_box();
+        pdf.font_descriptor(descriptor)
+            .name(Name(&base))
+            .flags(FontFlags::NON_SYMBOLIC)
+            .bbox(Rect::new(
+                scale(bbox.x_min),
+                scale(bbox.y_min),
+                scale(bbox.x_max),
+                scale(bbox.y_max),
+            ))
+            .italic_angle(0.0)
+            .ascent(scale(f.ascender()))
+            .descent(scale(f.descender()))
+            .cap_height(scale(f.capital_height().unwrap_or(f.ascender())))
+            .stem_v(80.0)
+            .font_file2(file);
+        let mut unicode = UnicodeCmap::new(Name(b"Custom"), system);
+        for (&glyph, &c) in &self.chars {
+            unicode.pair(glyph, c);
+        }
+        pdf.cmap(cmap, unicode.finish().as_slice());
+        // Subsetting our own two fonts cannot fail; were it to, the whole font is
+        // embedded instead (heavier, as correct).
+        let program = subsetter::subset(face.data, 0, &self.remapper).unwrap_or_else(|error| {
+            tracing::error!(%error, "font subset failed");
+            face.data.to_vec()
+        });
+        let packed = miniz_oxide::deflate::compress_to_vec_zlib(&program, 6);
+        pdf.stream(file, &packed)
+            .filter(Filter::FlateDecode)
+            .pair(Name(b"Length1"), program.len() as i32);
+    }
+}
+
+impl Printout {
+    /// The printout as a PDF file.
+    pub fn to_pdf(&self) -> Vec<u8> {
+        let mut layout = Layout {
+            regular: Face::new(REGULAR),
+            bold: Face::new(BOLD),
+            pages: Vec::new(),
+            y: 0.0,
+        };
+        for block in &self.blocks {
+            layout.block(block);
+        }
+        if layout.pages.is_empty() {
+            layout.room(0.0);
+        }
+        // Footers, now that the number of pages is known.
+        let count = layout.pages.len();
+        let footer = |n: usize| format!("{} · {} · page {n} / {count}", self.issuer, self.title);
+        for (i, page) in layout.pages.iter_mut().enumerate() {
+            page.push(Mark::Run(Run {
+                weight: Weight::Regular,
+                size: SMALL,
+                x: MARGIN,
+                y: MARGIN,
+                text: footer(i + 1)
+                    .chars()
+                    .map(|c| layout.regular.printable(c))
+                    .collect(),
+            }));
+        }
+        let texts = |weight: Weight| {
+            layout
+                .pages
+                .iter()
+                .flatten()
+                .filter_map(move |mark| match mark {
+                    Mark::Run(run) if run.weight == weight => Some(run.text.clone()),
+                    _ => None,
+                })
+        };
+        let regular = Embedded::new(&layout.regular, texts(Weight::Regular));
+        let bold = Embedded::new(&layout.bold, texts(Weight::Bold));
+
+        let mut pdf = Pdf::new();
+        let mut next = Ref::new(1);
+        let mut alloc = || next.bump();
+        let catalog = alloc();
+        let tree = alloc();
+        let info = alloc();
+        let regular_refs = [alloc(), alloc(), alloc(), alloc(), alloc()];
+        let bold_refs = [alloc(), alloc(), alloc(), alloc(), alloc()];
+        let pages: Vec<(Ref, Ref)> = layout.pages.iter().map(|_| (alloc(), alloc())).collect();
+
+        pdf.catalog(catalog).pages(tree).lang(TextStr("fr-FR"));
+        pdf.document_info(info)
+            .title(TextStr(&self.title))
+            .author(TextStr(&self.issuer))
+            .producer(TextStr("Inscriptions aux concours"));
+        pdf.pages(tree)
+            .kids(pages.iter().map(|(page, _)| *page))
+            .count(pages.len() as i32);
+        for ((page_ref, content_ref), marks) in pages.iter().zip(&layout.pages) {
+            let mut content = Content::new();
+            for mark in marks {
+                match mark {
+                    Mark::Run(run) => {
+                        let (font, face, name) = match run.weight {
+                            Weight::Regular => (&regular, &layout.regular, Name(b"F1")),
+                            Weight::Bold => (&bold, &layout.bold, Name(b"F2")),
+                        };
+                        content
+                            .begin_text()
+                            .set_font(name, run.size)
+                            .set_text_matrix([1.0, 0.0, 0.0, 1.0, run.x, run.y])
+                            .show(Str(&font.encode(face, &run.text)))
+                            .end_text();
+                    }
+                    Mark::Rule { y } => {
+                        content
+                            .set_line_width(0.5)
+                            .move_to(MARGIN, *y)
+                            .line_to(WIDTH - MARGIN, *y)
+                            .stroke();
+                    }
+                }
+            }
+            let stream = miniz_oxide::deflate::compress_to_vec_zlib(&content.finish(), 6);
+            pdf.stream(*content_ref, &stream)
+                .filter(Filter::FlateDecode);
+            let mut page = pdf.page(*page_ref);
+            page.media_box(Rect::new(0.0, 0.0, WIDTH, HEIGHT))
+                .parent(tree)
+                .contents(*content_ref);
+            page.resources()
+                .fonts()
+                .pair(Name(b"F1"), regular_refs[0])
+                .pair(Name(b"F2"), bold_refs[0]);
+            page.finish();
+        }
+        regular.write(&mut pdf, &layout.regular, regular_refs, b"DejaVuSans");
+        bold.write(&mut pdf, &layout.bold, bold_refs, b"DejaVuSans-Bold");
+        pdf.finish()
+    }
+}
+
+/// Who issues the printouts: named at the top and on every page's footer.
+pub const ISSUER: &str = "Centre de gestion · service concours";
+
+/// The accusé de réception of a closed dossier.
+pub fn receipt(r: &crate::closure::Receipt, base_url: &str) -> Printout {
+    use domain::french;
+    let mut blocks = vec![
+        Block::Small(ISSUER.into()),
+        Block::Title("Accusé de réception".into()),
+        Block::Field("N° de dossier".into(), r.number.clone()),
+        Block::Field("Concours".into(), r.exam_title.clone()),
+        Block::Field("Candidat".into(), r.candidate.clone()),
+        Block::Field(
+            "Inscription clôturée le".into(),
+            format!(
+                "{} (heure de Paris)",
+                french::paris_date_time_ms(r.closed_at)
+            ),
+        ),
+        Block::Text("Votre dossier est clôturé, il est en cours d'instruction.".into()),
+        Block::Heading(format!("Fichiers reçus ({})", r.files.len())),
+    ];
+    for f in &r.files {
+        blocks.extend([
+            Block::Rule,
+            Block::Field("Pièce".into(), f.piece.clone()),
+            Block::Field("Fichier".into(), f.name.clone()),
+            Block::Field(
+                "Taille".into(),
+                format!("{} ({} octets)", french::size(f.size), f.size),
+            ),
+            Block::Field(
+                "Déposé le".into(),
+                french::paris_date_time_ms(f.deposited_at),
+            ),
+            Block::Hash("Empreinte SHA-256".into(), f.sha256.clone()),
+        ]);
+    }
+    blocks.extend([
+        Block::Rule,
+        Block::Small(format!(
+            "Empreinte de cet accusé de réception (SHA-256) : {}",
+            r.fingerprint()
+        )),
+        Block::Small(
+            "L'empreinte SHA-256 identifie exactement chaque fichier reçu : le moindre changement du fichier la change."
+                .into(),
+        ),
+        Block::Small(format!(
+            "Cet accusé de réception reste consultable dans votre espace sécurisé : {base_url}/espace/accuse-de-reception"
+        )),
+    ]);
+    Printout {
+        title: format!("Accusé de réception · dossier {}", r.number),
+        issuer: ISSUER.into(),
+        blocks,
+    }
+}
+
+/// The dossier d'inscription: the number to log in with, the answers that identify
+/// the candidate, the deadline and the pièces to send.
+pub fn dossier_sheet(
+    dossier: &crate::dossiers::Dossier,
+    pieces: &[domain::exam::PieceSpec],
+    base_url: &str,
+) -> Printout {
+    use domain::{exam::PieceRequirement, french};
+    let r = &dossier.registration;
+    let mut address = r.address.clone();
+    if let Some(more) = &r.address_complement {
+        address.push_str(&format!(", {more}"));
+    }
+    address.push_str(&format!(", {} {}, {}", r.postal_code, r.city, r.country));
+    let mut blocks = vec![
+        Block::Small(ISSUER.into()),
+        Block::Title("Dossier d'inscription".into()),
+        Block::Field("Concours".into(), dossier.exam_title.clone()),
+        Block::Text("Votre n° de dossier :".into()),
+        Block::Big(dossier.number.to_string()),
+        Block::Text(
+            "C'est votre identifiant de connexion à votre espace sécurisé, avec le mot de passe choisi à la préinscription (il ne figure pas ici)."
+                .into(),
+        ),
+        Block::Heading("Candidat".into()),
+        Block::Field("Nom".into(), r.display_name()),
+        Block::Field(
+            "Date et lieu de naissance".into(),
+            format!("{}, {} ({})", french::long_date(r.birth_date), r.birth_place, r.birth_country),
+        ),
+        Block::Field("Adresse électronique".into(), r.email.as_str().into()),
+        Block::Field("Téléphone".into(), r.phone.as_str().into()),
+        Block::Field("Adresse".into(), address),
+    ];
+    if let Some(voie) = r.voie {
+        blocks.push(Block::Field("Voie".into(), voie.label().into()));
+    }
+    blocks.extend([
+        Block::Field(
+            "Préinscription le".into(),
+            format!(
+                "{} (heure de Paris)",
+                french::paris_date_time_ms(dossier.created_at)
+            ),
+        ),
+        Block::Heading("Date limite de clôture".into()),
+        Block::Text(format!("Le {}.", dossier.deadline.to_french())),
+        Block::Heading(format!("Pièces demandées ({})", pieces.len())),
+    ]);
+    for piece in pieces {
+        let when = match piece.requirement {
+            PieceRequirement::Mandatory => "obligatoire avant la clôture",
+            PieceRequirement::MayFollow => "peut être transmise après la clôture",
+            PieceRequirement::Optional => "facultative",
+        };
+        blocks.push(Block::Text(format!("• {} ({when})", piece.label)));
+    }
+    blocks.extend([
+        Block::Heading("Et maintenant".into()),
+        Block::Text(format!(
+            "1. Connectez-vous à votre espace sécurisé : {base_url}/connexion"
+        )),
+        Block::Text("2. Déposez chaque pièce demandée, au format PDF ou JPEG.".into()),
+        Block::Text(
+            "3. Cliquez sur « clôturer mon inscription » avant la date limite : votre inscription n'est prise en compte qu'après cette clôture."
+                .into(),
+        ),
+    ]);
+    Printout {
+        title: format!("Dossier d'inscription · dossier {}", dossier.number),
+        issuer: ISSUER.into(),
+        blocks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_words_are_cut_and_lines_fit_the_page() {
+        let layout = Layout {
+            regular: Face::new(REGULAR),
+            bold: Face::new(BOLD),
+            pages: Vec::new(),
+            y: 0.0,
+        };
+        let sha = "ab".repeat(64);
+        let lines = layout.wrap(Weight::Regular, BODY, &format!("SHA-256 {sha}"), 200.0);
+        assert!(lines.len() > 2, "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), format!("SHA-256{sha}"));
+        for line in &lines {
+            assert!(layout.regular.width(line, BODY) <= 200.0, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_character_the_font_lacks_is_printed_as_a_question_mark() {
+        let face = Face::new(REGULAR);
+        assert_eq!(face.printable('é'), 'é');
+        assert_eq!(face.printable('漢'), '?');
+        assert_eq!(face.printable('\t'), ' ');
+    }
+
+    #[test]
+    fn many_blocks_make_several_pages_each_with_its_footer() {
+        let printout = Printout {
+            title: "Essai".into(),
+            issuer: "Centre de gestion".into(),
+            blocks: (0..120)
+                .map(|i| Block::Field(format!("Ligne {i}"), "valeur".into()))
+                .collect(),
+        };
+        let text = pdf_extract::extract_text_from_mem(&printout.to_pdf()).unwrap();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        // 120 lines of 14 points, about 50 to a page.
+        for n in 1..=3 {
+            assert!(
+                text.contains(&format!("Centre de gestion · Essai · page {n} / 3")),
+                "{text}"
+            );
+        }
+        assert!(text.contains("Ligne 0 valeur") && text.contains("Ligne 119 valeur"));
+    }
+}
