@@ -183,7 +183,12 @@ pub async fn my_messages() -> Result<Option<(String, Vec<MessageView>)>, ServerF
     let history = services::messages::history(&state.db, &dossier.id)
         .await
         .map_err(internal)?;
-    Ok(Some((dossier.number.to_string(), views(history, &pieces))))
+    let mut messages = views(history, &pieces);
+    // Which staff member wrote is the service's own business.
+    for m in &mut messages {
+        m.staff_name = None;
+    }
+    Ok(Some((dossier.number.to_string(), messages)))
 }
 
 /// The candidate's messages with the service concours.

@@ -183,3 +183,66 @@ test("the service creates an exam in the browser, checks its closing instant and
     server.stop();
   }
 });
+
+test("the service asks for a correction; the candidate replaces the pièce and answers; the service sees it", async ({ page, browser }, info) => {
+  test.setTimeout(90_000);
+  const jsOn = info.project.name !== "no-js";
+  const number = await closedDossier(page);
+
+  // The service asks for the diploma again, until a few days from now.
+  const staff = await staffPage(browser);
+  await staff.goto(`/service/dossiers/${number}`);
+  const reason = "Le scan du diplôme est illisible : envoyez-le en couleur.";
+  await staff.getByRole("checkbox", { name: "Copie du diplôme" }).check();
+  await staff.getByLabel("Ce qu'il faut corriger").fill(reason);
+  const until = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+  await staff.getByLabel("À corriger jusqu'au (inclus)").fill(until);
+  await staff.getByRole("button", { name: "Demander la correction" }).click();
+  await expect(staff.getByRole("status").filter({ hasText: "Correction demandée" })).toBeVisible();
+  await expect(staff.locator("table.audit")).toContainText("correction demandée : Copie du diplôme");
+  await expectNoA11yViolations(staff, true);
+
+  // The candidate reads what to correct and until when, on the dossier page.
+  await page.goto("/espace");
+  const corrections = page.getByRole("region", { name: "Corrections demandées par le service concours" });
+  await expect(corrections).toContainText(reason);
+  await expect(page.locator("[data-piece=diplome]")).toContainText("à corriger jusqu'au");
+  await expectNoA11yViolations(page, jsOn);
+
+  // Only that pièce opens again: the old file goes, the new one comes.
+  await corrections.getByRole("link", { name: "Copie du diplôme" }).click();
+  await expect(page.getByText("Le service concours vous demande de corriger cette pièce")).toBeVisible();
+  await page.getByRole("link", { name: "Supprimer « Licence.pdf »" }).click();
+  await page.getByRole("button", { name: "Oui, supprimer" }).click();
+  await expect(page.getByText("Le fichier a été supprimé.")).toBeVisible();
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("Licence en couleur.pdf"));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  await page.goto("/espace/pieces/piece-identite");
+  await expect(page.getByText("Votre dossier n'accepte plus de modification pour cette pièce.")).toBeVisible();
+
+  // The request is in the conversation; the candidate answers it there.
+  await page.goto("/espace");
+  await page.getByRole("link", { name: /Messages avec le service concours/ }).click();
+  await expect(page.locator(".message.from-service")).toContainText("Correction demandée");
+  await expect(page.locator(".message.from-service")).toContainText(reason);
+  await page.getByLabel("Votre message au service concours").fill("C'est fait : le diplôme en couleur est déposé.");
+  await page.getByLabel("Joindre un fichier (facultatif)").setInputFiles(pdfFile("Attestation.pdf"));
+  await page.getByRole("button", { name: "Envoyer le message" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Message envoyé." })).toBeVisible();
+  await expect(page.locator(".message").last()).toContainText("C'est fait : le diplôme en couleur est déposé.");
+  await expect(page.getByRole("link", { name: /Pièce jointe : Attestation\.pdf/ })).toBeVisible();
+  await expectNoA11yViolations(page, jsOn);
+
+  // The service sees an answer waiting, the answer with its file, and the new diploma.
+  await staff.goto("/service/concours/demo-redacteur-territorial");
+  await expect(staff.locator(`[data-dossier="${number}"]`)).toContainText("message sans réponse");
+  await staff.locator(`[data-dossier="${number}"]`).getByRole("link", { name: "message sans réponse" }).click();
+  await expect(staff.locator(".message").last()).toContainText("Le candidat");
+  await expect(staff.locator(".message").last()).toContainText("C'est fait : le diplôme en couleur est déposé.");
+  await expect(staff.locator("[data-piece=diplome]")).toContainText("Licence en couleur.pdf");
+  await expectNoA11yViolations(staff, true);
+  // The candidate was told by mail, without the reason.
+  await expect.poll(() => mails().filter((m) => m.includes("vous demande de corriger") && m.includes(number)).length).toBe(1);
+  expect(mails().filter((m) => m.includes("vous demande de corriger")).some((m) => m.includes("illisible"))).toBe(false);
+});
