@@ -113,13 +113,13 @@ fn outcome() -> Option<(&'static str, String)> {
     use domain::{FileKind, attachment, conversation::Refusal};
     let query = use_query_map();
     let q = query.read_untracked();
-    if let Some(code) = q.get("erreur") {
+    let code = q.get("message")?;
+    if code != "envoye" {
         let text = Refusal::from_code(&code)
             .map(|r| r.text().to_string())
             .unwrap_or_else(|| attachment::upload_code_message(&code).to_string());
         return Some(("alert", format!("Le message n'est pas envoyé. {text}")));
     }
-    q.get("envoye")?;
     Some(match q.get("fichier") {
         None => ("notice", "Message envoyé.".to_string()),
         Some(code) => {

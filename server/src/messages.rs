@@ -1,7 +1,9 @@
 //! Messages over HTTP: the candidate's and the service's message form (multipart: the
 //! `texte` first, then an optional `fichier`), and the service's correction request
 //! (urlencoded: one `piece` per checked pièce, `motif`, `jusqua`). Plain forms that
-//! answer with a redirect carrying a code (`?envoye=1`, `?erreur=…`, `?fichier=…`).
+//! answer with a redirect carrying a code (`?message=envoye`, `?message=<refusal>`,
+//! and `&fichier=<refusal>` for a file that did not go): codes of their own, so the
+//! staff's dossier page never mistakes them for the instruction's `?erreur=`.
 //!
 //! The text is written before the file is read: a file refused (wrong kind, too large,
 //! a cut connection) never costs the candidate what they typed; the page says the file
@@ -99,8 +101,8 @@ fn back_to(back: &str, query: &str) -> Response {
 
 fn refused(back: &str, error: MessageError) -> Response {
     match error {
-        MessageError::Refused(r) => back_to(back, &format!("erreur={}", r.code())),
-        MessageError::File(e) => back_to(back, &format!("erreur={}", files::refusal(e).code)),
+        MessageError::Refused(r) => back_to(back, &format!("message={}", r.code())),
+        MessageError::File(e) => back_to(back, &format!("message={}", files::refusal(e).code)),
         error => {
             tracing::error!(%error, "message not written");
             failed()
@@ -125,7 +127,7 @@ async fn written(
     let request = Request::from_parts(parts, Body::from_stream(body));
     let interrupted = || match cut.get() {
         Some(why) => files::cut_short(why).answer(false, back),
-        None => back_to(back, "erreur=interrompu"),
+        None => back_to(back, "message=interrompu"),
     };
     let Ok(mut multipart) = Multipart::from_request(request, state).await else {
         return interrupted();
@@ -145,7 +147,7 @@ async fn written(
                         Ok(Some(chunk)) => {
                             bytes.extend_from_slice(&chunk);
                             if bytes.len() > TEXT_BYTES {
-                                return back_to(back, "erreur=long");
+                                return back_to(back, "message=long");
                             }
                         }
                         Ok(None) => break,
@@ -157,7 +159,7 @@ async fn written(
             Some("fichier") => {
                 // The text comes first in the form; a file alone is no message.
                 let Some(text) = text.take() else {
-                    return back_to(back, "erreur=vide");
+                    return back_to(back, "message=vide");
                 };
                 let id = match send(state, dossier, sender, &text).await {
                     Ok(id) => id,
@@ -166,7 +168,7 @@ async fn written(
                 let name = field.file_name().unwrap_or("").to_string();
                 // No file chosen: the browser still sends the part, empty and unnamed.
                 if name.is_empty() {
-                    return back_to(back, "envoye=1");
+                    return back_to(back, "message=envoye");
                 }
                 let scan = state.first_scan();
                 return match messages::attach(
@@ -183,7 +185,7 @@ async fn written(
                 {
                     Ok(_) => {
                         state.file_arrived();
-                        back_to(back, "envoye=1")
+                        back_to(back, "message=envoye")
                     }
                     // The message went; its file did not, and the page says why.
                     Err(MessageError::File(e)) => {
@@ -191,11 +193,11 @@ async fn written(
                             Some(why) => files::cut_short(why).code,
                             None => files::refusal(e).code,
                         };
-                        back_to(back, &format!("envoye=1&fichier={code}"))
+                        back_to(back, &format!("message=envoye&fichier={code}"))
                     }
                     Err(error) => {
                         tracing::error!(%error, "message file not joined");
-                        back_to(back, "envoye=1&fichier=echec")
+                        back_to(back, "message=envoye&fichier=echec")
                     }
                 };
             }
@@ -204,10 +206,10 @@ async fn written(
     }
     match text {
         Some(text) => match send(state, dossier, sender, &text).await {
-            Ok(_) => back_to(back, "envoye=1"),
+            Ok(_) => back_to(back, "message=envoye"),
             Err(error) => refused(back, error),
         },
-        None => back_to(back, "erreur=vide"),
+        None => back_to(back, "message=vide"),
     }
 }
 

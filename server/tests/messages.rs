@@ -73,11 +73,13 @@ async fn candidate_and_service_write_to_each_other_and_no_one_else_reads_it() {
         .await;
         assert_eq!(
             location(&sent),
-            "/espace/messages?envoye=1#messages",
+            "/espace/messages?message=envoye#messages",
             "{}",
             app.label
         );
-        let page = app.page(&candidate, "/espace/messages?envoye=1").await;
+        let page = app
+            .page(&candidate, "/espace/messages?message=envoye")
+            .await;
         assert!(
             page.contains("Mon diplôme arrive la semaine prochaine."),
             "{page}"
@@ -128,12 +130,20 @@ async fn candidate_and_service_write_to_each_other_and_no_one_else_reads_it() {
         .await;
         assert_eq!(
             location(&answered),
-            format!("/service/dossiers/{DEMO_NUMBER}?envoye=1#messages")
+            format!("/service/dossiers/{DEMO_NUMBER}?message=envoye#messages")
         );
         let list = app
             .page(&member, "/service/concours/demo-redacteur-territorial")
             .await;
         assert!(!list.contains("message sans réponse"), "{}", app.label);
+        // The instruction's own refusals are not the message form's.
+        let decided = app
+            .page(
+                &member,
+                &format!("/service/dossiers/{DEMO_NUMBER}?erreur=date"),
+            )
+            .await;
+        assert!(!decided.contains("Le message n"), "{}", app.label);
         let page = app.page(&candidate, "/espace/messages").await;
         assert!(page.contains("Bien reçu, merci.") && page.contains("Le service concours"));
         let home = app.page(&candidate, "/espace").await;
@@ -182,8 +192,8 @@ async fn a_refused_file_costs_the_message_nothing_and_the_page_says_why() {
     for app in spawn_apps().await {
         let candidate = login(&app).await;
         let empty = write(&app, &candidate, "/espace/messages", "   ", None).await;
-        assert_eq!(location(&empty), "/espace/messages?erreur=vide#messages");
-        let page = app.page(&candidate, "/espace/messages?erreur=vide").await;
+        assert_eq!(location(&empty), "/espace/messages?message=vide#messages");
+        let page = app.page(&candidate, "/espace/messages?message=vide").await;
         assert!(
             page.contains("Le message n&#x27;est pas envoyé. Écrivez votre message.")
                 || page.contains("Le message n'est pas envoyé. Écrivez votre message."),
@@ -201,12 +211,12 @@ async fn a_refused_file_costs_the_message_nothing_and_the_page_says_why() {
         .await;
         assert_eq!(
             location(&sent),
-            "/espace/messages?envoye=1&fichier=format#messages",
+            "/espace/messages?message=envoye&fichier=format#messages",
             "{}",
             app.label
         );
         let page = app
-            .page(&candidate, "/espace/messages?envoye=1&fichier=format")
+            .page(&candidate, "/espace/messages?message=envoye&fichier=format")
             .await;
         assert!(
             page.contains("Voici une photo de mon diplôme."),

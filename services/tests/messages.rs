@@ -446,8 +446,13 @@ async fn a_correction_reopens_the_pieces_it_names_until_its_day_and_no_other() {
             "{}",
             audit[0].detail
         );
+        // Written at the same instant as the closure's receipt: found by its subject.
         let letters = env.letters(&d).await;
-        let mail = &letters.last().unwrap().2;
+        let mail = &letters
+            .iter()
+            .find(|(_, subject, _)| subject.starts_with("Correction demandée"))
+            .expect("the candidate's letter")
+            .2;
         assert!(
             mail.contains("corriger") && !mail.contains("illisible"),
             "{mail}"
