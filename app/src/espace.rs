@@ -135,7 +135,7 @@ pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
             })
             .collect()
     };
-    Ok(Some(d).map(|d| DossierView {
+    Ok(Some(DossierView {
         corrections,
         messages,
         service_wrote_at: service_wrote_at.map(domain::french::paris_date_time_ms),
