@@ -198,7 +198,7 @@ pub fn LoginPage() -> impl IntoView {
         </Suspense>
         <Title text="Connexion espace sécurisé" />
         <h1>"Connexion espace sécurisé"</h1>
-        {move || message().map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
+        {move || message().map(|(class, text)| view! { <crate::form::Outcome class text /> })}
         <form method="post" action="/api/espace/connexion" class="narrow-form">
             <div class="field">
                 <label for="numero">"Identifiant (n° de dossier)"</label>

@@ -208,3 +208,10 @@ pub fn ErrorSummary(
         </Show>
     }
 }
+
+/// What the last post did, above its form: a notice (`role=status`) or, for `alert`, an
+/// alert.
+#[component]
+pub fn Outcome(class: &'static str, text: String) -> impl IntoView {
+    view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> }
+}

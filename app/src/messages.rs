@@ -150,9 +150,7 @@ pub fn MessageForm(action: String, for_staff: bool) -> impl IntoView {
         "Votre message au service concours"
     };
     view! {
-        {outcome().map(|(class, text)| view! {
-            <p class=class role=if class == "alert" { "alert" } else { "status" } data-outcome>{text}</p>
-        })}
+        {outcome().map(|(class, text)| view! { <crate::form::Outcome class text /> })}
         <form method="post" action=action enctype="multipart/form-data" class="message-form">
             <div class="field">
                 <label for="texte">{label}</label>

@@ -336,7 +336,7 @@ async fn dossier_sheet(State(state): State<AppState>, headers: HeaderMap) -> Res
     };
     let printout = services::printouts::dossier_sheet(&dossier, &pieces, &state.base_url);
     pdf_response(
-        printout.to_pdf(),
+        printout.render().await,
         &format!("dossier-inscription-{}.pdf", dossier.number),
     )
 }
@@ -349,7 +349,9 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap) -> Response 
     };
     match services::closure::receipt(&state.db, &dossier).await {
         Ok(Some(receipt)) => pdf_response(
-            services::printouts::receipt(&receipt, &state.base_url).to_pdf(),
+            services::printouts::receipt(&receipt, &state.base_url)
+                .render()
+                .await,
             &format!("accuse-de-reception-{}.pdf", receipt.number),
         ),
         // Not closed yet: the page says when it will be there.
@@ -361,9 +363,21 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
 }
 
-/// A PDF made for the session's candidate: shown in the browser.
-fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
-    private_file(bytes, "application/pdf", "inline", name)
+/// A PDF made for the session's candidate: shown in the browser; or « busy » when too
+/// many were being made (503, `Retry-After`).
+fn pdf_response(made: Result<Vec<u8>, services::printouts::Busy>, name: &str) -> Response {
+    match made {
+        Ok(bytes) => private_file(bytes, "application/pdf", "inline", name),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(
+                header::RETRY_AFTER,
+                HeaderValue::from(app::session::BUSY_RETRY_AFTER_SECS),
+            )],
+            app::session::BUSY_MESSAGE,
+        )
+            .into_response(),
+    }
 }
 
 /// A file made for one reader, under this name, `inline` or as an `attachment`, kept

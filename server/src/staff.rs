@@ -358,7 +358,7 @@ async fn exam_zip(
         return failed(e);
     }
     let files: Vec<ZippedFile> = entries.iter().map(|e| e.file.clone()).collect();
-    let summary = match services::export::xlsx(&closed, Some(&files)) {
+    let summary = match workbook(closed, Some(files)).await {
         Ok(bytes) => bytes,
         Err(e) => return failed(e),
     };
@@ -367,6 +367,19 @@ async fn exam_zip(
         "application/zip",
         &format!("dossiers-clotures-{exam}.zip"),
     )
+}
+
+/// [`services::export::xlsx`] on the blocking pool: thousands of rows are CPU work no
+/// request's async worker should wait on.
+async fn workbook(
+    lines: Vec<instruction::DossierLine>,
+    files: Option<Vec<ZippedFile>>,
+) -> Result<Vec<u8>, String> {
+    tokio::task::spawn_blocking(move || {
+        services::export::xlsx(&lines, files.as_deref()).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
 
 /// A file to save, under this name, kept out of any shared cache.
@@ -439,7 +452,7 @@ async fn xlsx_export(
         Ok(lines) => lines,
         Err(response) => return response,
     };
-    match services::export::xlsx(&lines, None) {
+    match workbook(lines, None).await {
         Ok(bytes) => download(
             bytes,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

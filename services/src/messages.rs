@@ -153,6 +153,8 @@ pub async fn send(
     if inserted.rows_affected() != 1 {
         return Err(Refusal::TooMany.into());
     }
+    // The service's letter is not one of the dossier's letters to its candidate (the
+    // staff page lists those), so it names no dossier.
     let letter = match sender {
         Sender::Candidate => service_email.map(|to| {
             Letter::text(
@@ -176,16 +178,19 @@ pub async fn send(
                 "",
             )
             .await?;
-            Some(to_candidate(
-                dossier,
-                format!("Message du service concours : dossier {}", dossier.number),
-                "Le service concours vous a écrit au sujet de votre dossier.",
-                base_url,
-            ))
+            Some(
+                to_candidate(
+                    dossier,
+                    format!("Message du service concours : dossier {}", dossier.number),
+                    "Le service concours vous a écrit au sujet de votre dossier.",
+                    base_url,
+                )
+                .about(&dossier.id),
+            )
         }
     };
     if let Some(letter) = letter {
-        outbox::post(&mut *tx, now, &letter.about(&dossier.id)).await?;
+        outbox::post(&mut *tx, now, &letter).await?;
     }
     tx.commit().await?;
     Ok(id)
@@ -329,11 +334,10 @@ pub async fn request_correction(
         return Err(Refusal::Date.into());
     }
     let requested = attachments::requested_pieces(db, dossier).await?;
-    let mut chosen: Vec<&domain::PieceSpec> = requested
+    let chosen: Vec<&domain::PieceSpec> = requested
         .iter()
         .filter(|p| pieces.contains(&p.code))
         .collect();
-    chosen.dedup_by(|a, b| a.code == b.code);
     if chosen.is_empty() || chosen.len() != pieces.iter().collect::<HashSet<_>>().len() {
         return Err(Refusal::NoPiece.into());
     }

@@ -202,7 +202,10 @@ async fn write(
                     .map_err(|e| text(&e))?;
                 Some(MailFile {
                     name: format!("dossier-inscription-{}.pdf", dossier.number),
-                    bytes: printouts::dossier_sheet(&dossier, &pieces, base_url).to_pdf(),
+                    bytes: printouts::dossier_sheet(&dossier, &pieces, base_url)
+                        .render()
+                        .await
+                        .map_err(|e| text(&e))?,
                 })
             }
             _ => None,
@@ -221,7 +224,10 @@ async fn write(
     let subject = format!("Accusé de réception : dossier {} clôturé", receipt.number);
     let pdf = MailFile {
         name: format!("accuse-de-reception-{}.pdf", receipt.number),
-        bytes: printouts::receipt(&receipt, base_url).to_pdf(),
+        bytes: printouts::receipt(&receipt, base_url)
+            .render()
+            .await
+            .map_err(|e| text(&e))?,
     };
     Ok(Some((subject, receipt.to_text(base_url), Some(pdf))))
 }

@@ -349,7 +349,7 @@ fn Instruction(
     view! {
         <section id="instruction" aria-labelledby="instruction-titre">
             <h2 id="instruction-titre">"Instruction"</h2>
-            {message.map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
+            {message.map(|(class, text)| view! { <crate::form::Outcome class text /> })}
             <dl>
                 <dt>"Pièces"</dt><dd data-review>{review}</dd>
                 {d.decision_reason.clone().map(|r| view! { <dt>"Motif du rejet"</dt><dd>{r}</dd> })}
@@ -385,7 +385,7 @@ fn Instruction(
                         <button type="submit" class="button secondary">"Rouvrir le dossier"</button>
                     </form>
                     <form id="correction" method="post" action=format!("/service/dossiers/{}/correction", d.number) class="narrow-form">
-                        {correction.clone().map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
+                        {correction.clone().map(|(class, text)| view! { <crate::form::Outcome class text /> })}
                         <fieldset>
                             <legend>"Demander une correction de pièces"</legend>
                             <p class="hint">"Les pièces cochées acceptent de nouveau des fichiers jusqu'à la date choisie ; les autres restent clôturées. Le candidat reçoit un courriel."</p>

@@ -58,7 +58,7 @@ pub(super) fn StaffLoginPage() -> impl IntoView {
     view! {
         <Title text="Connexion du service concours" />
         <h1>"Connexion du service concours"</h1>
-        {message.map(|(class, text)| view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> })}
+        {message.map(|(class, text)| view! { <crate::form::Outcome class text /> })}
         <form method="post" action="/api/service/connexion" class="narrow-form">
             <div class="field">
                 <label for="email">"Adresse électronique"</label>
