@@ -28,8 +28,11 @@ pub async fn login(
         &client_ip(),
     )
     .await;
+    let typed = domain::DossierNumber::parse(&numero)
+        .map(|n| n.to_string())
+        .unwrap_or_default();
     ESPACE
-        .enter(login.map(|(_, token)| token), |old| async move {
+        .enter(login.map(|(_, token)| token), &typed, |old| async move {
             accounts::close_session(&state.db, &old).await
         })
         .await
@@ -51,7 +54,11 @@ pub async fn forgot_password(
     use crate::session::{client_ip, count, internal, redirect, state};
     // Counted per client before anything is looked up; the answer is the same whether
     // or not a mail is promised, and no mail relay is waited for (the outbox sends it).
-    let _kept = count(services::accounts::recovery_limit(&client_ip())).await?;
+    let _kept = count(
+        services::accounts::recovery_limit(&client_ip()),
+        crate::refusal::Refusal::Demandes,
+    )
+    .await?;
     let state = state();
     services::accounts::request_password_reset(
         &state.db,
@@ -69,7 +76,11 @@ pub async fn forgot_password(
 #[server(endpoint = "espace/numero-oublie")]
 pub async fn forgot_number(#[server(default)] email: String) -> Result<(), ServerFnError> {
     use crate::session::{client_ip, count, internal, redirect, state};
-    let _kept = count(services::accounts::recovery_limit(&client_ip())).await?;
+    let _kept = count(
+        services::accounts::recovery_limit(&client_ip()),
+        crate::refusal::Refusal::Demandes,
+    )
+    .await?;
     let state = state();
     services::accounts::send_dossier_numbers(&state.db, &*state.clock, &state.base_url, &email)
         .await
@@ -188,6 +199,14 @@ pub fn LoginPage() -> impl IntoView {
             })
         })
     };
+    // A refused login shows its number again (only a number's shape: nothing else
+    // typed into an address is put in the page).
+    let typed = query
+        .read_untracked()
+        .get("numero")
+        .and_then(|n| domain::DossierNumber::parse(&n).ok())
+        .map(|n| n.to_string())
+        .unwrap_or_default();
     // Already logged in (the header's link, a bookmark): straight to the dossier.
     let session = Resource::new(|| (), |_| my_dossier());
     view! {
@@ -203,12 +222,9 @@ pub fn LoginPage() -> impl IntoView {
             <div class="field">
                 <label for="numero">"Identifiant (n° de dossier)"</label>
                 <p class="hint" id="numero-aide">"Il figure sur votre dossier d'inscription et dans le message reçu à la préinscription, par exemple 26-K7M4-9QXH."</p>
-                <input id="numero" name="numero" type="text" autocomplete="username" autocapitalize="characters" spellcheck="false" aria-describedby="numero-aide" required />
+                <input id="numero" name="numero" type="text" autocomplete="username" autocapitalize="characters" spellcheck="false" aria-describedby="numero-aide" required value=typed />
             </div>
-            <div class="field">
-                <label for="mot_de_passe">"Mot de passe"</label>
-                <input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="current-password" required />
-            </div>
+            <crate::form::PasswordInput id="mot_de_passe" name="mot_de_passe" label="Mot de passe" autocomplete="current-password" />
             <div class="actions">
                 <button type="submit" class="button primary">"connexion"</button>
             </div>
@@ -290,15 +306,8 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         {move || error().map(|e| view! { <p class="alert" role="alert">{e}</p> })}
                         <form method="post" action="/api/espace/nouveau-mot-de-passe" class="narrow-form">
                             <input type="hidden" name="token" value=token() />
-                            <div class="field">
-                                <label for="mot_de_passe">"Nouveau mot de passe"</label>
-                                <p class="hint" id="mdp-aide">"Au moins 12 caractères. Une phrase de quelques mots est facile à retenir et difficile à deviner."</p>
-                                <input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="new-password" aria-describedby="mdp-aide" required />
-                            </div>
-                            <div class="field">
-                                <label for="confirmation">"Confirmation du mot de passe"</label>
-                                <input id="confirmation" name="confirmation" type="password" autocomplete="new-password" required />
-                            </div>
+                            <crate::form::PasswordInput id="mot_de_passe" name="mot_de_passe" label="Nouveau mot de passe" autocomplete="new-password" hint="Au moins 12 caractères. Une phrase de quelques mots est facile à retenir et difficile à deviner." />
+                            <crate::form::PasswordInput id="confirmation" name="confirmation" label="Confirmation du mot de passe" autocomplete="new-password" />
                             <div class="actions"><button type="submit" class="button primary">"Enregistrer"</button></div>
                         </form>
                     }.into_any(),

@@ -108,7 +108,7 @@ fn ExamCard(exam: ExamSummary, now_ms: i64) -> impl IntoView {
             <Countdown closes_at_ms now_ms />
             {exam.deadline.is_open_at(jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)).then(|| view! {
                 <p class="card-actions">
-                    <a class="button primary" href=format!("/inscription/{}/identite", exam.slug)>
+                    <a class="button primary" href=format!("/inscription/{}", exam.slug)>
                         "Se préinscrire"<span class="visually-hidden">{format!(" : {title_text}")}</span>
                     </a>
                 </p>

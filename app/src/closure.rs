@@ -36,6 +36,16 @@ pub async fn close_dossier() -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// A sentence as it opens a line: its first letter a capital (« Votre dossier est
+/// clôturé, … »), the notices' words otherwise unchanged.
+pub fn sentence_start(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// The mandatory pièces without a file: what stops the closure.
 pub fn missing(pieces: &[PieceView]) -> Vec<MissingPiece> {
     pieces
@@ -74,7 +84,7 @@ fn MissingList(missing: Vec<MissingPiece>) -> impl IntoView {
 fn DeadlineMissed(deadline: String) -> impl IntoView {
     view! {
         <p class="alert closure-status" data-status>{Urgency::Passed.warning()}</p>
-        <p>{format!("La date limite ({deadline}) est dépassée : ce dossier ne peut plus être modifié ni clôturé.")}</p>
+        <p>{format!("La date limite était {deadline} : ce dossier ne peut plus être modifié ni clôturé.")}</p>
     }
 }
 
@@ -96,11 +106,12 @@ pub fn ClosureStatus(dossier: DossierView, missing: Vec<MissingPiece>) -> impl I
         return view! {
             <section class="closure closure-done" aria-labelledby="etat-titre">
                 <h2 id="etat-titre">"État de votre inscription"</h2>
-                <p class="closure-status" data-status>{sentence}</p>
+                <p class="closure-status" data-status>{sentence_start(&sentence)}</p>
                 {note.map(|n| view! {
-                    <div class="notice instruction-note" data-instruction>
+                    <div class=if n.warning { "warning instruction-note" } else { "notice instruction-note" } data-instruction>
                         {(!decided).then(|| view! { <p><strong>{n.headline.clone()}</strong></p> })}
                         {n.detail.map(|d| view! { <p>{d}</p> })}
+                        {n.next.map(|d| view! { <p data-next-step>{d}</p> })}
                         {n.reopened.map(|r| view! { <p>{r}</p> })}
                     </div>
                 })}
@@ -194,7 +205,7 @@ pub fn ClosurePage() -> impl IntoView {
                 let later: Vec<_> = list.iter().filter(|p| p.requirement == PieceRequirement::MayFollow).map(|p| p.label.clone()).collect();
                 if is_closed(&d.status) {
                     view! {
-                        <p class="closure-status" data-status>{CLOSED_SENTENCE}</p>
+                        <p class="closure-status" data-status>{sentence_start(CLOSED_SENTENCE)}</p>
                         <p><a href="/espace">"Revenir à mon dossier"</a></p>
                     }.into_any()
                 } else if Urgency::of(d.closes_at_ms - d.now_ms) == Urgency::Passed {
@@ -212,8 +223,30 @@ pub fn ClosurePage() -> impl IntoView {
                         <p><a href="/espace">"Revenir à mon dossier"</a></p>
                     }.into_any()
                 } else {
+                    let sent = list.iter().map(|p| {
+                        let files: Vec<_> = p.files.iter().filter(|f| f.scan.counts()).map(|f| format!("{} · {}", f.name, french::size(f.size))).collect();
+                        let none = match p.requirement {
+                            PieceRequirement::MayFollow => "aucun fichier pour l'instant : vous pourrez le déposer après la clôture",
+                            _ => "aucun fichier (pièce facultative)",
+                        };
+                        view! {
+                            <li data-sent=p.code.clone()>
+                                <strong>{p.label.clone()}</strong>
+                                {if files.is_empty() {
+                                    view! { <p class="hint">{none}</p> }.into_any()
+                                } else {
+                                    view! { <ul>{files.into_iter().map(|f| view! { <li>{f}</li> }).collect_view()}</ul> }.into_any()
+                                }}
+                            </li>
+                        }
+                    }).collect_view();
                     view! {
                         <p>{format!("Dossier n° {} · {}", d.number, d.exam_title)}</p>
+                        <section class="closure-sent" aria-labelledby="envoi-titre">
+                            <h2 id="envoi-titre">"Les pièces et fichiers que vous envoyez"</h2>
+                            <ul class="sent-list">{sent}</ul>
+                            <p><a href="/espace">"Vérifier ou changer un fichier avant de clôturer"</a></p>
+                        </section>
                         <div class="notice">
                             <p><strong>"Clôturer, c'est envoyer définitivement votre dossier au service concours."</strong></p>
                             <ul>
@@ -330,7 +363,7 @@ fn Receipt(r: ReceiptView) -> impl IntoView {
                 <dt>"Candidat"</dt><dd>{r.candidate.clone()}</dd>
                 <dt>"Inscription clôturée le"</dt><dd data-closed-at>{format!("{} (heure de Paris)", french::paris_date_time_ms(r.closed_at_ms))}</dd>
             </dl>
-            <p class="closure-status" data-status>{CLOSED_SENTENCE}</p>
+            <p class="closure-status" data-status>{sentence_start(CLOSED_SENTENCE)}</p>
             <h2>{format!("Fichiers reçus ({})", r.files.len())}</h2>
             // Scrolls sideways on a phone: focusable, so the keyboard can scroll it too.
             <div class="table-scroll" role="region" aria-label="Fichiers reçus" tabindex="0">
@@ -341,11 +374,11 @@ fn Receipt(r: ReceiptView) -> impl IntoView {
                     <tbody>
                         {r.files.into_iter().map(|f| view! {
                             <tr>
-                                <td>{f.piece}</td>
-                                <td>{f.name}</td>
-                                <td>{format!("{} ({} octets)", french::size(f.size), f.size)}</td>
-                                <td>{french::paris_date_time_ms(f.deposited_at_ms)}</td>
-                                <td class="hash">{f.sha256}</td>
+                                <td data-label="Pièce">{f.piece}</td>
+                                <td data-label="Fichier">{f.name}</td>
+                                <td data-label="Taille">{format!("{} ({} octets)", french::size(f.size), f.size)}</td>
+                                <td data-label="Déposé le">{french::paris_date_time_ms(f.deposited_at_ms)}</td>
+                                <td data-label="Empreinte SHA-256" class="hash">{f.sha256}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

@@ -47,17 +47,38 @@ fn folder_id(code: &str) -> String {
     format!("ouvrir-{code}")
 }
 
+/// What the candidate can do with the pièces, as the dossier's state allows it: an
+/// open dossier invites to deposit, a closed one to check, and a closed one with
+/// pièces still open names them.
+fn pieces_hint(list: &[crate::espace::PieceView]) -> String {
+    let open: Vec<&str> = list
+        .iter()
+        .filter(|p| p.can_change)
+        .map(|p| p.label.as_str())
+        .collect();
+    if open.len() == list.len() && !list.is_empty() {
+        "Formats acceptés : PDF ou JPEG. Ouvrez le dossier d'une pièce pour y déposer, vérifier ou supprimer vos fichiers.".into()
+    } else if open.is_empty() {
+        "Vos pièces ne peuvent plus être modifiées : ouvrez le dossier d'une pièce pour vérifier ses fichiers.".into()
+    } else {
+        format!(
+            "Vous pouvez encore déposer des fichiers (PDF ou JPEG) pour : {}. Les autres pièces ne peuvent plus être modifiées : ouvrez-les pour vérifier leurs fichiers.",
+            open.join(", ")
+        )
+    }
+}
+
 /// The « pièces demandées » on the dossier page.
 #[component]
 pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
     view! {
         <section aria-labelledby="pieces-titre">
             <h2 id="pieces-titre">"Pièces demandées"</h2>
-            <p class="hint">"Formats acceptés : PDF ou JPEG. Ouvrez le dossier d'une pièce pour y déposer, vérifier ou supprimer vos fichiers."</p>
             <Suspense fallback=|| view! { <crate::Loading /> }>
                 {move || Suspend::new(async move {
                     match pieces.await {
                         Ok(Some(list)) => view! {
+                            <p class="hint" data-pieces-hint>{pieces_hint(&list)}</p>
                             <ul class="piece-list">
                                 {list.into_iter().map(|p| {
                                     let state = state_text(&p);
@@ -71,7 +92,7 @@ pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
                                                     " · "
                                                     <span class="piece-state" class:piece-done=done>{state}</span>
                                                     {p.correction_until.clone().map(|until| view! {
-                                                        " · "<strong class="piece-correction">{format!("à corriger jusqu'au {until}")}</strong>
+                                                        " · "<strong class="piece-correction">{format!("à corriger {until}")}</strong>
                                                     })}
                                                 </p>
                                                 {(!p.help.is_empty()).then(|| view! { <p class="hint">{p.help.clone()}</p> })}
@@ -138,7 +159,7 @@ pub fn DossierPage(
                                     {d.corrections.iter().map(|c| view! {
                                         <li data-correction=c.piece.clone()>
                                             <a href=format!("/espace/pieces/{}", c.piece)>{c.label.clone()}</a>
-                                            {format!(" : à corriger jusqu'au {} (heure de Paris). Motif : {}", c.until, c.reason)}
+                                            {format!(" : à corriger {}. Motif : {}", c.until, c.reason)}
                                         </li>
                                     }).collect_view()}
                                 </ul>

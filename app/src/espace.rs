@@ -21,7 +21,7 @@ pub struct DossierView {
     /// countdown runs on the server's clock, not the browser's.
     pub closes_at_ms: i64,
     pub now_ms: i64,
-    /// « jeudi 30 novembre 2023 avant minuit, heure de Paris ».
+    /// « le jeudi 30 novembre 2023 avant minuit (heure de Paris) » (`french::deadline`).
     pub deadline: String,
     /// What the service concours has said of the dossier, once it has.
     pub instruction: Option<InstructionNote>,
@@ -45,7 +45,11 @@ pub struct CorrectionNote {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstructionNote {
     pub headline: String,
+    /// A warning (incomplete, rejected) rather than a notice.
+    pub warning: bool,
     pub detail: Option<String>,
+    /// What the candidate can do next, when there is something to say.
+    pub next: Option<String>,
     /// « Le service concours a rouvert votre dossier … jusqu'au … ».
     pub reopened: Option<String>,
 }
@@ -56,31 +60,42 @@ fn instruction_note(
     now: jiff::Timestamp,
 ) -> Option<InstructionNote> {
     use domain::instruction::Review;
+    let mut next = None;
     let (headline, detail) = match (d.status.as_str(), d.review) {
         ("accepted", _) => ("Vous êtes admis à concourir.".to_string(), None),
         ("rejected", _) => (
             "Votre dossier a été rejeté.".to_string(),
             d.decision_reason.as_ref().map(|r| format!("Motif : {r}")),
         ),
-        ("closed", Some(Review::Incomplete)) => (
-            "Votre dossier est incomplet.".to_string(),
-            d.review_note
-                .as_ref()
-                .map(|n| format!("Pièces manquantes ou à corriger : {n}")),
-        ),
+        ("closed", Some(Review::Incomplete)) => {
+            next = Some(d.incomplete_next_step(now));
+            (
+                "Votre dossier est incomplet.".to_string(),
+                d.review_note
+                    .as_ref()
+                    .map(|n| format!("Pièces manquantes ou à corriger : {n}")),
+            )
+        }
         ("closed", Some(Review::Complete)) => ("Votre dossier est complet.".to_string(), None),
         _ => return None,
     };
     let reopened = d
         .is_reopened_at(now)
-        .then(|| d.reopened_until.map(domain::french::paris_date_time_ms))
+        .then(|| d.reopened_until.map(domain::french::deadline_ms))
         .flatten()
         .map(|until| {
-            format!("Le service concours a rouvert votre dossier : vous pouvez ajouter ou remplacer des fichiers jusqu'au {until} (heure de Paris).")
+            format!("Le service concours a rouvert votre dossier : vous pouvez ajouter ou remplacer des fichiers, au plus tard {until}.")
         });
+    // The next step already says it when the dossier is reopened.
+    let reopened = reopened.filter(|_| next.is_none());
     Some(InstructionNote {
+        warning: matches!(
+            (d.status.as_str(), d.review),
+            ("rejected", _) | ("closed", Some(Review::Incomplete))
+        ),
         headline,
         detail,
+        next,
         reopened,
     })
 }
@@ -129,7 +144,7 @@ pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
                     .iter()
                     .find(|p| p.code == c.piece)
                     .map_or_else(|| c.piece.clone(), |p| p.label.clone()),
-                until: domain::french::paris_date_time_ms(c.until),
+                until: domain::french::deadline_ms(c.until),
                 reason: c.reason,
                 piece: c.piece,
             })
@@ -198,7 +213,7 @@ pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
         PieceView {
             correction_until: dossier
                 .correction(&piece.code, now)
-                .map(|c| domain::french::paris_date_time_ms(c.until)),
+                .map(|c| domain::french::deadline_ms(c.until)),
             files: files
                 .iter()
                 .filter(|f| f.piece_code == piece.code)

@@ -27,6 +27,9 @@ pub fn Field(
     /// The input's full name when it is not `fields[name]`.
     #[prop(optional)]
     form_name: Option<&'static str>,
+    /// A free text of a few lines: a `<textarea>` of this many rows (0: one line).
+    #[prop(optional)]
+    rows: u32,
 ) -> impl IntoView {
     let id = format!("champ-{name}");
     let hint_id = format!("{id}-aide");
@@ -57,17 +60,70 @@ pub fn Field(
             </label>
             {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
             {move || error().map(|e| view! { <p class="error-message" id=error_id.clone()><span class="visually-hidden">"Erreur : "</span>{e}</p> })}
-            <input
-                id=id
-                name=input_name
-                type=kind
-                value=value
-                autocomplete=autocomplete
-                inputmode=inputmode
-                aria-required=required.then_some("true")
-                aria-invalid=move || error().is_some().then_some("true")
-                aria-describedby=described
-            />
+            {if rows > 0 {
+                view! {
+                    <textarea
+                        id=id.clone()
+                        name=input_name
+                        rows=rows
+                        autocomplete=autocomplete
+                        aria-required=required.then_some("true")
+                        aria-invalid=move || error().is_some().then_some("true")
+                        aria-describedby=described
+                    >{value}</textarea>
+                }.into_any()
+            } else {
+                view! {
+                    <input
+                        id=id.clone()
+                        name=input_name
+                        type=kind
+                        value=value
+                        autocomplete=autocomplete
+                        inputmode=inputmode
+                        aria-required=required.then_some("true")
+                        aria-invalid=move || error().is_some().then_some("true")
+                        aria-describedby=described
+                    />
+                }.into_any()
+            }}
+            {(kind == "password").then(|| view! { <ShowPassword field=id.clone() /> })}
+        </div>
+    }
+}
+
+/// « Afficher le mot de passe » under a password input (`field`, its id): a checkbox
+/// that `/mot-de-passe.js` shows and wires; without scripts it stays hidden, since it
+/// could do nothing.
+#[component]
+pub fn ShowPassword(field: String) -> impl IntoView {
+    let id = format!("{field}-afficher");
+    view! {
+        <div class="show-password" hidden>
+            <input type="checkbox" id=id.clone() data-montre=field />
+            <label for=id>"Afficher le mot de passe"</label>
+        </div>
+        <script src="/mot-de-passe.js" defer></script>
+    }
+}
+
+/// A password input with its label and « Afficher le mot de passe », for the login
+/// and new-password pages.
+#[component]
+pub fn PasswordInput(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    autocomplete: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+) -> impl IntoView {
+    let hint_id = format!("{id}-aide");
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <input id=id name=name type="password" autocomplete=autocomplete required aria-describedby=hint.map(|_| hint_id.clone()) />
+            <ShowPassword field=id.to_string() />
         </div>
     }
 }
@@ -95,7 +151,7 @@ pub fn show_field_errors(fields: &[&str], errors: &BTreeMap<String, String>) {
         let _ = field
             .class_list()
             .toggle_with_force("field-error", error.is_some());
-        let is_input = target.tag_name() == "INPUT";
+        let is_input = matches!(target.tag_name().as_str(), "INPUT" | "TEXTAREA");
         let mut described: Vec<String> = Vec::new();
         if is_input && document.get_element_by_id(&format!("{id}-aide")).is_some() {
             described.push(format!("{id}-aide"));
@@ -112,7 +168,7 @@ pub fn show_field_errors(fields: &[&str], errors: &BTreeMap<String, String>) {
             span.set_text_content(Some("Erreur : "));
             let _ = p.append_child(&span);
             let _ = p.append_with_str_1(message);
-            if let Ok(Some(before)) = field.query_selector("input, .radio") {
+            if let Ok(Some(before)) = field.query_selector("input, textarea, .radio") {
                 let _ = field.insert_before(&p, Some(&before));
             }
             described.push(error_id);

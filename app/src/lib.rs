@@ -18,6 +18,7 @@ pub mod messages;
 #[cfg(feature = "hydrate")]
 mod photos;
 pub mod pieces;
+pub mod refusal;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
@@ -62,7 +63,8 @@ fn has_islands() -> bool {
             let path = parts.uri.path();
             // The conversation is a plain form: nothing on it reacts by itself.
             (path.starts_with("/espace") && path != "/espace/messages")
-                || path.starts_with("/inscription/")
+                // A step, not the start page before the first one.
+                || (path.starts_with("/inscription/") && path.matches('/').count() >= 3)
         })
     }
     #[cfg(not(feature = "ssr"))]
@@ -94,10 +96,14 @@ pub fn App() -> impl IntoView {
                 <HeaderActions />
             </header>
             <main id="contenu" tabindex="-1">
+                // A form refused on its way (a limit, our error, a busy server) comes
+                // back to its page with a code: said here, above the page.
+                <refusal::RefusalNotice />
                 // Async: the whole page is rendered before it is sent, so it is complete
                 // without JavaScript.
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=catalogue::CataloguePage ssr=SsrMode::Async />
+                    <Route path=path!("/inscription/:exam") view=wizard::StartPage ssr=SsrMode::Async />
                     <Route path=path!("/inscription/:exam/:step") view=wizard::WizardPage ssr=SsrMode::Async />
                     <Route path=path!("/connexion") view=account::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/espace/cloture") view=closure::ClosurePage ssr=SsrMode::Async />

@@ -57,7 +57,7 @@ pub fn views(
             correction: m.correction.map(|(codes, until)| {
                 (
                     codes.iter().map(|c| label(c)).collect(),
-                    domain::french::paris_date_time_ms(until),
+                    domain::french::deadline_ms(until),
                 )
             }),
             at: domain::french::paris_date_time_ms(m.created_at),
@@ -89,7 +89,7 @@ pub fn Conversation(
                     <li class="message" class:from-service=m.from_service data-from-service=m.from_service.to_string()>
                         <p class="message-head"><strong>{who}</strong>" · le "{m.at.clone()}</p>
                         {m.correction.clone().map(|(labels, until)| view! {
-                            <p class="message-correction"><strong>"Correction demandée"</strong>{format!(" jusqu'au {until} (heure de Paris) : {}", labels.join(", "))}</p>
+                            <p class="message-correction"><strong>"Correction demandée"</strong>{format!(" au plus tard {until} : {}", labels.join(", "))}</p>
                         })}
                         <p class="message-body">{m.body.clone()}</p>
                         {m.file.clone().map(|f| {

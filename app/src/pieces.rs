@@ -75,10 +75,9 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     let files = piece.files.clone();
     let can_change = piece.can_change;
     let title = piece.label.clone();
-    let hint_formats = format!(
-        "Format {formats}, {limit} au maximum par fichier, {} fichier(s) au plus pour cette pièce.",
-        piece.max_files
-    );
+    let count = domain::french::files_of(piece.deposited() as u64, piece.max_files.into());
+    let hint_formats =
+        format!("Format {formats}, {limit} au maximum par fichier. Cette pièce : {count}.");
     let upload_form = (can_change && !full).then(|| {
         view! {
             <UploadForm action=action.clone() page=page.clone() accept=accept.clone() hint=hint_formats.clone()
@@ -108,7 +107,8 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
         <Show when=saved>
             <div class="notice" role="status">
                 <p><strong>"fichier enregistré"</strong></p>
-                <a class="button primary" href=page_for_ok.clone()>"OK"</a>
+                // To the list, where the file just saved is.
+                <a class="button primary" href=format!("{page_for_ok}#gestion-titre")>"OK"</a>
             </div>
         </Show>
         <Show when=deleted>
@@ -116,12 +116,12 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
         </Show>
         {move || error().map(|e| view! { <p class="alert" role="alert">{e}</p> })}
         {piece.correction_until.clone().map(|until| view! {
-            <p class="notice" data-correction>{format!("Le service concours vous demande de corriger cette pièce : vous pouvez remplacer son fichier jusqu'au {until} (heure de Paris).")}</p>
+            <p class="notice" data-correction>{format!("Le service concours vous demande de corriger cette pièce : vous pouvez remplacer son fichier, au plus tard {until}.")}</p>
         })}
         {if !can_change {
             view! { <p class="notice">"Votre dossier n'accepte plus de modification pour cette pièce."</p> }.into_any()
         } else if full {
-            view! { <p class="notice">{format!("Cette pièce compte déjà {} fichier(s), le maximum : supprimez-en un pour en ajouter un autre.", piece.max_files)}</p> }.into_any()
+            view! { <p class="notice">{format!("Cette pièce compte déjà {count}, le maximum : supprimez-en un pour en ajouter un autre.")}</p> }.into_any()
         } else {
             upload_form.into_any()
         }}
@@ -357,6 +357,7 @@ fn UploadForm(
             {takes_pages.then(|| view! {
                 <fieldset class="pages" data-waiting=waiting inert=move || !hydrated.get() on:click=on_page_button>
                     <legend>"Plusieurs photos (recto, verso, pages) en un seul PDF"</legend>
+                    <p class="hint">"« ajouter une page » prend une image déjà sur votre appareil, « prendre une photo » ouvre l'appareil photo. Chaque page s'ajoute à la liste ; vous les envoyez ensuite ensemble, en un seul PDF."</p>
                     <label for="pages" class="button secondary">"ajouter une page"</label>
                     <input type="file" id="pages" class="visually-hidden" accept="image/*" multiple on:change=on_pages />
                     <span class="camera">
@@ -384,7 +385,8 @@ fn UploadForm(
                 <p class="alert" role="alert">"Connexion perdue : l'envoi reprendra tout seul dès que le réseau revient. Gardez cette page ouverte."</p>
             </Show>
             <div class="actions">
-                <button type="submit" class="button primary">{move || if lost.get() { "Réessayer maintenant" } else { "ajouter le fichier" }}</button>
+                // One primary button at a time: while pages are gathered, sending them is.
+                <button type="submit" class=move || if thumbs.get().is_empty() { "button primary" } else { "button secondary" }>{move || if lost.get() { "Réessayer maintenant" } else { "ajouter le fichier" }}</button>
             </div>
         </form>
     }
@@ -831,12 +833,16 @@ mod browser {
             let pages = self.pages.borrow().clone();
             let single = pages.len() == 1 && self.kinds.contains(&FileKind::Jpeg);
             let file = if single {
-                Some((pages[0].blob.clone(), "photo.jpg"))
+                Some((pages[0].blob.clone(), "photo.jpg".to_string()))
             } else {
-                photos::pdf_of(pages).await.map(|pdf| (pdf, "pages.pdf"))
+                // Named after the pièce (« piece-identite.pdf »), as staff file it.
+                let code = self.page.rsplit('/').next().unwrap_or("pages");
+                photos::pdf_of(pages)
+                    .await
+                    .map(|pdf| (pdf, format!("{code}.pdf")))
             };
             match file {
-                Some((blob, name)) => self.begin(blob, name.into(), false),
+                Some((blob, name)) => self.begin(blob, name, false),
                 None => self.error.set(Some(
                     "Les pages n'ont pas pu être assemblées : réessayez.".into(),
                 )),

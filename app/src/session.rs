@@ -9,7 +9,10 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use services::dossiers::Dossier;
 
-use crate::state::AppState;
+use crate::{
+    refusal::{Refusal, refuse},
+    state::AppState,
+};
 
 /// The espace sécurisé's session cookie.
 pub const SESSION_COOKIE: &str = "espace";
@@ -19,6 +22,7 @@ pub const ESPACE: Door = Door {
     lifetime_secs: services::accounts::SESSION_LIFETIME.as_secs(),
     home: "/espace",
     login_page: "/connexion",
+    kept: "numero",
 };
 /// The préinscription draft's cookie.
 pub const DRAFT_COOKIE: &str = "brouillon";
@@ -27,9 +31,15 @@ pub fn state() -> AppState {
     expect_context::<AppState>()
 }
 
-/// Logs the cause and gives the candidate a message they can act on.
+/// Logs the cause and gives the candidate a message they can act on; a form post is
+/// sent back to its page, which says so (`crate::refusal`).
 pub fn internal(error: impl std::fmt::Display) -> ServerFnError {
     tracing::error!(%error, "server function failed");
+    refuse(
+        Refusal::Erreur,
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+    );
     ServerFnError::new("Une erreur est survenue de notre côté. Réessayez dans quelques instants.")
 }
 
@@ -39,28 +49,43 @@ pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
 
 /// Answers 503 with `Retry-After` at once, rather than an endless wait.
 pub fn busy() -> ServerFnError {
-    if let Some(response) = use_context::<ResponseOptions>() {
-        response.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
-        response.insert_header(
-            header::RETRY_AFTER,
-            HeaderValue::from(BUSY_RETRY_AFTER_SECS),
-        );
-    }
+    refuse(
+        Refusal::Occupe,
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        Some(BUSY_RETRY_AFTER_SECS.into()),
+    );
     ServerFnError::new(BUSY_MESSAGE)
+}
+
+/// Answers 429 with the real wait: the limit opens again at `retry_at_ms`.
+pub fn too_many(refusal: Refusal, retry_at_ms: i64) -> ServerFnError {
+    let now = state().clock.now().as_millisecond();
+    let wait = (retry_at_ms - now).max(1000) as u64;
+    refuse(
+        refusal,
+        http::StatusCode::TOO_MANY_REQUESTS,
+        Some(wait.div_ceil(1000)),
+    );
+    ServerFnError::new(refusal.message())
 }
 
 /// Counts a new password to hash for this client (wizard, reset); past the limit,
 /// answers 429 without hashing.
 pub async fn count_hashing() -> Result<(), ServerFnError> {
-    count(services::throttle::hashing_limit(&client_ip()))
-        .await
-        .map(|_| ())
+    count(
+        services::throttle::hashing_limit(&client_ip()),
+        Refusal::MotsDePasse,
+    )
+    .await
+    .map(|_| ())
 }
 
-/// Counts this request against `limit`; past it, answers 429 without doing anything.
-/// The attempt can be taken back (`throttle::forgive`) when nothing was made after all.
+/// Counts this request against `limit`; past it, answers 429 (as `refusal`, with the
+/// real wait) without doing anything. The attempt can be taken back
+/// (`throttle::forgive`) when nothing was made after all.
 pub async fn count(
     limit: services::throttle::Limit,
+    refusal: Refusal,
 ) -> Result<services::throttle::Attempt, ServerFnError> {
     let state = state();
     let now = state.clock.now().as_millisecond();
@@ -69,14 +94,7 @@ pub async fn count(
         .map_err(internal)?
     {
         Ok(attempt) => Ok(attempt),
-        Err(_) => {
-            if let Some(response) = use_context::<ResponseOptions>() {
-                response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
-            }
-            Err(ServerFnError::new(
-                "Trop de tentatives depuis cette adresse : réessayez dans quelques minutes.",
-            ))
-        }
+        Err(retry_at) => Err(too_many(refusal, retry_at)),
     }
 }
 
@@ -123,15 +141,21 @@ pub struct Door {
     pub home: &'static str,
     /// The login page, which words the refusals (`?erreur=…`) and the logout.
     pub login_page: &'static str,
+    /// The query parameter in which a refused login's identifier goes back to the
+    /// login page, so it need not be typed again.
+    pub kept: &'static str,
 }
 
 impl Door {
     /// Answers a login: a new session (a new identifier at each login, the browser's
     /// old one ended by `end_old`) and the home page; or back to the login page saying
     /// why; or « busy ».
+    /// `typed` is the identifier to show again after a refusal (already checked for its
+    /// shape by the caller, or empty).
     pub async fn enter<E, F>(
         &self,
         login: Result<String, E>,
+        typed: &str,
         end_old: impl FnOnce(String) -> F,
     ) -> Result<(), ServerFnError>
     where
@@ -139,15 +163,20 @@ impl Door {
         F: std::future::Future<Output = Result<(), E>>,
     {
         use services::login::Refusal;
+        let kept = if typed.is_empty() {
+            String::new()
+        } else {
+            format!("&{}={}", self.kept, crate::account::urlencode(typed))
+        };
         let token = match login {
             Ok(token) => token,
             Err(error) => {
                 match error.refusal() {
                     Some(Refusal::InvalidCredentials) => {
-                        redirect(&format!("{}?erreur=identifiants", self.login_page))
+                        redirect(&format!("{}?erreur=identifiants{kept}", self.login_page))
                     }
                     Some(Refusal::TooManyAttempts { retry_at_ms }) => redirect(&format!(
-                        "{}?erreur=tentatives&jusqua={retry_at_ms}",
+                        "{}?erreur=tentatives&jusqua={retry_at_ms}{kept}",
                         self.login_page
                     )),
                     None if error.busy() => return Err(busy()),

@@ -118,6 +118,116 @@ async fn open_exam(slug: &str) -> Result<services::registrations::OpenExam, Serv
     }
 }
 
+/// What the start page says before the first step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartView {
+    pub exam_slug: String,
+    pub exam_title: String,
+    pub open: bool,
+    /// « le jeudi 24 décembre 2026 avant minuit (heure de Paris) ».
+    pub deadline: String,
+    /// Each pièce: its label, for whom (« tous les candidats », « concours externe »,
+    /// « si vous demandez un aménagement »), and whether it is mandatory.
+    pub pieces: Vec<(String, String, String)>,
+}
+
+#[server(endpoint = "inscription/debut")]
+pub async fn load_start(exam: String) -> Result<StartView, ServerFnError> {
+    use crate::session::{internal, state};
+    let exam = open_exam(&exam).await?;
+    let pieces = services::catalogue::pieces(&state().db, exam.slug.as_str())
+        .await
+        .map_err(internal)?;
+    let pieces = pieces
+        .into_iter()
+        .map(|p| {
+            let mut whom: Vec<String> = p
+                .voies
+                .iter()
+                .map(|v| match v {
+                    Voie::TroisiemeConcours => v.label().to_string(),
+                    _ => format!("concours {}", v.label()),
+                })
+                .collect();
+            if p.when.is_some() {
+                whom.push("si vous demandez un aménagement d'épreuves".into());
+            }
+            let whom = if whom.is_empty() {
+                "tous les candidats".to_string()
+            } else {
+                whom.join(", ")
+            };
+            let requirement = crate::espace::requirement_text(p.requirement).to_string();
+            (p.label, whom, requirement)
+        })
+        .collect();
+    Ok(StartView {
+        deadline: domain::french::deadline_ms(exam.closes_at_ms),
+        exam_slug: exam.slug.to_string(),
+        exam_title: exam.title,
+        open: exam.open,
+        pieces,
+    })
+}
+
+/// Before the first step, as GOV.UK's start pages do: what the préinscription asks,
+/// the pièces to have at hand (by voie), the deadline, how long it takes.
+#[component]
+pub fn StartPage() -> impl IntoView {
+    let params = use_params_map();
+    let data = Resource::new(
+        move || params.read().get("exam").unwrap_or_default(),
+        load_start,
+    );
+    view! {
+        <Suspense fallback=|| view! { <crate::Loading /> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(v) => {
+                        let start = format!("/inscription/{}/identite", v.exam_slug);
+                        view! {
+                            <Title text=format!("Préinscription · {}", v.exam_title) />
+                            <p class="exam-kind">"Préinscription"</p>
+                            <h1>{v.exam_title.clone()}</h1>
+                            {if v.open {
+                                view! {
+                                    <p class="deadline">"Date limite de clôture : "<strong>{v.deadline.clone()}</strong>"."</p>
+                                    <h2>"Comment se passe l'inscription"</h2>
+                                    <ol class="start-steps">
+                                        <li>"La préinscription : votre identité, vos coordonnées, votre voie, votre situation, un éventuel aménagement d'épreuves et un mot de passe. Comptez 10 minutes ; vos réponses sont gardées si la connexion est coupée."</li>
+                                        <li>"Vous recevez votre n° de dossier : avec votre mot de passe, il ouvre votre espace sécurisé."</li>
+                                        <li>"Dans votre espace sécurisé, vous déposez vos pièces justificatives, en PDF ou en JPEG (une photo prise avec un téléphone convient)."</li>
+                                        <li>"Vous clôturez votre inscription avant la date limite : sans clôture, elle n'est pas prise en compte."</li>
+                                    </ol>
+                                    <h2>"Les pièces à préparer"</h2>
+                                    <ul class="start-pieces">
+                                        {v.pieces.iter().map(|(label, whom, requirement)| view! {
+                                            <li><strong>{label.clone()}</strong>{format!(" : {whom} ; {requirement}.")}</li>
+                                        }).collect_view()}
+                                    </ul>
+                                    <p>"Vous aurez aussi besoin d'une adresse électronique que vous consultez : votre n° de dossier et les messages du service concours y seront envoyés."</p>
+                                    <p class="actions"><a class="button primary" href=start>"Commencer ma préinscription"</a></p>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <p class="alert" role="alert">"La date limite d'inscription à ce concours est passée : il n'est plus possible de se préinscrire."</p>
+                                    <p><a href="/">"Revenir au catalogue des concours"</a></p>
+                                }.into_any()
+                            }}
+                        }.into_any()
+                    }
+                    Err(error) => view! {
+                        <Title text="Préinscription" />
+                        <h1>"Préinscription"</h1>
+                        <p class="alert" role="alert">{crate::catalogue::error_message(&error)}</p>
+                        <p><a href="/">"Revenir au catalogue des concours"</a></p>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
 #[server(endpoint = "inscription/vue")]
 pub async fn load_wizard_step(exam: String, step: String) -> Result<WizardView, ServerFnError> {
     use crate::session::{DRAFT_COOKIE, cookie, internal, state};
@@ -168,9 +278,10 @@ pub async fn save_step(
         None => {
             // A new draft is a new row: counted per client before it is made (and kept
             // counted: the draft exists from here on).
-            let _kept = crate::session::count(services::throttle::new_draft_limit(
-                &crate::session::client_ip(),
-            ))
+            let _kept = crate::session::count(
+                services::throttle::new_draft_limit(&crate::session::client_ip()),
+                crate::refusal::Refusal::Brouillons,
+            )
             .await?;
             let token = services::secrets::new_token();
             set_cookie(DRAFT_COOKIE, &token, 30 * 24 * 3600);
@@ -233,11 +344,8 @@ pub async fn create_dossier(
         redirect(&format!("/inscription/{}/identite", exam.slug));
         return Ok(());
     };
-    // Counted before it is made; given back when nothing was made.
-    let counted = crate::session::count(services::throttle::new_dossier_limit(
-        &crate::session::client_ip(),
-    ))
-    .await?;
+    // Counted (per address and per client) before it is made, given back when
+    // nothing was made: see `registrations::create_dossier`.
     let created = registrations::create_dossier(
         &state.db,
         &*state.clock,
@@ -245,6 +353,7 @@ pub async fn create_dossier(
         &token,
         &exam,
         attestation == "oui",
+        &crate::session::client_ip(),
     )
     .await;
     let back = |step: Step, query: &str| {
@@ -254,11 +363,6 @@ pub async fn create_dossier(
             step.slug()
         ))
     };
-    if created.is_err() {
-        services::throttle::forgive(&state.db, counted, &[])
-            .await
-            .map_err(internal)?;
-    }
     match created {
         Ok((dossier_id, _)) => {
             let session = services::accounts::open_session(&state.db, &*state.clock, &dossier_id)
@@ -276,6 +380,14 @@ pub async fn create_dossier(
         Err(RegistrationError::NoPassword) => back(Step::MotDePasse, ""),
         Err(RegistrationError::AlreadyRegistered) => back(Step::Verification, "?deja=1"),
         Err(RegistrationError::Closed) => back(Step::Verification, ""),
+        Err(RegistrationError::TooMany(crowded, retry_at)) => {
+            use crate::refusal::Refusal;
+            let refusal = match crowded {
+                registrations::Crowded::Client => Refusal::Dossiers,
+                registrations::Crowded::Email => Refusal::Adresse,
+            };
+            return Err(crate::session::too_many(refusal, retry_at));
+        }
         Err(e) => return Err(internal(e)),
     }
     Ok(())
@@ -498,24 +610,28 @@ fn StepForm(view: WizardView, errors: Errors) -> impl IntoView {
         }
         Step::Situation => match view.wizard.situation(&view.answers) {
             SituationKind::Diploma => view! {
-                <Field name="diplome" label="Diplôme" hint="L'intitulé exact de votre diplôme le plus élevé." value=a("diplome") errors />
+                <Field name="diplome" label="Diplôme" hint="L'intitulé exact de votre diplôme le plus élevé." value=a("diplome") errors rows=2 />
                 <Field name="diplome_annee" label="Année d'obtention" inputmode="numeric" value=a("diplome_annee") errors />
             }
             .into_any(),
             SituationKind::PublicAgent => view! {
-                <Field name="employeur" label="Employeur" hint="La collectivité ou l'établissement qui vous emploie." autocomplete="organization" value=a("employeur") errors />
-                <Field name="grade" label="Grade" hint="Tel qu'il figure sur votre dernier arrêté." value=a("grade") errors />
+                <Field name="employeur" label="Employeur" hint="La collectivité ou l'établissement qui vous emploie." autocomplete="organization" value=a("employeur") errors rows=2 />
+                <Field name="grade" label="Grade" hint="Tel qu'il figure sur votre dernier arrêté." value=a("grade") errors rows=2 />
                 <Field name="date_titularisation" label="Date de titularisation" hint="Au format JJ/MM/AAAA." inputmode="numeric" value=a("date_titularisation") errors />
             }
             .into_any(),
             SituationKind::Activity => view! {
-                <Field name="activite" label="Activité professionnelle ou mandat" hint="Nature et durée de vos activités (privées, mandats électifs, responsabilités associatives)." value=a("activite") errors />
+                <Field name="activite" label="Activité professionnelle ou mandat" hint="Nature et durée de vos activités (privées, mandats électifs, responsabilités associatives)." value=a("activite") errors rows=5 />
             }
             .into_any(),
         },
         Step::Amenagement => view! {
             <Choice name="amenagement" legend="Demandez-vous un aménagement d'épreuves ?" hint="Pour les candidats en situation de handicap : un certificat médical vous sera demandé." options=OUI_NON.to_vec() value=a("amenagement") errors />
-            <Field name="amenagement_precisions" label="Aménagements demandés" hint="À remplir si vous avez répondu oui (temps majoré, secrétaire, salle accessible…)." required=false value=a("amenagement_precisions") errors />
+            // Shown once « Oui » is chosen (by CSS alone: it works without JavaScript);
+            // required then, as the server checks it.
+            <div class="amenagement-details">
+                <Field name="amenagement_precisions" label="Aménagements demandés" hint="Par exemple : temps majoré, secrétaire, salle accessible, sujet en gros caractères." value=a("amenagement_precisions") errors rows=4 />
+            </div>
         }
         .into_any(),
         Step::MotDePasse => {

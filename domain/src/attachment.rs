@@ -19,8 +19,13 @@ pub enum UploadError {
     WrongKind { name: String },
     #[error("« {name} » doit être au format {expected}.")]
     KindNotAccepted { name: String, expected: String },
-    #[error("« {name} » doit faire moins de {limit_mib} Mo.")]
-    TooLarge { name: String, limit_mib: u64 },
+    /// `size` is 0 when the whole size is not known (a body cut at the limit).
+    #[error("{}", too_large(name, *size, *limit_mib))]
+    TooLarge {
+        name: String,
+        size: u64,
+        limit_mib: u64,
+    },
     #[error(
         "« {name} » est protégé par un mot de passe : enregistrez-le sans protection puis déposez-le de nouveau."
     )]
@@ -32,7 +37,8 @@ pub enum UploadError {
     )]
     Active { name: String },
     #[error(
-        "Cette pièce compte déjà {max} fichier(s), le maximum : supprimez-en un pour en ajouter un autre."
+        "Cette pièce compte déjà {}, le maximum : supprimez-en un pour en ajouter un autre.",
+        crate::french::files_of(u64::from(*max), u64::from(*max))
     )]
     TooManyFiles { max: u32 },
     #[error(
@@ -98,6 +104,7 @@ pub fn refusal_message(
         },
         "trop-gros" => UploadError::TooLarge {
             name,
+            size: 0,
             limit_mib: max_size.div_ceil(MIB),
         },
         "protege" => UploadError::Encrypted { name },
@@ -113,6 +120,18 @@ pub fn refusal_message(
             .to_string()
             .replacen("« Le fichier »", "Le fichier", 1),
     )
+}
+
+/// « … fait 12,4 Mo : le maximum est 10 Mo », and what to do about it.
+fn too_large(name: &str, size: u64, limit_mib: u64) -> String {
+    let shown = crate::french::size(size);
+    // « fait 10,0 Mo : le maximum est 10 Mo » would read as a contradiction.
+    let what = if size > 0 && shown != format!("{limit_mib},0 Mo") {
+        format!("« {name} » fait {shown} : le maximum est {limit_mib} Mo.")
+    } else {
+        format!("« {name} » fait plus de {limit_mib} Mo, le maximum.")
+    };
+    format!("{what} Photographiez le document avec « prendre une photo », ou réduisez-le.")
 }
 
 /// What the upload itself answers, beyond the file's own refusals.
@@ -176,6 +195,7 @@ pub fn check_start(
     if size > max_size {
         return Err(UploadError::TooLarge {
             name,
+            size,
             limit_mib: max_size.div_ceil(MIB),
         });
     }
@@ -575,7 +595,7 @@ mod tests {
             check_start("gros.pdf", b"%PDF-1.7", 10 * MIB + 1, &BOTH, 10 * MIB)
                 .unwrap_err()
                 .to_string(),
-            "« gros.pdf » doit faire moins de 10 Mo."
+            "« gros.pdf » fait plus de 10 Mo, le maximum. Photographiez le document avec « prendre une photo », ou réduisez-le."
         );
         assert_eq!(
             check_start("vide.pdf", b"", 0, &BOTH, MIB)
@@ -731,6 +751,7 @@ mod tests {
             },
             UploadError::TooLarge {
                 name: "x".into(),
+                size: 0,
                 limit_mib: 10,
             },
             UploadError::Encrypted { name: "x".into() },
@@ -742,13 +763,24 @@ mod tests {
         for refusal in refusals {
             let message = refusal_message(refusal.code(), &[FileKind::Pdf], 10 * MIB, 2).unwrap();
             assert!(
-                !message.contains('«') || message.contains("Imprimer"),
+                !message.contains('«')
+                    || message.contains("Imprimer")
+                    || message.contains("prendre une photo"),
                 "{message}"
             );
         }
         assert_eq!(
             refusal_message("trop-gros", &[FileKind::Pdf], 10 * MIB, 2).unwrap(),
-            "Le fichier doit faire moins de 10 Mo."
+            "Le fichier fait plus de 10 Mo, le maximum. Photographiez le document avec « prendre une photo », ou réduisez-le."
+        );
+        assert_eq!(
+            UploadError::TooLarge {
+                name: "scan.pdf".into(),
+                size: 13_002_342,
+                limit_mib: 10
+            }
+            .to_string(),
+            "« scan.pdf » fait 12,4 Mo : le maximum est 10 Mo. Photographiez le document avec « prendre une photo », ou réduisez-le."
         );
         for code in [
             upload_code::TOO_SLOW,

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 #[error("{0}")]
 pub struct FieldError(pub String);
 
+/// What a parser says of an empty answer; the wizard words it per field
+/// (`registration::what_to_type`).
+pub const REQUIRED: &str = "Ce champ est obligatoire.";
+
 fn err<T>(message: impl Into<String>) -> Result<T, FieldError> {
     Err(FieldError(message.into()))
 }
@@ -28,7 +32,7 @@ impl PersonName {
             .join(" ")
             .replace('’', "'");
         if value.is_empty() {
-            return err("Ce champ est obligatoire.");
+            return err(REQUIRED);
         }
         if value.chars().count() > 60 {
             return err("60 caractères au maximum.");
@@ -92,7 +96,7 @@ impl Email {
         let value = input.trim();
         let shape = "Saisissez une adresse électronique valide, par exemple prenom.nom@exemple.fr.";
         if value.is_empty() {
-            return err("Ce champ est obligatoire.");
+            return err(REQUIRED);
         }
         if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return err(shape);
@@ -137,7 +141,7 @@ impl PhoneNumber {
             .collect();
         let shape = "Saisissez un numéro de téléphone valide, par exemple 06 12 34 56 78 ou +33 6 12 34 56 78.";
         if compact.is_empty() {
-            return err("Ce champ est obligatoire.");
+            return err(REQUIRED);
         }
         let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
         let international = if let Some(rest) = compact.strip_prefix("+33") {
@@ -194,7 +198,7 @@ impl PhoneNumber {
 pub fn birth_date(input: &str, today: Date) -> Result<Date, FieldError> {
     let value = input.trim();
     if value.is_empty() {
-        return err("Ce champ est obligatoire.");
+        return err(REQUIRED);
     }
     let date = parse_date(value).ok_or_else(|| {
         FieldError("Saisissez une date réelle, au format JJ/MM/AAAA.".to_string())
@@ -215,7 +219,7 @@ pub fn birth_date(input: &str, today: Date) -> Result<Date, FieldError> {
 pub fn past_date(input: &str, today: Date) -> Result<Date, FieldError> {
     let value = input.trim();
     if value.is_empty() {
-        return err("Ce champ est obligatoire.");
+        return err(REQUIRED);
     }
     let date = parse_date(value).ok_or_else(|| {
         FieldError("Saisissez une date réelle, au format JJ/MM/AAAA.".to_string())
@@ -250,7 +254,7 @@ pub fn parse_date(value: &str) -> Option<Date> {
 pub fn required_text(input: &str, max: usize) -> Result<String, FieldError> {
     let value = input.split_whitespace().collect::<Vec<_>>().join(" ");
     if value.is_empty() {
-        return err("Ce champ est obligatoire.");
+        return err(REQUIRED);
     }
     if value.chars().count() > max {
         return err(format!("{max} caractères au maximum."));
@@ -274,7 +278,7 @@ pub fn optional_text(input: &str, max: usize) -> Result<Option<String>, FieldErr
 pub fn postal_code(input: &str) -> Result<String, FieldError> {
     let value: String = input.chars().filter(|c| !c.is_whitespace()).collect();
     if value.is_empty() {
-        return err("Ce champ est obligatoire.");
+        return err(REQUIRED);
     }
     if value.len() != 5 || !value.chars().all(|c| c.is_ascii_digit()) {
         return err("Le code postal comporte 5 chiffres, par exemple 53000.");
@@ -336,7 +340,7 @@ impl PasswordProblem {
             Self::TooLong => format!("{PASSWORD_MAX_CHARS} caractères au maximum."),
             Self::Personal => "Ce mot de passe reprend votre nom ou votre adresse électronique : choisissez-en un autre.".into(),
             Self::Common => "Ce mot de passe est trop courant ou trop facile à deviner : choisissez-en un autre.".into(),
-            Self::Mismatch => "Les deux mots de passe ne sont pas identiques.".into(),
+            Self::Mismatch => "Saisissez le même mot de passe dans les deux champs.".into(),
         }
     }
 

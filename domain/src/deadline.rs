@@ -59,12 +59,10 @@ impl Deadline {
         now < self.closes_at
     }
 
-    /// As the notices write it: « jeudi 30 novembre 2023 avant minuit, heure de Paris ».
+    /// As the notices write it: « le jeudi 30 novembre 2023 avant minuit (heure de
+    /// Paris) », through [`french::deadline`] like every other deadline.
     pub fn to_french(&self) -> String {
-        format!(
-            "{} avant minuit, heure de Paris",
-            french::long_date(self.last_day)
-        )
+        french::deadline(self.closes_at)
     }
 }
 
@@ -116,7 +114,7 @@ impl Urgency {
                 "La date limite approche : déposez vos pièces et clôturez votre inscription sans attendre le dernier soir.",
             ),
             Self::LastDay => Some(
-                "Dernier jour : votre inscription doit être clôturée avant minuit, heure de Paris.",
+                "Dernier jour : votre inscription doit être clôturée ce soir avant minuit (heure de Paris).",
             ),
             Self::LastHour => Some(
                 "Moins d'une heure avant la clôture des inscriptions : clôturez votre inscription maintenant.",
@@ -175,11 +173,11 @@ mod tests {
     fn written_as_the_notices_do() {
         assert_eq!(
             Deadline::on(date(2023, 11, 30)).unwrap().to_french(),
-            "jeudi 30 novembre 2023 avant minuit, heure de Paris"
+            "le jeudi 30 novembre 2023 avant minuit (heure de Paris)"
         );
         assert_eq!(
             Deadline::on(date(2025, 4, 17)).unwrap().to_french(),
-            "jeudi 17 avril 2025 avant minuit, heure de Paris"
+            "le jeudi 17 avril 2025 avant minuit (heure de Paris)"
         );
     }
 

@@ -63,6 +63,54 @@ pub fn paris_date_time_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// « le mardi 15 décembre 2026 avant minuit (heure de Paris) »: how every deadline is
+/// written, on pages, in mails, on PDFs and on the staff side. `closes_at` is the first
+/// instant it is closed: at a Paris midnight (every deadline the product stores) the day
+/// before is the last day; at another instant its time is written.
+pub fn deadline(closes_at: jiff::Timestamp) -> String {
+    let z = closes_at.to_zoned(crate::deadline::paris());
+    if z.hour() == 0 && z.minute() == 0 && z.second() == 0 {
+        let last_day = z.date().yesterday().unwrap_or(z.date());
+        format!("le {} avant minuit (heure de Paris)", long_date(last_day))
+    } else {
+        format!(
+            "le {} à {} (heure de Paris)",
+            long_date(z.date()),
+            paris_time(closes_at)
+        )
+    }
+}
+
+/// [`deadline`] of milliseconds since the epoch, as the UI carries instants.
+pub fn deadline_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(deadline)
+        .unwrap_or_default()
+}
+
+/// « 40 secondes », « 37 minutes », « 1 h 05 »: how long to wait before trying again,
+/// rounded up (a candidate told one minute who tries after 59 seconds is refused again).
+pub fn wait(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "1 seconde".to_string(),
+        2..=59 => format!("{seconds} secondes"),
+        60..=3600 => match seconds.div_ceil(60) {
+            1 => "1 minute".to_string(),
+            m => format!("{m} minutes"),
+        },
+        _ => {
+            let minutes = seconds.div_ceil(60);
+            format!("{} h {:02}", minutes / 60, minutes % 60)
+        }
+    }
+}
+
+/// « 1 fichier sur 2 », « 0 fichier sur 1 », « 3 fichiers sur 3 »: how full a pièce is.
+pub fn files_of(count: u64, max: u64) -> String {
+    let s = if count > 1 { "s" } else { "" };
+    format!("{count} fichier{s} sur {max}")
+}
+
 /// The time left before a deadline, for a countdown: « 12 j 03 h 05 min 09 s ».
 /// Zero or negative means the deadline has passed.
 pub fn remaining(millis: i64) -> String {
@@ -116,6 +164,51 @@ mod tests {
         }
     }
     use jiff::civil::date;
+
+    #[test]
+    fn every_deadline_is_written_one_way() {
+        // A stored deadline: midnight in Paris, winter and summer.
+        let winter = date(2026, 12, 16)
+            .at(0, 0, 0, 0)
+            .to_zoned(crate::deadline::paris())
+            .unwrap();
+        assert_eq!(
+            deadline(winter.timestamp()),
+            "le mardi 15 décembre 2026 avant minuit (heure de Paris)"
+        );
+        let summer = date(2025, 4, 18)
+            .at(0, 0, 0, 0)
+            .to_zoned(crate::deadline::paris())
+            .unwrap();
+        assert_eq!(
+            deadline_ms(summer.timestamp().as_millisecond()),
+            "le jeudi 17 avril 2025 avant minuit (heure de Paris)"
+        );
+        // The same instant as Deadline writes it.
+        let d = crate::Deadline::on(date(2025, 4, 17)).unwrap();
+        assert_eq!(deadline(d.closes_at()), d.to_french());
+        // An instant that is not a midnight keeps its time.
+        let noon = date(2026, 12, 1)
+            .at(12, 30, 0, 0)
+            .to_zoned(crate::deadline::paris())
+            .unwrap();
+        assert_eq!(
+            deadline(noon.timestamp()),
+            "le mardi 1er décembre 2026 à 12 h 30 (heure de Paris)"
+        );
+    }
+
+    #[test]
+    fn waits_are_rounded_up() {
+        assert_eq!(wait(0), "1 seconde");
+        assert_eq!(wait(5), "5 secondes");
+        assert_eq!(wait(60), "1 minute");
+        assert_eq!(wait(61), "2 minutes");
+        assert_eq!(wait(3599), "60 minutes");
+        assert_eq!(wait(3600), "60 minutes");
+        assert_eq!(wait(3601), "1 h 01");
+        assert_eq!(wait(7200), "2 h 00");
+    }
 
     #[test]
     fn first_of_the_month_is_premier() {

@@ -213,13 +213,45 @@ fn get<'a>(answers: &'a Answers, field: &str) -> &'a str {
     answers.get(field).map(String::as_str).unwrap_or("")
 }
 
+/// What to do about an empty answer: the message says what to type, not only that
+/// something is missing.
+pub fn what_to_type(field: &str) -> &'static str {
+    match field {
+        "nom_naissance" => "Saisissez votre nom de naissance.",
+        "nom_usage" => "Saisissez votre nom d'usage.",
+        "prenoms" => "Saisissez votre ou vos prénoms.",
+        "date_naissance" => "Saisissez votre date de naissance, par exemple 14/07/1990.",
+        "lieu_naissance" => "Saisissez votre commune de naissance.",
+        "pays_naissance" => "Saisissez votre pays de naissance.",
+        "email" => "Saisissez votre adresse électronique, par exemple prenom.nom@exemple.fr.",
+        "telephone" => "Saisissez votre numéro de téléphone, par exemple 06 12 34 56 78.",
+        "adresse" => "Saisissez votre adresse : numéro et voie.",
+        "code_postal" => "Saisissez votre code postal, par exemple 53000.",
+        "commune" => "Saisissez votre commune.",
+        "pays" => "Saisissez votre pays.",
+        "diplome" => "Saisissez l'intitulé de votre diplôme le plus élevé.",
+        "diplome_annee" => "Saisissez l'année d'obtention de votre diplôme, par exemple 2012.",
+        "employeur" => "Saisissez le nom de votre employeur.",
+        "grade" => "Saisissez votre grade.",
+        "date_titularisation" => "Saisissez votre date de titularisation, par exemple 01/09/2015.",
+        "activite" => "Décrivez votre activité professionnelle ou votre mandat.",
+        "amenagement_precisions" => "Décrivez les aménagements que vous demandez.",
+        _ => "Complétez ce champ.",
+    }
+}
+
 /// Checks one step. The password step is checked with [`check_password`] instead,
 /// since the password itself is never kept in a draft.
 pub fn check_step(step: Step, answers: &Answers, exam: &WizardExam, today: Date) -> FieldErrors {
     let mut errors = FieldErrors::new();
     let mut check = |field: &str, result: Result<(), FieldError>| {
         if let Err(e) = result {
-            errors.insert(field.to_string(), e.0);
+            let message = if e.0 == candidate::REQUIRED {
+                what_to_type(field).to_string()
+            } else {
+                e.0
+            };
+            errors.insert(field.to_string(), message);
         }
     };
     let a = |f: &str| get(answers, f);
@@ -281,7 +313,7 @@ pub fn check_step(step: Step, answers: &Answers, exam: &WizardExam, today: Date)
                 check(
                     "email_confirmation",
                     Err(FieldError(
-                        "Les deux adresses électroniques ne sont pas identiques.".into(),
+                        "Saisissez la même adresse électronique dans les deux champs.".into(),
                     )),
                 );
             }

@@ -11,13 +11,13 @@ const EXAMS = [
   {
     slug: "animateur-territorial-2025",
     title: "Concours interne et externe d'animateur territorial",
-    deadline: "jeudi 17 avril 2025 avant minuit, heure de Paris",
+    deadline: "jeudi 17 avril 2025 avant minuit (heure de Paris)",
     status: "Inscriptions closes",
   },
   {
     slug: "adjoint-patrimoine-principal-2e-classe-2024",
     title: "Examen professionnel d'adjoint du patrimoine principal de 2ème classe",
-    deadline: "jeudi 30 novembre 2023 avant minuit, heure de Paris",
+    deadline: "jeudi 30 novembre 2023 avant minuit (heure de Paris)",
     status: "Inscriptions closes",
   },
 ];
@@ -36,7 +36,7 @@ test("the catalogue lists the three exams with their deadlines and states", asyn
     if (exam.deadline) await expect(card.locator(".deadline")).toContainText(exam.deadline);
     await expect(card.locator(".status-label")).toHaveText(exam.status);
   }
-  await expect(cards.first().locator(".deadline")).toContainText(/avant minuit, heure de Paris/);
+  await expect(cards.first().locator(".deadline")).toContainText(/avant minuit \(heure de Paris\)/);
 });
 
 test("the catalogue shows the time left as the server counts it, and loads no Wasm", async ({ page }) => {

@@ -4,7 +4,8 @@ import * as path from "path";
 import { OwnServer, PASSWORD, expectNoA11yViolations, login, mailTo, ownServer, pdfFile, register, registerQuickly, uniqueName, test } from "./helpers";
 
 const js = (name: string) => name !== "no-js";
-const CLOSED = "votre dossier est clôturé, il est en cours d'instruction";
+// The notices' words, with the capital of a sentence that opens its line.
+const CLOSED = "Votre dossier est clôturé, il est en cours d'instruction";
 const MISSED = "dossier non clôturé : inscription non prise en compte";
 
 /** Steps 5–6 of the notices for one pièce: open its window, add a file, OK, close. */
@@ -56,6 +57,10 @@ test("the notices' journey, from préinscription to « votre dossier est clôtur
   await page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Clôturer mon inscription");
   await expect(page.getByText("Vous ne pourrez plus ajouter, remplacer ni supprimer de fichier.")).toBeVisible();
+  // What is about to be sent: each pièce with its files.
+  const sent = page.locator(".closure-sent");
+  await expect(sent.locator("[data-sent=piece-identite]")).toContainText("Carte d'identité.pdf");
+  await expect(sent.locator("[data-sent=diplome]")).toContainText("Licence.PDF");
   await expectNoA11yViolations(page, jsOn);
   await page.getByRole("button", { name: "Je clôture mon inscription" }).click();
 
@@ -64,6 +69,9 @@ test("the notices' journey, from préinscription to « votre dossier est clôtur
   await expect(page.locator("[data-status]")).toHaveText(CLOSED);
   await expect(page.locator("[data-closed-at]")).toContainText(/ à \d{1,2} h \d\d/);
   await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toHaveCount(0);
+  // The text follows the dossier's state: no more invitation to deposit or delete.
+  await expect(page.locator("[data-pieces-hint]")).toHaveText(/ne peuvent plus être modifiées/);
+  await expect(page.getByText("déposer, vérifier ou supprimer")).toHaveCount(0);
   await expectNoA11yViolations(page, jsOn);
   await page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Copie du diplôme" }).click();
   await expect(page.getByText("Votre dossier n'accepte plus de modification pour cette pièce.")).toBeVisible();
@@ -81,6 +89,11 @@ test("the notices' journey, from préinscription to « votre dossier est clôtur
   await expect(rows.nth(1)).toContainText("Licence.PDF");
   await expect(rows.first().locator(".hash")).toHaveText(/^[0-9a-f]{64}$/);
   await expectNoA11yViolations(page, jsOn);
+  // The smallest phone: the receipt stacks and wraps, nothing to scroll sideways.
+  await page.setViewportSize({ width: 320, height: 640 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await expect(rows.first().locator(".hash")).toBeVisible();
   const mail = await mailTo(email, "Accusé de réception");
   expect(mail).toContain(number);
   expect(mail).toContain((await rows.first().locator(".hash").textContent())!.trim());

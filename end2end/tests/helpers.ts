@@ -62,6 +62,10 @@ export interface Candidate {
 export async function register(page: Page, jsEnabled: boolean, candidate: Candidate): Promise<string> {
   await page.goto("/");
   await page.locator(`[data-exam=${DEMO_EXAM}]`).getByRole("link", { name: /Se préinscrire/ }).click();
+  // The start page says what the préinscription asks, then « Commencer ».
+  await expect(page).toHaveURL(new RegExp(`/inscription/${DEMO_EXAM}$`));
+  await expect(page.getByRole("heading", { name: "Les pièces à préparer" })).toBeVisible();
+  await page.getByRole("link", { name: "Commencer ma préinscription" }).click();
   await expect(page).toHaveURL(new RegExp(`/inscription/${DEMO_EXAM}/identite`));
   await expectNoA11yViolations(page, jsEnabled);
 
@@ -116,7 +120,7 @@ async function next(page: Page, step: string, jsEnabled: boolean) {
 export async function login(page: Page, number: string, password: string) {
   await page.goto("/connexion");
   await page.getByLabel("Identifiant (n° de dossier)").fill(number);
-  await page.getByLabel("Mot de passe").fill(password);
+  await page.getByLabel("Mot de passe", { exact: true }).fill(password);
   await page.getByRole("button", { name: "connexion" }).click();
 }
 

@@ -117,10 +117,14 @@ test("three photos become one three-page PDF, in the order the candidate set", a
   await expect(page.locator(".page-list li")).toHaveCount(2);
   await add.setInputFiles(shots.slice(0, 1));
   await expect(page.locator(".page-list li")).toHaveCount(3);
+  // One primary button at a time: sending the pages is it now.
+  await expect(page.getByRole("button", { name: "envoyer les 3 pages en un seul PDF" })).toHaveClass(/primary/);
+  await expect(page.getByRole("button", { name: "ajouter le fichier" })).toHaveClass(/secondary/);
   await page.getByRole("button", { name: "envoyer les 3 pages en un seul PDF" }).click();
   await expect(page.getByText("fichier enregistré")).toBeVisible();
-  await expect(page.locator(".file")).toContainText("pages.pdf");
-  const pdf = (await storedFile(page, "pages.pdf")).toString("latin1");
+  // Named after the pièce, as staff file it.
+  await expect(page.locator(".file")).toContainText("diplome.pdf");
+  const pdf = (await storedFile(page, "diplome.pdf")).toString("latin1");
   expect(pdf.startsWith("%PDF-")).toBe(true);
   expect(pdf.match(/\/Type \/Page /g)).toHaveLength(3);
   // Each page holds its photo as a JPEG, in the order set: annexe, verso, recto.

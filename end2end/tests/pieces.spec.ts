@@ -83,7 +83,7 @@ test("a wrong type or an oversize file is refused with a French message, and not
 
   await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("gros.pdf", 10 * 1024 * 1024));
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
-  await expect(page.getByRole("alert")).toHaveText(named("gros.pdf", "doit faire moins de 10 Mo."));
+  await expect(page.getByRole("alert")).toHaveText(named("gros.pdf", "fait plus de 10 Mo, le maximum. Photographiez le document avec « prendre une photo », ou réduisez-le."));
 
   // A photo cut short (the phone lost the end of it): refused as damaged.
   const photo = await page.screenshot({ type: "jpeg" });

@@ -25,7 +25,7 @@ async function staffPage(browser: Browser, baseURL?: string): Promise<Page> {
   const staff = await (await browser.newContext({ ...(baseURL ? { baseURL } : {}), extraHTTPHeaders: ownClient() })).newPage();
   await staff.goto("/service/connexion");
   await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
-  await staff.getByLabel("Mot de passe").fill(STAFF_PASSWORD);
+  await staff.getByLabel("Mot de passe", { exact: true }).fill(STAFF_PASSWORD);
   await staff.getByRole("button", { name: "Se connecter" }).click();
   await expect(staff.getByRole("heading", { level: 1 })).toHaveText("Concours et dossiers");
   return staff;
@@ -44,11 +44,11 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   await expect(staff).toHaveURL(/\/service\/connexion/);
   await expectNoA11yViolations(staff, true);
   await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
-  await staff.getByLabel("Mot de passe").fill("pas le bon");
+  await staff.getByLabel("Mot de passe", { exact: true }).fill("pas le bon");
   await staff.getByRole("button", { name: "Se connecter" }).click();
   await expect(staff.getByRole("alert")).toHaveText("Adresse électronique ou mot de passe incorrect.");
   await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
-  await staff.getByLabel("Mot de passe").fill(STAFF_PASSWORD);
+  await staff.getByLabel("Mot de passe", { exact: true }).fill(STAFF_PASSWORD);
   await staff.getByRole("button", { name: "Se connecter" }).click();
 
   // The exams, with their dossiers counted by state.
@@ -125,7 +125,10 @@ test("a decision recorded by the service is what the candidate reads, and a reop
   const note = page.locator("[data-instruction]");
   await expect(note).toContainText("Votre dossier est incomplet.");
   await expect(note).toContainText("Pièces manquantes ou à corriger : Copie du diplôme recto verso");
-  await expect(note).toContainText("Le service concours a rouvert votre dossier");
+  // A warning, not a success, with what the candidate can do now and until when.
+  await expect(note).toHaveClass(/warning/);
+  await expect(note.locator("[data-next-step]")).toContainText("le service concours a rouvert votre dossier");
+  await expect(note.locator("[data-next-step]")).toContainText("avant minuit (heure de Paris)");
   await page.goto("/espace/pieces/diplome");
   await page.getByLabel("choisir un fichier").setInputFiles(pdfFile("Diplôme recto verso.pdf"));
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
@@ -207,7 +210,7 @@ test("the service asks for a correction; the candidate replaces the pièce and a
   await page.goto("/espace");
   const corrections = page.getByRole("region", { name: "Corrections demandées par le service concours" });
   await expect(corrections).toContainText(reason);
-  await expect(page.locator("[data-piece=diplome]")).toContainText("à corriger jusqu'au");
+  await expect(page.locator("[data-piece=diplome]")).toContainText("à corriger le ");
   await expectNoA11yViolations(page, jsOn);
 
   // Only that pièce opens again: the old file goes, the new one comes.

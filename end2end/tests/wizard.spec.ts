@@ -54,7 +54,7 @@ test("wrong answers get a French message next to the field and in a summary", as
   await expect(summary).toContainText("Date de naissance : Saisissez une date réelle");
   // Every field of the step is checked, not only those touched.
   await expect(summary).toContainText("Civilité : Indiquez votre civilité.");
-  await expect(summary).toContainText("Prénom(s) : Ce champ est obligatoire.");
+  await expect(summary).toContainText("Prénom(s) : Saisissez votre ou vos prénoms.");
   // Listed in the order of the form, not of the fields' names.
   const items = await summary.locator("li").allTextContents();
   const at = (label: string) => items.findIndex((t) => t.startsWith(label));

@@ -81,9 +81,14 @@ pub async fn limit_posts(
         "Trop de requêtes depuis cette adresse : réessayez dans un instant.",
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    // Names the gate, so a form is sent back to its page with these words, and a test
+    // tells this 429 from the limits' ones.
+    headers.insert(
+        app::refusal::HEADER,
+        HeaderValue::from_static(app::refusal::Refusal::Afflux.code()),
+    );
     response
 }
 

@@ -6,6 +6,7 @@ mod flood;
 mod messages;
 mod metrics;
 mod pacing;
+mod refusals;
 mod security;
 mod staff;
 pub mod startup;

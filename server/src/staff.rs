@@ -62,7 +62,15 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
             .into_response(),
         Err(error) => {
             tracing::error!(%error, "staff session lookup failed");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
+            // A page asked for leads to one that renders without the database and
+            // says so; a post gets its page back through `refusals`.
+            if open {
+                next.run(request).await
+            } else if request.method() == Method::GET {
+                Redirect::to("/service/connexion?refus=erreur").into_response()
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use services::{
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Settings, files, flood, messages, metrics, security, staff, tus};
+use crate::{Settings, files, flood, messages, metrics, refusals, security, staff, tus};
 
 pub struct Application {
     listener: TcpListener,
@@ -140,6 +140,8 @@ impl Application {
                 (state.clone(), flood::Buckets::default()),
                 flood::limit_posts,
             ))
+            // Outside every refusal above: a form post refused anywhere ends on a page.
+            .layer(middleware::from_fn(refusals::as_pages))
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 security::headers,

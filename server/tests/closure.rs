@@ -18,7 +18,8 @@ async fn close(app: &TestApp, cookie: Option<&str>, origin: &str) -> reqwest::Re
     request.send().await.unwrap()
 }
 
-const SENTENCE: &str = "votre dossier est clôturé, il est en cours d'instruction";
+/// The notices' words, opening their line with a capital.
+const SENTENCE: &str = "Votre dossier est clôturé, il est en cours d'instruction";
 
 fn location(r: &reqwest::Response) -> &str {
     r.headers()["location"].to_str().unwrap()

@@ -88,7 +88,7 @@ async fn refusals_have_the_right_status_and_a_french_message() {
         assert_eq!(r.status(), 413);
         assert_eq!(
             r.json::<serde_json::Value>().await.unwrap()["message"],
-            "« gros.pdf » doit faire moins de 10 Mo."
+            "« gros.pdf » fait plus de 10 Mo, le maximum. Photographiez le document avec « prendre une photo », ou réduisez-le."
         );
 
         // A dossier that already holds nearly all it may: the same status, its own words.

@@ -39,12 +39,12 @@ async fn the_catalogue_is_rendered_on_the_server_in_french() {
         assert!(html.contains(r#"<html lang="fr""#));
         for text in [
             "Concours interne et externe d'animateur territorial",
-            "jeudi 17 avril 2025 avant minuit, heure de Paris",
+            "jeudi 17 avril 2025 avant minuit (heure de Paris)",
             "Examen professionnel d'adjoint du patrimoine principal de 2ème classe",
-            "jeudi 30 novembre 2023 avant minuit, heure de Paris",
+            "jeudi 30 novembre 2023 avant minuit (heure de Paris)",
             "Concours de rédacteur territorial (démonstration)",
             // The demo exam: 30 days after the test clock's day, still open.
-            "jeudi 24 décembre 2026 avant minuit, heure de Paris",
+            "jeudi 24 décembre 2026 avant minuit (heure de Paris)",
             "Inscriptions ouvertes",
             "Inscriptions closes",
         ] {

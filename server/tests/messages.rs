@@ -287,7 +287,7 @@ async fn a_correction_request_reopens_its_pieces_to_the_candidate_until_its_day(
             "{home}"
         );
         assert!(home.contains("Le scan est illisible"));
-        assert!(home.contains("à corriger jusqu&#x27;au") || home.contains("à corriger jusqu'au"));
+        assert!(home.contains("à corriger le ") && home.contains("avant minuit (heure de Paris)"));
         let window = app.page(&candidate, "/espace/pieces/diplome").await;
         assert!(window.contains("Le service concours vous demande de corriger cette pièce"));
         let replaced = upload(

@@ -86,7 +86,15 @@ async fn only_staff_reach_staff_pages_files_and_functions() {
                 let r = app
                     .post_form_as(cookie, &format!("/api/service/{function}"), body)
                     .await;
-                assert_eq!(r.status(), 401, "{} {function} by {cookie:?}", app.label);
+                // Refused by the gate (401), and, as a form, sent back to a page that
+                // says so rather than shown a bare text.
+                assert_eq!(r.status(), 303, "{} {function} by {cookie:?}", app.label);
+                assert_eq!(
+                    r.headers()["x-refus"],
+                    "session",
+                    "{} {function}",
+                    app.label
+                );
             }
         }
         // Nothing was decided by those refused calls.

@@ -343,6 +343,7 @@ where
             // Stop reading now: the rest of the body is never stored.
             return Err(UploadError::TooLarge {
                 name,
+                size: 0,
                 limit_mib: piece.max_size_bytes.div_ceil(domain::exam::MIB),
             }
             .into());

@@ -370,7 +370,7 @@ pub async fn save_from_staff(
         (false, Some(true), false) => "examen modifié et dépublié",
         _ => "examen modifié",
     };
-    let detail = format!("{slug} : clôture le {}", exam.summary.deadline.to_french());
+    let detail = format!("{slug} : clôture {}", exam.summary.deadline.to_french());
     crate::staff::audit(&mut *tx, clock, member, None, action, &detail).await?;
     tx.commit().await?;
     Ok(())

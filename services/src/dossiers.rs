@@ -63,6 +63,27 @@ pub struct Correction {
 }
 
 impl Dossier {
+    /// What the candidate of an incomplete dossier can do at `now`, as the dossier page
+    /// and the mail both say it: deposit while the service has reopened pièces, or wait
+    /// for the service's word while they stay locked.
+    pub fn incomplete_next_step(&self, now: jiff::Timestamp) -> String {
+        let now_ms = now.as_millisecond();
+        if let Some(until) = self.reopened_until.filter(|_| self.is_reopened_at(now)) {
+            return format!(
+                "Ce que vous pouvez faire : le service concours a rouvert votre dossier. Déposez les pièces manquantes ou corrigées dans votre espace sécurisé, au plus tard {}.",
+                domain::french::deadline_ms(until)
+            );
+        }
+        let running = self.corrections.iter().filter(|c| now_ms < c.until);
+        if let Some(until) = running.map(|c| c.until).min() {
+            return format!(
+                "Ce que vous pouvez faire : le service concours a rouvert les pièces à corriger, signalées dans votre espace sécurisé. Déposez leurs nouveaux fichiers au plus tard {}.",
+                domain::french::deadline_ms(until)
+            );
+        }
+        "Ce que vous pouvez faire : pour l'instant, vos pièces restent verrouillées. Le service concours vous écrira pour vous dire quelles pièces il rouvre et jusqu'à quand ; vous n'avez rien à faire d'ici là. Pour toute question, écrivez-lui depuis « Messages » dans votre espace sécurisé.".to_string()
+    }
+
     /// Whether the service has reopened this closed dossier at `now`.
     pub fn is_reopened_at(&self, now: jiff::Timestamp) -> bool {
         self.status == "closed"

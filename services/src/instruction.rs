@@ -352,7 +352,7 @@ pub async fn decide(
     let before = dossiers::by_id(db, &id)
         .await?
         .ok_or(DecisionError::UnknownDossier)?;
-    let letter = to_candidate(base_url, &before, &decision_mail(&decision));
+    let letter = to_candidate(base_url, &before, &decision_mail(&decision, &before, now));
     crate::outbox::post(&mut *tx, now_ms, &letter).await?;
     tx.commit().await?;
     dossiers::by_id(db, &id)
@@ -400,7 +400,7 @@ pub async fn reopen(
         member,
         Some(&id),
         "dossier rouvert",
-        &format!("jusqu'au {when}"),
+        &format!("au plus tard {when}"),
     )
     .await?;
     let dossier = dossiers::by_id(db, &id)
@@ -412,7 +412,7 @@ pub async fn reopen(
         .map(|m| format!("Pièces demandées : {m}\n\n"))
         .unwrap_or_default();
     let body = format!(
-        "Le service concours a rouvert votre dossier : vous pouvez y ajouter ou remplacer des fichiers jusqu'au {when}.\n\n{note}"
+        "Le service concours a rouvert votre dossier : vous pouvez y ajouter ou remplacer des fichiers, au plus tard {when}.\n\n{note}"
     );
     let letter = to_candidate(
         base_url,
@@ -426,7 +426,7 @@ pub async fn reopen(
         .ok_or(DecisionError::UnknownDossier)
 }
 
-fn decision_mail(decision: &Decision) -> (String, String) {
+fn decision_mail(decision: &Decision, dossier: &Dossier, now: jiff::Timestamp) -> (String, String) {
     match decision {
         Decision::Complete => (
             "Votre dossier est complet".into(),
@@ -434,7 +434,11 @@ fn decision_mail(decision: &Decision) -> (String, String) {
         ),
         Decision::Incomplete { missing } => (
             "Votre dossier est incomplet".into(),
-            format!("Le service concours a vérifié votre dossier : il est incomplet.\n\nPièces manquantes ou à corriger : {}\n\n", missing.trim()),
+            format!(
+                "Le service concours a vérifié votre dossier : il est incomplet.\n\nPièces manquantes ou à corriger : {}\n\n{}\n\n",
+                missing.trim(),
+                dossier.incomplete_next_step(now)
+            ),
         ),
         Decision::Accept => (
             "Vous êtes admis à concourir".into(),

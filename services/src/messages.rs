@@ -396,14 +396,17 @@ pub async fn request_correction(
         member,
         Some(&dossier.id),
         "correction demandée",
-        &format!("{} ; jusqu'au {when} ; motif : {reason}", labels.join(", ")),
+        &format!(
+            "{} ; au plus tard {when} ; motif : {reason}",
+            labels.join(", ")
+        ),
     )
     .await?;
     let letter = to_candidate(
         dossier,
         format!("Correction demandée : dossier {}", dossier.number),
         &format!(
-            "Le service concours vous demande de corriger des pièces de votre dossier, jusqu'au {when}."
+            "Le service concours vous demande de corriger des pièces de votre dossier, au plus tard {when}. Connectez-vous à votre espace sécurisé pour voir lesquelles et déposer leurs nouveaux fichiers."
         ),
         base_url,
     );

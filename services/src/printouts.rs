@@ -606,7 +606,10 @@ pub fn dossier_sheet(
             ),
         ),
         Block::Heading("Date limite de clôture".into()),
-        Block::Text(format!("Le {}.", dossier.deadline.to_french())),
+        Block::Text(format!(
+            "Clôturer l'inscription {}.",
+            dossier.deadline.to_french()
+        )),
         Block::Heading(format!("Pièces demandées ({})", pieces.len())),
     ]);
     for piece in pieces {

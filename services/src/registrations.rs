@@ -12,6 +12,7 @@ use crate::{
     dossiers::{self, DossierError},
     passwords::{PasswordError, Passwords},
     secrets::token_hash,
+    throttle,
 };
 
 /// Drafts untouched this long are dropped.
@@ -35,6 +36,18 @@ pub enum RegistrationError {
     Password(#[from] PasswordError),
     #[error("corrupt draft: {0}")]
     Corrupt(String),
+    /// A creation limit is reached (see [`create_dossier`]): try again at `retry_at_ms`.
+    #[error("too many new dossiers ({0:?})")]
+    TooMany(Crowded, i64),
+}
+
+/// Which creation limit was reached: the page words each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crowded {
+    /// Too many dossiers created from this connection.
+    Client,
+    /// Too many dossiers given this e-mail address.
+    Email,
 }
 
 impl From<sqlx::Error> for RegistrationError {
@@ -60,6 +73,8 @@ impl From<DossierError> for RegistrationError {
 pub struct OpenExam {
     pub slug: ExamSlug,
     pub title: String,
+    /// The first instant registration is closed (ms since the epoch).
+    pub closes_at_ms: i64,
     pub wizard: WizardExam,
     pub open: bool,
 }
@@ -88,6 +103,7 @@ pub async fn exam(db: &Db, clock: &dyn Clock, slug: &str) -> Result<OpenExam, Re
                 .collect::<Result<_, _>>()?,
         },
         open: clock.now().as_millisecond() < closes_at,
+        closes_at_ms: closes_at,
         slug,
     })
 }
@@ -295,6 +311,12 @@ pub async fn refused_duplicates(
 
 /// Creates the dossier from a complete draft, deletes the draft, and emails the
 /// number. A mail failure does not undo the dossier: the page shows the number too.
+///
+/// Counted before it is made, and given back when nothing was made: per e-mail address
+/// (5 a day: a family may share one, a stranger cannot flood someone's mailbox) and per
+/// `client` (60 an hour, 200 a day: forty candidates behind one school's or operator's
+/// address all get through on the last evening; a script does not create without
+/// bound).
 pub async fn create_dossier(
     db: &Db,
     clock: &dyn Clock,
@@ -302,6 +324,7 @@ pub async fn create_dossier(
     token: &str,
     exam: &OpenExam,
     attestation: bool,
+    client: &str,
 ) -> Result<(String, DossierNumber), RegistrationError> {
     if !exam.open {
         return Err(RegistrationError::Closed);
@@ -322,6 +345,44 @@ pub async fn create_dossier(
             return Err(RegistrationError::Invalid(step, errors));
         }
     };
+    let now_ms = clock.now().as_millisecond();
+    let by_email = match throttle::attempt(
+        db,
+        &[throttle::new_dossier_email_limit(
+            registration.email.as_str(),
+        )],
+        now_ms,
+    )
+    .await?
+    {
+        Ok(counted) => counted,
+        Err(retry_at) => return Err(RegistrationError::TooMany(Crowded::Email, retry_at)),
+    };
+    let by_client =
+        match throttle::attempt(db, &throttle::new_dossier_limits(client), now_ms).await? {
+            Ok(counted) => counted,
+            Err(retry_at) => {
+                throttle::forgive(db, by_email, &[]).await?;
+                return Err(RegistrationError::TooMany(Crowded::Client, retry_at));
+            }
+        };
+    let created = create_counted(db, clock, base_url, token, exam, &registration).await;
+    if created.is_err() {
+        throttle::forgive(db, by_email, &[]).await?;
+        throttle::forgive(db, by_client, &[]).await?;
+    }
+    created
+}
+
+/// [`create_dossier`] once its limits are counted.
+async fn create_counted(
+    db: &Db,
+    clock: &dyn Clock,
+    base_url: &str,
+    token: &str,
+    exam: &OpenExam,
+    registration: &Registration,
+) -> Result<(String, DossierNumber), RegistrationError> {
     let hash: Option<String> =
         sqlx::query("SELECT password_hash FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
             .bind(token_hash(token))
@@ -340,11 +401,13 @@ pub async fn create_dossier(
              que vous avez choisi :\n{base_url}/connexion\n\n\
              Votre dossier d'inscription est joint à ce message (PDF) ; il reste disponible dans votre \
              espace sécurisé.\n\n\
-             Déposez-y vos pièces justificatives, puis cliquez sur « clôturer mon inscription » avant la \
-             date limite : votre inscription ne sera prise en compte qu'après cette clôture.\n\n\
+             Déposez-y vos pièces justificatives, puis cliquez sur « CLÔTURER MON INSCRIPTION » : \
+             votre inscription ne sera prise en compte qu'après cette clôture.\n\n\
+             Date limite de clôture : {deadline}.\n\n\
              Le service concours\n",
             name = registration.display_name(),
             exam = exam.title,
+            deadline = domain::french::deadline_ms(exam.closes_at_ms),
         );
         crate::outbox::Letter::text(
             registration.email.as_str(),

@@ -237,8 +237,10 @@ pub async fn purge(db: &Db, now_ms: i64) -> Result<u64, DbError> {
 }
 
 /// New passwords hashed per client (wizard's password step, reset form) within the
-/// failure window: enough for typos, not enough to feed the hashing threads.
-pub const MAX_HASHES_PER_CLIENT: i64 = 20;
+/// failure window: forty candidates behind one address choosing theirs in the same
+/// quarter of an hour, with typos, fit; a script still cannot feed the hashing threads
+/// (whose queue is bounded for all clients anyway).
+pub const MAX_HASHES_PER_CLIENT: i64 = 80;
 
 /// Counts one new password to hash for `client`; `Err(retry_at_ms)` past the limit.
 pub async fn hashing(db: &Db, client: &str, now_ms: i64) -> Result<Result<(), i64>, DbError> {
@@ -256,12 +258,20 @@ pub fn hashing_limit(client: &str) -> Limit {
     )
 }
 
-/// New préinscription drafts one client may open in an hour: a family or a training
-/// room may share an address, a script filling the drafts table may not.
-pub const MAX_DRAFTS_PER_CLIENT: i64 = 20;
-/// New dossiers one client may create in an hour.
-pub const MAX_DOSSIERS_PER_CLIENT: i64 = 5;
+/// New préinscription drafts one client may open in an hour: a training room, a lycée
+/// or a mobile operator's shared address may hold forty candidates on the last
+/// evening, each starting again on another browser or two; a script filling the
+/// drafts table may not.
+pub const MAX_DRAFTS_PER_CLIENT: i64 = 150;
+/// New dossiers one client may create in an hour: forty candidates behind one address
+/// fit, with room; and in a day.
+pub const MAX_DOSSIERS_PER_CLIENT: i64 = 60;
+pub const MAX_DOSSIERS_PER_CLIENT_PER_DAY: i64 = 200;
+/// New dossiers given one e-mail address in a day: a family sharing an address fits;
+/// nobody can fill a stranger's mailbox with préinscription mails.
+pub const MAX_DOSSIERS_PER_EMAIL_PER_DAY: i64 = 5;
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
+const DAY: SignedDuration = SignedDuration::from_hours(24);
 
 pub fn new_draft_limit(client: &str) -> Limit {
     Limit::new(
@@ -271,10 +281,27 @@ pub fn new_draft_limit(client: &str) -> Limit {
     )
 }
 
-pub fn new_dossier_limit(client: &str) -> Limit {
+/// New dossiers from one client, in the hour and in the day.
+pub fn new_dossier_limits(client: &str) -> [Limit; 2] {
+    [
+        Limit::new(
+            format!("dossier-client:{client}"),
+            MAX_DOSSIERS_PER_CLIENT,
+            HOUR,
+        ),
+        Limit::new(
+            format!("dossier-client-day:{client}"),
+            MAX_DOSSIERS_PER_CLIENT_PER_DAY,
+            DAY,
+        ),
+    ]
+}
+
+/// New dossiers given one e-mail address (as stored: lower case).
+pub fn new_dossier_email_limit(email: &str) -> Limit {
     Limit::new(
-        format!("dossier-client:{client}"),
-        MAX_DOSSIERS_PER_CLIENT,
-        HOUR,
+        format!("dossier-email:{}", email.to_lowercase()),
+        MAX_DOSSIERS_PER_EMAIL_PER_DAY,
+        DAY,
     )
 }

@@ -110,6 +110,7 @@ pub async fn create(
     if length > piece.max_size_bytes {
         return Err(attachment::UploadError::TooLarge {
             name,
+            size: length,
             limit_mib: piece.max_size_bytes.div_ceil(domain::exam::MIB),
         }
         .into());

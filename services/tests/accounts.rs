@@ -81,6 +81,9 @@ fn answers(first_name: &str) -> Answers {
     .collect()
 }
 
+/// The address the tests' candidates register from, unless they say otherwise.
+const CLIENT: &str = "203.0.113.7";
+
 impl Env {
     /// Goes through every step as a browser would, then creates the dossier.
     async fn register(
@@ -88,8 +91,22 @@ impl Env {
         token: &str,
         first_name: &str,
     ) -> Result<(String, String), RegistrationError> {
+        self.register_as(token, first_name, "candidate@exemple.fr", CLIENT)
+            .await
+    }
+
+    /// The same, with this e-mail address, from this client.
+    async fn register_as(
+        &self,
+        token: &str,
+        first_name: &str,
+        email: &str,
+        client: &str,
+    ) -> Result<(String, String), RegistrationError> {
         let exam = registrations::exam(&self.db, &self.clock, DEMO).await?;
-        let all = answers(first_name);
+        let mut all = answers(first_name);
+        all.insert("email".into(), email.into());
+        all.insert("email_confirmation".into(), email.into());
         let mut step = Step::Identite;
         loop {
             let typed: Answers = step
@@ -117,9 +134,16 @@ impl Env {
                 break;
             }
         }
-        let (id, number) =
-            registrations::create_dossier(&self.db, &self.clock, "http://test", token, &exam, true)
-                .await?;
+        let (id, number) = registrations::create_dossier(
+            &self.db,
+            &self.clock,
+            "http://test",
+            token,
+            &exam,
+            true,
+            client,
+        )
+        .await?;
         Ok((id, number.to_string()))
     }
 
@@ -145,6 +169,14 @@ async fn a_completed_wizard_creates_a_dossier_and_mails_its_number() {
             mails[0]
         );
         assert!(mails[0].contains("To: candidate@exemple.fr"));
+        // The deadline, written as everywhere else.
+        assert!(
+            mails[0].contains(
+                "Date limite de clôture : le jeudi 24 décembre 2026 avant minuit (heure de Paris)."
+            ),
+            "{}",
+            mails[0]
+        );
         // The draft is gone; its password was never stored in clear.
         let exam = registrations::exam(&env.db, &env.clock, DEMO)
             .await
@@ -211,14 +243,20 @@ async fn one_dossier_per_person_per_exam_even_under_concurrent_submissions() {
         for i in 0..10 {
             let env = env.clone();
             tasks.push(tokio::spawn(async move {
-                env.register(&format!("p{i}"), &format!("Personne{}", "x".repeat(i + 1)))
-                    .await
+                env.register_as(
+                    &format!("p{i}"),
+                    &format!("Personne{}", "x".repeat(i + 1)),
+                    &format!("p{i}@exemple.fr"),
+                    CLIENT,
+                )
+                .await
             }));
         }
         for i in 0..5 {
             let env = env.clone();
             tasks.push(tokio::spawn(async move {
-                env.register(&format!("same{i}"), "Jeanne").await
+                env.register_as(&format!("same{i}"), "Jeanne", "jeanne@exemple.fr", CLIENT)
+                    .await
             }));
         }
         let mut numbers = Vec::new();
@@ -877,5 +915,97 @@ async fn many_honest_logins_at_once_from_one_shared_address_all_get_in() {
             .filter(|r| *r.as_ref().unwrap())
             .count();
         assert_eq!(ok, 40, "{}", env.label);
+    }
+}
+
+/// A name of letters only (the wizard refuses digits in names), distinct for each `i`.
+fn letters(i: usize) -> String {
+    let mut name = String::from("Candidat");
+    let mut n = i;
+    loop {
+        name.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    name
+}
+
+#[tokio::test]
+async fn forty_candidates_behind_one_address_each_create_their_dossier_within_the_hour() {
+    use services::throttle::{MAX_DOSSIERS_PER_CLIENT, MAX_DOSSIERS_PER_EMAIL_PER_DAY};
+    for env in envs().await {
+        // A lycée's or an operator's one address, the last hour before the deadline:
+        // forty honest candidates, each with their own address.
+        for i in 0..40 {
+            let who = letters(i);
+            let created = env
+                .register_as(&format!("t{i}"), &who, &format!("{who}@exemple.fr"), CLIENT)
+                .await;
+            assert!(created.is_ok(), "{}: candidate {i}: {created:?}", env.label);
+            env.clock.advance(SignedDuration::from_secs(60));
+        }
+        // The same address goes on, up to its ceiling for the hour, then waits.
+        let mut i = 40;
+        let refused = loop {
+            let who = letters(i);
+            match env
+                .register_as(&format!("t{i}"), &who, &format!("{who}@exemple.fr"), CLIENT)
+                .await
+            {
+                Ok(_) => i += 1,
+                Err(e) => break e,
+            }
+            assert!(i <= 100, "{}: never refused", env.label);
+        };
+        assert_eq!(i as i64, MAX_DOSSIERS_PER_CLIENT, "{}", env.label);
+        let RegistrationError::TooMany(registrations::Crowded::Client, retry_at) = refused else {
+            panic!("{}: {refused:?}", env.label);
+        };
+        // The wait is real: the first of the hour's creations leaves the window then.
+        let now = env.clock.now().as_millisecond();
+        assert!(
+            retry_at > now && retry_at <= now + 3_600_000,
+            "{}",
+            env.label
+        );
+        // The refused one left nothing counted: once the hour has passed, it goes.
+        env.clock.advance(SignedDuration::from_mins(61));
+        let who = letters(i);
+        env.register_as(&format!("t{i}"), &who, &format!("{who}@exemple.fr"), CLIENT)
+            .await
+            .unwrap();
+        // Another address is not held by this one's ceiling.
+        let who = letters(500);
+        env.register_as("other", &who, "autre@exemple.fr", "198.51.100.9")
+            .await
+            .unwrap();
+
+        // One e-mail address: a family's few dossiers, not a stranger's mailbox flooded
+        // from many addresses.
+        for j in 0..MAX_DOSSIERS_PER_EMAIL_PER_DAY {
+            let who = letters(1000 + j as usize);
+            env.register_as(
+                &format!("e{j}"),
+                &who,
+                "famille@exemple.fr",
+                &format!("192.0.2.{j}"),
+            )
+            .await
+            .unwrap();
+        }
+        let who = letters(2000);
+        let refused = env
+            .register_as("e-last", &who, "famille@exemple.fr", "192.0.2.200")
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(RegistrationError::TooMany(registrations::Crowded::Email, _))
+            ),
+            "{}: {refused:?}",
+            env.label
+        );
     }
 }

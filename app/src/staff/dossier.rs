@@ -353,10 +353,10 @@ fn Instruction(
             <dl>
                 <dt>"Pièces"</dt><dd data-review>{review}</dd>
                 {d.decision_reason.clone().map(|r| view! { <dt>"Motif du rejet"</dt><dd>{r}</dd> })}
-                {d.reopened_until.map(|t| view! { <dt>"Rouvert jusqu'au"</dt><dd>{domain::french::paris_date_time_ms(t)}</dd> })}
+                {d.reopened_until.map(|t| view! { <dt>"Fin de la réouverture"</dt><dd>{domain::french::deadline_ms(t)}</dd> })}
                 {(!d.corrections.is_empty()).then(|| {
                     let label = |code: &str| pieces.iter().find(|(c, _)| c == code).map_or(code.to_string(), |(_, l)| l.clone());
-                    let text = d.corrections.iter().map(|c| format!("{} (jusqu'au {})", label(&c.piece), domain::french::paris_date_time_ms(c.until))).collect::<Vec<_>>().join(", ");
+                    let text = d.corrections.iter().map(|c| format!("{} (à corriger {})", label(&c.piece), domain::french::deadline_ms(c.until))).collect::<Vec<_>>().join(", ");
                     view! { <dt>"Corrections demandées"</dt><dd data-corrections>{text}</dd> }
                 })}
             </dl>

@@ -15,6 +15,7 @@ const DOOR: Door = Door {
     lifetime_secs: staff::SESSION_LIFETIME.as_secs(),
     home: "/service",
     login_page: "/service/connexion",
+    kept: "email",
 };
 
 #[server(endpoint = "service/connexion")]
@@ -33,7 +34,10 @@ pub async fn staff_login(
         &client_ip(),
     )
     .await;
-    DOOR.enter(login.map(|(_, token)| token), |old| async move {
+    let typed = domain::candidate::Email::parse(&email)
+        .map(|e| e.as_str().to_string())
+        .unwrap_or_default();
+    DOOR.enter(login.map(|(_, token)| token), &typed, |old| async move {
         staff::close_session(&state.db, &old).await
     })
     .await
@@ -55,6 +59,11 @@ pub(super) fn StaffLoginPage() -> impl IntoView {
         "Trop de tentatives de connexion. Réessayez à partir de {} (heure de Paris).",
         "Connectez-vous pour accéder au service concours.",
     );
+    let typed = q
+        .get("email")
+        .and_then(|e| domain::candidate::Email::parse(&e).ok())
+        .map(|e| e.as_str().to_string())
+        .unwrap_or_default();
     view! {
         <Title text="Connexion du service concours" />
         <h1>"Connexion du service concours"</h1>
@@ -62,12 +71,9 @@ pub(super) fn StaffLoginPage() -> impl IntoView {
         <form method="post" action="/api/service/connexion" class="narrow-form">
             <div class="field">
                 <label for="email">"Adresse électronique"</label>
-                <input id="email" name="email" type="email" autocomplete="username" spellcheck="false" required />
+                <input id="email" name="email" type="email" autocomplete="username" spellcheck="false" required value=typed />
             </div>
-            <div class="field">
-                <label for="mot_de_passe">"Mot de passe"</label>
-                <input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="current-password" required />
-            </div>
+            <crate::form::PasswordInput id="mot_de_passe" name="mot_de_passe" label="Mot de passe" autocomplete="current-password" />
             <div class="actions">
                 <button type="submit" class="button primary">"Se connecter"</button>
             </div>

@@ -76,6 +76,7 @@ fn StaffApp() -> impl IntoView {
                 })}
             </header>
             <main id="contenu" tabindex="-1" class="wide">
+                <crate::refusal::RefusalNotice />
                 <Routes fallback=|| view! { <Title text="Page introuvable" /><h1>"Page introuvable"</h1><p><a href="/service">"Revenir aux concours"</a></p> }>
                     <Route path=path!("/service/connexion") view=StaffLoginPage ssr=SsrMode::Async />
                     <Route path=path!("/service") view=ExamsPage ssr=SsrMode::Async />
@@ -94,10 +95,7 @@ fn failure(error: impl std::fmt::Display) -> AnyView {
     view! { <p class="alert" role="alert">"Une erreur est survenue de notre côté. Réessayez dans quelques instants."</p> }.into_any()
 }
 
+/// A sentence opening its line: `closure::sentence_start`, the one place.
 fn upper_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    crate::closure::sentence_start(text)
 }
