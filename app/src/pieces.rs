@@ -140,7 +140,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
             <script src="/analyses.js" defer></script>
         })}
         <section aria-labelledby="gestion-titre" class="gestion">
-            <h3 id="gestion-titre">"Gestion du document"</h3>
+            <h3 id="gestion-titre" tabindex="-1">"Gestion du document"</h3>
             {if files.is_empty() {
                 view! { <p>"Aucun fichier déposé pour cette pièce."</p> }.into_any()
             } else {
@@ -208,7 +208,16 @@ fn WindowKeys(code: String) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
-        request_animation_frame(|| crate::dossier::focus_by_id("piece-titre"));
+        // After « OK » the address names the file list (`#gestion-titre`): the focus
+        // goes there, so the file just saved is in view; otherwise to the title.
+        let target = window()
+            .location()
+            .hash()
+            .ok()
+            .and_then(|h| h.strip_prefix('#').map(str::to_string))
+            .filter(|h| h == "gestion-titre")
+            .unwrap_or_else(|| "piece-titre".to_string());
+        request_animation_frame(move || crate::dossier::focus_by_id(&target));
         let for_keys = code.clone();
         let keys = window_event_listener(leptos::ev::keydown, move |ev| {
             if ev.key() == "Escape" {

@@ -133,7 +133,11 @@ impl Refusal {
 /// The words of the refusal this page was sent back with, if any: the reason, the
 /// wait, that nothing saved is lost, and whom to ask.
 #[component]
-pub fn RefusalNotice() -> Option<impl IntoView> {
+pub fn RefusalNotice() -> impl IntoView {
+    notice()
+}
+
+fn notice() -> Option<impl IntoView> {
     let query = use_query_map();
     let refusal = query.read_untracked().get("refus");
     let refusal = refusal.as_deref().and_then(Refusal::from_code)?;

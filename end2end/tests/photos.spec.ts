@@ -105,7 +105,7 @@ test("three photos become one three-page PDF, in the order the candidate set", a
     shots.push({ name: `${label}.jpg`, mimeType: "image/jpeg", buffer: await drawnJpeg(page, width, height, 0.8, label) });
   }
   // The camera where there is one.
-  await expect(page.getByText("prendre une photo")).toBeVisible({ visible: info.project.name === "phone" });
+  await expect(page.getByText("prendre une photo", { exact: true })).toBeVisible({ visible: info.project.name === "phone" });
   const add = page.getByLabel("ajouter une page");
   await add.setInputFiles(shots.slice(0, 2));
   await expect(page.locator(".page-list li")).toHaveCount(2);

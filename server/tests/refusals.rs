@@ -330,7 +330,7 @@ async fn a_limit_reached_is_said_on_the_page_with_the_real_wait() {
         // The recovery forms' hour is used up by this address.
         let limit = services::accounts::recovery_limit("127.0.0.1");
         for _ in 0..services::accounts::MAX_RECOVERY_REQUESTS_PER_CLIENT {
-            let counted = services::throttle::attempt(&app.db, &[limit.clone()], now)
+            let counted = services::throttle::attempt(&app.db, std::slice::from_ref(&limit), now)
                 .await
                 .unwrap();
             assert!(counted.is_ok());

@@ -145,9 +145,14 @@ async fn a_wrong_password_and_an_unknown_address_get_one_message_then_a_wait() {
                     &format!("email={email}&mot_de_passe=pas+le+bon"),
                 )
                 .await;
+            // The same answer for both, the address typed kept for the next try.
             assert_eq!(
                 r.headers()["location"],
-                "/service/connexion?erreur=identifiants",
+                format!(
+                    "/service/connexion?erreur=identifiants&email={}",
+                    email.replace('@', "%40")
+                )
+                .as_str(),
                 "{}",
                 app.label
             );

@@ -120,7 +120,7 @@ async fn candidates_sharing_one_address_all_register_and_a_refusal_is_a_page() {
             .as_millisecond();
         let limit = services::throttle::new_draft_limit("127.0.0.1");
         for _ in 12..services::throttle::MAX_DRAFTS_PER_CLIENT {
-            let counted = services::throttle::attempt(&app.db, &[limit.clone()], now)
+            let counted = services::throttle::attempt(&app.db, std::slice::from_ref(&limit), now)
                 .await
                 .unwrap();
             assert!(counted.is_ok(), "{}", app.label);

@@ -416,23 +416,15 @@ async fn create_counted(
         )
         .with_dossier_sheet()
     };
-    let number = match dossiers::create(
-        db,
-        clock,
-        &exam.slug,
-        &registration,
-        &hash,
-        Some(&announce),
-    )
-    .await
-    {
-        Ok(number) => number,
-        Err(DossierError::AlreadyRegistered) => {
-            record_refused_duplicate(db, clock, &exam.slug, &registration).await?;
-            return Err(RegistrationError::AlreadyRegistered);
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let number =
+        match dossiers::create(db, clock, &exam.slug, registration, &hash, Some(&announce)).await {
+            Ok(number) => number,
+            Err(DossierError::AlreadyRegistered) => {
+                record_refused_duplicate(db, clock, &exam.slug, registration).await?;
+                return Err(RegistrationError::AlreadyRegistered);
+            }
+            Err(e) => return Err(e.into()),
+        };
     sqlx::query("DELETE FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
         .bind(token_hash(token))
         .bind(exam.slug.as_str())
