@@ -6,15 +6,20 @@ APP_DEMO ?= true
 PG_UP := $(shell psql "$(PG_URL)" -Atqc 'select 1' 2>/dev/null)
 # Where cargo writes binaries: CARGO_TARGET_DIR when set (a build cache kept elsewhere).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+# Configurations a test could not run on here (PostgreSQL, S3, clamd), one line each:
+# counted at the end of `make test`, never silent; under CI a missing one fails.
+SKIPS := $(abspath $(TARGET_DIR))/test-skips.txt
+export TEST_SKIPS_FILE := $(SKIPS)
 
-.PHONY: run test bench tools test-tools build-release build-debug fmt-check clippy rust-test e2e pg-clean
+.PHONY: run test bench tools test-tools build-release build-debug fmt-check clippy rust-test e2e e2e-pg pg-clean skips-start skips-report
 
 ## Build (release), migrate, import the exams and serve on http://127.0.0.1:3000.
 run: tools build-release
 	APP_DEMO=$(APP_DEMO) $(TARGET_DIR)/release/server serve
 
-## Formatting, lints, all Rust tests (SQLite and PostgreSQL), then Playwright.
-test: test-tools fmt-check clippy rust-test e2e
+## Formatting, lints, all Rust tests (SQLite and PostgreSQL), then Playwright on SQLite
+## and on PostgreSQL; then what could not run here, if anything.
+test: test-tools skips-start fmt-check clippy rust-test e2e e2e-pg skips-report
 
 ## The deadline-night benchmark: release build, then bench/results/results.{json,md};
 ## under scripts/with-s3.sh (s3s-fs, from test-tools) for the runs with files in S3.
@@ -55,9 +60,18 @@ ifeq ($(PG_UP),1)
 	$(MAKE) pg-clean
 	DATABASE_URL_PG=$(PG_URL) timeout 45m scripts/with-s3.sh scripts/with-clamd.sh cargo test --workspace --exclude frontend; status=$$?; $(MAKE) pg-clean; exit $$status
 else
+ifneq ($(CI),)
+	@echo "PostgreSQL ne répond pas à $(PG_URL) : il est requis sous CI (.ci/run le démarre)."; exit 1
+endif
 	@echo "PostgreSQL does not answer at $(PG_URL): Rust tests run on SQLite only"
 	timeout 45m scripts/with-s3.sh scripts/with-clamd.sh cargo test --workspace --exclude frontend
 endif
+
+skips-start:
+	@mkdir -p $(dir $(SKIPS)); rm -f $(SKIPS)
+
+skips-report:
+	@scripts/skips.sh $(SKIPS)
 
 pg-clean:
 	@psql "$(PG_URL)" -Atqc "select datname from pg_database where datname like 'concours\_t\_%'" \
@@ -65,3 +79,14 @@ pg-clean:
 
 e2e: build-debug
 	scripts/with-clamd.sh scripts/e2e.sh
+
+## The same browser tests against a server on PostgreSQL (its locks and timeouts).
+e2e-pg: build-debug
+ifeq ($(PG_UP),1)
+	E2E_DATABASE=postgres E2E_PG_URL=$(PG_URL) scripts/with-clamd.sh scripts/e2e.sh
+else
+ifneq ($(CI),)
+	@echo "PostgreSQL ne répond pas à $(PG_URL) : il est requis sous CI."; exit 1
+endif
+	@printf 'PostgreSQL\tPlaywright (make e2e-pg)\n' >>$(SKIPS)
+endif

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts the freshly built server on its own port with a new database and data folder,
-# waits until it answers, runs Playwright against it, and always stops it.
+# waits until it answers, runs Playwright against it, and always stops it. The database
+# is a SQLite file, or with E2E_DATABASE=postgres a new PostgreSQL database on
+# E2E_PG_URL's server (dropped afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,17 +10,28 @@ PORT=${E2E_PORT:-3100}
 BIN=${E2E_SERVER_BIN:-${CARGO_TARGET_DIR:-target}/debug/server}
 DATA=$(mktemp -d)
 LOG="$DATA/server.log"
+DATABASE="sqlite://$DATA/concours.db"
+PG_DB=
+if [ "${E2E_DATABASE:-sqlite}" = postgres ]; then
+  PG_URL=${E2E_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  PG_DB="concours_e2e_$$"
+  psql "$PG_URL" -qc "create database $PG_DB"
+  DATABASE="${PG_URL%/*}/$PG_DB"
+  PORT=${E2E_PORT_PG:-3200}
+  echo "Playwright against PostgreSQL ($PG_DB)"
+fi
 
 # Under scripts/with-clamd.sh, every upload is scanned by its clamd.
 env ${TEST_CLAMD:+APP_CLAMD="$TEST_CLAMD"} \
   APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_SITE_ROOT=target/site APP_DEMO=true \
   APP_TRUSTED_PROXIES=127.0.0.1 \
-  DATABASE_URL="sqlite://$DATA/concours.db" RUST_LOG=${E2E_LOG:-warn} "$BIN" >"$LOG" 2>&1 &
+  DATABASE_URL="$DATABASE" RUST_LOG=${E2E_LOG:-warn} "$BIN" >"$LOG" 2>&1 &
 SERVER=$!
 cleanup() {
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
   rm -rf "$DATA"
+  if [ -n "$PG_DB" ]; then psql "$PG_URL" -qc "drop database if exists $PG_DB" || true; fi
 }
 trap cleanup EXIT
 

@@ -8,6 +8,9 @@
 set -euo pipefail
 
 if ! command -v clamd >/dev/null; then
+  if [ -n "${CI:-}" ]; then
+    echo "clamd est requis sous CI (scripts/tools.sh test l'installe)"; exit 1
+  fi
   echo "clamd is not installed (scripts/tools.sh test installs it): antivirus tests skipped"
   exec "$@"
 fi

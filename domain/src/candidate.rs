@@ -631,15 +631,51 @@ mod tests {
             }
         }
 
+        /// Valid shapes, as people write them (national, +33 with or without its 0,
+        /// 0033, another country's +), with their separators: every one parses, to the
+        /// international form, and that form parses to itself.
         #[test]
-        fn phone_numbers_parse_to_international_form(s in "[0-9 +.()-]{0,24}") {
-            if let Ok(phone) = PhoneNumber::parse(&s) {
-                let v = phone.as_str();
-                proptest::prop_assert!(v.starts_with('+'));
-                proptest::prop_assert!(v[1..].chars().all(|c| c.is_ascii_digit()));
-                // Parsing the stored form again gives the same number.
-                let again = PhoneNumber::parse(v).unwrap();
-                proptest::prop_assert_eq!(again.as_str(), v);
+        fn valid_phone_numbers_parse_to_international_form(
+            shape in 0usize..5,
+            first in 1u8..10,
+            rest in "[0-9]{8}",
+            foreign in "[1-9][0-9]{7,13}",
+            separator in proptest::sample::select(vec!["", " ", ".", "-", "\u{a0}"]),
+        ) {
+            let national: String = format!("0{first}{rest}")
+                .as_bytes()
+                .chunks(2)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect::<Vec<_>>()
+                .join(separator);
+            let typed = match shape {
+                0 => national.clone(),
+                1 => format!("+33{separator}{first}{rest}"),
+                2 => format!("+33 (0){first}{rest}"),
+                3 => format!("0033{first}{rest}"),
+                _ => format!("+{foreign}"),
+            };
+            let phone = PhoneNumber::parse(&typed);
+            proptest::prop_assert!(phone.is_ok(), "{typed}");
+            let phone = phone.unwrap();
+            let v = phone.as_str();
+            let expected = if shape == 4 { format!("+{foreign}") } else { format!("+33{first}{rest}") };
+            proptest::prop_assert_eq!(v, expected.as_str());
+            let again = PhoneNumber::parse(v).unwrap();
+            proptest::prop_assert_eq!(again.as_str(), v);
+        }
+
+        /// Invalid shapes never parse: too short, too long, letters, a national number
+        /// starting 00 without the country.
+        #[test]
+        fn invalid_phone_numbers_are_refused(
+            short in "0[1-9][0-9]{0,7}",
+            long in "0[1-9][0-9]{9,14}",
+            letters in "0[1-9][0-9]{3}[a-zA-Z][0-9]{3}",
+            plus_short in "\\+[0-9]{1,6}",
+        ) {
+            for bad in [short, long, letters, plus_short, "0012345678".to_string()] {
+                proptest::prop_assert!(PhoneNumber::parse(&bad).is_err(), "{bad}");
             }
         }
 

@@ -15,6 +15,16 @@ export const test = base.extend({
   },
 });
 
+/** A configuration a test needs (clamd, say): under CI its absence fails the run;
+ * elsewhere the test is skipped and the skip written where `make test` counts them at
+ * its end (TEST_SKIPS_FILE), so it is never silent. */
+export function needs(configuration: string, present: boolean, title: string) {
+  if (present) return;
+  if (process.env.CI) throw new Error(`${configuration} est requis sous CI : « ${title} » ne peut pas s'exécuter sans`);
+  if (process.env.TEST_SKIPS_FILE) fs.appendFileSync(process.env.TEST_SKIPS_FILE, `${configuration}\tPlaywright : ${title}\n`);
+  test.skip(true, `${configuration} absent`);
+}
+
 /** The header that makes a browser context a client of its own (see `test`): for the
  * contexts a test opens itself, which would otherwise all count as 127.0.0.1. */
 export function ownClient(): Record<string, string> {
@@ -43,13 +53,6 @@ export async function expectNoA11yViolations(page: Page, jsEnabled: boolean) {
   await expect(page.locator("h1").first()).toBeAttached(); // even under an open dialog (inert)
   const results = await new AxeBuilder({ page }).analyze();
   expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`)).toEqual([]);
-}
-
-/** Waits until the Wasm bundle has hydrated the page (its scripts ran). */
-export async function hydrated(page: Page, jsEnabled: boolean) {
-  if (!jsEnabled) return;
-  await page.waitForFunction(() => (window as any).__hydrated === true || document.querySelector("body") !== null);
-  await page.waitForLoadState("networkidle");
 }
 
 export interface Candidate {

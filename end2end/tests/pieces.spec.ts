@@ -1,5 +1,5 @@
 import { expect } from "@playwright/test";
-import { expectNoA11yViolations, ownClient, pdfFile, registerQuickly, test } from "./helpers";
+import { expectNoA11yViolations, needs, ownClient, pdfFile, registerQuickly, test } from "./helpers";
 
 const js = (name: string) => name !== "no-js";
 
@@ -288,7 +288,8 @@ test("a forged upload straight to the server is refused by the server, and nothi
 });
 
 test("a file carrying a virus: the window says so (by itself with JavaScript), and it is never served", async ({ page }, info) => {
-  test.skip(!process.env.TEST_CLAMD, "no antivirus: scripts/with-clamd.sh starts one");
+  // scripts/with-clamd.sh starts one (make test does).
+  needs("clamd", !!process.env.TEST_CLAMD, info.title);
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
   // The EICAR test file, which every antivirus reports and which harms nothing.

@@ -23,7 +23,7 @@ async fn scanned(app: &common::TestApp, cookie: &str) -> String {
 #[tokio::test]
 async fn an_infected_upload_is_scanned_by_itself_never_served_and_flagged() {
     let Ok(clamd) = std::env::var("TEST_CLAMD") else {
-        eprintln!("TEST_CLAMD is not set (scripts/with-clamd.sh sets it): skipped");
+        services::testing::missing("clamd", "TEST_CLAMD, set by scripts/with-clamd.sh");
         return;
     };
     for db in services::testing::all().await {

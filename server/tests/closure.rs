@@ -72,8 +72,10 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
             app.label
         );
 
-        upload(&app, &cookie, "piece-identite", "cni.pdf", pdf(), true).await;
-        upload(&app, &cookie, "diplome", "licence.pdf", pdf(), true).await;
+        let stored = upload(&app, &cookie, "piece-identite", "cni.pdf", pdf(), true).await;
+        assert_eq!(stored.status(), 201, "{}", app.label);
+        let stored = upload(&app, &cookie, "diplome", "licence.pdf", pdf(), true).await;
+        assert_eq!(stored.status(), 201, "{}", app.label);
         let page = app.page(&cookie, "/espace").await;
         assert!(page.contains("CLÔTURER MON INSCRIPTION"), "{page}");
         let confirm = app.page(&cookie, "/espace/cloture").await;
@@ -112,6 +114,16 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
             .clone();
         assert!(receipt.contains(&sha));
 
+        // Two clicks promised one receipt: one letter in the outbox, whatever was sent
+        // so far.
+        let promised: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE dossier_id = $1 AND kind = 'receipt'",
+        )
+        .bind(closed_dossier_id(&app).await)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(promised, 1, "{}", app.label);
         // The email is sent after the answer: wait for it a little.
         let mut receipts = 0;
         for _ in 0..50 {

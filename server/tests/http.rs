@@ -13,6 +13,7 @@ async fn healthz_answers_while_the_database_does() {
         app.db.close().await;
         let response = app.get("/healthz").await;
         assert_eq!(response.status(), 503, "{}", app.label);
+        assert_eq!(response.text().await.unwrap(), "database unavailable");
     }
 }
 
@@ -208,5 +209,44 @@ async fn operators_read_metrics_on_their_own_address_only() {
         // Only /metrics there.
         let other = app.client.get(format!("{metrics}/")).send().await.unwrap();
         assert_eq!(other.status(), 404);
+    }
+}
+
+#[tokio::test]
+async fn a_flood_is_answered_at_the_door_before_any_database_work() {
+    for app in spawn_apps().await {
+        // Without its tables, any request that reached the database would fail with
+        // 500: what answers 429 here answered before it.
+        for table in ["attempts", "dossiers", "sessions"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} RENAME TO {table}_cassee"
+            )))
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        }
+        let posts = (0..250).map(|_| {
+            app.client
+                .post(format!("{}/api/espace/connexion", app.address))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "application/json")
+                .header("origin", &app.address)
+                .body("numero=99-DEM0-0001&mot_de_passe=x")
+                .send()
+        });
+        let answers = futures_util::future::join_all(posts).await;
+        let flooded: Vec<_> = answers
+            .iter()
+            .map(|r| r.as_ref().unwrap())
+            .filter(|r| r.status() == 429)
+            .collect();
+        // 100 at once pass the gate (its burst); the rest, sent within the same
+        // instant, are turned away.
+        assert!(flooded.len() >= 100, "{}: {}", app.label, flooded.len());
+        for r in flooded {
+            // Told apart from a limit's 429 by its code.
+            assert_eq!(r.headers()["x-refus"], "afflux", "{}", app.label);
+            assert_eq!(r.headers()["retry-after"], "1", "{}", app.label);
+        }
     }
 }

@@ -235,8 +235,10 @@ async fn a_refused_file_costs_the_message_nothing_and_the_page_says_why() {
 async fn a_correction_request_reopens_its_pieces_to_the_candidate_until_its_day() {
     for app in spawn_apps().await {
         let candidate = login(&app).await;
-        upload(&app, &candidate, "piece-identite", "cni.pdf", pdf(), true).await;
-        upload(&app, &candidate, "diplome", "licence.pdf", pdf(), true).await;
+        let stored = upload(&app, &candidate, "piece-identite", "cni.pdf", pdf(), true).await;
+        assert_eq!(stored.status(), 201, "{}", app.label);
+        let stored = upload(&app, &candidate, "diplome", "licence.pdf", pdf(), true).await;
+        assert_eq!(stored.status(), 201, "{}", app.label);
         let closed = app
             .post_form_as(&candidate, "/api/espace/cloturer", "")
             .await;

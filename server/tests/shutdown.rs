@@ -49,7 +49,11 @@ async fn on_stop_new_connections_wait_no_more_and_an_upload_in_flight_finishes()
         .timeout(Duration::from_secs(2))
         .send()
         .await;
-    assert!(refused.is_err(), "{refused:?}");
+    // Refused at the door (nothing listens), not merely slow.
+    assert!(
+        refused.as_ref().is_err_and(|e| e.is_connect()),
+        "{refused:?}"
+    );
 
     // The upload in flight finishes and is saved.
     stream.write_all(&rest).await.unwrap();
@@ -57,13 +61,12 @@ async fn on_stop_new_connections_wait_no_more_and_an_upload_in_flight_finishes()
     stream.read_to_end(&mut answer).await.unwrap();
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    let started = Instant::now();
+    // Its last request done, the server returns well before its 10 s of grace.
     tokio::time::timeout(Duration::from_secs(5), app.running)
         .await
         .expect("the server returns once its requests are done")
         .unwrap()
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test]

@@ -8,6 +8,33 @@ use crate::{Clock, Db, dossiers::Dossier};
 /// Prefix of the PostgreSQL databases tests create; `make test` drops them afterwards.
 pub const PG_TEST_PREFIX: &str = "concours_t_";
 
+/// A configuration a test cannot run on here: PostgreSQL, the S3 server or clamd.
+/// Under CI (`CI` set) that is a failure, with what to start: a green run must have run
+/// everything. Elsewhere the test goes on without it, and the skip is written to
+/// `TEST_SKIPS_FILE` (one line: the configuration, the test), which `make test` counts
+/// at the end, so a skip is never silent.
+pub fn missing(configuration: &str, how: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("un test")
+        .to_string();
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+        "{configuration} est requis sous CI ({how}) : {test} ne peut pas s'exécuter sans"
+    );
+    eprintln!("{configuration} absent ({how}) : {test} ne s'exécute pas sur {configuration}");
+    if let Some(file) = std::env::var_os("TEST_SKIPS_FILE") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+        {
+            let _ = writeln!(f, "{configuration}\t{test}");
+        }
+    }
+}
+
 pub struct TestDb {
     pub db: Db,
     pub url: String,
@@ -39,7 +66,13 @@ pub async fn postgres() -> Option<TestDb> {
 /// A new PostgreSQL database without a table, if `DATABASE_URL_PG` is set: as a fresh
 /// deployment's servers find it.
 pub async fn postgres_unmigrated() -> Option<TestDb> {
-    let base = std::env::var("DATABASE_URL_PG").ok()?;
+    let Ok(base) = std::env::var("DATABASE_URL_PG") else {
+        missing(
+            "PostgreSQL",
+            "DATABASE_URL_PG, set by make test when it answers",
+        );
+        return None;
+    };
     let name = format!("{PG_TEST_PREFIX}{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&base)
         .await
@@ -94,7 +127,10 @@ pub async fn local_store() -> TestStore {
 /// A new prefix in the S3 bucket `TEST_S3_BUCKET` names (reached with the standard
 /// `AWS_*` variables, as the server does), if it is set; `make test` starts one.
 pub async fn s3_store() -> Option<TestStore> {
-    let bucket = std::env::var("TEST_S3_BUCKET").ok()?;
+    let Ok(bucket) = std::env::var("TEST_S3_BUCKET") else {
+        missing("S3", "TEST_S3_BUCKET, set by scripts/with-s3.sh");
+        return None;
+    };
     let url = format!("s3://{bucket}/t-{}", uuid::Uuid::new_v4().simple());
     let spool = tempfile::tempdir().expect("temporary folder");
     Some(TestStore {

@@ -103,6 +103,37 @@ impl Env {
         email: &str,
         client: &str,
     ) -> Result<(String, String), RegistrationError> {
+        self.fill_draft(token, first_name, email).await?;
+        self.create(token, client).await
+    }
+
+    /// « Créer mon dossier » on a complete draft, at the clock's instant.
+    async fn create(
+        &self,
+        token: &str,
+        client: &str,
+    ) -> Result<(String, String), RegistrationError> {
+        let exam = registrations::exam(&self.db, &self.clock, DEMO).await?;
+        let (id, number) = registrations::create_dossier(
+            &self.db,
+            &self.clock,
+            "http://test",
+            token,
+            &exam,
+            true,
+            client,
+        )
+        .await?;
+        Ok((id, number.to_string()))
+    }
+
+    /// Every step of the wizard, up to « Vérifiez vos réponses ».
+    async fn fill_draft(
+        &self,
+        token: &str,
+        first_name: &str,
+        email: &str,
+    ) -> Result<(), RegistrationError> {
         let exam = registrations::exam(&self.db, &self.clock, DEMO).await?;
         let mut all = answers(first_name);
         all.insert("email".into(), email.into());
@@ -131,20 +162,9 @@ impl Env {
             }
             step = next;
             if step == Step::Verification {
-                break;
+                return Ok(());
             }
         }
-        let (id, number) = registrations::create_dossier(
-            &self.db,
-            &self.clock,
-            "http://test",
-            token,
-            &exam,
-            true,
-            client,
-        )
-        .await?;
-        Ok((id, number.to_string()))
     }
 
     /// The letters due are sent (as the server's pass does), then read.
@@ -299,6 +319,40 @@ async fn registration_is_refused_once_the_deadline_has_passed() {
             "{}",
             env.label
         );
+    }
+}
+
+#[tokio::test]
+async fn a_dossier_is_created_one_millisecond_before_the_deadline_and_not_at_it() {
+    for env in envs().await {
+        // The demo exam's last day is 24 December 2026: it closes at midnight in Paris.
+        let closes_at = domain::Deadline::on(jiff::civil::date(2026, 12, 24))
+            .unwrap()
+            .closes_at();
+        assert_eq!(closes_at.to_string(), "2026-12-24T23:00:00Z");
+        env.fill_draft("avant", "Marie", "marie@exemple.fr")
+            .await
+            .unwrap();
+        env.fill_draft("pile", "Paule", "paule@exemple.fr")
+            .await
+            .unwrap();
+        env.clock.set(closes_at - SignedDuration::from_millis(1));
+        env.create("avant", CLIENT).await.unwrap();
+        env.clock.set(closes_at);
+        let refused = env.create("pile", CLIENT).await;
+        assert!(
+            matches!(refused, Err(RegistrationError::Closed)),
+            "{}: {refused:?}",
+            env.label
+        );
+        // Nothing was counted for the refused one, and its draft is still there.
+        let exam = registrations::exam(&env.db, &env.clock, DEMO)
+            .await
+            .unwrap();
+        let draft = registrations::load_draft(&env.db, "pile", &exam.slug)
+            .await
+            .unwrap();
+        assert!(draft.password_chosen, "{}", env.label);
     }
 }
 
@@ -1007,5 +1061,62 @@ async fn forty_candidates_behind_one_address_each_create_their_dossier_within_th
             "{}: {refused:?}",
             env.label
         );
+    }
+}
+
+#[tokio::test]
+async fn a_dossier_takes_one_hundred_failures_from_anywhere_then_waits() {
+    use services::throttle::{FAILURE_WINDOW, MAX_LOGIN_FAILURES_PER_ACCOUNT};
+    for env in envs().await {
+        let (_, number) = env.register("d", "Marie").await.unwrap();
+        // A patient guesser spreading over many addresses, four tries each.
+        for i in 0..MAX_LOGIN_FAILURES_PER_ACCOUNT {
+            let client = format!("10.1.{}.{}", i / 4, i % 4);
+            let r = accounts::login(
+                &env.db,
+                &env.passwords,
+                &env.clock,
+                &number,
+                "devine",
+                &client,
+            )
+            .await;
+            assert!(
+                matches!(r, Err(AccountError::Refused(Refusal::InvalidCredentials))),
+                "{}: failure {i}: {r:?}",
+                env.label
+            );
+        }
+        // The hundred-and-first, from an address never seen, is refused unheard, even
+        // with the right password, until the window has passed.
+        let r = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            &number,
+            PASSWORD,
+            "10.9.9.9",
+        )
+        .await;
+        assert!(
+            matches!(
+                r,
+                Err(AccountError::Refused(Refusal::TooManyAttempts { .. }))
+            ),
+            "{}: {r:?}",
+            env.label
+        );
+        env.clock
+            .advance(FAILURE_WINDOW + SignedDuration::from_secs(1));
+        let r = accounts::login(
+            &env.db,
+            &env.passwords,
+            &env.clock,
+            &number,
+            PASSWORD,
+            "10.9.9.9",
+        )
+        .await;
+        assert!(r.is_ok(), "{}: {r:?}", env.label);
     }
 }

@@ -67,7 +67,7 @@ async fn scan_of(db: &services::Db, id: &str) -> VirusScan {
 async fn infected_files_are_deleted_and_stop_counting_clean_ones_are_sain_and_nothing_is_sain_by_mistake()
  {
     let (Some(clamd), Some(small)) = (clamd("TEST_CLAMD"), clamd("TEST_CLAMD_SMALL")) else {
-        eprintln!("TEST_CLAMD is not set (scripts/with-clamd.sh sets it): skipped");
+        services::testing::missing("clamd", "TEST_CLAMD, set by scripts/with-clamd.sh");
         return;
     };
     let down = Clamd::Unix(PathBuf::from("/nonexistent/clamd.sock"));
@@ -142,7 +142,7 @@ async fn infected_files_are_deleted_and_stop_counting_clean_ones_are_sain_and_no
 #[tokio::test]
 async fn an_infected_file_does_not_count_for_the_closure_nor_the_receipt() {
     let Some(clamd) = clamd("TEST_CLAMD") else {
-        eprintln!("TEST_CLAMD is not set (scripts/with-clamd.sh sets it): skipped");
+        services::testing::missing("clamd", "TEST_CLAMD, set by scripts/with-clamd.sh");
         return;
     };
     for (t, store) in testing::all_with_stores().await {
