@@ -107,15 +107,16 @@ async fn wrong_credentials_redirect_with_one_message_for_both_cases() {
                 "numero=26-ZZZZ-ZZZZ&mot_de_passe=x",
             )
             .await;
+        // One message for both; each keeps the number typed, for the next try.
         assert_eq!(
             wrong.headers()["location"],
-            "/connexion?erreur=identifiants",
+            "/connexion?erreur=identifiants&numero=99-DEM0-0001",
             "{}",
             app.label
         );
         assert_eq!(
             unknown.headers()["location"],
-            "/connexion?erreur=identifiants"
+            "/connexion?erreur=identifiants&numero=26-ZZZZ-ZZZZ"
         );
         assert!(session_cookie(&wrong).is_none());
     }
@@ -151,7 +152,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
         let wrong = login_via_proxy(&app, attacker, "pas le bon").await;
         assert_eq!(
             wrong.headers()["location"],
-            "/connexion?erreur=identifiants"
+            "/connexion?erreur=identifiants&numero=99-DEM0-0001"
         );
     }
     // A forged entry on the left does not move the attacker to a fresh count.
