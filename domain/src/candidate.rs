@@ -639,7 +639,8 @@ mod tests {
             shape in 0usize..5,
             first in 1u8..10,
             rest in "[0-9]{8}",
-            foreign in "[1-9][0-9]{7,13}",
+            // Another country: not 33, which is France's and has its own shape.
+            foreign in "[124-9][0-9]{7,13}",
             separator in proptest::sample::select(vec!["", " ", ".", "-", "\u{a0}"]),
         ) {
             let national: String = format!("0{first}{rest}")

@@ -467,3 +467,34 @@ async fn staff_create_an_exam_with_the_rules_of_the_exam_files_and_see_its_closi
         );
     }
 }
+
+#[tokio::test]
+async fn a_staff_download_that_cannot_be_logged_is_not_served() {
+    for app in spawn_apps().await {
+        let candidate = login(&app).await;
+        let id = deposit(&app, &candidate, "diplome", "licence.pdf", pdf()).await;
+        let member = staff_login(&app).await;
+        // Logged, then served.
+        let served = get(&app, &member, &format!("/service/fichiers/{id}")).await;
+        assert_eq!(served.status(), 200, "{}", app.label);
+        // The log cannot be written: nothing is served, not a byte of the file.
+        sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_cassee")
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        for path in [
+            format!("/service/fichiers/{id}"),
+            format!("/service/fichiers/{id}?telecharger=1"),
+            format!("/service/dossiers/{DEMO_NUMBER}/fichiers.zip"),
+        ] {
+            let refused = get(&app, &member, &path).await;
+            assert_eq!(refused.status(), 500, "{} {path}", app.label);
+            let body = refused.bytes().await.unwrap();
+            assert!(
+                !body.starts_with(b"%PDF") && !body.starts_with(b"PK"),
+                "{} {path}",
+                app.label
+            );
+        }
+    }
+}

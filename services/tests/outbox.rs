@@ -128,3 +128,75 @@ async fn the_purge_forgets_what_no_one_can_use_and_keeps_the_rest() {
         );
     }
 }
+
+#[tokio::test]
+async fn each_purge_keeps_a_row_until_its_boundary_and_takes_it_at_the_boundary() {
+    use services::{registrations, throttle};
+    for t in testing::all().await {
+        let clock = setup(&t).await;
+        let start = clock.now();
+        let at = |offset: SignedDuration| start.checked_add(offset).unwrap();
+        let ms = SignedDuration::from_millis(1);
+        // At the start: a draft, a counted attempt, a sent mail.
+        let exam = registrations::exam(&t.db, &clock, DEMO).await.unwrap();
+        registrations::save_step(
+            &t.db,
+            &clock,
+            &services::passwords::Passwords::new(1).unwrap(),
+            "brouillon-ancien",
+            &exam,
+            domain::registration::Step::Identite,
+            false,
+            [("nom_naissance".to_string(), "Dupont".to_string())].into(),
+        )
+        .await
+        .unwrap();
+        let counted = throttle::attempt(
+            &t.db,
+            &[throttle::Limit::new(
+                "test:bornes",
+                10,
+                throttle::FAILURE_WINDOW,
+            )],
+            start.as_millisecond(),
+        )
+        .await
+        .unwrap();
+        assert!(counted.is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::to_files(dir.path().to_path_buf(), "Service <s@cdg.test>").unwrap();
+        outbox::post(
+            t.db.pool(),
+            start.as_millisecond(),
+            &Letter::text("a@exemple.fr", "Sujet", "Texte"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            outbox::deliver_due(&t.db, &clock, &mailer, "http://test")
+                .await
+                .unwrap(),
+            1
+        );
+
+        let purge_at = |offset: SignedDuration| {
+            clock.set(at(offset));
+            housekeeping::purge(&t.db, &clock)
+        };
+        // Throttle rows: kept until no window sees them (24 h), taken at 24 h.
+        let p = purge_at(throttle::LONGEST_WINDOW - ms).await.unwrap();
+        assert_eq!(p.attempts, 0, "{}", t.label);
+        let p = purge_at(throttle::LONGEST_WINDOW).await.unwrap();
+        assert_eq!(p.attempts, 1, "{}", t.label);
+        // Drafts: kept 30 days after their last change, taken at 30 days.
+        let p = purge_at(housekeeping::DRAFT_LIFETIME - ms).await.unwrap();
+        assert_eq!(p.drafts, 0, "{}", t.label);
+        let p = purge_at(housekeeping::DRAFT_LIFETIME).await.unwrap();
+        assert_eq!(p.drafts, 1, "{}", t.label);
+        // Sent mails: kept 180 days for staff to see, taken after.
+        let p = purge_at(housekeeping::SENT_MAIL_KEPT).await.unwrap();
+        assert_eq!(p.mails, 0, "{}", t.label);
+        let p = purge_at(housekeeping::SENT_MAIL_KEPT + ms).await.unwrap();
+        assert_eq!(p.mails, 1, "{}", t.label);
+    }
+}
