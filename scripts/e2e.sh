@@ -6,7 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PORT=${E2E_PORT:-3100}
+# A free port, found first: a stale server left on a fixed port is never tested.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=${E2E_PORT:-$(free_port)}
+# This server's name: ready means this very process answers, not any server on the port.
+INSTANCE="e2e-$$-$RANDOM"
 BIN=${E2E_SERVER_BIN:-${CARGO_TARGET_DIR:-target}/debug/server}
 DATA=$(mktemp -d)
 LOG="$DATA/server.log"
@@ -17,12 +21,11 @@ if [ "${E2E_DATABASE:-sqlite}" = postgres ]; then
   PG_DB="concours_e2e_$$"
   psql "$PG_URL" -qc "create database $PG_DB"
   DATABASE="${PG_URL%/*}/$PG_DB"
-  PORT=${E2E_PORT_PG:-3200}
   echo "Playwright against PostgreSQL ($PG_DB)"
 fi
 
 # Under scripts/with-clamd.sh, every upload is scanned by its clamd.
-env ${TEST_CLAMD:+APP_CLAMD="$TEST_CLAMD"} \
+env ${TEST_CLAMD:+APP_CLAMD="$TEST_CLAMD"} APP_INSTANCE="$INSTANCE" \
   APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_SITE_ROOT=target/site APP_DEMO=true \
   APP_TRUSTED_PROXIES=127.0.0.1 \
   DATABASE_URL="$DATABASE" RUST_LOG=${E2E_LOG:-warn} "$BIN" >"$LOG" 2>&1 &
@@ -35,14 +38,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-  if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
+ours() { curl -fsS -D - -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null | tr -d '\r' | grep -qix "x-instance: $INSTANCE"; }
+for _ in $(seq 1 150); do
   if ! kill -0 "$SERVER" 2>/dev/null; then
     echo "the server stopped during start-up:"; cat "$LOG"; exit 1
   fi
+  if ours; then break; fi
   sleep 0.2
 done
-curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "server not ready"; cat "$LOG"; exit 1; }
+ours || { echo "server not ready (or another one answers on port $PORT)"; cat "$LOG"; exit 1; }
 
 BIN_ABS=$(realpath "$BIN")
 SITE_ABS=$(realpath target/site)

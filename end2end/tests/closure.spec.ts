@@ -100,8 +100,8 @@ test("the notices' journey, from préinscription to « votre dossier est clôtur
 });
 
 /** A server of its own whose clock starts 35 seconds before an exam's deadline. */
-async function serverBeforeDeadline(port: number): Promise<OwnServer> {
-  return ownServer(port, (dir) => {
+async function serverBeforeDeadline(): Promise<OwnServer> {
+  return ownServer((dir) => {
     fs.mkdirSync(path.join(dir, "exams"));
     fs.writeFileSync(
       path.join(dir, "exams", "delai.toml"),
@@ -133,7 +133,7 @@ test("at the deadline the dossier turns to « non clôturé » and closure is re
   test.skip(info.project.name === "phone", "the clock is the same on every viewport: desktop with and without JavaScript");
   test.setTimeout(120_000);
   const jsOn = js(info.project.name);
-  const server = await serverBeforeDeadline(jsOn ? 3151 : 3152);
+  const server = await serverBeforeDeadline();
   const context = await browser.newContext({ baseURL: server.url, javaScriptEnabled: jsOn, locale: "fr-FR" });
   try {
     const page = await context.newPage();

@@ -2,6 +2,7 @@ import { test as base, expect, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 
@@ -191,16 +192,32 @@ export interface OwnServer {
   stop: () => void;
 }
 
+/** A port nothing listens on, found first (a fixed one may hold a stale server). */
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /** A server of its own, from the same build, with a fresh data folder: for a test that
  * changes what every other test sees (the clock, the catalogue). `prepare` fills the
- * folder and returns settings; the shipped exams and no demo data otherwise. */
-export async function ownServer(port: number, prepare: (dir: string) => Record<string, string> = () => ({})): Promise<OwnServer> {
+ * folder and returns settings; the shipped exams and no demo data otherwise. It runs on
+ * a free port, and is ready when this very process answers (its `X-Instance`). */
+export async function ownServer(prepare: (dir: string) => Record<string, string> = () => ({})): Promise<OwnServer> {
   const bin = process.env.E2E_SERVER_BIN;
   if (!bin) throw new Error("E2E_SERVER_BIN is not set (run through scripts/e2e.sh)");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-server-"));
+  const port = await freePort();
+  const instance = `own-${process.pid}-${port}`;
   const server = spawn(bin, ["serve"], {
     env: {
       ...process.env,
+      APP_INSTANCE: instance,
       APP_ADDRESS: `127.0.0.1:${port}`,
       APP_DATA_DIR: dir,
       APP_EXAMS_DIR: path.resolve(__dirname, "../../exams"),
@@ -213,9 +230,14 @@ export async function ownServer(port: number, prepare: (dir: string) => Record<s
     stdio: "ignore",
   });
   const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  server.once("exit", () => (exited = true));
   await expect(async () => {
-    expect((await fetch(`${url}/healthz`)).ok).toBe(true);
-  }).toPass({ timeout: 10_000 });
+    expect(exited, "the server stopped during start-up").toBe(false);
+    const health = await fetch(`${url}/healthz`);
+    expect(health.ok).toBe(true);
+    expect(health.headers.get("x-instance")).toBe(instance);
+  }).toPass({ timeout: 15_000 });
   return {
     url,
     stop: () => {

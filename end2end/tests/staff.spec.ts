@@ -152,7 +152,7 @@ test("a decision recorded by the service is what the candidate reads, and a reop
 test("the service creates an exam in the browser, checks its closing instant and publishes it", async ({ browser }, info) => {
   test.skip(info.project.name !== "desktop", "the service concours works on a desktop");
   // A new published exam would change the catalogue every other test reads.
-  const server = await ownServer(3153, () => ({ APP_DEMO: "true" }));
+  const server = await ownServer(() => ({ APP_DEMO: "true" }));
   try {
   const staff = await staffPage(browser, server.url);
   await staff.getByRole("link", { name: "Créer un examen" }).click();

@@ -43,6 +43,10 @@ pub struct Settings {
     /// `APP_TRUSTED_PROXIES`: reverse proxies (addresses or CIDR ranges, comma-separated)
     /// whose `X-Forwarded-For` names the client; empty: the TCP peer is the client.
     pub trusted_proxies: Vec<services::clients::IpNet>,
+    /// `APP_INSTANCE`: this server's name, in its start-up log and in the `X-Instance`
+    /// header of `/healthz` (default: a random one), so an operator behind a load
+    /// balancer, and a test harness, know which server answered.
+    pub instance: String,
     /// `APP_SHUTDOWN_GRACE` (seconds, default 60): on SIGTERM, how long requests in
     /// flight (uploads from slow phones) may take to finish.
     pub shutdown_grace: std::time::Duration,
@@ -156,6 +160,24 @@ impl Settings {
                 reason: "the demo accounts have public passwords: never on a public (https) site",
             });
         }
+        let instance = match lookup("APP_INSTANCE") {
+            Some(text)
+                if text.len() <= 64
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
+            {
+                text
+            }
+            Some(text) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_INSTANCE",
+                    value: text,
+                    reason: "expected at most 64 letters, digits, dots, dashes or underscores",
+                });
+            }
+            None => services::secrets::new_token().chars().take(12).collect(),
+        };
         let grace_text = lookup("APP_SHUTDOWN_GRACE").unwrap_or_else(|| "60".into());
         let shutdown_grace = grace_text
             .parse::<u64>()
@@ -197,6 +219,7 @@ impl Settings {
             None => None,
         };
         Ok(Self {
+            instance,
             service_email,
             clamd,
             test_now,
@@ -312,6 +335,16 @@ mod tests {
         assert_eq!(s.database_url, "sqlite:///tmp/x/concours.db");
         assert_eq!(s.storage_url, "/tmp/x/files");
         assert_eq!(s.base_url, "https://cdg.example");
+        // Each server gets a name of its own unless it is given one.
+        let other = settings(&[]).unwrap();
+        assert_eq!(s.instance.len(), 12);
+        assert_ne!(s.instance, other.instance);
+        assert_eq!(
+            settings(&[("APP_INSTANCE", "web-2.paris")])
+                .unwrap()
+                .instance,
+            "web-2.paris"
+        );
     }
 
     #[test]
@@ -342,6 +375,7 @@ mod tests {
             ("APP_NOW", "demain"),
             ("APP_TRUSTED_PROXIES", "10.0.0.0/8,le-proxy"),
             ("APP_SHUTDOWN_GRACE", "une minute"),
+            ("APP_INSTANCE", "serveur\r\nx-inject: 1"),
         ] {
             let err = settings(&[(name, value), ("SMTP_HOST", "relay"), ("APP_ENV", "test")])
                 .unwrap_err();

@@ -109,7 +109,10 @@ impl Application {
         let counted = std::sync::Arc::new(metrics::Metrics::default());
         let routes = route_list();
         let router = Router::new()
-            .route("/healthz", get(healthz))
+            .route("/healthz", {
+                let instance = settings.instance.clone();
+                get(move |state| healthz(state, instance))
+            })
             .merge(files::routes())
             .merge(messages::routes())
             .merge(tus::routes())
@@ -165,6 +168,7 @@ impl Application {
             address = %listener.local_addr()?,
             database = ?db.kind(),
             exams = imported,
+            instance = %settings.instance,
             "listening on {}",
             settings.base_url
         );
@@ -350,14 +354,28 @@ async fn shutdown_signal() {
 }
 
 /// Ready when the database answers and the store takes a file.
-async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+/// Whether this server can serve (its database answers, its store takes a file), and
+/// which server it is (`X-Instance`).
+async fn healthz(
+    State(state): State<AppState>,
+    instance: String,
+) -> (StatusCode, [(&'static str, String); 1], &'static str) {
+    let named = [("x-instance", instance)];
     if let Err(error) = state.db.ping().await {
         tracing::error!(%error, "health check failed: database");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            named,
+            "database unavailable",
+        );
     }
     if let Err(error) = state.storage.check().await {
         tracing::error!(%error, "health check failed: storage");
-        return (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            named,
+            "storage unavailable",
+        );
     }
-    (StatusCode::OK, "ok")
+    (StatusCode::OK, named, "ok")
 }

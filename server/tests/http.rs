@@ -9,6 +9,8 @@ async fn healthz_answers_while_the_database_does() {
     for app in spawn_apps().await {
         let response = app.get("/healthz").await;
         assert_eq!(response.status(), 200, "{}", app.label);
+        // Which server answered: a name of its own.
+        assert_eq!(response.headers()["x-instance"].len(), 12, "{}", app.label);
 
         app.db.close().await;
         let response = app.get("/healthz").await;

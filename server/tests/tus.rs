@@ -418,6 +418,47 @@ async fn a_resumed_upload_may_reach_another_server() {
 }
 
 #[tokio::test]
+async fn the_same_part_sent_at_once_through_two_servers_is_taken_once() {
+    for first in spawn_apps_and_stores().await {
+        let second = common::spawn_app_beside(&first).await;
+        let cookie = login(&first).await;
+        let file = big_pdf(300_000);
+        for round in 0..5 {
+            let path = create(&first, &cookie, "diplome", "licence.pdf", file.len()).await;
+            // A phone retrying: the same PATCH at the same offset, through both
+            // servers, at the same moment.
+            let (a, b) = tokio::join!(
+                patch(&first, &cookie, &path, 0, &file[..150_000]),
+                patch(&second, &cookie, &path, 0, &file[..150_000]),
+            );
+            let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+            statuses.sort();
+            assert_eq!(statuses, [204, 409], "{} round {round}", first.label);
+            for answer in [&a, &b] {
+                assert_eq!(header(answer, "upload-offset"), "150000", "{}", first.label);
+            }
+            assert_eq!(offset(&second, &cookie, &path).await, Ok(150_000));
+            let last = patch(&second, &cookie, &path, 150_000, &file[150_000..]).await;
+            assert_eq!(last.status(), 204, "{} round {round}", first.label);
+            // The stored file is the file, once: no part twice, none lost.
+            let id = header(&last, "fichier-enregistre");
+            let served = served(&first, &cookie, &id).await;
+            assert_eq!(served.as_ref(), &file[..], "{} round {round}", first.label);
+            let deleted = first
+                .client
+                .post(format!("{}/espace/fichiers/{id}/supprimer", first.address))
+                .header("cookie", &cookie)
+                .header("origin", &first.address)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(deleted.status(), 204, "{}", first.label);
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_dossier_s_unfinished_uploads_are_bounded_in_number_room_and_parts() {
     for app in spawn_apps_and_stores().await {
         let cookie = login(&app).await;
