@@ -214,3 +214,101 @@ async fn an_infected_file_does_not_count_for_the_closure_nor_the_receipt() {
         assert!(receipt.files.iter().any(|f| f.name == "cni.pdf"), "{label}");
     }
 }
+
+/// A clamd of the test's own on a Unix socket: reads each `zINSTREAM` to its end,
+/// answers « OK », and counts the files it was sent.
+async fn counting_clamd(
+    dir: &std::path::Path,
+) -> (Clamd, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = dir.join("fake-clamd.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let scanned = Arc::new(AtomicUsize::new(0));
+    let count = scanned.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut command = [0u8; 10];
+                conn.read_exact(&mut command).await.unwrap();
+                assert_eq!(&command, b"zINSTREAM\0");
+                loop {
+                    let mut length = [0u8; 4];
+                    conn.read_exact(&mut length).await.unwrap();
+                    let length = u32::from_be_bytes(length) as usize;
+                    if length == 0 {
+                        break;
+                    }
+                    let mut chunk = vec![0u8; length];
+                    conn.read_exact(&mut chunk).await.unwrap();
+                }
+                // A moment of work, so that passes side by side overlap.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                count.fetch_add(1, Ordering::SeqCst);
+                conn.write_all(b"stream: OK\0").await.unwrap();
+            });
+        }
+    });
+    (Clamd::Unix(path), scanned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passes_side_by_side_scan_each_file_once() {
+    use std::sync::atomic::Ordering;
+    for (t, store) in testing::all_with_stores().await {
+        let label = format!("{}+{}", t.label, store.label);
+        let (db, storage) = (&t.db, &store.storage);
+        let (clock, _, dossier) = demo_dossier(db).await;
+        let sockets = tempfile::tempdir().unwrap();
+        let (clamd, scanned) = counting_clamd(sockets.path()).await;
+        let mut ids = Vec::new();
+        for (piece, n) in [("piece-identite", 2), ("diplome", 3)] {
+            for i in 0..n {
+                let file = attachments::upload(
+                    db,
+                    storage,
+                    &clock,
+                    &dossier,
+                    piece,
+                    &format!("{piece}-{i}.pdf"),
+                    VirusScan::Pending,
+                    body(pdf(format!("{piece} {i}").as_bytes(), 1000)),
+                )
+                .await
+                .unwrap();
+                ids.push(file.id);
+            }
+        }
+        // Three servers' passes at once, on one database.
+        let (a, b, c) = tokio::join!(
+            antivirus::pass(db, storage, &clock, &clamd, 16),
+            antivirus::pass(db, storage, &clock, &clamd, 16),
+            antivirus::pass(db, storage, &clock, &clamd, 16),
+        );
+        let done = a.unwrap() + b.unwrap() + c.unwrap();
+        assert_eq!(done, ids.len(), "{label}: verdicts recorded");
+        assert_eq!(
+            scanned.load(Ordering::SeqCst),
+            ids.len(),
+            "{label}: files sent to clamd"
+        );
+        for id in &ids {
+            assert_eq!(scan_of(db, id).await, VirusScan::Clean, "{label}");
+        }
+        // A later pass finds nothing left to scan.
+        assert_eq!(
+            antivirus::pass(db, storage, &clock, &clamd, 16)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(scanned.load(Ordering::SeqCst), ids.len(), "{label}");
+    }
+}
