@@ -23,6 +23,7 @@ pub mod refusal;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod staff;
+pub mod start;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod wizard;
@@ -103,7 +104,7 @@ pub fn App() -> impl IntoView {
                 // without JavaScript.
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=catalogue::CataloguePage ssr=SsrMode::Async />
-                    <Route path=path!("/inscription/:exam") view=wizard::StartPage ssr=SsrMode::Async />
+                    <Route path=path!("/inscription/:exam") view=start::StartPage ssr=SsrMode::Async />
                     <Route path=path!("/inscription/:exam/:step") view=wizard::WizardPage ssr=SsrMode::Async />
                     <Route path=path!("/connexion") view=account::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/espace/cloture") view=closure::ClosurePage ssr=SsrMode::Async />

@@ -156,7 +156,7 @@ fn notice() -> Option<impl IntoView> {
             <p><strong>{refusal.message()}</strong></p>
             {wait.map(|w| view! { <p>{format!("Vous pourrez réessayer dans {}.", domain::french::wait(w))}</p> })}
             {(refusal != Refusal::Session).then(|| view! {
-                <p>"Ce que vous aviez déjà enregistré est conservé : vous n'avez rien à recommencer."</p>
+                <p>"Ce que vous aviez déjà enregistré est conservé."</p>
             })}
             <p>
                 {match contact {

@@ -54,6 +54,23 @@ async fn upload(
     .await
 }
 
+/// The label, database, store and a running clock of one configuration, the exams
+/// imported.
+async fn setup(
+    t: &testing::TestDb,
+    store: &testing::TestStore,
+) -> (String, Db, Storage, Arc<dyn Clock>) {
+    let clock = clock();
+    let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
+    catalogue::import_dir(&t.db, &exams, &*clock).await.unwrap();
+    (
+        format!("{}+{}", t.label, store.label),
+        t.db.clone(),
+        store.storage.clone(),
+        clock,
+    )
+}
+
 enum Outcome {
     Uploaded(attachments::Attachment),
     Deleted(String),
@@ -64,12 +81,7 @@ enum Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn uploads_deletions_and_a_closure_at_once_never_let_a_file_slip_past_the_closure() {
     for (t, store) in testing::all_with_stores().await {
-        let label = format!("{}+{}", t.label, store.label);
-        let db = t.db.clone();
-        let storage = store.storage.clone();
-        let clock = clock();
-        let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
-        catalogue::import_dir(&db, &exams, &*clock).await.unwrap();
+        let (label, db, storage, clock) = setup(&t, &store).await;
         let mut closed_rounds = 0;
         for round in 0..12 {
             let dossier = testing::dossier(
@@ -203,12 +215,7 @@ async fn uploads_deletions_and_a_closure_at_once_never_let_a_file_slip_past_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_uploads_racing_for_a_pieces_last_place_take_it_once() {
     for (t, store) in testing::all_with_stores().await {
-        let label = format!("{}+{}", t.label, store.label);
-        let db = t.db.clone();
-        let storage = store.storage.clone();
-        let clock = clock();
-        let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
-        catalogue::import_dir(&db, &exams, &*clock).await.unwrap();
+        let (label, db, storage, clock) = setup(&t, &store).await;
         for round in 0..10 {
             let dossier = testing::dossier(
                 &db,
