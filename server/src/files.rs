@@ -8,7 +8,7 @@
 
 use app::{account::urlencode, session::session_dossier, state::AppState};
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Body,
     extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -18,7 +18,7 @@ use axum::{
 use domain::attachment::{self, UploadError, upload_code};
 use services::{attachments, attachments::AttachmentError, dossiers::Dossier};
 
-use crate::pacing::{self, Cut, CutFlag, DossierSlot};
+use crate::pacing::{self, Cut, CutFlag, DossierSlot, Gates};
 
 /// Above any pièce's limit (50 Mo at most) plus the multipart envelope; each pièce's own
 /// limit is enforced while streaming.
@@ -142,6 +142,7 @@ pub(crate) fn refusal(error: AttachmentError) -> Refusal {
 
 async fn upload(
     State(state): State<AppState>,
+    Extension(gates): Extension<Gates>,
     Path(piece): Path<String>,
     request: Request,
 ) -> Response {
@@ -153,11 +154,11 @@ async fn upload(
         Ok(d) => d,
         Err(response) => return response,
     };
-    let _gate = match body_gate(&dossier).await {
+    let _gate = match body_gate(&gates, &dossier).await {
         Ok(gate) => gate,
         Err(refusal) => return refusal.answer(json, &back),
     };
-    let (body, cut) = paced_body(body);
+    let (body, cut) = paced_body(&gates, body);
     let body = Body::from_stream(body);
     let refused = |refusal: Refusal| match cut.get() {
         // The parser only saw an error: the pacing knows why.
@@ -230,14 +231,14 @@ pub(crate) type Gate = (DossierSlot, tokio::sync::OwnedSemaphorePermit);
 /// (a third at once waits for nothing and holds nothing), then a reading slot (how
 /// many bodies are read at all is bounded, and a request that waits too long for one
 /// hears « busy », never silence).
-pub(crate) async fn body_gate(dossier: &Dossier) -> Result<Gate, Refusal> {
-    let Some(slot) = DossierSlot::take(&dossier.id) else {
+pub(crate) async fn body_gate(gates: &Gates, dossier: &Dossier) -> Result<Gate, Refusal> {
+    let Some(slot) = gates.dossier_slot(&dossier.id) else {
         return Err(Refusal::of(
             StatusCode::TOO_MANY_REQUESTS,
             upload_code::TWO_AT_ONCE,
         ));
     };
-    let Some(reading) = pacing::reading_slot(pacing::NIGHT.permit_wait).await else {
+    let Some(reading) = gates.reading_slot(pacing::NIGHT.permit_wait).await else {
         return Err(Refusal::of(
             StatusCode::SERVICE_UNAVAILABLE,
             upload_code::BUSY,
@@ -249,18 +250,20 @@ pub(crate) async fn body_gate(dossier: &Dossier) -> Result<Gate, Refusal> {
 /// An upload body read at the deadline night's pace, and the flag that says why it
 /// was cut, if it was.
 pub(crate) fn paced_body(
+    gates: &Gates,
     body: Body,
 ) -> (
     impl futures_util::Stream<Item = Result<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>>
     + Send
-    + Unpin,
+    + Unpin
+    + use<>,
     CutFlag,
 ) {
     let cut = CutFlag::default();
     let stream = pacing::paced(
         body.into_data_stream(),
         pacing::NIGHT,
-        pacing::read_permits(),
+        gates.read_permits(),
         cut.clone(),
     );
     (Box::pin(stream), cut)

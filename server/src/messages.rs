@@ -9,6 +9,7 @@
 //! a cut connection) never costs the candidate what they typed; the page says the file
 //! did not go, and the message did.
 
+use crate::pacing::Gates;
 use app::state::AppState;
 use axum::{
     Extension, Router,
@@ -118,12 +119,16 @@ async fn written(
     request: Request,
     back: &str,
 ) -> Response {
-    let _gate = match files::body_gate(dossier).await {
+    // The server's upload gates, which its router put in every request.
+    let Some(gates) = request.extensions().get::<Gates>().cloned() else {
+        return failed();
+    };
+    let _gate = match files::body_gate(&gates, dossier).await {
         Ok(gate) => gate,
         Err(refusal) => return refusal.answer(false, back),
     };
     let (parts, body) = request.into_parts();
-    let (body, cut) = files::paced_body(body);
+    let (body, cut) = files::paced_body(&gates, body);
     let request = Request::from_parts(parts, Body::from_stream(body));
     let interrupted = || match cut.get() {
         Some(why) => files::cut_short(why).answer(false, back),

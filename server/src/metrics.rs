@@ -7,6 +7,8 @@
 use std::{collections::BTreeMap, fmt::Write, sync::Arc, sync::Mutex};
 
 use app::state::AppState;
+
+use crate::pacing::Gates;
 use axum::{
     Router,
     extract::{MatchedPath, Request, State},
@@ -40,16 +42,16 @@ pub async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 }
 
 /// The metrics address's router: `/metrics` and nothing else.
-pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
+pub fn router(state: AppState, metrics: Arc<Metrics>, gates: Gates) -> Router {
     Router::new().route(
         "/metrics",
         get(move || {
-            let (state, metrics) = (state.clone(), metrics.clone());
+            let (state, metrics, gates) = (state.clone(), metrics.clone(), gates.clone());
             async move {
                 (
                     StatusCode::OK,
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    render(&state, &metrics).await,
+                    render(&state, &metrics, &gates).await,
                 )
                     .into_response()
             }
@@ -69,7 +71,7 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-async fn render(state: &AppState, metrics: &Metrics) -> String {
+async fn render(state: &AppState, metrics: &Metrics, gates: &Gates) -> String {
     let mut out = String::new();
     family(
         &mut out,
@@ -90,7 +92,7 @@ async fn render(state: &AppState, metrics: &Metrics) -> String {
         );
     }
 
-    let (reading, waiting, fast) = crate::pacing::load();
+    let (reading, waiting, fast) = gates.load();
     for (name, help, value) in [
         (
             "concours_uploads_reading",

@@ -17,8 +17,8 @@ use std::{
     collections::HashMap,
     pin::Pin,
     sync::{
-        Arc, Mutex, OnceLock,
-        atomic::{AtomicU8, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicU8, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -87,58 +87,89 @@ impl CutFlag {
 const READING_PER_CORE: usize = 16;
 const FAST_PER_CORE: usize = 4;
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+/// What one server's uploads share: made once per server (its router holds it), so
+/// two servers in one process, as the tests start them, are really two.
+#[derive(Clone)]
+pub struct Gates {
+    /// Bodies being read at all: taken before a byte is read.
+    reading: Arc<Semaphore>,
+    reading_total: usize,
+    /// Uploads waiting for a reading slot now.
+    waiting: Arc<AtomicUsize>,
+    /// Fast bodies read at once (see [`paced`]).
+    fast: Arc<Semaphore>,
+    fast_total: usize,
+    /// Uploads of each dossier being read now.
+    dossiers: Arc<Mutex<HashMap<String, u32>>>,
 }
 
-/// Bodies being read at all, site-wide: 16 per core, taken before a byte is read.
-pub fn reading_slots() -> Arc<Semaphore> {
-    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    per_core(&SLOTS, READING_PER_CORE)
+impl Default for Gates {
+    /// 16 bodies being read per core, 4 fast ones.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::new(READING_PER_CORE * cores, FAST_PER_CORE * cores)
+    }
 }
 
-/// Uploads waiting for a reading slot now.
-static SLOT_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// A reading slot, waited for at most `wait` (then `None`: the caller answers busy).
-pub async fn reading_slot(wait: std::time::Duration) -> Option<OwnedSemaphorePermit> {
-    // Counted while waiting, even if the request goes away meanwhile.
-    struct Waiting;
-    impl Drop for Waiting {
-        fn drop(&mut self) {
-            SLOT_WAITERS.fetch_sub(1, Ordering::Relaxed);
+impl Gates {
+    pub fn new(reading: usize, fast: usize) -> Self {
+        Self {
+            reading: Arc::new(Semaphore::new(reading)),
+            reading_total: reading,
+            waiting: Arc::default(),
+            fast: Arc::new(Semaphore::new(fast)),
+            fast_total: fast,
+            dossiers: Arc::default(),
         }
     }
-    SLOT_WAITERS.fetch_add(1, Ordering::Relaxed);
-    let _waiting = Waiting;
-    timeout(wait, reading_slots().acquire_owned())
-        .await
-        .ok()?
-        .ok()
-}
 
-/// What the upload gate holds now, for `/metrics`: bodies being read, uploads waiting
-/// for a slot, fast bodies holding a permit.
-pub fn load() -> (usize, usize, usize) {
-    let in_use = |s: Arc<Semaphore>, per_core: usize| {
-        (per_core * cores()).saturating_sub(s.available_permits())
-    };
-    (
-        in_use(reading_slots(), READING_PER_CORE),
-        SLOT_WAITERS.load(Ordering::Relaxed),
-        in_use(read_permits(), FAST_PER_CORE),
-    )
-}
+    /// A reading slot, waited for at most `wait` (then `None`: the caller answers busy).
+    pub async fn reading_slot(&self, wait: Duration) -> Option<OwnedSemaphorePermit> {
+        // Counted while waiting, even if the request goes away meanwhile.
+        struct Waiting(Arc<AtomicUsize>);
+        impl Drop for Waiting {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(self.waiting.clone());
+        timeout(wait, self.reading.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
 
-/// Fast bodies read at once, site-wide: 4 per core.
-pub fn read_permits() -> Arc<Semaphore> {
-    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    per_core(&PERMITS, FAST_PER_CORE)
-}
+    /// The permits fast bodies share, for [`paced`].
+    pub fn read_permits(&self) -> Arc<Semaphore> {
+        self.fast.clone()
+    }
 
-fn per_core(cell: &'static OnceLock<Arc<Semaphore>>, per_core: usize) -> Arc<Semaphore> {
-    cell.get_or_init(|| Arc::new(Semaphore::new(per_core * cores())))
-        .clone()
+    /// What the upload gate holds now, for `/metrics`: bodies being read, uploads
+    /// waiting for a slot, fast bodies holding a permit.
+    pub fn load(&self) -> (usize, usize, usize) {
+        (
+            self.reading_total
+                .saturating_sub(self.reading.available_permits()),
+            self.waiting.load(Ordering::Relaxed),
+            self.fast_total
+                .saturating_sub(self.fast.available_permits()),
+        )
+    }
+
+    /// A slot for `dossier`, or `None` when it already has [`UPLOADS_PER_DOSSIER`].
+    pub fn dossier_slot(&self, dossier: &str) -> Option<DossierSlot> {
+        let mut table = self.dossiers.lock().unwrap_or_else(|e| e.into_inner());
+        let count = table.entry(dossier.to_string()).or_default();
+        if *count >= UPLOADS_PER_DOSSIER {
+            return None;
+        }
+        *count += 1;
+        Some(DossierSlot {
+            dossier: dossier.to_string(),
+            table: self.dossiers.clone(),
+        })
+    }
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -279,33 +310,18 @@ where
 }
 
 /// One of a dossier's upload slots on this server; given back when dropped.
-pub struct DossierSlot(String);
-
-impl DossierSlot {
-    fn table() -> &'static Mutex<HashMap<String, u32>> {
-        static TABLE: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
-        TABLE.get_or_init(Default::default)
-    }
-
-    /// A slot for `dossier`, or `None` when it already has [`UPLOADS_PER_DOSSIER`].
-    pub fn take(dossier: &str) -> Option<Self> {
-        let mut table = Self::table().lock().unwrap_or_else(|e| e.into_inner());
-        let count = table.entry(dossier.to_string()).or_default();
-        if *count >= UPLOADS_PER_DOSSIER {
-            return None;
-        }
-        *count += 1;
-        Some(Self(dossier.to_string()))
-    }
+pub struct DossierSlot {
+    dossier: String,
+    table: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 impl Drop for DossierSlot {
     fn drop(&mut self) {
-        let mut table = Self::table().lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = table.get_mut(&self.0) {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = table.get_mut(&self.dossier) {
             *count -= 1;
             if *count == 0 {
-                table.remove(&self.0);
+                table.remove(&self.dossier);
             }
         }
     }
@@ -345,7 +361,7 @@ mod tests {
         Ok(total)
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_steady_body_is_read_whole() {
         let cut = CutFlag::default();
         let body = trickle(500, Duration::from_millis(50), 20);
@@ -354,7 +370,7 @@ mod tests {
         assert_eq!(cut.get(), None);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_silent_body_is_cut() {
         let cut = CutFlag::default();
         let body = trickle(500, Duration::from_millis(50), 2).chain(trickle(
@@ -367,7 +383,7 @@ mod tests {
         assert_eq!(cut.get(), Some(Cut::TooSlow));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_trickle_under_the_minimum_rate_is_cut() {
         let cut = CutFlag::default();
         // 10 bytes every 50 ms: never silent, but 120 bytes per window where 1000 are due.
@@ -376,10 +392,15 @@ mod tests {
         let read = read_all(paced(body, FAST, Arc::new(Semaphore::new(1)), cut.clone())).await;
         assert!(read.is_err());
         assert_eq!(cut.get(), Some(Cut::TooSlow));
-        assert!(started.elapsed() < Duration::from_millis(2000));
+        // Cut when the first window ends, not later (paused time: exactly so).
+        let took = started.elapsed();
+        assert!(
+            took >= FAST.window && took < FAST.window + Duration::from_millis(50),
+            "{took:?}"
+        );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_trickle_does_not_keep_the_permit_from_a_body_that_flows() {
         let permits = Arc::new(Semaphore::new(1));
         // A slow body (above the minimum rate) takes the only permit first...
@@ -409,7 +430,7 @@ mod tests {
         assert_eq!(slow.await.unwrap().unwrap(), 60_000);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn without_a_permit_in_time_a_fast_body_is_refused_as_busy() {
         let permits = Arc::new(Semaphore::new(1));
         let _held = permits.clone().acquire_owned().await.unwrap();
@@ -420,7 +441,7 @@ mod tests {
         assert_eq!(cut.get(), Some(Cut::Busy));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn small_chunks_need_no_permit() {
         // Every permit is taken: a slow link's small chunks are still read.
         let permits = Arc::new(Semaphore::new(1));
@@ -434,13 +455,16 @@ mod tests {
 
     #[test]
     fn a_dossier_has_two_upload_slots_given_back_when_done() {
-        let a = DossierSlot::take("slots-test").unwrap();
-        let b = DossierSlot::take("slots-test").unwrap();
-        assert!(DossierSlot::take("slots-test").is_none());
-        assert!(DossierSlot::take("another-dossier").is_some());
+        let gates = Gates::new(4, 1);
+        let a = gates.dossier_slot("slots-test").unwrap();
+        let b = gates.dossier_slot("slots-test").unwrap();
+        assert!(gates.dossier_slot("slots-test").is_none());
+        assert!(gates.dossier_slot("another-dossier").is_some());
+        // Another server's gates are its own.
+        assert!(Gates::new(4, 1).dossier_slot("slots-test").is_some());
         drop(a);
-        let c = DossierSlot::take("slots-test").unwrap();
+        let c = gates.dossier_slot("slots-test").unwrap();
         drop((b, c));
-        assert_eq!(DossierSlot::table().lock().unwrap().get("slots-test"), None);
+        assert_eq!(gates.dossiers.lock().unwrap().get("slots-test"), None);
     }
 }

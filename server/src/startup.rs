@@ -107,6 +107,7 @@ impl Application {
             }),
         };
         let counted = std::sync::Arc::new(metrics::Metrics::default());
+        let gates = crate::pacing::Gates::default();
         let routes = route_list();
         let router = Router::new()
             .route("/healthz", {
@@ -135,6 +136,8 @@ impl Application {
                 },
                 shell,
             ))
+            // This server's upload gates, for every handler that reads a body.
+            .layer(axum::Extension(gates.clone()))
             .layer(middleware::from_fn_with_state(state.clone(), staff::gate))
             .layer(middleware::from_fn(security::same_origin))
             .layer(middleware::from_fn(security::server_fn_body_limit))
@@ -158,7 +161,7 @@ impl Application {
         let metrics = match settings.metrics_address {
             Some(address) => Some((
                 TcpListener::bind(address).await?,
-                metrics::router(state.clone(), counted),
+                metrics::router(state.clone(), counted, gates),
             )),
             None => None,
         };

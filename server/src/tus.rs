@@ -15,7 +15,7 @@
 
 use app::state::AppState;
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     extract::{Path, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
@@ -214,6 +214,7 @@ async fn offset(
 
 async fn append(
     State(state): State<AppState>,
+    Extension(gates): Extension<crate::pacing::Gates>,
     Path((piece, id)): Path<(String, String)>,
     request: Request,
 ) -> Response {
@@ -238,11 +239,11 @@ async fn append(
         Ok(d) => d,
         Err(response) => return response,
     };
-    let _gate = match files::body_gate(&dossier).await {
+    let _gate = match files::body_gate(&gates, &dossier).await {
         Ok(gate) => gate,
         Err(refusal) => return refusal.answer(true, ""),
     };
-    let (body, cut) = files::paced_body(body);
+    let (body, cut) = files::paced_body(&gates, body);
     let appended = uploads::append(
         &state.db,
         &state.storage,

@@ -4,7 +4,7 @@ mod common;
 
 use std::io::Read;
 
-use common::{TestApp, login, pdf, spawn_apps, spawn_apps_and_stores, staff_login, upload};
+use common::{TestApp, deposit, login, pdf, spawn_apps, spawn_apps_and_stores, staff_login};
 use services::{demo::DEMO_NUMBER, staff};
 
 const EXAM: &str = "demo-redacteur-territorial";
@@ -16,16 +16,6 @@ async fn get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-/// A file of the demo dossier, deposited by its candidate; returns its id.
-async fn deposit(app: &TestApp, candidate: &str, piece: &str, name: &str, data: Vec<u8>) -> String {
-    let response = upload(app, candidate, piece, name, data, true).await;
-    assert_eq!(response.status(), 201, "{}", app.label);
-    response.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test]

@@ -441,7 +441,13 @@ where
             .into());
         }
         Err(e) => {
-            storage.delete(&key).await?;
+            // The object stays: a commit that failed on the way back may have committed
+            // its row, and a file the dossier lists must not lose its bytes. The sweep
+            // takes it once it is ORPHAN_AGE old, only if no row names it.
+            tracing::warn!(
+                dossier = %dossier.number, %key, error = %e,
+                "attachment row not written; file left to the sweep"
+            );
             return Err(e.into());
         }
     }

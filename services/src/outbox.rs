@@ -19,7 +19,11 @@ use crate::{
 
 /// While a server sends a letter, no other takes it; past this, it is due again (the
 /// server died while sending).
-const CLAIM: SignedDuration = SignedDuration::from_mins(2);
+pub const CLAIM: SignedDuration = SignedDuration::from_mins(2);
+/// A send still going this long after its claim is given up (and tried again later),
+/// so it is over before the claim lets another server take the letter: a slow relay
+/// never gets the same letter twice.
+pub const SEND_LIMIT: SignedDuration = SignedDuration::from_secs(90);
 /// Letters sent per pass at most, so one pass stays short.
 const PER_PASS: i64 = 100;
 
@@ -116,12 +120,11 @@ pub async fn deliver_due(
     mailer: &Mailer,
     base_url: &str,
 ) -> Result<usize, DbError> {
-    let now = clock.now().as_millisecond();
     let due = sqlx::query(
         "SELECT id, recipient, kind, subject, body, dossier_id, due_at, attempts FROM outbox
          WHERE sent_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2",
     )
-    .bind(now)
+    .bind(clock.now().as_millisecond())
     .bind(PER_PASS)
     .fetch_all(db.pool())
     .await?;
@@ -130,11 +133,14 @@ pub async fn deliver_due(
         let id: String = row.try_get("id")?;
         let due_at: i64 = row.try_get("due_at")?;
         let attempts: i64 = row.try_get("attempts")?;
+        // Each letter's claim runs from when it is taken, not from the pass's start.
+        let claimed_at = clock.now();
+        let claim = (claimed_at + CLAIM).as_millisecond();
         let claimed = sqlx::query(
             "UPDATE outbox SET due_at = $1, attempts = attempts + 1
              WHERE id = $2 AND sent_at IS NULL AND due_at = $3",
         )
-        .bind(now + CLAIM.as_millis() as i64)
+        .bind(claim)
         .bind(&id)
         .bind(due_at)
         .execute(db.pool())
@@ -142,22 +148,30 @@ pub async fn deliver_due(
         if claimed.rows_affected() != 1 {
             continue; // another server has it
         }
-        let result = match write(db, base_url, &row).await {
-            Ok(Some((subject, body, pdf))) => {
-                let to: String = row.try_get("recipient")?;
-                mailer
-                    .send(&to, &subject, body, pdf)
-                    .await
-                    .map_err(|e| e.to_string())
+        let sending = async {
+            match write(db, base_url, &row).await {
+                Ok(Some((subject, body, pdf))) => {
+                    let to: String = row.try_get("recipient").map_err(|e| e.to_string())?;
+                    mailer
+                        .send(&to, &subject, body, pdf)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                // Nothing to say any more (the dossier is gone): done with it.
+                Ok(None) => Ok(()),
+                Err(error) => Err(error),
             }
-            // Nothing to say any more (the dossier is gone): done with it.
-            Ok(None) => Ok(()),
-            Err(error) => Err(error),
+        };
+        let result = tokio::select! {
+            result = sending => result,
+            () = clock.sleep_until(claimed_at + SEND_LIMIT) => {
+                Err(format!("send given up after {} s", SEND_LIMIT.as_secs()))
+            }
         };
         match result {
             Ok(()) => {
                 sqlx::query("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
-                    .bind(now)
+                    .bind(clock.now().as_millisecond())
                     .bind(&id)
                     .execute(db.pool())
                     .await?;
@@ -165,12 +179,17 @@ pub async fn deliver_due(
             }
             Err(error) => {
                 tracing::error!(%error, letter = %id, attempts = attempts + 1, "mail not sent, will retry");
-                sqlx::query("UPDATE outbox SET due_at = $1, last_error = $2 WHERE id = $3")
-                    .bind(now + retry_after(attempts + 1).as_millis() as i64)
-                    .bind(error)
-                    .bind(&id)
-                    .execute(db.pool())
-                    .await?;
+                // Only while the claim is still this pass's.
+                sqlx::query(
+                    "UPDATE outbox SET due_at = $1, last_error = $2
+                     WHERE id = $3 AND due_at = $4 AND sent_at IS NULL",
+                )
+                .bind((clock.now() + retry_after(attempts + 1)).as_millisecond())
+                .bind(error)
+                .bind(&id)
+                .bind(claim)
+                .execute(db.pool())
+                .await?;
             }
         }
     }

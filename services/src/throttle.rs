@@ -242,13 +242,6 @@ pub async fn purge(db: &Db, now_ms: i64) -> Result<u64, DbError> {
 /// (whose queue is bounded for all clients anyway).
 pub const MAX_HASHES_PER_CLIENT: i64 = 80;
 
-/// Counts one new password to hash for `client`; `Err(retry_at_ms)` past the limit.
-pub async fn hashing(db: &Db, client: &str, now_ms: i64) -> Result<Result<(), i64>, DbError> {
-    Ok(attempt(db, &[hashing_limit(client)], now_ms)
-        .await?
-        .map(|_counted| ()))
-}
-
 /// New passwords hashed for one client.
 pub fn hashing_limit(client: &str) -> Limit {
     Limit::new(

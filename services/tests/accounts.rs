@@ -1120,3 +1120,89 @@ async fn a_dossier_takes_one_hundred_failures_from_anywhere_then_waits() {
         assert!(r.is_ok(), "{}: {r:?}", env.label);
     }
 }
+
+/// One client's limit at its edges, counted by `throttle::attempt` on the limit the app
+/// builds (`session::count`, `count_hashing`): `max` attempts within `window` go, the
+/// next waits exactly until the first of them leaves the window, another client is not
+/// held. The figures are given by the caller, not read from the code under test.
+async fn a_client_limit_holds_at_its_edges(
+    limit: fn(&str) -> services::throttle::Limit,
+    max: i64,
+    window: SignedDuration,
+) {
+    use services::throttle::attempt;
+    const ONE: &str = "203.0.113.40";
+    const OTHER: &str = "203.0.113.41";
+    let step = SignedDuration::from_secs(1);
+    assert!(
+        step * (max as i32) < window,
+        "the attempts must fit in one window"
+    );
+    for t in testing::all().await {
+        let (db, label) = (&t.db, t.label);
+        let clock = ManualClock::at("2026-11-24T10:00:00Z".parse::<Timestamp>().unwrap());
+        let at = |clock: &ManualClock| clock.now().as_millisecond();
+        let first = at(&clock);
+        // A second apart, so the wait tells which attempt it counts from.
+        for i in 0..max {
+            let counted = attempt(db, &[limit(ONE)], at(&clock)).await.unwrap();
+            assert!(
+                counted.is_ok(),
+                "{label}: attempt {} of {max} refused",
+                i + 1
+            );
+            clock.advance(step);
+        }
+        let window_ms = window.as_millis() as i64;
+        let refused = attempt(db, &[limit(ONE)], at(&clock)).await.unwrap();
+        let Err(retry_at) = refused else {
+            panic!("{label}: attempt {} accepted", max + 1);
+        };
+        // Until the first attempt leaves the window: later than now, within the window.
+        assert_eq!(retry_at, first + window_ms, "{label}");
+        assert!(
+            retry_at > at(&clock) && retry_at - at(&clock) < window_ms,
+            "{label}"
+        );
+        // Another address behind the same server is not held by this one's count.
+        let other = attempt(db, &[limit(OTHER)], at(&clock)).await.unwrap();
+        assert!(other.is_ok(), "{label}: another client held");
+        // A millisecond before, still shut, and the refusals left nothing counted: the
+        // wait has not moved.
+        clock.set(Timestamp::from_millisecond(retry_at - 1).unwrap());
+        let refused = attempt(db, &[limit(ONE)], at(&clock)).await.unwrap();
+        assert_eq!(refused.map(drop), Err(retry_at), "{label}");
+        // At that instant the first attempt is out of the window: one more goes, and
+        // the next waits for the second attempt to leave in its turn.
+        clock.set(Timestamp::from_millisecond(retry_at).unwrap());
+        let counted = attempt(db, &[limit(ONE)], at(&clock)).await.unwrap();
+        assert!(
+            counted.is_ok(),
+            "{label}: still refused once the window passed"
+        );
+        let refused = attempt(db, &[limit(ONE)], at(&clock)).await.unwrap();
+        assert_eq!(
+            refused.map(drop),
+            Err(first + step.as_millis() as i64 + window_ms),
+            "{label}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn new_passwords_are_limited_to_eighty_per_client_in_a_quarter_hour() {
+    // Wizard's password step and the reset form, each new password hashed.
+    a_client_limit_holds_at_its_edges(
+        services::throttle::hashing_limit,
+        80,
+        SignedDuration::from_mins(15),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn recovery_requests_are_limited_to_sixty_per_client_in_an_hour() {
+    // The forgotten password and forgotten number forms, whatever the address typed.
+    a_client_limit_holds_at_its_edges(accounts::recovery_limit, 60, SignedDuration::from_hours(1))
+        .await;
+}

@@ -521,3 +521,109 @@ async fn a_server_killed_during_an_upload_leaves_no_file_and_its_part_is_swept()
         // rule (AbortIncompleteMultipartUpload, README) ends it.
     }
 }
+
+/// From now on every insert into this database's `attachments` fails, as a database
+/// that breaks between the stored file and its row would make it.
+async fn refuse_attachment_rows(db: &Db) {
+    let statements: &[&'static str] = match db.kind() {
+        services::db::DbKind::Sqlite => &["CREATE TRIGGER refuse_rows BEFORE INSERT ON attachments
+             BEGIN SELECT RAISE(ABORT, 'insertion refusée par le test'); END"],
+        services::db::DbKind::Postgres => &[
+            "CREATE FUNCTION refuse_rows() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RAISE EXCEPTION 'insertion refusée par le test'; END $$",
+            "CREATE TRIGGER refuse_rows BEFORE INSERT ON attachments
+             FOR EACH ROW EXECUTE FUNCTION refuse_rows()",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(*sql).execute(db.pool()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_file_whose_row_fails_is_an_error_and_its_object_waits_for_the_sweep() {
+    for env in envs().await {
+        let kept_data = pdf(1000);
+        let kept = env
+            .upload("piece-identite", "gardé.pdf", kept_data.clone())
+            .await
+            .unwrap();
+        refuse_attachment_rows(&env.db).await;
+        let result = env.upload("piece-identite", "perdu.pdf", pdf(2000)).await;
+        // Said to the candidate, not a silent success.
+        assert!(
+            matches!(result, Err(AttachmentError::Db(_))),
+            "{}: {result:?}",
+            env.label
+        );
+        // No row; what was saved before is still there.
+        let rows = attachments::list(&env.db, &env.dossier.id).await.unwrap();
+        assert_eq!(rows, vec![kept.clone()], "{}", env.label);
+        // The object was stored first and is left for the sweep: after a failed commit
+        // the row may exist after all, and only the sweep looks.
+        let keys: Vec<String> = env
+            .storage
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| key)
+            .filter(|key| *key != kept.storage_key)
+            .collect();
+        let [orphan] = &keys[..] else {
+            panic!("{}: objects without a row: {keys:?}", env.label);
+        };
+        // Young, it may be another server's upload whose row is on its way.
+        let sweep = |age| attachments::sweep(&env.db, &env.storage, age);
+        assert_eq!(
+            sweep(attachments::ORPHAN_AGE).await.unwrap(),
+            0,
+            "{}",
+            env.label
+        );
+        assert!(env.storage.exists(orphan).await, "{}", env.label);
+        if env.store.label == "local" {
+            // The pass's own call, its files aged on disk: a minute short of the orphan
+            // age it stays, a second past it goes; the file with a row stays, however old.
+            let files = PathBuf::from(&env.store.url).join("files");
+            let age = |key: &str, by: std::time::Duration| {
+                std::fs::File::open(files.join(key))
+                    .unwrap()
+                    .set_modified(std::time::SystemTime::now() - by)
+                    .unwrap();
+            };
+            let minute = std::time::Duration::from_secs(60);
+            age(orphan, attachments::ORPHAN_AGE - minute);
+            age(&kept.storage_key, attachments::ORPHAN_AGE * 24);
+            assert_eq!(
+                sweep(attachments::ORPHAN_AGE).await.unwrap(),
+                0,
+                "{}",
+                env.label
+            );
+            assert!(env.storage.exists(orphan).await, "{}", env.label);
+            age(orphan, attachments::ORPHAN_AGE + minute / 60);
+            assert_eq!(
+                sweep(attachments::ORPHAN_AGE).await.unwrap(),
+                1,
+                "{}",
+                env.label
+            );
+        } else {
+            // An S3 object's age is the server's: a zero minimum stands for an old one.
+            assert_eq!(
+                sweep(std::time::Duration::ZERO).await.unwrap(),
+                1,
+                "{}",
+                env.label
+            );
+        }
+        assert!(!env.storage.exists(orphan).await, "{}", env.label);
+        assert_eq!(
+            env.storage.read_all(&kept.storage_key).await.unwrap(),
+            kept_data
+        );
+        let rows = attachments::list(&env.db, &env.dossier.id).await.unwrap();
+        assert_eq!(rows, vec![kept], "{}", env.label);
+    }
+}

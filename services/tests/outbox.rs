@@ -200,3 +200,196 @@ async fn each_purge_keeps_a_row_until_its_boundary_and_takes_it_at_the_boundary(
         assert_eq!(p.mails, 1, "{}", t.label);
     }
 }
+
+/// An SMTP relay of the test's own: it greets a connection only once let go, and
+/// counts the messages it received whole.
+struct HeldRelay {
+    port: u16,
+    release: tokio::sync::watch::Sender<bool>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HeldRelay {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (release, released) = tokio::sync::watch::channel(false);
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (mut released, counted) = (released.clone(), counted.clone());
+                tokio::spawn(async move {
+                    if released.wait_for(|r| *r).await.is_ok() {
+                        let _ = converse(stream, &counted).await;
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            release,
+            accepted,
+        }
+    }
+
+    fn mailer(&self) -> Mailer {
+        Mailer::smtp_relay("127.0.0.1", self.port, "concours@exemple.fr").unwrap()
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The relay's side of one connection; a message counts once its final dot came.
+async fn converse(
+    stream: tokio::net::TcpStream,
+    accepted: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let (read, mut write) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    write.write_all(b"220 relay\r\n").await?;
+    while let Some(line) = lines.next_line().await? {
+        match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+            "DATA" => {
+                write.write_all(b"354 go on\r\n").await?;
+                let mut whole = false;
+                while let Some(line) = lines.next_line().await? {
+                    if line == "." {
+                        whole = true;
+                        break;
+                    }
+                }
+                if !whole {
+                    return Ok(());
+                }
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                write.write_all(b"250 queued\r\n").await?;
+            }
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => write.write_all(b"250 ok\r\n").await?,
+        }
+    }
+    Ok(())
+}
+
+/// A clock, and one letter posted at its start.
+async fn one_letter(t: &testing::TestDb) -> (ManualClock, Timestamp) {
+    let clock = setup(t).await;
+    let start = clock.now();
+    let letter = Letter::text("a@exemple.fr", "Objet", "Texte");
+    outbox::post(t.db.pool(), start.as_millisecond(), &letter)
+        .await
+        .unwrap();
+    (clock, start)
+}
+
+/// The letter's (attempts, sent, last error).
+async fn letter_state(t: &testing::TestDb) -> (i64, bool, Option<String>) {
+    let (attempts, sent_at, error): (i64, Option<i64>, Option<String>) =
+        sqlx::query_as("SELECT attempts, sent_at, last_error FROM outbox")
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+    (attempts, sent_at.is_some(), error)
+}
+
+/// Until the pass has claimed the letter (its first attempt counted), 5 s at most.
+async fn claimed(t: &testing::TestDb) {
+    for _ in 0..500 {
+        if letter_state(t).await.0 == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{}: the letter was never claimed", t.label);
+}
+
+#[tokio::test]
+async fn a_letter_claimed_by_a_pass_that_died_goes_once_its_claim_expires_exactly_once() {
+    for t in testing::all().await {
+        let (clock, start) = one_letter(&t).await;
+        // A pass claims the letter, then dies while its relay has not even greeted it.
+        let relay = HeldRelay::start().await;
+        let held = relay.mailer();
+        let dying = outbox::deliver_due(&t.db, &clock, &held, "http://x");
+        tokio::select! {
+            _ = dying => panic!("{}: the pass was to hang", t.label),
+            () = claimed(&t) => {}
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
+        let pass = || outbox::deliver_due(&t.db, &clock, &mailer, "http://x");
+        // Claimed until its claim ends: no one takes it a millisecond before...
+        clock.set(start + outbox::CLAIM - SignedDuration::from_millis(1));
+        assert_eq!(pass().await.unwrap(), 0, "{}", t.label);
+        // ...and the next pass sends it at the end, once.
+        clock.set(start + outbox::CLAIM);
+        assert_eq!(pass().await.unwrap(), 1, "{}", t.label);
+        clock.advance(SignedDuration::from_hours(2));
+        assert_eq!(pass().await.unwrap(), 0, "{}", t.label);
+        assert_eq!(read_mail_files(dir.path()).unwrap().len(), 1);
+        assert_eq!(letter_state(&t).await, (2, true, None), "{}", t.label);
+        assert_eq!(relay.accepted(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_send_slower_than_its_claim_is_given_up_before_another_pass_may_take_it() {
+    for t in testing::all().await {
+        let (clock, start) = one_letter(&t).await;
+        let relay = HeldRelay::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
+        let other_pass = || outbox::deliver_due(&t.db, &clock, &mailer, "http://x");
+        let slow_done = std::sync::atomic::AtomicBool::new(false);
+        let held = relay.mailer();
+        let slow_pass = async {
+            let sent = outbox::deliver_due(&t.db, &clock, &held, "http://x").await;
+            slow_done.store(true, std::sync::atomic::Ordering::SeqCst);
+            sent
+        };
+        let meanwhile = async {
+            claimed(&t).await;
+            // Still sending just before its limit: another pass finds the letter taken.
+            clock.set(start + outbox::SEND_LIMIT - SignedDuration::from_millis(1));
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            assert!(!slow_done.load(std::sync::atomic::Ordering::SeqCst));
+            assert_eq!(other_pass().await.unwrap(), 0, "{}", t.label);
+            // At its limit, the slow send is given up, before the claim ends.
+            clock.set(start + outbox::SEND_LIMIT);
+            for _ in 0..500 {
+                if slow_done.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            assert!(
+                slow_done.load(std::sync::atomic::Ordering::SeqCst),
+                "{}: the slow send was not given up",
+                t.label
+            );
+        };
+        let (slow, ()) = tokio::join!(slow_pass, meanwhile);
+        assert_eq!(slow.unwrap(), 0, "{}", t.label);
+        assert!(outbox::SEND_LIMIT < outbox::CLAIM);
+        let (attempts, sent, error) = letter_state(&t).await;
+        assert_eq!((attempts, sent), (1, false), "{}", t.label);
+        assert!(error.is_some_and(|e| e.contains("given up")), "{}", t.label);
+        // The relay wakes up now: the connection given up delivers nothing.
+        relay.release.send(true).unwrap();
+        // Past the claim and the retry's wait, another pass sends it, once.
+        clock.set(start + outbox::CLAIM + SignedDuration::from_mins(5));
+        assert_eq!(other_pass().await.unwrap(), 1, "{}", t.label);
+        assert_eq!(other_pass().await.unwrap(), 0, "{}", t.label);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert_eq!(relay.accepted(), 0, "{}", t.label);
+        assert_eq!(read_mail_files(dir.path()).unwrap().len(), 1);
+    }
+}

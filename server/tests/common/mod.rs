@@ -358,6 +358,22 @@ pub async fn upload(
         .unwrap()
 }
 
+/// A file deposited by a candidate, answered 201; returns its id.
+pub async fn deposit(
+    app: &TestApp,
+    candidate: &str,
+    piece: &str,
+    name: &str,
+    data: Vec<u8>,
+) -> String {
+    let response = upload(app, candidate, piece, name, data, true).await;
+    assert_eq!(response.status(), 201, "{}", app.label);
+    response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Logs the demo staff member in and returns the `service` cookie.
 pub async fn staff_login(app: &TestApp) -> String {
     let body = format!(
