@@ -627,3 +627,74 @@ async fn a_file_whose_row_fails_is_an_error_and_its_object_waits_for_the_sweep()
         assert_eq!(rows, vec![kept], "{}", env.label);
     }
 }
+
+/// A resumable upload's last PATCH starts before midnight and its last byte arrives
+/// at `end`: only the completion's own check (under the dossier's lock) can tell.
+async fn last_patch_ending_at(env: &Env, end: Timestamp) -> Result<bool, AttachmentError> {
+    use futures_util::StreamExt;
+    let data = pdf(50_000);
+    let upload = services::uploads::create(
+        &env.db,
+        &env.storage,
+        &env.clock,
+        &env.dossier,
+        "diplome",
+        "licence.pdf",
+        data.len() as u64,
+    )
+    .await
+    .unwrap();
+    let clock = &env.clock;
+    let body = Box::pin(
+        stream::iter([Ok::<_, String>(Bytes::from(data))])
+            .chain(stream::once(async move { clock.set(end) }).filter_map(|()| async { None })),
+    );
+    let appended = services::uploads::append(
+        &env.db,
+        &env.storage,
+        &env.clock,
+        &env.dossier,
+        ("diplome", &upload.id),
+        0,
+        VirusScan::NotScanned,
+        body,
+    )
+    .await?;
+    Ok(appended.file.is_some())
+}
+
+#[tokio::test]
+async fn an_upload_completed_at_the_deadline_is_refused_by_the_completion_check_alone() {
+    for env in envs().await {
+        let closes_at: i64 = sqlx::query_scalar("SELECT closes_at FROM exams WHERE slug = $1")
+            .bind(env.dossier.exam_slug.to_string())
+            .fetch_one(env.db.pool())
+            .await
+            .unwrap();
+        let deadline = Timestamp::from_millisecond(closes_at).unwrap();
+        // The PATCH's own check passes a minute before midnight in both cases.
+        env.clock.set(deadline - SignedDuration::from_mins(1));
+        let just_before = deadline - SignedDuration::from_millis(1);
+        assert!(
+            matches!(last_patch_ending_at(&env, just_before).await, Ok(true)),
+            "{}",
+            env.label
+        );
+
+        env.clock.set(deadline - SignedDuration::from_mins(1));
+        let at_midnight = last_patch_ending_at(&env, deadline).await;
+        assert!(
+            matches!(at_midnight, Err(AttachmentError::Locked)),
+            "{}: {at_midnight:?}",
+            env.label
+        );
+        // One file (the one before midnight), and nothing left of the late one.
+        let files = attachments::list(&env.db, &env.dossier.id).await.unwrap();
+        assert_eq!(files.len(), 1, "{}", env.label);
+        let uploads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM uploads")
+            .fetch_one(env.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(uploads, 0, "{}", env.label);
+    }
+}
