@@ -99,7 +99,14 @@ test("the notices' journey, from préinscription to « votre dossier est clôtur
   expect(mail).toContain((await rows.first().locator(".hash").textContent())!.trim());
 });
 
-/** A server of its own whose clock starts 35 seconds before an exam's deadline. */
+/** The deadline of the exam below: midnight, Paris winter time. */
+const DEADLINE = Date.parse("2026-12-16T00:00:00+01:00");
+/** The server clock's start, `ms` before the deadline. */
+const before = (ms: number) => new Date(DEADLINE - ms).toISOString();
+
+/** A server of its own, its clock started half an hour before an exam's deadline: time
+ * to register and deposit, and the last-hour warning. A test then restarts it seconds
+ * before the deadline (`restart({ APP_NOW })`), on the same data. */
 async function serverBeforeDeadline(): Promise<OwnServer> {
   return ownServer((dir) => {
     fs.mkdirSync(path.join(dir, "exams"));
@@ -121,12 +128,19 @@ async function serverBeforeDeadline(): Promise<OwnServer> {
     );
     return {
       APP_ENV: "test",
-      // Winter time: 23:59:25 in Paris, 35 s before the deadline.
-      APP_NOW: "2026-12-15T23:59:25+01:00",
+      APP_NOW: before(30 * 60_000),
       APP_EXAMS_DIR: path.join(dir, "exams"),
       APP_DEMO: "false",
     };
   });
+}
+
+/** Registered, the one pièce deposited, half an hour before the deadline. */
+async function readyToClose(page: Page) {
+  await registerQuickly(page, "delai");
+  await deposit(page, "Pièce d'identité en cours de validité", pdfFile("cni.pdf"));
+  await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toBeVisible();
+  await expect(page.locator(".warning")).toContainText("Moins d'une heure");
 }
 
 test("at the deadline the dossier turns to « non clôturé » and closure is refused", async ({ browser }, info) => {
@@ -137,22 +151,22 @@ test("at the deadline the dossier turns to « non clôturé » and closure is re
   const context = await browser.newContext({ baseURL: server.url, javaScriptEnabled: jsOn, locale: "fr-FR" });
   try {
     const page = await context.newPage();
-    await registerQuickly(page, "delai");
-    await deposit(page, "Pièce d'identité en cours de validité", pdfFile("cni.pdf"));
-    // Seconds before midnight: the button is there, with the last-hour warning.
-    await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toBeVisible();
-    await expect(page.locator(".warning")).toContainText("Moins d'une heure");
+    await readyToClose(page);
+    // Restarted (a deploy) eight seconds before midnight: seconds left, still open.
+    await server.restart({ APP_NOW: before(8_000) });
+    await page.reload();
     await expect(page.locator("[data-countdown]")).toContainText("00 h 00 min");
+    await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toBeVisible();
 
     if (jsOn) {
       // The page switches by itself, on the server's time: no reload.
-      await expect(page.locator("[data-status]")).toHaveText(MISSED, { timeout: 60_000 });
+      await expect(page.locator("[data-status]")).toHaveText(MISSED, { timeout: 30_000 });
       await expect(page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" })).toHaveCount(0);
     } else {
       await expect(async () => {
         await page.reload();
         await expect(page.locator("[data-status]")).toHaveText(MISSED, { timeout: 1_000 });
-      }).toPass({ timeout: 60_000, intervals: [2_000] });
+      }).toPass({ timeout: 30_000, intervals: [1_000] });
     }
     // A closure sent anyway (an old tab, a forged request) is refused, and says so.
     const r = await page.request.post("/api/espace/cloturer", { headers: { Accept: "text/html", Origin: server.url }, maxRedirects: 0 });
@@ -163,6 +177,33 @@ test("at the deadline the dossier turns to « non clôturé » and closure is re
     // Read-only: the pièce no longer takes files.
     await page.getByRole("link", { name: "Ouvrir le dossier de la pièce : Pièce d'identité en cours de validité" }).click();
     await expect(page.getByLabel("choisir un fichier")).toHaveCount(0);
+  } finally {
+    await context.close();
+    server.stop();
+  }
+});
+
+test("a closure confirmed in the last second before midnight is taken", async ({ browser }, info) => {
+  test.skip(info.project.name === "phone", "the clock is the same on every viewport: desktop with and without JavaScript");
+  test.setTimeout(120_000);
+  const server = await serverBeforeDeadline();
+  const context = await browser.newContext({ baseURL: server.url, javaScriptEnabled: js(info.project.name), locale: "fr-FR" });
+  try {
+    const page = await context.newPage();
+    await readyToClose(page);
+    await page.getByRole("link", { name: "CLÔTURER MON INSCRIPTION" }).click();
+    await expect(page.getByRole("button", { name: "Je clôture mon inscription" })).toBeVisible();
+    // Restarted 4 s before midnight; its clock runs from its own start, which comes
+    // after `restarting`: 3 s after it, the server reads at most 23:59:59.
+    const restarting = Date.now();
+    await server.restart({ APP_NOW: before(4_000) });
+    const lastSecond = restarting + 3_000;
+    expect(Date.now(), "the restart took the last seconds").toBeLessThan(lastSecond);
+    await page.waitForTimeout(lastSecond - Date.now());
+    await page.getByRole("button", { name: "Je clôture mon inscription" }).click();
+    await expect(page).toHaveURL(/\/espace\?cloture=ok/);
+    await expect(page.locator("[data-status]")).toHaveText(CLOSED);
+    await expect(page.locator("[data-closed-at]")).toContainText("23 h 59");
   } finally {
     await context.close();
     server.stop();

@@ -188,6 +188,7 @@ export function pdfFile(name: string, extraBytes = 0) {
 }
 
 export interface OwnServer {
+  restart: (changes: Record<string, string>) => Promise<void>;
   url: string;
   stop: () => void;
 }
@@ -207,41 +208,54 @@ async function freePort(): Promise<number> {
 /** A server of its own, from the same build, with a fresh data folder: for a test that
  * changes what every other test sees (the clock, the catalogue). `prepare` fills the
  * folder and returns settings; the shipped exams and no demo data otherwise. It runs on
- * a free port, and is ready when this very process answers (its `X-Instance`). */
+ * a free port, and is ready when this very process answers (its `X-Instance`).
+ * `restart` stops it (as a deploy does) and starts it again on the same port and data
+ * with some settings changed: a test prepares under one clock and goes on under another. */
 export async function ownServer(prepare: (dir: string) => Record<string, string> = () => ({})): Promise<OwnServer> {
   const bin = process.env.E2E_SERVER_BIN;
   if (!bin) throw new Error("E2E_SERVER_BIN is not set (run through scripts/e2e.sh)");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-server-"));
   const port = await freePort();
-  const instance = `own-${process.pid}-${port}`;
-  const server = spawn(bin, ["serve"], {
-    env: {
-      ...process.env,
-      APP_INSTANCE: instance,
-      APP_ADDRESS: `127.0.0.1:${port}`,
-      APP_DATA_DIR: dir,
-      APP_EXAMS_DIR: path.resolve(__dirname, "../../exams"),
-      APP_SITE_ROOT: process.env.E2E_SITE_ROOT,
-      APP_DEMO: "false",
-      DATABASE_URL: `sqlite://${dir}/concours.db`,
-      RUST_LOG: "warn",
-      ...prepare(dir),
-    },
-    stdio: "ignore",
-  });
   const url = `http://127.0.0.1:${port}`;
-  let exited = false;
-  server.once("exit", () => (exited = true));
-  await expect(async () => {
-    expect(exited, "the server stopped during start-up").toBe(false);
-    const health = await fetch(`${url}/healthz`);
-    expect(health.ok).toBe(true);
-    expect(health.headers.get("x-instance")).toBe(instance);
-  }).toPass({ timeout: 15_000 });
+  const settings = {
+    APP_ADDRESS: `127.0.0.1:${port}`,
+    APP_DATA_DIR: dir,
+    APP_EXAMS_DIR: path.resolve(__dirname, "../../exams"),
+    APP_SITE_ROOT: process.env.E2E_SITE_ROOT ?? "",
+    APP_DEMO: "false",
+    DATABASE_URL: `sqlite://${dir}/concours.db`,
+    RUST_LOG: "warn",
+    ...prepare(dir),
+  };
+  let run = 0;
+  const start = async (changes: Record<string, string>) => {
+    run += 1;
+    const instance = `own-${process.pid}-${port}-${run}`;
+    const server = spawn(bin, ["serve"], {
+      env: { ...process.env, ...settings, ...changes, APP_INSTANCE: instance },
+      stdio: "ignore",
+    });
+    const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+    let gone = false;
+    void exited.then(() => (gone = true));
+    await expect(async () => {
+      expect(gone, "the server stopped during start-up").toBe(false);
+      const health = await fetch(`${url}/healthz`);
+      expect(health.ok).toBe(true);
+      expect(health.headers.get("x-instance")).toBe(instance);
+    }).toPass({ timeout: 15_000 });
+    return { server, exited };
+  };
+  let current = await start({});
   return {
     url,
+    restart: async (changes) => {
+      current.server.kill("SIGTERM");
+      await current.exited;
+      current = await start(changes);
+    },
     stop: () => {
-      server.kill();
+      current.server.kill();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
