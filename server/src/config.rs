@@ -22,6 +22,9 @@ pub struct Settings {
     pub site_root: PathBuf,
     /// `APP_BASE_URL`: the address users reach, for links in emails.
     pub base_url: String,
+    /// The origin (`scheme://host[:port]`) of `APP_BASE_URL` when it is set: the only
+    /// `Origin` a state-changing request may carry (see `security::same_origin`).
+    pub public_origin: Option<String>,
     /// `RUST_LOG`: log filter.
     pub log_filter: String,
     /// `APP_LOG_FORMAT`: `text` (default) or `json`.
@@ -110,14 +113,18 @@ impl Settings {
                 .display()
                 .to_string(),
         };
-        let base_url = lookup("APP_BASE_URL").unwrap_or_else(|| format!("http://{address}"));
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        let given_base_url = lookup("APP_BASE_URL");
+        let base_url = given_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let Some(origin) = crate::security::origin_of(&base_url) else {
             return Err(ConfigError::Invalid {
                 name: "APP_BASE_URL",
                 value: base_url,
                 reason: "expected an http:// or https:// URL",
             });
-        }
+        };
+        let public_origin = given_base_url.map(|_| origin);
         let log_json = match lookup("APP_LOG_FORMAT").as_deref() {
             None | Some("text") => false,
             Some("json") => true,
@@ -243,6 +250,7 @@ impl Settings {
                 .unwrap_or_else(|| "target/site".into())
                 .into(),
             base_url: base_url.trim_end_matches('/').to_string(),
+            public_origin,
             log_filter: lookup("RUST_LOG")
                 .unwrap_or_else(|| "info,sqlx=warn,tower_http=info".into()),
             log_json,

@@ -42,16 +42,22 @@ pub async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 }
 
 /// The metrics address's router: `/metrics` and nothing else.
-pub fn router(state: AppState, metrics: Arc<Metrics>, gates: Gates) -> Router {
+pub fn router(
+    state: AppState,
+    metrics: Arc<Metrics>,
+    gates: Gates,
+    health: Arc<crate::startup::Health>,
+) -> Router {
     Router::new().route(
         "/metrics",
         get(move || {
             let (state, metrics, gates) = (state.clone(), metrics.clone(), gates.clone());
+            let health = health.clone();
             async move {
                 (
                     StatusCode::OK,
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    render(&state, &metrics, &gates).await,
+                    render(&state, &metrics, &gates, &health).await,
                 )
                     .into_response()
             }
@@ -71,7 +77,12 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-async fn render(state: &AppState, metrics: &Metrics, gates: &Gates) -> String {
+async fn render(
+    state: &AppState,
+    metrics: &Metrics,
+    gates: &Gates,
+    health: &crate::startup::Health,
+) -> String {
     let mut out = String::new();
     family(
         &mut out,
@@ -136,6 +147,17 @@ async fn render(state: &AppState, metrics: &Metrics, gates: &Gates) -> String {
         out,
         "concours_storage_errors_total {}",
         state.storage.errors()
+    );
+    family(
+        &mut out,
+        "concours_store_health_checks_total",
+        "counter",
+        "Store checks made for /healthz (at most one every few seconds).",
+    );
+    let _ = writeln!(
+        out,
+        "concours_store_health_checks_total {}",
+        health.store_checks()
     );
 
     // What the database says; if it does not answer, that is the figure to see.

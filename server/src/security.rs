@@ -123,11 +123,35 @@ pub fn provide_request_nonce() {
     }
 }
 
+/// `scheme://host[:port]` of an http(s) URL, in lower case, without a default port:
+/// what a browser sends as `Origin` for a page of that URL. `None` for anything else.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
 /// Refuses state-changing requests sent from another site (CSRF): browsers send
 /// `Origin` (and `Sec-Fetch-Site`) with every form post and fetch, so a post whose
-/// origin is not this host's is forged. Requests without either header do not come
-/// from a browser page, and carry no cookie a page could abuse.
-pub async fn same_origin(request: Request, next: Next) -> Response {
+/// origin is not this site's is forged. This site's origin is `APP_BASE_URL`'s when it
+/// is set (scheme, host and port: an http page of the same host is another origin),
+/// else the request's `Host`. Requests without either header do not come from a
+/// browser page, and carry no cookie a page could abuse.
+pub async fn same_origin(
+    State(public): State<Option<std::sync::Arc<str>>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -138,10 +162,13 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_ok = match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         None => true,
-        Some(origin) => {
-            let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-            origin_host.is_some() && origin_host == host
-        }
+        Some(origin) => match &public {
+            Some(public) => origin_of(origin).is_some_and(|o| *o == **public),
+            None => {
+                let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+                origin_host.is_some() && origin_host == host
+            }
+        },
     };
     let fetch_site_ok = headers
         .get("sec-fetch-site")
@@ -194,5 +221,46 @@ pub async fn server_fn_body_limit(request: Request, next: Next) -> Response {
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => too_large(),
         Ok(Err(_)) => StatusCode::BAD_REQUEST.into_response(),
         Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port_as_a_browser_sends_it() {
+        let o = |u| origin_of(u);
+        assert_eq!(
+            o("https://Concours.Example/inscription").as_deref(),
+            Some("https://concours.example")
+        );
+        assert_eq!(
+            o("https://concours.example:443").as_deref(),
+            Some("https://concours.example")
+        );
+        assert_eq!(
+            o("http://127.0.0.1:3000").as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        assert_eq!(
+            o("http://concours.example:80/").as_deref(),
+            Some("http://concours.example")
+        );
+        // Another port, another scheme: another origin.
+        assert_ne!(
+            o("https://concours.example:8443"),
+            o("https://concours.example")
+        );
+        assert_ne!(o("http://concours.example"), o("https://concours.example"));
+        for bad in [
+            "ftp://x",
+            "concours.example",
+            "https://",
+            "https://user@evil.example",
+            "null",
+        ] {
+            assert_eq!(o(bad), None, "{bad}");
+        }
     }
 }

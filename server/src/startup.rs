@@ -108,11 +108,12 @@ impl Application {
         };
         let counted = std::sync::Arc::new(metrics::Metrics::default());
         let gates = crate::pacing::Gates::default();
+        let health = std::sync::Arc::new(Health::default());
         let routes = route_list();
         let router = Router::new()
             .route("/healthz", {
-                let instance = settings.instance.clone();
-                get(move |state| healthz(state, instance))
+                let (instance, health) = (settings.instance.clone(), health.clone());
+                get(move |state| healthz(state, health, instance))
             })
             .merge(files::routes())
             .merge(messages::routes())
@@ -139,7 +140,13 @@ impl Application {
             // This server's upload gates, for every handler that reads a body.
             .layer(axum::Extension(gates.clone()))
             .layer(middleware::from_fn_with_state(state.clone(), staff::gate))
-            .layer(middleware::from_fn(security::same_origin))
+            .layer(middleware::from_fn_with_state(
+                settings
+                    .public_origin
+                    .as_deref()
+                    .map(std::sync::Arc::<str>::from),
+                security::same_origin,
+            ))
             .layer(middleware::from_fn(security::server_fn_body_limit))
             // Before any body is read: a flood is answered at the door.
             .layer(middleware::from_fn_with_state(
@@ -161,7 +168,7 @@ impl Application {
         let metrics = match settings.metrics_address {
             Some(address) => Some((
                 TcpListener::bind(address).await?,
-                metrics::router(state.clone(), counted, gates),
+                metrics::router(state.clone(), counted, gates, health),
             )),
             None => None,
         };
@@ -359,8 +366,48 @@ async fn shutdown_signal() {
 /// Ready when the database answers and the store takes a file.
 /// Whether this server can serve (its database answers, its store takes a file), and
 /// which server it is (`X-Instance`).
+/// What `/healthz` knows of the store: checking it writes and deletes an object, so it
+/// is checked at most every [`Health::STORE_EVERY`], once for all the requests that
+/// ask meanwhile; anyone may call `/healthz`, and it must not be a way to write.
+#[derive(Default)]
+pub struct Health {
+    last: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
+    store_checks: std::sync::atomic::AtomicU64,
+}
+
+impl Health {
+    const STORE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+    async fn store_ok(&self, storage: &services::storage::Storage) -> bool {
+        let mut last = self.last.lock().await;
+        if let Some((at, ok)) = *last
+            && at.elapsed() < Self::STORE_EVERY
+        {
+            return ok;
+        }
+        self.store_checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ok = match storage.check().await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "health check failed: storage");
+                false
+            }
+        };
+        *last = Some((std::time::Instant::now(), ok));
+        ok
+    }
+
+    /// How many times the store was checked, for `/metrics`.
+    pub fn store_checks(&self) -> u64 {
+        self.store_checks.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The database answers (a read, each time), and the store took a file lately.
 async fn healthz(
     State(state): State<AppState>,
+    health: std::sync::Arc<Health>,
     instance: String,
 ) -> (StatusCode, [(&'static str, String); 1], &'static str) {
     let named = [("x-instance", instance)];
@@ -372,8 +419,7 @@ async fn healthz(
             "database unavailable",
         );
     }
-    if let Err(error) = state.storage.check().await {
-        tracing::error!(%error, "health check failed: storage");
+    if !health.store_ok(&state.storage).await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             named,

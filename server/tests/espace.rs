@@ -199,12 +199,25 @@ async fn cookies_are_secure_when_the_site_is_served_over_https() {
     )
     .await;
     let number = common::candidate_with_password(&app, "Securite", "cheval correct agrafe").await;
-    let response = app
-        .post_form(
-            "/api/espace/connexion",
-            &format!("numero={number}&mot_de_passe=cheval+correct+agrafe"),
-        )
-        .await;
+    let login_from = |origin: &'static str| {
+        app.client
+            .post(format!("{}/api/espace/connexion", app.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .header("origin", origin)
+            .body(format!(
+                "numero={number}&mot_de_passe=cheval+correct+agrafe"
+            ))
+            .send()
+    };
+    // The site is APP_BASE_URL's origin: the same host over plain http, or the address
+    // the server listens on, is another site.
+    for other in ["http://concours.example", "https://concours.example:8443"] {
+        let refused = login_from(other).await.unwrap();
+        assert_eq!(refused.status(), 403, "{other}");
+        assert!(session_cookie(&refused).is_none());
+    }
+    let response = login_from("https://concours.example").await.unwrap();
     assert!(session_cookie(&response).unwrap().contains("; Secure"));
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(

@@ -27,10 +27,55 @@ async fn healthz_fails_when_the_store_takes_no_file() {
         let root = app.storage_dir();
         std::fs::remove_dir_all(&root).unwrap();
         std::fs::write(&root, "not a folder").unwrap();
-        let response = app.get("/healthz").await;
+        // Seen at the next check of the store: within a few seconds.
+        let mut response = app.get("/healthz").await;
+        for _ in 0..100 {
+            if response.status() == 503 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            response = app.get("/healthz").await;
+        }
         assert_eq!(response.status(), 503, "{}", app.label);
         assert_eq!(response.text().await.unwrap(), "storage unavailable");
     }
+}
+
+#[tokio::test]
+async fn healthz_asked_a_hundred_times_checks_the_store_once_or_so() {
+    let app = spawn_app_with(
+        services::testing::sqlite().await,
+        &[("APP_METRICS_ADDRESS", "127.0.0.1:0")],
+    )
+    .await;
+    let metrics = app.metrics_address.clone().expect("a metrics address");
+    let checks = || async {
+        let text = app
+            .client
+            .get(format!("{metrics}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("concours_store_health_checks_total "))
+            .expect("the store checks' figure")
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = checks().await;
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let answers = futures_util::future::join_all((0..20).map(|_| app.get("/healthz"))).await;
+        assert!(answers.iter().all(|a| a.status() == 200));
+    }
+    // One check per 3 s at most, once for the requests that came together (none at
+    // all if the server's own readiness check is still fresh).
+    let most = 1 + started.elapsed().as_secs() / 3;
+    let made = checks().await - before;
+    assert!(made <= most, "{made} store checks for 100 requests");
 }
 
 #[tokio::test]
