@@ -459,7 +459,7 @@ pub async fn file_response(
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors 'self'"),
+        HeaderValue::from_static(file_policy(attachment.kind, download)),
     );
     let disposition = content_disposition(
         if download { "attachment" } else { "inline" },
@@ -469,6 +469,19 @@ pub async fn file_response(
         h.insert(header::CONTENT_DISPOSITION, value);
     }
     response
+}
+
+/// The policy a candidate's file is served under: it never runs anything in the site's
+/// origin. A photo, and any file saved rather than shown, is a sandboxed document that
+/// may load nothing. A PDF shown in the preview keeps only `frame-ancestors`: the
+/// browsers' own viewers refuse to run sandboxed (Chromium shows « page bloquée »,
+/// Safari a blank page) and run apart from the page's origin anyway; a PDF that
+/// declares JavaScript is never shown, only saved.
+fn file_policy(kind: domain::file_kind::FileKind, download: bool) -> &'static str {
+    match (kind, download) {
+        (domain::file_kind::FileKind::Pdf, false) => "frame-ancestors 'self'",
+        _ => "default-src 'none'; sandbox; frame-ancestors 'self'",
+    }
 }
 
 /// `inline` or `attachment` with a file name: ASCII for old clients, UTF-8 for others.

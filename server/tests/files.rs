@@ -41,6 +41,7 @@ async fn upload_then_serve_to_the_owner_with_safe_headers() {
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["cache-control"], "private, no-store");
         assert_eq!(h["x-frame-options"], "SAMEORIGIN");
+        // Shown in the preview: the browser's own PDF viewer refuses to run sandboxed.
         assert_eq!(h["content-security-policy"], "frame-ancestors 'self'");
         let disposition = h["content-disposition"].to_str().unwrap();
         assert_eq!(

@@ -236,7 +236,7 @@ async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logge
     for app in spawn_apps_and_stores().await {
         let candidate = login(&app).await;
         let jpeg = services::testing::jpeg(20);
-        deposit(&app, &candidate, "piece-identite", "recto.pdf", pdf()).await;
+        let recto = deposit(&app, &candidate, "piece-identite", "recto.pdf", pdf()).await;
         deposit(&app, &candidate, "piece-identite", "recto.pdf", pdf()).await;
         let photo = deposit(&app, &candidate, "diplome", "Diplôme.jpg", jpeg.clone()).await;
         let member = staff_login(&app).await;
@@ -351,6 +351,28 @@ async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logge
                 .unwrap()
                 .starts_with("attachment;")
         );
+        // A candidate's file never runs in the site's origin: a photo, shown or saved,
+        // is a sandboxed document that loads nothing, and never sniffed as another type.
+        // A PDF saved rather than shown, likewise.
+        let shown = get(&app, &member, &format!("/service/fichiers/{photo}")).await;
+        let saved = get(
+            &app,
+            &member,
+            &format!("/service/fichiers/{recto}?telecharger=1"),
+        )
+        .await;
+        for (answer, kind) in [
+            (&one, "image/jpeg"),
+            (&shown, "image/jpeg"),
+            (&saved, "application/pdf"),
+        ] {
+            assert_eq!(
+                answer.headers()["content-security-policy"],
+                "default-src 'none'; sandbox; frame-ancestors 'self'"
+            );
+            assert_eq!(answer.headers()["x-content-type-options"], "nosniff");
+            assert_eq!(answer.headers()["content-type"], kind);
+        }
         let page = app
             .page(&member, &format!("/service/dossiers/{DEMO_NUMBER}"))
             .await;
