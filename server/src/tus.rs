@@ -123,9 +123,30 @@ fn refused(error: AttachmentError) -> Response {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             response
         }
+        AttachmentError::PartTooSmall => message(
+            StatusCode::BAD_REQUEST,
+            "Chaque envoi doit porter au moins 64 Kio, sauf le dernier : rien n'a été gardé de celui-ci.",
+        ),
+        AttachmentError::TooManyUploads(wait) => {
+            let mut response = message(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Trop d'envois commencés pour ce dossier : réessayez dans {}.",
+                    domain::french::wait(wait)
+                ),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            response
+        }
         error => files::refusal(error).answer(true, ""),
     }
 }
+
+/// A PATCH brings at most this much (the browser sends 512 KiB): a body cannot hold a
+/// reading slot for a whole file, and what one request costs stays bounded.
+pub const MAX_PATCH: u64 = 4 * 1024 * 1024;
 
 async fn options() -> Response {
     let max = domain::exam::MAX_SIZE_MIB_CEILING * domain::exam::MIB;
@@ -235,6 +256,21 @@ async fn append(
             "La position de l'envoi n'est pas indiquée.",
         );
     };
+    match header_u64(headers, header::CONTENT_LENGTH.as_str()) {
+        None => {
+            return message(
+                StatusCode::LENGTH_REQUIRED,
+                "La taille de l'envoi n'est pas indiquée.",
+            );
+        }
+        Some(length) if length > MAX_PATCH => {
+            return message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Envoi trop gros : 4 Mio au plus à la fois.",
+            );
+        }
+        Some(_) => {}
+    }
     let dossier = match files::dossier(&state, headers, true).await {
         Ok(d) => d,
         Err(response) => return response,

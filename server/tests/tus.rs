@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use common::{TestApp, candidate_session, login, spawn_apps_and_stores};
 use sha2::{Digest, Sha256};
-use tokio::{io::AsyncWriteExt, net::TcpStream};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
 
 /// A well-formed PDF of about `len` bytes (comment lines fill it).
 fn big_pdf(len: usize) -> Vec<u8> {
@@ -183,7 +186,29 @@ async fn a_file_sent_in_parts_through_a_wrong_offset_and_a_cut_arrives_whole() {
         assert_eq!(again.status(), 409, "{}", app.label);
         assert_eq!(header(&again, "upload-offset"), "100000");
 
-        // The connection is cut 50 000 bytes into a PATCH that announced 200 000: the
+        // Fewer than 64 KiB that do not end the file are not kept: each part costs an
+        // object and a row. Sent whole, the PATCH is refused and says so...
+        let scrap = patch(&app, &cookie, &path, 100_000, &file[100_000..101_000]).await;
+        assert_eq!(scrap.status(), 400, "{}", app.label);
+        let said: serde_json::Value = scrap.json().await.unwrap();
+        assert!(
+            said["message"].as_str().unwrap().contains("64 Kio"),
+            "{said}"
+        );
+        assert_eq!(offset(&app, &cookie, &path).await, Ok(100_000));
+        assert_eq!(parts_in_store(&app).await, 1, "{}", app.label);
+        // ...and a PATCH larger than 4 MiB is refused before a byte is read.
+        let huge = patch(
+            &app,
+            &cookie,
+            &path,
+            100_000,
+            &vec![b' '; 4 * 1024 * 1024 + 1],
+        )
+        .await;
+        assert_eq!(huge.status(), 413, "{}", app.label);
+
+        // The connection is cut 80 000 bytes into a PATCH that announced 200 000: the
         // bytes that arrived are kept.
         let address = app.address.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).await.unwrap();
@@ -192,20 +217,20 @@ async fn a_file_sent_in_parts_through_a_wrong_offset_and_a_cut_arrives_whole() {
             app.address
         );
         stream.write_all(request.as_bytes()).await.unwrap();
-        stream.write_all(&file[100_000..150_000]).await.unwrap();
+        stream.write_all(&file[100_000..180_000]).await.unwrap();
         stream.flush().await.unwrap();
         drop(stream);
         let mut resumed_at = Ok(0);
         for _ in 0..100 {
             resumed_at = offset(&app, &cookie, &path).await;
-            if resumed_at == Ok(150_000) {
+            if resumed_at == Ok(180_000) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(resumed_at, Ok(150_000), "{}", app.label);
+        assert_eq!(resumed_at, Ok(180_000), "{}", app.label);
 
-        let last = patch(&app, &cookie, &path, 150_000, &file[150_000..]).await;
+        let last = patch(&app, &cookie, &path, 180_000, &file[180_000..]).await;
         assert_eq!(last.status(), 204, "{}", app.label);
         assert_eq!(header(&last, "upload-offset"), file.len().to_string());
         let id = header(&last, "fichier-enregistre");
@@ -242,16 +267,18 @@ async fn only_the_dossier_s_own_session_reaches_its_upload() {
     for app in spawn_apps_and_stores().await {
         let owner = login(&app).await;
         let other = candidate_session(&app, "Autre").await;
-        let file = big_pdf(50_000);
+        let file = big_pdf(100_000);
         let path = create(&app, &owner, "diplome", "licence.pdf", file.len()).await;
         assert_eq!(
-            patch(&app, &owner, &path, 0, &file[..1000]).await.status(),
+            patch(&app, &owner, &path, 0, &file[..70_000])
+                .await
+                .status(),
             204
         );
 
         assert_eq!(offset(&app, &other, &path).await, Err(404), "{}", app.label);
         assert_eq!(
-            patch(&app, &other, &path, 1000, &file[1000..])
+            patch(&app, &other, &path, 70_000, &file[70_000..])
                 .await
                 .status(),
             404
@@ -273,13 +300,13 @@ async fn only_the_dossier_s_own_session_reaches_its_upload() {
             .header("tus-resumable", "1.0.0")
             .header("origin", "https://evil.example")
             .header("content-type", "application/offset+octet-stream")
-            .header("upload-offset", "1000")
-            .body(file[1000..].to_vec())
+            .header("upload-offset", "70000")
+            .body(file[70_000..].to_vec())
             .send()
             .await
             .unwrap();
         assert_eq!(forged.status(), 403);
-        assert_eq!(offset(&app, &owner, &path).await, Ok(1000));
+        assert_eq!(offset(&app, &owner, &path).await, Ok(70_000));
 
         // « annuler »: the owner abandons it, and nothing of it stays.
         let deleted = tus(&app, reqwest::Method::DELETE, &path, &owner)
@@ -331,7 +358,7 @@ async fn an_upload_completed_after_the_deadline_is_refused_and_leaves_nothing() 
         let file = big_pdf(100_000);
         let path = create(&app, &cookie, "diplome", "licence.pdf", file.len()).await;
         assert_eq!(
-            patch(&app, &cookie, &path, 0, &file[..50_000])
+            patch(&app, &cookie, &path, 0, &file[..70_000])
                 .await
                 .status(),
             204
@@ -344,7 +371,7 @@ async fn an_upload_completed_after_the_deadline_is_refused_and_leaves_nothing() 
             .execute(app.db.pool())
             .await
             .unwrap();
-        let late = patch(&app, &cookie, &path, 50_000, &file[50_000..]).await;
+        let late = patch(&app, &cookie, &path, 70_000, &file[70_000..]).await;
         assert_eq!(late.status(), 423, "{}", app.label);
         let files: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
             .fetch_one(app.db.pool())
@@ -363,7 +390,7 @@ async fn unfinished_uploads_expire_and_are_swept_with_their_parts() {
         let file = big_pdf(100_000);
         let path = create(&app, &cookie, "diplome", "licence.pdf", file.len()).await;
         assert_eq!(
-            patch(&app, &cookie, &path, 0, &file[..50_000])
+            patch(&app, &cookie, &path, 0, &file[..70_000])
                 .await
                 .status(),
             204
@@ -382,7 +409,7 @@ async fn unfinished_uploads_expire_and_are_swept_with_their_parts() {
             }
         };
         assert_eq!(sweep(23).await, 0, "{}", app.label);
-        assert_eq!(offset(&app, &cookie, &path).await, Ok(50_000));
+        assert_eq!(offset(&app, &cookie, &path).await, Ok(70_000));
         assert_eq!(sweep(25).await, 1, "{}", app.label);
         assert_eq!(offset(&app, &cookie, &path).await, Err(404));
         assert_eq!(parts_in_store(&app).await, 0, "{}", app.label);
@@ -531,5 +558,84 @@ async fn a_dossier_s_unfinished_uploads_are_bounded_in_number_room_and_parts() {
             .await
             .unwrap();
         assert_eq!(rows, 0);
+    }
+}
+
+#[tokio::test]
+async fn scraps_unsized_patches_and_endless_starts_cost_nothing() {
+    for app in spawn_apps_and_stores().await {
+        let cookie = login(&app).await;
+        let file = big_pdf(300_000);
+        let path = create(&app, &cookie, "diplome", "licence.pdf", file.len()).await;
+        assert_eq!(
+            patch(&app, &cookie, &path, 0, &file[..100_000])
+                .await
+                .status(),
+            204
+        );
+
+        // A connection cut after a few bytes: none kept, the offset where it was.
+        let address = app.address.trim_start_matches("http://");
+        let head = |length: &str| {
+            format!(
+                "PATCH {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 100000\r\n{length}\r\n",
+                app.address
+            )
+        };
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(head("Content-Length: 200000\r\n").as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(&file[100_000..101_000]).await.unwrap();
+        stream.flush().await.unwrap();
+        drop(stream);
+        // A body without a length (chunked) is refused: 411, before a byte is read.
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(head("Transfer-Encoding: chunked\r\n").as_bytes())
+            .await
+            .unwrap();
+        stream.write_all(b"3e8\r\n").await.unwrap();
+        stream.write_all(&file[100_000..101_000]).await.unwrap();
+        stream.write_all(b"\r\n0\r\n\r\n").await.unwrap();
+        let mut answer = vec![0u8; 12];
+        stream.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 411", "{}", app.label);
+        // The cut PATCH's handler has finished once a PATCH at the same offset goes.
+        let mut after = 0;
+        for _ in 0..100 {
+            let next = patch(&app, &cookie, &path, 100_000, &file[100_000..200_000]).await;
+            after = next.status().as_u16();
+            if after == 204 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(after, 204, "{}", app.label);
+        assert_eq!(offset(&app, &cookie, &path).await, Ok(200_000));
+        assert_eq!(parts_in_store(&app).await, 2, "{}", app.label);
+
+        // A dossier starts 100 uploads an hour at most: the next one hears when again.
+        let mut statuses = Vec::new();
+        for _ in 0..services::uploads::STARTS_PER_HOUR {
+            statuses.push(post(&app, &cookie, "diplome", 100_000).await.status());
+        }
+        // One was started above.
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count() as i64,
+            services::uploads::STARTS_PER_HOUR - 1,
+            "{}",
+            app.label
+        );
+        let refused = post(&app, &cookie, "diplome", 100_000).await;
+        assert_eq!(refused.status(), 429, "{}", app.label);
+        let wait: u64 = header(&refused, "retry-after").parse().unwrap();
+        assert!(wait > 3000 && wait <= 3600, "{wait}");
+        let said: serde_json::Value = refused.json().await.unwrap();
+        assert!(
+            said["message"].as_str().unwrap().contains("minutes"),
+            "{said}"
+        );
     }
 }

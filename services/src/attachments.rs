@@ -37,6 +37,14 @@ pub enum AttachmentError {
     /// The connection dropped or the body could not be read.
     #[error("upload interrupted: {0}")]
     Interrupted(String),
+    /// A resumable upload's part that does not end the file is under
+    /// [`crate::uploads::MIN_PART`]: not kept.
+    #[error("a part that does not end the upload must bring at least 64 KiB")]
+    PartTooSmall,
+    /// Too many resumable uploads started for this dossier lately; again in this many
+    /// seconds.
+    #[error("too many uploads started; again in {0} s")]
+    TooManyUploads(u64),
     #[error("storage: {0}")]
     Storage(#[from] std::io::Error),
     #[error(transparent)]

@@ -33,6 +33,14 @@ pub const UNFINISHED_PER_DOSSIER: usize = 4;
 /// and each cut adds one. Past this (a client sending bytes one at a time, each an
 /// object in the store), the upload is ended.
 pub const MAX_PARTS: i64 = 1000;
+/// A part that does not end the upload brings at least this much (the browser sends
+/// 512 KiB): each part is an object in the store and a row, so a client sending a
+/// byte at a time, or cutting its connection after one, costs as much as a real one.
+/// Fewer bytes are not kept (a cut phone sends them again: they are few).
+pub const MIN_PART: usize = 64 * 1024;
+/// Resumable uploads one dossier may start in an hour: a candidate with ten pièces,
+/// retrying some, stays far under it; a script looping on creations does not.
+pub const STARTS_PER_HOUR: i64 = 100;
 /// How long one server may take to turn the parts into a file before another may.
 const FINISHING: SignedDuration = SignedDuration::from_mins(5);
 
@@ -119,6 +127,19 @@ pub async fn create(
         return Err(attachment::UploadError::WrongKind { name }.into());
     }
     attachment::check_dossier_total(&name, total, length)?;
+    let started = crate::throttle::Limit::new(
+        format!("upload-starts:{}", dossier.id),
+        STARTS_PER_HOUR,
+        SignedDuration::from_hours(1),
+    );
+    let now_ms = clock.now().as_millisecond();
+    if let Err(again_at) = crate::throttle::attempt(db, &[started], now_ms)
+        .await
+        .map_err(AttachmentError::Db)?
+    {
+        let wait = (again_at - now_ms).max(1000) as u64;
+        return Err(AttachmentError::TooManyUploads(wait.div_ceil(1000)));
+    }
 
     // The dossier's files, its unfinished uploads and this one fit its 100 Mo, and it
     // keeps a few unfinished uploads at most: the newest stay, the oldest go first.
@@ -234,7 +255,9 @@ where
     }
 
     let mut head = upload.head.clone();
-    let mut part = None;
+    let mut part: Option<crate::storage::PendingFile> = None;
+    // The first bytes, held until they make a part worth storing (MIN_PART).
+    let mut held: Vec<u8> = Vec::new();
     let mut size: u64 = 0;
     let mut cut = None;
     while let Some(chunk) = body.next().await {
@@ -268,11 +291,25 @@ where
                 return Err(refused.into());
             }
         }
-        if part.is_none() {
-            part = Some(storage.create_part(id).await?);
-        }
-        part.as_mut().expect("created above").write(&chunk).await?;
         size += chunk.len() as u64;
+        match part.as_mut() {
+            Some(part) => part.write(&chunk).await?,
+            None => {
+                held.extend_from_slice(&chunk);
+                if held.len() >= MIN_PART || upload.received + size == upload.length {
+                    let mut created = storage.create_part(id).await?;
+                    created.write(&std::mem::take(&mut held)).await?;
+                    part = Some(created);
+                }
+            }
+        }
+    }
+    // Too few bytes to be a part, and not the file's end: nothing is kept.
+    if part.is_none() && !held.is_empty() {
+        return Err(match cut {
+            Some(why) => AttachmentError::Interrupted(why),
+            None => AttachmentError::PartTooSmall,
+        });
     }
 
     let now = clock.now();
