@@ -57,7 +57,9 @@ pub struct Settings {
     /// nowhere. Never on the public address.
     pub metrics_address: Option<SocketAddr>,
     /// `APP_CLAMD`: clamd's socket, `unix:/run/clamav/clamd.ctl` or `tcp://host:3310`;
-    /// each stored file is scanned. Unset: files are « non analysé ».
+    /// each stored file is scanned. Unset: files are « non analysé ». With
+    /// `APP_CLAMD_MAX_FILE` (clamd's `MaxFileSize`, as clamd.conf writes it: `25M`,
+    /// default 25M): a larger file is « erreur d'analyse », never sent.
     pub clamd: Option<services::antivirus::Clamd>,
     /// `APP_SERVICE_EMAIL`: where a candidate's new message is announced (the mail
     /// holds a link, never the message). Unset: staff see unanswered messages in the
@@ -202,14 +204,24 @@ impl Settings {
             })?),
             None => None,
         };
+        let clamd_max_file = match lookup("APP_CLAMD_MAX_FILE") {
+            None => services::antivirus::DEFAULT_MAX_FILE,
+            Some(text) => parse_size(&text).ok_or_else(|| ConfigError::Invalid {
+                name: "APP_CLAMD_MAX_FILE",
+                value: text.clone(),
+                reason: "expected clamd's MaxFileSize, e.g. 25M or 26214400",
+            })?,
+        };
         let clamd = match lookup("APP_CLAMD") {
-            Some(text) => Some(services::antivirus::Clamd::parse(&text).map_err(|_| {
-                ConfigError::Invalid {
-                    name: "APP_CLAMD",
-                    value: text.clone(),
-                    reason: "expected unix:/path/of/clamd.sock or tcp://host:port",
-                }
-            })?),
+            Some(text) => Some(
+                services::antivirus::Clamd::parse(&text)
+                    .map_err(|_| ConfigError::Invalid {
+                        name: "APP_CLAMD",
+                        value: text.clone(),
+                        reason: "expected unix:/path/of/clamd.sock or tcp://host:port",
+                    })?
+                    .with_max_file(clamd_max_file),
+            ),
             None => None,
         };
         let service_email = match lookup("APP_SERVICE_EMAIL") {
@@ -306,6 +318,21 @@ impl Settings {
     }
 }
 
+/// A size as clamd.conf writes it: bytes, or a number with `K` or `M` (binary).
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last()? {
+        (i, 'K' | 'k') => (&text[..i], 1024),
+        (i, 'M' | 'm') => (&text[..i], 1024 * 1024),
+        _ => (text, 1),
+    };
+    number
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(unit)
+        .filter(|n| *n > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +399,22 @@ mod tests {
     }
 
     #[test]
+    fn clamd_s_file_limit_is_read_as_clamd_conf_writes_it() {
+        let max = |v: &str| {
+            settings(&[("APP_CLAMD", "tcp://av:3310"), ("APP_CLAMD_MAX_FILE", v)])
+                .unwrap()
+                .clamd
+                .unwrap()
+                .max_file
+        };
+        assert_eq!(max("25M"), 25 * 1024 * 1024);
+        assert_eq!(max("400K"), 400 * 1024);
+        assert_eq!(max("1000"), 1000);
+        let default = settings(&[("APP_CLAMD", "tcp://av:3310")]).unwrap();
+        assert_eq!(default.clamd.unwrap().max_file, 25 * 1024 * 1024);
+    }
+
+    #[test]
     fn bad_values_are_named() {
         for (name, value) in [
             ("APP_ADDRESS", "localhost"),
@@ -384,6 +427,7 @@ mod tests {
             ("APP_TRUSTED_PROXIES", "10.0.0.0/8,le-proxy"),
             ("APP_SHUTDOWN_GRACE", "une minute"),
             ("APP_INSTANCE", "serveur\r\nx-inject: 1"),
+            ("APP_CLAMD_MAX_FILE", "25 Mo"),
         ] {
             let err = settings(&[(name, value), ("SMTP_HOST", "relay"), ("APP_ENV", "test")])
                 .unwrap_err();

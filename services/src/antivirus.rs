@@ -13,24 +13,44 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::{Clock, Db, DbError, storage::Storage};
 
-/// Where clamd listens: `APP_CLAMD=unix:/run/clamav/clamd.ctl` or `tcp://host:3310`.
+/// The clamd to ask: where it listens (`APP_CLAMD=unix:/run/clamav/clamd.ctl` or
+/// `tcp://host:3310`), and the largest file it scans whole (`APP_CLAMD_MAX_FILE`, its
+/// `MaxFileSize`): past it, clamd as distributions ship it (`AlertExceedsMax no`)
+/// scans the beginning and answers « OK », which must never read « sain ».
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Clamd {
+pub struct Clamd {
+    pub address: ClamdAddress,
+    pub max_file: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClamdAddress {
     Unix(PathBuf),
     Tcp(String),
 }
 
+/// clamd's own default `MaxFileSize` (25 MB), as Debian ships it.
+pub const DEFAULT_MAX_FILE: u64 = 25 * 1024 * 1024;
+
 impl Clamd {
     pub fn parse(address: &str) -> Result<Self, String> {
-        if let Some(path) = address.strip_prefix("unix:") {
-            return Ok(Self::Unix(PathBuf::from(path)));
-        }
-        if let Some(host) = address.strip_prefix("tcp://") {
-            return Ok(Self::Tcp(host.trim_end_matches('/').to_string()));
-        }
-        Err(format!(
-            "APP_CLAMD « {address} » : attendu unix:/chemin/du/socket ou tcp://hôte:port"
-        ))
+        let address = if let Some(path) = address.strip_prefix("unix:") {
+            ClamdAddress::Unix(PathBuf::from(path))
+        } else if let Some(host) = address.strip_prefix("tcp://") {
+            ClamdAddress::Tcp(host.trim_end_matches('/').to_string())
+        } else {
+            return Err(format!(
+                "APP_CLAMD « {address} » : attendu unix:/chemin/du/socket ou tcp://hôte:port"
+            ));
+        };
+        Ok(Self {
+            address,
+            max_file: DEFAULT_MAX_FILE,
+        })
+    }
+
+    pub fn with_max_file(self, max_file: u64) -> Self {
+        Self { max_file, ..self }
     }
 }
 
@@ -46,6 +66,11 @@ pub enum Verdict {
 
 /// How long clamd may take for one file before the scan is given up (and retried).
 const SCAN_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long reaching clamd may take: past it, clamd is down (every file waits).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Scans of one file that reached clamd without a verdict (a timeout, a lost answer):
+/// past these, the file is « erreur d'analyse ».
+pub const MAX_ATTEMPTS: i64 = 3;
 /// How long one server keeps a file to itself while scanning it.
 const CLAIM: Duration = Duration::from_secs(180);
 /// Files scanned at once by one server: clamd's threads are shared by every server.
@@ -53,20 +78,44 @@ pub const AT_ONCE: usize = 2;
 /// clamd's chunks: well under its default `StreamMaxLength` granularity.
 const CHUNK: usize = 64 * 1024;
 
-/// Sends `bytes` to clamd and reads its verdict. An I/O error means clamd could not
-/// be reached or went away: the file stays pending.
-pub async fn scan(clamd: &Clamd, bytes: crate::storage::ByteStream) -> std::io::Result<Verdict> {
-    let run = async {
-        match clamd {
-            Clamd::Unix(path) => {
-                instream(tokio::net::UnixStream::connect(path).await?, bytes).await
-            }
-            Clamd::Tcp(host) => instream(tokio::net::TcpStream::connect(host).await?, bytes).await,
+/// Why a scan gave no verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanFailure {
+    /// clamd could not be reached: every file waits for it, none is to blame.
+    #[error("clamd unreachable: {0}")]
+    Unreachable(std::io::Error),
+    /// clamd took the file but no verdict came back (a timeout, a lost answer): this
+    /// file's attempt counts.
+    #[error("no verdict from clamd: {0}")]
+    Lost(std::io::Error),
+}
+
+/// Sends `bytes` to clamd and reads its verdict.
+pub async fn scan(
+    clamd: &Clamd,
+    bytes: crate::storage::ByteStream,
+) -> Result<Verdict, ScanFailure> {
+    let unreachable = |e| ScanFailure::Unreachable(e);
+    let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "clamd did not answer");
+    let scanned = match &clamd.address {
+        ClamdAddress::Unix(path) => {
+            let conn = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path))
+                .await
+                .map_err(|_| unreachable(timed_out()))?
+                .map_err(unreachable)?;
+            tokio::time::timeout(SCAN_TIMEOUT, instream(conn, bytes)).await
+        }
+        ClamdAddress::Tcp(host) => {
+            let conn = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(host))
+                .await
+                .map_err(|_| unreachable(timed_out()))?
+                .map_err(unreachable)?;
+            tokio::time::timeout(SCAN_TIMEOUT, instream(conn, bytes)).await
         }
     };
-    tokio::time::timeout(SCAN_TIMEOUT, run)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "clamd did not answer"))?
+    scanned
+        .map_err(|_| ScanFailure::Lost(timed_out()))?
+        .map_err(ScanFailure::Lost)
 }
 
 /// `zINSTREAM`: chunks each preceded by their length (4 bytes, big-endian), a zero
@@ -130,7 +179,13 @@ fn verdict(answer: &str) -> Verdict {
     if text == "OK" {
         Verdict::Clean
     } else if let Some(name) = text.strip_suffix(" FOUND") {
-        Verdict::Infected(name.to_string())
+        // With `AlertExceedsMax yes`, a file past one of clamd's limits is « found » as
+        // `Heuristics.Limits.Exceeded.*`: not scanned whole, so neither sain nor a virus.
+        if name.starts_with("Heuristics.Limits.Exceeded") {
+            Verdict::Failed(format!("clamd limits exceeded: {name}"))
+        } else {
+            Verdict::Infected(name.to_string())
+        }
     } else {
         Verdict::Failed(text.to_string())
     }
@@ -147,19 +202,28 @@ pub async fn pass(
     limit: i64,
 ) -> Result<usize, DbError> {
     let now = clock.now().as_millisecond();
-    let waiting: Vec<(String, String)> = sqlx::query(
-        "SELECT id, storage_key FROM attachments WHERE scan = 'pending' AND scan_claimed_until < $1
-         ORDER BY created_at LIMIT $2",
+    // Files that never failed first: one clamd cannot finish waits behind the others.
+    let waiting: Vec<Waiting> = sqlx::query(
+        "SELECT id, storage_key, size, scan_attempts FROM attachments
+         WHERE scan = 'pending' AND scan_claimed_until < $1
+         ORDER BY scan_attempts, created_at LIMIT $2",
     )
     .bind(now)
     .bind(limit)
     .fetch_all(db.pool())
     .await?
     .into_iter()
-    .map(|r| Ok((r.try_get("id")?, r.try_get("storage_key")?)))
+    .map(|r| {
+        Ok(Waiting {
+            id: r.try_get("id")?,
+            key: r.try_get("storage_key")?,
+            size: r.try_get::<i64, _>("size")?.max(0) as u64,
+            attempts: r.try_get("scan_attempts")?,
+        })
+    })
     .collect::<Result<_, sqlx::Error>>()?;
     let scanned = stream::iter(waiting)
-        .map(|(id, key)| async move { scan_one(db, storage, clock, clamd, &id, &key).await })
+        .map(|file| async move { scan_one(db, storage, clock, clamd, &file).await })
         .buffer_unordered(AT_ONCE)
         .collect::<Vec<_>>()
         .await;
@@ -182,6 +246,14 @@ enum ScanError {
     Clamd(std::io::Error),
 }
 
+/// A file waiting for its verdict.
+struct Waiting {
+    id: String,
+    key: String,
+    size: u64,
+    attempts: i64,
+}
+
 impl From<sqlx::Error> for ScanError {
     fn from(e: sqlx::Error) -> Self {
         Self::Db(e.into())
@@ -196,9 +268,9 @@ async fn scan_one(
     storage: &Storage,
     clock: &dyn Clock,
     clamd: &Clamd,
-    id: &str,
-    key: &str,
+    file: &Waiting,
 ) -> Result<bool, ScanError> {
+    let (id, key) = (file.id.as_str(), file.key.as_str());
     let now = clock.now().as_millisecond();
     let claimed = sqlx::query(
         "UPDATE attachments SET scan_claimed_until = $1 WHERE id = $2 AND scan = 'pending' AND scan_claimed_until < $3",
@@ -217,6 +289,14 @@ async fn scan_one(
             .execute(db.pool())
             .await
     };
+    // clamd would scan its beginning only and answer « OK »: not sent, never sain.
+    if file.size > clamd.max_file {
+        let why = format!(
+            "larger than what clamd scans whole ({} > {} bytes, its MaxFileSize)",
+            file.size, clamd.max_file
+        );
+        return record(db, clock, storage, id, key, &Verdict::Failed(why)).await;
+    }
     let bytes = match storage.read(key).await {
         Ok(bytes) => bytes,
         // Deleted meanwhile (its row goes with it), or the store is down: later.
@@ -228,12 +308,38 @@ async fn scan_one(
     };
     let verdict = match scan(clamd, bytes).await {
         Ok(verdict) => verdict,
-        Err(error) => {
+        Err(ScanFailure::Unreachable(error)) => {
             release().await?;
             return Err(ScanError::Clamd(error));
         }
+        Err(ScanFailure::Lost(error)) if file.attempts + 1 >= MAX_ATTEMPTS => {
+            Verdict::Failed(format!("no verdict after {MAX_ATTEMPTS} attempts: {error}"))
+        }
+        Err(ScanFailure::Lost(error)) => {
+            tracing::warn!(%error, attachment = %id, "no verdict from clamd: tried again later");
+            sqlx::query(
+                "UPDATE attachments SET scan_attempts = scan_attempts + 1, scan_claimed_until = 0
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .execute(db.pool())
+            .await?;
+            return Ok(false);
+        }
     };
-    let (state, detail) = match &verdict {
+    record(db, clock, storage, id, key, &verdict).await
+}
+
+/// Writes a verdict (and deletes an infected file's bytes).
+async fn record(
+    db: &Db,
+    clock: &dyn Clock,
+    storage: &Storage,
+    id: &str,
+    key: &str,
+    verdict: &Verdict,
+) -> Result<bool, ScanError> {
+    let (state, detail) = match verdict {
         Verdict::Clean => (VirusScan::Clean, None),
         Verdict::Infected(name) => (VirusScan::Infected, Some(name.as_str())),
         Verdict::Failed(why) => (VirusScan::Failed, Some(why.as_str())),
@@ -276,17 +382,22 @@ mod tests {
             verdict("INSTREAM size limit exceeded. ERROR"),
             Verdict::Failed("INSTREAM size limit exceeded. ERROR".into())
         );
+        // AlertExceedsMax's answer: not scanned whole, not a virus.
+        assert!(matches!(
+            verdict("stream: Heuristics.Limits.Exceeded.MaxFileSize FOUND"),
+            Verdict::Failed(_)
+        ));
     }
 
     #[test]
     fn addresses_are_a_socket_or_a_host() {
         assert_eq!(
-            Clamd::parse("unix:/run/clamav/clamd.ctl"),
-            Ok(Clamd::Unix("/run/clamav/clamd.ctl".into()))
+            Clamd::parse("unix:/run/clamav/clamd.ctl").map(|c| c.address),
+            Ok(ClamdAddress::Unix("/run/clamav/clamd.ctl".into()))
         );
         assert_eq!(
-            Clamd::parse("tcp://127.0.0.1:3310"),
-            Ok(Clamd::Tcp("127.0.0.1:3310".into()))
+            Clamd::parse("tcp://127.0.0.1:3310").map(|c| c.address),
+            Ok(ClamdAddress::Tcp("127.0.0.1:3310".into()))
         );
         assert!(Clamd::parse("127.0.0.1:3310").is_err());
     }

@@ -17,6 +17,9 @@ use services::{
     testing,
 };
 
+/// What the counting clamd below never gives a verdict for.
+const POISON: &[u8] = b"clamd-cannot-finish-this";
+
 /// The EICAR test file: every antivirus reports it, and it is harmless.
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
@@ -70,7 +73,7 @@ async fn infected_files_are_deleted_and_stop_counting_clean_ones_are_sain_and_no
         services::testing::missing("clamd", "TEST_CLAMD, set by scripts/with-clamd.sh");
         return;
     };
-    let down = Clamd::Unix(PathBuf::from("/nonexistent/clamd.sock"));
+    let down = Clamd::parse("unix:/nonexistent/clamd.sock").unwrap();
     for (t, store) in testing::all_with_stores().await {
         let label = format!("{}+{}", t.label, store.label);
         let (db, storage) = (&t.db, &store.storage);
@@ -239,6 +242,7 @@ async fn counting_clamd(
                 let mut command = [0u8; 10];
                 conn.read_exact(&mut command).await.unwrap();
                 assert_eq!(&command, b"zINSTREAM\0");
+                let mut file = Vec::new();
                 loop {
                     let mut length = [0u8; 4];
                     conn.read_exact(&mut length).await.unwrap();
@@ -248,15 +252,23 @@ async fn counting_clamd(
                     }
                     let mut chunk = vec![0u8; length];
                     conn.read_exact(&mut chunk).await.unwrap();
+                    file.extend(chunk);
                 }
                 // A moment of work, so that passes side by side overlap.
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 count.fetch_add(1, Ordering::SeqCst);
+                // A file it cannot finish: the connection closes without a verdict.
+                if file.windows(POISON.len()).any(|w| w == POISON) {
+                    return;
+                }
                 conn.write_all(b"stream: OK\0").await.unwrap();
             });
         }
     });
-    (Clamd::Unix(path), scanned)
+    (
+        Clamd::parse(&format!("unix:{}", path.display())).unwrap(),
+        scanned,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -310,5 +322,117 @@ async fn passes_side_by_side_scan_each_file_once() {
             0
         );
         assert_eq!(scanned.load(Ordering::SeqCst), ids.len(), "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_file_clamd_never_finishes_waits_behind_the_others_then_is_erreur_d_analyse() {
+    use std::sync::atomic::Ordering;
+    for (t, store) in testing::all_with_stores().await {
+        let label = format!("{}+{}", t.label, store.label);
+        let (db, storage) = (&t.db, &store.storage);
+        let (clock, _, dossier) = demo_dossier(db).await;
+        let sockets = tempfile::tempdir().unwrap();
+        let (clamd, scanned) = counting_clamd(sockets.path()).await;
+        let mut files = Vec::new();
+        // The poisoned one first: the oldest, it would be first every pass.
+        for (name, inside) in [
+            ("a.pdf", POISON),
+            ("b.pdf", b"b".as_slice()),
+            ("c.pdf", b"c"),
+        ] {
+            let file = attachments::upload(
+                db,
+                storage,
+                &clock,
+                &dossier,
+                "diplome",
+                name,
+                VirusScan::Pending,
+                body(pdf(inside, 100)),
+            )
+            .await
+            .unwrap();
+            files.push(file.id);
+        }
+        // One file per pass: the poisoned one is tried, then the others go first.
+        let one = || antivirus::pass(db, storage, &clock, &clamd, 1);
+        assert_eq!(one().await.unwrap(), 0, "{label}");
+        assert_eq!(one().await.unwrap(), 1, "{label}");
+        assert_eq!(one().await.unwrap(), 1, "{label}");
+        assert_eq!(scan_of(db, &files[1]).await, VirusScan::Clean, "{label}");
+        assert_eq!(scan_of(db, &files[2]).await, VirusScan::Clean, "{label}");
+        assert_eq!(scan_of(db, &files[0]).await, VirusScan::Pending, "{label}");
+        // Its last attempt makes it « erreur d'analyse », never sain; then it rests.
+        for _ in 1..antivirus::MAX_ATTEMPTS - 1 {
+            assert_eq!(one().await.unwrap(), 0, "{label}");
+        }
+        assert_eq!(one().await.unwrap(), 1, "{label}");
+        assert_eq!(scan_of(db, &files[0]).await, VirusScan::Failed, "{label}");
+        assert_eq!(one().await.unwrap(), 0, "{label}");
+        assert_eq!(
+            scanned.load(Ordering::SeqCst),
+            2 + antivirus::MAX_ATTEMPTS as usize,
+            "{label}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn past_clamd_s_limits_a_file_is_erreur_d_analyse_whatever_clamd_answers() {
+    let (Some(shipped), Some(alert)) = (clamd("TEST_CLAMD_SHIPPED"), clamd("TEST_CLAMD_ALERT"))
+    else {
+        services::testing::missing("clamd", "TEST_CLAMD_SHIPPED, set by scripts/with-clamd.sh");
+        return;
+    };
+    // Both scan 1 Mo of a file (MaxFileSize); the virus is past it.
+    let mut hidden = pdf(b"", 1536 * 1024);
+    let end = hidden.len() - 30;
+    hidden.splice(end..end, EICAR.iter().copied());
+    let bytes = || -> services::storage::ByteStream {
+        Box::pin(stream::iter([Ok(Bytes::from(hidden.clone()))]))
+    };
+    // As distributions ship it, clamd answers « OK »: it did not see the virus. Told
+    // nothing of its limit, we would call the file sain.
+    let blind = shipped.clone().with_max_file(u64::MAX);
+    assert_eq!(
+        antivirus::scan(&blind, bytes()).await.unwrap(),
+        antivirus::Verdict::Clean
+    );
+    // With AlertExceedsMax, it says so: not a virus, not sain either.
+    let limited = antivirus::scan(&alert, bytes()).await.unwrap();
+    assert!(
+        matches!(&limited, antivirus::Verdict::Failed(why) if why.contains("Heuristics.Limits.Exceeded")),
+        "{limited:?}"
+    );
+
+    for (t, store) in testing::all_with_stores().await {
+        let label = format!("{}+{}", t.label, store.label);
+        let (db, storage) = (&t.db, &store.storage);
+        let (clock, _, dossier) = demo_dossier(db).await;
+        let file = attachments::upload(
+            db,
+            storage,
+            &clock,
+            &dossier,
+            "diplome",
+            "scan.pdf",
+            VirusScan::Pending,
+            body(hidden.clone()),
+        )
+        .await
+        .unwrap();
+        // Told its MaxFileSize (APP_CLAMD_MAX_FILE), the file is not even sent.
+        let told = shipped.clone().with_max_file(1024 * 1024);
+        assert_eq!(
+            antivirus::pass(db, storage, &clock, &told, 16)
+                .await
+                .unwrap(),
+            1,
+            "{label}"
+        );
+        assert_eq!(scan_of(db, &file.id).await, VirusScan::Failed, "{label}");
+        // Not a virus: its bytes stay for staff to look at.
+        assert!(storage.exists(&file.storage_key).await, "{label}");
     }
 }
