@@ -275,27 +275,46 @@ async fn append(
         Ok(d) => d,
         Err(response) => return response,
     };
-    let _gate = match files::body_gate(&gates, &dossier).await {
+    let gate = match files::body_gate(&gates, &dossier).await {
         Ok(gate) => gate,
         Err(refusal) => return refusal.answer(true, ""),
     };
     let (body, cut) = files::paced_body(&gates, body);
-    let appended = uploads::append(
-        &state.db,
-        &state.storage,
-        &*state.clock,
-        &dossier,
-        (&piece, &id),
-        offset,
-        state.first_scan(),
-        body,
-    )
-    .await;
-    match appended {
-        Ok(appended) => {
-            if appended.file.is_some() {
+    // A task of its own: a phone whose connection drops once its last byte is sent
+    // (a tunnel, at 23:58) must not cancel the file's making half-way, which would
+    // leave it unfinished and claimed for minutes. It keeps the gate while it runs.
+    let appending = tokio::spawn({
+        let state = state.clone();
+        let scan = state.first_scan();
+        async move {
+            let _gate = gate;
+            let appended = uploads::append(
+                &state.db,
+                &state.storage,
+                &*state.clock,
+                &dossier,
+                (&piece, &id),
+                offset,
+                scan,
+                body,
+            )
+            .await;
+            if appended.as_ref().is_ok_and(|a| a.file.is_some()) {
                 state.file_arrived();
             }
+            appended
+        }
+    });
+    let appended = match appending.await {
+        Ok(appended) => appended,
+        Err(error) => {
+            tracing::error!(%error, "upload part task failed");
+            return files::refusal(AttachmentError::Interrupted(error.to_string()))
+                .answer(true, "");
+        }
+    };
+    match appended {
+        Ok(appended) => {
             let mut response = StatusCode::NO_CONTENT.into_response();
             let h = response.headers_mut();
             h.insert("upload-offset", HeaderValue::from(appended.received));

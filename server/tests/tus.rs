@@ -639,3 +639,48 @@ async fn scraps_unsized_patches_and_endless_starts_cost_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_phone_gone_right_after_its_last_byte_still_gets_its_file_made() {
+    for app in spawn_apps_and_stores().await {
+        let cookie = login(&app).await;
+        let file = big_pdf(6_000_000);
+        let path = create(&app, &cookie, "diplome", "licence.pdf", file.len()).await;
+        let first = patch(&app, &cookie, &path, 0, &file[..4_000_000]).await;
+        assert_eq!(first.status(), 204, "{}", app.label);
+        // The last part, and the connection closed without waiting for the answer.
+        let address = app.address.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "PATCH {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 4000000\r\nContent-Length: {}\r\n\r\n",
+            app.address,
+            file.len() - 4_000_000
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream.write_all(&file[4_000_000..]).await.unwrap();
+        stream.flush().await.unwrap();
+        drop(stream);
+        // The file is made all the same, and the upload ends: nothing left claimed.
+        let mut files = 0;
+        for _ in 0..100 {
+            files = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM attachments")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+            if files == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(files, 1, "{}: the file was not made", app.label);
+        let mut left = Ok(0);
+        for _ in 0..50 {
+            left = offset(&app, &cookie, &path).await;
+            if left == Err(404) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(left, Err(404), "{}", app.label);
+    }
+}
