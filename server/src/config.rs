@@ -53,6 +53,10 @@ pub struct Settings {
     /// `APP_SHUTDOWN_GRACE` (seconds, default 60): on SIGTERM, how long requests in
     /// flight (uploads from slow phones) may take to finish.
     pub shutdown_grace: std::time::Duration,
+    /// `APP_CONNECTIONS_PER_CLIENT` (default 128) and `APP_CONNECTIONS` (default
+    /// 8192): open connections one client (an address, an IPv6 /64; not the site's
+    /// own proxies), and everyone, may hold; past them a new one is closed at once.
+    pub connection_caps: crate::connections::Caps,
     /// `APP_METRICS_ADDRESS`: where `/metrics` is served (a private interface); unset,
     /// nowhere. Never on the public address.
     pub metrics_address: Option<SocketAddr>,
@@ -196,6 +200,24 @@ impl Settings {
                 value: grace_text.clone(),
                 reason: "expected a number of seconds",
             })?;
+        let count = |name: &'static str, default: usize| match lookup(name) {
+            None => Ok(default),
+            Some(text) => {
+                text.parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        value: text,
+                        reason: "expected a number above 0",
+                    })
+            }
+        };
+        let default_caps = crate::connections::Caps::default();
+        let connection_caps = crate::connections::Caps {
+            per_client: count("APP_CONNECTIONS_PER_CLIENT", default_caps.per_client)?,
+            total: count("APP_CONNECTIONS", default_caps.total)?,
+        };
         let metrics_address = match lookup("APP_METRICS_ADDRESS") {
             Some(text) => Some(text.parse().map_err(|_| ConfigError::Invalid {
                 name: "APP_METRICS_ADDRESS",
@@ -243,6 +265,7 @@ impl Settings {
             clamd,
             test_now,
             shutdown_grace,
+            connection_caps,
             metrics_address,
             trusted_proxies,
             mail_dir: lookup("APP_MAIL_DIR")
@@ -428,6 +451,7 @@ mod tests {
             ("APP_SHUTDOWN_GRACE", "une minute"),
             ("APP_INSTANCE", "serveur\r\nx-inject: 1"),
             ("APP_CLAMD_MAX_FILE", "25 Mo"),
+            ("APP_CONNECTIONS_PER_CLIENT", "0"),
         ] {
             let err = settings(&[(name, value), ("SMTP_HOST", "relay"), ("APP_ENV", "test")])
                 .unwrap_err();

@@ -1,6 +1,7 @@
 //! The axum server: configuration, router and start-up, shared by `main` and the tests.
 
 pub mod config;
+mod connections;
 mod files;
 mod flood;
 mod messages;

@@ -47,17 +47,18 @@ pub fn router(
     metrics: Arc<Metrics>,
     gates: Gates,
     health: Arc<crate::startup::Health>,
+    open: crate::connections::Open,
 ) -> Router {
     Router::new().route(
         "/metrics",
         get(move || {
             let (state, metrics, gates) = (state.clone(), metrics.clone(), gates.clone());
-            let health = health.clone();
+            let (health, open) = (health.clone(), open.clone());
             async move {
                 (
                     StatusCode::OK,
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    render(&state, &metrics, &gates, &health).await,
+                    render(&state, &metrics, &gates, &health, &open).await,
                 )
                     .into_response()
             }
@@ -82,6 +83,7 @@ async fn render(
     metrics: &Metrics,
     gates: &Gates,
     health: &crate::startup::Health,
+    open: &crate::connections::Open,
 ) -> String {
     let mut out = String::new();
     family(
@@ -148,6 +150,22 @@ async fn render(
         "concours_storage_errors_total {}",
         state.storage.errors()
     );
+    let (connections, busiest) = open.load();
+    for (name, help, value) in [
+        (
+            "concours_connections_open",
+            "Connections open now.",
+            connections,
+        ),
+        (
+            "concours_connections_busiest_client",
+            "Connections open now by the client holding the most.",
+            busiest,
+        ),
+    ] {
+        family(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
     family(
         &mut out,
         "concours_store_health_checks_total",

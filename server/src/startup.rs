@@ -22,6 +22,8 @@ pub struct Application {
     stop: tokio::sync::watch::Sender<bool>,
     /// `/metrics`, on its own (private) address when configured.
     metrics: Option<(TcpListener, Router)>,
+    /// The connections open now, capped per client and in all.
+    open: crate::connections::Open,
 }
 
 /// Stops a running server as SIGTERM does: no new connections, requests in flight
@@ -109,6 +111,10 @@ impl Application {
         let counted = std::sync::Arc::new(metrics::Metrics::default());
         let gates = crate::pacing::Gates::default();
         let health = std::sync::Arc::new(Health::default());
+        let open = crate::connections::Open::new(
+            settings.connection_caps,
+            settings.trusted_proxies.clone().into(),
+        );
         let routes = route_list();
         let router = Router::new()
             .route("/healthz", {
@@ -168,17 +174,19 @@ impl Application {
         let metrics = match settings.metrics_address {
             Some(address) => Some((
                 TcpListener::bind(address).await?,
-                metrics::router(state.clone(), counted, gates, health),
+                metrics::router(state.clone(), counted, gates, health, open.clone()),
             )),
             None => None,
         };
 
+        let open_files = crate::connections::raise_open_files();
         let listener = TcpListener::bind(settings.address).await?;
         tracing::info!(
             address = %listener.local_addr()?,
             database = ?db.kind(),
             exams = imported,
             instance = %settings.instance,
+            open_files,
             "listening on {}",
             settings.base_url
         );
@@ -189,6 +197,7 @@ impl Application {
             grace: settings.shutdown_grace,
             stop: tokio::sync::watch::channel(false).0,
             metrics,
+            open,
         })
     }
 
@@ -224,7 +233,7 @@ impl Application {
         let metrics = self.metrics.map(|(listener, router)| {
             tokio::spawn(async move { axum::serve(listener, router).await })
         });
-        let served = serve(self.listener, self.router, self.stop, self.grace).await;
+        let served = serve(self.listener, self.router, self.open, self.stop, self.grace).await;
         reminders.abort();
         mails.abort();
         scans.abort();
@@ -310,37 +319,76 @@ async fn deliver_mails(state: AppState) {
 }
 
 /// Serves until stopped (SIGTERM, Ctrl-C or [`Stop`]): then no new connection is taken,
-/// requests in flight have `grace` to finish, and whatever is left is cut.
+/// requests in flight have `grace` to finish, and whatever is left is cut. Each
+/// connection must send its request heads within [`connections::HEAD_WITHIN`]
+/// (hyper's timer), and holds a place among the open ones ([`connections::Open`]).
 async fn serve(
     listener: TcpListener,
     router: Router,
+    open: crate::connections::Open,
     stop: tokio::sync::watch::Sender<bool>,
     grace: std::time::Duration,
 ) -> std::io::Result<()> {
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto, graceful::GracefulShutdown},
+    };
+    use tower::Service;
+
     let mut stopped = stop.subscribe();
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
-    let mut draining = stopped.clone();
-    // The peer address feeds the per-address login limit.
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(crate::connections::HEAD_WITHIN);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    // The peer address feeds the per-address limits (`ConnectInfo`).
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let mut stopping = std::pin::pin!(async move {
         let _ = stopped.wait_for(|s| *s).await;
-        tracing::info!(
-            grace_seconds = grace.as_secs(),
-            "shutting down: finishing requests in flight"
-        );
     });
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of files, or a connection reset before it was taken: go on.
+                Err(error) => {
+                    tracing::warn!(%error, "connection not accepted");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopping => break,
+        };
+        let Some(ticket) = open.admit(peer.ip()) else {
+            // Past a cap: closed at once, before a byte is read.
+            drop(stream);
+            continue;
+        };
+        let Ok(service) = make_service.call(peer).await;
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ticket = ticket;
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutting down: finishing requests in flight"
+    );
     tokio::select! {
-        result = served => result,
-        _ = async {
-            let _ = draining.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => {
+        () = graceful.shutdown() => Ok(()),
+        () = tokio::time::sleep(grace) => {
             tracing::warn!("shutdown grace over: requests still in flight are cut");
             Ok(())
         }
@@ -363,9 +411,6 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }
 
-/// Ready when the database answers and the store takes a file.
-/// Whether this server can serve (its database answers, its store takes a file), and
-/// which server it is (`X-Instance`).
 /// What `/healthz` knows of the store: checking it writes and deletes an object, so it
 /// is checked at most every [`Health::STORE_EVERY`], once for all the requests that
 /// ask meanwhile; anyone may call `/healthz`, and it must not be a way to write.

@@ -282,14 +282,23 @@ async fn a_flood_is_answered_at_the_door_before_any_database_work() {
                 .send()
         });
         let answers = futures_util::future::join_all(posts).await;
+        // Past 128 connections from one client, a connection is closed before a byte
+        // is read: turned away at the door too.
+        let closed = answers.iter().filter(|r| r.is_err()).count();
         let flooded: Vec<_> = answers
             .iter()
-            .map(|r| r.as_ref().unwrap())
+            .filter_map(|r| r.as_ref().ok())
             .filter(|r| r.status() == 429)
             .collect();
         // 100 at once pass the gate (its burst); the rest, sent within the same
         // instant, are turned away.
-        assert!(flooded.len() >= 100, "{}: {}", app.label, flooded.len());
+        assert!(
+            flooded.len() + closed >= 100,
+            "{}: {} + {closed}",
+            app.label,
+            flooded.len()
+        );
+        assert!(!flooded.is_empty(), "{}", app.label);
         for r in flooded {
             // Told apart from a limit's 429 by its code.
             assert_eq!(r.headers()["x-refus"], "afflux", "{}", app.label);

@@ -1,0 +1,201 @@
+//! Connections on the deadline night: a request head must arrive within
+//! [`HEAD_WITHIN`] (a connection that sends half a head, or stays idle between
+//! requests, is closed then), and open connections are capped per client and in all,
+//! so a patient attacker holding sockets open cannot use up the server's files.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+/// A request head (or the next one on a kept-alive connection) arrives within this.
+pub const HEAD_WITHIN: Duration = Duration::from_secs(10);
+
+/// How many connections one client, and everyone, may hold open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    pub per_client: usize,
+    pub total: usize,
+}
+
+impl Default for Caps {
+    /// A browser opens 6 per site; a household or an office behind one address, a few
+    /// dozen. The total stays under the open-file limit the server asks for.
+    fn default() -> Self {
+        Self {
+            per_client: 128,
+            total: 8192,
+        }
+    }
+}
+
+/// The connections open now, by client.
+#[derive(Clone)]
+pub struct Open {
+    caps: Caps,
+    /// Peers that are the site's own proxies: their connections carry many clients.
+    proxies: Arc<[services::clients::IpNet]>,
+    table: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
+}
+
+/// One open connection, counted until dropped.
+pub struct Ticket {
+    open: Open,
+    client: Option<IpAddr>,
+}
+
+impl Open {
+    pub fn new(caps: Caps, proxies: Arc<[services::clients::IpNet]>) -> Self {
+        Self {
+            caps,
+            proxies,
+            table: Arc::default(),
+        }
+    }
+
+    /// IPv6 clients by their /64 (one household), as the limits count them.
+    fn client(&self, peer: IpAddr) -> Option<IpAddr> {
+        if self.proxies.iter().any(|p| p.contains(&peer)) {
+            return None;
+        }
+        Some(match peer {
+            IpAddr::V6(v6) => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::from(octets)
+            }
+            v4 => v4,
+        })
+    }
+
+    /// A place for a connection from `peer`, or `None` past a cap (it is closed).
+    pub fn admit(&self, peer: IpAddr) -> Option<Ticket> {
+        let client = self.client(peer);
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, by_client) = &mut *table;
+        if *total >= self.caps.total {
+            return None;
+        }
+        if let Some(client) = client {
+            let count = by_client.entry(client).or_default();
+            if *count >= self.caps.per_client {
+                return None;
+            }
+            *count += 1;
+        }
+        *total += 1;
+        Some(Ticket {
+            open: self.clone(),
+            client,
+        })
+    }
+
+    /// Open connections now: in all, and of the busiest client.
+    pub fn load(&self) -> (usize, usize) {
+        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        (table.0, table.1.values().copied().max().unwrap_or(0))
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut table = self.open.table.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, by_client) = &mut *table;
+        *total = total.saturating_sub(1);
+        if let Some(client) = self.client
+            && let Some(count) = by_client.get_mut(&client)
+        {
+            *count -= 1;
+            if *count == 0 {
+                by_client.remove(&client);
+            }
+        }
+    }
+}
+
+/// Raises the process's open-file limit to its hard limit (where allowed), so the
+/// total cap, not the system's default of 1,024, is what bounds connections. Returns
+/// the limit in force.
+pub fn raise_open_files() -> u64 {
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+        limit.rlim_cur
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_and_everyone_are_capped_and_places_come_back() {
+        let open = Open::new(
+            Caps {
+                per_client: 2,
+                total: 3,
+            },
+            Arc::from(vec![]),
+        );
+        let a: IpAddr = "203.0.113.1".parse().unwrap();
+        let b: IpAddr = "203.0.113.2".parse().unwrap();
+        let (one, two) = (open.admit(a).unwrap(), open.admit(a).unwrap());
+        assert!(open.admit(a).is_none(), "a third from one client");
+        let three = open.admit(b).unwrap();
+        assert!(
+            open.admit("203.0.113.3".parse().unwrap()).is_none(),
+            "past the total"
+        );
+        drop(one);
+        assert!(open.admit(a).is_some());
+        drop((two, three));
+        // One household's IPv6 addresses are one client.
+        let open = Open::new(
+            Caps {
+                per_client: 1,
+                total: 10,
+            },
+            Arc::from(vec![]),
+        );
+        let _first = open.admit("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        assert!(
+            open.admit("2001:db8:1:2:ffff::9".parse().unwrap())
+                .is_none()
+        );
+        assert!(open.admit("2001:db8:1:3::1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn the_site_s_own_proxies_are_not_capped_as_one_client() {
+        let proxy: services::clients::IpNet = "10.0.0.0/8".parse().unwrap();
+        let open = Open::new(
+            Caps {
+                per_client: 1,
+                total: 10,
+            },
+            Arc::from(vec![proxy]),
+        );
+        let from_proxy: Vec<_> = (0..5)
+            .map(|_| open.admit("10.1.2.3".parse().unwrap()))
+            .collect();
+        assert!(from_proxy.iter().all(Option::is_some));
+        assert_eq!(open.load().0, 5);
+    }
+}
