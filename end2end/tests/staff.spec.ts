@@ -90,8 +90,11 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   const zip = staff.waitForEvent("download");
   await staff.getByRole("link", { name: "Télécharger tous les fichiers (ZIP)" }).click();
   expect((await zip).suggestedFilename()).toBe(`dossier-${number}.zip`);
+  // The preview's frame fetches the file; the log is written before it is served.
+  const looked = staff.waitForResponse((r) => /\/service\/fichiers\/[^/?]+$/.test(new URL(r.url()).pathname) && r.status() === 200);
   await staff.getByRole("link", { name: "Voir « Licence.pdf »" }).click();
   await expect(staff.locator("#apercu iframe")).toHaveAttribute("title", "Aperçu de Licence.pdf");
+  await looked;
   // Every look and download is in the dossier's log.
   await staff.reload();
   await expect(staff.locator("table.audit")).toContainText("fichier consulté : Licence.pdf");
