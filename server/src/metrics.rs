@@ -106,6 +106,7 @@ async fn render(
     }
 
     let (reading, waiting, fast) = gates.load();
+    let (connections, busiest) = open.load();
     for (name, help, value) in [
         (
             "concours_uploads_reading",
@@ -121,6 +122,16 @@ async fn render(
             "concours_uploads_fast",
             "Fast upload bodies holding a read permit.",
             fast,
+        ),
+        (
+            "concours_connections_open",
+            "Connections open now.",
+            connections,
+        ),
+        (
+            "concours_connections_busiest_client",
+            "Connections open now by the client holding the most.",
+            busiest,
         ),
     ] {
         family(&mut out, name, "gauge", help);
@@ -150,22 +161,6 @@ async fn render(
         "concours_storage_errors_total {}",
         state.storage.errors()
     );
-    let (connections, busiest) = open.load();
-    for (name, help, value) in [
-        (
-            "concours_connections_open",
-            "Connections open now.",
-            connections,
-        ),
-        (
-            "concours_connections_busiest_client",
-            "Connections open now by the client holding the most.",
-            busiest,
-        ),
-    ] {
-        family(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {value}");
-    }
     family(
         &mut out,
         "concours_store_health_checks_total",

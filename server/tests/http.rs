@@ -253,6 +253,12 @@ async fn operators_read_metrics_on_their_own_address_only() {
             );
         }
         assert!(text.contains("concours_mails_waiting "), "{text}");
+        // The test client's kept-alive connection to the public address at least.
+        let open = text
+            .lines()
+            .find_map(|l| l.strip_prefix("concours_connections_open "))
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(open.is_some_and(|n| n >= 1), "{text}");
         // Only /metrics there.
         let other = app.client.get(format!("{metrics}/")).send().await.unwrap();
         assert_eq!(other.status(), 404);
