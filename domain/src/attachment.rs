@@ -146,6 +146,9 @@ fn upload_message(code: &str) -> Option<&'static str> {
             "Deux fichiers de votre dossier sont déjà en cours d'envoi : attendez qu'ils soient enregistrés, puis déposez celui-ci."
         }
         "occupe" => crate::BUSY_MESSAGE,
+        "envois-ici" => {
+            "Plusieurs envois partent déjà de votre connexion : attendez qu'ils soient enregistrés, puis déposez celui-ci."
+        }
         "introuvable" => "Cette pièce ou ce fichier n'existe pas dans votre dossier.",
         "verrouille" => "Votre dossier n'accepte plus de modification pour cette pièce.",
         "erreur" => "Le fichier n'a pas pu être enregistré : réessayez dans quelques instants.",
@@ -160,6 +163,8 @@ pub mod upload_code {
     pub const TOO_SLOW: &str = "lent";
     pub const TWO_AT_ONCE: &str = "deux-envois";
     pub const BUSY: &str = "occupe";
+    /// The client (an address) already has its bodies being read.
+    pub const MANY_HERE: &str = "envois-ici";
     pub const NOT_FOUND: &str = "introuvable";
     pub const LOCKED: &str = "verrouille";
     pub const FAILED: &str = "erreur";
@@ -786,6 +791,7 @@ mod tests {
             upload_code::TOO_SLOW,
             upload_code::BUSY,
             upload_code::TWO_AT_ONCE,
+            upload_code::MANY_HERE,
         ] {
             assert!(refusal_message(code, &[], 0, 0).is_some(), "{code}");
         }

@@ -57,6 +57,9 @@ pub struct Settings {
     /// 8192): open connections one client (an address, an IPv6 /64; not the site's
     /// own proxies), and everyone, may hold; past them a new one is closed at once.
     pub connection_caps: crate::connections::Caps,
+    /// `APP_UPLOAD_SLOTS` (default 16 per core): upload bodies this server reads at
+    /// once; past them a new body takes the slowest one's slot, or waits.
+    pub upload_slots: usize,
     /// `APP_METRICS_ADDRESS`: where `/metrics` is served (a private interface); unset,
     /// nowhere. Never on the public address.
     pub metrics_address: Option<SocketAddr>,
@@ -218,6 +221,7 @@ impl Settings {
             per_client: count("APP_CONNECTIONS_PER_CLIENT", default_caps.per_client)?,
             total: count("APP_CONNECTIONS", default_caps.total)?,
         };
+        let upload_slots = count("APP_UPLOAD_SLOTS", crate::pacing::Gates::default_slots())?;
         let metrics_address = match lookup("APP_METRICS_ADDRESS") {
             Some(text) => Some(text.parse().map_err(|_| ConfigError::Invalid {
                 name: "APP_METRICS_ADDRESS",
@@ -266,6 +270,7 @@ impl Settings {
             test_now,
             shutdown_grace,
             connection_caps,
+            upload_slots,
             metrics_address,
             trusted_proxies,
             mail_dir: lookup("APP_MAIL_DIR")

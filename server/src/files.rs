@@ -18,7 +18,7 @@ use axum::{
 use domain::attachment::{self, UploadError, upload_code};
 use services::{attachments, attachments::AttachmentError, dossiers::Dossier};
 
-use crate::pacing::{self, Cut, CutFlag, DossierSlot, Gates};
+use crate::pacing::{self, BodyGate, Cut, CutFlag, Gates, Refused};
 
 /// Above any pièce's limit (50 Mo at most) plus the multipart envelope; each pièce's own
 /// limit is enforced while streaming.
@@ -154,11 +154,11 @@ async fn upload(
         Ok(d) => d,
         Err(response) => return response,
     };
-    let _gate = match body_gate(&gates, &dossier).await {
+    let gate = match body_gate(&state, &gates, &dossier, &parts, BODY_LIMIT as u64).await {
         Ok(gate) => gate,
         Err(refusal) => return refusal.answer(json, &back),
     };
-    let (body, cut) = paced_body(&gates, body);
+    let (body, cut) = paced_body(&gates, &gate, body);
     let body = Body::from_stream(body);
     let refused = |refusal: Refusal| match cut.get() {
         // The parser only saw an error: the pacing knows why.
@@ -224,33 +224,42 @@ async fn upload(
     refused(Refusal::of(StatusCode::BAD_REQUEST, upload_code::NO_FILE))
 }
 
-/// What an upload body holds while it is read: see [`body_gate`].
-pub(crate) type Gate = (DossierSlot, tokio::sync::OwnedSemaphorePermit);
-
-/// Taken before a byte of an upload body is read: a place among the dossier's uploads
-/// (a third at once waits for nothing and holds nothing), then a reading slot (how
-/// many bodies are read at all is bounded, and a request that waits too long for one
-/// hears « busy », never silence).
-pub(crate) async fn body_gate(gates: &Gates, dossier: &Dossier) -> Result<Gate, Refusal> {
-    let Some(slot) = gates.dossier_slot(&dossier.id) else {
-        return Err(Refusal::of(
-            StatusCode::TOO_MANY_REQUESTS,
-            upload_code::TWO_AT_ONCE,
-        ));
-    };
-    let Some(reading) = gates.reading_slot(pacing::NIGHT.permit_wait).await else {
-        return Err(Refusal::of(
-            StatusCode::SERVICE_UNAVAILABLE,
-            upload_code::BUSY,
-        ));
-    };
-    Ok((slot, reading))
+/// Taken before a byte of an upload body is read (see `pacing::Gates::body`): a place
+/// among the dossier's and the client's bodies, then a reading slot. A request past
+/// the dossier's or the client's bodies waits for nothing and holds nothing; one that
+/// gets no slot in time hears « busy », never silence.
+pub(crate) async fn body_gate(
+    state: &AppState,
+    gates: &Gates,
+    dossier: &Dossier,
+    parts: &axum::http::request::Parts,
+    largest: u64,
+) -> Result<BodyGate, Refusal> {
+    let client = app::session::client_of(&parts.headers, &parts.extensions, &state.trusted_proxies);
+    // What the body announces buys it time to be read; without it, the most it may be.
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(largest)
+        .min(largest);
+    gates
+        .body(&pacing::NIGHT, &dossier.id, &client, announced)
+        .await
+        .map_err(|refused| match refused {
+            Refused::Dossier => {
+                Refusal::of(StatusCode::TOO_MANY_REQUESTS, upload_code::TWO_AT_ONCE)
+            }
+            Refused::Client => Refusal::of(StatusCode::TOO_MANY_REQUESTS, upload_code::MANY_HERE),
+            Refused::Busy => Refusal::of(StatusCode::SERVICE_UNAVAILABLE, upload_code::BUSY),
+        })
 }
 
-/// An upload body read at the deadline night's pace, and the flag that says why it
-/// was cut, if it was.
+/// An upload body read at the deadline night's pace, for as long as its gate allows,
+/// and the flag that says why it was cut, if it was.
 pub(crate) fn paced_body(
     gates: &Gates,
+    gate: &BodyGate,
     body: Body,
 ) -> (
     impl futures_util::Stream<Item = Result<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>>
@@ -264,6 +273,7 @@ pub(crate) fn paced_body(
         body.into_data_stream(),
         pacing::NIGHT,
         gates.read_permits(),
+        (gate.progress(), gate.hold()),
         cut.clone(),
     );
     (Box::pin(stream), cut)

@@ -123,12 +123,12 @@ async fn written(
     let Some(gates) = request.extensions().get::<Gates>().cloned() else {
         return failed();
     };
-    let _gate = match files::body_gate(&gates, dossier).await {
+    let (parts, body) = request.into_parts();
+    let gate = match files::body_gate(state, &gates, dossier, &parts, BODY_LIMIT as u64).await {
         Ok(gate) => gate,
         Err(refusal) => return refusal.answer(false, back),
     };
-    let (parts, body) = request.into_parts();
-    let (body, cut) = files::paced_body(&gates, body);
+    let (body, cut) = files::paced_body(&gates, &gate, body);
     let request = Request::from_parts(parts, Body::from_stream(body));
     let interrupted = || match cut.get() {
         Some(why) => files::cut_short(why).answer(false, back),

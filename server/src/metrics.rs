@@ -105,23 +105,23 @@ async fn render(
         );
     }
 
-    let (reading, waiting, fast) = gates.load();
+    let uploads = gates.load();
     let (connections, busiest) = open.load();
     for (name, help, value) in [
         (
             "concours_uploads_reading",
             "Upload bodies being read now.",
-            reading,
+            uploads.reading,
         ),
         (
             "concours_uploads_waiting",
             "Uploads waiting for a reading slot.",
-            waiting,
+            uploads.waiting,
         ),
         (
             "concours_uploads_fast",
             "Fast upload bodies holding a read permit.",
-            fast,
+            uploads.fast,
         ),
         (
             "concours_connections_open",
@@ -137,6 +137,13 @@ async fn render(
         family(&mut out, name, "gauge", help);
         let _ = writeln!(out, "{name} {value}");
     }
+    family(
+        &mut out,
+        "concours_uploads_evicted_total",
+        "counter",
+        "Slow upload bodies that gave their reading slot to a new one.",
+    );
+    let _ = writeln!(out, "concours_uploads_evicted_total {}", uploads.evicted);
     let (logins, others) = state.passwords.waiting();
     family(
         &mut out,

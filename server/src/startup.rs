@@ -109,7 +109,7 @@ impl Application {
             }),
         };
         let counted = std::sync::Arc::new(metrics::Metrics::default());
-        let gates = crate::pacing::Gates::default();
+        let gates = crate::pacing::Gates::with_slots(settings.upload_slots);
         let health = std::sync::Arc::new(Health::default());
         let open = crate::connections::Open::new(
             settings.connection_caps,

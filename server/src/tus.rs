@@ -275,11 +275,11 @@ async fn append(
         Ok(d) => d,
         Err(response) => return response,
     };
-    let gate = match files::body_gate(&gates, &dossier).await {
+    let gate = match files::body_gate(&state, &gates, &dossier, &parts, MAX_PATCH).await {
         Ok(gate) => gate,
         Err(refusal) => return refusal.answer(true, ""),
     };
-    let (body, cut) = files::paced_body(&gates, body);
+    let (body, cut) = files::paced_body(&gates, &gate, body);
     // A task of its own: a phone whose connection drops once its last byte is sent
     // (a tunnel, at 23:58) must not cancel the file's making half-way, which would
     // leave it unfinished and claimed for minutes. It keeps the gate while it runs.

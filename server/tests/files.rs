@@ -178,10 +178,11 @@ async fn delete_is_for_the_owner_and_a_cross_site_upload_is_refused() {
 }
 
 /// An upload that announces 100 000 bytes and sends the start of a PDF, then one byte
-/// every 300 ms: what a hostile or stalled client does to hold a reading slot.
+/// every 300 ms: what a hostile or stalled client does to hold a reading slot. From
+/// 127.0.0.3, another client than the honest candidate's.
 async fn trickle(app: &common::TestApp, cookie: &str) -> TcpStream {
     let address = app.address.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).await.unwrap();
+    let mut stream = connect_from(app, [127, 0, 0, 3]).await;
     let head = "--x\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"lent.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n";
     let request = format!(
         "POST /espace/pieces/diplome/fichiers HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {}\r\nAccept: application/json\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n{head}",
@@ -248,8 +249,8 @@ async fn trickling_uploads_do_not_hold_up_another_candidates_upload() {
     honest_upload("un.pdf").await;
     drop(streams);
 
-    // Twelve from six candidates, two each: all twelve are being read at once (more
-    // than the site's reading slots), and the honest upload still goes through.
+    // Twelve from six candidates on one address, two each: eight are read (one client's
+    // most), four are turned away at once, and the honest upload still goes through.
     let mut streams = Vec::new();
     for who in 0..6u8 {
         let cookie =
@@ -266,7 +267,13 @@ async fn trickling_uploads_do_not_hold_up_another_candidates_upload() {
     // Answered while all twelve were still being read, not after them.
     assert!(!trickling.is_finished());
     let (_streams, answers) = trickling.await.unwrap();
-    assert!(answers.iter().all(|a| a.is_empty()), "{answers:?}");
+    let turned_away = answers.iter().filter(|a| a.contains(" 429 ")).count();
+    assert_eq!(turned_away, 4, "{answers:?}");
+    assert_eq!(
+        answers.iter().filter(|a| a.is_empty()).count(),
+        8,
+        "{answers:?}"
+    );
 }
 
 #[tokio::test]
@@ -380,4 +387,162 @@ async fn a_store_that_does_not_answer_is_told_kindly_and_keeps_nothing() {
         let page = app.page(&cookie, "/espace/pieces/piece-identite").await;
         assert!(!page.contains("cni.pdf"), "{}", app.label);
     }
+}
+
+/// A connection to the test server from `from`, an address of the loopback network:
+/// another client, as the limits count them.
+async fn connect_from(app: &common::TestApp, from: [u8; 4]) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(from), 0).into())
+        .unwrap();
+    let address = app.address.trim_start_matches("http://").parse().unwrap();
+    socket.connect(address).await.unwrap()
+}
+
+/// The head of a multipart upload of `size` bytes (the envelope included) to `piece`.
+fn upload_head(app: &common::TestApp, cookie: &str, piece: &str, size: usize) -> String {
+    let address = app.address.trim_start_matches("http://");
+    format!(
+        "POST /espace/pieces/{piece}/fichiers HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {}\r\nAccept: application/json\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {size}\r\n\r\n",
+        app.address
+    )
+}
+
+const PART_HEAD: &str = "--x\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"photo.pdf\"\r\nContent-Type: application/pdf\r\n\r\n";
+const PART_END: &str = "\r\n--x--\r\n";
+
+/// The status line of the answer on `stream`, if one came within `wait`.
+async fn answer(stream: &mut TcpStream, wait: Duration) -> Option<String> {
+    let mut buffer = [0u8; 512];
+    match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
+        Ok(Ok(n)) => Some(
+            String::from_utf8_lossy(&buffer[..n])
+                .lines()
+                .next()
+                .unwrap_or("closed")
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_patient_attack_from_many_dossiers_gives_its_slots_to_candidates() {
+    // Eight reading slots, so that two dozen trickles are more than the server reads.
+    let app = common::spawn_app_with(
+        services::testing::sqlite().await,
+        &[("APP_UPLOAD_SLOTS", "8")],
+    )
+    .await;
+    let honest = login(&app).await;
+
+    // A phone at 50 Ko/s sends a 1 Mo scan from an address of its own (a PDF whose
+    // comment lines make it that heavy): 20 s, through the whole attack.
+    let phone = {
+        let cookie = common::candidate_session(&app, "Telephone").await;
+        let mut file = b"%PDF-1.7\n".to_vec();
+        while file.len() < 1_000_000 {
+            file.extend_from_slice(b"% une ligne de commentaire pour le poids du scan\n");
+        }
+        file.extend_from_slice(&pdf()[9..]);
+        let body = [PART_HEAD.as_bytes(), &file, PART_END.as_bytes()].concat();
+        let head = upload_head(&app, &cookie, "diplome", body.len());
+        let mut stream = connect_from(&app, [127, 0, 0, 5]).await;
+        tokio::spawn(async move {
+            let started = Instant::now();
+            stream.write_all(head.as_bytes()).await.unwrap();
+            for chunk in body.chunks(5_000) {
+                stream.write_all(chunk).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let status = answer(&mut stream, Duration::from_secs(30)).await;
+            (status, started.elapsed())
+        })
+    };
+
+    // Two dozen bodies announcing 5 Mo, two per dossier from twelve dossiers on three
+    // addresses, each sending 400 bytes every 300 ms (1.3 Ko/s, above the floor of
+    // 1 Ko/s): whichever the server answers is opened again at once, for 40 s, longer
+    // than the floor's window of 30 s.
+    let mut attackers = Vec::new();
+    for n in 0..12u8 {
+        let cookie =
+            common::candidate_session(&app, &format!("Patient{}", (b'a' + n) as char)).await;
+        for _ in 0..2 {
+            attackers.push((cookie.clone(), [127, 0, 0, 2 + n % 3]));
+        }
+    }
+    let size = 5_000_000;
+    let open = |(cookie, from): &(String, [u8; 4])| {
+        let (app, cookie, from) = (&app, cookie.clone(), *from);
+        async move {
+            let mut stream = connect_from(app, from).await;
+            let head = upload_head(app, &cookie, "diplome", size);
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(PART_HEAD.as_bytes()).await.unwrap();
+            stream.write_all(b"%PDF-1.7\n").await.unwrap();
+            stream
+        }
+    };
+    let mut streams = Vec::new();
+    for attacker in &attackers {
+        streams.push(open(attacker).await);
+    }
+    let started = Instant::now();
+    let mut answered = Vec::new();
+    let mut stored_in = Vec::new();
+    while started.elapsed() < Duration::from_secs(40) {
+        for (stream, attacker) in streams.iter_mut().zip(&attackers) {
+            let _ = stream.write_all(&[b' '; 400]).await;
+            if let Some(status) = answer(stream, Duration::from_millis(1)).await {
+                answered.push(status);
+                *stream = open(attacker).await;
+            }
+        }
+        // Past the floor's window, another candidate uploads every few seconds.
+        if started.elapsed() > Duration::from_secs(32) && stored_in.len() < 3 {
+            let asked = Instant::now();
+            let response = upload(&app, &honest, "piece-identite", "carte.pdf", pdf(), true);
+            let response = tokio::time::timeout(Duration::from_secs(10), response)
+                .await
+                .expect("the honest upload was held up for 10 s");
+            assert_eq!(response.status(), 201);
+            stored_in.push(asked.elapsed());
+            let id = response.json::<serde_json::Value>().await.unwrap()["id"].clone();
+            let deleted = app
+                .client
+                .post(format!(
+                    "{}/espace/fichiers/{}/supprimer",
+                    app.address,
+                    id.as_str().unwrap()
+                ))
+                .header("cookie", &honest)
+                .header("origin", &app.address)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .unwrap();
+            assert!(deleted.status().is_success(), "{}", deleted.status());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Each honest upload was stored within 2 s, taking a trickle's slot.
+    assert_eq!(stored_in.len(), 3);
+    assert!(
+        stored_in.iter().all(|took| *took < Duration::from_secs(2)),
+        "{stored_in:?}"
+    );
+    assert!(
+        answered.iter().filter(|a| a.contains(" 503 ")).count() >= 3,
+        "{answered:?}"
+    );
+    // The phone's scan was stored whole.
+    let (status, took) = phone.await.unwrap();
+    assert_eq!(
+        status.as_deref(),
+        Some("HTTP/1.1 201 Created"),
+        "after {took:?}"
+    );
+    drop(streams);
 }

@@ -52,6 +52,20 @@ pub fn client_key<'a>(
     key(client)
 }
 
+/// The network a client key belongs to: its IPv6 /48 (one site: a household, a
+/// company, or an attacker's whole allocation of 65,536 /64s), or the IPv4 address
+/// itself. Shares of what is scarce are counted by it, so many /64s cost an attacker
+/// nothing there either.
+pub fn network_of(client_key: &str) -> String {
+    match client_key.parse::<ipnet::Ipv6Net>() {
+        Ok(net) => ipnet::Ipv6Net::new(net.addr(), 48)
+            .expect("48 is a valid prefix")
+            .trunc()
+            .to_string(),
+        Err(_) => client_key.to_string(),
+    }
+}
+
 /// An entry is an address, possibly with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`).
 fn parse_entry(entry: &str) -> Option<IpAddr> {
     if let Ok(ip) = entry.parse::<IpAddr>() {
@@ -86,6 +100,17 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_network_is_an_ipv6_slash_48_or_an_ipv4_address() {
+        let key = client_key(ip("2001:db8:1:2:3:4:5:6"), std::iter::empty(), &[]);
+        assert_eq!(key, "2001:db8:1:2::/64");
+        assert_eq!(network_of(&key), "2001:db8:1::/48");
+        let other = client_key(ip("2001:db8:1:ff00::1"), std::iter::empty(), &[]);
+        assert_eq!(network_of(&other), network_of(&key));
+        assert_eq!(network_of("198.51.100.7"), "198.51.100.7");
+        assert_eq!(network_of("unknown"), "unknown");
     }
 
     #[test]
