@@ -52,6 +52,12 @@ if [ "${1:-}" = test ]; then
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q clamav-daemon
   fi
+  # qpdf, a real PDF reader: the PDF checks' tests ask its opinion of hostile files.
+  if ! command -v qpdf >/dev/null; then
+    say "installing Debian's qpdf"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qpdf
+  fi
   if ! command -v chromium >/dev/null; then
     say "installing Debian's Chromium"
     as_root apt-get update -q

@@ -16,6 +16,7 @@ pub mod french;
 pub mod instruction;
 pub mod jpeg;
 pub mod pdf;
+pub mod pdf_scan;
 pub mod picture;
 pub mod registration;
 pub mod text;

@@ -483,7 +483,22 @@ async fn keep(
     hasher: &mut Sha256,
     pending: &mut crate::storage::PendingFile,
 ) -> Result<u64, AttachmentError> {
-    let bytes = &bytes[..whole.feed(bytes, kind)];
+    let kept = if kind == Some(FileKind::Jpeg) || bytes.is_empty() {
+        whole.feed(bytes, kind)
+    } else {
+        // A PDF's checks may inflate its object streams: on a blocking thread, so a
+        // hostile file never holds an async worker other requests need.
+        let (mut owned, chunk) = (std::mem::take(whole), bytes.to_vec());
+        let (owned, kept) = tokio::task::spawn_blocking(move || {
+            let kept = owned.feed(&chunk, kind);
+            (owned, kept)
+        })
+        .await
+        .map_err(|e| AttachmentError::Interrupted(e.to_string()))?;
+        *whole = owned;
+        kept
+    };
+    let bytes = &bytes[..kept];
     hasher.update(bytes);
     pending.write(bytes).await?;
     Ok(bytes.len() as u64)

@@ -387,7 +387,8 @@ async fn past_clamd_s_limits_a_file_is_erreur_d_analyse_whatever_clamd_answers()
     };
     // Both scan 1 Mo of a file (MaxFileSize); the virus is past it.
     let mut hidden = pdf(b"", 1536 * 1024);
-    let end = hidden.len() - 30;
+    // At the end of the stream's data.
+    let end = hidden.len() - b"\nendstream\nendobj\nstartxref\n0\n%%EOF\n".len();
     hidden.splice(end..end, EICAR.iter().copied());
     let bytes = || -> services::storage::ByteStream {
         Box::pin(stream::iter([Ok(Bytes::from(hidden.clone()))]))

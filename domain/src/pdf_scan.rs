@@ -1,0 +1,878 @@
+//! Watches a PDF go by, chunk by chunk, without keeping it: whether it declares an
+//! encryption dictionary, an action that launches a program, embedded files or
+//! JavaScript, and whether it ends like a PDF (`%%EOF` in its last bytes).
+//!
+//! Two readings run side by side:
+//! - every byte of the file is looked through for the tokens, names' `#xx` escapes
+//!   decoded first (`/Encr#79pt` is `/Encrypt`);
+//! - the file's structure, between streams, is read as a PDF reader lexes it (strings,
+//!   comments, names, dictionaries), to find each stream's dictionary. An object
+//!   stream (`/Type /ObjStm`, or `/First`) keeps dictionaries compressed, an action
+//!   among them: its Flate data is inflated and looked through too. Other streams
+//!   (pages, pictures, fonts) hold no object and are skipped to their `endstream`.
+//!
+//! It fails closed: when a check cannot be completed (an object stream under another
+//! filter than Flate, or with a predictor, or whose data does not inflate; an inflate
+//! ratio past [`MAX_RATIO`] or a total past [`INFLATE_CAP`]; a stream dictionary over
+//! [`DICT_MAX`] or missing; a name whose `#` escape is not two hex digits; more
+//! `/ObjStm` names in the file than object streams found in its structure, or an
+//! `endobj` inside a stream's data, which both mean an object the structure reading
+//! did not see), the file is [`UploadError::Unverifiable`], never accepted.
+
+use miniz_oxide::{
+    DataFormat, MZError, MZFlush, MZStatus,
+    inflate::stream::{InflateState, inflate},
+};
+
+use crate::attachment::UploadError;
+
+/// What a PDF that passes declares: staff are warned, and it is never shown inline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PdfFindings {
+    pub javascript: bool,
+}
+
+const TAIL: usize = 1024;
+const ENCRYPT: usize = 0;
+const LAUNCH: usize = 1;
+const EMBEDDED: usize = 2;
+const JAVASCRIPT: usize = 3;
+const OBJECT_STREAM: usize = 4;
+const TOKENS: [&[u8]; 5] = [
+    b"/Encrypt",
+    b"/Launch",
+    b"/EmbeddedFile",
+    b"/JavaScript",
+    b"/ObjStm",
+];
+const LONGEST: usize = 13;
+/// Inflated bytes looked through per file at most: a small file that inflates to
+/// gigabytes (a « zip bomb ») is unverifiable past this, not accepted.
+pub const INFLATE_CAP: u64 = 64 * 1024 * 1024;
+/// An object stream inflating more than this many times its size (past its first
+/// 64 KiB) is no producer's: dictionaries compress 5 to 20 times.
+pub const MAX_RATIO: u64 = 100;
+const RATIO_FROM: u64 = 64 * 1024;
+/// A stream dictionary longer than this (names decoded, strings left out) is not read.
+pub const DICT_MAX: usize = 64 * 1024;
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    memchr::memmem::find_iter(haystack, needle).count()
+}
+
+/// Finds the tokens in a run of bytes given chunk by chunk: `#xx` escapes decoded first
+/// (`/Encr#79pt` is `/Encrypt`), tokens cut between chunks still found.
+#[derive(Default)]
+struct Tokens {
+    /// The last decoded bytes, so tokens split across chunks are still found.
+    seam: Vec<u8>,
+    /// A `#` escape cut by the chunk's end: `#`, or `#` and one hex digit.
+    escape: Vec<u8>,
+    /// How many `/ObjStm` names went by.
+    object_streams: usize,
+}
+
+impl Tokens {
+    /// Decodes `#xx` escapes, carrying one cut by the chunk's end to the next chunk.
+    fn decode<'a>(&mut self, chunk: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        if self.escape.is_empty() && !chunk.contains(&b'#') {
+            return std::borrow::Cow::Borrowed(chunk);
+        }
+        let mut out = Vec::with_capacity(chunk.len() + 2);
+        for &b in chunk {
+            match self.escape.as_slice() {
+                [] if b == b'#' => self.escape.push(b),
+                [] => out.push(b),
+                [_] if hex(b).is_some() => self.escape.push(b),
+                [_, high] if hex(b).is_some() => {
+                    out.push(hex(*high).unwrap_or(0) * 16 + hex(b).unwrap_or(0));
+                    self.escape.clear();
+                }
+                _ => {
+                    out.append(&mut self.escape);
+                    if b == b'#' {
+                        self.escape.push(b);
+                    } else {
+                        out.push(b);
+                    }
+                }
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    fn feed(&mut self, chunk: &[u8], found: &mut [bool; TOKENS.len()]) {
+        let decoded = self.decode(chunk);
+        let head = &decoded[..decoded.len().min(LONGEST - 1)];
+        let mut seam = std::mem::take(&mut self.seam);
+        let carried = seam.len();
+        seam.extend_from_slice(head);
+        for (found, token) in found.iter_mut().zip(TOKENS) {
+            *found = *found || contains(&seam, token) || contains(&decoded, token);
+        }
+        // Counted once each: in the chunk, or across the seam (starting in the carried
+        // bytes, ending in the chunk's).
+        let name = TOKENS[OBJECT_STREAM];
+        self.object_streams += count(&decoded, name)
+            + memchr::memmem::find_iter(&seam, name)
+                .filter(|at| *at < carried && at + name.len() > carried)
+                .count();
+        // The seam keeps the last bytes decoded, for the next chunk.
+        if decoded.len() >= LONGEST - 1 {
+            seam.clear();
+            seam.extend_from_slice(&decoded[decoded.len() - (LONGEST - 1)..]);
+        } else {
+            let excess = seam.len().saturating_sub(LONGEST - 1);
+            seam.drain(..excess);
+        }
+        self.seam = seam;
+    }
+}
+
+/// Where the lexer is within a token.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Mode {
+    #[default]
+    Normal,
+    Comment,
+    /// A literal string: its parentheses' depth, and whether a backslash came last.
+    Literal {
+        depth: u32,
+        escaped: bool,
+    },
+    Hex,
+    /// A name: a `#` escape's digits read so far (`None`: no escape open).
+    Name {
+        escape: Option<(u8, Option<u8>)>,
+    },
+    /// After `<`: `<<` or a hex string.
+    Less,
+    /// After `>`: `>>`, or a stray `>`.
+    Greater,
+}
+
+/// Reads PDF syntax as a reader lexes it, to find the dictionary of each stream.
+#[derive(Default)]
+struct Lexer {
+    mode: Mode,
+    /// Dictionary nesting.
+    depth: u32,
+    /// The top-level dictionary being read: tokens separated by spaces, names decoded,
+    /// strings as `()` and `<>`; and whether it ran past [`DICT_MAX`].
+    dict: Vec<u8>,
+    overflow: bool,
+    /// The last top-level dictionary, while only the keyword `stream` may follow it.
+    last: Option<(Vec<u8>, bool)>,
+    /// A keyword or number being read (its first bytes).
+    word: Vec<u8>,
+    /// A name with a `#` not followed by two hex digits.
+    bad_name: bool,
+}
+
+/// What the lexer met.
+enum Met {
+    /// The keyword `stream`, ended by the byte at this index (not consumed), after
+    /// this dictionary (`None`: none right before it) and whether it was cut.
+    Stream(usize, Option<(Vec<u8>, bool)>),
+}
+
+impl Lexer {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.depth == 0 {
+            return;
+        }
+        if self.dict.len() + bytes.len() > DICT_MAX {
+            self.overflow = true;
+        } else {
+            self.dict.extend_from_slice(bytes);
+        }
+    }
+
+    /// A keyword or number ends: `stream` is reported, anything else ends the wait
+    /// for one after a dictionary.
+    fn end_word(&mut self) -> bool {
+        if self.word.is_empty() {
+            return false;
+        }
+        let stream = self.depth == 0 && self.word == b"stream";
+        self.word.clear();
+        if !stream && self.depth == 0 {
+            self.last = None;
+        }
+        self.push(b" ");
+        stream
+    }
+
+    /// Something other than a keyword at the top level: no stream can follow the
+    /// last dictionary now.
+    fn other(&mut self) {
+        if self.depth == 0 {
+            self.last = None;
+        }
+    }
+
+    /// Reads `bytes` until the keyword `stream`, if it comes.
+    fn read(&mut self, bytes: &[u8]) -> Option<Met> {
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match self.mode {
+                Mode::Comment => {
+                    if b == b'\r' || b == b'\n' {
+                        self.mode = Mode::Normal;
+                    }
+                }
+                Mode::Literal { depth, escaped } => {
+                    self.mode = match (escaped, b) {
+                        (true, _) => Mode::Literal {
+                            depth,
+                            escaped: false,
+                        },
+                        (false, b'\\') => Mode::Literal {
+                            depth,
+                            escaped: true,
+                        },
+                        (false, b'(') => Mode::Literal {
+                            depth: depth + 1,
+                            escaped: false,
+                        },
+                        (false, b')') if depth == 1 => {
+                            self.push(b"() ");
+                            Mode::Normal
+                        }
+                        (false, b')') => Mode::Literal {
+                            depth: depth - 1,
+                            escaped: false,
+                        },
+                        _ => Mode::Literal { depth, escaped },
+                    };
+                }
+                Mode::Hex => {
+                    if b == b'>' {
+                        self.push(b"<> ");
+                        self.mode = Mode::Normal;
+                    }
+                }
+                Mode::Less => {
+                    if b == b'<' {
+                        self.depth += 1;
+                        if self.depth == 1 {
+                            self.dict.clear();
+                            self.overflow = false;
+                            self.last = None;
+                        }
+                        self.push(b"<< ");
+                        self.mode = Mode::Normal;
+                    } else {
+                        self.other();
+                        self.mode = Mode::Hex;
+                        continue; // this byte is the hex string's
+                    }
+                }
+                Mode::Greater => {
+                    self.mode = Mode::Normal;
+                    if b == b'>' {
+                        if self.depth > 0 {
+                            self.push(b">> ");
+                            self.depth -= 1;
+                            if self.depth == 0 {
+                                let dict = std::mem::take(&mut self.dict);
+                                self.last = Some((dict, self.overflow));
+                            }
+                        }
+                    } else {
+                        continue; // a stray `>`: this byte is read afresh
+                    }
+                }
+                Mode::Name { escape } => {
+                    if is_delimiter(b) || is_space(b) {
+                        if escape.is_some() {
+                            self.bad_name = true;
+                        }
+                        self.push(b" ");
+                        self.mode = Mode::Normal;
+                        continue; // this byte ends the name and is read afresh
+                    }
+                    self.mode = match escape {
+                        None if b == b'#' => Mode::Name {
+                            escape: Some((0, None)),
+                        },
+                        None => {
+                            self.push(&[b]);
+                            Mode::Name { escape: None }
+                        }
+                        Some((_, None)) => match hex(b) {
+                            Some(high) => Mode::Name {
+                                escape: Some((high, Some(0))),
+                            },
+                            None => {
+                                self.bad_name = true;
+                                Mode::Name { escape: None }
+                            }
+                        },
+                        Some((high, Some(_))) => match hex(b) {
+                            Some(low) => {
+                                self.push(&[high * 16 + low]);
+                                Mode::Name { escape: None }
+                            }
+                            None => {
+                                self.bad_name = true;
+                                Mode::Name { escape: None }
+                            }
+                        },
+                    };
+                }
+                Mode::Normal => {
+                    if (is_space(b) || is_delimiter(b)) && self.end_word() {
+                        return Some(Met::Stream(i, self.last.take()));
+                    }
+                    match b {
+                        b'%' => self.mode = Mode::Comment,
+                        b'(' => {
+                            self.other();
+                            self.mode = Mode::Literal {
+                                depth: 1,
+                                escaped: false,
+                            };
+                        }
+                        b'<' => self.mode = Mode::Less,
+                        b'>' => self.mode = Mode::Greater,
+                        b'/' => {
+                            self.other();
+                            self.push(b"/");
+                            self.mode = Mode::Name { escape: None };
+                        }
+                        b'[' | b']' | b'{' | b'}' => {
+                            self.other();
+                            self.push(&[b, b' ']);
+                        }
+                        b')' => {}
+                        _ if is_space(b) => {}
+                        _ => {
+                            if self.word.len() < 16 {
+                                self.word.push(b);
+                            }
+                            self.push(&[b]);
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b'\0' | b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
+}
+
+fn is_delimiter(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
+}
+
+/// How a stream's data is read, from its dictionary.
+enum Data {
+    /// Skipped to its `endstream`.
+    Skip,
+    /// An object stream compressed with Flate: inflated and looked through.
+    Objects,
+}
+
+/// Reads a stream's dictionary (as [`Lexer`] keeps it); `Err` when the check cannot
+/// be completed.
+fn stream_data(dict: Option<(Vec<u8>, bool)>) -> Result<Data, &'static str> {
+    let Some((dict, overflow)) = dict else {
+        return Err("a stream without a dictionary");
+    };
+    if overflow {
+        return Err("a stream dictionary too long to read");
+    }
+    let tokens: Vec<&[u8]> = dict
+        .split(|b| is_space(*b))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let objects = tokens.iter().any(|t| *t == b"/ObjStm" || *t == b"/First");
+    if !objects {
+        return Ok(Data::Skip);
+    }
+    // The stream's own keys (depth 1); readers take `/F` and `/DP` for `/Filter` and
+    // `/DecodeParms` too.
+    let mut filters: Vec<&[u8]> = Vec::new();
+    let mut depth = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = tokens[i];
+        match token {
+            b"<<" => depth += 1,
+            b">>" => depth -= 1,
+            b"/DecodeParms" | b"/DP" if depth == 1 => {
+                return Err("an object stream with a predictor");
+            }
+            b"/Filter" | b"/F" if depth == 1 => match tokens.get(i + 1) {
+                Some(name) if name.starts_with(b"/") => {
+                    filters.push(name);
+                    i += 1;
+                }
+                Some(open) if *open == b"[" => {
+                    i += 2;
+                    while let Some(name) = tokens.get(i).filter(|t| t.starts_with(b"/")) {
+                        filters.push(name);
+                        i += 1;
+                    }
+                    if tokens.get(i) != Some(&&b"]"[..]) {
+                        return Err("an object stream's filters not read");
+                    }
+                }
+                _ => return Err("an object stream's filter not given directly"),
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    match filters.as_slice() {
+        // Uncompressed: its bytes are the file's, already looked through.
+        [] => Ok(Data::Skip),
+        [b"/FlateDecode"] => Ok(Data::Objects),
+        _ => Err("an object stream under another filter than Flate"),
+    }
+}
+
+/// Where the scan stands against the file's streams.
+enum Within {
+    /// Between objects: the lexer reads.
+    Structure,
+    /// Right after `stream`: its end of line is skipped (`\r` seen: `cr`).
+    LineEnd { cr: bool, data: Data },
+    /// In a stream's data, to its `endstream`; the last bytes, for one cut in two.
+    Data { seam: Vec<u8> },
+    /// In an object stream's Flate data.
+    Objects {
+        state: Box<InflateState>,
+        tokens: Tokens,
+        lexer: Lexer,
+        read: u64,
+        made: u64,
+    },
+}
+
+pub struct PdfScan {
+    /// The last raw bytes seen, for the end marker.
+    tail: Vec<u8>,
+    /// The file's own bytes, looked through for the tokens.
+    raw: Tokens,
+    lexer: Lexer,
+    within: Within,
+    /// Object streams found in the structure, named `/ObjStm`.
+    object_streams: usize,
+    inflated: u64,
+    found: [bool; TOKENS.len()],
+    /// Why the check could not be completed, if it could not.
+    unverifiable: Option<&'static str>,
+}
+
+impl Default for PdfScan {
+    fn default() -> Self {
+        Self {
+            tail: Vec::new(),
+            raw: Tokens::default(),
+            lexer: Lexer::default(),
+            within: Within::Structure,
+            object_streams: 0,
+            inflated: 0,
+            found: [false; TOKENS.len()],
+            unverifiable: None,
+        }
+    }
+}
+
+impl PdfScan {
+    /// Reads a chunk: tokens are looked for in its decoded bytes (and across the seam
+    /// with the previous chunk), its structure read, its object streams inflated.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.raw.feed(chunk, &mut self.found);
+        if chunk.len() >= TAIL {
+            self.tail.clear();
+            self.tail.extend_from_slice(&chunk[chunk.len() - TAIL..]);
+        } else {
+            self.tail.extend_from_slice(chunk);
+            let excess = self.tail.len().saturating_sub(TAIL);
+            self.tail.drain(..excess);
+        }
+        let mut rest = chunk;
+        while !rest.is_empty() && self.unverifiable.is_none() {
+            match self.step(rest) {
+                Ok(used) => rest = &rest[used..],
+                Err(why) => self.unverifiable = Some(why),
+            }
+        }
+    }
+
+    /// Reads the start of `bytes` in the current place; returns how many were used.
+    fn step(&mut self, bytes: &[u8]) -> Result<usize, &'static str> {
+        match &mut self.within {
+            Within::Structure => {
+                let met = self.lexer.read(bytes);
+                if self.lexer.bad_name {
+                    return Err("a name whose escape is not two hex digits");
+                }
+                let Some(Met::Stream(at, dict)) = met else {
+                    return Ok(bytes.len());
+                };
+                let named = dict
+                    .as_ref()
+                    .is_some_and(|(d, _)| d.split(|b| is_space(*b)).any(|t| t == b"/ObjStm"));
+                let data = stream_data(dict)?;
+                self.object_streams += usize::from(named);
+                self.within = Within::LineEnd { cr: false, data };
+                Ok(at)
+            }
+            Within::LineEnd { cr, data } => {
+                let used = match (bytes[0], *cr) {
+                    (b'\r', false) => {
+                        *cr = true;
+                        return Ok(1);
+                    }
+                    (b'\n', _) => 1,
+                    _ => 0,
+                };
+                self.within = match data {
+                    Data::Skip => Within::Data { seam: Vec::new() },
+                    Data::Objects => Within::Objects {
+                        state: InflateState::new_boxed(DataFormat::Zlib),
+                        tokens: Tokens::default(),
+                        lexer: Lexer::default(),
+                        read: 0,
+                        made: 0,
+                    },
+                };
+                Ok(used)
+            }
+            Within::Data { seam } => {
+                // `endstream` (or, a misread, `endobj`) in the seam and this chunk's head.
+                let mut joined = std::mem::take(seam);
+                let carried = joined.len();
+                joined.extend_from_slice(&bytes[..bytes.len().min(9)]);
+                let end = memchr::memmem::find(&joined, b"endstream")
+                    .map(|at| (at + 9).saturating_sub(carried))
+                    .or_else(|| memchr::memmem::find(bytes, b"endstream").map(|at| at + 9));
+                let object = memchr::memmem::find(&joined, b"endobj")
+                    .map(|at| (at + 6).saturating_sub(carried))
+                    .or_else(|| memchr::memmem::find(bytes, b"endobj").map(|at| at + 6));
+                match (end, object) {
+                    (_, Some(object)) if end.is_none_or(|end| object < end) => {
+                        Err("an object inside a stream's data")
+                    }
+                    (Some(end), _) => {
+                        self.within = Within::Structure;
+                        Ok(end)
+                    }
+                    _ => {
+                        joined.extend_from_slice(&bytes[bytes.len().min(9)..]);
+                        let keep = joined.len().saturating_sub(8);
+                        joined.drain(..keep);
+                        *seam = joined;
+                        Ok(bytes.len())
+                    }
+                }
+            }
+            Within::Objects {
+                state,
+                tokens,
+                lexer,
+                read,
+                made,
+            } => {
+                let mut out = [0u8; 16 * 1024];
+                let result = inflate(state, bytes, &mut out, MZFlush::None);
+                let inflated = &out[..result.bytes_written];
+                tokens.feed(inflated, &mut self.found);
+                // Only its names matter here: a `stream` keyword in it is read past.
+                let mut unread = inflated;
+                while let Some(Met::Stream(at, _)) = lexer.read(unread) {
+                    unread = &unread[at..];
+                }
+                *read += result.bytes_consumed as u64;
+                *made += result.bytes_written as u64;
+                self.inflated += result.bytes_written as u64;
+                if lexer.bad_name {
+                    return Err("a name whose escape is not two hex digits");
+                }
+                if *made > RATIO_FROM && *made > MAX_RATIO * *read {
+                    return Err("an object stream inflating past the ratio");
+                }
+                if self.inflated > INFLATE_CAP {
+                    return Err("object streams inflating past the cap");
+                }
+                match result.status {
+                    Ok(MZStatus::StreamEnd) => {
+                        self.within = Within::Data { seam: Vec::new() };
+                        Ok(result.bytes_consumed)
+                    }
+                    Ok(MZStatus::Ok) if result.bytes_consumed + result.bytes_written > 0 => {
+                        Ok(result.bytes_consumed)
+                    }
+                    // Every byte taken and more wanted: the next chunk goes on.
+                    Ok(_) | Err(MZError::Buf) if result.bytes_consumed == bytes.len() => {
+                        Ok(bytes.len())
+                    }
+                    _ => Err("an object stream that does not inflate"),
+                }
+            }
+        }
+    }
+
+    pub fn finish(self, name: &str) -> Result<PdfFindings, UploadError> {
+        let name = name.to_string();
+        if self.found[ENCRYPT] {
+            return Err(UploadError::Encrypted { name });
+        }
+        if self.found[LAUNCH] || self.found[EMBEDDED] {
+            return Err(UploadError::Active { name });
+        }
+        if !contains(&self.tail, b"%%EOF") {
+            return Err(UploadError::Corrupt { name });
+        }
+        let unverifiable = self.unverifiable.or(match self.within {
+            Within::Objects { .. } => Some("an object stream cut short"),
+            _ if self.raw.object_streams > self.object_streams => {
+                Some("an object stream outside the structure read")
+            }
+            _ => None,
+        });
+        if unverifiable.is_some() {
+            return Err(UploadError::Unverifiable { name });
+        }
+        Ok(PdfFindings {
+            javascript: self.found[JAVASCRIPT],
+        })
+    }
+
+    /// Why the check could not be completed, for tests and logs.
+    pub fn unverifiable(&self) -> Option<&'static str> {
+        self.unverifiable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(parts: &[&[u8]]) -> Result<PdfFindings, UploadError> {
+        let mut scan = PdfScan::default();
+        for part in parts {
+            scan.feed(part);
+        }
+        scan.finish("x.pdf")
+    }
+
+    #[test]
+    fn escaped_names_are_read_as_what_they_spell() {
+        let end: &[u8] = b"\n%%EOF\n";
+        assert!(matches!(
+            scan(&[b"%PDF-1.7\n<< /Encr#79pt 5 0 R >>", end]),
+            Err(UploadError::Encrypted { .. })
+        ));
+        // The escape cut between two chunks.
+        assert!(matches!(
+            scan(&[b"%PDF-1.7\n<< /Encr#7", b"9pt 5 0 R >>", end]),
+            Err(UploadError::Encrypted { .. })
+        ));
+        assert!(matches!(
+            scan(&[b"%PDF-1.7\n<< /S /#4Cau#6ech /F (cmd.exe) >>", end]),
+            Err(UploadError::Active { .. })
+        ));
+        assert!(matches!(
+            scan(&[b"%PDF-1.7\n<< /EmbeddedFiles 3 0 R >>", end]),
+            Err(UploadError::Active { .. })
+        ));
+        assert_eq!(
+            scan(&[b"%PDF-1.7\n<< /S /Java#53cript /JS (app.alert(1)) >>", end]),
+            Ok(PdfFindings { javascript: true })
+        );
+        // A `#` that is no escape stays as it is.
+        assert_eq!(
+            scan(&[b"%PDF-1.7\n(page #1, 100#)", b"#", end]),
+            Ok(PdfFindings::default())
+        );
+    }
+
+    /// A PDF whose object stream (Flate) holds `hidden`, cut where the network likes.
+    fn compressed(hidden: &[u8]) -> Vec<u8> {
+        let mut objects = b"1 0 2 30 ".to_vec();
+        objects.extend_from_slice(b"<< /Type /Catalog >> << ");
+        // Enough repeated text that the stream is really compressed, not stored.
+        objects.extend(b"/Kids [3 0 R] ".repeat(40));
+        objects.extend_from_slice(hidden);
+        objects.extend_from_slice(b" >>");
+        let data = miniz_oxide::deflate::compress_to_vec_zlib(&objects, 6);
+        let mut pdf =
+            b"%PDF-1.7\n5 0 obj\n<< /Type /ObjStm /N 2 /First 9 /Filter /FlateDecode /Length "
+                .to_vec();
+        pdf.extend_from_slice(format!("{} >>\nstream\r\n", data.len()).as_bytes());
+        pdf.extend_from_slice(&data);
+        pdf.extend_from_slice(b"\r\nendstream\nendobj\nstartxref\n0\n%%EOF\n");
+        pdf
+    }
+
+    #[test]
+    fn what_hides_in_a_compressed_object_stream_is_seen_wherever_the_file_is_cut() {
+        let launch = compressed(b"/S /Launch /F (cmd.exe)");
+        let script = compressed(b"/S /JavaScript /JS (app.alert(1))");
+        let plain = compressed(b"/Type /Page");
+        // Nothing of it shows in the file's own bytes.
+        assert!(!contains(&launch, b"/Launch") && !contains(&script, b"/JavaScript"));
+        for cut in 0..launch.len() {
+            assert!(
+                matches!(
+                    scan(&[&launch[..cut], &launch[cut..]]),
+                    Err(UploadError::Active { .. })
+                ),
+                "cut at {cut}"
+            );
+        }
+        for cut in (0..script.len()).step_by(3) {
+            assert_eq!(
+                scan(&[&script[..cut], &script[cut..]]),
+                Ok(PdfFindings { javascript: true }),
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(scan(&[plain.as_slice()]), Ok(PdfFindings::default()));
+        // Streams that are not Flate (a scanned page's JPEG) are not inflated.
+        let image = b"%PDF-1.7\n6 0 obj\n<< /Filter /DCTDecode /Length 4 >>\nstream\n\xFF\xD8\xFF\xD9\nendstream\nendobj\n%%EOF\n";
+        assert_eq!(scan(&[&image[..]]), Ok(PdfFindings::default()));
+    }
+
+    #[test]
+    fn pdf_scan_finds_encryption_across_chunks() {
+        let mut scan = PdfScan::default();
+        scan.feed(b"%PDF-1.7\n1 0 obj << /Enc");
+        scan.feed(b"rypt 5 0 R >>\n%%EOF\n");
+        assert!(matches!(
+            scan.finish("x.pdf"),
+            Err(UploadError::Encrypted { .. })
+        ));
+        let mut scan = PdfScan::default();
+        scan.feed(b"%PDF-1.7\n");
+        scan.feed(&vec![b'x'; 5000]);
+        scan.feed(b"\nstartxref\n123\n%%EOF\n");
+        assert_eq!(scan.finish("x.pdf"), Ok(PdfFindings::default()));
+        let mut truncated = PdfScan::default();
+        truncated.feed(b"%PDF-1.7\n1 0 obj");
+        assert!(matches!(
+            truncated.finish("x.pdf"),
+            Err(UploadError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn strings_and_comments_do_not_fool_the_structure_reading() {
+        // `>> stream` inside a string, `stream` in a comment: the dictionary goes on,
+        // and the object stream it declares is still inflated.
+        let data =
+            miniz_oxide::deflate::compress_to_vec_zlib(&b"1 0 << /S /Launch >> ".repeat(20), 6);
+        let mut pdf = b"%PDF-1.7\n5 0 obj\n<< /Title (a >> stream\n\\) b) % stream\n/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode >>\nstream\n".to_vec();
+        pdf.extend_from_slice(&data);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+        assert!(!contains(&pdf, b"/Launch"));
+        for cut in 0..pdf.len() {
+            assert!(
+                matches!(
+                    scan(&[&pdf[..cut], &pdf[cut..]]),
+                    Err(UploadError::Active { .. })
+                ),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_object_inside_a_streams_data_or_a_stray_object_stream_name_is_unverifiable() {
+        let inside = b"%PDF-1.7\n1 0 obj\n<< /Length 5 0 R >>\nstream\nxx\nendobj\n2 0 obj\n<< >>\nendstream\nendobj\n%%EOF\n";
+        assert!(matches!(
+            scan(&[inside]),
+            Err(UploadError::Unverifiable { .. })
+        ));
+        let stray = b"%PDF-1.7\n1 0 obj\n<< /Length 5 0 R >>\nstream\n<< /Type /ObjStm >>\nendstream\nendobj\n%%EOF\n";
+        assert!(matches!(
+            scan(&[stray]),
+            Err(UploadError::Unverifiable { .. })
+        ));
+        let fine = b"%PDF-1.7\n1 0 obj\n<< /Length 5 0 R >>\nstream\nBT (Bonjour) Tj ET\nendstream\nendobj\n%%EOF\n";
+        assert_eq!(scan(&[fine]), Ok(PdfFindings::default()));
+    }
+
+    #[test]
+    fn an_object_stream_inflating_past_the_ratio_is_unverifiable() {
+        let data = miniz_oxide::deflate::compress_to_vec_zlib(&[b' '; 1 << 20], 9);
+        assert!(data.len() * (MAX_RATIO as usize) < 1 << 20);
+        let mut pdf =
+            b"%PDF-1.7\n5 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode >>\nstream\n"
+                .to_vec();
+        pdf.extend_from_slice(&data);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+        assert!(matches!(
+            scan(&[&pdf]),
+            Err(UploadError::Unverifiable { .. })
+        ));
+    }
+
+    proptest::proptest! {
+        /// However the network cuts a PDF, an encryption dictionary is found, and a
+        /// clean file passes.
+        #[test]
+        fn pdf_scan_does_not_depend_on_chunks(at in 0usize..3000, mut cuts in proptest::collection::vec(0usize..3100, 0..40)) {
+            let mut body = b"%PDF-1.7\n".to_vec();
+            body.extend(std::iter::repeat_n(b'x', 3000));
+            body.extend(b"\nstartxref\n0\n%%EOF\n");
+            let mut encrypted = body.clone();
+            encrypted.splice(at..at, b"/Encrypt 5 0 R".iter().copied());
+            cuts.sort();
+            for (data, want_encrypted) in [(body, false), (encrypted, true)] {
+                let mut scan = PdfScan::default();
+                let mut from = 0;
+                for &cut in cuts.iter().chain([data.len()].iter()) {
+                    let cut = cut.clamp(from, data.len());
+                    scan.feed(&data[from..cut]);
+                    from = cut;
+                }
+                let result = scan.finish("x.pdf");
+                proptest::prop_assert_eq!(matches!(result, Err(UploadError::Encrypted { .. })), want_encrypted);
+                if !want_encrypted {
+                    proptest::prop_assert_eq!(result, Ok(PdfFindings::default()));
+                }
+            }
+        }
+
+        #[test]
+        fn chunking_does_not_change_the_pdf_verdict(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+            cut in 0usize..3000,
+            encrypt in proptest::bool::ANY,
+        ) {
+            let mut file = b"%PDF-1.7\n".to_vec();
+            file.extend(&body);
+            if encrypt { file.extend(b"/Encrypt 3 0 R"); }
+            file.extend(b"\n%%EOF\n");
+            let cut = cut.min(file.len());
+            let mut whole = PdfScan::default();
+            whole.feed(&file);
+            let mut split = PdfScan::default();
+            split.feed(&file[..cut]);
+            split.feed(&file[cut..]);
+            proptest::prop_assert_eq!(whole.finish("f"), split.finish("f"));
+        }
+    }
+}
