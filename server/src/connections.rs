@@ -37,13 +37,17 @@ pub struct Open {
     caps: Caps,
     /// Peers that are the site's own proxies: their connections carry many clients.
     proxies: Arc<[services::clients::IpNet]>,
-    table: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
+    table: Arc<Mutex<(usize, HashMap<Network, usize>)>>,
 }
+
+/// A client (an IPv4 address, an IPv6 /64), or a wider network of clients (an IPv6
+/// /56 or /48): the address, its prefix length.
+type Network = (IpAddr, u8);
 
 /// One open connection, counted until dropped.
 pub struct Ticket {
     open: Open,
-    client: Option<IpAddr>,
+    counted: Vec<Network>,
 }
 
 impl Open {
@@ -55,61 +59,70 @@ impl Open {
         }
     }
 
-    /// IPv6 clients by their /64 (one household), as the limits count them.
-    fn client(&self, peer: IpAddr) -> Option<IpAddr> {
+    /// What a connection from `peer` counts against, and each one's cap in times the
+    /// client's: an IPv4 address (1×); an IPv6 /64 (one household, 1×), its /56 (4×)
+    /// and its /48 (16×), as the limits count them. Nothing for the site's proxies.
+    fn networks(&self, peer: IpAddr) -> Vec<(Network, usize)> {
         if self.proxies.iter().any(|p| p.contains(&peer)) {
-            return None;
+            return Vec::new();
         }
-        Some(match peer {
-            IpAddr::V6(v6) => {
-                let mut octets = v6.octets();
-                octets[8..].fill(0);
-                IpAddr::from(octets)
-            }
-            v4 => v4,
-        })
+        match peer {
+            IpAddr::V6(v6) => [(64u8, 1usize), (56, 4), (48, 16)]
+                .into_iter()
+                .map(|(prefix, times)| {
+                    let net = services::clients::IpNet::new(IpAddr::V6(v6), prefix)
+                        .expect("a valid prefix")
+                        .trunc();
+                    ((net.addr(), prefix), times)
+                })
+                .collect(),
+            v4 => vec![((v4, 32), 1)],
+        }
     }
 
     /// A place for a connection from `peer`, or `None` past a cap (it is closed).
     pub fn admit(&self, peer: IpAddr) -> Option<Ticket> {
-        let client = self.client(peer);
+        let networks = self.networks(peer);
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        let (total, by_client) = &mut *table;
+        let (total, counts) = &mut *table;
         if *total >= self.caps.total {
             return None;
         }
-        if let Some(client) = client {
-            let count = by_client.entry(client).or_default();
-            if *count >= self.caps.per_client {
-                return None;
-            }
-            *count += 1;
+        let full = networks.iter().any(|(network, times)| {
+            counts.get(network).copied().unwrap_or(0) >= self.caps.per_client * times
+        });
+        if full {
+            return None;
+        }
+        for (network, _) in &networks {
+            *counts.entry(*network).or_default() += 1;
         }
         *total += 1;
         Some(Ticket {
             open: self.clone(),
-            client,
+            counted: networks.into_iter().map(|(network, _)| network).collect(),
         })
     }
 
     /// Open connections now: in all, and of the busiest client.
     pub fn load(&self) -> (usize, usize) {
         let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        (table.0, table.1.values().copied().max().unwrap_or(0))
+        let clients = table.1.iter().filter(|((_, prefix), _)| *prefix >= 64);
+        (table.0, clients.map(|(_, n)| *n).max().unwrap_or(0))
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut table = self.open.table.lock().unwrap_or_else(|e| e.into_inner());
-        let (total, by_client) = &mut *table;
+        let (total, counts) = &mut *table;
         *total = total.saturating_sub(1);
-        if let Some(client) = self.client
-            && let Some(count) = by_client.get_mut(&client)
-        {
-            *count -= 1;
-            if *count == 0 {
-                by_client.remove(&client);
+        for network in &self.counted {
+            if let Some(count) = counts.get_mut(network) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(network);
+                }
             }
         }
     }
@@ -180,6 +193,23 @@ mod tests {
                 .is_none()
         );
         assert!(open.admit("2001:db8:1:3::1".parse().unwrap()).is_some());
+        // The /64s of one /56 hold four times a client's cap; a /48 sixteen times.
+        let open = Open::new(
+            Caps {
+                per_client: 1,
+                total: 100,
+            },
+            Arc::from(vec![]),
+        );
+        let held: Vec<_> = (0..8)
+            .filter_map(|n| open.admit(format!("2001:db8:9:{n}::1").parse().unwrap()))
+            .collect();
+        assert_eq!(held.len(), 4);
+        let wider: Vec<_> = (1..40)
+            .filter_map(|n| open.admit(format!("2001:db8:9:{:x}::1", n * 256).parse().unwrap()))
+            .collect();
+        assert_eq!(held.len() + wider.len(), 16);
+        assert!(open.admit("2001:db8:a::1".parse().unwrap()).is_some());
     }
 
     #[test]

@@ -204,6 +204,7 @@ pub fn recovery_limit(client: &str) -> throttle::Limit {
         MAX_RECOVERY_REQUESTS_PER_CLIENT,
         RECOVERY_WINDOW,
     )
+    .widened("recovery-client", client)
 }
 
 /// Whether this address may get one more recovery mail this hour (and counts it).

@@ -66,6 +66,22 @@ pub fn network_of(client_key: &str) -> String {
     }
 }
 
+/// The wider networks a client key belongs to, and how many times a client's ceiling
+/// each may reach: an IPv6 /64's /56 (a household's or a small office's 256 /64s, 4×)
+/// and /48 (a site, 16×). None for an IPv4 address: it is its own network.
+pub fn wider_networks(client_key: &str) -> Vec<(String, i64)> {
+    let Ok(net) = client_key.parse::<ipnet::Ipv6Net>() else {
+        return Vec::new();
+    };
+    [(56, 4), (48, 16)]
+        .into_iter()
+        .map(|(prefix, times)| {
+            let wider = ipnet::Ipv6Net::new(net.addr(), prefix).expect("a valid prefix");
+            (wider.trunc().to_string(), times)
+        })
+        .collect()
+}
+
 /// An entry is an address, possibly with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`).
 fn parse_entry(entry: &str) -> Option<IpAddr> {
     if let Ok(ip) = entry.parse::<IpAddr>() {
@@ -111,6 +127,14 @@ mod tests {
         assert_eq!(network_of(&other), network_of(&key));
         assert_eq!(network_of("198.51.100.7"), "198.51.100.7");
         assert_eq!(network_of("unknown"), "unknown");
+        assert_eq!(
+            wider_networks(&key),
+            [
+                ("2001:db8:1::/56".to_string(), 4),
+                ("2001:db8:1::/48".to_string(), 16)
+            ]
+        );
+        assert!(wider_networks("198.51.100.7").is_empty());
     }
 
     #[test]

@@ -25,9 +25,10 @@ pub const LONGEST_WINDOW: SignedDuration = SignedDuration::from_hours(24);
 pub const MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT: i64 = 5;
 /// Per client (a shared school or office network may hold many candidates, hence more).
 pub const MAX_LOGIN_FAILURES_PER_CLIENT: i64 = 30;
-/// Per account from anywhere: high, so that someone who knows a dossier number (it is
-/// printed on receipts) cannot lock its owner out from a few addresses; its owner,
-/// from an address that has not failed, still gets in.
+/// Per account and network (an IPv6 /48, an IPv4 address): high, and counted per
+/// network, so that someone who knows a dossier number (it is printed on receipts)
+/// cannot lock its owner out from elsewhere; its owner, from a network that has not
+/// failed, still gets in.
 pub const MAX_LOGIN_FAILURES_PER_ACCOUNT: i64 = 100;
 
 /// At most `max` attempts in `scope` within `window`.
@@ -38,6 +39,9 @@ pub struct Limit {
     pub window: SignedDuration,
     /// Counted only once the attempt [`failed`], not while it is in flight.
     pub on_failure: bool,
+    /// The same limit on the wider networks of a client (see [`Limit::widened`]):
+    /// their scopes and ceilings.
+    pub wider: Vec<(String, i64)>,
 }
 
 impl Limit {
@@ -47,7 +51,32 @@ impl Limit {
             max,
             window,
             on_failure: false,
+            wider: Vec::new(),
         }
+    }
+
+    /// Counted also on `client`'s wider networks, under `prefix`, with higher ceilings
+    /// (`clients::wider_networks`): one attacker holds a /48, 65,536 /64s, and each
+    /// /64 is a client.
+    pub fn widened(mut self, prefix: &str, client: &str) -> Self {
+        self.wider = crate::clients::wider_networks(client)
+            .into_iter()
+            .map(|(network, times)| (format!("{prefix}:{network}"), self.max * times))
+            .collect();
+        self
+    }
+
+    /// This limit and its wider ones, each a limit of its own.
+    fn each(&self) -> impl Iterator<Item = Limit> + '_ {
+        std::iter::once((self.scope.clone(), self.max))
+            .chain(self.wider.iter().cloned())
+            .map(|(scope, max)| Limit {
+                scope,
+                max,
+                window: self.window,
+                on_failure: self.on_failure,
+                wider: Vec::new(),
+            })
     }
 
     /// A coarse ceiling counted on failures only: many honest attempts in flight at once
@@ -63,6 +92,7 @@ impl Limit {
 /// The limits of one login attempt on `account` (e.g. `dossier:12-ABCD-0001`, or
 /// `staff:email`) from `client`.
 pub fn login_limits(realm: &str, account: &str, client: &str) -> [Limit; 3] {
+    let network = crate::clients::network_of(client);
     [
         Limit::new(
             format!("{realm}:{account}@{client}"),
@@ -74,9 +104,10 @@ pub fn login_limits(realm: &str, account: &str, client: &str) -> [Limit; 3] {
             MAX_LOGIN_FAILURES_PER_CLIENT,
             FAILURE_WINDOW,
         )
-        .on_failure(),
+        .on_failure()
+        .widened(&format!("{realm}-client"), client),
         Limit::new(
-            format!("{realm}:{account}"),
+            format!("{realm}-network:{account}@{network}"),
             MAX_LOGIN_FAILURES_PER_ACCOUNT,
             FAILURE_WINDOW,
         ),
@@ -100,6 +131,8 @@ pub async fn attempt(
     limits: &[Limit],
     now_ms: i64,
 ) -> Result<Result<Attempt, i64>, DbError> {
+    let limits: Vec<Limit> = limits.iter().flat_map(Limit::each).collect();
+    let limits = limits.as_slice();
     // A client already over a limit is refused on a read: hammering a closed door
     // writes nothing, so it does not hold the database's writer from honest requests.
     if let Some(retry_at) = over(db, limits, now_ms, 0).await? {
@@ -249,6 +282,7 @@ pub fn hashing_limit(client: &str) -> Limit {
         MAX_HASHES_PER_CLIENT,
         FAILURE_WINDOW,
     )
+    .widened("hash-client", client)
 }
 
 /// New préinscription drafts one client may open in an hour: a training room, a lycée
@@ -272,6 +306,7 @@ pub fn new_draft_limit(client: &str) -> Limit {
         MAX_DRAFTS_PER_CLIENT,
         HOUR,
     )
+    .widened("draft-client", client)
 }
 
 /// New dossiers from one client, in the hour and in the day.
@@ -281,12 +316,14 @@ pub fn new_dossier_limits(client: &str) -> [Limit; 2] {
             format!("dossier-client:{client}"),
             MAX_DOSSIERS_PER_CLIENT,
             HOUR,
-        ),
+        )
+        .widened("dossier-client", client),
         Limit::new(
             format!("dossier-client-day:{client}"),
             MAX_DOSSIERS_PER_CLIENT_PER_DAY,
             DAY,
-        ),
+        )
+        .widened("dossier-client-day", client),
     ]
 }
 

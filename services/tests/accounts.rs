@@ -1065,39 +1065,36 @@ async fn forty_candidates_behind_one_address_each_create_their_dossier_within_th
 }
 
 #[tokio::test]
-async fn a_dossier_takes_one_hundred_failures_from_anywhere_then_waits() {
+async fn a_dossier_takes_one_hundred_failures_from_a_network_and_its_owner_gets_in_elsewhere() {
     use services::throttle::{FAILURE_WINDOW, MAX_LOGIN_FAILURES_PER_ACCOUNT};
     for env in envs().await {
         let (_, number) = env.register("d", "Marie").await.unwrap();
-        // A patient guesser spreading over many addresses, four tries each.
+        let login = |password: &'static str, client: String| {
+            let (env, number) = (&env, number.clone());
+            async move {
+                accounts::login(
+                    &env.db,
+                    &env.passwords,
+                    &env.clock,
+                    &number,
+                    password,
+                    &client,
+                )
+                .await
+            }
+        };
+        // A patient guesser spreading over the /64s of one /48, four tries each.
         for i in 0..MAX_LOGIN_FAILURES_PER_ACCOUNT {
-            let client = format!("10.1.{}.{}", i / 4, i % 4);
-            let r = accounts::login(
-                &env.db,
-                &env.passwords,
-                &env.clock,
-                &number,
-                "devine",
-                &client,
-            )
-            .await;
+            let r = login("devine", format!("2001:db8:1:{:x}::/64", i / 4)).await;
             assert!(
                 matches!(r, Err(AccountError::Refused(Refusal::InvalidCredentials))),
                 "{}: failure {i}: {r:?}",
                 env.label
             );
         }
-        // The hundred-and-first, from an address never seen, is refused unheard, even
-        // with the right password, until the window has passed.
-        let r = accounts::login(
-            &env.db,
-            &env.passwords,
-            &env.clock,
-            &number,
-            PASSWORD,
-            "10.9.9.9",
-        )
-        .await;
+        // The hundred-and-first, from another /64 of that /48, is refused unheard, even
+        // with the right password, until the window has passed...
+        let r = login(PASSWORD, "2001:db8:1:ff::/64".into()).await;
         assert!(
             matches!(
                 r,
@@ -1106,18 +1103,54 @@ async fn a_dossier_takes_one_hundred_failures_from_anywhere_then_waits() {
             "{}: {r:?}",
             env.label
         );
+        // ...but the owner, at home on another network, gets in at once.
+        let r = login(PASSWORD, "2001:db8:2:1::/64".into()).await;
+        assert!(r.is_ok(), "{}: {r:?}", env.label);
         env.clock
             .advance(FAILURE_WINDOW + SignedDuration::from_secs(1));
-        let r = accounts::login(
-            &env.db,
-            &env.passwords,
-            &env.clock,
-            &number,
-            PASSWORD,
-            "10.9.9.9",
-        )
-        .await;
+        let r = login(PASSWORD, "2001:db8:1:ff::/64".into()).await;
         assert!(r.is_ok(), "{}: {r:?}", env.label);
+    }
+}
+
+#[tokio::test]
+async fn a_client_limit_counts_the_wider_networks_too() {
+    use services::throttle::{MAX_LOGIN_FAILURES_PER_CLIENT, attempt, login_limits};
+    let env = envs().await.remove(0);
+    let now = env.clock.now().as_millisecond();
+    // Thirty /64s of one /56, each under its own ceiling of 30 failures, 4 each: the
+    // /56's ceiling (4 × 30 = 120) holds them all back at the 121st.
+    let mut taken = 0;
+    let mut refused = None;
+    'all: for n in 0..64 {
+        for _ in 0..4 {
+            let client = format!("2001:db8:5:{n:x}::/64");
+            let account = format!("compte-{taken}");
+            match attempt(&env.db, &login_limits("dossier", &account, &client), now)
+                .await
+                .unwrap()
+            {
+                Ok(attempt) => {
+                    services::throttle::failed(&env.db, attempt, now)
+                        .await
+                        .unwrap();
+                    taken += 1;
+                }
+                Err(_) => {
+                    refused = Some(client);
+                    break 'all;
+                }
+            }
+        }
+    }
+    assert_eq!(taken, 4 * MAX_LOGIN_FAILURES_PER_CLIENT, "{refused:?}");
+    // Another /56 of the same /48 still has room; an IPv4 address is its own network.
+    for client in ["2001:db8:5:100::/64", "198.51.100.9"] {
+        let limits = login_limits("dossier", "compte-x", client);
+        assert!(
+            attempt(&env.db, &limits, now).await.unwrap().is_ok(),
+            "{client}"
+        );
     }
 }
 
