@@ -349,7 +349,7 @@ async fn dossier_sheet(State(state): State<AppState>, headers: HeaderMap) -> Res
     };
     let printout = services::printouts::dossier_sheet(&dossier, &pieces, &state.base_url);
     pdf_response(
-        printout.render().await,
+        services::printouts::kept(&state.storage, &dossier.id, "dossier", printout).await,
         &format!("dossier-inscription-{}.pdf", dossier.number),
     )
 }
@@ -362,9 +362,13 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap) -> Response 
     };
     match services::closure::receipt(&state.db, &dossier).await {
         Ok(Some(receipt)) => pdf_response(
-            services::printouts::receipt(&receipt, &state.base_url)
-                .render()
-                .await,
+            services::printouts::kept(
+                &state.storage,
+                &dossier.id,
+                "recu",
+                services::printouts::receipt(&receipt, &state.base_url),
+            )
+            .await,
             &format!("accuse-de-reception-{}.pdf", receipt.number),
         ),
         // Not closed yet: the page says when it will be there.

@@ -144,6 +144,17 @@ async fn render(
         "Slow upload bodies that gave their reading slot to a new one.",
     );
     let _ = writeln!(out, "concours_uploads_evicted_total {}", uploads.evicted);
+    family(
+        &mut out,
+        "concours_pdfs_made_total",
+        "counter",
+        "PDFs made (printouts for candidates and letters), the kept copies apart.",
+    );
+    let _ = writeln!(
+        out,
+        "concours_pdfs_made_total {}",
+        services::printouts::made()
+    );
     let (logins, others) = state.passwords.waiting();
     family(
         &mut out,

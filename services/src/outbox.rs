@@ -222,7 +222,7 @@ async fn write(
                 Some(MailFile {
                     name: format!("dossier-inscription-{}.pdf", dossier.number),
                     bytes: printouts::dossier_sheet(&dossier, &pieces, base_url)
-                        .render()
+                        .render_letter()
                         .await
                         .map_err(|e| text(&e))?,
                 })
@@ -244,7 +244,7 @@ async fn write(
     let pdf = MailFile {
         name: format!("accuse-de-reception-{}.pdf", receipt.number),
         bytes: printouts::receipt(&receipt, base_url)
-            .render()
+            .render_letter()
             .await
             .map_err(|e| text(&e))?,
     };

@@ -466,12 +466,15 @@ impl Printout {
     }
 }
 
-/// PDFs made at once on this server. Each takes a few milliseconds of CPU (2.4 ms for
-/// a receipt of 12 files, release build, measured here), on the blocking pool: a
-/// candidate who asks for the receipt again and again holds no async worker the other
-/// requests need, and at most this many cores.
+/// PDFs made at once on this server for candidates' requests. Each takes a few
+/// milliseconds of CPU (2.4 ms for a receipt of 12 files, release build, measured
+/// here), on the blocking pool, at most this many cores; and one candidate's
+/// requests are made one at a time ([`kept`]), so a candidate asking again and again
+/// holds one of them at most.
 const MAKING_AT_ONCE: usize = 2;
 static MAKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAKING_AT_ONCE);
+/// The outbox's own: a candidate's requests never delay a promised mail's PDF.
+static LETTERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 /// How long a PDF waits for its turn before the answer is « busy ».
 const MAKING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -485,6 +488,18 @@ impl Printout {
     pub async fn render(self) -> Result<Vec<u8>, Busy> {
         render_with(&MAKING, MAKING_WAIT, self).await
     }
+
+    /// The same for a letter of the outbox, on its own slot.
+    pub async fn render_letter(self) -> Result<Vec<u8>, Busy> {
+        render_with(&LETTERS, MAKING_WAIT, self).await
+    }
+
+    /// What the printout shows, as a SHA-256: the same text, the same PDF.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let shown = format!("{:?}", (&self.title, &self.issuer, &self.blocks));
+        hex::encode(Sha256::digest(shown.as_bytes()))
+    }
 }
 
 async fn render_with(
@@ -496,9 +511,68 @@ async fn render_with(
         .await
         .map_err(|_| Busy)?
         .map_err(|_| Busy)?;
-    tokio::task::spawn_blocking(move || printout.to_pdf())
+    let made = tokio::task::spawn_blocking(move || printout.to_pdf())
         .await
-        .map_err(|_| Busy)
+        .map_err(|_| Busy)?;
+    MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(made)
+}
+
+static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// PDFs made by this process since it started (for `/metrics`, and tests).
+pub fn made() -> u64 {
+    MADE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The dossiers whose PDF is being made now, each behind its own lock.
+static DOSSIERS: std::sync::Mutex<
+    std::collections::BTreeMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// `dossier_id`'s lock for making its PDFs: one at a time per dossier.
+fn dossier_lock(dossier_id: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    let mut locks = DOSSIERS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(lock) = locks.get(dossier_id).and_then(std::sync::Weak::upgrade) {
+        return lock;
+    }
+    locks.retain(|_, lock| lock.strong_count() > 0);
+    let lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+    locks.insert(dossier_id.to_string(), std::sync::Arc::downgrade(&lock));
+    lock
+}
+
+/// The PDF `kind` (`recu`, `dossier`) of a dossier for its candidate: the copy kept
+/// in the store while what it shows has not changed (an accusé de réception never
+/// does); else made, one at a time per dossier, and kept. A candidate asking for it
+/// in a loop costs a read of the store, not a PDF each time. A store that fails is
+/// no reason to refuse it: the PDF made is served all the same.
+pub async fn kept(
+    storage: &crate::storage::Storage,
+    dossier_id: &str,
+    kind: &str,
+    printout: Printout,
+) -> Result<Vec<u8>, Busy> {
+    let name = format!("{kind}-{}", printout.fingerprint());
+    if let Ok(bytes) = storage.read_printout(dossier_id, &name).await {
+        return Ok(bytes);
+    }
+    let lock = dossier_lock(dossier_id);
+    let _mine = tokio::time::timeout(MAKING_WAIT, lock.lock())
+        .await
+        .map_err(|_| Busy)?;
+    // Made meanwhile by the request ahead in line.
+    if let Ok(bytes) = storage.read_printout(dossier_id, &name).await {
+        return Ok(bytes);
+    }
+    let bytes = printout.render().await?;
+    if let Err(error) = storage
+        .keep_printout(dossier_id, (kind, &name), bytes.clone())
+        .await
+    {
+        tracing::warn!(%error, "a PDF made could not be kept");
+    }
+    Ok(bytes)
 }
 
 /// Who issues the printouts: named at the top and on every page's footer.

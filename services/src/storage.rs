@@ -45,6 +45,8 @@ pub struct Storage {
     files: Path,
     /// Where the parts of resumable uploads wait: `PREFIX/tus/UPLOAD/PART`.
     parts: Path,
+    /// The PDFs made for each dossier: `PREFIX/printouts/DOSSIER/NAME`.
+    printouts: Path,
     health: Path,
     part_size: usize,
     /// The folder, for a local store: its staging files are swept by hand.
@@ -204,6 +206,7 @@ impl Storage {
             store,
             files: prefix.clone().join("files"),
             parts: prefix.clone().join("tus"),
+            printouts: prefix.clone().join("printouts"),
             health: prefix.join("health"),
             part_size,
             local,
@@ -369,6 +372,66 @@ impl Storage {
             Err(object_store::Error::NotFound { .. }) => Ok(()),
             other => other.map_err(counted(&self.errors)),
         }
+    }
+
+    /// A PDF kept for `dossier` under `name` (see `printouts::kept`).
+    pub async fn read_printout(&self, dossier: &str, name: &str) -> io::Result<Vec<u8>> {
+        let location = self
+            .printouts
+            .clone()
+            .join(checked(dossier)?)
+            .join(checked(name)?);
+        let got = self
+            .store
+            .get(&location)
+            .await
+            .map_err(counted(&self.errors))?;
+        Ok(got.bytes().await.map_err(counted(&self.errors))?.to_vec())
+    }
+
+    /// Keeps `bytes` as `dossier`'s PDF `name`, and removes the other versions of it:
+    /// those whose name starts with `kind` (what they showed has changed).
+    pub async fn keep_printout(
+        &self,
+        dossier: &str,
+        (kind, name): (&str, &str),
+        bytes: Vec<u8>,
+    ) -> io::Result<()> {
+        let folder = self.printouts.clone().join(checked(dossier)?);
+        self.store
+            .put(
+                &folder.clone().join(checked(name)?),
+                PutPayload::from(bytes),
+            )
+            .await
+            .map_err(counted(&self.errors))?;
+        let mut listing = self.store.list(Some(&folder));
+        let mut old = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(counted(&self.errors))?;
+            if let Some(other) = meta.location.filename()
+                && other.starts_with(kind)
+                && other != name
+            {
+                old.push(meta.location.clone());
+            }
+        }
+        for location in old {
+            self.delete_at(&location).await?;
+        }
+        Ok(())
+    }
+
+    /// The names of the PDFs kept for `dossier`.
+    pub async fn printouts_of(&self, dossier: &str) -> io::Result<Vec<String>> {
+        let folder = self.printouts.clone().join(checked(dossier)?);
+        let mut listing = self.store.list(Some(&folder));
+        let mut names = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(counted(&self.errors))?;
+            names.extend(meta.location.filename().map(str::to_string));
+        }
+        Ok(names)
     }
 
     pub async fn exists(&self, key: &str) -> bool {
