@@ -510,3 +510,51 @@ async fn a_staff_download_that_cannot_be_logged_is_not_served() {
         }
     }
 }
+
+#[tokio::test]
+async fn refused_preinscriptions_show_on_the_dossier_twenty_a_page() {
+    for app in spawn_apps().await {
+        let member = staff_login(&app).await;
+        // 25 refused préinscriptions with the demo dossier's identity, as the wizard
+        // records them, a second apart; the last from one address thrice.
+        for n in 0..25i64 {
+            sqlx::query(
+                "INSERT INTO refused_duplicates (id, exam_slug, identity_key, name, email, phone, first_at, at, times)
+                 SELECT $1, exam_slug, identity_key, 'Marie Usurpée', $2, '+33600000000', $3, $4, $5
+                 FROM dossiers WHERE number = $6",
+            )
+            .bind(format!("refus-{n}"))
+            .bind(format!("autre{n}@exemple.fr"))
+            .bind(1_795_000_000_000 + n * 1000)
+            .bind(1_795_000_000_000 + n * 1000 + if n == 24 { 60_000 } else { 0 })
+            .bind(if n == 24 { 3 } else { 1 })
+            .bind(DEMO_NUMBER)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        }
+        let first = app
+            .page(&member, &format!("/service/dossiers/{DEMO_NUMBER}"))
+            .await;
+        assert_eq!(first.matches("Marie Usurpée").count(), 20, "{}", app.label);
+        assert!(first.contains("autre24@exemple.fr · +33600000000 · 3 fois, du "));
+        assert!(
+            first.contains("Page 1 sur 2 (25 adresses)"),
+            "{}",
+            app.label
+        );
+        assert!(first.contains(&format!(
+            "href=\"/service/dossiers/{DEMO_NUMBER}?doublons=2#doublons-titre\""
+        )));
+        assert!(!first.contains("autre4@exemple.fr"));
+        let second = app
+            .page(
+                &member,
+                &format!("/service/dossiers/{DEMO_NUMBER}?doublons=2"),
+            )
+            .await;
+        assert_eq!(second.matches("Marie Usurpée").count(), 5, "{}", app.label);
+        assert!(second.contains("autre0@exemple.fr · +33600000000 · le "));
+        assert!(second.contains("rel=\"prev\""));
+    }
+}

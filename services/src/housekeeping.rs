@@ -9,6 +9,8 @@ use crate::{Clock, Db, DbError, outbox, storage::Storage, throttle};
 pub const DRAFT_LIFETIME: SignedDuration = SignedDuration::from_hours(30 * 24);
 /// Sent mails are kept this long for staff to see on the dossier.
 pub const SENT_MAIL_KEPT: SignedDuration = SignedDuration::from_hours(180 * 24);
+/// A refused préinscription, as long, from its last refusal.
+pub const REFUSED_DUPLICATE_KEPT: SignedDuration = SENT_MAIL_KEPT;
 
 /// How many rows each kind lost.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -18,10 +20,12 @@ pub struct Purged {
     pub drafts: u64,
     pub attempts: u64,
     pub mails: u64,
+    pub refused_duplicates: u64,
 }
 
 /// Deletes expired sessions (candidates' and staff's), used or expired reset links,
-/// abandoned drafts, throttle rows no window sees, and old sent mails.
+/// abandoned drafts, throttle rows no window sees, old sent mails and refused
+/// préinscriptions.
 pub async fn purge(db: &Db, clock: &dyn Clock) -> Result<Purged, DbError> {
     let now = clock.now().as_millisecond();
     let run = |sql: &'static str, at: i64| async move {
@@ -47,12 +51,18 @@ pub async fn purge(db: &Db, clock: &dyn Clock) -> Result<Purged, DbError> {
     .await?;
     let attempts = throttle::purge(db, now).await?;
     let mails = outbox::purge(db, clock, SENT_MAIL_KEPT).await?;
+    let refused_duplicates = run(
+        "DELETE FROM refused_duplicates WHERE at <= $1",
+        now - REFUSED_DUPLICATE_KEPT.as_millis() as i64,
+    )
+    .await?;
     Ok(Purged {
         sessions,
         resets,
         drafts,
         attempts,
         mails,
+        refused_duplicates,
     })
 }
 

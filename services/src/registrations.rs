@@ -250,16 +250,21 @@ pub async fn save_step(
 }
 
 /// Keeps who was refused for an identity already registered on this exam, for staff
-/// to see on the existing dossier: the first one may not be who they say.
+/// to see on the existing dossier: the first one may not be who they say. One row per
+/// e-mail address, with how many times and when last.
 async fn record_refused_duplicate(
     db: &Db,
     clock: &dyn Clock,
     exam: &ExamSlug,
     registration: &Registration,
 ) -> Result<(), RegistrationError> {
+    let now = clock.now().as_millisecond();
     sqlx::query(
-        "INSERT INTO refused_duplicates (id, exam_slug, identity_key, name, email, phone, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO refused_duplicates (id, exam_slug, identity_key, name, email, phone, first_at, at, times)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)
+         ON CONFLICT (exam_slug, identity_key, email) DO UPDATE
+         SET name = excluded.name, phone = excluded.phone, at = excluded.at,
+             times = refused_duplicates.times + 1",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(exam.as_str())
@@ -267,52 +272,76 @@ async fn record_refused_duplicate(
     .bind(registration.display_name())
     .bind(registration.email.as_str())
     .bind(registration.phone.as_str())
-    .bind(clock.now().as_millisecond())
+    .bind(now)
     .execute(db.pool())
     .await?;
     tracing::warn!(exam = %exam.as_str(), "préinscription refused: identity already registered");
     Ok(())
 }
 
-/// One refused préinscription with this dossier's identity, as staff see it.
+/// Refused préinscriptions shown on one page of a dossier's.
+pub const REFUSED_DUPLICATES_PER_PAGE: i64 = 20;
+
+/// One refused préinscription with this dossier's identity, as staff see it: who, and
+/// how many times from this address, first and last.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefusedDuplicate {
     pub name: String,
     pub email: String,
     pub phone: String,
+    pub first_at: i64,
     pub at: i64,
+    pub times: i64,
 }
 
-/// The préinscriptions refused because this dossier holds their identity, oldest first.
+/// The préinscriptions refused because this dossier holds their identity, the latest
+/// first, page `page` (from 1) of [`REFUSED_DUPLICATES_PER_PAGE`]; and how many there
+/// are in all.
 pub async fn refused_duplicates(
     db: &Db,
     dossier_id: &str,
-) -> Result<Vec<RefusedDuplicate>, RegistrationError> {
-    let rows = sqlx::query(
-        "SELECT r.name, r.email, r.phone, r.at FROM refused_duplicates r
+    page: i64,
+) -> Result<(Vec<RefusedDuplicate>, i64), RegistrationError> {
+    const OF_DOSSIER: &str = "FROM refused_duplicates r
          JOIN dossiers d ON d.exam_slug = r.exam_slug AND d.identity_key = r.identity_key
-         WHERE d.id = $1 ORDER BY r.at, r.id",
-    )
+         WHERE d.id = $1";
+    let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n {OF_DOSSIER}"
+    )))
     .bind(dossier_id)
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT r.name, r.email, r.phone, r.first_at, r.at, r.times {OF_DOSSIER}
+         ORDER BY r.at DESC, r.id LIMIT $2 OFFSET $3"
+    )))
+    .bind(dossier_id)
+    .bind(REFUSED_DUPLICATES_PER_PAGE)
+    .bind((page.max(1) - 1) * REFUSED_DUPLICATES_PER_PAGE)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
+    let shown = rows
+        .iter()
         .map(|r| {
             Ok(RefusedDuplicate {
                 name: r.try_get("name")?,
                 email: r.try_get("email")?,
                 phone: r.try_get("phone")?,
+                first_at: r.try_get("first_at")?,
                 at: r.try_get("at")?,
+                times: r.try_get("times")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((shown, total))
 }
 
 /// Creates the dossier from a complete draft, deletes the draft, and emails the
 /// number. A mail failure does not undo the dossier: the page shows the number too.
 ///
-/// Counted before it is made, and given back when nothing was made: per e-mail address
+/// Counted before it is made, and given back when nothing was made (but for a refused
+/// duplicate, which stays counted): per e-mail address
 /// (5 a day: a family may share one, a stranger cannot flood someone's mailbox) and per
 /// `client` (60 an hour, 200 a day: forty candidates behind one school's or operator's
 /// address all get through on the last evening; a script does not create without
@@ -367,9 +396,14 @@ pub async fn create_dossier(
             }
         };
     let created = create_counted(db, clock, base_url, token, exam, &registration).await;
-    if created.is_err() {
-        throttle::forgive(db, by_email, &[]).await?;
-        throttle::forgive(db, by_client, &[]).await?;
+    match created {
+        // Refused as a duplicate: counted all the same, or retrying (or a script)
+        // would cost nothing.
+        Ok(_) | Err(RegistrationError::AlreadyRegistered) => {}
+        Err(_) => {
+            throttle::forgive(db, by_email, &[]).await?;
+            throttle::forgive(db, by_client, &[]).await?;
+        }
     }
     created
 }

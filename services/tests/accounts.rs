@@ -911,26 +911,72 @@ async fn recovery_mails_are_limited_per_address_and_a_used_link_ends_the_others(
 }
 
 #[tokio::test]
-async fn a_refused_duplicate_is_kept_for_staff_on_the_existing_dossier() {
+async fn a_refused_duplicate_is_kept_once_per_address_counted_and_paged() {
+    use services::throttle::MAX_DOSSIERS_PER_EMAIL_PER_DAY;
     for env in envs().await {
         let (first, _) = env.register("first", "Marie").await.unwrap();
         let (other, _) = env.register("other", "Paule").await.unwrap();
-        assert!(matches!(
-            env.register("second", "MARIE").await,
-            Err(RegistrationError::AlreadyRegistered)
-        ));
-        let seen = registrations::refused_duplicates(&env.db, &first)
+        // Tried again and again from one address: one row, counted, until the
+        // address's limit of new dossiers (the refusals count against it).
+        let mut refused = 0;
+        loop {
+            match env.register(&format!("again{refused}"), "MARIE").await {
+                Err(RegistrationError::AlreadyRegistered) => refused += 1,
+                Err(RegistrationError::TooMany(..)) => break,
+                other => panic!("{}: {other:?}", env.label),
+            }
+        }
+        // Two dossiers made with that address, then the refusals up to its limit.
+        assert_eq!(refused, MAX_DOSSIERS_PER_EMAIL_PER_DAY - 2, "{}", env.label);
+        let (seen, total) = registrations::refused_duplicates(&env.db, &first, 1)
             .await
             .unwrap();
-        assert_eq!(seen.len(), 1, "{}", env.label);
+        assert_eq!((seen.len(), total), (1, 1), "{}", env.label);
         assert_eq!(seen[0].email, "candidate@exemple.fr");
+        assert_eq!(seen[0].times, refused);
         assert!(seen[0].name.contains("MARIE") || seen[0].name.contains("Marie"));
         assert!(
-            registrations::refused_duplicates(&env.db, &other)
+            registrations::refused_duplicates(&env.db, &other, 1)
                 .await
                 .unwrap()
-                .is_empty()
+                .1
+                == 0
         );
+        // From 24 other addresses, a second apart: a row each, twenty on a page, the
+        // latest first.
+        env.clock.advance(SignedDuration::from_secs(1));
+        for n in 0..24 {
+            let email = format!("autre{n}@exemple.fr");
+            let r = env
+                .register_as(&format!("addr{n}"), "Marie", &email, CLIENT)
+                .await;
+            assert!(
+                matches!(r, Err(RegistrationError::AlreadyRegistered)),
+                "{r:?}"
+            );
+            env.clock.advance(SignedDuration::from_secs(1));
+        }
+        let (page, total) = registrations::refused_duplicates(&env.db, &first, 1)
+            .await
+            .unwrap();
+        assert_eq!((page.len(), total), (20, 25), "{}", env.label);
+        assert_eq!(page[0].email, "autre23@exemple.fr");
+        let (last, _) = registrations::refused_duplicates(&env.db, &first, 2)
+            .await
+            .unwrap();
+        assert_eq!(last.len(), 5);
+        assert_eq!(
+            last[4].email, "candidate@exemple.fr",
+            "{}: {last:?}",
+            env.label
+        );
+        // Purged with the rest, 180 days after their last refusal.
+        env.clock
+            .advance(services::housekeeping::REFUSED_DUPLICATE_KEPT + SignedDuration::from_secs(1));
+        let purged = services::housekeeping::purge(&env.db, &env.clock)
+            .await
+            .unwrap();
+        assert_eq!(purged.refused_duplicates, 25, "{}", env.label);
     }
 }
 

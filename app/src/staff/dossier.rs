@@ -110,6 +110,12 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
     let query = use_query_map();
     let number = params.read_untracked().get("number").unwrap_or_default();
     let preview = query.read_untracked().get("voir");
+    let duplicates_page: i64 = query
+        .read_untracked()
+        .get("doublons")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     view! {
         <Suspense fallback=|| ()>
             {Suspend::new(async move {
@@ -136,10 +142,17 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     Ok(letters) => letters,
                     Err(e) => return failure(e),
                 };
-                let duplicates = match services::registrations::refused_duplicates(&state.db, &d.id).await {
-                    Ok(duplicates) => duplicates,
+                let (duplicates, duplicates_total) = match services::registrations::refused_duplicates(&state.db, &d.id, duplicates_page).await {
+                    Ok(found) => found,
                     Err(e) => return failure(e),
                 };
+                let per_page = services::registrations::REFUSED_DUPLICATES_PER_PAGE;
+                let duplicates_pages = (duplicates_total + per_page - 1) / per_page;
+                let duplicates_link = |page: i64| format!("/service/dossiers/{}?doublons={page}#doublons-titre", d.number);
+                let (previous_duplicates, next_duplicates) = (
+                    (duplicates_page > 1).then(|| duplicates_link(duplicates_page - 1)),
+                    (duplicates_page < duplicates_pages).then(|| duplicates_link(duplicates_page + 1)),
+                );
                 let conversation = match services::messages::history(&state.db, &d.id).await {
                     Ok(history) => crate::messages::views(history, &pieces),
                     Err(e) => return failure(e),
@@ -248,15 +261,27 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                             }.into_any()
                         }}
                     </section>
-                    {(!duplicates.is_empty()).then(|| view! {
+                    {(duplicates_total > 0).then(|| view! {
                         <section aria-labelledby="doublons-titre" class="duplicates">
                             <h2 id="doublons-titre">"Préinscriptions refusées avec la même identité"</h2>
                             <p>"Quelqu'un a voulu se préinscrire avec l'identité de ce dossier. Si ce n'est pas le candidat de ce dossier, contactez-le :"</p>
                             <ul>
-                                {duplicates.into_iter().map(|r| view! {
-                                    <li>{format!("{} · {} · {} · le {}", r.name, r.email, r.phone, domain::french::paris_date_time_ms(r.at))}</li>
+                                {duplicates.into_iter().map(|r| {
+                                    let when = if r.times > 1 {
+                                        format!("{} fois, du {} au {}", r.times, domain::french::paris_date_time_ms(r.first_at), domain::french::paris_date_time_ms(r.at))
+                                    } else {
+                                        format!("le {}", domain::french::paris_date_time_ms(r.at))
+                                    };
+                                    view! { <li>{format!("{} · {} · {} · {when}", r.name, r.email, r.phone)}</li> }
                                 }).collect_view()}
                             </ul>
+                            {(duplicates_pages > 1).then(|| view! {
+                                <nav class="pages" aria-label="Pages des préinscriptions refusées">
+                                    {previous_duplicates.map(|href| view! { <a href=href rel="prev">"Plus récentes"</a> })}
+                                    <span>{format!(" Page {duplicates_page} sur {duplicates_pages} ({duplicates_total} adresses) ")}</span>
+                                    {next_duplicates.map(|href| view! { <a href=href rel="next">"Plus anciennes"</a> })}
+                                </nav>
+                            })}
                         </section>
                     })}
                     <section aria-labelledby="courriels-titre">
