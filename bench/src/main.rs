@@ -5,8 +5,10 @@
 //! the dossier page and closes (twice at once, as a double click). Then 100 uploads of
 //! 8 MiB in flight together (peak memory), and a login storm while another client loads
 //! dossier pages. Then the evening again for two fresh sets of candidates, side by side:
-//! without, then with one attacker client (trickling uploads, password guesses, bogus
-//! resets, new drafts); honest p99s are reported as ratios. Runs: SQLite, PostgreSQL
+//! without, then with a patient attacker on four addresses (24 uploads just above the
+//! slow-body floor from twelve dossiers, 200 half-open connections, a PDF asked for
+//! from 24 connections in a loop, password guesses, bogus resets, new drafts); honest
+//! p99s are reported as ratios. Runs: SQLite, PostgreSQL
 //! (files on local disk, one server), and PostgreSQL with files in an S3 bucket served
 //! by two servers at once (requests split round-robin between them). After each run,
 //! the database and the store are checked: every dossier closed once, every row's file
@@ -504,8 +506,13 @@ async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<Value> {
     let url = run.database_url;
     let data = tempfile::tempdir()?;
     // Scenario candidates, then those of the memory phase, the storm's, and the two
-    // evenings side by side (without, then with an attacker) and the attacker's six.
-    let seeded = seed(url, data.path(), n + args.big + args.storm + 2 * n + 6).await?;
+    // evenings side by side (without, then with an attacker) and the attacker's own.
+    let seeded = seed(
+        url,
+        data.path(),
+        n + args.big + args.storm + 2 * n + ATTACKER_DOSSIERS,
+    )
+    .await?;
     let client = client();
     // One after the other: each migrates and imports the exams at start-up.
     let mut servers = Vec::new();
@@ -719,7 +726,7 @@ async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<Value> {
     let from = n + args.big + args.storm;
     let quiet_numbers = &seeded.numbers[from..from + n];
     let attacked_numbers = &seeded.numbers[from + n..from + 2 * n];
-    let attacker_numbers = &seeded.numbers[from + 2 * n..from + 2 * n + 6];
+    let attacker_numbers = &seeded.numbers[from + 2 * n..from + 2 * n + ATTACKER_DOSSIERS];
     let quiet = evening(&client, &bases, quiet_numbers, args.concurrency).await;
     let attack = Attack::start(&client, &bases, attacker_numbers, attacked_numbers).await?;
     // The attack settles first (its limits fill), as it would on the night.
@@ -1485,7 +1492,7 @@ fn markdown(r: &Value) -> String {
         ("dossier_page", "dossier page"),
     ] {
         row(
-            &format!("honest {label} p99 without / with one attacker (budget ≤ 2×)"),
+            &format!("honest {label} p99 without / with the attacker (budget ≤ 2×)"),
             &|x| {
                 let a = &x["attacked"];
                 format!(
@@ -1620,12 +1627,27 @@ type FormOf = fn(usize, &[String]) -> Vec<(String, String)>;
 /// Each of the attacker's six posting loops sends one post per period.
 const ATTACK_PERIOD: Duration = Duration::from_millis(20);
 
-/// The attacker's address, as the trusted proxy (loopback) forwards it.
-const ATTACKER: &str = "203.0.113.66";
+/// The attacker's addresses, as the trusted proxy (loopback) forwards them: its posts
+/// come from the first.
+const ATTACKERS: [&str; 4] = [
+    "203.0.113.66",
+    "203.0.113.67",
+    "203.0.113.68",
+    "203.0.113.69",
+];
+const ATTACKER: &str = ATTACKERS[0];
+/// The attacker's dossiers: twelve that trickle uploads, one that asks for its PDF.
+const ATTACKER_DOSSIERS: usize = 13;
+/// Connections that send half a request head and wait, reopened when closed.
+const HALF_OPEN: usize = 200;
+/// Connections asking for one dossier's PDF again and again.
+const PDF_LOOPS: usize = 24;
 
-/// One client attacking the evening, until stopped: 12 trickling uploads from six
-/// dossiers of its own (reopened when cut), password guesses on the honest candidates'
-/// numbers, « mot de passe oublié » for made-up dossiers, and new wizard drafts.
+/// A patient client attacking the evening from four addresses, until stopped: 24
+/// uploads kept just above the slow-body floor from twelve dossiers of its own
+/// (reopened when cut), 200 connections holding half a request head, a dossier's PDF
+/// asked for from 24 connections in a loop, password guesses on the honest
+/// candidates' numbers, « mot de passe oublié » for made-up dossiers, and new drafts.
 struct Attack {
     stop: Arc<std::sync::atomic::AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<BTreeMap<String, usize>>>,
@@ -1640,13 +1662,49 @@ impl Attack {
     ) -> anyhow::Result<Self> {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut tasks = Vec::new();
-        for (i, number) in own.iter().enumerate() {
+        let (trickling, pdf_dossier) = own.split_at(ATTACKER_DOSSIERS - 1);
+        for (i, number) in trickling.iter().enumerate() {
             let cookie = login(client, bases.at(i), number).await?;
             for k in 0..2 {
                 let base = bases.at(2 * i + k).to_string();
                 let (cookie, stop) = (cookie.clone(), stop.clone());
-                tasks.push(tokio::spawn(trickle(base, cookie, stop)));
+                let from = ATTACKERS[i % ATTACKERS.len()];
+                tasks.push(tokio::spawn(trickle(base, cookie, from, stop)));
             }
+        }
+        let cookie = login(client, bases.at(0), &pdf_dossier[0]).await?;
+        for i in 0..PDF_LOOPS {
+            let (client, base, cookie, stop) = (
+                client.clone(),
+                bases.at(i).to_string(),
+                cookie.clone(),
+                stop.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut seen = BTreeMap::new();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let r = client
+                        .get(format!("{base}/espace/dossier-d-inscription.pdf"))
+                        .header("cookie", &cookie)
+                        .header("x-forwarded-for", ATTACKERS[1])
+                        .send()
+                        .await;
+                    let key = match r {
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let _ = r.bytes().await;
+                            format!("pdf loop {status}")
+                        }
+                        Err(_) => "pdf loop error".into(),
+                    };
+                    *seen.entry(key).or_insert(0) += 1;
+                }
+                seen
+            }));
+        }
+        for i in 0..HALF_OPEN {
+            let (base, stop) = (bases.at(i).to_string(), stop.clone());
+            tasks.push(tokio::spawn(half_open(base, stop)));
         }
         let posts: [(&str, FormOf); 3] = [
             ("/api/espace/connexion", |i, targets| {
@@ -1719,11 +1777,13 @@ impl Attack {
     }
 }
 
-/// An upload that announces 5 MB and sends a byte every half second; when the server
-/// cuts it (or refuses it), another starts.
+/// An upload from `from` that announces 5 MB and sends 700 bytes every half second
+/// (1.4 Ko/s, just above the slow-body floor); when the server cuts it (or refuses
+/// it), another starts.
 async fn trickle(
     base: String,
     cookie: String,
+    from: &'static str,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> BTreeMap<String, usize> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1735,7 +1795,7 @@ async fn trickle(
         };
         let head = "--x\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"lent.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n";
         let request = format!(
-            "POST /espace/pieces/diplome/fichiers HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {base}\r\nAccept: application/json\r\nX-Forwarded-For: {ATTACKER}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 5000000\r\n\r\n{head}"
+            "POST /espace/pieces/diplome/fichiers HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nOrigin: {base}\r\nAccept: application/json\r\nX-Forwarded-For: {from}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 5000000\r\n\r\n{head}"
         );
         if stream.write_all(request.as_bytes()).await.is_err() {
             continue;
@@ -1745,7 +1805,7 @@ async fn trickle(
             if stop.load(std::sync::atomic::Ordering::SeqCst) {
                 break "stopped".to_string();
             }
-            if stream.write_all(b" ").await.is_err() {
+            if stream.write_all(&[b' '; 700]).await.is_err() {
                 break "cut".to_string();
             }
             match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut answer)).await {
@@ -1761,6 +1821,42 @@ async fn trickle(
             }
         };
         *seen.entry(format!("slow upload {status}")).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// A connection that sends half a request head and waits; when the server closes it,
+/// another opens.
+async fn half_open(
+    base: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> BTreeMap<String, usize> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://").to_string();
+    let mut seen = BTreeMap::new();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(&address).await else {
+            *seen.entry("half-open refused".to_string()).or_insert(0) += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await;
+        let mut answer = [0u8; 64];
+        let closed = loop {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break false;
+            }
+            let read = stream.read(&mut answer);
+            if tokio::time::timeout(Duration::from_millis(500), read)
+                .await
+                .is_ok()
+            {
+                break true;
+            }
+        };
+        if closed {
+            *seen.entry("half-open closed".to_string()).or_insert(0) += 1;
+        }
     }
     seen
 }
