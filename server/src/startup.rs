@@ -310,8 +310,13 @@ async fn deliver_mails(state: AppState) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let pass =
-            services::outbox::deliver_due(&state.db, &*state.clock, &state.mailer, &state.base_url);
+        let pass = services::outbox::deliver_due_keeping(
+            &state.db,
+            &*state.clock,
+            &state.mailer,
+            &state.base_url,
+            Some(&state.storage),
+        );
         if let Err(error) = pass.await {
             tracing::error!(%error, "mail pass failed");
         }

@@ -150,6 +150,14 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
                 && mail.contains("accuse-de-reception-99-DEM0-0001.pdf"),
             "{mail}"
         );
+        // Made once, at closure, for the mail: the candidate is served that copy.
+        let kept = app
+            .storage
+            .printouts_of(&closed_dossier_id(&app).await)
+            .await
+            .unwrap();
+        assert!(kept.iter().any(|k| k.starts_with("recu-")), "{kept:?}");
+        let made_before = services::printouts::made();
         let pdf_receipt = app
             .client
             .get(format!("{}/espace/accuse-de-reception.pdf", app.address))
@@ -161,6 +169,7 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
         assert_eq!(pdf_receipt.headers()["content-type"], "application/pdf");
         assert_eq!(pdf_receipt.headers()["cache-control"], "private, no-store");
         assert!(pdf_receipt.bytes().await.unwrap().starts_with(b"%PDF-"));
+        assert_eq!(services::printouts::made(), made_before, "{}", app.label);
 
         // Closed: no more files for pièces that do not follow.
         let late = upload(&app, &cookie, "diplome", "autre.pdf", pdf(), true).await;

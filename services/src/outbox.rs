@@ -120,6 +120,19 @@ pub async fn deliver_due(
     mailer: &Mailer,
     base_url: &str,
 ) -> Result<usize, DbError> {
+    deliver_due_keeping(db, clock, mailer, base_url, None).await
+}
+
+/// The same, keeping the PDFs the letters carry in `storage` (`printouts::kept`):
+/// the accusé de réception is made once, at closure, and the candidate is served
+/// that copy.
+pub async fn deliver_due_keeping(
+    db: &Db,
+    clock: &dyn Clock,
+    mailer: &Mailer,
+    base_url: &str,
+    storage: Option<&crate::storage::Storage>,
+) -> Result<usize, DbError> {
     let due = sqlx::query(
         "SELECT id, recipient, kind, subject, body, dossier_id, due_at, attempts FROM outbox
          WHERE sent_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2",
@@ -149,7 +162,7 @@ pub async fn deliver_due(
             continue; // another server has it
         }
         let sending = async {
-            match write(db, base_url, &row).await {
+            match write(db, base_url, &row, storage).await {
                 Ok(Some((subject, body, pdf))) => {
                     let to: String = row.try_get("recipient").map_err(|e| e.to_string())?;
                     mailer
@@ -201,8 +214,15 @@ async fn write(
     db: &Db,
     base_url: &str,
     row: &sqlx::any::AnyRow,
+    storage: Option<&crate::storage::Storage>,
 ) -> Result<Option<(String, String, Option<MailFile>)>, String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
+    let made = |dossier_id: String, kind: &'static str, printout: printouts::Printout| async move {
+        match storage {
+            Some(storage) => printouts::kept_for_letter(storage, &dossier_id, kind, printout).await,
+            None => printout.render_letter().await,
+        }
+    };
     let kind: String = row.try_get("kind").map_err(|e| text(&e))?;
     let dossier_id: Option<String> = row.try_get("dossier_id").map_err(|e| text(&e))?;
     let dossier = match dossier_id {
@@ -219,10 +239,10 @@ async fn write(
                 let pieces = crate::attachments::requested_pieces(db, &dossier)
                     .await
                     .map_err(|e| text(&e))?;
+                let sheet = printouts::dossier_sheet(&dossier, &pieces, base_url);
                 Some(MailFile {
                     name: format!("dossier-inscription-{}.pdf", dossier.number),
-                    bytes: printouts::dossier_sheet(&dossier, &pieces, base_url)
-                        .render_letter()
+                    bytes: made(dossier.id.clone(), "dossier", sheet)
                         .await
                         .map_err(|e| text(&e))?,
                 })
@@ -243,10 +263,13 @@ async fn write(
     let subject = format!("Accusé de réception : dossier {} clôturé", receipt.number);
     let pdf = MailFile {
         name: format!("accuse-de-reception-{}.pdf", receipt.number),
-        bytes: printouts::receipt(&receipt, base_url)
-            .render_letter()
-            .await
-            .map_err(|e| text(&e))?,
+        bytes: made(
+            dossier.id.clone(),
+            "recu",
+            printouts::receipt(&receipt, base_url),
+        )
+        .await
+        .map_err(|e| text(&e))?,
     };
     Ok(Some((subject, receipt.to_text(base_url), Some(pdf))))
 }

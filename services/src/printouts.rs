@@ -553,6 +553,26 @@ pub async fn kept(
     kind: &str,
     printout: Printout,
 ) -> Result<Vec<u8>, Busy> {
+    kept_by(storage, (dossier_id, kind), printout, false).await
+}
+
+/// The same for a letter of the outbox, made on its own slot: the accusé de réception
+/// the closure's mail carries is the copy the candidate is then served.
+pub async fn kept_for_letter(
+    storage: &crate::storage::Storage,
+    dossier_id: &str,
+    kind: &str,
+    printout: Printout,
+) -> Result<Vec<u8>, Busy> {
+    kept_by(storage, (dossier_id, kind), printout, true).await
+}
+
+async fn kept_by(
+    storage: &crate::storage::Storage,
+    (dossier_id, kind): (&str, &str),
+    printout: Printout,
+    letter: bool,
+) -> Result<Vec<u8>, Busy> {
     let name = format!("{kind}-{}", printout.fingerprint());
     if let Ok(bytes) = storage.read_printout(dossier_id, &name).await {
         return Ok(bytes);
@@ -565,7 +585,11 @@ pub async fn kept(
     if let Ok(bytes) = storage.read_printout(dossier_id, &name).await {
         return Ok(bytes);
     }
-    let bytes = printout.render().await?;
+    let bytes = if letter {
+        printout.render_letter().await?
+    } else {
+        printout.render().await?
+    };
     if let Err(error) = storage
         .keep_printout(dossier_id, (kind, &name), bytes.clone())
         .await
