@@ -284,7 +284,12 @@ impl Gates {
             progress: Progress::new(),
             network: services::clients::network_of(client),
         };
-        self.reading_slot(pace, id, holder.clone()).await?;
+        self.reading_slot(pace, id, holder).await?;
+        // Judged from when it is read, not from when it started waiting.
+        let progress = Progress::new();
+        if let Some(holder) = lock(&self.reading).holders.get_mut(&id) {
+            holder.progress = progress.clone();
+        }
         let hold = pace.hold_base
             + Duration::from_millis(announced.saturating_mul(1000) / pace.fair_rate.max(1));
         Ok(BodyGate {
@@ -292,7 +297,7 @@ impl Gates {
             _client: client_slot,
             id,
             reading: self.reading.clone(),
-            progress: holder.progress,
+            progress,
             hold,
         })
     }

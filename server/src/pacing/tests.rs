@@ -340,3 +340,33 @@ async fn a_dossier_has_two_bodies_and_a_client_eight_given_back_when_done() {
     drop((b, c, others));
     assert_eq!(gates.counted("slots-test", "c1"), (None, None, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_waited_for_its_slot_is_judged_from_when_it_is_read() {
+    let gates = Gates::new(2, 2);
+    let pace = Pace {
+        permit_wait: Duration::from_secs(20),
+        ..FAST
+    };
+    let every = Duration::from_millis(50);
+    // Two bodies of n1 at the fair rate hold both slots for 5 s and 10 s...
+    let first = spawned(&gates, pace, ("a", "n1"), (250, every, 100));
+    let second = spawned(&gates, pace, ("b", "n1"), (250, every, 200));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...a third of n1 waits 5 s for the first's slot, then trickles slowly.
+    let waited = spawned(&gates, pace, ("c", "n1"), (100, every, 20));
+    assert_eq!(first.await.unwrap().unwrap(), (25_000, None));
+    // Let in a moment ago, it is young, not 5 s old with nothing read: a newcomer of
+    // another network finds no slow body to take the slot of, and waits.
+    let newcomer = Pace {
+        permit_wait: Duration::from_millis(200),
+        ..FAST
+    };
+    assert_eq!(
+        gates.body(&newcomer, "d", "n2", 1000).await.err(),
+        Some(Refused::Busy)
+    );
+    assert_eq!(waited.await.unwrap().unwrap(), (2000, None));
+    assert_eq!(second.await.unwrap().unwrap(), (50_000, None));
+    assert_eq!(gates.load().evicted, 0);
+}
