@@ -590,6 +590,7 @@ async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<Value> {
             let r = client
                 .get(format!("{}/espace", bases.at(i)))
                 .header("cookie", &cookie)
+                .header("x-forwarded-for", address_of(&cookie))
                 .send()
                 .await;
             let ok = match r {
@@ -712,6 +713,7 @@ async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<Value> {
         let ok = client
             .get(format!("{}/espace", bases.at(j)))
             .header("cookie", &watcher)
+            .header("x-forwarded-for", address_of(&format!("{watcher}/{j}")))
             .send()
             .await
             .is_ok_and(|r| r.status() == 200);
@@ -879,6 +881,9 @@ async fn store_check(store: &Storage, keys: &[String]) -> anyhow::Result<StoreCh
     })
 }
 
+/// `count` dossier pages, one after the other. The probe stands for many candidates'
+/// visits: each page comes from an address of its own, or the server would pace it as
+/// one client reading in a loop (30 pages a second past its first 100).
 async fn pages(client: &reqwest::Client, bases: &Bases, cookie: &str, count: usize) -> Samples {
     let mut s = Samples::default();
     for i in 0..count {
@@ -886,6 +891,7 @@ async fn pages(client: &reqwest::Client, bases: &Bases, cookie: &str, count: usi
         let ok = client
             .get(format!("{}/espace", bases.at(i)))
             .header("cookie", cookie)
+            .header("x-forwarded-for", address_of(&format!("{cookie}/{i}")))
             .send()
             .await
             .is_ok_and(|r| r.status() == 200);

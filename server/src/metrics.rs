@@ -146,6 +146,17 @@ async fn render(
     let _ = writeln!(out, "concours_uploads_evicted_total {}", uploads.evicted);
     family(
         &mut out,
+        "concours_reads_delayed_total",
+        "counter",
+        "Reads made to wait for their client's turn (a client past its rate).",
+    );
+    let _ = writeln!(
+        out,
+        "concours_reads_delayed_total {}",
+        crate::flood::delayed()
+    );
+    family(
+        &mut out,
         "concours_pdfs_made_total",
         "counter",
         "PDFs made (printouts for candidates and letters), the kept copies apart.",

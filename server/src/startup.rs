@@ -154,10 +154,10 @@ impl Application {
                 security::same_origin,
             ))
             .layer(middleware::from_fn(security::server_fn_body_limit))
-            // Before any body is read: a flood is answered at the door.
+            // Before any body is read or page made: a flood is answered at the door.
             .layer(middleware::from_fn_with_state(
-                (state.clone(), flood::Buckets::default()),
-                flood::limit_posts,
+                (state.clone(), flood::Gate::default()),
+                flood::limit,
             ))
             // Outside every refusal above: a form post refused anywhere ends on a page.
             .layer(middleware::from_fn(refusals::as_pages))

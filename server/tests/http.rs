@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{login, pdf, spawn_app_with, spawn_apps, upload};
+use common::{login, pdf, spawn_app_with, spawn_apps, spawn_apps_with, upload};
 
 #[tokio::test]
 async fn healthz_answers_while_the_database_does() {
@@ -310,5 +310,59 @@ async fn a_flood_is_answered_at_the_door_before_any_database_work() {
             assert_eq!(r.headers()["x-refus"], "afflux", "{}", app.label);
             assert_eq!(r.headers()["retry-after"], "1", "{}", app.label);
         }
+    }
+}
+
+#[tokio::test]
+async fn a_client_reading_past_its_rate_waits_its_turn_and_no_one_else_does() {
+    use std::time::{Duration, Instant};
+    // Behind a proxy, so the reading client and the candidate are two clients.
+    for app in spawn_apps_with(&[("APP_TRUSTED_PROXIES", "127.0.0.1")]).await {
+        // A cheap read (a tus offset without a session: refused before any work), so
+        // what is measured is the gate, not the machine.
+        let read = |from: &'static str, path: &str| {
+            let request = app
+                .client
+                .head(format!("{}{path}", app.address))
+                .header("x-forwarded-for", from);
+            async move {
+                let r = request.send().await.unwrap();
+                (r.status(), Instant::now())
+            }
+        };
+        let offset = "/espace/pieces/piece-identite/tus/aucun";
+        let started = Instant::now();
+        // 200 reads at once: its burst (100) now, then one every 1/30 s.
+        let reads = tokio::spawn(futures_util::future::join_all(
+            (0..200).map(|_| read("203.0.113.66", offset)),
+        ));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Meanwhile the candidate's read, and the reading client's own script (never
+        // counted), come at once: behind the queue they would wait 3 s.
+        for (from, path) in [("203.0.113.7", offset), ("203.0.113.66", "/analyses.js")] {
+            let asked = Instant::now();
+            let (status, at) = read(from, path).await;
+            assert_ne!(status, 429, "{}: {path}", app.label);
+            let took = at - asked;
+            assert!(
+                took < Duration::from_secs(1),
+                "{}: {path} {took:?}",
+                app.label
+            );
+        }
+        let answers = reads.await.unwrap();
+        // Made to wait, never refused: its debt stays under 10 s.
+        assert!(answers.iter().all(|(s, _)| *s != 429), "{}", app.label);
+        let mut times: Vec<Duration> = answers.iter().map(|(_, at)| *at - started).collect();
+        times.sort();
+        // No more than its rate lets through, however fast the server answers...
+        let early = times
+            .iter()
+            .filter(|t| **t < Duration::from_millis(1500))
+            .count();
+        assert!(early <= 100 + 45 + 5, "{}: {early} in 1.5 s", app.label);
+        // ...and the last of them let through a hundred turns (3.3 s) later.
+        let last = times[times.len() - 1];
+        assert!(last >= Duration::from_secs(3), "{}: {last:?}", app.label);
     }
 }

@@ -247,18 +247,28 @@ pub async fn spawn(
 /// One app per (database, store) pair the tests must pass on: each database on a
 /// folder, and one on the S3 server when `make test` started one.
 pub async fn spawn_apps_and_stores() -> Vec<TestApp> {
+    spawn_apps_and_stores_with(&[]).await
+}
+
+/// The same, with extra settings.
+pub async fn spawn_apps_and_stores_with(extra: &[(&'static str, &str)]) -> Vec<TestApp> {
     let mut apps = Vec::new();
     for (db, store) in services::testing::all_with_stores().await {
-        apps.push(spawn_app_on(db, Some(store), &[]).await);
+        apps.push(spawn_app_on(db, Some(store), extra).await);
     }
     apps
 }
 
 /// One app per database the tests must pass on.
 pub async fn spawn_apps() -> Vec<TestApp> {
+    spawn_apps_with(&[]).await
+}
+
+/// The same, with extra settings.
+pub async fn spawn_apps_with(extra: &[(&'static str, &str)]) -> Vec<TestApp> {
     let mut apps = Vec::new();
     for db in services::testing::all().await {
-        apps.push(spawn_app(db).await);
+        apps.push(spawn_app_with(db, extra).await);
     }
     apps
 }
