@@ -40,14 +40,25 @@ pub const POSTS: Rate = Rate {
     per_second: 30.0,
     burst: 100.0,
 };
-/// Reads: a page is one (its scripts, styles and pictures are not counted), a file or
-/// a PDF one, the antivirus watch one every 3 s.
+/// Reads: a page is one (its scripts, styles and pictures are not counted), the
+/// antivirus watch one every 3 s.
 pub const READS: Rate = Rate {
     per_second: 30.0,
     burst: 100.0,
 };
+/// A candidate's downloads (a file, the dossier d'inscription, the accusé de
+/// réception): each reads megabytes from the store, so fewer. A candidate looks at a
+/// few files in a minute; a whole class downloading its receipts at once waits seconds.
+pub const DOWNLOADS: Rate = Rate {
+    per_second: 2.0,
+    burst: 20.0,
+};
 /// The longest a read waits for its turn; a client further behind is answered 429.
-pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
+pub const LONGEST_WAIT: Duration = Duration::from_secs(30);
+/// A request refused (a post past its rate, a read too far behind) is answered only
+/// after this pause, so a client looping on refusals cannot make them cost the server
+/// more than its waiting requests do.
+pub const REFUSAL_PAUSE: Duration = Duration::from_secs(1);
 /// Past this many buckets remembered, some are forgotten (see [`forget_some`]).
 const REMEMBERED: usize = 50_000;
 
@@ -142,11 +153,12 @@ fn forget_some(map: &mut HashMap<String, (f64, Instant)>, now: Instant, rate: Ra
     }
 }
 
-/// One server's gate: its buckets for posts and for reads.
+/// One server's gate: its buckets for posts, reads and downloads.
 #[derive(Clone)]
 pub struct Gate {
     posts: Buckets,
     reads: Buckets,
+    downloads: Buckets,
 }
 
 impl Default for Gate {
@@ -154,8 +166,16 @@ impl Default for Gate {
         Self {
             posts: Buckets::new(POSTS),
             reads: Buckets::new(READS),
+            downloads: Buckets::new(DOWNLOADS),
         }
     }
+}
+
+/// A candidate's download: counted in [`DOWNLOADS`] instead of [`READS`].
+fn is_download(path: &str) -> bool {
+    path.starts_with("/espace/fichiers/")
+        || path == "/espace/dossier-d-inscription.pdf"
+        || path == "/espace/accuse-de-reception.pdf"
 }
 
 /// What a page brings along (the site's scripts, styles, Wasm, icon) and the load
@@ -188,10 +208,13 @@ pub async fn limit(
         &state.trusted_proxies,
     );
     let now = Instant::now();
-    let turn = if matches!(method, Method::GET | Method::HEAD) {
-        gate.reads.reserve(&client, now, LONGEST_WAIT)
-    } else {
+    let path = request.uri().path();
+    let turn = if !matches!(method, Method::GET | Method::HEAD) {
         gate.posts.take(&client, now).then_some(Duration::ZERO)
+    } else if is_download(path) {
+        gate.downloads.reserve(&client, now, LONGEST_WAIT)
+    } else {
+        gate.reads.reserve(&client, now, LONGEST_WAIT)
     };
     match turn {
         Some(wait) if wait.is_zero() => next.run(request).await,
@@ -200,7 +223,12 @@ pub async fn limit(
             tokio::time::sleep(wait).await;
             next.run(request).await
         }
-        None => too_many(),
+        // Refused after a pause: a client looping on refusals sends no faster than
+        // its connections wait.
+        None => {
+            tokio::time::sleep(REFUSAL_PAUSE).await;
+            too_many()
+        }
     }
 }
 
@@ -282,10 +310,10 @@ mod tests {
         let buckets = Buckets::new(READS);
         let now = Instant::now();
         let longest = LONGEST_WAIT;
-        let waits: Vec<Duration> = (0..1000)
+        let waits: Vec<Duration> = (0..2000)
             .map_while(|_| buckets.reserve("loop", now, longest))
             .collect();
-        // The burst at once, then one turn every 1/30 s, up to 10 s ahead.
+        // The burst at once, then one turn every 1/30 s, up to 30 s ahead.
         let burst = READS.burst as usize;
         let queued = (READS.per_second * longest.as_secs_f64()) as usize;
         assert_eq!(waits.len(), burst + queued);
@@ -305,6 +333,24 @@ mod tests {
             buckets.reserve("candidate", now, longest),
             Some(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn a_candidates_files_and_pdfs_are_downloads_and_pages_are_not() {
+        for download in [
+            "/espace/fichiers/0c9d",
+            "/espace/dossier-d-inscription.pdf",
+            "/espace/accuse-de-reception.pdf",
+        ] {
+            assert!(is_download(download), "{download}");
+        }
+        for read in [
+            "/espace",
+            "/espace/pieces/diplome",
+            "/service/fichiers/0c9d",
+        ] {
+            assert!(!is_download(read), "{read}");
+        }
     }
 
     #[test]

@@ -95,7 +95,8 @@ async fn a_candidate_asking_for_a_pdf_in_a_loop_delays_no_one_and_it_is_made_onc
         );
         // Made once for the looping candidate, once for the other, once the letter,
         // however many times it was asked for.
-        assert!(asked > 48, "{}: {asked}", app.label);
+        // (Paced to its downloads' rate: its burst of 20, then 2 a second.)
+        assert!(asked >= 20, "{}: {asked}", app.label);
         assert_eq!(
             services::printouts::made() - made_before,
             3,
