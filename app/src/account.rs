@@ -17,7 +17,7 @@ pub async fn login(
     #[server(default)] mot_de_passe: String,
 ) -> Result<(), ServerFnError> {
     use crate::session::{ESPACE, client_ip, state};
-    use services::accounts;
+    use services::access::accounts;
     let state = state();
     let login = accounts::login(
         &state.db,
@@ -42,7 +42,9 @@ pub async fn login(
 pub async fn logout() -> Result<(), ServerFnError> {
     use crate::session::{ESPACE, state};
     ESPACE
-        .leave(|token| async move { services::accounts::close_session(&state().db, &token).await })
+        .leave(|token| async move {
+            services::access::accounts::close_session(&state().db, &token).await
+        })
         .await
 }
 
@@ -55,12 +57,12 @@ pub async fn forgot_password(
     // Counted per client before anything is looked up; the answer is the same whether
     // or not a mail is promised, and no mail relay is waited for (the outbox sends it).
     let _kept = count(
-        services::accounts::recovery_limit(&client_ip()),
+        services::access::accounts::recovery_limit(&client_ip()),
         crate::refusal::Refusal::Demandes,
     )
     .await?;
     let state = state();
-    services::accounts::request_password_reset(
+    services::access::accounts::request_password_reset(
         &state.db,
         &*state.clock,
         &state.base_url,
@@ -77,14 +79,19 @@ pub async fn forgot_password(
 pub async fn forgot_number(#[server(default)] email: String) -> Result<(), ServerFnError> {
     use crate::session::{client_ip, count, internal, redirect, state};
     let _kept = count(
-        services::accounts::recovery_limit(&client_ip()),
+        services::access::accounts::recovery_limit(&client_ip()),
         crate::refusal::Refusal::Demandes,
     )
     .await?;
     let state = state();
-    services::accounts::send_dossier_numbers(&state.db, &*state.clock, &state.base_url, &email)
-        .await
-        .map_err(internal)?;
+    services::access::accounts::send_dossier_numbers(
+        &state.db,
+        &*state.clock,
+        &state.base_url,
+        &email,
+    )
+    .await
+    .map_err(internal)?;
     redirect("/numero-oublie?envoye=1");
     Ok(())
 }
@@ -93,7 +100,7 @@ pub async fn forgot_number(#[server(default)] email: String) -> Result<(), Serve
 pub async fn reset_link_valid(token: String) -> Result<bool, ServerFnError> {
     use crate::session::{internal, state};
     let state = state();
-    services::accounts::reset_link_is_valid(&state.db, &*state.clock, &token)
+    services::access::accounts::reset_link_is_valid(&state.db, &*state.clock, &token)
         .await
         .map_err(internal)
 }
@@ -105,7 +112,7 @@ pub async fn reset_password(
     #[server(default)] confirmation: String,
 ) -> Result<(), ServerFnError> {
     use crate::session::{internal, redirect, state};
-    use services::accounts::{self, AccountError};
+    use services::access::accounts::{self, AccountError};
     let state = state();
     if let Some(problem) = domain::candidate::PasswordProblem::of(&mot_de_passe, &confirmation, &[])
     {
@@ -127,7 +134,7 @@ pub async fn reset_password(
     crate::session::count_hashing().await?;
     let hash = match state.passwords.hash(&mot_de_passe).await {
         Ok(hash) => hash,
-        Err(services::passwords::PasswordError::Busy) => return Err(crate::session::busy()),
+        Err(services::access::passwords::PasswordError::Busy) => return Err(crate::session::busy()),
         Err(e) => return Err(internal(e)),
     };
     match accounts::reset_password(&state.db, &*state.clock, &token, &hash).await {

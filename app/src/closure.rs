@@ -19,7 +19,7 @@ pub const CLOSED_SENTENCE: &str = "votre dossier est clôturé, il est en cours 
 #[server(endpoint = "espace/cloturer")]
 pub async fn close_dossier() -> Result<(), ServerFnError> {
     use crate::session::{current_dossier, internal, redirect, state};
-    use services::closure::{self, ClosureError};
+    use services::dossiers::closure::{self, ClosureError};
     let Some(dossier) = current_dossier().await? else {
         redirect("/connexion?info=session");
         return Ok(());
@@ -285,7 +285,7 @@ pub struct ReceiptView {
     pub candidate: String,
     pub closed_at_ms: i64,
     pub files: Vec<ReceiptFileView>,
-    /// [`services::closure::Receipt::fingerprint`].
+    /// [`services::dossiers::closure::Receipt::fingerprint`].
     pub fingerprint: String,
 }
 
@@ -303,7 +303,7 @@ pub async fn my_receipt() -> Result<ReceiptState, ServerFnError> {
         return Ok(ReceiptState::NoSession);
     };
     Ok(
-        match services::closure::receipt(&state().db, &dossier)
+        match services::dossiers::closure::receipt(&state().db, &dossier)
             .await
             .map_err(internal)?
         {

@@ -121,7 +121,7 @@ pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
     let Some(d) = crate::session::current_dossier().await? else {
         return Ok(None);
     };
-    let (messages, service_wrote_at) = services::messages::summary(&state.db, &d.id)
+    let (messages, service_wrote_at) = services::dossiers::messages::summary(&state.db, &d.id)
         .await
         .map_err(internal)?;
     // Only a dossier with corrections running reads its pièces' labels.
@@ -134,7 +134,7 @@ pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
     let corrections = if running.is_empty() {
         Vec::new()
     } else {
-        let pieces = services::attachments::requested_pieces(&state.db, &d)
+        let pieces = services::files::attachments::requested_pieces(&state.db, &d)
             .await
             .map_err(internal)?;
         running
@@ -196,7 +196,7 @@ pub struct PieceView {
 #[server(endpoint = "espace/pieces")]
 pub async fn load_pieces() -> Result<Option<Vec<PieceView>>, ServerFnError> {
     use crate::session::{current_dossier, internal, state};
-    use services::attachments;
+    use services::files::attachments;
     let Some(dossier) = current_dossier().await? else {
         return Ok(None);
     };

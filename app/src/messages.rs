@@ -32,10 +32,10 @@ pub struct MessageFile {
 /// The dossier's messages as pages show them, the pièces named by their labels.
 #[cfg(feature = "ssr")]
 pub fn views(
-    history: Vec<services::messages::Message>,
+    history: Vec<services::dossiers::messages::Message>,
     pieces: &[domain::PieceSpec],
 ) -> Vec<MessageView> {
-    use services::messages::Author;
+    use services::dossiers::messages::Author;
     let label = |code: &str| {
         pieces
             .iter()
@@ -175,10 +175,10 @@ pub async fn my_messages() -> Result<Option<(String, Vec<MessageView>)>, ServerF
         return Ok(None);
     };
     let state = state();
-    let pieces = services::attachments::requested_pieces(&state.db, &dossier)
+    let pieces = services::files::attachments::requested_pieces(&state.db, &dossier)
         .await
         .map_err(internal)?;
-    let history = services::messages::history(&state.db, &dossier.id)
+    let history = services::dossiers::messages::history(&state.db, &dossier.id)
         .await
         .map_err(internal)?;
     let mut messages = views(history, &pieces);

@@ -19,7 +19,7 @@ pub const SESSION_COOKIE: &str = "espace";
 /// The espace sécurisé's door.
 pub const ESPACE: Door = Door {
     cookie: SESSION_COOKIE,
-    lifetime_secs: services::accounts::SESSION_LIFETIME.as_secs(),
+    lifetime_secs: services::access::accounts::SESSION_LIFETIME.as_secs(),
     home: "/espace",
     login_page: "/connexion",
     kept: "numero",
@@ -73,7 +73,7 @@ pub fn too_many(refusal: Refusal, retry_at_ms: i64) -> ServerFnError {
 /// answers 429 without hashing.
 pub async fn count_hashing() -> Result<(), ServerFnError> {
     count(
-        services::throttle::hashing_limit(&client_ip()),
+        services::access::throttle::hashing_limit(&client_ip()),
         Refusal::MotsDePasse,
     )
     .await
@@ -84,12 +84,12 @@ pub async fn count_hashing() -> Result<(), ServerFnError> {
 /// real wait) without doing anything. The attempt can be taken back
 /// (`throttle::forgive`) when nothing was made after all.
 pub async fn count(
-    limit: services::throttle::Limit,
+    limit: services::access::throttle::Limit,
     refusal: Refusal,
-) -> Result<services::throttle::Attempt, ServerFnError> {
+) -> Result<services::access::throttle::Attempt, ServerFnError> {
     let state = state();
     let now = state.clock.now().as_millisecond();
-    match services::throttle::attempt(&state.db, &[limit], now)
+    match services::access::throttle::attempt(&state.db, &[limit], now)
         .await
         .map_err(internal)?
     {
@@ -159,10 +159,10 @@ impl Door {
         end_old: impl FnOnce(String) -> F,
     ) -> Result<(), ServerFnError>
     where
-        E: services::login::LoginError + std::fmt::Display,
+        E: services::access::login::LoginError + std::fmt::Display,
         F: std::future::Future<Output = Result<(), E>>,
     {
-        use services::login::Refusal;
+        use services::access::login::Refusal;
         let kept = if typed.is_empty() {
             String::new()
         } else {
@@ -226,15 +226,15 @@ pub async fn current_dossier() -> Result<Option<Dossier>, ServerFnError> {
 pub async fn session_dossier(
     state: &AppState,
     headers: &http::HeaderMap,
-) -> Result<Option<Dossier>, services::accounts::AccountError> {
+) -> Result<Option<Dossier>, services::access::accounts::AccountError> {
     let Some(token) = cookie_in(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    services::accounts::session_dossier(&state.db, &*state.clock, &token).await
+    services::access::accounts::session_dossier(&state.db, &*state.clock, &token).await
 }
 
 /// The client the limits count this request against: the peer, or behind a trusted
-/// reverse proxy the address it forwarded (see `services::clients`).
+/// reverse proxy the address it forwarded (see `services::access::clients`).
 pub fn client_ip() -> String {
     match use_context::<Parts>() {
         Some(parts) => client_of(&parts.headers, &parts.extensions, &state().trusted_proxies),
@@ -246,7 +246,7 @@ pub fn client_ip() -> String {
 pub fn client_of(
     headers: &http::HeaderMap,
     extensions: &http::Extensions,
-    trusted: &[services::clients::IpNet],
+    trusted: &[services::access::clients::IpNet],
 ) -> String {
     let Some(peer) = extensions.get::<ConnectInfo<SocketAddr>>() else {
         return "unknown".into();
@@ -255,7 +255,7 @@ pub fn client_of(
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok());
-    services::clients::client_key(peer.0.ip(), forwarded, trusted)
+    services::access::clients::client_key(peer.0.ip(), forwarded, trusted)
 }
 
 /// Answers with a redirect: the browser (with or without JavaScript) loads `to`.

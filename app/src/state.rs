@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use services::{Db, SharedClock, mail::Mailer, passwords::Passwords, storage::Storage};
+use services::{
+    Db, SharedClock, access::passwords::Passwords, files::storage::Storage, letters::mail::Mailer,
+};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -19,7 +21,7 @@ pub struct AppState {
     /// Cookies get `Secure` when the site is served over HTTPS.
     pub secure_cookies: bool,
     /// `APP_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Arc<[services::clients::IpNet]>,
+    pub trusted_proxies: Arc<[services::access::clients::IpNet]>,
     /// The antivirus, when `APP_CLAMD` names one.
     pub antivirus: Option<Antivirus>,
     /// `APP_SERVICE_EMAIL`: where candidates' messages are announced.
@@ -29,7 +31,7 @@ pub struct AppState {
 /// clamd's address, and the bell that wakes the scanner when a file arrives.
 #[derive(Clone)]
 pub struct Antivirus {
-    pub clamd: services::antivirus::Clamd,
+    pub clamd: services::files::antivirus::Clamd,
     pub arrived: Arc<tokio::sync::Notify>,
 }
 

@@ -119,9 +119,9 @@ pub(crate) fn Unavailable(error: ServerFnError) -> impl IntoView {
 #[cfg(feature = "ssr")]
 pub(crate) async fn open_exam(
     slug: &str,
-) -> Result<services::registrations::OpenExam, ServerFnError> {
+) -> Result<services::dossiers::registrations::OpenExam, ServerFnError> {
     use crate::session::{internal, state};
-    use services::registrations::{self, RegistrationError};
+    use services::dossiers::registrations::{self, RegistrationError};
     let state = state();
     match registrations::exam(&state.db, &*state.clock, slug).await {
         Ok(exam) => Ok(exam),
@@ -135,7 +135,7 @@ pub(crate) async fn open_exam(
 #[server(endpoint = "inscription/vue")]
 pub async fn load_wizard_step(exam: String, step: String) -> Result<WizardView, ServerFnError> {
     use crate::session::{DRAFT_COOKIE, cookie, internal, state};
-    use services::registrations;
+    use services::dossiers::registrations;
     let exam = open_exam(&exam).await?;
     let step = Step::from_slug(&step)
         .filter(|s| Step::sequence(&exam.wizard).contains(s))
@@ -170,7 +170,7 @@ pub async fn save_step(
     #[server(default)] fields: BTreeMap<String, String>,
 ) -> Result<(), ServerFnError> {
     use crate::session::{DRAFT_COOKIE, cookie, internal, redirect, set_cookie, state};
-    use services::registrations::{self, RegistrationError};
+    use services::dossiers::registrations::{self, RegistrationError};
     let state = state();
     let exam = open_exam(&exam).await?;
     let Some(step) = Step::from_slug(&step) else {
@@ -183,11 +183,11 @@ pub async fn save_step(
             // A new draft is a new row: counted per client before it is made (and kept
             // counted: the draft exists from here on).
             let _kept = crate::session::count(
-                services::throttle::new_draft_limit(&crate::session::client_ip()),
+                services::access::throttle::new_draft_limit(&crate::session::client_ip()),
                 crate::refusal::Refusal::Brouillons,
             )
             .await?;
-            let token = services::secrets::new_token();
+            let token = services::access::secrets::new_token();
             set_cookie(DRAFT_COOKIE, &token, 30 * 24 * 3600);
             token
         }
@@ -226,7 +226,7 @@ pub async fn save_step(
             redirect(&format!("/inscription/{}/{}", exam.slug, step.slug()));
             Ok(())
         }
-        Err(RegistrationError::Password(services::passwords::PasswordError::Busy)) => {
+        Err(RegistrationError::Password(services::access::passwords::PasswordError::Busy)) => {
             Err(crate::session::busy())
         }
         Err(e) => Err(internal(e)),
@@ -241,7 +241,7 @@ pub async fn create_dossier(
     use crate::session::{
         DRAFT_COOKIE, SESSION_COOKIE, cookie, internal, redirect, set_cookie, state,
     };
-    use services::registrations::{self, RegistrationError};
+    use services::dossiers::registrations::{self, RegistrationError};
     let state = state();
     let exam = open_exam(&exam).await?;
     let Some(token) = cookie(DRAFT_COOKIE) else {
@@ -269,13 +269,14 @@ pub async fn create_dossier(
     };
     match created {
         Ok((dossier_id, _)) => {
-            let session = services::accounts::open_session(&state.db, &*state.clock, &dossier_id)
-                .await
-                .map_err(internal)?;
+            let session =
+                services::access::accounts::open_session(&state.db, &*state.clock, &dossier_id)
+                    .await
+                    .map_err(internal)?;
             set_cookie(
                 SESSION_COOKIE,
                 &session,
-                services::accounts::SESSION_LIFETIME.as_secs(),
+                services::access::accounts::SESSION_LIFETIME.as_secs(),
             );
             set_cookie(DRAFT_COOKIE, "", 0);
             redirect("/espace?nouveau=1");

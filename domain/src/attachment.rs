@@ -2,7 +2,7 @@
 //! a streaming check of PDFs. The browser runs them before sending a byte; the server
 //! runs them again on what actually arrives.
 
-pub use crate::pdf_scan::{PdfFindings, PdfScan};
+pub use crate::pdf_scan::{PdfFindings, PdfRefusal, PdfScan};
 use serde::{Deserialize, Serialize};
 
 use crate::{FileKind, exam::MIB};
@@ -58,6 +58,19 @@ pub fn check_dossier_total(name: &str, stored: u64, incoming: u64) -> Result<(),
         return Err(UploadError::dossier_full(name));
     }
     Ok(())
+}
+
+impl PdfScan {
+    /// The scan's verdict, worded for the candidate's file `name`.
+    pub fn finish(self, name: &str) -> Result<PdfFindings, UploadError> {
+        let name = name.to_string();
+        self.verdict().map_err(|refusal| match refusal {
+            PdfRefusal::Encrypted => UploadError::Encrypted { name },
+            PdfRefusal::Active => UploadError::Active { name },
+            PdfRefusal::Corrupt => UploadError::Corrupt { name },
+            PdfRefusal::Unverifiable => UploadError::Unverifiable { name },
+        })
+    }
 }
 
 impl UploadError {

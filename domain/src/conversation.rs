@@ -1,6 +1,6 @@
 //! The words of a dossier's conversation with the service concours: its limits, and
 //! each refusal as a code (what an address carries) and its French sentence (what a
-//! page shows). The server (`services::messages`) and the pages share them.
+//! page shows). The server (`services::dossiers::messages`) and the pages share them.
 
 /// The longest message, in characters.
 pub const MAX_CHARS: usize = 5000;

@@ -1,15 +1,9 @@
 //! The registration deadline: « le JJ mois AAAA avant minuit (heure métropolitaine) ».
 
-use jiff::{Timestamp, civil::Date, tz::TimeZone};
+use jiff::{Timestamp, civil::Date};
 use serde::{Deserialize, Serialize};
 
-use crate::french;
-
-/// Paris time, embedded from the tz database at compile time so the browser and the
-/// server apply the same CET/CEST rules without reading the host's zoneinfo.
-pub fn paris() -> TimeZone {
-    jiff::tz::get!("Europe/Paris")
-}
+use crate::{french, paris};
 
 /// A registration deadline. Built only from its last day, so the closing instant is
 /// always midnight Paris time at the end of that day, never a hand-typed instant.
@@ -34,7 +28,7 @@ impl Deadline {
         // Midnight exists every day in Paris (the clocks change at 02:00 / 03:00), so
         // `start_of_day` is exact; it also stays right if a future rule moved that.
         let closes_at = next_day
-            .to_zoned(paris())
+            .to_zoned(paris::zone())
             .and_then(|z| z.start_of_day())
             .map_err(|_| DeadlineOutOfRange(last_day))?
             .timestamp();
@@ -193,7 +187,7 @@ mod tests {
         fn closes_at_paris_midnight_of_the_next_day(days in 0i32..(200 * 366)) {
             let day = date(1970, 1, 1).checked_add(jiff::Span::new().days(days)).unwrap();
             let deadline = Deadline::on(day).unwrap();
-            let local = deadline.closes_at().to_zoned(paris());
+            let local = deadline.closes_at().to_zoned(paris::zone());
             proptest::prop_assert_eq!(local.date(), day.tomorrow().unwrap());
             proptest::prop_assert_eq!((local.hour(), local.minute(), local.second()), (0, 0, 0));
             let previous = Deadline::on(day.yesterday().unwrap()).unwrap();

@@ -46,13 +46,13 @@ pub fn long_date(date: Date) -> String {
 
 /// « 23 h 05 », in Paris time.
 pub fn paris_time(at: jiff::Timestamp) -> String {
-    let z = at.to_zoned(crate::deadline::paris());
+    let z = at.to_zoned(crate::paris::zone());
     format!("{} h {:02}", z.hour(), z.minute())
 }
 
 /// « jeudi 17 avril 2025 à 23 h 59 », in Paris time: how the product writes an instant.
 pub fn paris_date_time(at: jiff::Timestamp) -> String {
-    let z = at.to_zoned(crate::deadline::paris());
+    let z = at.to_zoned(crate::paris::zone());
     format!("{} à {}", long_date(z.date()), paris_time(at))
 }
 
@@ -68,7 +68,7 @@ pub fn paris_date_time_ms(ms: i64) -> String {
 /// instant it is closed: at a Paris midnight (every deadline the product stores) the day
 /// before is the last day; at another instant its time is written.
 pub fn deadline(closes_at: jiff::Timestamp) -> String {
-    let z = closes_at.to_zoned(crate::deadline::paris());
+    let z = closes_at.to_zoned(crate::paris::zone());
     if z.hour() == 0 && z.minute() == 0 && z.second() == 0 {
         let last_day = z.date().yesterday().unwrap_or(z.date());
         format!("le {} avant minuit (heure de Paris)", long_date(last_day))
@@ -170,7 +170,7 @@ mod tests {
         // A stored deadline: midnight in Paris, winter and summer.
         let winter = date(2026, 12, 16)
             .at(0, 0, 0, 0)
-            .to_zoned(crate::deadline::paris())
+            .to_zoned(crate::paris::zone())
             .unwrap();
         assert_eq!(
             deadline(winter.timestamp()),
@@ -178,7 +178,7 @@ mod tests {
         );
         let summer = date(2025, 4, 18)
             .at(0, 0, 0, 0)
-            .to_zoned(crate::deadline::paris())
+            .to_zoned(crate::paris::zone())
             .unwrap();
         assert_eq!(
             deadline_ms(summer.timestamp().as_millisecond()),
@@ -190,7 +190,7 @@ mod tests {
         // An instant that is not a midnight keeps its time.
         let noon = date(2026, 12, 1)
             .at(12, 30, 0, 0)
-            .to_zoned(crate::deadline::paris())
+            .to_zoned(crate::paris::zone())
             .unwrap();
         assert_eq!(
             deadline(noon.timestamp()),

@@ -15,6 +15,7 @@ pub mod file_kind;
 pub mod french;
 pub mod instruction;
 pub mod jpeg;
+pub mod paris;
 pub mod pdf;
 pub mod pdf_scan;
 pub mod picture;

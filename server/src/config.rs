@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use services::mail::SmtpRelay;
+use services::letters::mail::SmtpRelay;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -45,7 +45,7 @@ pub struct Settings {
     pub test_now: Option<jiff::Timestamp>,
     /// `APP_TRUSTED_PROXIES`: reverse proxies (addresses or CIDR ranges, comma-separated)
     /// whose `X-Forwarded-For` names the client; empty: the TCP peer is the client.
-    pub trusted_proxies: Vec<services::clients::IpNet>,
+    pub trusted_proxies: Vec<services::access::clients::IpNet>,
     /// `APP_INSTANCE`: this server's name, in its start-up log and in the `X-Instance`
     /// header of `/healthz` (default: a random one), so an operator behind a load
     /// balancer, and a test harness, know which server answered.
@@ -67,7 +67,7 @@ pub struct Settings {
     /// each stored file is scanned. Unset: files are « non analysé ». With
     /// `APP_CLAMD_MAX_FILE` (clamd's `MaxFileSize`, as clamd.conf writes it: `25M`,
     /// default 25M): a larger file is « erreur d'analyse », never sent.
-    pub clamd: Option<services::antivirus::Clamd>,
+    pub clamd: Option<services::files::antivirus::Clamd>,
     /// `APP_SERVICE_EMAIL`: where a candidate's new message is announced (the mail
     /// holds a link, never the message). Unset: staff see unanswered messages in the
     /// dossier lists only.
@@ -160,13 +160,12 @@ impl Settings {
                 _ => None,
             };
         let proxies_text = lookup("APP_TRUSTED_PROXIES").unwrap_or_default();
-        let trusted_proxies = services::clients::parse_trusted_proxies(&proxies_text).map_err(
-            |_| ConfigError::Invalid {
+        let trusted_proxies = services::access::clients::parse_trusted_proxies(&proxies_text)
+            .map_err(|_| ConfigError::Invalid {
                 name: "APP_TRUSTED_PROXIES",
                 value: proxies_text.clone(),
                 reason: "expected addresses or CIDR ranges, comma-separated, e.g. 10.0.0.0/8,::1",
-            },
-        )?;
+            })?;
         let demo = lookup("APP_DEMO").is_some_and(|v| v == "true" || v == "1");
         if demo && base_url.starts_with("https://") {
             // The demo accounts' passwords are printed in the README and the logs.
@@ -192,7 +191,10 @@ impl Settings {
                     reason: "expected at most 64 letters, digits, dots, dashes or underscores",
                 });
             }
-            None => services::secrets::new_token().chars().take(12).collect(),
+            None => services::access::secrets::new_token()
+                .chars()
+                .take(12)
+                .collect(),
         };
         let grace_text = lookup("APP_SHUTDOWN_GRACE").unwrap_or_else(|| "60".into());
         let shutdown_grace = grace_text
@@ -231,7 +233,7 @@ impl Settings {
             None => None,
         };
         let clamd_max_file = match lookup("APP_CLAMD_MAX_FILE") {
-            None => services::antivirus::DEFAULT_MAX_FILE,
+            None => services::files::antivirus::DEFAULT_MAX_FILE,
             Some(text) => parse_size(&text).ok_or_else(|| ConfigError::Invalid {
                 name: "APP_CLAMD_MAX_FILE",
                 value: text.clone(),
@@ -240,7 +242,7 @@ impl Settings {
         };
         let clamd = match lookup("APP_CLAMD") {
             Some(text) => Some(
-                services::antivirus::Clamd::parse(&text)
+                services::files::antivirus::Clamd::parse(&text)
                     .map_err(|_| ConfigError::Invalid {
                         name: "APP_CLAMD",
                         value: text.clone(),
@@ -305,7 +307,7 @@ fn smtp_relay(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<SmtpRel
     let relay = match (lookup("SMTP_URL"), lookup("SMTP_HOST")) {
         (Some(url), _) => Some(SmtpRelay::from_url(&url).map_err(|e| ConfigError::Invalid {
             name: "SMTP_URL",
-            value: services::mail::without_credentials(&url),
+            value: services::letters::mail::without_credentials(&url),
             reason: e.reason(),
         })?),
         (None, Some(host)) => {
@@ -340,7 +342,9 @@ impl Settings {
     /// The server's clock: the machine's, or the test clock of `APP_ENV=test`.
     pub fn clock(&self) -> services::SharedClock {
         match self.test_now {
-            Some(start) => std::sync::Arc::new(services::clock::StartedClock::starting_at(start)),
+            Some(start) => {
+                std::sync::Arc::new(services::platform::clock::StartedClock::starting_at(start))
+            }
             None => std::sync::Arc::new(services::SystemClock),
         }
     }

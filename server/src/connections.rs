@@ -36,7 +36,7 @@ impl Default for Caps {
 pub struct Open {
     caps: Caps,
     /// Peers that are the site's own proxies: their connections carry many clients.
-    proxies: Arc<[services::clients::IpNet]>,
+    proxies: Arc<[services::access::clients::IpNet]>,
     table: Arc<Mutex<(usize, HashMap<Network, usize>)>>,
 }
 
@@ -51,7 +51,7 @@ pub struct Ticket {
 }
 
 impl Open {
-    pub fn new(caps: Caps, proxies: Arc<[services::clients::IpNet]>) -> Self {
+    pub fn new(caps: Caps, proxies: Arc<[services::access::clients::IpNet]>) -> Self {
         Self {
             caps,
             proxies,
@@ -70,7 +70,7 @@ impl Open {
             IpAddr::V6(v6) => [(64u8, 1usize), (56, 4), (48, 16)]
                 .into_iter()
                 .map(|(prefix, times)| {
-                    let net = services::clients::IpNet::new(IpAddr::V6(v6), prefix)
+                    let net = services::access::clients::IpNet::new(IpAddr::V6(v6), prefix)
                         .expect("a valid prefix")
                         .trunc();
                     ((net.addr(), prefix), times)
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn the_site_s_own_proxies_are_not_capped_as_one_client() {
-        let proxy: services::clients::IpNet = "10.0.0.0/8".parse().unwrap();
+        let proxy: services::access::clients::IpNet = "10.0.0.0/8".parse().unwrap();
         let open = Open::new(
             Caps {
                 per_client: 1,

@@ -16,7 +16,7 @@ use axum::{
     routing::{get, post},
 };
 use domain::attachment::{self, UploadError, upload_code};
-use services::{attachments, attachments::AttachmentError, dossiers::Dossier};
+use services::{dossiers::Dossier, files::attachments, files::attachments::AttachmentError};
 
 use crate::pacing::{self, BodyGate, Cut, CutFlag, Gates, Refused};
 
@@ -347,9 +347,9 @@ async fn dossier_sheet(State(state): State<AppState>, headers: HeaderMap) -> Res
         Ok(p) => p,
         Err(error) => return refusal(error).status.into_response(),
     };
-    let printout = services::printouts::dossier_sheet(&dossier, &pieces, &state.base_url);
+    let printout = services::letters::printouts::dossier_sheet(&dossier, &pieces, &state.base_url);
     pdf_response(
-        services::printouts::kept(&state.storage, &dossier.id, "dossier", printout).await,
+        services::letters::printouts::kept(&state.storage, &dossier.id, "dossier", printout).await,
         &format!("dossier-inscription-{}.pdf", dossier.number),
     )
 }
@@ -360,13 +360,13 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap) -> Response 
         Ok(d) => d,
         Err(response) => return response,
     };
-    match services::closure::receipt(&state.db, &dossier).await {
+    match services::dossiers::closure::receipt(&state.db, &dossier).await {
         Ok(Some(receipt)) => pdf_response(
-            services::printouts::kept(
+            services::letters::printouts::kept(
                 &state.storage,
                 &dossier.id,
                 "recu",
-                services::printouts::receipt(&receipt, &state.base_url),
+                services::letters::printouts::receipt(&receipt, &state.base_url),
             )
             .await,
             &format!("accuse-de-reception-{}.pdf", receipt.number),
@@ -382,7 +382,7 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap) -> Response 
 
 /// A PDF made for the session's candidate: shown in the browser; or « busy » when too
 /// many were being made (503, `Retry-After`).
-fn pdf_response(made: Result<Vec<u8>, services::printouts::Busy>, name: &str) -> Response {
+fn pdf_response(made: Result<Vec<u8>, services::letters::printouts::Busy>, name: &str) -> Response {
     match made {
         Ok(bytes) => private_file(bytes, "application/pdf", "inline", name),
         Err(_) => (

@@ -86,7 +86,7 @@ impl Buckets {
 
     /// Takes one token from `client`'s bucket, and from those of its wider networks
     /// (an IPv6 /56 and /48, whose rate and burst are 4 and 16 times a client's:
-    /// `services::clients::wider_networks`); `false` when one of them is empty.
+    /// `services::access::clients::wider_networks`); `false` when one of them is empty.
     pub fn take(&self, client: &str, now: Instant) -> bool {
         self.reserve(client, now, Duration::ZERO).is_some()
     }
@@ -103,7 +103,7 @@ impl Buckets {
         }
         let keys: Vec<(String, f64)> = std::iter::once((client.to_string(), 1.0))
             .chain(
-                services::clients::wider_networks(client)
+                services::access::clients::wider_networks(client)
                     .into_iter()
                     .map(|(network, times)| (network, times as f64)),
             )

@@ -4,6 +4,7 @@ pub mod config;
 mod connections;
 mod files;
 mod flood;
+mod health;
 mod messages;
 mod metrics;
 mod pacing;

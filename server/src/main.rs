@@ -90,8 +90,8 @@ async fn serve_or_run() -> anyhow::Result<()> {
             };
             let password = staff_password()?;
             let db = migrated(&settings).await?;
-            let passwords = services::passwords::Passwords::new(1)?;
-            match services::staff::create(
+            let passwords = services::access::passwords::Passwords::new(1)?;
+            match services::access::staff::create(
                 &db,
                 &passwords,
                 &*settings.clock(),
@@ -102,8 +102,8 @@ async fn serve_or_run() -> anyhow::Result<()> {
             .await
             {
                 Ok(member) => println!("Compte créé : {} <{}>", member.name, member.email),
-                Err(services::staff::StaffError::Invalid(why)) => refused(&why),
-                Err(services::staff::StaffError::AlreadyExists) => refused(&format!(
+                Err(services::access::staff::StaffError::Invalid(why)) => refused(&why),
+                Err(services::access::staff::StaffError::AlreadyExists) => refused(&format!(
                     "un compte existe déjà pour {email} (désactivé : server staff-enable)."
                 )),
                 Err(e) => return Err(e.into()),
@@ -114,10 +114,10 @@ async fn serve_or_run() -> anyhow::Result<()> {
                 usage()
             };
             let db = migrated(&settings).await?;
-            match services::staff::disable(&db, &*settings.clock(), &email).await {
+            match services::access::staff::disable(&db, &*settings.clock(), &email).await {
                 Ok(true) => println!("Compte désactivé : {email} ne peut plus se connecter."),
                 Ok(false) => refused(&format!("aucun compte actif pour {email}.")),
-                Err(services::staff::StaffError::Invalid(why)) => refused(&why),
+                Err(services::access::staff::StaffError::Invalid(why)) => refused(&why),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -127,11 +127,11 @@ async fn serve_or_run() -> anyhow::Result<()> {
             };
             let password = staff_password()?;
             let db = migrated(&settings).await?;
-            let passwords = services::passwords::Passwords::new(1)?;
-            match services::staff::enable(&db, &passwords, &email, &password).await {
+            let passwords = services::access::passwords::Passwords::new(1)?;
+            match services::access::staff::enable(&db, &passwords, &email, &password).await {
                 Ok(true) => println!("Compte réactivé : {email}, avec son nouveau mot de passe."),
                 Ok(false) => refused(&format!("aucun compte désactivé pour {email}.")),
-                Err(services::staff::StaffError::Invalid(why)) => refused(&why),
+                Err(services::access::staff::StaffError::Invalid(why)) => refused(&why),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -19,10 +19,10 @@ use axum::{
     routing::post,
 };
 use services::{
+    access::staff::Staff,
     dossiers::Dossier,
-    instruction,
-    messages::{self, MessageError, Sender},
-    staff::Staff,
+    dossiers::instruction,
+    dossiers::messages::{self, MessageError, Sender},
 };
 
 use crate::files;

@@ -46,7 +46,7 @@ pub fn router(
     state: AppState,
     metrics: Arc<Metrics>,
     gates: Gates,
-    health: Arc<crate::startup::Health>,
+    health: Arc<crate::health::Health>,
     open: crate::connections::Open,
 ) -> Router {
     Router::new().route(
@@ -82,7 +82,7 @@ async fn render(
     state: &AppState,
     metrics: &Metrics,
     gates: &Gates,
-    health: &crate::startup::Health,
+    health: &crate::health::Health,
     open: &crate::connections::Open,
 ) -> String {
     let mut out = String::new();
@@ -164,7 +164,7 @@ async fn render(
     let _ = writeln!(
         out,
         "concours_pdfs_made_total {}",
-        services::printouts::made()
+        services::letters::printouts::made()
     );
     let (logins, others) = state.passwords.waiting();
     family(
@@ -204,7 +204,7 @@ async fn render(
 
     // What the database says; if it does not answer, that is the figure to see.
     let by_status = services::dossiers::count_by_status(&state.db).await;
-    let mails = services::outbox::waiting(&state.db).await;
+    let mails = services::letters::outbox::waiting(&state.db).await;
     family(
         &mut out,
         "concours_database_up",

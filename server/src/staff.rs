@@ -19,10 +19,10 @@ use axum::{
 };
 use leptos::prelude::provide_context;
 use services::{
-    attachments,
-    export::ZippedFile,
-    instruction::{self, InstructionError},
-    staff::{self, Staff},
+    access::staff::{self, Staff},
+    dossiers::export::ZippedFile,
+    dossiers::instruction::{self, InstructionError},
+    files::attachments,
 };
 use tokio_util::{compat::FuturesAsyncWriteCompatExt, io::ReaderStream};
 
@@ -377,14 +377,14 @@ async fn exam_zip(
     )
 }
 
-/// [`services::export::xlsx`] on the blocking pool: thousands of rows are CPU work no
+/// [`services::dossiers::export::xlsx`] on the blocking pool: thousands of rows are CPU work no
 /// request's async worker should wait on.
 async fn workbook(
     lines: Vec<instruction::DossierLine>,
     files: Option<Vec<ZippedFile>>,
 ) -> Result<Vec<u8>, String> {
     tokio::task::spawn_blocking(move || {
-        services::export::xlsx(&lines, files.as_deref()).map_err(|e| e.to_string())
+        services::dossiers::export::xlsx(&lines, files.as_deref()).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
@@ -441,7 +441,7 @@ async fn csv_export(
 ) -> Response {
     match exported(&state, &exam, &query, &member, "export CSV").await {
         Ok(lines) => download(
-            services::export::csv(&lines),
+            services::dossiers::export::csv(&lines),
             "text/csv; charset=utf-8",
             &format!("dossiers-{exam}.csv"),
         ),

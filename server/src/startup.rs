@@ -3,11 +3,12 @@
 use std::net::SocketAddr;
 
 use app::{App, shell, state::AppState};
-use axum::{Router, extract::State, http::StatusCode, middleware, routing::get};
+use axum::{Router, middleware, routing::get};
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use services::{
-    Db, SharedClock, catalogue, demo, mail::Mailer, passwords::Passwords, storage::Storage,
+    Db, SharedClock, access::passwords::Passwords, catalogue, files::storage::Storage,
+    letters::mail::Mailer, platform::demo,
 };
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -78,11 +79,11 @@ impl Application {
                 ),
                 Err(error) => tracing::warn!(%error, "demo candidate not seeded"),
             }
-            match services::staff::seed_demo(&db, &passwords, &*clock).await {
+            match services::access::staff::seed_demo(&db, &passwords, &*clock).await {
                 Ok(()) => tracing::info!(
                     "demo staff member: {}, mot de passe « {} »",
-                    services::staff::DEMO_EMAIL,
-                    services::staff::DEMO_PASSWORD
+                    services::access::staff::DEMO_EMAIL,
+                    services::access::staff::DEMO_PASSWORD
                 ),
                 Err(error) => tracing::warn!(%error, "demo staff member not seeded"),
             }
@@ -110,7 +111,7 @@ impl Application {
         };
         let counted = std::sync::Arc::new(metrics::Metrics::default());
         let gates = crate::pacing::Gates::with_slots(settings.upload_slots);
-        let health = std::sync::Arc::new(Health::default());
+        let health = std::sync::Arc::new(crate::health::Health::default());
         let open = crate::connections::Open::new(
             settings.connection_caps,
             settings.trusted_proxies.clone().into(),
@@ -119,7 +120,7 @@ impl Application {
         let router = Router::new()
             .route("/healthz", {
                 let (instance, health) = (settings.instance.clone(), health.clone());
-                get(move |state| healthz(state, health, instance))
+                get(move |state| crate::health::healthz(state, health, instance))
             })
             .merge(files::routes())
             .merge(messages::routes())
@@ -259,7 +260,8 @@ async fn send_reminders(state: AppState) {
     let mut passes: u32 = 0;
     loop {
         every.tick().await;
-        let pass = services::reminders::send_due(&state.db, &*state.clock, &state.base_url);
+        let pass =
+            services::dossiers::reminders::send_due(&state.db, &*state.clock, &state.base_url);
         if let Err(error) = pass.await {
             tracing::error!(%error, "deadline reminders pass failed");
         }
@@ -269,7 +271,7 @@ async fn send_reminders(state: AppState) {
             .is_multiple_of(SWEEP_EVERY_PASSES)
             .then_some(&state.storage);
         passes = passes.wrapping_add(1);
-        services::housekeeping::run(&state.db, &*state.clock, sweep).await;
+        services::platform::housekeeping::run(&state.db, &*state.clock, sweep).await;
     }
 }
 
@@ -286,7 +288,7 @@ async fn scan_files(state: AppState) {
         let _ = tokio::time::timeout(SCAN_PASS, antivirus.arrived.notified()).await;
         // Until nothing is left that clamd could take (each pass takes a few).
         loop {
-            let pass = services::antivirus::pass(
+            let pass = services::files::antivirus::pass(
                 &state.db,
                 &state.storage,
                 &*state.clock,
@@ -310,7 +312,7 @@ async fn deliver_mails(state: AppState) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let pass = services::outbox::deliver_due_keeping(
+        let pass = services::letters::deliver_due_keeping(
             &state.db,
             &*state.clock,
             &state.mailer,
@@ -414,67 +416,4 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-}
-
-/// What `/healthz` knows of the store: checking it writes and deletes an object, so it
-/// is checked at most every [`Health::STORE_EVERY`], once for all the requests that
-/// ask meanwhile; anyone may call `/healthz`, and it must not be a way to write.
-#[derive(Default)]
-pub struct Health {
-    last: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
-    store_checks: std::sync::atomic::AtomicU64,
-}
-
-impl Health {
-    const STORE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
-
-    async fn store_ok(&self, storage: &services::storage::Storage) -> bool {
-        let mut last = self.last.lock().await;
-        if let Some((at, ok)) = *last
-            && at.elapsed() < Self::STORE_EVERY
-        {
-            return ok;
-        }
-        self.store_checks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let ok = match storage.check().await {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(%error, "health check failed: storage");
-                false
-            }
-        };
-        *last = Some((std::time::Instant::now(), ok));
-        ok
-    }
-
-    /// How many times the store was checked, for `/metrics`.
-    pub fn store_checks(&self) -> u64 {
-        self.store_checks.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-/// The database answers (a read, each time), and the store took a file lately.
-async fn healthz(
-    State(state): State<AppState>,
-    health: std::sync::Arc<Health>,
-    instance: String,
-) -> (StatusCode, [(&'static str, String); 1], &'static str) {
-    let named = [("x-instance", instance)];
-    if let Err(error) = state.db.ping().await {
-        tracing::error!(%error, "health check failed: database");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            named,
-            "database unavailable",
-        );
-    }
-    if !health.store_ok(&state.storage).await {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            named,
-            "storage unavailable",
-        );
-    }
-    (StatusCode::OK, named, "ok")
 }

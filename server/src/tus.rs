@@ -23,7 +23,7 @@ use axum::{
     routing::post,
 };
 use base64::Engine;
-use services::{attachments::AttachmentError, uploads};
+use services::{files::attachments::AttachmentError, files::uploads};
 
 use crate::files;
 

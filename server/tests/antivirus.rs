@@ -72,7 +72,7 @@ async fn an_infected_upload_is_scanned_by_itself_never_served_and_flagged() {
         assert_eq!(response.status(), 410, "{}", app.label);
 
         // Staff see it on the dossier and in the list.
-        let number = services::demo::DEMO_NUMBER;
+        let number = services::platform::demo::DEMO_NUMBER;
         let page = app
             .page(&staff, &format!("/service/dossiers/{number}"))
             .await;
@@ -149,7 +149,7 @@ async fn polled(app: &common::TestApp, cookie: &str, id: &str) -> (String, Optio
 /// on each.
 async fn pages(app: &common::TestApp, cookie: &str, staff: &str) -> (String, String) {
     let window = text(&app.page(cookie, "/espace/pieces/piece-identite").await);
-    let number = services::demo::DEMO_NUMBER;
+    let number = services::platform::demo::DEMO_NUMBER;
     let dossier = text(
         &app.page(staff, &format!("/service/dossiers/{number}"))
             .await,
@@ -219,7 +219,7 @@ async fn a_file_waits_en_attente_while_clamd_cannot_answer_then_a_pass_makes_it_
         services::testing::missing("clamd", "TEST_CLAMD, set by scripts/with-clamd.sh");
         return;
     };
-    let real = services::antivirus::Clamd::parse(&real).unwrap();
+    let real = services::files::antivirus::Clamd::parse(&real).unwrap();
     let pending = VirusScan::Pending.label();
     let clean = VirusScan::Clean.label();
     assert_eq!((pending, clean), ("en attente d'analyse", "sain"));
@@ -270,10 +270,10 @@ async fn a_file_waits_en_attente_while_clamd_cannot_answer_then_a_pass_makes_it_
 
         // A pass with the real clamd (the server's own, on the closed port, may hold
         // the file for an instant: try again then).
-        let clock = services::clock::FixedClock(NOW.parse().unwrap());
+        let clock = services::platform::clock::FixedClock(NOW.parse().unwrap());
         let mut scanned = 0;
         for _ in 0..50 {
-            scanned = services::antivirus::pass(&app.db, &app.storage, &clock, &real, 16)
+            scanned = services::files::antivirus::pass(&app.db, &app.storage, &clock, &real, 16)
                 .await
                 .unwrap();
             if scanned > 0 {

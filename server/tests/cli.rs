@@ -3,7 +3,7 @@
 
 use std::{path::Path, process::Output};
 
-use services::{Db, clock::SystemClock, passwords::Passwords, staff};
+use services::{Db, access::passwords::Passwords, access::staff, platform::clock::SystemClock};
 
 fn server(data: &Path, args: &[&str], password: &str) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_server"))

@@ -107,7 +107,7 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
         assert!(page.contains("mardi 24 novembre 2026 à 11 h 00"));
         let receipt = app.page(&cookie, "/espace/accuse-de-reception").await;
         assert!(receipt.contains("99-DEM0-0001") && receipt.contains("licence.pdf"));
-        let sha = services::attachments::list(&app.db, &closed_dossier_id(&app).await)
+        let sha = services::files::attachments::list(&app.db, &closed_dossier_id(&app).await)
             .await
             .unwrap()[0]
             .sha256
@@ -157,7 +157,7 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
             .await
             .unwrap();
         assert!(kept.iter().any(|k| k.starts_with("recu-")), "{kept:?}");
-        let made_before = services::printouts::made();
+        let made_before = services::letters::printouts::made();
         let pdf_receipt = app
             .client
             .get(format!("{}/espace/accuse-de-reception.pdf", app.address))
@@ -169,7 +169,12 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
         assert_eq!(pdf_receipt.headers()["content-type"], "application/pdf");
         assert_eq!(pdf_receipt.headers()["cache-control"], "private, no-store");
         assert!(pdf_receipt.bytes().await.unwrap().starts_with(b"%PDF-"));
-        assert_eq!(services::printouts::made(), made_before, "{}", app.label);
+        assert_eq!(
+            services::letters::printouts::made(),
+            made_before,
+            "{}",
+            app.label
+        );
 
         // Closed: no more files for pièces that do not follow.
         let late = upload(&app, &cookie, "diplome", "autre.pdf", pdf(), true).await;
@@ -178,7 +183,7 @@ async fn closing_the_demo_dossier_from_missing_pieces_to_the_receipt() {
 }
 
 async fn closed_dossier_id(app: &TestApp) -> String {
-    let number = domain::DossierNumber::parse(services::demo::DEMO_NUMBER).unwrap();
+    let number = domain::DossierNumber::parse(services::platform::demo::DEMO_NUMBER).unwrap();
     services::dossiers::by_number(&app.db, &number)
         .await
         .unwrap()

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{session_cookie, spawn_app_with, spawn_apps};
-use services::demo::{DEMO_NUMBER, DEMO_PASSWORD};
+use services::platform::demo::{DEMO_NUMBER, DEMO_PASSWORD};
 
 fn login_body(password: &str) -> String {
     format!(
@@ -148,7 +148,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
     )
     .await;
     let attacker = "203.0.113.5";
-    for _ in 0..services::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT {
+    for _ in 0..services::access::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT {
         let wrong = login_via_proxy(&app, attacker, "pas le bon").await;
         assert_eq!(
             wrong.headers()["location"],
@@ -174,7 +174,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
 #[tokio::test]
 async fn without_trusted_proxies_a_forwarded_address_changes_nothing() {
     let app = spawn_app_with(services::testing::sqlite().await, &[]).await;
-    for i in 0..services::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT {
+    for i in 0..services::access::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT {
         // A new forged address on every guess: still one client, the peer.
         login_via_proxy(&app, &format!("203.0.113.{i}"), "pas le bon").await;
     }

@@ -95,7 +95,7 @@ async fn refusals_have_the_right_status_and_a_french_message() {
         // A dossier that already holds nearly all it may: the same status, its own words.
         let demo = services::dossiers::by_number(
             &app.db,
-            &domain::DossierNumber::parse(services::demo::DEMO_NUMBER).unwrap(),
+            &domain::DossierNumber::parse(services::platform::demo::DEMO_NUMBER).unwrap(),
         )
         .await
         .unwrap()

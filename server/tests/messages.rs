@@ -5,7 +5,7 @@ mod common;
 
 use common::{TestApp, candidate_session, login, pdf, spawn_apps, staff_login, upload};
 use reqwest::multipart::{Form, Part};
-use services::demo::DEMO_NUMBER;
+use services::platform::demo::DEMO_NUMBER;
 
 /// Posts the message form (text, and a file if given) as its page does.
 async fn write(

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{NOW, spawn_apps_and_stores_with};
-use services::clock::FixedClock;
+use services::platform::clock::FixedClock;
 
 #[tokio::test]
 async fn a_candidate_asking_for_a_pdf_in_a_loop_delays_no_one_and_it_is_made_once() {
@@ -17,10 +17,10 @@ async fn a_candidate_asking_for_a_pdf_in_a_loop_delays_no_one_and_it_is_made_onc
         let session = |who: &'static str| {
             let (app, clock) = (&app, &clock);
             async move {
-                let exam = services::demo::DEMO_EXAM;
+                let exam = services::platform::demo::DEMO_EXAM;
                 let dossier =
                     services::testing::dossier(&app.db, clock, exam, "externe", who).await;
-                let token = services::accounts::open_session(&app.db, clock, &dossier.id)
+                let token = services::access::accounts::open_session(&app.db, clock, &dossier.id)
                     .await
                     .unwrap();
                 (dossier.id, format!("espace={token}"))
@@ -29,7 +29,7 @@ async fn a_candidate_asking_for_a_pdf_in_a_loop_delays_no_one_and_it_is_made_onc
         let (looping_id, looping) = session("Boucle").await;
         let (_, other) = session("Autre").await;
         let address = format!("{}/espace/dossier-d-inscription.pdf", app.address);
-        let made_before = services::printouts::made();
+        let made_before = services::letters::printouts::made();
 
         // 24 connections asking for the dossier d'inscription again and again, 3 s.
         let until = Instant::now() + Duration::from_secs(3);
@@ -71,10 +71,10 @@ async fn a_candidate_asking_for_a_pdf_in_a_loop_delays_no_one_and_it_is_made_onc
         let others_took = asked.elapsed();
         // ...and a letter's, on the outbox's own slot.
         let asked = Instant::now();
-        let letter = services::printouts::Printout {
+        let letter = services::letters::printouts::Printout {
             title: "Accusé de réception".into(),
-            issuer: services::printouts::ISSUER.into(),
-            blocks: vec![services::printouts::Block::Text("Lettre".into())],
+            issuer: services::letters::printouts::ISSUER.into(),
+            blocks: vec![services::letters::printouts::Block::Text("Lettre".into())],
         };
         letter.render_letter().await.unwrap();
         let letter_took = asked.elapsed();
@@ -98,7 +98,7 @@ async fn a_candidate_asking_for_a_pdf_in_a_loop_delays_no_one_and_it_is_made_onc
         // (Paced to its downloads' rate: its burst of 20, then 2 a second.)
         assert!(asked >= 20, "{}: {asked}", app.label);
         assert_eq!(
-            services::printouts::made() - made_before,
+            services::letters::printouts::made() - made_before,
             3,
             "{}",
             app.label

@@ -146,7 +146,7 @@ async fn break_database(app: &TestApp) {
 /// Every form of both sides, as their pages post them, with sessions opened while the
 /// database still worked.
 async fn every_form(app: &TestApp) -> Vec<Form> {
-    let exam = services::demo::DEMO_EXAM;
+    let exam = services::platform::demo::DEMO_EXAM;
     let candidate = common::candidate_session(app, "Refus").await;
     let uploaded = common::upload(
         app,
@@ -328,11 +328,12 @@ async fn a_limit_reached_is_said_on_the_page_with_the_real_wait() {
             .unwrap()
             .as_millisecond();
         // The recovery forms' hour is used up by this address.
-        let limit = services::accounts::recovery_limit("127.0.0.1");
-        for _ in 0..services::accounts::MAX_RECOVERY_REQUESTS_PER_CLIENT {
-            let counted = services::throttle::attempt(&app.db, std::slice::from_ref(&limit), now)
-                .await
-                .unwrap();
+        let limit = services::access::accounts::recovery_limit("127.0.0.1");
+        for _ in 0..services::access::accounts::MAX_RECOVERY_REQUESTS_PER_CLIENT {
+            let counted =
+                services::access::throttle::attempt(&app.db, std::slice::from_ref(&limit), now)
+                    .await
+                    .unwrap();
             assert!(counted.is_ok());
         }
         let form = Form::url(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{NOW, spawn_app_with};
 use jiff::{SignedDuration, Timestamp};
-use services::{catalogue, clock::FixedClock, testing};
+use services::{catalogue, platform::clock::FixedClock, testing};
 
 #[tokio::test]
 async fn the_server_mails_the_reminder_of_an_open_dossier_two_days_before_the_deadline() {

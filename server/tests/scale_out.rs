@@ -12,7 +12,7 @@ use common::{
     NOW, TestApp, login, pdf, spawn, spawn_app_beside, spawn_app_on, staff_login, upload,
 };
 use jiff::{SignedDuration, Timestamp};
-use services::{catalogue, clock::FixedClock, demo::DEMO_NUMBER, testing};
+use services::{catalogue, platform::clock::FixedClock, platform::demo::DEMO_NUMBER, testing};
 
 async fn database() -> testing::TestDb {
     match testing::postgres().await {

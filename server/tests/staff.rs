@@ -5,7 +5,7 @@ mod common;
 use std::io::Read;
 
 use common::{TestApp, deposit, login, pdf, spawn_apps, spawn_apps_and_stores, staff_login};
-use services::{demo::DEMO_NUMBER, staff};
+use services::{access::staff, platform::demo::DEMO_NUMBER};
 
 const EXAM: &str = "demo-redacteur-territorial";
 

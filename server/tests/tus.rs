@@ -238,12 +238,12 @@ async fn a_file_sent_in_parts_through_a_wrong_offset_and_a_cut_arrives_whole() {
         // The file as any other: its SHA-256 is the bytes' own, and it is served whole.
         let dossier = services::dossiers::by_number(
             &app.db,
-            &domain::DossierNumber::parse(services::demo::DEMO_NUMBER).unwrap(),
+            &domain::DossierNumber::parse(services::platform::demo::DEMO_NUMBER).unwrap(),
         )
         .await
         .unwrap()
         .unwrap();
-        let saved = services::attachments::get(&app.db, &dossier.id, &id)
+        let saved = services::files::attachments::get(&app.db, &dossier.id, &id)
             .await
             .unwrap();
         assert_eq!(
@@ -400,12 +400,19 @@ async fn unfinished_uploads_expire_and_are_swept_with_their_parts() {
         // Not yet expired: the sweep leaves it.
         let now: jiff::Timestamp = common::NOW.parse().unwrap();
         let sweep = |hours: i64| {
-            let clock = services::clock::FixedClock(now + jiff::SignedDuration::from_hours(hours));
+            let clock = services::platform::clock::FixedClock(
+                now + jiff::SignedDuration::from_hours(hours),
+            );
             let (db, storage) = (app.db.clone(), app.storage.clone());
             async move {
-                services::uploads::sweep(&db, &storage, &clock, services::attachments::ORPHAN_AGE)
-                    .await
-                    .unwrap()
+                services::files::uploads::sweep(
+                    &db,
+                    &storage,
+                    &clock,
+                    services::files::attachments::ORPHAN_AGE,
+                )
+                .await
+                .unwrap()
             }
         };
         assert_eq!(sweep(23).await, 0, "{}", app.label);
@@ -491,7 +498,7 @@ async fn a_dossier_s_unfinished_uploads_are_bounded_in_number_room_and_parts() {
         let cookie = login(&app).await;
         let dossier = services::dossiers::by_number(
             &app.db,
-            &domain::DossierNumber::parse(services::demo::DEMO_NUMBER).unwrap(),
+            &domain::DossierNumber::parse(services::platform::demo::DEMO_NUMBER).unwrap(),
         )
         .await
         .unwrap()
@@ -541,7 +548,7 @@ async fn a_dossier_s_unfinished_uploads_are_bounded_in_number_room_and_parts() {
 
         // An upload sent in a thousand scraps is ended, its parts with it.
         let id = newest.rsplit('/').next().unwrap();
-        for start in 0..services::uploads::MAX_PARTS {
+        for start in 0..services::files::uploads::MAX_PARTS {
             sqlx::query("INSERT INTO upload_parts (upload_id, start, size, storage_key) VALUES ($1, $2, 0, $3)")
                 .bind(id)
                 .bind(-1 - start)
@@ -618,13 +625,13 @@ async fn scraps_unsized_patches_and_endless_starts_cost_nothing() {
 
         // A dossier starts 100 uploads an hour at most: the next one hears when again.
         let mut statuses = Vec::new();
-        for _ in 0..services::uploads::STARTS_PER_HOUR {
+        for _ in 0..services::files::uploads::STARTS_PER_HOUR {
             statuses.push(post(&app, &cookie, "diplome", 100_000).await.status());
         }
         // One was started above.
         assert_eq!(
             statuses.iter().filter(|s| **s == 201).count() as i64,
-            services::uploads::STARTS_PER_HOUR - 1,
+            services::files::uploads::STARTS_PER_HOUR - 1,
             "{}",
             app.label
         );

@@ -23,7 +23,10 @@ async fn step(
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
     let mut pairs = vec![
-        ("exam".to_string(), services::demo::DEMO_EXAM.to_string()),
+        (
+            "exam".to_string(),
+            services::platform::demo::DEMO_EXAM.to_string(),
+        ),
         ("step".to_string(), step.to_string()),
         ("direction".to_string(), "next".to_string()),
     ];
@@ -89,7 +92,10 @@ async fn register(app: &common::TestApp, who: &str) -> reqwest::Response {
         let r = step(app, &cookie, name, &fields).await;
         assert_eq!(r.status(), 302, "{name}");
     }
-    let body = format!("exam={}&attestation=oui", services::demo::DEMO_EXAM);
+    let body = format!(
+        "exam={}&attestation=oui",
+        services::platform::demo::DEMO_EXAM
+    );
     app.post_form_as(&cookie, "/api/inscription/creer", &body)
         .await
 }
@@ -118,17 +124,18 @@ async fn candidates_sharing_one_address_all_register_and_a_refusal_is_a_page() {
             .parse::<jiff::Timestamp>()
             .unwrap()
             .as_millisecond();
-        let limit = services::throttle::new_draft_limit("127.0.0.1");
-        for _ in 12..services::throttle::MAX_DRAFTS_PER_CLIENT {
-            let counted = services::throttle::attempt(&app.db, std::slice::from_ref(&limit), now)
-                .await
-                .unwrap();
+        let limit = services::access::throttle::new_draft_limit("127.0.0.1");
+        for _ in 12..services::access::throttle::MAX_DRAFTS_PER_CLIENT {
+            let counted =
+                services::access::throttle::attempt(&app.db, std::slice::from_ref(&limit), now)
+                    .await
+                    .unwrap();
             assert!(counted.is_ok(), "{}", app.label);
         }
         let page = format!(
             "{}/inscription/{}/identite",
             app.address,
-            services::demo::DEMO_EXAM
+            services::platform::demo::DEMO_EXAM
         );
         let r = app
             .client
@@ -139,7 +146,7 @@ async fn candidates_sharing_one_address_all_register_and_a_refusal_is_a_page() {
             .header("referer", &page)
             .body(format!(
                 "exam={}&step=identite&direction=next",
-                services::demo::DEMO_EXAM
+                services::platform::demo::DEMO_EXAM
             ))
             .send()
             .await
@@ -150,7 +157,7 @@ async fn candidates_sharing_one_address_all_register_and_a_refusal_is_a_page() {
         assert!(
             location.starts_with(&format!(
                 "/inscription/{}/identite?refus=limite-preinscriptions&attente=",
-                services::demo::DEMO_EXAM
+                services::platform::demo::DEMO_EXAM
             )),
             "{}: {location}",
             app.label

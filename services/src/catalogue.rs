@@ -38,7 +38,7 @@ pub enum CatalogueError {
     #[error("La pièce « {0} » a déjà des fichiers déposés : elle ne peut pas être retirée.")]
     PieceHasFiles(String),
     #[error(transparent)]
-    Staff(#[from] crate::staff::StaffError),
+    Staff(#[from] crate::access::staff::StaffError),
 }
 
 impl From<sqlx::Error> for CatalogueError {
@@ -324,7 +324,7 @@ pub async fn raw_exam(db: &Db, slug: &str) -> Result<Option<RawExam>, CatalogueE
 pub async fn save_from_staff(
     db: &Db,
     clock: &dyn Clock,
-    member: &crate::staff::Staff,
+    member: &crate::access::staff::Staff,
     exam: &ExamSpec,
     creating: bool,
 ) -> Result<(), CatalogueError> {
@@ -371,7 +371,7 @@ pub async fn save_from_staff(
         _ => "examen modifié",
     };
     let detail = format!("{slug} : clôture {}", exam.summary.deadline.to_french());
-    crate::staff::audit(&mut *tx, clock, member, None, action, &detail).await?;
+    crate::access::staff::audit(&mut *tx, clock, member, None, action, &detail).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,4 +1,14 @@
-//! Dossiers: creation from a complete préinscription, and lookups.
+//! Dossiers: creation from a complete préinscription, and lookups; below, a
+//! dossier's life: the préinscription's drafts (`registrations`), the clôture
+//! (`closure`), the conversation with the service (`messages`), the reminder before
+//! the deadline (`reminders`), the service's instruction and its exports.
+
+pub mod closure;
+pub mod export;
+pub mod instruction;
+pub mod messages;
+pub mod registrations;
+pub mod reminders;
 
 use domain::{DossierNumber, ExamSlug, registration::Registration};
 use rand::RngCore;
@@ -142,7 +152,7 @@ pub async fn create(
 }
 
 /// The mail announcing a new dossier, written with it (its number is known only then).
-pub type Announce<'a> = dyn Fn(&DossierNumber) -> crate::outbox::Letter + Sync + 'a;
+pub type Announce<'a> = dyn Fn(&DossierNumber) -> crate::letters::outbox::Letter + Sync + 'a;
 
 /// Inserts a dossier under a chosen number (the demo candidate's is fixed), and its
 /// announcement in the same transaction.
@@ -179,7 +189,7 @@ pub async fn insert(
     match result {
         Ok(done) if done.rows_affected() == 1 => {
             if let Some(announce) = announce {
-                crate::outbox::post(&mut *tx, now, &announce(&number).about(&id)).await?;
+                crate::letters::outbox::post(&mut *tx, now, &announce(&number).about(&id)).await?;
             }
             tx.commit().await?;
             Ok(number)

@@ -1,35 +1,20 @@
 //! Persistence and services: the database (SQLite or PostgreSQL, one code path), the exam
-//! catalogue, dossiers and the espace sécurisé, mail, the clock. Server-only; the UI
-//! reaches it through thin server functions.
+//! catalogue, dossiers and the espace sécurisé, files, letters, the clock. Server-only;
+//! the UI reaches it through thin server functions.
+//!
+//! One folder per concern: `access` (who is asking, and may they), `catalogue` (the
+//! exams), `dossiers` (a dossier's life from préinscription to decision), `files`
+//! (attachments and where they are stored), `letters` (mails and PDFs), `platform`
+//! (database, clock, periodic passes, demo data).
 
-pub mod accounts;
-pub mod antivirus;
-pub mod attachments;
+pub mod access;
 pub mod catalogue;
-pub mod clients;
-pub mod clock;
-pub mod closure;
-pub mod db;
-pub mod demo;
 pub mod dossiers;
-pub mod export;
-pub mod housekeeping;
-pub mod instruction;
-pub mod login;
-pub mod mail;
-pub mod messages;
-pub mod outbox;
-pub mod passwords;
-pub mod printouts;
-pub mod registrations;
-pub mod reminders;
-pub mod secrets;
-pub mod staff;
-pub mod storage;
+pub mod files;
+pub mod letters;
+pub mod platform;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod throttle;
-pub mod uploads;
 
-pub use clock::{Clock, SharedClock, SystemClock};
-pub use db::{Db, DbError, DbKind};
+pub use platform::clock::{Clock, SharedClock, SystemClock};
+pub use platform::db::{Db, DbError, DbKind};

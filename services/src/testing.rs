@@ -103,7 +103,7 @@ pub async fn all() -> Vec<TestDb> {
 
 /// A file store for one test: a fresh folder, or a fresh prefix in the test bucket.
 pub struct TestStore {
-    pub storage: crate::storage::Storage,
+    pub storage: crate::files::storage::Storage,
     /// What `APP_STORAGE_URL` would say to reach the same files.
     pub url: String,
     pub label: &'static str,
@@ -115,7 +115,7 @@ pub async fn local_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temporary folder");
     let root = dir.path().join("files");
     TestStore {
-        storage: crate::storage::Storage::open(&root)
+        storage: crate::files::storage::Storage::open(&root)
             .await
             .expect("a local store"),
         url: root.display().to_string(),
@@ -134,7 +134,7 @@ pub async fn s3_store() -> Option<TestStore> {
     let url = format!("s3://{bucket}/t-{}", uuid::Uuid::new_v4().simple());
     let spool = tempfile::tempdir().expect("temporary folder");
     Some(TestStore {
-        storage: crate::storage::Storage::from_url(&url, spool.path())
+        storage: crate::files::storage::Storage::from_url(&url, spool.path())
             .await
             .expect("TEST_S3_BUCKET is set: the S3 store"),
         url,
@@ -151,9 +151,13 @@ pub async fn broken_store(like: &TestStore) -> TestStore {
         let url = format!("s3://{bucket}/down");
         let spool = tempfile::tempdir().expect("temporary folder");
         return TestStore {
-            storage: crate::storage::Storage::from_url_at(&url, spool.path(), Some(DOWN_ENDPOINT))
-                .await
-                .expect("S3 store"),
+            storage: crate::files::storage::Storage::from_url_at(
+                &url,
+                spool.path(),
+                Some(DOWN_ENDPOINT),
+            )
+            .await
+            .expect("S3 store"),
             url,
             label: "s3-down",
             _dir: Some(spool),
@@ -190,7 +194,7 @@ pub async fn all_with_stores() -> Vec<(TestDb, TestStore)> {
 /// A dossier on `exam` for a candidate of this voie (`externe` or `interne`), created by
 /// `clock` (which must stand before the exam's deadline). `who` tells candidates apart.
 pub async fn dossier(db: &Db, clock: &dyn Clock, exam: &str, voie: &str, who: &str) -> Dossier {
-    crate::demo::candidate(db, clock, exam, voie, who, "unused-hash")
+    crate::platform::demo::candidate(db, clock, exam, voie, who, "unused-hash")
         .await
         .expect("a dossier on an open exam")
 }

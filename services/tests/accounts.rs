@@ -4,15 +4,15 @@ use std::{path::PathBuf, sync::Arc};
 
 use domain::registration::{Answers, Step};
 use jiff::{SignedDuration, Timestamp};
-use services::login::Refusal;
+use services::access::login::Refusal;
 use services::{
     Clock, Db,
-    accounts::{self, AccountError},
+    access::accounts::{self, AccountError},
+    access::passwords::Passwords,
     catalogue,
-    clock::ManualClock,
-    mail::Mailer,
-    passwords::Passwords,
-    registrations::{self, RegistrationError},
+    dossiers::registrations::{self, RegistrationError},
+    letters::mail::Mailer,
+    platform::clock::ManualClock,
     testing,
 };
 
@@ -169,10 +169,10 @@ impl Env {
 
     /// The letters due are sent (as the server's pass does), then read.
     async fn mails(&self) -> Vec<String> {
-        services::outbox::deliver_due(&self.db, &self.clock, &self.mailer, "http://test")
+        services::letters::deliver_due(&self.db, &self.clock, &self.mailer, "http://test")
             .await
             .unwrap();
-        services::mail::read_mail_files(self.mails.path()).unwrap()
+        services::letters::mail::read_mail_files(self.mails.path()).unwrap()
     }
 }
 
@@ -444,7 +444,7 @@ async fn login_gives_a_session_and_refuses_alike_unknown_dossier_and_wrong_passw
 
 #[tokio::test]
 async fn repeated_failures_lock_that_client_out_of_that_dossier_not_its_owner() {
-    use services::throttle::{FAILURE_WINDOW, MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT};
+    use services::access::throttle::{FAILURE_WINDOW, MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT};
     for env in envs().await {
         let (_, number) = env.register("d", "Marie").await.unwrap();
         let login = |password: &'static str, client: &'static str| {
@@ -485,7 +485,7 @@ async fn repeated_failures_lock_that_client_out_of_that_dossier_not_its_owner() 
 
 #[tokio::test]
 async fn guesses_sent_at_once_are_counted_before_any_is_evaluated() {
-    use services::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT;
+    use services::access::throttle::MAX_LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT;
     for env in envs().await {
         let (_, number) = env.register("d", "Marie").await.unwrap();
         // Twelve guesses at once from one client: check-then-act evaluated them all.
@@ -521,7 +521,7 @@ async fn guesses_sent_at_once_are_counted_before_any_is_evaluated() {
 
 #[tokio::test]
 async fn a_client_that_fails_on_many_dossiers_is_stopped_and_the_others_are_not() {
-    use services::throttle::MAX_LOGIN_FAILURES_PER_CLIENT;
+    use services::access::throttle::MAX_LOGIN_FAILURES_PER_CLIENT;
     for env in envs().await {
         let (_, number) = env.register("d", "Marie").await.unwrap();
         for i in 0..MAX_LOGIN_FAILURES_PER_CLIENT {
@@ -718,7 +718,7 @@ async fn forgotten_numbers_are_mailed_to_the_address_only() {
 
 #[tokio::test]
 async fn the_demo_candidate_is_seeded_once_and_can_log_in() {
-    use services::demo;
+    use services::platform::demo;
     for env in envs().await {
         let a = demo::seed(&env.db, &env.clock, &env.passwords)
             .await
@@ -780,7 +780,7 @@ async fn drafts_for_two_exams_in_one_browser_do_not_mix() {
 
 #[tokio::test]
 async fn demo_accounts_left_by_an_earlier_run_are_closed_when_the_demo_is_off() {
-    use services::{demo, staff};
+    use services::{access::staff, platform::demo};
     for env in envs().await {
         let (db, clock, passwords) = (&env.db, &env.clock, &env.passwords);
         demo::seed(db, clock, passwords).await.unwrap();
@@ -912,7 +912,7 @@ async fn recovery_mails_are_limited_per_address_and_a_used_link_ends_the_others(
 
 #[tokio::test]
 async fn a_refused_duplicate_is_kept_once_per_address_counted_and_paged() {
-    use services::throttle::MAX_DOSSIERS_PER_EMAIL_PER_DAY;
+    use services::access::throttle::MAX_DOSSIERS_PER_EMAIL_PER_DAY;
     for env in envs().await {
         let (first, _) = env.register("first", "Marie").await.unwrap();
         let (other, _) = env.register("other", "Paule").await.unwrap();
@@ -971,9 +971,10 @@ async fn a_refused_duplicate_is_kept_once_per_address_counted_and_paged() {
             env.label
         );
         // Purged with the rest, 180 days after their last refusal.
-        env.clock
-            .advance(services::housekeeping::REFUSED_DUPLICATE_KEPT + SignedDuration::from_secs(1));
-        let purged = services::housekeeping::purge(&env.db, &env.clock)
+        env.clock.advance(
+            services::platform::housekeeping::REFUSED_DUPLICATE_KEPT + SignedDuration::from_secs(1),
+        );
+        let purged = services::platform::housekeeping::purge(&env.db, &env.clock)
             .await
             .unwrap();
         assert_eq!(purged.refused_duplicates, 25, "{}", env.label);
@@ -988,9 +989,11 @@ async fn many_honest_logins_at_once_from_one_shared_address_all_get_in() {
         let mut numbers = Vec::new();
         for i in 0..40u8 {
             let who = format!("Partage{}", (b'a' + i % 26) as char).repeat(1 + usize::from(i / 26));
-            let d = services::demo::candidate(&env.db, &env.clock, DEMO, "externe", &who, &hash)
-                .await
-                .unwrap();
+            let d = services::platform::demo::candidate(
+                &env.db, &env.clock, DEMO, "externe", &who, &hash,
+            )
+            .await
+            .unwrap();
             numbers.push(d.number.to_string());
         }
         // More than the 30 failures one address may make: they are in flight, not failed.
@@ -1034,7 +1037,7 @@ fn letters(i: usize) -> String {
 
 #[tokio::test]
 async fn forty_candidates_behind_one_address_each_create_their_dossier_within_the_hour() {
-    use services::throttle::{MAX_DOSSIERS_PER_CLIENT, MAX_DOSSIERS_PER_EMAIL_PER_DAY};
+    use services::access::throttle::{MAX_DOSSIERS_PER_CLIENT, MAX_DOSSIERS_PER_EMAIL_PER_DAY};
     for env in envs().await {
         // A lycée's or an operator's one address, the last hour before the deadline:
         // forty honest candidates, each with their own address.
@@ -1112,7 +1115,7 @@ async fn forty_candidates_behind_one_address_each_create_their_dossier_within_th
 
 #[tokio::test]
 async fn a_dossier_takes_one_hundred_failures_from_a_network_and_its_owner_gets_in_elsewhere() {
-    use services::throttle::{FAILURE_WINDOW, MAX_LOGIN_FAILURES_PER_ACCOUNT};
+    use services::access::throttle::{FAILURE_WINDOW, MAX_LOGIN_FAILURES_PER_ACCOUNT};
     for env in envs().await {
         let (_, number) = env.register("d", "Marie").await.unwrap();
         let login = |password: &'static str, client: String| {
@@ -1161,7 +1164,7 @@ async fn a_dossier_takes_one_hundred_failures_from_a_network_and_its_owner_gets_
 
 #[tokio::test]
 async fn a_client_limit_counts_the_wider_networks_too() {
-    use services::throttle::{MAX_LOGIN_FAILURES_PER_CLIENT, attempt, login_limits};
+    use services::access::throttle::{MAX_LOGIN_FAILURES_PER_CLIENT, attempt, login_limits};
     let env = envs().await.remove(0);
     let now = env.clock.now().as_millisecond();
     // Thirty /64s of one /56, each under its own ceiling of 30 failures, 4 each: the
@@ -1177,7 +1180,7 @@ async fn a_client_limit_counts_the_wider_networks_too() {
                 .unwrap()
             {
                 Ok(attempt) => {
-                    services::throttle::failed(&env.db, attempt, now)
+                    services::access::throttle::failed(&env.db, attempt, now)
                         .await
                         .unwrap();
                     taken += 1;
@@ -1205,11 +1208,11 @@ async fn a_client_limit_counts_the_wider_networks_too() {
 /// next waits exactly until the first of them leaves the window, another client is not
 /// held. The figures are given by the caller, not read from the code under test.
 async fn a_client_limit_holds_at_its_edges(
-    limit: fn(&str) -> services::throttle::Limit,
+    limit: fn(&str) -> services::access::throttle::Limit,
     max: i64,
     window: SignedDuration,
 ) {
-    use services::throttle::attempt;
+    use services::access::throttle::attempt;
     const ONE: &str = "203.0.113.40";
     const OTHER: &str = "203.0.113.41";
     let step = SignedDuration::from_secs(1);
@@ -1272,7 +1275,7 @@ async fn a_client_limit_holds_at_its_edges(
 async fn new_passwords_are_limited_to_eighty_per_client_in_a_quarter_hour() {
     // Wizard's password step and the reset form, each new password hashed.
     a_client_limit_holds_at_its_edges(
-        services::throttle::hashing_limit,
+        services::access::throttle::hashing_limit,
         80,
         SignedDuration::from_mins(15),
     )

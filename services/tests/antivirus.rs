@@ -9,11 +9,13 @@ use domain::{DossierNumber, antivirus::VirusScan};
 use futures_util::stream;
 use jiff::Timestamp;
 use services::{
-    antivirus::{self, Clamd},
-    attachments, catalogue,
-    clock::ManualClock,
-    closure, demo, dossiers,
-    passwords::Passwords,
+    access::passwords::Passwords,
+    catalogue, dossiers,
+    dossiers::closure,
+    files::antivirus::{self, Clamd},
+    files::attachments,
+    platform::clock::ManualClock,
+    platform::demo,
     testing,
 };
 
@@ -390,7 +392,7 @@ async fn past_clamd_s_limits_a_file_is_erreur_d_analyse_whatever_clamd_answers()
     // At the end of the stream's data.
     let end = hidden.len() - b"\nendstream\nendobj\nstartxref\n0\n%%EOF\n".len();
     hidden.splice(end..end, EICAR.iter().copied());
-    let bytes = || -> services::storage::ByteStream {
+    let bytes = || -> services::files::storage::ByteStream {
         Box::pin(stream::iter([Ok(Bytes::from(hidden.clone()))]))
     };
     // As distributions ship it, clamd answers « OK »: it did not see the virus. Told

@@ -16,13 +16,13 @@ use futures_util::stream;
 use jiff::{SignedDuration, Timestamp};
 use services::{
     Db,
-    attachments::{self, AttachmentError},
-    catalogue,
-    clock::ManualClock,
-    demo, dossiers,
+    access::passwords::Passwords,
+    catalogue, dossiers,
     dossiers::Dossier,
-    passwords::Passwords,
-    storage::Storage,
+    files::attachments::{self, AttachmentError},
+    files::storage::Storage,
+    platform::clock::ManualClock,
+    platform::demo,
     testing,
 };
 use sha2::{Digest, Sha256};
@@ -526,9 +526,11 @@ async fn a_server_killed_during_an_upload_leaves_no_file_and_its_part_is_swept()
 /// that breaks between the stored file and its row would make it.
 async fn refuse_attachment_rows(db: &Db) {
     let statements: &[&'static str] = match db.kind() {
-        services::db::DbKind::Sqlite => &["CREATE TRIGGER refuse_rows BEFORE INSERT ON attachments
-             BEGIN SELECT RAISE(ABORT, 'insertion refusée par le test'); END"],
-        services::db::DbKind::Postgres => &[
+        services::platform::db::DbKind::Sqlite => {
+            &["CREATE TRIGGER refuse_rows BEFORE INSERT ON attachments
+             BEGIN SELECT RAISE(ABORT, 'insertion refusée par le test'); END"]
+        }
+        services::platform::db::DbKind::Postgres => &[
             "CREATE FUNCTION refuse_rows() RETURNS trigger LANGUAGE plpgsql
              AS $$ BEGIN RAISE EXCEPTION 'insertion refusée par le test'; END $$",
             "CREATE TRIGGER refuse_rows BEFORE INSERT ON attachments
@@ -633,7 +635,7 @@ async fn a_file_whose_row_fails_is_an_error_and_its_object_waits_for_the_sweep()
 async fn last_patch_ending_at(env: &Env, end: Timestamp) -> Result<bool, AttachmentError> {
     use futures_util::StreamExt;
     let data = pdf(50_000);
-    let upload = services::uploads::create(
+    let upload = services::files::uploads::create(
         &env.db,
         &env.storage,
         &env.clock,
@@ -649,7 +651,7 @@ async fn last_patch_ending_at(env: &Env, end: Timestamp) -> Result<bool, Attachm
         stream::iter([Ok::<_, String>(Bytes::from(data))])
             .chain(stream::once(async move { clock.set(end) }).filter_map(|()| async { None })),
     );
-    let appended = services::uploads::append(
+    let appended = services::files::uploads::append(
         &env.db,
         &env.storage,
         &env.clock,

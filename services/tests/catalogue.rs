@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use services::{
     catalogue::{self, CatalogueError},
-    clock::FixedClock,
+    platform::clock::FixedClock,
     testing,
 };
 use sqlx::Row;

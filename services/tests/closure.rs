@@ -7,13 +7,12 @@ use bytes::Bytes;
 use futures_util::stream;
 use jiff::{SignedDuration, Timestamp};
 use services::{
-    Clock, Db,
-    attachments::{self, AttachmentError},
-    catalogue,
-    clock::ManualClock,
-    closure::{self, ClosureError},
+    Clock, Db, catalogue,
+    dossiers::closure::{self, ClosureError},
     dossiers::{self, Dossier},
-    storage::Storage,
+    files::attachments::{self, AttachmentError},
+    files::storage::Storage,
+    platform::clock::ManualClock,
     testing,
 };
 
@@ -331,7 +330,7 @@ async fn the_receipt_and_the_dossier_sheet_are_pdfs_whose_text_reads_back_with_i
         let pieces = attachments::requested_pieces(&env.db, &d).await.unwrap();
 
         // The dossier d'inscription: number, candidate, deadline, the pièces to send.
-        let sheet = services::printouts::dossier_sheet(&d, &pieces, "https://cdg.example");
+        let sheet = services::letters::printouts::dossier_sheet(&d, &pieces, "https://cdg.example");
         let printed = sheet.to_pdf();
         assert!(printed.starts_with(b"%PDF-"), "{}", env.label);
         // A subset of the font, not the whole of it (DejaVu Sans is 740 KB).
@@ -377,8 +376,9 @@ async fn the_receipt_and_the_dossier_sheet_are_pdfs_whose_text_reads_back_with_i
         env.close(&d).await.unwrap();
         let d = env.reload(&d).await;
         let receipt = closure::receipt(&env.db, &d).await.unwrap().unwrap();
-        let text =
-            pdf_text(&services::printouts::receipt(&receipt, "https://cdg.example").to_pdf());
+        let text = pdf_text(
+            &services::letters::printouts::receipt(&receipt, "https://cdg.example").to_pdf(),
+        );
         for expected in [
             "Accusé de réception",
             &d.number.to_string(),

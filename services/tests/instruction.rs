@@ -6,13 +6,14 @@ use std::{path::PathBuf, sync::Arc};
 
 use domain::instruction::DossierState;
 use jiff::{SignedDuration, Timestamp};
-use services::login::Refusal;
+use services::access::login::Refusal;
 use services::{
-    Clock, catalogue,
-    clock::ManualClock,
-    instruction,
-    passwords::Passwords,
-    staff::{self, StaffError},
+    Clock,
+    access::passwords::Passwords,
+    access::staff::{self, StaffError},
+    catalogue,
+    dossiers::instruction,
+    platform::clock::ManualClock,
     testing,
 };
 
@@ -125,7 +126,7 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
         let lines = instruction::dossiers(&t.db, &clock, DEMO, "", None)
             .await
             .unwrap();
-        let csv = services::export::csv(&lines);
+        let csv = services::dossiers::export::csv(&lines);
         assert!(csv.starts_with('\u{feff}'));
         assert_eq!(csv.lines().count(), 4);
         assert!(csv.contains(";Lefèvre;Camille;01/03/1995;"), "{csv}");
@@ -133,7 +134,7 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
         // The same list as XLSX, read back by a spreadsheet library: a date is a date,
         // a count a number, the header bold and first.
         use calamine::{Data, Reader, Xlsx};
-        let bytes = services::export::xlsx(&lines, None).unwrap();
+        let bytes = services::dossiers::export::xlsx(&lines, None).unwrap();
         let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
         assert_eq!(book.sheet_names(), ["Dossiers"]);
         let sheet = book.worksheet_range("Dossiers").unwrap();
@@ -229,7 +230,7 @@ async fn staff_accounts_are_checked_unique_and_their_sessions_end() {
         );
         // A staff token is no candidate session, and the other way round.
         assert!(
-            services::accounts::session_dossier(&t.db, &*clock, &token)
+            services::access::accounts::session_dossier(&t.db, &*clock, &token)
                 .await
                 .unwrap()
                 .is_none()
@@ -362,7 +363,7 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
     use domain::instruction::{Decision, DecisionRefused};
     use futures_util::stream;
     use instruction::DecisionError;
-    use services::{attachments, dossiers, mail::Mailer, storage::Storage};
+    use services::{dossiers, files::attachments, files::storage::Storage, letters::mail::Mailer};
 
     for t in testing::all().await {
         let (clock, member) = with_staff(&t).await;
@@ -500,10 +501,10 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
             t.label
         );
         assert!(log.iter().all(|a| a.staff_name == "Claire Agent"));
-        services::outbox::deliver_due(&t.db, &clock, &mailer, "http://x")
+        services::letters::deliver_due(&t.db, &clock, &mailer, "http://x")
             .await
             .unwrap();
-        let mails = services::mail::read_mail_files(&root.path().join("mails")).unwrap();
+        let mails = services::letters::mail::read_mail_files(&root.path().join("mails")).unwrap();
         assert_eq!(mails.len(), 4);
         assert!(mails.iter().any(|m| m.contains("Copie du diplôme lisible")));
         assert!(

@@ -9,7 +9,7 @@ use std::{
     process::{Child, ChildStdin, Command, Stdio},
 };
 
-use services::mail::{Mailer, SmtpRelay};
+use services::letters::mail::{Mailer, SmtpRelay};
 
 const USER: &str = "concours";
 /// Unusual characters, so that the URL's percent-decoding is tried too.
@@ -140,7 +140,7 @@ impl Drop for Relay {
     }
 }
 
-async fn send(relay: &SmtpRelay) -> Result<(), services::mail::MailError> {
+async fn send(relay: &SmtpRelay) -> Result<(), services::letters::mail::MailError> {
     Mailer::smtp(relay, "Service concours <concours@exemple.fr>")?
         .send("camille@exemple.fr", SUBJECT, BODY.to_string(), None)
         .await

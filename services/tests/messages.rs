@@ -9,15 +9,15 @@ use futures_util::stream;
 use jiff::{SignedDuration, Timestamp};
 use services::{
     Clock, Db,
-    attachments::{self, AttachmentError},
-    catalogue,
-    clock::ManualClock,
-    closure, dossiers,
+    access::passwords::Passwords,
+    access::staff::{self, Staff},
+    catalogue, dossiers,
     dossiers::Dossier,
-    messages::{self, Author, MessageError, Sender},
-    passwords::Passwords,
-    staff::{self, Staff},
-    storage::Storage,
+    dossiers::closure,
+    dossiers::messages::{self, Author, MessageError, Sender},
+    files::attachments::{self, AttachmentError},
+    files::storage::Storage,
+    platform::clock::ManualClock,
     testing,
 };
 
@@ -485,7 +485,7 @@ async fn a_correction_reopens_the_pieces_it_names_until_its_day_and_no_other() {
         // A decision ends the corrections.
         env.clock.set("2026-11-24T12:00:00Z".parse().unwrap());
         let d = ask(d, vec!["diplome"], until).await.unwrap();
-        services::instruction::decide(
+        services::dossiers::instruction::decide(
             &env.db,
             &*env.clock,
             BASE,

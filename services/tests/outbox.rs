@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use jiff::{SignedDuration, Timestamp};
 use services::{
-    Clock, catalogue,
-    clock::ManualClock,
-    housekeeping,
-    mail::{Mailer, read_mail_files},
-    outbox::{self, Letter},
+    Clock, catalogue, letters,
+    letters::mail::{Mailer, read_mail_files},
+    letters::outbox::{self, Letter},
+    platform::clock::ManualClock,
+    platform::housekeeping,
     testing,
 };
 
@@ -39,7 +39,7 @@ async fn a_promised_mail_waits_out_a_failing_relay_and_then_goes_once() {
         // Nothing listens on port 9: the relay fails, the letter stays.
         let down = Mailer::smtp_relay("127.0.0.1", 9, "concours@exemple.fr").unwrap();
         assert_eq!(
-            outbox::deliver_due(&t.db, &clock, &down, "http://x")
+            letters::deliver_due(&t.db, &clock, &down, "http://x")
                 .await
                 .unwrap(),
             0
@@ -54,20 +54,20 @@ async fn a_promised_mail_waits_out_a_failing_relay_and_then_goes_once() {
         let dir = tempfile::tempdir().unwrap();
         let up = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
         assert_eq!(
-            outbox::deliver_due(&t.db, &clock, &up, "http://x")
+            letters::deliver_due(&t.db, &clock, &up, "http://x")
                 .await
                 .unwrap(),
             0
         );
         clock.advance(SignedDuration::from_secs(31));
         assert_eq!(
-            outbox::deliver_due(&t.db, &clock, &up, "http://x")
+            letters::deliver_due(&t.db, &clock, &up, "http://x")
                 .await
                 .unwrap(),
             1
         );
         assert_eq!(
-            outbox::deliver_due(&t.db, &clock, &up, "http://x")
+            letters::deliver_due(&t.db, &clock, &up, "http://x")
                 .await
                 .unwrap(),
             0
@@ -92,9 +92,9 @@ async fn passes_side_by_side_send_each_letter_once() {
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
         let (a, b, c) = tokio::join!(
-            outbox::deliver_due(&t.db, &clock, &mailer, "http://x"),
-            outbox::deliver_due(&t.db, &clock, &mailer, "http://x"),
-            outbox::deliver_due(&t.db, &clock, &mailer, "http://x"),
+            letters::deliver_due(&t.db, &clock, &mailer, "http://x"),
+            letters::deliver_due(&t.db, &clock, &mailer, "http://x"),
+            letters::deliver_due(&t.db, &clock, &mailer, "http://x"),
         );
         assert_eq!(a.unwrap() + b.unwrap() + c.unwrap(), 20, "{}", t.label);
         assert_eq!(read_mail_files(dir.path()).unwrap().len(), 20);
@@ -106,19 +106,19 @@ async fn the_purge_forgets_what_no_one_can_use_and_keeps_the_rest() {
     for t in testing::all().await {
         let clock = setup(&t).await;
         let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Menage").await;
-        let live = services::accounts::open_session(&t.db, &clock, &d.id)
+        let live = services::access::accounts::open_session(&t.db, &clock, &d.id)
             .await
             .unwrap();
-        clock.advance(services::accounts::SESSION_LIFETIME);
+        clock.advance(services::access::accounts::SESSION_LIFETIME);
         clock.advance(SignedDuration::from_secs(1));
-        let fresh = services::accounts::open_session(&t.db, &clock, &d.id)
+        let fresh = services::access::accounts::open_session(&t.db, &clock, &d.id)
             .await
             .unwrap();
         let purged = housekeeping::purge(&t.db, &clock).await.unwrap();
         assert_eq!(purged.sessions, 1, "{}", t.label);
         let live_now = |token: String| {
             let (db, clock) = (&t.db, &clock);
-            async move { services::accounts::session_dossier(db, clock, &token).await }
+            async move { services::access::accounts::session_dossier(db, clock, &token).await }
         };
         assert!(live_now(fresh).await.unwrap().is_some());
         assert!(live_now(live).await.unwrap().is_none());
@@ -131,7 +131,7 @@ async fn the_purge_forgets_what_no_one_can_use_and_keeps_the_rest() {
 
 #[tokio::test]
 async fn each_purge_keeps_a_row_until_its_boundary_and_takes_it_at_the_boundary() {
-    use services::{registrations, throttle};
+    use services::{access::throttle, dossiers::registrations};
     for t in testing::all().await {
         let clock = setup(&t).await;
         let start = clock.now();
@@ -142,7 +142,7 @@ async fn each_purge_keeps_a_row_until_its_boundary_and_takes_it_at_the_boundary(
         registrations::save_step(
             &t.db,
             &clock,
-            &services::passwords::Passwords::new(1).unwrap(),
+            &services::access::passwords::Passwords::new(1).unwrap(),
             "brouillon-ancien",
             &exam,
             domain::registration::Step::Identite,
@@ -173,7 +173,7 @@ async fn each_purge_keeps_a_row_until_its_boundary_and_takes_it_at_the_boundary(
         .await
         .unwrap();
         assert_eq!(
-            outbox::deliver_due(&t.db, &clock, &mailer, "http://test")
+            letters::deliver_due(&t.db, &clock, &mailer, "http://test")
                 .await
                 .unwrap(),
             1
@@ -317,7 +317,7 @@ async fn a_letter_claimed_by_a_pass_that_died_goes_once_its_claim_expires_exactl
         // A pass claims the letter, then dies while its relay has not even greeted it.
         let relay = HeldRelay::start().await;
         let held = relay.mailer();
-        let dying = outbox::deliver_due(&t.db, &clock, &held, "http://x");
+        let dying = letters::deliver_due(&t.db, &clock, &held, "http://x");
         tokio::select! {
             _ = dying => panic!("{}: the pass was to hang", t.label),
             () = claimed(&t) => {}
@@ -325,7 +325,7 @@ async fn a_letter_claimed_by_a_pass_that_died_goes_once_its_claim_expires_exactl
 
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
-        let pass = || outbox::deliver_due(&t.db, &clock, &mailer, "http://x");
+        let pass = || letters::deliver_due(&t.db, &clock, &mailer, "http://x");
         // Claimed until its claim ends: no one takes it a millisecond before...
         clock.set(start + outbox::CLAIM - SignedDuration::from_millis(1));
         assert_eq!(pass().await.unwrap(), 0, "{}", t.label);
@@ -347,11 +347,11 @@ async fn a_send_slower_than_its_claim_is_given_up_before_another_pass_may_take_i
         let relay = HeldRelay::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
-        let other_pass = || outbox::deliver_due(&t.db, &clock, &mailer, "http://x");
+        let other_pass = || letters::deliver_due(&t.db, &clock, &mailer, "http://x");
         let slow_done = std::sync::atomic::AtomicBool::new(false);
         let held = relay.mailer();
         let slow_pass = async {
-            let sent = outbox::deliver_due(&t.db, &clock, &held, "http://x").await;
+            let sent = letters::deliver_due(&t.db, &clock, &held, "http://x").await;
             slow_done.store(true, std::sync::atomic::Ordering::SeqCst);
             sent
         };

@@ -44,11 +44,16 @@ fn files_from_real_producers_pass() {
     assert!(checked.iter().any(|n| n.contains("object-streams")));
 
     // The service's own: a printout (pdf-writer), the photos the browser makes one PDF.
-    let printout = services::printouts::Printout {
+    let printout = services::letters::printouts::Printout {
         title: "Dossier d'inscription".into(),
-        issuer: services::printouts::ISSUER.into(),
+        issuer: services::letters::printouts::ISSUER.into(),
         blocks: (0..80)
-            .map(|n| services::printouts::Block::Field(format!("Champ {n}"), "Valeur (é)".into()))
+            .map(|n| {
+                services::letters::printouts::Block::Field(
+                    format!("Champ {n}"),
+                    "Valeur (é)".into(),
+                )
+            })
             .collect(),
     };
     assert_eq!(verdict(&printout.to_pdf()), Ok(PdfFindings::default()));

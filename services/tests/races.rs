@@ -9,14 +9,13 @@ use domain::antivirus::VirusScan;
 use futures_util::stream;
 use jiff::Timestamp;
 use services::{
-    Clock, Db,
-    attachments::{self, AttachmentError},
-    catalogue,
-    clock::StartedClock,
-    closure,
-    demo::DEMO_EXAM,
+    Clock, Db, catalogue,
+    dossiers::closure,
     dossiers::{self, Dossier},
-    storage::Storage,
+    files::attachments::{self, AttachmentError},
+    files::storage::Storage,
+    platform::clock::StartedClock,
+    platform::demo::DEMO_EXAM,
     testing,
 };
 

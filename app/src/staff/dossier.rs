@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use services::{
-    attachments, instruction,
-    staff::{self, Staff},
+    access::staff::{self, Staff},
+    dossiers::instruction,
+    files::attachments,
 };
 
 use super::{current_staff, failure, upper_first};
@@ -138,22 +139,22 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     (Err(e), _, _) | (_, Err(e), _) => return failure(e),
                     (_, _, Err(e)) => return failure(e),
                 };
-                let letters = match services::outbox::of_dossier(&state.db, &d.id).await {
+                let letters = match services::letters::outbox::of_dossier(&state.db, &d.id).await {
                     Ok(letters) => letters,
                     Err(e) => return failure(e),
                 };
-                let (duplicates, duplicates_total) = match services::registrations::refused_duplicates(&state.db, &d.id, duplicates_page).await {
+                let (duplicates, duplicates_total) = match services::dossiers::registrations::refused_duplicates(&state.db, &d.id, duplicates_page).await {
                     Ok(found) => found,
                     Err(e) => return failure(e),
                 };
-                let per_page = services::registrations::REFUSED_DUPLICATES_PER_PAGE;
+                let per_page = services::dossiers::registrations::REFUSED_DUPLICATES_PER_PAGE;
                 let duplicates_pages = (duplicates_total + per_page - 1) / per_page;
                 let duplicates_link = |page: i64| format!("/service/dossiers/{}?doublons={page}#doublons-titre", d.number);
                 let (previous_duplicates, next_duplicates) = (
                     (duplicates_page > 1).then(|| duplicates_link(duplicates_page - 1)),
                     (duplicates_page < duplicates_pages).then(|| duplicates_link(duplicates_page + 1)),
                 );
-                let conversation = match services::messages::history(&state.db, &d.id).await {
+                let conversation = match services::dossiers::messages::history(&state.db, &d.id).await {
                     Ok(history) => crate::messages::views(history, &pieces),
                     Err(e) => return failure(e),
                 };

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use services::instruction::{self, DossierLine};
+use services::dossiers::instruction::{self, DossierLine};
 
 use super::{failure, upper_first};
 use crate::session::state;

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{failure, upper_first};
 use crate::session::state;
-use services::instruction;
+use services::dossiers::instruction;
 
 #[component]
 pub(super) fn ExamsPage() -> impl IntoView {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use services::staff;
+use services::access::staff;
 
 use super::STAFF_COOKIE;
 use crate::session::{Door, state};

@@ -17,7 +17,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path,
 };
-use services::staff::Staff;
+use services::access::staff::Staff;
 
 use dossier::DossierDetailPage;
 use dossiers::DossiersPage;

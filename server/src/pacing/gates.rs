@@ -282,7 +282,7 @@ impl Gates {
         let id = self.next_body.fetch_add(1, Ordering::Relaxed);
         let holder = Holder {
             progress: Progress::new(),
-            network: services::clients::network_of(client),
+            network: services::access::clients::network_of(client),
         };
         self.reading_slot(pace, id, holder).await?;
         // Judged from when it is read, not from when it started waiting.

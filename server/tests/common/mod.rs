@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use server::{Application, Settings};
 use services::{
     Db,
-    clock::FixedClock,
+    platform::clock::FixedClock,
     testing::{TestDb, TestStore},
 };
 
@@ -18,7 +18,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub label: String,
     /// The app's file store, as another server (or a test) reaches it.
-    pub storage: services::storage::Storage,
+    pub storage: services::files::storage::Storage,
     /// Stops the server as SIGTERM does; `running` ends when it has.
     pub stop: server::Stop,
     pub running: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -63,7 +63,8 @@ impl TestApp {
 
     /// Every message the server wrote, oldest first, decoded.
     pub fn mails(&self) -> Vec<String> {
-        services::mail::read_mail_files(&self._data.path().join("mails")).unwrap_or_default()
+        services::letters::mail::read_mail_files(&self._data.path().join("mails"))
+            .unwrap_or_default()
     }
 
     /// A page as the logged-in candidate sees it.
@@ -276,15 +277,15 @@ pub async fn spawn_apps_with(extra: &[(&'static str, &str)]) -> Vec<TestApp> {
 /// A candidate on the demo exam whose password is `password`; returns the dossier number.
 pub async fn candidate_with_password(app: &TestApp, who: &str, password: &str) -> String {
     let clock = FixedClock(NOW.parse::<Timestamp>().unwrap());
-    let hash = services::passwords::Passwords::new(1)
+    let hash = services::access::passwords::Passwords::new(1)
         .unwrap()
         .hash(password)
         .await
         .unwrap();
-    let dossier = services::demo::candidate(
+    let dossier = services::platform::demo::candidate(
         &app.db,
         &clock,
-        services::demo::DEMO_EXAM,
+        services::platform::demo::DEMO_EXAM,
         "externe",
         who,
         &hash,
@@ -297,10 +298,15 @@ pub async fn candidate_with_password(app: &TestApp, who: &str, password: &str) -
 /// A session cookie for a new candidate (externe) on the demo exam.
 pub async fn candidate_session(app: &TestApp, who: &str) -> String {
     let clock = FixedClock(NOW.parse().unwrap());
-    let dossier =
-        services::testing::dossier(&app.db, &clock, services::demo::DEMO_EXAM, "externe", who)
-            .await;
-    let token = services::accounts::open_session(&app.db, &clock, &dossier.id)
+    let dossier = services::testing::dossier(
+        &app.db,
+        &clock,
+        services::platform::demo::DEMO_EXAM,
+        "externe",
+        who,
+    )
+    .await;
+    let token = services::access::accounts::open_session(&app.db, &clock, &dossier.id)
         .await
         .unwrap();
     format!("espace={token}")
@@ -308,7 +314,7 @@ pub async fn candidate_session(app: &TestApp, who: &str) -> String {
 
 /// Logs the demo candidate in and returns the session cookie.
 pub async fn login(app: &TestApp) -> String {
-    use services::demo::{DEMO_NUMBER, DEMO_PASSWORD};
+    use services::platform::demo::{DEMO_NUMBER, DEMO_PASSWORD};
     let body = format!(
         "numero={DEMO_NUMBER}&mot_de_passe={}",
         DEMO_PASSWORD.replace(' ', "+")
@@ -388,8 +394,8 @@ pub async fn deposit(
 pub async fn staff_login(app: &TestApp) -> String {
     let body = format!(
         "email={}&mot_de_passe={}",
-        services::staff::DEMO_EMAIL,
-        services::staff::DEMO_PASSWORD.replace(' ', "+")
+        services::access::staff::DEMO_EMAIL,
+        services::access::staff::DEMO_PASSWORD.replace(' ', "+")
     );
     let response = app.post_form("/api/service/connexion", &body).await;
     assert_eq!(response.headers()["location"], "/service", "{}", app.label);

@@ -9,10 +9,10 @@ use sqlx::Row;
 
 use crate::{
     Clock, Db, DbError,
+    access::passwords::{PasswordError, Passwords},
+    access::secrets::token_hash,
+    access::throttle,
     dossiers::{self, DossierError},
-    passwords::{PasswordError, Passwords},
-    secrets::token_hash,
-    throttle,
 };
 
 /// Drafts untouched this long are dropped.
@@ -443,7 +443,7 @@ async fn create_counted(
             exam = exam.title,
             deadline = domain::french::deadline_ms(exam.closes_at_ms),
         );
-        crate::outbox::Letter::text(
+        crate::letters::outbox::Letter::text(
             registration.email.as_str(),
             format!("Votre n° de dossier : {number}"),
             body,

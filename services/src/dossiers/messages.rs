@@ -21,11 +21,11 @@ use sqlx::Row;
 
 use crate::{
     Clock, Db, DbError,
-    attachments::{self, Attachment, AttachmentError},
+    access::staff::{self, Staff, StaffError},
     dossiers::{self, Correction, Dossier},
-    outbox::{self, Letter},
-    staff::{self, Staff, StaffError},
-    storage::Storage,
+    files::attachments::{self, Attachment, AttachmentError},
+    files::storage::Storage,
+    letters::outbox::{self, Letter},
 };
 
 use domain::conversation::{CANDIDATE_PER_DAY, MAX_CHARS, Refusal};

@@ -11,7 +11,7 @@ use futures_util::{StreamExt, stream};
 use sqlx::Row;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::{Clock, Db, DbError, storage::Storage};
+use crate::{Clock, Db, DbError, files::storage::Storage};
 
 /// The clamd to ask: where it listens (`APP_CLAMD=unix:/run/clamav/clamd.ctl` or
 /// `tcp://host:3310`), and the largest file it scans whole (`APP_CLAMD_MAX_FILE`, its
@@ -93,7 +93,7 @@ pub enum ScanFailure {
 /// Sends `bytes` to clamd and reads its verdict.
 pub async fn scan(
     clamd: &Clamd,
-    bytes: crate::storage::ByteStream,
+    bytes: crate::files::storage::ByteStream,
 ) -> Result<Verdict, ScanFailure> {
     let unreachable = |e| ScanFailure::Unreachable(e);
     let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "clamd did not answer");
@@ -122,7 +122,7 @@ pub async fn scan(
 /// length to end; the answer ends with a NUL.
 async fn instream<C: AsyncRead + AsyncWrite + Unpin>(
     mut conn: C,
-    mut bytes: crate::storage::ByteStream,
+    mut bytes: crate::files::storage::ByteStream,
 ) -> std::io::Result<Verdict> {
     conn.write_all(b"zINSTREAM\0").await?;
     // Past its limit clamd answers and closes: a write that fails then is no outage,

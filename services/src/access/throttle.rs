@@ -59,7 +59,7 @@ impl Limit {
     /// (`clients::wider_networks`): one attacker holds a /48, 65,536 /64s, and each
     /// /64 is a client.
     pub fn widened(mut self, prefix: &str, client: &str) -> Self {
-        self.wider = crate::clients::wider_networks(client)
+        self.wider = crate::access::clients::wider_networks(client)
             .into_iter()
             .map(|(network, times)| (format!("{prefix}:{network}"), self.max * times))
             .collect();
@@ -92,7 +92,7 @@ impl Limit {
 /// The limits of one login attempt on `account` (e.g. `dossier:12-ABCD-0001`, or
 /// `staff:email`) from `client`.
 pub fn login_limits(realm: &str, account: &str, client: &str) -> [Limit; 3] {
-    let network = crate::clients::network_of(client);
+    let network = crate::access::clients::network_of(client);
     [
         Limit::new(
             format!("{realm}:{account}@{client}"),

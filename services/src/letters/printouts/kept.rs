@@ -25,7 +25,7 @@ fn dossier_lock(dossier_id: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
 /// in a loop costs a read of the store, not a PDF each time. A store that fails is
 /// no reason to refuse it: the PDF made is served all the same.
 pub async fn kept(
-    storage: &crate::storage::Storage,
+    storage: &crate::files::storage::Storage,
     dossier_id: &str,
     kind: &str,
     printout: Printout,
@@ -36,7 +36,7 @@ pub async fn kept(
 /// The same for a letter of the outbox, made on its own slot: the accusé de réception
 /// the closure's mail carries is the copy the candidate is then served.
 pub async fn kept_for_letter(
-    storage: &crate::storage::Storage,
+    storage: &crate::files::storage::Storage,
     dossier_id: &str,
     kind: &str,
     printout: Printout,
@@ -45,7 +45,7 @@ pub async fn kept_for_letter(
 }
 
 async fn kept_by(
-    storage: &crate::storage::Storage,
+    storage: &crate::files::storage::Storage,
     (dossier_id, kind): (&str, &str),
     printout: Printout,
     letter: bool,

@@ -28,7 +28,7 @@ pub trait Clock: Send + Sync + 'static {
 
     /// Today's date in Paris, the calendar the deadlines are written in.
     fn today_in_paris(&self) -> Date {
-        self.now().to_zoned(domain::deadline::paris()).date()
+        self.now().to_zoned(domain::paris::zone()).date()
     }
 }
 

@@ -12,8 +12,8 @@ use pdf_writer::{
     types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap},
 };
 
-static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
-static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
+static REGULAR: &[u8] = include_bytes!("../../fonts/DejaVuSans.ttf");
+static BOLD: &[u8] = include_bytes!("../../fonts/DejaVuSans-Bold.ttf");
 
 /// A4, in points.
 const WIDTH: f32 = 595.0;
@@ -533,7 +533,7 @@ pub use kept::{kept, kept_for_letter};
 pub const ISSUER: &str = "Centre de gestion · service concours";
 
 /// The accusé de réception of a closed dossier.
-pub fn receipt(r: &crate::closure::Receipt, base_url: &str) -> Printout {
+pub fn receipt(r: &crate::dossiers::closure::Receipt, base_url: &str) -> Printout {
     use domain::french;
     let mut blocks = vec![
         Block::Small(ISSUER.into()),
@@ -667,71 +667,4 @@ pub fn dossier_sheet(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_pdf_waits_its_turn_and_past_the_wait_the_answer_is_busy() {
-        let printout = || Printout {
-            title: "Essai".into(),
-            issuer: "Centre de gestion".into(),
-            blocks: vec![Block::Text("Un texte".into())],
-        };
-        let wait = std::time::Duration::from_millis(50);
-        let none = tokio::sync::Semaphore::new(0);
-        assert!(render_with(&none, wait, printout()).await.is_err());
-        let one = tokio::sync::Semaphore::new(1);
-        let held = one.acquire().await.unwrap();
-        assert!(render_with(&one, wait, printout()).await.is_err());
-        drop(held);
-        let pdf = render_with(&one, wait, printout()).await.unwrap();
-        assert!(pdf.starts_with(b"%PDF-"));
-        assert_eq!(one.available_permits(), 1, "the slot is given back");
-    }
-
-    #[test]
-    fn long_words_are_cut_and_lines_fit_the_page() {
-        let layout = Layout {
-            regular: Face::new(REGULAR),
-            bold: Face::new(BOLD),
-            pages: Vec::new(),
-            y: 0.0,
-        };
-        let sha = "ab".repeat(64);
-        let lines = layout.wrap(Weight::Regular, BODY, &format!("SHA-256 {sha}"), 200.0);
-        assert!(lines.len() > 2, "{lines:?}");
-        assert_eq!(lines.concat().replace(' ', ""), format!("SHA-256{sha}"));
-        for line in &lines {
-            assert!(layout.regular.width(line, BODY) <= 200.0, "{line}");
-        }
-    }
-
-    #[test]
-    fn a_character_the_font_lacks_is_printed_as_a_question_mark() {
-        let face = Face::new(REGULAR);
-        assert_eq!(face.printable('é'), 'é');
-        assert_eq!(face.printable('漢'), '?');
-        assert_eq!(face.printable('\t'), ' ');
-    }
-
-    #[test]
-    fn many_blocks_make_several_pages_each_with_its_footer() {
-        let printout = Printout {
-            title: "Essai".into(),
-            issuer: "Centre de gestion".into(),
-            blocks: (0..120)
-                .map(|i| Block::Field(format!("Ligne {i}"), "valeur".into()))
-                .collect(),
-        };
-        let text = pdf_extract::extract_text_from_mem(&printout.to_pdf()).unwrap();
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        // 120 lines of 14 points, about 50 to a page.
-        for n in 1..=3 {
-            assert!(
-                text.contains(&format!("Centre de gestion · Essai · page {n} / 3")),
-                "{text}"
-            );
-        }
-        assert!(text.contains("Ligne 0 valeur") && text.contains("Ligne 119 valeur"));
-    }
-}
+mod tests;

@@ -12,8 +12,8 @@ use sqlx::Row;
 
 use crate::{
     Clock, Db, DbError,
-    attachments::{self, AttachmentError},
     dossiers::Dossier,
+    files::attachments::{self, AttachmentError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -110,12 +110,12 @@ pub async fn close(db: &Db, clock: &dyn Clock, dossier: &Dossier) -> Result<Clos
         return Err(ClosureError::DeadlinePassed);
     }
     // The accusé de réception is promised with the closure, and made when sent.
-    let receipt = crate::outbox::Letter {
+    let receipt = crate::letters::outbox::Letter {
         to: dossier.registration.email.as_str().to_string(),
-        content: crate::outbox::Content::Receipt,
+        content: crate::letters::outbox::Content::Receipt,
         dossier_id: Some(dossier.id.clone()),
     };
-    crate::outbox::post(&mut *tx, now, &receipt).await?;
+    crate::letters::outbox::post(&mut *tx, now, &receipt).await?;
     tx.commit().await?;
     tracing::info!(dossier = %dossier.number, "dossier closed");
     Ok(Closed {

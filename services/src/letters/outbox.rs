@@ -13,8 +13,7 @@ use sqlx::Row;
 
 use crate::{
     Clock, Db, DbError,
-    mail::{MailFile, Mailer},
-    printouts,
+    letters::mail::{MailFile, Mailer},
 };
 
 /// While a server sends a letter, no other takes it; past this, it is due again (the
@@ -113,26 +112,26 @@ fn retry_after(attempts: i64) -> SignedDuration {
     SignedDuration::from_secs(seconds.min(3600))
 }
 
-/// Sends the letters due at the clock's instant; says how many went.
-pub async fn deliver_due(
-    db: &Db,
-    clock: &dyn Clock,
-    mailer: &Mailer,
-    base_url: &str,
-) -> Result<usize, DbError> {
-    deliver_due_keeping(db, clock, mailer, base_url, None).await
+/// What a letter says once written for sending: its subject, its text, its PDF.
+pub struct Written {
+    pub subject: String,
+    pub body: String,
+    pub pdf: Option<MailFile>,
 }
 
-/// The same, keeping the PDFs the letters carry in `storage` (`printouts::kept`):
-/// the accusé de réception is made once, at closure, and the candidate is served
-/// that copy.
-pub async fn deliver_due_keeping(
+/// Sends the letters due at the clock's instant, each as `write` words it (`None`:
+/// nothing to say any more, the dossier is gone); says how many went. The outbox only
+/// stores, claims, sends and retries: what a letter says is `crate::letters`' part.
+pub async fn deliver_due<W, F>(
     db: &Db,
     clock: &dyn Clock,
     mailer: &Mailer,
-    base_url: &str,
-    storage: Option<&crate::storage::Storage>,
-) -> Result<usize, DbError> {
+    write: W,
+) -> Result<usize, DbError>
+where
+    W: Fn(Letter) -> F,
+    F: Future<Output = Result<Option<Written>, String>>,
+{
     let due = sqlx::query(
         "SELECT id, recipient, kind, subject, body, dossier_id, due_at, attempts FROM outbox
          WHERE sent_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2",
@@ -146,6 +145,7 @@ pub async fn deliver_due_keeping(
         let id: String = row.try_get("id")?;
         let due_at: i64 = row.try_get("due_at")?;
         let attempts: i64 = row.try_get("attempts")?;
+        let letter = letter_of(&row)?;
         // Each letter's claim runs from when it is taken, not from the pass's start.
         let claimed_at = clock.now();
         let claim = (claimed_at + CLAIM).as_millisecond();
@@ -161,15 +161,13 @@ pub async fn deliver_due_keeping(
         if claimed.rows_affected() != 1 {
             continue; // another server has it
         }
+        let to = letter.to.clone();
         let sending = async {
-            match write(db, base_url, &row, storage).await {
-                Ok(Some((subject, body, pdf))) => {
-                    let to: String = row.try_get("recipient").map_err(|e| e.to_string())?;
-                    mailer
-                        .send(&to, &subject, body, pdf)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
+            match write(letter).await {
+                Ok(Some(written)) => mailer
+                    .send(&to, &written.subject, written.body, written.pdf)
+                    .await
+                    .map_err(|e| e.to_string()),
                 // Nothing to say any more (the dossier is gone): done with it.
                 Ok(None) => Ok(()),
                 Err(error) => Err(error),
@@ -209,69 +207,21 @@ pub async fn deliver_due_keeping(
     Ok(sent)
 }
 
-/// The subject, body and PDF of a claimed letter.
-async fn write(
-    db: &Db,
-    base_url: &str,
-    row: &sqlx::any::AnyRow,
-    storage: Option<&crate::storage::Storage>,
-) -> Result<Option<(String, String, Option<MailFile>)>, String> {
-    let text = |e: &dyn std::fmt::Display| e.to_string();
-    let made = |dossier_id: String, kind: &'static str, printout: printouts::Printout| async move {
-        match storage {
-            Some(storage) => printouts::kept_for_letter(storage, &dossier_id, kind, printout).await,
-            None => printout.render_letter().await,
-        }
-    };
-    let kind: String = row.try_get("kind").map_err(|e| text(&e))?;
-    let dossier_id: Option<String> = row.try_get("dossier_id").map_err(|e| text(&e))?;
-    let dossier = match dossier_id {
-        Some(id) if kind != "text" => crate::dossiers::by_id(db, &id)
-            .await
-            .map_err(|e| text(&e))?,
-        _ => None,
-    };
-    if kind != "receipt" {
-        let subject: String = row.try_get("subject").map_err(|e| text(&e))?;
-        let body: Option<String> = row.try_get("body").map_err(|e| text(&e))?;
-        let pdf = match dossier {
-            Some(dossier) if kind == "registration" => {
-                let pieces = crate::attachments::requested_pieces(db, &dossier)
-                    .await
-                    .map_err(|e| text(&e))?;
-                let sheet = printouts::dossier_sheet(&dossier, &pieces, base_url);
-                Some(MailFile {
-                    name: format!("dossier-inscription-{}.pdf", dossier.number),
-                    bytes: made(dossier.id.clone(), "dossier", sheet)
-                        .await
-                        .map_err(|e| text(&e))?,
-                })
-            }
-            _ => None,
-        };
-        return Ok(Some((subject, body.unwrap_or_default(), pdf)));
-    }
-    let Some(dossier) = dossier else {
-        return Ok(None);
-    };
-    let Some(receipt) = crate::closure::receipt(db, &dossier)
-        .await
-        .map_err(|e| text(&e))?
-    else {
-        return Ok(None);
-    };
-    let subject = format!("Accusé de réception : dossier {} clôturé", receipt.number);
-    let pdf = MailFile {
-        name: format!("accuse-de-reception-{}.pdf", receipt.number),
-        bytes: made(
-            dossier.id.clone(),
-            "recu",
-            printouts::receipt(&receipt, base_url),
-        )
-        .await
-        .map_err(|e| text(&e))?,
-    };
-    Ok(Some((subject, receipt.to_text(base_url), Some(pdf))))
+/// The letter as [`post`] wrote it.
+fn letter_of(row: &sqlx::any::AnyRow) -> Result<Letter, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let subject: String = row.try_get("subject")?;
+    let body: Option<String> = row.try_get("body")?;
+    let body = body.unwrap_or_default();
+    Ok(Letter {
+        to: row.try_get("recipient")?,
+        content: match kind.as_str() {
+            "receipt" => Content::Receipt,
+            "registration" => Content::Registration { subject, body },
+            _ => Content::Text { subject, body },
+        },
+        dossier_id: row.try_get("dossier_id")?,
+    })
 }
 
 /// One letter about a dossier, as staff see it.

@@ -4,11 +4,52 @@
 //! counted, an outdated hash renewed, and on success this client's failures on the
 //! account forgiven. Each door keeps its own accounts and sessions.
 
+use jiff::SignedDuration;
+
 use crate::{
     Clock, Db, DbError,
-    passwords::{PasswordError, Passwords},
-    throttle,
+    access::passwords::{PasswordError, Passwords},
+    access::secrets::{new_token, token_hash},
+    access::throttle,
 };
+
+/// A door's sessions: its table, and how long one lasts.
+pub struct Sessions {
+    /// `INSERT INTO … (token_hash, owner, created_at, expires_at) VALUES ($1, $2, $3, $4)`.
+    pub insert: &'static str,
+    /// `DELETE FROM … WHERE token_hash = $1`.
+    pub delete: &'static str,
+    pub lifetime: SignedDuration,
+}
+
+/// A fresh session for `owner`; the token goes in the cookie, its hash in the
+/// database, so a new login never reuses an old identifier.
+pub async fn open_session(
+    db: &Db,
+    clock: &dyn Clock,
+    sessions: &Sessions,
+    owner: &str,
+) -> Result<String, sqlx::Error> {
+    let token = new_token();
+    let now = clock.now().as_millisecond();
+    sqlx::query(sessions.insert)
+        .bind(token_hash(&token))
+        .bind(owner)
+        .bind(now)
+        .bind(now + sessions.lifetime.as_millis() as i64)
+        .execute(db.pool())
+        .await?;
+    Ok(token)
+}
+
+/// Ends the session of this token, if it is one.
+pub async fn close_session(db: &Db, sessions: &Sessions, token: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sessions.delete)
+        .bind(token_hash(token))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
 
 /// Why a login is refused, whatever the door.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@
 use jiff::civil::Date;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
-use crate::instruction::DossierLine;
+use crate::dossiers::instruction::DossierLine;
 
 /// A value of the export, typed so a spreadsheet sorts and filters it as what it is.
 enum Cell {
@@ -172,7 +172,7 @@ fn write_sheet(
                 }
                 Cell::Instant(Some(ms)) => {
                     if let Ok(at) = jiff::Timestamp::from_millisecond(ms) {
-                        let z = at.to_zoned(domain::deadline::paris());
+                        let z = at.to_zoned(domain::paris::zone());
                         let value = ExcelDateTime::from_ymd(
                             z.year() as u16,
                             z.month() as u8,

@@ -52,10 +52,13 @@ pub async fn send_due(db: &Db, clock: &dyn Clock, base_url: &str) -> Result<usiz
             continue; // another instance has it, or the candidate just closed
         }
         let (subject, body) = reminder(&dossier, base_url);
-        let letter =
-            crate::outbox::Letter::text(dossier.registration.email.as_str(), subject, body)
-                .about(&dossier.id);
-        crate::outbox::post(&mut *tx, now, &letter).await?;
+        let letter = crate::letters::outbox::Letter::text(
+            dossier.registration.email.as_str(),
+            subject,
+            body,
+        )
+        .about(&dossier.id);
+        crate::letters::outbox::post(&mut *tx, now, &letter).await?;
         tx.commit().await?;
         sent += 1;
     }

@@ -8,9 +8,9 @@ use domain::{
 
 use crate::{
     Clock, Db,
+    access::passwords::Passwords,
+    dossiers::registrations,
     dossiers::{self, DossierError},
-    passwords::Passwords,
-    registrations,
 };
 
 pub const DEMO_EXAM: &str = "demo-redacteur-territorial";
@@ -26,9 +26,9 @@ pub enum DemoError {
     #[error(transparent)]
     Dossier(#[from] DossierError),
     #[error(transparent)]
-    Password(#[from] crate::passwords::PasswordError),
+    Password(#[from] crate::access::passwords::PasswordError),
     #[error(transparent)]
-    Staff(#[from] crate::staff::StaffError),
+    Staff(#[from] crate::access::staff::StaffError),
 }
 
 /// Creates the demo dossier if it does not exist yet.
@@ -62,7 +62,7 @@ pub async fn retire(db: &Db, clock: &dyn Clock, passwords: &Passwords) -> Result
         DossierNumber::parse(DEMO_NUMBER).map_err(|e| DemoError::Answers(e.to_string()))?;
     let mut retired = false;
     if let Some(dossier) = dossiers::by_number(db, &number).await? {
-        let hash = passwords.hash(&crate::secrets::new_token()).await?;
+        let hash = passwords.hash(&crate::access::secrets::new_token()).await?;
         set_password(db, &dossier.id, &hash).await?;
         sqlx::query("DELETE FROM sessions WHERE dossier_id = $1")
             .bind(&dossier.id)
@@ -71,7 +71,7 @@ pub async fn retire(db: &Db, clock: &dyn Clock, passwords: &Passwords) -> Result
             .map_err(DossierError::from)?;
         retired = true;
     }
-    retired |= crate::staff::disable(db, clock, crate::staff::DEMO_EMAIL).await?;
+    retired |= crate::access::staff::disable(db, clock, crate::access::staff::DEMO_EMAIL).await?;
     Ok(retired)
 }
 

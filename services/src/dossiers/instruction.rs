@@ -12,8 +12,8 @@ use sqlx::Row;
 
 use crate::{
     Clock, Db, DbError,
+    access::staff::{self, Staff},
     dossiers::{self, Dossier, DossierError},
-    staff::{self, Staff},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum InstructionError {
     #[error(transparent)]
     Dossier(#[from] DossierError),
     #[error(transparent)]
-    Attachment(#[from] crate::attachments::AttachmentError),
+    Attachment(#[from] crate::files::attachments::AttachmentError),
     #[error("corrupt exam row: {0}")]
     Corrupt(String),
     #[error("messages: {0}")]
@@ -192,7 +192,7 @@ pub async fn dossiers(
         ))
     })
     .collect::<Result<_, sqlx::Error>>()?;
-    let unanswered = crate::messages::unanswered(db, exam)
+    let unanswered = crate::dossiers::messages::unanswered(db, exam)
         .await
         .map_err(|e| InstructionError::Messages(e.to_string()))?;
     Ok(dossiers::of_exam(db, exam)
@@ -250,7 +250,7 @@ pub enum DecisionError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
-    Staff(#[from] crate::staff::StaffError),
+    Staff(#[from] crate::access::staff::StaffError),
     #[error(transparent)]
     Dossier(#[from] DossierError),
 }
@@ -353,7 +353,7 @@ pub async fn decide(
         .await?
         .ok_or(DecisionError::UnknownDossier)?;
     let letter = to_candidate(base_url, &before, &decision_mail(&decision, &before, now));
-    crate::outbox::post(&mut *tx, now_ms, &letter).await?;
+    crate::letters::outbox::post(&mut *tx, now_ms, &letter).await?;
     tx.commit().await?;
     dossiers::by_id(db, &id)
         .await?
@@ -419,7 +419,7 @@ pub async fn reopen(
         &dossier,
         &("Votre dossier est rouvert".to_string(), body),
     );
-    crate::outbox::post(&mut *tx, now.as_millisecond(), &letter).await?;
+    crate::letters::outbox::post(&mut *tx, now.as_millisecond(), &letter).await?;
     tx.commit().await?;
     dossiers::by_id(db, &id)
         .await?
@@ -457,13 +457,13 @@ fn to_candidate(
     base_url: &str,
     dossier: &Dossier,
     (subject, text): &(String, String),
-) -> crate::outbox::Letter {
+) -> crate::letters::outbox::Letter {
     let body = format!(
         "Bonjour,\n\nDossier n° {number} : {exam}.\n\n{text}Votre espace sécurisé : {base_url}/connexion\n\nLe service concours\n",
         number = dossier.number,
         exam = dossier.exam_title,
     );
-    crate::outbox::Letter::text(
+    crate::letters::outbox::Letter::text(
         dossier.registration.email.as_str(),
         format!("{subject} (dossier n° {})", dossier.number),
         body,

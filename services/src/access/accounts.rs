@@ -7,13 +7,13 @@ use sqlx::Row;
 
 use crate::{
     Clock, Db, DbError,
+    access::login,
+    access::passwords::{PasswordError, Passwords},
+    access::secrets::{new_token, token_hash},
+    access::throttle,
     dossiers::{self, Dossier, DossierError},
-    login,
-    mail::MailError,
-    outbox::Letter,
-    passwords::{PasswordError, Passwords},
-    secrets::{new_token, token_hash},
-    throttle,
+    letters::mail::MailError,
+    letters::outbox::Letter,
 };
 
 pub use throttle::FAILURE_WINDOW;
@@ -57,23 +57,20 @@ impl From<sqlx::Error> for AccountError {
     }
 }
 
-/// A fresh session for this dossier; the token goes in the cookie, its hash in the
-/// database, so a new login never reuses an old identifier.
+/// The candidates' sessions.
+pub const SESSIONS: login::Sessions = login::Sessions {
+    insert: "INSERT INTO sessions (token_hash, dossier_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    delete: "DELETE FROM sessions WHERE token_hash = $1",
+    lifetime: SESSION_LIFETIME,
+};
+
+/// A fresh session for this dossier (`login::open_session`).
 pub async fn open_session(
     db: &Db,
     clock: &dyn Clock,
     dossier_id: &str,
 ) -> Result<String, AccountError> {
-    let token = new_token();
-    let now = clock.now();
-    sqlx::query("INSERT INTO sessions (token_hash, dossier_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token_hash(&token))
-        .bind(dossier_id)
-        .bind(now.as_millisecond())
-        .bind(now.as_millisecond() + SESSION_LIFETIME.as_millis() as i64)
-        .execute(db.pool())
-        .await?;
-    Ok(token)
+    Ok(login::open_session(db, clock, &SESSIONS, dossier_id).await?)
 }
 
 /// The dossier of a live session.
@@ -86,11 +83,7 @@ pub async fn session_dossier(
 }
 
 pub async fn close_session(db: &Db, token: &str) -> Result<(), AccountError> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(token_hash(token))
-        .execute(db.pool())
-        .await?;
-    Ok(())
+    Ok(login::close_session(db, &SESSIONS, token).await?)
 }
 
 /// Checks the number and password. The same answer for an unknown dossier and a wrong
@@ -184,7 +177,7 @@ pub async fn request_password_reset(
     .bind(now + RESET_LIFETIME.as_millis() as i64)
     .execute(&mut *tx)
     .await?;
-    crate::outbox::post(&mut *tx, now, &letter).await?;
+    crate::letters::outbox::post(&mut *tx, now, &letter).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -305,6 +298,6 @@ pub async fn send_dossier_numbers(
          Le service concours\n"
     );
     let letter = Letter::text(to, "Vos numéros de dossier", body);
-    crate::outbox::post(db.pool(), now, &letter).await?;
+    crate::letters::outbox::post(db.pool(), now, &letter).await?;
     Ok(())
 }

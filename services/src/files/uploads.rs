@@ -18,9 +18,9 @@ use sqlx::Row;
 
 use crate::{
     Clock, Db,
-    attachments::{self, Attachment, AttachmentError},
     dossiers::Dossier,
-    storage::Storage,
+    files::attachments::{self, Attachment, AttachmentError},
+    files::storage::Storage,
 };
 
 /// An unfinished upload lasts this long after its last byte (tus `Upload-Expires`).
@@ -127,13 +127,13 @@ pub async fn create(
         return Err(attachment::UploadError::WrongKind { name }.into());
     }
     attachment::check_dossier_total(&name, total, length)?;
-    let started = crate::throttle::Limit::new(
+    let started = crate::access::throttle::Limit::new(
         format!("upload-starts:{}", dossier.id),
         STARTS_PER_HOUR,
         SignedDuration::from_hours(1),
     );
     let now_ms = clock.now().as_millisecond();
-    if let Err(again_at) = crate::throttle::attempt(db, &[started], now_ms)
+    if let Err(again_at) = crate::access::throttle::attempt(db, &[started], now_ms)
         .await
         .map_err(AttachmentError::Db)?
     {
@@ -255,7 +255,7 @@ where
     }
 
     let mut head = upload.head.clone();
-    let mut part: Option<crate::storage::PendingFile> = None;
+    let mut part: Option<crate::files::storage::PendingFile> = None;
     // The first bytes, held until they make a part worth storing (MIN_PART).
     let mut held: Vec<u8> = Vec::new();
     let mut size: u64 = 0;

@@ -15,7 +15,7 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::{Clock, Db, DbError, dossiers::Dossier, storage::Storage};
+use crate::{Clock, Db, DbError, dossiers::Dossier, files::storage::Storage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
@@ -38,7 +38,7 @@ pub enum AttachmentError {
     #[error("upload interrupted: {0}")]
     Interrupted(String),
     /// A resumable upload's part that does not end the file is under
-    /// [`crate::uploads::MIN_PART`]: not kept.
+    /// [`crate::files::uploads::MIN_PART`]: not kept.
     #[error("a part that does not end the upload must bring at least 64 KiB")]
     PartTooSmall,
     /// Too many resumable uploads started for this dossier lately; again in this many
@@ -109,7 +109,7 @@ fn reopened_piece(now: jiff::Timestamp, dossier: &Dossier, piece: &PieceSpec) ->
         || dossier.correction(&piece.code, now).is_some()
 }
 
-/// The pièce code of the files joined to messages (`services::messages`): no exam's
+/// The pièce code of the files joined to messages (`services::dossiers::messages`): no exam's
 /// pièce can have it (codes are lower-case letters, digits and dashes).
 pub const MESSAGE_PIECE: &str = "_message";
 
@@ -130,7 +130,7 @@ pub fn message_piece() -> PieceSpec {
 
 /// Opens the transaction of a change to this pièce's files by locking the dossier's row,
 /// only if [`can_change`] still holds, decided again under the lock: a closure cannot
-/// slip between the check and the change (see [`crate::closure`]).
+/// slip between the check and the change (see [`crate::dossiers::closure`]).
 async fn begin_change(
     db: &Db,
     clock: &dyn Clock,
@@ -481,7 +481,7 @@ async fn keep(
     kind: Option<FileKind>,
     whole: &mut WholeFile,
     hasher: &mut Sha256,
-    pending: &mut crate::storage::PendingFile,
+    pending: &mut crate::files::storage::PendingFile,
 ) -> Result<u64, AttachmentError> {
     let kept = if kind == Some(FileKind::Jpeg) || bytes.is_empty() {
         whole.feed(bytes, kind)

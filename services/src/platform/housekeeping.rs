@@ -3,7 +3,7 @@
 
 use jiff::SignedDuration;
 
-use crate::{Clock, Db, DbError, outbox, storage::Storage, throttle};
+use crate::{Clock, Db, DbError, access::throttle, files::storage::Storage, letters::outbox};
 
 /// A draft untouched this long is abandoned (its cookie lasts as long).
 pub const DRAFT_LIFETIME: SignedDuration = SignedDuration::from_hours(30 * 24);
@@ -75,12 +75,21 @@ pub async fn run(db: &Db, clock: &dyn Clock, storage: Option<&Storage>) {
         Err(error) => tracing::error!(%error, "purge failed"),
     }
     if let Some(storage) = storage {
-        match crate::attachments::sweep(db, storage, crate::attachments::ORPHAN_AGE).await {
+        match crate::files::attachments::sweep(db, storage, crate::files::attachments::ORPHAN_AGE)
+            .await
+        {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "orphan files removed"),
             Err(error) => tracing::error!(%error, "orphan sweep failed"),
         }
-        match crate::uploads::sweep(db, storage, clock, crate::attachments::ORPHAN_AGE).await {
+        match crate::files::uploads::sweep(
+            db,
+            storage,
+            clock,
+            crate::files::attachments::ORPHAN_AGE,
+        )
+        .await
+        {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "expired uploads removed"),
             Err(error) => tracing::error!(%error, "upload sweep failed"),

@@ -9,13 +9,21 @@ use jiff::SignedDuration;
 use sqlx::Row;
 
 use crate::{
-    Clock, Db, DbError, login,
-    passwords::{PasswordError, Passwords},
-    secrets::{new_token, token_hash},
+    Clock, Db, DbError,
+    access::login,
+    access::passwords::{PasswordError, Passwords},
+    access::secrets::token_hash,
 };
 
 /// A working day; logging out ends it sooner.
 pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(10);
+
+/// The staff's sessions, apart from the candidates'.
+pub const SESSIONS: login::Sessions = login::Sessions {
+    insert: "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    delete: "DELETE FROM staff_sessions WHERE token_hash = $1",
+    lifetime: SESSION_LIFETIME,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Staff {
@@ -110,7 +118,6 @@ pub async fn login(
     password: &str,
     client: &str,
 ) -> Result<(Staff, String), StaffError> {
-    let now = clock.now().as_millisecond();
     let key = Email::parse(email).map(|e| e.key()).unwrap_or_default();
     let door = login::Door {
         realm: "staff",
@@ -134,16 +141,7 @@ pub async fn login(
         found.transpose()
     };
     let staff = login::check(db, passwords, clock, door, client, password, find).await?;
-    let token = new_token();
-    sqlx::query(
-        "INSERT INTO staff_sessions (token_hash, staff_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(token_hash(&token))
-    .bind(&staff.id)
-    .bind(now)
-    .bind(now + SESSION_LIFETIME.as_millis() as i64)
-    .execute(db.pool())
-    .await?;
+    let token = login::open_session(db, clock, &SESSIONS, &staff.id).await?;
     tracing::info!(staff = %staff.email, "staff login");
     Ok((staff, token))
 }
@@ -167,11 +165,7 @@ pub async fn session_staff(
 }
 
 pub async fn close_session(db: &Db, token: &str) -> Result<(), StaffError> {
-    sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1")
-        .bind(token_hash(token))
-        .execute(db.pool())
-        .await?;
-    Ok(())
+    Ok(login::close_session(db, &SESSIONS, token).await?)
 }
 
 /// Ends a staff member's access at once (someone who leaves the service): no more

@@ -1,0 +1,7 @@
+//! What every part stands on: the database, the clock, the periodic passes'
+//! housekeeping, the demo data.
+
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod housekeeping;
