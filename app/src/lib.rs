@@ -91,7 +91,7 @@ pub fn App() -> impl IntoView {
             <a class="skip-link" href="#contenu">"Aller au contenu"</a>
             <header class="site-header">
                 <A href="/" attr:class="brand">
-                    <span class="brand-org">"Centre de gestion"</span>
+                    <CentreName />
                     <span class="brand-name">"Concours et examens"</span>
                 </A>
                 <HeaderActions />
@@ -121,10 +121,56 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
             <footer class="site-footer">
+                <CentreContact />
                 <p>"Les dates limites s'entendent à l'heure de Paris (heure métropolitaine)."</p>
             </footer>
         </Router>
     }
+}
+
+/// The Centre that runs the site (`APP_CENTRE_FILE`). Every page's frame is rendered on
+/// the server: the browser never draws it.
+#[cfg(feature = "ssr")]
+fn centre() -> Option<std::sync::Arc<domain::centre::Centre>> {
+    use_context::<state::AppState>().map(|s| s.centre)
+}
+#[cfg(not(feature = "ssr"))]
+fn centre() -> Option<std::sync::Arc<domain::centre::Centre>> {
+    None
+}
+
+/// The Centre's name, at the head of every page (the candidates' and the staff's).
+#[component]
+pub(crate) fn CentreName() -> impl IntoView {
+    let name = centre().map_or_else(|| "Centre de gestion".to_string(), |c| c.nom.clone());
+    view! { <span class="brand-org">{name}</span> }
+}
+
+/// Who runs the site and how to reach them, at the foot of every candidate page.
+#[component]
+fn CentreContact() -> impl IntoView {
+    centre().map(|c| {
+        let mail = format!("mailto:{}", c.email);
+        let site = c.site.clone();
+        let site_shown = site
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        view! {
+            <p class="centre-contact">
+                <strong>{c.nom.clone()}</strong>
+                <br />
+                {c.adresse.clone()}
+                <br />
+                <a href=mail>{c.email.clone()}</a>
+                " · "
+                {c.telephone.clone()}
+                " · "
+                <a href=site>{site_shown}</a>
+            </p>
+        }
+    })
 }
 
 /// The header knows who is there: a candidate logged in sees « Mon espace » and

@@ -18,6 +18,8 @@ pub struct AppState {
     pub storage: Storage,
     /// The public address, for links in emails.
     pub base_url: Arc<str>,
+    /// The Centre that runs the site (`APP_CENTRE_FILE`).
+    pub centre: Arc<domain::centre::Centre>,
     /// Cookies get `Secure` when the site is served over HTTPS.
     pub secure_cookies: bool,
     /// `APP_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.

@@ -6,6 +6,7 @@
 pub mod antivirus;
 pub mod attachment;
 pub mod candidate;
+pub mod centre;
 pub mod conversation;
 pub mod deadline;
 pub mod dossier;

@@ -18,6 +18,8 @@ pub struct Settings {
     pub storage_url: String,
     /// `APP_EXAMS_DIR`: the exam definitions imported at start-up.
     pub exams_dir: PathBuf,
+    /// `APP_CENTRE_FILE`: the Centre's name and contacts, read and checked at start-up.
+    pub centre_file: PathBuf,
     /// `APP_SITE_ROOT`: the compiled front end (Wasm, JS, CSS, public assets).
     pub site_root: PathBuf,
     /// `APP_BASE_URL`: the address users reach, for links in emails.
@@ -287,6 +289,9 @@ impl Settings {
             storage_url,
             exams_dir: lookup("APP_EXAMS_DIR")
                 .unwrap_or_else(|| "exams".into())
+                .into(),
+            centre_file: lookup("APP_CENTRE_FILE")
+                .unwrap_or_else(|| "centre.toml".into())
                 .into(),
             site_root: lookup("APP_SITE_ROOT")
                 .unwrap_or_else(|| "target/site".into())

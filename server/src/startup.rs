@@ -50,6 +50,8 @@ impl Application {
     /// Connects and migrates the database, imports the exams folder, and binds the
     /// address (port 0 picks a free one).
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        // The Centre first: a site that names no one does not start.
+        let centre = services::platform::centre::read(&settings.centre_file)?;
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         let imported = catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;
@@ -101,6 +103,7 @@ impl Application {
             mailer,
             storage,
             base_url: settings.base_url.as_str().into(),
+            centre: std::sync::Arc::new(centre),
             secure_cookies: settings.base_url.starts_with("https://"),
             trusted_proxies: settings.trusted_proxies.clone().into(),
             service_email: settings.service_email.as_deref().map(Into::into),

@@ -19,6 +19,8 @@ use leptos_router::{
 };
 use services::access::staff::Staff;
 
+use crate::CentreName;
+
 use dossier::DossierDetailPage;
 use dossiers::DossiersPage;
 use exam_form::ExamFormPage;
@@ -65,7 +67,7 @@ fn StaffApp() -> impl IntoView {
             <a class="skip-link" href="#contenu">"Aller au contenu"</a>
             <header class="site-header">
                 <a href="/service" class="brand">
-                    <span class="brand-org">"Centre de gestion"</span>
+                    <CentreName />
                     <span class="brand-name">"Service concours"</span>
                 </a>
                 {staff.map(|s| view! {

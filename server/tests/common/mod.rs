@@ -188,11 +188,13 @@ pub async fn spawn(
         )
     });
     let exams = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exams");
+    let centre = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../centre.toml");
     let mut vars = vec![
         ("APP_ADDRESS", "127.0.0.1:0".to_string()),
         ("APP_DATA_DIR", data.path().display().to_string()),
         ("DATABASE_URL", database_url.to_string()),
         ("APP_EXAMS_DIR", exams.display().to_string()),
+        ("APP_CENTRE_FILE", centre.display().to_string()),
         ("APP_DEMO", "true".to_string()),
         storage_var.clone(),
     ];
