@@ -87,6 +87,16 @@ impl Centre {
     }
 }
 
+impl Centre {
+    /// The signature under every mail: who writes, and how to answer.
+    pub fn signature(&self) -> String {
+        format!(
+            "{}\nService concours\n{}\n{} · {}\n{}",
+            self.nom, self.adresse, self.email, self.telephone, self.site
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,8 @@ impl Application {
         let mailer = match &settings.smtp {
             Some(relay) => Mailer::smtp(relay, &settings.mail_from)?,
             None => Mailer::to_files(settings.mail_dir.clone(), &settings.mail_from)?,
-        };
+        }
+        .signed(&centre.signature());
         if !settings.demo {
             match demo::retire(&db, &*clock, &passwords).await {
                 Ok(true) => tracing::warn!("APP_DEMO is off: the demo accounts are closed"),

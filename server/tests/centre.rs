@@ -47,6 +47,40 @@ async fn every_page_names_the_centre_from_its_file() {
     // The staff's pages carry the name too.
     let page = app.get("/service/connexion").await.text().await.unwrap();
     assert!(page.contains(r#"class="brand-org">Centre de gestion de la Mayenne<"#));
+
+    // Every mail is signed by the Centre.
+    let dossier = services::testing::dossier(
+        &app.db,
+        &services::platform::clock::FixedClock(NOW.parse().unwrap()),
+        services::platform::demo::DEMO_EXAM,
+        "externe",
+        "Signature",
+    )
+    .await;
+    let r = app
+        .post_form(
+            "/api/espace/numero-oublie",
+            &common::form(&[("email", dossier.registration.email.as_str())]),
+        )
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let mail = wait_for_mail(&app, &dossier.number.to_string()).await;
+    assert!(
+        mail.contains("-- \nCentre de gestion de la Mayenne\nService concours\n"),
+        "{mail}"
+    );
+    assert!(mail.contains("concours@cdg53.fr"), "{mail}");
+}
+
+/// The mail naming `number`, once the outbox sent it (it runs every 2 s).
+async fn wait_for_mail(app: &common::TestApp, number: &str) -> String {
+    for _ in 0..100 {
+        if let Some(mail) = app.mails().into_iter().find(|m| m.contains(number)) {
+            return mail.replace("\r\n", "\n");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no mail within 10 s");
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ pub struct MailFile {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    /// Who writes: the Centre's name and contacts under every message.
+    signature: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Clone)]
@@ -265,6 +267,7 @@ impl Mailer {
         Ok(Self {
             from: from.parse()?,
             transport: Transport::Files(AsyncFileTransport::new(dir)),
+            signature: None,
         })
     }
 
@@ -273,12 +276,20 @@ impl Mailer {
         Ok(Self {
             from: from.parse()?,
             transport: Transport::Smtp(relay.transport()?),
+            signature: None,
         })
     }
 
     /// Messages go to an SMTP relay on a trusted network, without TLS.
     pub fn smtp_relay(host: &str, port: u16, from: &str) -> Result<Self, MailError> {
         Self::smtp(&SmtpRelay::plain(host, port), from)
+    }
+
+    /// Every message ends with `signature`, after the usual `-- ` line (mail programs
+    /// then show it as a signature).
+    pub fn signed(mut self, signature: &str) -> Self {
+        self.signature = Some(signature.into());
+        self
     }
 
     /// A plain-text message in French, with a PDF file when given; lettre picks the
@@ -294,6 +305,10 @@ impl Mailer {
             .from(self.from.clone())
             .to(to.parse()?)
             .subject(subject);
+        let body = match &self.signature {
+            Some(signature) => format!("{}\n\n-- \n{signature}\n", body.trim_end()),
+            None => body,
+        };
         let text = SinglePart::builder()
             .header(ContentType::TEXT_PLAIN)
             .body(body);
