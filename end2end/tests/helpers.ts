@@ -221,6 +221,7 @@ export async function ownServer(prepare: (dir: string) => Record<string, string>
     APP_ADDRESS: `127.0.0.1:${port}`,
     APP_DATA_DIR: dir,
     APP_EXAMS_DIR: path.resolve(__dirname, "../../exams"),
+    APP_CENTRE_FILE: path.resolve(__dirname, "../../centre.toml"),
     APP_SITE_ROOT: process.env.E2E_SITE_ROOT ?? "",
     APP_DEMO: "false",
     DATABASE_URL: `sqlite://${dir}/concours.db`,
