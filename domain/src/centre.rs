@@ -85,9 +85,7 @@ impl Centre {
         }
         Ok(())
     }
-}
 
-impl Centre {
     /// The signature under every mail: who writes, and how to answer.
     pub fn signature(&self) -> String {
         format!(

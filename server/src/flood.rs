@@ -179,7 +179,7 @@ fn is_download(path: &str) -> bool {
 }
 
 /// What a page brings along (the site's scripts, styles, Wasm, icon) and the load
-/// balancer's probe: never counted, never kept waiting.
+/// balancer's probe, when read: never kept waiting, and counted only when missing.
 fn is_free(path: &str) -> bool {
     if path.starts_with("/pkg/") || path == "/healthz" {
         return true;
@@ -199,7 +199,7 @@ pub async fn limit(
     next: Next,
 ) -> Response {
     let method = request.method().clone();
-    if method == Method::OPTIONS || is_free(request.uri().path()) {
+    if method == Method::OPTIONS {
         return next.run(request).await;
     }
     let client = app::session::client_of(
@@ -207,27 +207,49 @@ pub async fn limit(
         request.extensions(),
         &state.trusted_proxies,
     );
-    let now = Instant::now();
+    let read = matches!(method, Method::GET | Method::HEAD);
     let path = request.uri().path();
-    let turn = if !matches!(method, Method::GET | Method::HEAD) {
+    if read && is_free(path) {
+        let response = next.run(request).await;
+        // A missing asset is answered by the 404 page, made for nothing: it counts
+        // as a read, its turn served before the page is sent, so a loop on made-up
+        // asset names is paced like any other.
+        if response.status() != StatusCode::NOT_FOUND {
+            return response;
+        }
+        let turn = gate.reads.reserve(&client, Instant::now(), LONGEST_WAIT);
+        return match wait_for(turn).await {
+            Ok(()) => response,
+            Err(refused) => refused,
+        };
+    }
+    let now = Instant::now();
+    let turn = if !read {
         gate.posts.take(&client, now).then_some(Duration::ZERO)
     } else if is_download(path) {
         gate.downloads.reserve(&client, now, LONGEST_WAIT)
     } else {
         gate.reads.reserve(&client, now, LONGEST_WAIT)
     };
+    match wait_for(turn).await {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused,
+    }
+}
+
+/// Waits for a turn a bucket gave; without one, the refusal, after a pause: a client
+/// looping on refusals sends no faster than its connections wait.
+async fn wait_for(turn: Option<Duration>) -> Result<(), Response> {
     match turn {
-        Some(wait) if wait.is_zero() => next.run(request).await,
+        Some(wait) if wait.is_zero() => Ok(()),
         Some(wait) => {
             DELAYED.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
-            next.run(request).await
+            Ok(())
         }
-        // Refused after a pause: a client looping on refusals sends no faster than
-        // its connections wait.
         None => {
             tokio::time::sleep(REFUSAL_PAUSE).await;
-            too_many()
+            Err(too_many())
         }
     }
 }

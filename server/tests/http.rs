@@ -317,7 +317,15 @@ async fn a_flood_is_answered_at_the_door_before_any_database_work() {
 async fn a_client_reading_past_its_rate_waits_its_turn_and_no_one_else_does() {
     use std::time::{Duration, Instant};
     // Behind a proxy, so the reading client and the candidate are two clients.
-    for app in spawn_apps_with(&[("APP_TRUSTED_PROXIES", "127.0.0.1")]).await {
+    // A site root holding the page's script, as the built site does.
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("analyses.js"), "// script").unwrap();
+    let site_root = site.path().display().to_string();
+    let extra = [
+        ("APP_TRUSTED_PROXIES", "127.0.0.1"),
+        ("APP_SITE_ROOT", &site_root),
+    ];
+    for app in spawn_apps_with(&extra).await {
         // A cheap read (a tus offset without a session: refused before any work), so
         // what is measured is the gate, not the machine.
         let read = |from: &'static str, path: &str| {
@@ -343,6 +351,9 @@ async fn a_client_reading_past_its_rate_waits_its_turn_and_no_one_else_does() {
             let asked = Instant::now();
             let (status, at) = read(from, path).await;
             assert_ne!(status, 429, "{}: {path}", app.label);
+            if path == "/analyses.js" {
+                assert_eq!(status, 200, "{}: the site's own script", app.label);
+            }
             let took = at - asked;
             assert!(
                 took < Duration::from_secs(1),
@@ -365,4 +376,48 @@ async fn a_client_reading_past_its_rate_waits_its_turn_and_no_one_else_does() {
         let last = times[times.len() - 1];
         assert!(last >= Duration::from_secs(3), "{}: {last:?}", app.label);
     }
+}
+
+#[tokio::test]
+async fn made_up_asset_names_are_paced_as_pages() {
+    use std::time::{Duration, Instant};
+    // A missing script is answered by the 404 page: read in a loop, it must cost no
+    // more than the client's rate of pages, while the site's real script stays free.
+    let app = spawn_app_with(
+        services::testing::sqlite().await,
+        &[("APP_TRUSTED_PROXIES", "127.0.0.1")],
+    )
+    .await;
+    let started = Instant::now();
+    let reads = (0..200).map(|i| {
+        let request = app
+            .client
+            .get(format!("{}/absent-{i}.js", app.address))
+            .header("x-forwarded-for", "203.0.113.66");
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), Instant::now())
+        }
+    });
+    let answers = futures_util::future::join_all(reads).await;
+    assert!(answers.iter().all(|(s, _)| *s == 404));
+    let early = answers
+        .iter()
+        .filter(|(_, at)| *at - started < Duration::from_millis(1500))
+        .count();
+    assert!(early <= 100 + 45 + 5, "{early} in 1.5 s");
+    // A POST to an asset's name is a post like any other (the flood gate's 429).
+    let posts = (0..150).map(|_| {
+        app.client
+            .post(format!("{}/absent.js", app.address))
+            .header("x-forwarded-for", "203.0.113.67")
+            .header("origin", &app.address)
+            .send()
+    });
+    let statuses: Vec<_> = futures_util::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status())
+        .collect();
+    assert!(statuses.iter().any(|s| *s == 429), "{statuses:?}");
 }
