@@ -58,6 +58,12 @@ if [ "${1:-}" = test ]; then
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qpdf
   fi
+  # poppler's pdfinfo reads the structure tree of the PDFs the service makes (RGAA 13.3).
+  if ! command -v pdfinfo >/dev/null; then
+    say "installing Debian's poppler-utils"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils
+  fi
   if ! command -v chromium >/dev/null; then
     say "installing Debian's Chromium"
     as_root apt-get update -q

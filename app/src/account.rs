@@ -226,6 +226,7 @@ pub fn LoginPage() -> impl IntoView {
         <h1>"Connexion espace sécurisé"</h1>
         {move || message().map(|(class, text)| view! { <crate::form::Outcome class text /> })}
         <form method="post" action="/api/espace/connexion" class="narrow-form">
+            <crate::form::AllRequired />
             <div class="field">
                 <label for="numero">"Identifiant (n° de dossier)"</label>
                 <p class="hint" id="numero-aide">"Il figure sur votre dossier d'inscription et dans le message reçu à la préinscription, par exemple 26-K7M4-9QXH."</p>
@@ -255,6 +256,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         </Show>
         <p>"Indiquez votre n° de dossier et l'adresse électronique donnée à la préinscription."</p>
         <form method="post" action="/api/espace/mot-de-passe-oublie" class="narrow-form">
+            <crate::form::AllRequired />
             <div class="field">
                 <label for="numero">"N° de dossier"</label>
                 <input id="numero" name="numero" type="text" autocomplete="username" autocapitalize="characters" spellcheck="false" required />
@@ -280,6 +282,7 @@ pub fn ForgotNumberPage() -> impl IntoView {
             <p class="notice" role="status">"Si des dossiers ont été ouverts avec cette adresse, leurs numéros viennent d'y être envoyés."</p>
         </Show>
         <form method="post" action="/api/espace/numero-oublie" class="narrow-form">
+            <crate::form::AllRequired />
             <div class="field">
                 <label for="email">"Adresse électronique donnée à la préinscription"</label>
                 <input id="email" name="email" type="email" autocomplete="email" required />
@@ -313,6 +316,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         {move || error().map(|e| view! { <p class="alert" role="alert">{e}</p> })}
                         <form method="post" action="/api/espace/nouveau-mot-de-passe" class="narrow-form">
                             <input type="hidden" name="token" value=token() />
+                            <crate::form::AllRequired />
                             <crate::form::PasswordInput id="mot_de_passe" name="mot_de_passe" label="Nouveau mot de passe" autocomplete="new-password" hint="Au moins 12 caractères. Une phrase de quelques mots est facile à retenir et difficile à deviner." />
                             <crate::form::PasswordInput id="confirmation" name="confirmation" label="Confirmation du mot de passe" autocomplete="new-password" />
                             <div class="actions"><button type="submit" class="button primary">"Enregistrer"</button></div>

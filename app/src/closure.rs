@@ -31,6 +31,8 @@ pub async fn close_dossier() -> Result<(), ServerFnError> {
         Ok(_) => redirect("/espace?cloture=ok"),
         Err(ClosureError::MissingPieces(_)) => redirect("/espace/cloture?erreur=pieces"),
         Err(ClosureError::DeadlinePassed) => redirect("/espace?erreur=delai"),
+        // Withdrawn: the dossier page says so.
+        Err(ClosureError::Withdrawn) => redirect("/espace"),
         Err(e) => return Err(internal(e)),
     }
     Ok(())
@@ -92,6 +94,16 @@ fn DeadlineMissed(deadline: String) -> impl IntoView {
 /// the server only; an open one's is the [`OpenStatus`] island.
 #[component]
 pub fn ClosureStatus(dossier: DossierView, missing: Vec<MissingPiece>) -> impl IntoView {
+    if let Some(at) = dossier.withdrawn_at.clone() {
+        return view! {
+            <section class="closure closure-done" aria-labelledby="etat-titre">
+                <h2 id="etat-titre">"État de votre inscription"</h2>
+                <p class="closure-status" data-status>"Votre inscription est annulée."</p>
+                <p>{format!("Votre désistement a été enregistré le {at} (heure de Paris). Votre dossier reste consultable ici jusqu'à son effacement, à la fin de sa durée de conservation.")}</p>
+            </section>
+        }
+        .into_any();
+    }
     if is_closed(&dossier.status) {
         let at = dossier
             .closed_at_ms
@@ -153,8 +165,11 @@ fn OpenStatus(open: OpenDossier) -> impl IntoView {
     let now = server_clock(now_ms);
     let urgency = move || Urgency::of(closes - now.get());
     view! {
-        <section class="closure" aria-labelledby="etat-titre" aria-live="polite">
+        // Not a live region: the countdown would be read out every second (RGAA 13.8).
+        // Only a change of urgency is said, once.
+        <section class="closure" aria-labelledby="etat-titre">
             <h2 id="etat-titre">"État de votre inscription"</h2>
+            <p class="visually-hidden" aria-live="polite" data-urgency-said>{move || urgency().warning().unwrap_or_default()}</p>
             {move || if urgency() == Urgency::Passed {
                 view! { <DeadlineMissed deadline=deadline.clone() /> }.into_any()
             } else {
@@ -364,10 +379,10 @@ fn Receipt(r: ReceiptView) -> impl IntoView {
                 <dt>"Inscription clôturée le"</dt><dd data-closed-at>{format!("{} (heure de Paris)", french::paris_date_time_ms(r.closed_at_ms))}</dd>
             </dl>
             <p class="closure-status" data-status>{sentence_start(CLOSED_SENTENCE)}</p>
-            <h2>{format!("Fichiers reçus ({})", r.files.len())}</h2>
+            <h2 id="fichiers-recus">{format!("Fichiers reçus ({})", r.files.len())}</h2>
             // Scrolls sideways on a phone: focusable, so the keyboard can scroll it too.
             <div class="table-scroll" role="region" aria-label="Fichiers reçus" tabindex="0">
-                <table class="receipt-files">
+                <table class="receipt-files" aria-labelledby="fichiers-recus">
                     <thead>
                         <tr><th scope="col">"Pièce"</th><th scope="col">"Fichier"</th><th scope="col">"Taille"</th><th scope="col">"Déposé le"</th><th scope="col">"Empreinte SHA-256"</th></tr>
                     </thead>

@@ -128,6 +128,7 @@ pub fn DossierPage(
     let new = move || query.read().get("nouveau").is_some();
     let just_closed = move || query.read().get("cloture").is_some();
     let late = move || query.read().get("erreur").as_deref() == Some("delai");
+    let withdrawn_now = move || query.read().get("desistement").is_some();
     view! {
         <Title text="Mon espace sécurisé" />
         <div inert=behind_window>
@@ -139,7 +140,7 @@ pub fn DossierPage(
                 };
                 match dossier.await {
                     Ok(Some(d)) => {
-                        let (email, email2) = (d.email.clone(), d.email.clone());
+                        let (email, email2, email3) = (d.email.clone(), d.email.clone(), d.email.clone());
                         view! {
                         <h1>"Mon espace sécurisé"</h1>
                         <Show when=new>
@@ -147,6 +148,9 @@ pub fn DossierPage(
                         </Show>
                         <Show when=just_closed>
                             <p class="notice" role="status">"Votre inscription est clôturée. Un accusé de réception a été envoyé à "{email2.clone()}"."</p>
+                        </Show>
+                        <Show when=withdrawn_now>
+                            <p class="notice" role="status">"Votre inscription est annulée. Un message le confirme à "{email3.clone()}"."</p>
                         </Show>
                         <Show when=late>
                             <p class="alert" role="alert">"La date limite est dépassée : votre inscription n'a pas pu être clôturée."</p>
@@ -178,11 +182,29 @@ pub fn DossierPage(
                                 <dt>"Concours"</dt><dd>{d.exam_title.clone()}</dd>
                                 <dt>"Candidat"</dt><dd>{d.candidate.clone()}</dd>
                                 <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at_ms)}</dd>
-                                <dt>"État"</dt><dd>{state_label(&d.status, d.closes_at_ms <= d.now_ms)}</dd>
+                                <dt>"État"</dt><dd>{if d.withdrawn_at.is_some() { "désisté : inscription annulée" } else { state_label(&d.status, d.closes_at_ms <= d.now_ms) }}</dd>
                             </dl>
                             <p class="print-hint"><a href="/espace/dossier-d-inscription.pdf" data-dossier-sheet>"Télécharger mon dossier d'inscription (PDF)"</a>" : il a aussi été joint au message de préinscription."</p>
                         </section>
                         <PieceList pieces />
+                        <section class="my-data" aria-labelledby="donnees-titre">
+                            <h2 id="donnees-titre">"Mes données"</h2>
+                            <p>
+                                <a href="/espace/mes-donnees.zip" data-my-data>"Télécharger toutes mes données (ZIP)"</a>
+                                " : vos réponses, vos pièces et leur empreinte, vos messages, les courriels envoyés et vos connexions en cours."
+                            </p>
+                            <p><a href="/donnees-personnelles">"Ce que le service fait de vos données, et vos droits"</a></p>
+                        </section>
+                        {d.withdrawn_at.is_none().then(|| view! {
+                            <section class="withdraw" aria-labelledby="desistement-titre">
+                                <h2 id="desistement-titre">"Me désister"</h2>
+                                {if d.may_withdraw {
+                                    view! { <p>"Vous ne souhaitez plus vous présenter à ce concours ? "<a href="/espace/desistement">"Annuler mon inscription"</a></p> }.into_any()
+                                } else {
+                                    view! { <p>"Pour vous désister, "<a href="/espace/messages">"écrivez au service concours"</a>" : il enregistrera votre désistement."</p> }.into_any()
+                                }}
+                            </section>
+                        })}
                         {(!behind_window).then(|| view! { <FocusReturn /> })}
                     }.into_any()
                     }

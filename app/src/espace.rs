@@ -30,6 +30,11 @@ pub struct DossierView {
     /// How many messages the conversation holds, and when the service last wrote.
     pub messages: i64,
     pub service_wrote_at: Option<String>,
+    /// When the candidate withdrew (« le … à … »), if they did.
+    pub withdrawn_at: Option<String>,
+    /// Whether the candidate may withdraw by themselves now (before the deadline, before
+    /// a decision); otherwise they ask the service.
+    pub may_withdraw: bool,
 }
 
 /// A pièce to correct, as the candidate reads it.
@@ -150,7 +155,17 @@ pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
             })
             .collect()
     };
+    let state_now = domain::instruction::DossierState::of(
+        &d.status,
+        !d.deadline.is_open_at(now),
+        d.withdrawn_at.is_some(),
+    );
+    let may_withdraw = state_now.is_some_and(|s| {
+        domain::instruction::candidate_may_withdraw(s, !d.deadline.is_open_at(now)).is_ok()
+    });
     Ok(Some(DossierView {
+        withdrawn_at: d.withdrawn_at.map(domain::french::paris_date_time_ms),
+        may_withdraw,
         corrections,
         messages,
         service_wrote_at: service_wrote_at.map(domain::french::paris_date_time_ms),

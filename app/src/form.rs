@@ -220,6 +220,13 @@ pub fn Choice(
     }
 }
 
+/// Said before a form whose fields are all required but those marked « facultatif »
+/// (RGAA 11.10): the browser's `required` alone is not a visible indication.
+#[component]
+pub fn AllRequired() -> impl IntoView {
+    view! { <p class="hint required-note">"Tous les champs sont obligatoires, sauf ceux marqués « facultatif »."</p> }
+}
+
 /// The list of what is wrong, at the top of the form, linked to each field. It takes
 /// the focus when it appears, so screen-reader and keyboard users land on it.
 #[component]

@@ -14,6 +14,7 @@ pub mod espace;
 mod form;
 #[cfg(feature = "hydrate")]
 mod js;
+pub mod legal;
 pub mod messages;
 #[cfg(feature = "hydrate")]
 mod photos;
@@ -26,6 +27,7 @@ pub mod staff;
 pub mod start;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod withdrawal;
 pub mod wizard;
 
 use leptos::prelude::*;
@@ -43,7 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="fr">
             <head>
                 <HeadBasics />
-                <meta name="description" content="Inscription en ligne aux concours et examens professionnels du Centre de gestion" />
+                <meta name="description" content=description() />
                 <AutoReload options=options.clone() />
                 {has_islands().then(|| view! { <HydrationScripts options=options.clone() islands=true /> })}
                 <MetaTags />
@@ -55,6 +57,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// What a search engine shows under the site's name.
+fn description() -> String {
+    let centre = centre().map_or_else(|| "Centre de gestion".to_string(), |c| c.nom.clone());
+    format!("Inscription en ligne aux concours et examens professionnels : {centre}")
+}
+
 /// Whether this request's page has islands: only those load the Wasm; the catalogue,
 /// the connexion page and the recovery pages are plain HTML and load none.
 fn has_islands() -> bool {
@@ -63,10 +71,23 @@ fn has_islands() -> bool {
         use_context::<http::request::Parts>().is_some_and(|parts| {
             let path = parts.uri.path();
             // The conversation is a plain form: nothing on it reacts by itself.
-            (path.starts_with("/espace") && path != "/espace/messages")
+            (path.starts_with("/espace")
+                && path != "/espace/messages"
+                && path != "/espace/desistement")
                 // A step, not the start page before the first one.
                 || (path.starts_with("/inscription/") && path.matches('/').count() >= 3)
         })
+    }
+    #[cfg(not(feature = "ssr"))]
+    false
+}
+
+/// Whether this request's page is a pièce's document window, drawn over the dossier.
+fn window_open() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .is_some_and(|parts| parts.uri.path().starts_with("/espace/pieces/"))
     }
     #[cfg(not(feature = "ssr"))]
     false
@@ -88,8 +109,11 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Router>
-            <a class="skip-link" href="#contenu">"Aller au contenu"</a>
-            <header class="site-header">
+            // Behind the document window (a modal dialog) nothing takes the focus: the
+            // dossier page is inert (`dossier::DossierPage`), and so are the header and
+            // footer (RGAA 7.1, 12.8).
+            <a class="skip-link" href="#contenu" inert=window_open()>"Aller au contenu"</a>
+            <header class="site-header" inert=window_open()>
                 <A href="/" attr:class="brand">
                     <CentreName />
                     <span class="brand-name">"Concours et examens"</span>
@@ -110,6 +134,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/espace/cloture") view=closure::ClosurePage ssr=SsrMode::Async />
                     <Route path=path!("/espace/accuse-de-reception") view=closure::ReceiptPage ssr=SsrMode::Async />
                     <Route path=path!("/espace/messages") view=messages::MessagesPage ssr=SsrMode::Async />
+                    <Route path=path!("/espace/desistement") view=withdrawal::WithdrawalPage ssr=SsrMode::Async />
                     <Route path=path!("/espace") view=|| view! { <dossier::DossierPage /> } ssr=SsrMode::Async />
                     // A pièce's document window opens over the dossier page: a dialog
                     // once hydrated, and a page of its own (same address) without
@@ -118,11 +143,15 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/mot-de-passe-oublie") view=account::ForgotPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("/mot-de-passe/:token") view=account::ResetPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("/numero-oublie") view=account::ForgotNumberPage ssr=SsrMode::Async />
+                    <Route path=path!("/accessibilite") view=legal::AccessibilityPage ssr=SsrMode::Async />
+                    <Route path=path!("/mentions-legales") view=legal::LegalNoticePage ssr=SsrMode::Async />
+                    <Route path=path!("/donnees-personnelles") view=legal::PersonalDataPage ssr=SsrMode::Async />
                 </Routes>
             </main>
-            <footer class="site-footer">
+            <footer class="site-footer" inert=window_open()>
                 <CentreContact />
                 <p>"Les dates limites s'entendent à l'heure de Paris (heure métropolitaine)."</p>
+                <legal::LegalLinks />
             </footer>
         </Router>
     }
@@ -131,11 +160,11 @@ pub fn App() -> impl IntoView {
 /// The Centre that runs the site (`APP_CENTRE_FILE`). Every page's frame is rendered on
 /// the server: the browser never draws it.
 #[cfg(feature = "ssr")]
-fn centre() -> Option<std::sync::Arc<domain::centre::Centre>> {
+pub(crate) fn centre() -> Option<std::sync::Arc<domain::centre::Centre>> {
     use_context::<state::AppState>().map(|s| s.centre)
 }
 #[cfg(not(feature = "ssr"))]
-fn centre() -> Option<std::sync::Arc<domain::centre::Centre>> {
+pub(crate) fn centre() -> Option<std::sync::Arc<domain::centre::Centre>> {
     None
 }
 

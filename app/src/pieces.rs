@@ -108,7 +108,7 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
             <div class="notice" role="status">
                 <p><strong>"fichier enregistré"</strong></p>
                 // To the list, where the file just saved is.
-                <a class="button primary" href=format!("{page_for_ok}#gestion-titre")>"OK"</a>
+                <a class="button primary" href=format!("{page_for_ok}#gestion-titre")>"OK"<span class="visually-hidden">", voir les fichiers de cette pièce"</span></a>
             </div>
         </Show>
         <Show when=deleted>
@@ -132,11 +132,15 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
                     <button type="submit" class="button danger">"Oui, supprimer"</button>
                 </form>
                 " "
-                <a class="button secondary" href=page_for_confirm.clone()>"Annuler"</a>
+                <a class="button secondary" href=page_for_confirm.clone()>"Annuler"<span class="visually-hidden">" la suppression"</span></a>
             </div>
         })}
         {files.iter().any(|f| f.scan == VirusScan::Pending).then(|| view! {
             <span hidden data-scans=format!("/espace/pieces/{}/analyses", piece.code)></span>
+            // Where the script says each verdict as it comes (RGAA 7.5): present from the
+            // start, so a screen reader hears what is written into it. A virus is said by
+            // an alert the script adds then (an alert is heard as it appears).
+            <p class="visually-hidden" role="status" data-scan-news></p>
             <script src="/analyses.js" defer></script>
         })}
         <section aria-labelledby="gestion-titre" class="gestion">

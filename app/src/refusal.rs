@@ -148,7 +148,14 @@ fn notice() -> Option<impl IntoView> {
         .filter(|w| *w <= 24 * 3600)
         .or(refusal.default_wait());
     #[cfg(feature = "ssr")]
-    let contact = crate::session::state().service_email.map(|e| e.to_string());
+    let contact = {
+        let state = crate::session::state();
+        Some(
+            state
+                .service_email
+                .map_or_else(|| state.centre.email.clone(), |e| e.to_string()),
+        )
+    };
     #[cfg(not(feature = "ssr"))]
     let contact: Option<String> = None;
     Some(view! {
@@ -165,7 +172,8 @@ fn notice() -> Option<impl IntoView> {
                         <a href=format!("mailto:{email}")>{email.clone()}</a>
                         ", en indiquant votre nom et le concours."
                     }.into_any(),
-                    None => view! { "Besoin d'aide ? Contactez le service concours du Centre de gestion, en indiquant votre nom et le concours." }.into_any(),
+                    // Rendered on the server only: the Centre's address is always known.
+                    None => view! { "Besoin d'aide ? Contactez le service concours, en indiquant votre nom et le concours." }.into_any(),
                 }}
             </p>
         </div>

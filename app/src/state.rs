@@ -46,6 +46,14 @@ impl AppState {
         }
     }
 
+    /// The Centre and the site's address, at the head of letters and printouts.
+    pub fn letterhead(&self) -> services::letters::Letterhead {
+        services::letters::Letterhead {
+            centre: self.centre.clone(),
+            base_url: self.base_url.to_string(),
+        }
+    }
+
     /// Tells the scanner a file arrived (nothing without an antivirus).
     pub fn file_arrived(&self) {
         if let Some(antivirus) = &self.antivirus {

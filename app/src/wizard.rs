@@ -476,17 +476,17 @@ fn StepForm(view: WizardView, errors: Errors) -> impl IntoView {
         Step::Identite => view! {
             <Choice name="civilite" legend="Civilité" options=CIVILITES.to_vec() value=a("civilite") errors />
             <Field name="nom_naissance" label="Nom de naissance" hint="Tel qu'il figure sur votre pièce d'identité." autocomplete="family-name" value=a("nom_naissance") errors />
-            <Field name="nom_usage" label="Nom d'usage" hint="Par exemple nom d'épouse ou d'époux." required=false value=a("nom_usage") errors />
+            <Field name="nom_usage" label="Nom d'usage" hint="Par exemple nom d'épouse ou d'époux." required=false autocomplete="family-name" value=a("nom_usage") errors />
             <Field name="prenoms" label="Prénom(s)" hint="Dans l'ordre de l'état civil." autocomplete="given-name" value=a("prenoms") errors />
             <Field name="date_naissance" label="Date de naissance" hint="Au format JJ/MM/AAAA, par exemple 14/07/1990." autocomplete="bday" inputmode="numeric" value=a("date_naissance") errors />
             <Field name="lieu_naissance" label="Commune de naissance" value=a("lieu_naissance") errors />
-            <Field name="pays_naissance" label="Pays de naissance" autocomplete="country-name" value=a("pays_naissance") errors />
+            <Field name="pays_naissance" label="Pays de naissance" value=a("pays_naissance") errors />
             <Choice name="nationalite" legend="Nationalité" options=NATIONALITES.to_vec() value=a("nationalite") errors />
         }
         .into_any(),
         Step::Coordonnees => view! {
             <Field name="email" label="Adresse électronique" hint="Vous y recevrez votre n° de dossier et les messages du service concours." kind="email" autocomplete="email" value=a("email") errors />
-            <Field name="email_confirmation" label="Confirmation de l'adresse électronique" hint="Saisissez-la de nouveau, sans copier-coller." kind="email" autocomplete="off" value=a("email_confirmation") errors />
+            <Field name="email_confirmation" label="Confirmation de l'adresse électronique" hint="Saisissez-la de nouveau, sans copier-coller." kind="email" autocomplete="email" value=a("email_confirmation") errors />
             <Field name="telephone" label="Téléphone" hint="Par exemple 06 12 34 56 78, ou +32 pour un numéro étranger." kind="tel" autocomplete="tel" value=a("telephone") errors />
             <Field name="adresse" label="Adresse" hint="Numéro et voie." autocomplete="address-line1" value=a("adresse") errors />
             <Field name="complement_adresse" label="Complément d'adresse" required=false autocomplete="address-line2" value=a("complement_adresse") errors />
@@ -553,6 +553,7 @@ fn StepForm(view: WizardView, errors: Errors) -> impl IntoView {
         <form method="post" action="/api/inscription/etape" novalidate class="wizard-form" id=STEP_FORM_ID>
             <input type="hidden" name="exam" value=view.exam_slug.clone() />
             <input type="hidden" name="step" value=view.step.slug() />
+            <crate::form::AllRequired />
             {fields}
             <div class="actions">
                 // « Suivant » comes first so that Enter moves forward; CSS puts it on the right.

@@ -47,6 +47,16 @@ impl Deadline {
         self.closes_at
     }
 
+    /// When the dossiers of an exam with this deadline are erased: `months` after the
+    /// closing instant, on the Paris calendar (the same midnight, that many months
+    /// later; a day the month lacks becomes its last day).
+    pub fn purges_at(&self, months: u32) -> Timestamp {
+        self.closes_at
+            .to_zoned(paris::zone())
+            .checked_add(jiff::Span::new().months(i64::from(months)))
+            .map_or(Timestamp::MAX, |z| z.timestamp())
+    }
+
     /// Registration is open strictly before the closing instant, as decided by the
     /// server's clock.
     pub fn is_open_at(&self, now: Timestamp) -> bool {

@@ -201,10 +201,23 @@ pub struct RawExam {
     pub published: bool,
     #[serde(default)]
     pub pieces: Vec<RawPiece>,
+    /// How long the dossiers are kept after the deadline, in months, before they are
+    /// erased (`Deadline::purges_at`).
+    #[serde(default = "default_retention")]
+    pub retention_months: u32,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// Dossiers kept 24 months after the deadline unless the exam says otherwise.
+pub const DEFAULT_RETENTION_MONTHS: u32 = 24;
+/// At most ten years: longer is archiving, not this service's business.
+pub const MAX_RETENTION_MONTHS: u32 = 120;
+
+fn default_retention() -> u32 {
+    DEFAULT_RETENTION_MONTHS
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -270,6 +283,8 @@ pub enum ExamError {
     MaxSize(String),
     #[error("la pièce « {0} » : nombre de fichiers entre 1 et {MAX_FILES_CEILING}")]
     MaxFiles(String),
+    #[error("la durée de conservation des dossiers est entre 1 et {MAX_RETENTION_MONTHS} mois")]
+    Retention,
 }
 
 /// An exam that passed every check.
@@ -280,6 +295,8 @@ pub struct ExamSpec {
     pub instruction_cutoff: Date,
     pub published: bool,
     pub pieces: Vec<PieceSpec>,
+    /// Months the dossiers are kept after the deadline.
+    pub retention_months: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,6 +400,9 @@ impl ExamSpec {
         if raw.pieces.is_empty() {
             return Err(ExamError::NoPiece);
         }
+        if !(1..=MAX_RETENTION_MONTHS).contains(&raw.retention_months) {
+            return Err(ExamError::Retention);
+        }
         let mut codes = HashSet::new();
         let pieces = raw
             .pieces
@@ -437,6 +457,7 @@ impl ExamSpec {
             instruction_cutoff,
             published: raw.published,
             pieces,
+            retention_months: raw.retention_months,
         })
     }
 }
@@ -471,7 +492,41 @@ mod tests {
             instruction_cutoff: "2025-05-30".into(),
             published: true,
             pieces: vec![piece("piece-identite")],
+            retention_months: DEFAULT_RETENTION_MONTHS,
         }
+    }
+
+    #[test]
+    fn dossiers_are_kept_24_months_after_the_deadline_unless_the_exam_says_otherwise() {
+        let exam = ExamSpec::parse(raw(), d(2026, 1, 1)).unwrap();
+        assert_eq!(exam.retention_months, 24);
+        // Closed at 2025-04-18 00:00 Paris (summer time): erased two years later, at
+        // the same Paris midnight.
+        assert_eq!(
+            exam.summary.deadline.purges_at(24).to_string(),
+            "2027-04-17T22:00:00Z"
+        );
+        // Closed at 2026-12-31 00:00 Paris (23:00 UTC): a month that lacks the 31st
+        // ends on its last day, 2027-02-28 00:00 Paris.
+        let winter = crate::Deadline::on(d(2026, 12, 30)).unwrap();
+        assert_eq!(winter.purges_at(2).to_string(), "2027-02-27T23:00:00Z");
+        for months in [0, 121] {
+            let mut r = raw();
+            r.retention_months = months;
+            assert_eq!(ExamSpec::parse(r, d(2026, 1, 1)), Err(ExamError::Retention));
+        }
+        let file: RawExam = toml::from_str(
+            r#"slug = "x-2026"
+title = "X"
+kind = "examen_professionnel"
+session = "S"
+registration_deadline = "2026-01-01"
+instruction_cutoff = "2026-01-02"
+retention_months = 36
+"#,
+        )
+        .unwrap();
+        assert_eq!(file.retention_months, 36);
     }
 
     #[test]

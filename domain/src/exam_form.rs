@@ -88,6 +88,10 @@ pub fn from_form(form: &ExamForm) -> Result<RawExam, ExamError> {
         instruction_cutoff: get("instruction_cutoff"),
         published: checked(form, "published"),
         pieces,
+        retention_months: match get("retention_months").trim() {
+            "" => super::exam::DEFAULT_RETENTION_MONTHS,
+            months => months.parse().map_err(|_| ExamError::Retention)?,
+        },
     })
 }
 
@@ -129,6 +133,7 @@ pub fn to_form(exam: &RawExam) -> ExamForm {
         exam.registration_deadline.clone(),
     );
     put("instruction_cutoff".into(), exam.instruction_cutoff.clone());
+    put("retention_months".into(), exam.retention_months.to_string());
     if exam.published {
         put("published".into(), "on".into());
     }
@@ -187,6 +192,7 @@ mod tests {
             voies = ["externe", "interne"]
             registration_deadline = "2027-03-04"
             instruction_cutoff = "2027-04-30"
+            retention_months = 30
             [[pieces]]
             code = "piece-identite"
             label = "Pièce d'identité"

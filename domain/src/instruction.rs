@@ -15,20 +15,25 @@ pub enum DossierState {
     /// Admis à concourir.
     Accepted,
     Rejected,
+    /// The candidate withdrew (désistement), whatever the state before.
+    Withdrawn,
 }
 
 impl DossierState {
-    pub const ALL: [DossierState; 5] = [
+    pub const ALL: [DossierState; 6] = [
         Self::Open,
         Self::Closed,
         Self::NotClosedAtDeadline,
         Self::Accepted,
         Self::Rejected,
+        Self::Withdrawn,
     ];
 
-    /// From the stored status and whether the exam's deadline has passed.
-    pub fn of(status: &str, deadline_passed: bool) -> Option<Self> {
+    /// From the stored status, whether the exam's deadline has passed and whether the
+    /// candidate withdrew (a désistement is a column of its own, `withdrawn_at`).
+    pub fn of(status: &str, deadline_passed: bool, withdrawn: bool) -> Option<Self> {
         Some(match status {
+            "open" | "closed" | "accepted" | "rejected" if withdrawn => Self::Withdrawn,
             "open" if deadline_passed => Self::NotClosedAtDeadline,
             "open" => Self::Open,
             "closed" => Self::Closed,
@@ -46,6 +51,7 @@ impl DossierState {
             Self::NotClosedAtDeadline => "non-cloture",
             Self::Accepted => "admis",
             Self::Rejected => "rejete",
+            Self::Withdrawn => "desiste",
         }
     }
 
@@ -60,6 +66,7 @@ impl DossierState {
             Self::NotClosedAtDeadline => "non clôturé à la date limite",
             Self::Accepted => "admis à concourir",
             Self::Rejected => "rejeté",
+            Self::Withdrawn => "désisté",
         }
     }
 }
@@ -117,15 +124,18 @@ pub enum DecisionRefused {
     MissingItemsRequired,
     #[error("Indiquez le motif du rejet : le candidat le lira.")]
     ReasonRequired,
+    #[error("Le candidat s'est désisté : ce dossier n'est plus instruit.")]
+    Withdrawn,
 }
 
 impl DecisionRefused {
-    const ALL: [DecisionRefused; 5] = [
+    const ALL: [DecisionRefused; 6] = [
         Self::NotClosed,
         Self::AlreadyDecided,
         Self::NotComplete,
         Self::MissingItemsRequired,
         Self::ReasonRequired,
+        Self::Withdrawn,
     ];
 
     /// A code for an address, so a page shows only our own messages.
@@ -136,6 +146,7 @@ impl DecisionRefused {
             Self::NotComplete => "pas-complet",
             Self::MissingItemsRequired => "pieces",
             Self::ReasonRequired => "motif",
+            Self::Withdrawn => "desiste",
         }
     }
 
@@ -160,6 +171,7 @@ impl Decision {
             DossierState::Open | DossierState::NotClosedAtDeadline => {
                 return Err(DecisionRefused::NotClosed);
             }
+            DossierState::Withdrawn => return Err(DecisionRefused::Withdrawn),
             DossierState::Closed => {}
         }
         match self {
@@ -178,9 +190,112 @@ impl Decision {
     }
 }
 
+/// Why a désistement is not taken as asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WithdrawalRefused {
+    #[error("Votre désistement est déjà enregistré.")]
+    Already,
+    /// Past the deadline, or once the service has decided: the service records it.
+    #[error(
+        "La date limite est passée ou le service concours a déjà statué : écrivez-lui pour vous désister, il l'enregistrera."
+    )]
+    AskTheService,
+    #[error(
+        "Votre inscription n'a pas été clôturée avant la date limite : elle n'est pas prise en compte, il n'y a rien à annuler."
+    )]
+    NothingToWithdraw,
+}
+
+impl WithdrawalRefused {
+    const ALL: [WithdrawalRefused; 3] =
+        [Self::Already, Self::AskTheService, Self::NothingToWithdraw];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Already => "deja-desiste",
+            Self::AskTheService => "ecrire-au-service",
+            Self::NothingToWithdraw => "rien-a-annuler",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+/// Whether the candidate may withdraw the dossier themselves: before the deadline, an
+/// open or closed dossier the service has not decided on. Later, they ask the service.
+pub fn candidate_may_withdraw(
+    state: DossierState,
+    deadline_passed: bool,
+) -> Result<(), WithdrawalRefused> {
+    match state {
+        DossierState::Open => Ok(()),
+        DossierState::Closed if !deadline_passed => Ok(()),
+        DossierState::NotClosedAtDeadline => Err(WithdrawalRefused::NothingToWithdraw),
+        DossierState::Closed | DossierState::Accepted | DossierState::Rejected => {
+            Err(WithdrawalRefused::AskTheService)
+        }
+        DossierState::Withdrawn => Err(WithdrawalRefused::Already),
+    }
+}
+
+/// Whether the service may record a candidate's désistement (asked by message): at any
+/// time, once.
+pub fn service_may_record_withdrawal(state: DossierState) -> Result<(), WithdrawalRefused> {
+    match state {
+        DossierState::Withdrawn => Err(WithdrawalRefused::Already),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_candidate_withdraws_alone_only_before_the_deadline_and_before_a_decision() {
+        assert_eq!(candidate_may_withdraw(DossierState::Open, false), Ok(()));
+        assert_eq!(candidate_may_withdraw(DossierState::Closed, false), Ok(()));
+        // A closed dossier reads « closed » after the deadline too.
+        assert_eq!(
+            candidate_may_withdraw(DossierState::Closed, true),
+            Err(WithdrawalRefused::AskTheService)
+        );
+        assert_eq!(
+            candidate_may_withdraw(DossierState::NotClosedAtDeadline, true),
+            Err(WithdrawalRefused::NothingToWithdraw)
+        );
+        for decided in [DossierState::Accepted, DossierState::Rejected] {
+            assert_eq!(
+                candidate_may_withdraw(decided, false),
+                Err(WithdrawalRefused::AskTheService)
+            );
+        }
+        assert_eq!(
+            candidate_may_withdraw(DossierState::Withdrawn, false),
+            Err(WithdrawalRefused::Already)
+        );
+        assert_eq!(
+            service_may_record_withdrawal(DossierState::Accepted),
+            Ok(())
+        );
+        assert_eq!(
+            service_may_record_withdrawal(DossierState::Withdrawn),
+            Err(WithdrawalRefused::Already)
+        );
+        // A désistement wins over every stored status; an unknown one stays unknown.
+        for status in ["open", "closed", "accepted", "rejected"] {
+            assert_eq!(
+                DossierState::of(status, true, true),
+                Some(DossierState::Withdrawn)
+            );
+        }
+        assert_eq!(DossierState::of("perdu", false, true), None);
+        for r in WithdrawalRefused::ALL {
+            assert_eq!(WithdrawalRefused::from_code(r.code()), Some(r));
+        }
+    }
 
     #[test]
     fn only_closed_dossiers_are_decided_and_decisions_are_final() {
@@ -203,6 +318,7 @@ mod tests {
                 ),
                 (DossierState::Accepted, DecisionRefused::AlreadyDecided),
                 (DossierState::Rejected, DecisionRefused::AlreadyDecided),
+                (DossierState::Withdrawn, DecisionRefused::Withdrawn),
             ] {
                 assert_eq!(
                     decision.check(state, Some(Review::Complete)),
@@ -255,14 +371,20 @@ mod tests {
 
     #[test]
     fn an_open_dossier_past_its_deadline_is_not_closed_at_deadline() {
-        assert_eq!(DossierState::of("open", false), Some(DossierState::Open));
         assert_eq!(
-            DossierState::of("open", true),
+            DossierState::of("open", false, false),
+            Some(DossierState::Open)
+        );
+        assert_eq!(
+            DossierState::of("open", true, false),
             Some(DossierState::NotClosedAtDeadline)
         );
         // A closed dossier stays closed whatever the clock says.
-        assert_eq!(DossierState::of("closed", true), Some(DossierState::Closed));
-        assert_eq!(DossierState::of("lost", false), None);
+        assert_eq!(
+            DossierState::of("closed", true, false),
+            Some(DossierState::Closed)
+        );
+        assert_eq!(DossierState::of("lost", false, false), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Nothing here does I/O or reads a clock: callers pass the current instant in, so the
 //! same rule gives the same answer in the browser, on the server and in tests.
 
+pub mod accessibility;
 pub mod antivirus;
 pub mod attachment;
 pub mod candidate;

@@ -1,5 +1,16 @@
 import { expect } from "@playwright/test";
-import { expectNoA11yViolations, needs, ownClient, pdfFile, registerQuickly, test } from "./helpers";
+import {
+  DEMO_NUMBER,
+  DEMO_PASSWORD,
+  expectNoA11yViolations,
+  login,
+  needs,
+  ownClient,
+  ownServer,
+  pdfFile,
+  registerQuickly,
+  test,
+} from "./helpers";
 
 const js = (name: string) => name !== "no-js";
 
@@ -139,6 +150,8 @@ test("the network lost in the middle of an upload: it says so, and the file arri
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
   await expect(page.getByRole("alert")).toContainText("Connexion perdue : l'envoi reprendra tout seul");
   await expect(page.locator("progress")).toBeVisible();
+  // Said to a screen reader by a status region, by quarters (RGAA 7.5).
+  await expect(page.getByRole("status").filter({ hasText: /^Envoi en cours : (0|25|50|75) %$/ })).toHaveCount(1);
   await context.setOffline(false);
   await expect(page.getByText("fichier enregistré")).toBeVisible();
   await expect(page.locator(".file")).toHaveCount(1);
@@ -226,6 +239,24 @@ test("« Annuler l'envoi » stops the upload and abandons it on the server", asy
   await expect(page.getByText("Aucun fichier déposé pour cette pièce.")).toBeVisible();
 });
 
+test("a long file name without spaces never widens the window on a 320 px screen", async ({ page }) => {
+  await registerQuickly(page);
+  await page.setViewportSize({ width: 320, height: 640 });
+  await page.goto("/espace/pieces/diplome");
+  const name = "Attestation_employeur_service_ressources_humaines_2026_version_finale.pdf";
+  await page.getByLabel("choisir un fichier").setInputFiles(pdfFile(name));
+  await page.getByRole("button", { name: "ajouter le fichier" }).click();
+  await expect(page.getByText("fichier enregistré")).toBeVisible();
+  const id = await page.locator(".file").first().getAttribute("data-file");
+  // The list, the preview's title, the deletion's question (RGAA 10.11).
+  for (const address of ["/espace/pieces/diplome", `/espace/pieces/diplome?voir=${id}`, `/espace/pieces/diplome?supprimer=${id}`]) {
+    await page.goto(address);
+    await expect(page.getByText(name).first()).toBeVisible();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, address).toBeLessThanOrEqual(0);
+  }
+});
+
 test("Escape closes the document window and the focus goes back to its folder button", async ({ page }, info) => {
   test.skip(!js(info.project.name), "a key handler needs JavaScript; without it « fermer » is the way back");
   await registerQuickly(page);
@@ -237,6 +268,17 @@ test("Escape closes the document window and the focus goes back to its folder bu
   await page.keyboard.press("Enter");
   // Hydrated (client-side or after a full load), the title has the focus.
   await expect(page.getByRole("dialog").getByRole("heading", { level: 2 })).toBeFocused();
+  // The keyboard stays in the window: nothing behind it (page, header, footer) takes
+  // the focus (RGAA 7.1, 12.8).
+  for (let i = 0; i < 25; i++) {
+    await page.keyboard.press("Tab");
+    const where = await page.evaluate(() => {
+      const a = document.activeElement;
+      return !a || a === document.body || a.closest("[role=dialog]") ? "inside" : a.outerHTML.slice(0, 80);
+    });
+    expect(where, `after ${i + 1} Tab`).toBe("inside");
+  }
+  await page.getByRole("dialog").getByRole("heading", { level: 2 }).focus();
   await page.keyboard.press("Escape");
   await expect(page).toHaveURL(/\/espace$/);
   await expect(page.getByRole("dialog")).toHaveCount(0);
@@ -287,6 +329,44 @@ test("a forged upload straight to the server is refused by the server, and nothi
   await expect(page.getByText("Aucun fichier déposé pour cette pièce.")).toBeVisible();
 });
 
+test("each antivirus verdict is said to a screen reader as it comes: a clean file in a status, a virus in an alert", async ({ browser }, info) => {
+  test.skip(!js(info.project.name), "the verdicts come by themselves only with JavaScript");
+  // With clamd down, files wait for it and the window asks where they stand every 3 s;
+  // the answers are given here, so the page is caught waiting whatever clamd's speed.
+  const server = await ownServer(() => ({ APP_DEMO: "true", APP_CLAMD: "tcp://127.0.0.1:9" }));
+  try {
+    const context = await browser.newContext({ baseURL: server.url, extraHTTPHeaders: ownClient() });
+    const page = await context.newPage();
+    await login(page, DEMO_NUMBER, DEMO_PASSWORD);
+    await page.goto("/espace/pieces/piece-identite");
+    for (const name of ["propre.pdf", "virus.pdf"]) {
+      await page.getByLabel("choisir un fichier").setInputFiles(pdfFile(name));
+      await page.getByRole("button", { name: "ajouter le fichier" }).click();
+      await expect(page.getByText("fichier enregistré")).toBeVisible();
+      await page.goto("/espace/pieces/piece-identite");
+    }
+    await expect(page.getByText("Analyse antivirus en cours…")).toHaveCount(2);
+    const id = async (name: string) => page.locator(".file", { hasText: name }).getAttribute("data-file");
+    const [clean, infected] = [await id("propre.pdf"), await id("virus.pdf")];
+    await page.route("**/espace/pieces/piece-identite/analyses", (route) =>
+      route.fulfill({
+        json: [
+          { id: clean, scan: "clean", text: null },
+          { id: infected, scan: "infected", text: "Virus détecté : ce fichier a été supprimé, merci d'en envoyer un autre." },
+        ],
+      }),
+    );
+    await expect(page.getByRole("status").filter({ hasText: "« propre.pdf » : analyse antivirus terminée, aucun virus." })).toHaveCount(1, {
+      timeout: 10_000,
+    });
+    await expect(page.getByRole("alert").filter({ hasText: "« virus.pdf » : Virus détecté" })).toHaveCount(1);
+    await expect(page.getByText("Analyse antivirus en cours…")).toHaveCount(0);
+    await context.close();
+  } finally {
+    server.stop();
+  }
+});
+
 test("a file carrying a virus: the window says so (by itself with JavaScript), and it is never served", async ({ page }, info) => {
   // scripts/with-clamd.sh starts one (make test does).
   needs("clamd", !!process.env.TEST_CLAMD, info.title);
@@ -298,7 +378,7 @@ test("a file carrying a virus: the window says so (by itself with JavaScript), a
   await page.getByLabel("choisir un fichier").setInputFiles({ name: "virus.pdf", mimeType: "application/pdf", buffer: Buffer.from(body, "latin1") });
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
   await expect(page.getByText("fichier enregistré")).toBeVisible();
-  const verdict = page.getByText("Virus détecté : ce fichier a été supprimé, merci d'en envoyer un autre.");
+  const verdict = page.getByText("Virus détecté : ce fichier a été supprimé, merci d'en envoyer un autre.", { exact: true });
   if (js(info.project.name)) {
     await expect(verdict).toBeVisible({ timeout: 20_000 });
   } else {

@@ -56,6 +56,12 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   await expectNoA11yViolations(staff, true);
   const row = staff.locator("[data-exam=demo-redacteur-territorial]");
   await expect(row.locator("[data-state=cloture]")).not.toHaveText("0");
+  // When its dossiers will be erased, known beforehand; a notice's past exam is long
+  // past its 24 months.
+  await expect(row.locator("[data-purge]")).toContainText("(24 mois après la date limite)");
+  await expect(staff.locator("[data-exam=adjoint-patrimoine-principal-2e-classe-2024] [data-purge]")).toContainText(
+    "durée de conservation écoulée depuis le lundi 1er décembre 2025",
+  );
   await row.getByRole("link", { name: EXAM, exact: true }).click();
 
   // Search by the number as someone reads it out, filtered on closed dossiers.

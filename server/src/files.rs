@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/espace/fichiers/{id}", get(serve))
         .route("/espace/dossier-d-inscription.pdf", get(dossier_sheet))
         .route("/espace/accuse-de-reception.pdf", get(receipt))
+        .route("/espace/mes-donnees.zip", get(my_data))
         .route("/espace/fichiers/{id}/supprimer", post(delete))
 }
 
@@ -347,7 +348,8 @@ async fn dossier_sheet(State(state): State<AppState>, headers: HeaderMap) -> Res
         Ok(p) => p,
         Err(error) => return refusal(error).status.into_response(),
     };
-    let printout = services::letters::printouts::dossier_sheet(&dossier, &pieces, &state.base_url);
+    let printout =
+        services::letters::printouts::dossier_sheet(&dossier, &pieces, &state.letterhead());
     pdf_response(
         services::letters::printouts::kept(&state.storage, &dossier.id, "dossier", printout).await,
         &format!("dossier-inscription-{}.pdf", dossier.number),
@@ -366,7 +368,7 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap) -> Response 
                 &state.storage,
                 &dossier.id,
                 "recu",
-                services::letters::printouts::receipt(&receipt, &state.base_url),
+                services::letters::printouts::receipt(&receipt, &state.letterhead()),
             )
             .await,
             &format!("accuse-de-reception-{}.pdf", receipt.number),
@@ -382,6 +384,63 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap) -> Response 
 
 /// A PDF made for the session's candidate: shown in the browser; or « busy » when too
 /// many were being made (503, `Retry-After`).
+/// « Mes données »: everything the service holds on the session's candidate, as a ZIP
+/// (`services::dossiers::my_data`): the answers as JSON and as a page, the files with
+/// their SHA-256, the messages' files, the dossier d'inscription and, once closed, the
+/// accusé de réception.
+async fn my_data(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use services::letters::printouts;
+    let dossier = match dossier(&state, &headers, false).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    let failed = |error: &dyn std::fmt::Display| {
+        tracing::error!(%error, "personal data export failed");
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    };
+    let now = state.clock.now().as_millisecond();
+    let data = match services::dossiers::my_data::gather(&state.db, &dossier, now).await {
+        Ok(data) => data,
+        Err(error) => return failed(&error),
+    };
+    let mut made = vec![
+        ("donnees.json".to_string(), data.json.into_bytes()),
+        ("donnees.html".to_string(), data.html.into_bytes()),
+    ];
+    let pieces = match attachments::requested_pieces(&state.db, &dossier).await {
+        Ok(p) => p,
+        Err(error) => return failed(&error),
+    };
+    let head = state.letterhead();
+    let sheet = printouts::dossier_sheet(&dossier, &pieces, &head);
+    match printouts::kept(&state.storage, &dossier.id, "dossier", sheet).await {
+        Ok(pdf) => made.push(("dossier-inscription.pdf".into(), pdf)),
+        Err(busy) => return pdf_response(Err(busy), ""),
+    }
+    match services::dossiers::closure::receipt(&state.db, &dossier).await {
+        Ok(Some(receipt)) => {
+            let printout = printouts::receipt(&receipt, &head);
+            match printouts::kept(&state.storage, &dossier.id, "recu", printout).await {
+                Ok(pdf) => made.push(("accuse-de-reception.pdf".into(), pdf)),
+                Err(busy) => return pdf_response(Err(busy), ""),
+            }
+        }
+        Ok(None) => {}
+        Err(error) => return failed(&error),
+    }
+    private_file(
+        crate::archive::zip_body(
+            &state.storage,
+            data.files,
+            made,
+            format!("mes données {}", dossier.number),
+        ),
+        "application/zip",
+        "attachment",
+        &format!("mes-donnees-{}.zip", dossier.number),
+    )
+}
+
 fn pdf_response(made: Result<Vec<u8>, services::letters::printouts::Busy>, name: &str) -> Response {
     match made {
         Ok(bytes) => private_file(bytes, "application/pdf", "inline", name),

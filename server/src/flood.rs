@@ -176,6 +176,7 @@ fn is_download(path: &str) -> bool {
     path.starts_with("/espace/fichiers/")
         || path == "/espace/dossier-d-inscription.pdf"
         || path == "/espace/accuse-de-reception.pdf"
+        || path == "/espace/mes-donnees.zip"
 }
 
 /// What a page brings along (the site's scripts, styles, Wasm, icon) and the load
@@ -363,6 +364,7 @@ mod tests {
             "/espace/fichiers/0c9d",
             "/espace/dossier-d-inscription.pdf",
             "/espace/accuse-de-reception.pdf",
+            "/espace/mes-donnees.zip",
         ] {
             assert!(is_download(download), "{download}");
         }

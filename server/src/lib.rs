@@ -1,5 +1,6 @@
 //! The axum server: configuration, router and start-up, shared by `main` and the tests.
 
+mod archive;
 pub mod config;
 mod connections;
 mod files;

@@ -7,10 +7,8 @@ use app::{
     staff::{STAFF_COOKIE, shell},
     state::AppState,
 };
-use async_zip::{Compression, ZipEntryBuilder, tokio::write::ZipFileWriter};
 use axum::{
     Extension, Router,
-    body::Body,
     extract::{Path, Query, Request, State},
     http::{Method, StatusCode},
     middleware::Next,
@@ -20,13 +18,26 @@ use axum::{
 use leptos::prelude::provide_context;
 use services::{
     access::staff::{self, Staff},
-    dossiers::export::ZippedFile,
+    dossiers::export::{ZippedFile, clean, entry_name},
     dossiers::instruction::{self, InstructionError},
     files::attachments,
 };
-use tokio_util::{compat::FuturesAsyncWriteCompatExt, io::ReaderStream};
 
-use crate::{files, security};
+use crate::{archive, files, security};
+
+/// A stored file in a staff ZIP: where its bytes are, and what the summary says of it.
+struct Zipped {
+    key: String,
+    file: ZippedFile,
+}
+
+/// The archive's (name, storage key) pairs.
+fn stored(entries: &[Zipped]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|z| (z.file.entry.clone(), z.key.clone()))
+        .collect()
+}
 
 /// Whether an address belongs to the service concours.
 fn is_staff_path(path: &str) -> bool {
@@ -149,28 +160,6 @@ async fn file(
     files::file_response(&state, &attachment, download).await
 }
 
-/// A name safe in any archive tool: no folders, no control characters, not hidden.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '-'
-            } else {
-                c
-            }
-        })
-        .collect::<String>()
-        .trim_start_matches('.')
-        .to_string()
-}
-
-/// Rows stored before names were given their kind's extension get it here too: an
-/// unzipped `scan.pdf.bat` must not open as a program.
-fn entry_name(piece: &str, file: &str, kind: domain::FileKind) -> String {
-    let file = domain::attachment::stored_file_name(file, kind);
-    format!("{} - {}", clean(piece), clean(&file))
-}
-
 /// A dossier's files as ZIP entries (name, storage key), under `folder`, named by
 /// pièce in the exam's order; a name used twice gets « (2) ».
 async fn zip_entries(
@@ -210,52 +199,6 @@ async fn zip_entries(
     Ok(entries)
 }
 
-/// A stored file in a ZIP: where its bytes are, and what the summary says of it.
-struct Zipped {
-    key: String,
-    file: ZippedFile,
-}
-
-/// The summary workbook at the root of an exam's ZIP.
-const SUMMARY: &str = "synthese.xlsx";
-
-/// A ZIP of these stored files, streamed as it is written (stored, not compressed:
-/// PDFs and JPEGs are compressed already), through a small pipe: memory does not grow
-/// with the archive.
-fn zip_body(
-    state: &AppState,
-    entries: Vec<Zipped>,
-    summary: Option<Vec<u8>>,
-    what: String,
-) -> Body {
-    let (writer, reader) = tokio::io::duplex(64 * 1024);
-    let storage = state.storage.clone();
-    tokio::spawn(async move {
-        let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = async {
-            let mut zip = ZipFileWriter::with_tokio(writer);
-            if let Some(summary) = summary {
-                let entry = ZipEntryBuilder::new(SUMMARY.to_string().into(), Compression::Stored);
-                zip.write_entry_whole(entry, &summary).await?;
-            }
-            for Zipped { key, file } in entries {
-                let entry = ZipEntryBuilder::new(file.entry.into(), Compression::Stored);
-                let mut out = zip.write_entry_stream(entry).await?.compat_write();
-                let mut file = tokio_util::io::StreamReader::new(storage.read(&key).await?);
-                tokio::io::copy(&mut file, &mut out).await?;
-                out.into_inner().close().await?;
-            }
-            zip.close().await?;
-            Ok(())
-        }
-        .await;
-        // The client sees a truncated archive, which no tool opens as complete.
-        if let Err(error) = result {
-            tracing::error!(%error, %what, "ZIP stream failed");
-        }
-    });
-    Body::from_stream(ReaderStream::new(reader))
-}
-
 /// One dossier's files as a ZIP.
 async fn dossier_zip(
     State(state): State<AppState>,
@@ -286,7 +229,12 @@ async fn dossier_zip(
         return failed(e);
     }
     download(
-        zip_body(&state, entries, None, format!("dossier {}", d.number)),
+        archive::zip_body(
+            &state.storage,
+            stored(&entries),
+            Vec::new(),
+            format!("dossier {}", d.number),
+        ),
         "application/zip",
         &format!("dossier-{}.zip", d.number),
     )
@@ -371,7 +319,12 @@ async fn exam_zip(
         Err(e) => return failed(e),
     };
     download(
-        zip_body(&state, entries, Some(summary), format!("examen {exam}")),
+        archive::zip_body(
+            &state.storage,
+            stored(&entries),
+            vec![(archive::SUMMARY.to_string(), summary)],
+            format!("examen {exam}"),
+        ),
         "application/zip",
         &format!("dossiers-clotures-{exam}.zip"),
     )
@@ -498,6 +451,7 @@ mod tests {
     #[test]
     fn zip_entry_names_cannot_escape_or_hide() {
         use domain::FileKind::{Jpeg, Pdf};
+        use services::dossiers::export::entry_name;
         assert_eq!(
             entry_name("Copie du diplôme", "licence.pdf", Pdf),
             "Copie du diplôme - licence.pdf"

@@ -52,6 +52,8 @@ impl Application {
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         // The Centre first: a site that names no one does not start.
         let centre = services::platform::centre::read(&settings.centre_file)?;
+        // The audit the déclaration d'accessibilité states, compiled in: whole or nothing.
+        services::platform::accessibility::audit().map_err(Clone::clone)?;
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         let imported = catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;
@@ -271,11 +273,10 @@ async fn send_reminders(state: AppState) {
         }
         // The sweep lists the whole store: on the first pass (in the background, so a
         // server starts without waiting for a bucket's listing), then hourly.
-        let sweep = passes
-            .is_multiple_of(SWEEP_EVERY_PASSES)
-            .then_some(&state.storage);
+        let sweep = passes.is_multiple_of(SWEEP_EVERY_PASSES);
         passes = passes.wrapping_add(1);
-        services::platform::housekeeping::run(&state.db, &*state.clock, sweep).await;
+        services::platform::housekeeping::run(&state.db, &*state.clock, &state.storage, sweep)
+            .await;
     }
 }
 
@@ -312,6 +313,7 @@ async fn scan_files(state: AppState) {
 }
 
 async fn deliver_mails(state: AppState) {
+    let head = state.letterhead();
     let mut every = tokio::time::interval(MAIL_PASS);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -320,7 +322,7 @@ async fn deliver_mails(state: AppState) {
             &state.db,
             &*state.clock,
             &state.mailer,
-            &state.base_url,
+            &head,
             Some(&state.storage),
         );
         if let Err(error) = pass.await {

@@ -44,6 +44,27 @@ async fn every_page_names_the_centre_from_its_file() {
         );
         assert!(!page.contains("(exemple)"), "{path}");
     }
+    // The legal pages, linked from every footer, name the Centre of the file.
+    let home = app.get("/").await.text().await.unwrap();
+    for (path, title) in [
+        ("/accessibilite", "Déclaration d'accessibilité"),
+        ("/mentions-legales", "Mentions légales"),
+        ("/donnees-personnelles", "Données personnelles"),
+    ] {
+        assert!(
+            home.contains(&format!(r#"href="{path}""#)),
+            "{path} not linked"
+        );
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains(&format!("<h1>{}</h1>", title.replace('\'', "&#x27;")))
+                || page.contains(&format!("<h1>{title}</h1>")),
+            "{path}: {page}"
+        );
+        assert!(page.contains("Centre de gestion de la Mayenne"), "{path}");
+    }
     // The staff's pages carry the name too.
     let page = app.get("/service/connexion").await.text().await.unwrap();
     assert!(page.contains(r#"class="brand-org">Centre de gestion de la Mayenne<"#));

@@ -73,7 +73,7 @@ async fn a_candidate_asking_for_a_pdf_in_a_loop_delays_no_one_and_it_is_made_onc
         let asked = Instant::now();
         let letter = services::letters::printouts::Printout {
             title: "Accusé de réception".into(),
-            issuer: services::letters::printouts::ISSUER.into(),
+            issuer: "Centre de gestion (exemple)".into(),
             blocks: vec![services::letters::printouts::Block::Text("Lettre".into())],
         };
         letter.render_letter().await.unwrap();

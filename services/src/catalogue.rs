@@ -107,13 +107,14 @@ async fn upsert_in(
 ) -> Result<(), CatalogueError> {
     for exam in exams {
         sqlx::query(
-            "INSERT INTO exams (slug, title, kind, session, voies, deadline_day, closes_at, instruction_cutoff, published, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            "INSERT INTO exams (slug, title, kind, session, voies, deadline_day, closes_at, instruction_cutoff, published, updated_at, retention_months)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (slug) DO UPDATE SET title = excluded.title, kind = excluded.kind,
                  session = excluded.session, voies = excluded.voies,
                  deadline_day = excluded.deadline_day, closes_at = excluded.closes_at,
                  instruction_cutoff = excluded.instruction_cutoff,
-                 published = excluded.published, updated_at = excluded.updated_at",
+                 published = excluded.published, updated_at = excluded.updated_at,
+                 retention_months = excluded.retention_months",
         )
         .bind(exam.summary.slug.as_str())
         .bind(&exam.summary.title)
@@ -125,6 +126,7 @@ async fn upsert_in(
         .bind(exam.instruction_cutoff.to_string())
         .bind(i64::from(exam.published))
         .bind(now)
+        .bind(i64::from(exam.retention_months))
         .execute(&mut **tx)
         .await?;
         for (position, piece) in exam.pieces.iter().enumerate() {
@@ -282,7 +284,7 @@ pub async fn pieces(db: &Db, slug: &str) -> Result<Vec<PieceSpec>, sqlx::Error> 
 /// An exam as stored, in the form of its file: what the service's form edits.
 pub async fn raw_exam(db: &Db, slug: &str) -> Result<Option<RawExam>, CatalogueError> {
     let Some(row) = sqlx::query(
-        "SELECT slug, title, kind, session, voies, deadline_day, instruction_cutoff, published FROM exams WHERE slug = $1",
+        "SELECT slug, title, kind, session, voies, deadline_day, instruction_cutoff, published, retention_months FROM exams WHERE slug = $1",
     )
     .bind(slug)
     .fetch_optional(db.pool())
@@ -315,6 +317,8 @@ pub async fn raw_exam(db: &Db, slug: &str) -> Result<Option<RawExam>, CatalogueE
         instruction_cutoff: row.try_get("instruction_cutoff")?,
         published: row.try_get::<i64, _>("published")? == 1,
         pieces,
+        retention_months: u32::try_from(row.try_get::<i64, _>("retention_months")?)
+            .map_err(|_| corrupt())?,
     }))
 }
 

@@ -1,14 +1,18 @@
 //! Dossiers: creation from a complete préinscription, and lookups; below, a
 //! dossier's life: the préinscription's drafts (`registrations`), the clôture
 //! (`closure`), the conversation with the service (`messages`), the reminder before
-//! the deadline (`reminders`), the service's instruction and its exports.
+//! the deadline (`reminders`), the service's instruction and its exports, and its
+//! end when the exam's retention period is over (`retention`).
 
 pub mod closure;
 pub mod export;
 pub mod instruction;
 pub mod messages;
+pub mod my_data;
 pub mod registrations;
 pub mod reminders;
+pub mod retention;
+pub mod withdrawal;
 
 use domain::{DossierNumber, ExamSlug, registration::Registration};
 use rand::RngCore;
@@ -61,6 +65,8 @@ pub struct Dossier {
     pub reopened_until: Option<i64>,
     /// The pièces the service asked to correct, each until its date.
     pub corrections: Vec<Correction>,
+    /// When the candidate withdrew (désistement), if they did (ms).
+    pub withdrawn_at: Option<i64>,
 }
 
 /// A pièce of a closed dossier the service asked the candidate to correct: it takes
@@ -221,7 +227,7 @@ async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, Dos
 const SELECT: &str =
     "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at,
             d.closed_at, e.deadline_day, e.instruction_cutoff, d.review, d.review_note,
-            d.decision_reason, d.reopened_until, d.corrections
+            d.decision_reason, d.reopened_until, d.corrections, d.withdrawn_at
      FROM dossiers d JOIN exams e ON e.slug = d.exam_slug";
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
@@ -254,6 +260,7 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
         review_note: row.try_get("review_note")?,
         decision_reason: row.try_get("decision_reason")?,
         reopened_until: row.try_get("reopened_until")?,
+        withdrawn_at: row.try_get("withdrawn_at")?,
         corrections: match row.try_get::<Option<String>, _>("corrections")? {
             Some(json) => serde_json::from_str(&json).map_err(|_| corrupt("corrections"))?,
             None => Vec::new(),

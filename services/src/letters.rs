@@ -8,18 +8,30 @@ pub mod mail;
 pub mod outbox;
 pub mod printouts;
 
+use std::sync::Arc;
+
+use domain::centre::Centre;
+
 use crate::{Clock, Db, DbError, files::storage::Storage};
 use mail::{MailFile, Mailer};
 use outbox::{Content, Letter, Written};
+
+/// Who writes, and where the candidate answers: the Centre that issues the letters and
+/// their PDFs (its name, address and contacts at their head), and the site's address.
+#[derive(Clone, Debug)]
+pub struct Letterhead {
+    pub centre: Arc<Centre>,
+    pub base_url: String,
+}
 
 /// Sends the letters due at the clock's instant; says how many went.
 pub async fn deliver_due(
     db: &Db,
     clock: &dyn Clock,
     mailer: &Mailer,
-    base_url: &str,
+    head: &Letterhead,
 ) -> Result<usize, DbError> {
-    deliver_due_keeping(db, clock, mailer, base_url, None).await
+    deliver_due_keeping(db, clock, mailer, head, None).await
 }
 
 /// The same, keeping the PDFs the letters carry in `storage` (`printouts::kept`):
@@ -29,20 +41,17 @@ pub async fn deliver_due_keeping(
     db: &Db,
     clock: &dyn Clock,
     mailer: &Mailer,
-    base_url: &str,
+    head: &Letterhead,
     storage: Option<&Storage>,
 ) -> Result<usize, DbError> {
-    outbox::deliver_due(db, clock, mailer, |letter| {
-        write(db, base_url, letter, storage)
-    })
-    .await
+    outbox::deliver_due(db, clock, mailer, |letter| write(db, head, letter, storage)).await
 }
 
 /// The subject, body and PDF of a claimed letter; `None` for a receipt whose dossier
 /// is gone.
 async fn write(
     db: &Db,
-    base_url: &str,
+    head: &Letterhead,
     letter: Letter,
     storage: Option<&Storage>,
 ) -> Result<Option<Written>, String> {
@@ -75,14 +84,14 @@ async fn write(
                 bytes: made(
                     dossier.id.clone(),
                     "recu",
-                    printouts::receipt(&receipt, base_url),
+                    printouts::receipt(&receipt, head),
                 )
                 .await
                 .map_err(|e| text(&e))?,
             };
             return Ok(Some(Written {
                 subject: format!("Accusé de réception : dossier {} clôturé", receipt.number),
-                body: receipt.to_text(base_url),
+                body: receipt.to_text(&head.base_url),
                 pdf: Some(pdf),
             }));
         }
@@ -92,7 +101,7 @@ async fn write(
             let pieces = crate::files::attachments::requested_pieces(db, &dossier)
                 .await
                 .map_err(|e| text(&e))?;
-            let sheet = printouts::dossier_sheet(&dossier, &pieces, base_url);
+            let sheet = printouts::dossier_sheet(&dossier, &pieces, head);
             Some(MailFile {
                 name: format!("dossier-inscription-{}.pdf", dossier.number),
                 bytes: made(dossier.id.clone(), "dossier", sheet)

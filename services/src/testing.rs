@@ -226,3 +226,15 @@ pub fn jpeg(len: usize) -> Vec<u8> {
     f.extend([0xFF, 0xD9]);
     f
 }
+
+/// The letterhead of the example Centre shipped in `centre.toml`, for a site at
+/// `base_url`; it lives as long as the test (a few bytes, leaked), so a closure that
+/// makes a pass's future can borrow it.
+pub fn letterhead(base_url: &str) -> &'static crate::letters::Letterhead {
+    let centre: domain::centre::Centre =
+        toml::from_str(include_str!("../../centre.toml")).expect("the shipped centre.toml");
+    Box::leak(Box::new(crate::letters::Letterhead {
+        centre: std::sync::Arc::new(centre),
+        base_url: base_url.into(),
+    }))
+}

@@ -169,9 +169,14 @@ impl Env {
 
     /// The letters due are sent (as the server's pass does), then read.
     async fn mails(&self) -> Vec<String> {
-        services::letters::deliver_due(&self.db, &self.clock, &self.mailer, "http://test")
-            .await
-            .unwrap();
+        services::letters::deliver_due(
+            &self.db,
+            &self.clock,
+            &self.mailer,
+            services::testing::letterhead("http://test"),
+        )
+        .await
+        .unwrap();
         services::letters::mail::read_mail_files(self.mails.path()).unwrap()
     }
 }
@@ -431,8 +436,19 @@ async fn login_gives_a_session_and_refuses_alike_unknown_dossier_and_wrong_passw
                 .unwrap()
                 .is_none()
         );
-        // Sessions expire.
-        env.clock.advance(accounts::SESSION_LIFETIME);
+        // A session lasts 20 hours: a candidate at work all day is never thrown out
+        // (RGAA 13.1); then it expires.
+        env.clock
+            .advance(jiff::SignedDuration::from_mins(20 * 60 - 1));
+        assert!(
+            accounts::session_dossier(&env.db, &env.clock, &other)
+                .await
+                .unwrap()
+                .is_some(),
+            "a session ended before 20 hours"
+        );
+        env.clock
+            .advance(accounts::SESSION_LIFETIME - jiff::SignedDuration::from_mins(20 * 60 - 1));
         assert!(
             accounts::session_dossier(&env.db, &env.clock, &other)
                 .await

@@ -317,6 +317,74 @@ async fn the_receipt_lists_every_file_with_size_and_sha256() {
     }
 }
 
+/// What poppler's `pdfinfo` says of the file, and of its structure tree with the text
+/// of each element (`-struct-text`); `None` where poppler is absent (outside CI).
+fn as_poppler_reads_it(pdf: &[u8]) -> Option<(String, String)> {
+    if std::process::Command::new("pdfinfo")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        testing::missing(
+            "pdfinfo",
+            "scripts/tools.sh test installs Debian's poppler-utils",
+        );
+        return None;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("printout.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("pdfinfo")
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pdfinfo {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    Some((run(&[]), run(&["-struct-text"])))
+}
+
+/// An accessible document (RGAA 13.3), as a reader sees it: tagged, in French, its
+/// title shown, and every expected text inside its expected element, in this order.
+fn assert_accessible(pdf: &[u8], title: &str, in_order: &[(&str, &str)], label: &str) {
+    let Some((info, structure)) = as_poppler_reads_it(pdf) else {
+        return;
+    };
+    for expected in ["Tagged:          yes", &format!("Title:           {title}")] {
+        assert!(
+            info.contains(expected),
+            "{expected} not in {info} ({label})"
+        );
+    }
+    // `-struct-text` writes each element's type on a line, then its text quoted on the
+    // lines below it, indented.
+    let lines: Vec<&str> = structure.lines().map(str::trim_start).collect();
+    let mut at = 0;
+    for (role, text) in in_order {
+        let element = lines[at..]
+            .iter()
+            .position(|l| {
+                l.strip_prefix(role)
+                    .is_some_and(|r| r.is_empty() || r.starts_with([' ', ':']))
+            })
+            .unwrap_or_else(|| panic!("no {role} after line {at}: {structure} ({label})"));
+        at += element;
+        let said = lines[at..]
+            .iter()
+            .position(|l| l.starts_with('"') && l.contains(text))
+            .unwrap_or_else(|| {
+                panic!("« {text} » not after the {role} of line {at}: {structure} ({label})")
+            });
+        at += said;
+    }
+    assert!(
+        !structure.contains("page 1 /"),
+        "the footer is an artifact: {structure}"
+    );
+}
+
 /// The text a PDF reader gets from the file, spaces and line breaks evened out.
 fn pdf_text(pdf: &[u8]) -> String {
     let text = pdf_extract::extract_text_from_mem(pdf).expect("a readable PDF");
@@ -330,8 +398,36 @@ async fn the_receipt_and_the_dossier_sheet_are_pdfs_whose_text_reads_back_with_i
         let pieces = attachments::requested_pieces(&env.db, &d).await.unwrap();
 
         // The dossier d'inscription: number, candidate, deadline, the pièces to send.
-        let sheet = services::letters::printouts::dossier_sheet(&d, &pieces, "https://cdg.example");
+        let sheet = services::letters::printouts::dossier_sheet(
+            &d,
+            &pieces,
+            services::testing::letterhead("https://cdg.example"),
+        );
         let printed = sheet.to_pdf();
+        assert_accessible(
+            &printed,
+            &format!("Dossier d'inscription · dossier {}", d.number),
+            &[
+                (
+                    "P",
+                    "Centre de gestion de la fonction publique territoriale (exemple)",
+                ),
+                ("P", "Service concours · 1 rue de l'Exemple"),
+                ("H1", "Dossier d'inscription"),
+                ("TH", "Concours"),
+                ("TD", "rédacteur territorial"),
+                ("H2", "Candidat"),
+                ("TH", "Nom"),
+                ("TD", "LEFÈVRE-ŒHLERT"),
+                ("H2", "Pièces demandées"),
+                ("L", "Pièce d'identité"),
+                ("LBody", "Copie du diplôme"),
+                ("H2", "Et maintenant"),
+                ("LBody", "1. Connectez-vous"),
+                ("LBody", "3. Cliquez sur « clôturer mon inscription »"),
+            ],
+            env.label,
+        );
         assert!(printed.starts_with(b"%PDF-"), "{}", env.label);
         // A subset of the font, not the whole of it (DejaVu Sans is 740 KB).
         assert!(
@@ -376,9 +472,31 @@ async fn the_receipt_and_the_dossier_sheet_are_pdfs_whose_text_reads_back_with_i
         env.close(&d).await.unwrap();
         let d = env.reload(&d).await;
         let receipt = closure::receipt(&env.db, &d).await.unwrap().unwrap();
-        let text = pdf_text(
-            &services::letters::printouts::receipt(&receipt, "https://cdg.example").to_pdf(),
+        let printed = services::letters::printouts::receipt(
+            &receipt,
+            services::testing::letterhead("https://cdg.example"),
+        )
+        .to_pdf();
+        assert_accessible(
+            &printed,
+            &format!("Accusé de réception · dossier {}", d.number),
+            &[
+                (
+                    "P",
+                    "Centre de gestion de la fonction publique territoriale (exemple)",
+                ),
+                ("H1", "Accusé de réception"),
+                ("TH", "N° de dossier"),
+                ("H2", "Fichiers reçus"),
+                ("Table", "Pièce"),
+                ("TD", "Diplôme d'État été 2024.pdf"),
+                ("TH", "Empreinte SHA-256"),
+                ("TD", &named.sha256[..40]),
+                ("P", "Empreinte de cet accusé de réception"),
+            ],
+            env.label,
         );
+        let text = pdf_text(&printed);
         for expected in [
             "Accusé de réception",
             &d.number.to_string(),

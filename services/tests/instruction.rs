@@ -76,6 +76,7 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
                 (DossierState::NotClosedAtDeadline, 0),
                 (DossierState::Accepted, 0),
                 (DossierState::Rejected, 0),
+                (DossierState::Withdrawn, 0),
             ],
             "{}",
             t.label
@@ -501,9 +502,14 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
             t.label
         );
         assert!(log.iter().all(|a| a.staff_name == "Claire Agent"));
-        services::letters::deliver_due(&t.db, &clock, &mailer, "http://x")
-            .await
-            .unwrap();
+        services::letters::deliver_due(
+            &t.db,
+            &clock,
+            &mailer,
+            services::testing::letterhead("http://x"),
+        )
+        .await
+        .unwrap();
         let mails = services::letters::mail::read_mail_files(&root.path().join("mails")).unwrap();
         assert_eq!(mails.len(), 4);
         assert!(mails.iter().any(|m| m.contains("Copie du diplôme lisible")));

@@ -39,9 +39,14 @@ async fn a_promised_mail_waits_out_a_failing_relay_and_then_goes_once() {
         // Nothing listens on port 9: the relay fails, the letter stays.
         let down = Mailer::smtp_relay("127.0.0.1", 9, "concours@exemple.fr").unwrap();
         assert_eq!(
-            letters::deliver_due(&t.db, &clock, &down, "http://x")
-                .await
-                .unwrap(),
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &down,
+                services::testing::letterhead("http://x")
+            )
+            .await
+            .unwrap(),
             0
         );
         let seen = outbox::of_dossier(&t.db, &d.id).await.unwrap();
@@ -54,22 +59,37 @@ async fn a_promised_mail_waits_out_a_failing_relay_and_then_goes_once() {
         let dir = tempfile::tempdir().unwrap();
         let up = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
         assert_eq!(
-            letters::deliver_due(&t.db, &clock, &up, "http://x")
-                .await
-                .unwrap(),
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &up,
+                services::testing::letterhead("http://x")
+            )
+            .await
+            .unwrap(),
             0
         );
         clock.advance(SignedDuration::from_secs(31));
         assert_eq!(
-            letters::deliver_due(&t.db, &clock, &up, "http://x")
-                .await
-                .unwrap(),
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &up,
+                services::testing::letterhead("http://x")
+            )
+            .await
+            .unwrap(),
             1
         );
         assert_eq!(
-            letters::deliver_due(&t.db, &clock, &up, "http://x")
-                .await
-                .unwrap(),
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &up,
+                services::testing::letterhead("http://x")
+            )
+            .await
+            .unwrap(),
             0
         );
         assert_eq!(read_mail_files(dir.path()).unwrap().len(), 1);
@@ -92,9 +112,24 @@ async fn passes_side_by_side_send_each_letter_once() {
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
         let (a, b, c) = tokio::join!(
-            letters::deliver_due(&t.db, &clock, &mailer, "http://x"),
-            letters::deliver_due(&t.db, &clock, &mailer, "http://x"),
-            letters::deliver_due(&t.db, &clock, &mailer, "http://x"),
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &mailer,
+                services::testing::letterhead("http://x")
+            ),
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &mailer,
+                services::testing::letterhead("http://x")
+            ),
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &mailer,
+                services::testing::letterhead("http://x")
+            ),
         );
         assert_eq!(a.unwrap() + b.unwrap() + c.unwrap(), 20, "{}", t.label);
         assert_eq!(read_mail_files(dir.path()).unwrap().len(), 20);
@@ -173,9 +208,14 @@ async fn each_purge_keeps_a_row_until_its_boundary_and_takes_it_at_the_boundary(
         .await
         .unwrap();
         assert_eq!(
-            letters::deliver_due(&t.db, &clock, &mailer, "http://test")
-                .await
-                .unwrap(),
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &mailer,
+                services::testing::letterhead("http://test")
+            )
+            .await
+            .unwrap(),
             1
         );
 
@@ -317,7 +357,12 @@ async fn a_letter_claimed_by_a_pass_that_died_goes_once_its_claim_expires_exactl
         // A pass claims the letter, then dies while its relay has not even greeted it.
         let relay = HeldRelay::start().await;
         let held = relay.mailer();
-        let dying = letters::deliver_due(&t.db, &clock, &held, "http://x");
+        let dying = letters::deliver_due(
+            &t.db,
+            &clock,
+            &held,
+            services::testing::letterhead("http://x"),
+        );
         tokio::select! {
             _ = dying => panic!("{}: the pass was to hang", t.label),
             () = claimed(&t) => {}
@@ -325,7 +370,14 @@ async fn a_letter_claimed_by_a_pass_that_died_goes_once_its_claim_expires_exactl
 
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
-        let pass = || letters::deliver_due(&t.db, &clock, &mailer, "http://x");
+        let pass = || {
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &mailer,
+                services::testing::letterhead("http://x"),
+            )
+        };
         // Claimed until its claim ends: no one takes it a millisecond before...
         clock.set(start + outbox::CLAIM - SignedDuration::from_millis(1));
         assert_eq!(pass().await.unwrap(), 0, "{}", t.label);
@@ -347,11 +399,24 @@ async fn a_send_slower_than_its_claim_is_given_up_before_another_pass_may_take_i
         let relay = HeldRelay::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::to_files(dir.path().to_path_buf(), "concours@exemple.fr").unwrap();
-        let other_pass = || letters::deliver_due(&t.db, &clock, &mailer, "http://x");
+        let other_pass = || {
+            letters::deliver_due(
+                &t.db,
+                &clock,
+                &mailer,
+                services::testing::letterhead("http://x"),
+            )
+        };
         let slow_done = std::sync::atomic::AtomicBool::new(false);
         let held = relay.mailer();
         let slow_pass = async {
-            let sent = letters::deliver_due(&t.db, &clock, &held, "http://x").await;
+            let sent = letters::deliver_due(
+                &t.db,
+                &clock,
+                &held,
+                services::testing::letterhead("http://x"),
+            )
+            .await;
             slow_done.store(true, std::sync::atomic::Ordering::SeqCst);
             sent
         };

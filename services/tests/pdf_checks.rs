@@ -46,7 +46,7 @@ fn files_from_real_producers_pass() {
     // The service's own: a printout (pdf-writer), the photos the browser makes one PDF.
     let printout = services::letters::printouts::Printout {
         title: "Dossier d'inscription".into(),
-        issuer: services::letters::printouts::ISSUER.into(),
+        issuer: "Centre de gestion (exemple)".into(),
         blocks: (0..80)
             .map(|n| {
                 services::letters::printouts::Block::Field(

@@ -55,7 +55,14 @@ async fn open_dossiers_get_one_reminder_two_days_before_the_deadline() {
         let mails = tempfile::tempdir().unwrap();
         let mailer = Mailer::to_files(mails.path().to_path_buf(), "concours@exemple.fr").unwrap();
         let pass = || reminders::send_due(&t.db, &clock, "http://x");
-        let deliver = || services::letters::deliver_due(&t.db, &clock, &mailer, "http://x");
+        let deliver = || {
+            services::letters::deliver_due(
+                &t.db,
+                &clock,
+                &mailer,
+                services::testing::letterhead("http://x"),
+            )
+        };
 
         let waiting = testing::dossier(&t.db, &clock, DEMO, "externe", "Attente").await;
         let closed = testing::dossier(&t.db, &clock, DEMO, "externe", "Cloture").await;
@@ -120,8 +127,14 @@ async fn passes_side_by_side_promise_each_reminder_once() {
             .map(Result::unwrap)
             .sum();
         assert_eq!(promised, 6, "{}", t.label);
-        let deliveries =
-            (0..3).map(|_| services::letters::deliver_due(&t.db, &clock, &mailer, "http://x"));
+        let deliveries = (0..3).map(|_| {
+            services::letters::deliver_due(
+                &t.db,
+                &clock,
+                &mailer,
+                services::testing::letterhead("http://x"),
+            )
+        });
         let sent: usize = futures_util::future::join_all(deliveries)
             .await
             .into_iter()

@@ -156,8 +156,16 @@ pub(super) fn UploadForm(
                 <input type="file" id="fichier" name="fichier" accept=accept aria-describedby="fichier-aide" required on:change=on_choose />
                 <p class="drop-hint" aria-hidden="true" data-waiting=waiting>"ou glissez-déposez le fichier ici"</p>
             </div>
+            // What a screen reader hears of the upload (RGAA 7.5): a region there from the
+            // start, its text changing at each quarter, not at each acknowledged part.
+            <p class="visually-hidden" role="status" data-upload-said>
+                {move || progress.get().map(|(sent, total)| {
+                    let quarter = if total > 0.0 { (sent / total * 4.0).floor() as u32 * 25 } else { 0 };
+                    format!("Envoi en cours : {} %", quarter.min(100))
+                })}
+            </p>
             {move || progress.get().map(|(sent, total)| view! {
-                <div class="progress" role="status">
+                <div class="progress">
                     <label for="envoi">{format!("Envoi en cours : {} sur {}", domain::french::size(sent as u64), domain::french::size(total as u64))}</label>
                     <progress id="envoi" max={total as u64} value={sent as u64}></progress>
                     <button type="button" class="button secondary" data-cancel>"Annuler l'envoi"</button>

@@ -74,6 +74,38 @@ pub async fn reopen_dossier(
     .await
 }
 
+/// Records the désistement a candidate asked for (by message, by mail); logged.
+#[server(endpoint = "service/desistement")]
+pub async fn record_withdrawal(
+    #[server(default)] numero: String,
+    #[server(default)] texte: String,
+) -> Result<(), ServerFnError> {
+    use services::dossiers::withdrawal::{self, WithdrawalError};
+    let member =
+        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
+    let back = dossier_path(&numero);
+    let state = state();
+    let recorded = withdrawal::record(
+        &state.db,
+        &*state.clock,
+        &state.base_url,
+        &member,
+        &numero,
+        &texte,
+    )
+    .await;
+    match recorded {
+        Ok(_) => crate::session::redirect(&format!("{back}?fait=1#instruction")),
+        Err(WithdrawalError::Refused(_)) => crate::session::redirect(&format!(
+            "{back}?erreur={}#instruction",
+            domain::instruction::DecisionRefused::Withdrawn.code()
+        )),
+        Err(WithdrawalError::UnknownDossier) => crate::session::redirect("/service"),
+        Err(e) => return Err(internal(e)),
+    }
+    Ok(())
+}
+
 fn dossier_path(number: &str) -> String {
     format!("/service/dossiers/{}", crate::account::urlencode(number))
 }
@@ -362,6 +394,7 @@ fn Instruction(
     };
     let d = dossier;
     let number = d.number.to_string();
+    let number_for_withdrawal = number.clone();
     let open = state == DossierState::Closed;
     let complete = d.review == Some(Review::Complete);
     let review = match d.review {
@@ -378,6 +411,7 @@ fn Instruction(
             {message.map(|(class, text)| view! { <crate::form::Outcome class text /> })}
             <dl>
                 <dt>"Pièces"</dt><dd data-review>{review}</dd>
+                {d.withdrawn_at.map(|t| view! { <dt>"Désistement"</dt><dd data-withdrawn>{format!("le {} (heure de Paris)", domain::french::paris_date_time_ms(t))}</dd> })}
                 {d.decision_reason.clone().map(|r| view! { <dt>"Motif du rejet"</dt><dd>{r}</dd> })}
                 {d.reopened_until.map(|t| view! { <dt>"Fin de la réouverture"</dt><dd>{domain::french::deadline_ms(t)}</dd> })}
                 {(!d.corrections.is_empty()).then(|| {
@@ -451,6 +485,16 @@ fn Instruction(
                         <button type="submit" class="button secondary">"Rejeter le dossier"</button>
                     </form>
                 </div>
+            })}
+            {(state != DossierState::Withdrawn).then(|| view! {
+                <form method="post" action="/api/service/desistement" class="narrow-form">
+                    <input type="hidden" name="numero" value=number_for_withdrawal.clone() />
+                    <div class="field">
+                        <label for="desistement">"Désistement demandé par le candidat : comment et quand"</label>
+                        <textarea id="desistement" name="texte" rows="2" maxlength="2000" required></textarea>
+                    </div>
+                    <button type="submit" class="button secondary">"Enregistrer le désistement"</button>
+                </form>
             })}
         </section>
     }

@@ -252,6 +252,9 @@ fn ExamForm(
                 {closing.map(|c| view! { <p class="hint" data-closing>{c}</p> })}</div>
             <div class="field"><label for="instruction_cutoff">"Dernier jour des pièces transmises ultérieurement"</label>
                 <input id="instruction_cutoff" name="fields[instruction_cutoff]" type="date" value=value("instruction_cutoff") required /></div>
+            <div class="field"><label for="retention_months">"Conservation des dossiers (en mois après la date limite)"</label>
+                <p class="hint" id="retention-hint">"Ensuite, les dossiers, leurs pièces et leurs messages sont effacés ; seuls des nombres anonymes restent. 24 mois si vous ne dites rien."</p>
+                <input id="retention_months" name="fields[retention_months]" type="number" min="1" max="120" inputmode="numeric" value=value("retention_months") aria-describedby="retention-hint" /></div>
             <label for="published" class="choice"><input type="checkbox" id="published" name="fields[published]" checked=on("published") />" Publié (visible au catalogue, ouvert aux préinscriptions)"</label>
             <h2>"Pièces demandées"</h2>
             {pieces}

@@ -23,6 +23,11 @@ pub(super) fn ExamsPage() -> impl IntoView {
                     Ok(exams) => exams,
                     Err(e) => return failure(e),
                 };
+                let retention = match services::dossiers::retention::schedule(&state.db).await {
+                    Ok(r) => r,
+                    Err(e) => return failure(e),
+                };
+                let now = state.clock.now();
                 // The address names an exam by its slug; its title is ours, never the link's text.
                 let saved = saved.as_ref().and_then(|slug| exams.iter().find(|e| &e.slug == slug)).map(|e| {
                     view! { <p class="notice" role="status">{format!("L'examen « {} » est enregistré.", e.title)}</p> }
@@ -35,6 +40,7 @@ pub(super) fn ExamsPage() -> impl IntoView {
                             <tr>
                                 <th scope="col">"Concours"</th>
                                 <th scope="col">"Clôture des inscriptions"</th>
+                                <th scope="col">"Effacement des dossiers"</th>
                                 {domain::instruction::DossierState::ALL.into_iter().map(|s| view! { <th scope="col">{upper_first(s.label())}</th> }).collect_view()}
                             </tr>
                         </thead>
@@ -50,6 +56,7 @@ pub(super) fn ExamsPage() -> impl IntoView {
                                             <a class="edit-link" href=format!("/service/concours/{}/modifier", e.slug)>{format!("Modifier « {} »", e.title)}</a>
                                         </th>
                                         <td>{e.deadline.to_french()}</td>
+                                        <td data-purge>{retention.get(&e.slug).map(|r| purge_text(r, now))}</td>
                                         {e.counts.into_iter().map(|(state, n)| view! {
                                             <td class="count" data-state=state.code()>
                                                 <a href=format!("/service/concours/{slug}?etat={}", state.code())>{n}</a>
@@ -65,5 +72,20 @@ pub(super) fn ExamsPage() -> impl IntoView {
                 .into_any()
             })}
         </Suspense>
+    }
+}
+
+/// When the exam's dossiers are erased, or what the purge left.
+fn purge_text(r: &services::dossiers::retention::Retention, now: jiff::Timestamp) -> String {
+    let when = domain::french::paris_date_time(r.purges_at);
+    match &r.purged {
+        Some(p) => format!(
+            "effacés le {} : {} dossier(s), {} fichier(s) ; restent des nombres anonymes",
+            domain::french::paris_date_time_ms(p.at),
+            p.dossiers,
+            p.files
+        ),
+        None if r.purges_at <= now => format!("durée de conservation écoulée depuis le {when}"),
+        None => format!("le {when} ({} mois après la date limite)", r.months),
     }
 }

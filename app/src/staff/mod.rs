@@ -88,6 +88,9 @@ fn StaffApp() -> impl IntoView {
                     <Route path=path!("/service/dossiers/:number") view=DossierDetailPage ssr=SsrMode::Async />
                 </Routes>
             </main>
+            <footer class="site-footer">
+                <crate::legal::LegalLinks />
+            </footer>
         </Router>
     }
 }

@@ -18,8 +18,10 @@ use crate::{
 
 pub use throttle::FAILURE_WINDOW;
 
-/// A session lasts a working day; logging out or resetting the password ends it sooner.
-pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
+/// A session lasts 20 hours, so a candidate at work is never thrown out by its end
+/// (RGAA 13.1 allows a time limit of 20 hours or more without a warning); logging out
+/// or resetting the password ends it sooner.
+pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(20);
 /// A password-reset link is valid this long, once.
 pub const RESET_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 

@@ -24,6 +24,9 @@ pub enum ClosureError {
     /// These mandatory pièces have no file yet.
     #[error("mandatory pièces missing: {0:?}")]
     MissingPieces(Vec<PieceSpec>),
+    /// The candidate withdrew: nothing to close.
+    #[error("the candidate withdrew")]
+    Withdrawn,
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -66,11 +69,15 @@ pub async fn close(db: &Db, clock: &dyn Clock, dossier: &Dossier) -> Result<Clos
         .bind(&dossier.id)
         .execute(&mut *tx)
         .await?;
-    let row = sqlx::query("SELECT status, closed_at FROM dossiers WHERE id = $1")
+    let row = sqlx::query("SELECT status, closed_at, withdrawn_at FROM dossiers WHERE id = $1")
         .bind(&dossier.id)
         .fetch_one(&mut *tx)
         .await?;
     let status: String = row.try_get("status")?;
+    if row.try_get::<Option<i64>, _>("withdrawn_at")?.is_some() {
+        tx.rollback().await?;
+        return Err(ClosureError::Withdrawn);
+    }
     if status != "open" {
         tx.rollback().await?;
         let at: Option<i64> = row.try_get("closed_at")?;

@@ -57,6 +57,29 @@ fn dossier_row(line: &DossierLine) -> Vec<Cell> {
     ]
 }
 
+/// A name safe in any archive tool: no folders, no control characters, not hidden.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_string()
+}
+
+/// « Pièce - fichier.pdf » in an archive. Rows stored before names were given their
+/// kind's extension get it here too: an unzipped `scan.pdf.bat` must not open as a
+/// program.
+pub fn entry_name(piece: &str, file: &str, kind: domain::FileKind) -> String {
+    let file = domain::attachment::stored_file_name(file, kind);
+    format!("{} - {}", clean(piece), clean(&file))
+}
+
 /// One file of an exam's ZIP, for its summary sheet.
 #[derive(Clone, Debug)]
 pub struct ZippedFile {

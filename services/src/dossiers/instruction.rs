@@ -60,9 +60,11 @@ pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, Instru
     .fetch_all(db.pool())
     .await?;
     let rows = sqlx::query(
-        "SELECT d.exam_slug, d.status, CAST(CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END AS BIGINT) AS passed, COUNT(*) AS n
+        "SELECT d.exam_slug, d.status, CAST(CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END AS BIGINT) AS passed,
+                CAST(CASE WHEN d.withdrawn_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS withdrawn, COUNT(*) AS n
          FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
-         GROUP BY d.exam_slug, d.status, CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END",
+         GROUP BY d.exam_slug, d.status, CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END,
+                  CASE WHEN d.withdrawn_at IS NULL THEN 0 ELSE 1 END",
     )
     .bind(now)
     .fetch_all(db.pool())
@@ -72,8 +74,9 @@ pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, Instru
         let slug: String = r.try_get("exam_slug")?;
         let status: String = r.try_get("status")?;
         let passed: i64 = r.try_get("passed")?;
+        let withdrawn: i64 = r.try_get("withdrawn")?;
         let n: i64 = r.try_get("n")?;
-        if let Some(state) = DossierState::of(&status, passed == 1) {
+        if let Some(state) = DossierState::of(&status, passed == 1, withdrawn == 1) {
             tallies.push((slug, state, n));
         }
     }
@@ -235,7 +238,11 @@ pub async fn dossier(
 
 /// The dossier's state at `now`: « non clôturé » is read from the clock, not stored.
 fn state_at(dossier: &Dossier, now: jiff::Timestamp) -> Option<DossierState> {
-    DossierState::of(&dossier.status, !dossier.deadline.is_open_at(now))
+    DossierState::of(
+        &dossier.status,
+        !dossier.deadline.is_open_at(now),
+        dossier.withdrawn_at.is_some(),
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -262,7 +269,7 @@ impl From<sqlx::Error> for DecisionError {
 }
 
 /// Locks the dossier's row (as closure and uploads do) and reads its state there.
-async fn lock_for_decision(
+pub(crate) async fn lock_for_decision(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     now: jiff::Timestamp,
     number: &DossierNumber,
@@ -275,7 +282,7 @@ async fn lock_for_decision(
         return Err(DecisionError::UnknownDossier);
     }
     let row = sqlx::query(
-        "SELECT d.id, d.status, d.review, e.closes_at FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
+        "SELECT d.id, d.status, d.review, d.withdrawn_at, e.closes_at FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
          WHERE d.number = $1",
     )
     .bind(number.as_str())
@@ -283,7 +290,8 @@ async fn lock_for_decision(
     .await?;
     let status: String = row.try_get("status")?;
     let closes_at: i64 = row.try_get("closes_at")?;
-    let state = DossierState::of(&status, closes_at <= now.as_millisecond())
+    let withdrawn = row.try_get::<Option<i64>, _>("withdrawn_at")?.is_some();
+    let state = DossierState::of(&status, closes_at <= now.as_millisecond(), withdrawn)
         .ok_or(DecisionError::UnknownDossier)?;
     let review = row
         .try_get::<Option<String>, _>("review")?
@@ -453,7 +461,7 @@ fn decision_mail(decision: &Decision, dossier: &Dossier, now: jiff::Timestamp) -
 
 /// The candidate learns of every decision by email (the dossier page says the same):
 /// the letter goes in the decision's transaction, and the outbox sends it.
-fn to_candidate(
+pub(crate) fn to_candidate(
     base_url: &str,
     dossier: &Dossier,
     (subject, text): &(String, String),

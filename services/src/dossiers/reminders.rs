@@ -25,7 +25,7 @@ pub async fn send_due(db: &Db, clock: &dyn Clock, base_url: &str) -> Result<usiz
     let window = BEFORE_DEADLINE.as_millis() as i64;
     let due: Vec<String> = sqlx::query(
         "SELECT d.id FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
-         WHERE d.status = 'open' AND d.reminded_at IS NULL
+         WHERE d.status = 'open' AND d.withdrawn_at IS NULL AND d.reminded_at IS NULL
            AND e.closes_at > $1 AND e.closes_at - $2 <= $1 AND d.created_at <= e.closes_at - $2",
     )
     .bind(now)

@@ -95,6 +95,9 @@ pub fn can_change(now: jiff::Timestamp, dossier: &Dossier, piece: &PieceSpec) ->
     if piece.code == MESSAGE_PIECE {
         return true;
     }
+    if dossier.withdrawn_at.is_some() {
+        return false;
+    }
     match dossier.status.as_str() {
         "open" => dossier.deadline.is_open_at(now),
         "closed" => reopened_piece(now, dossier, piece) || dossier.is_reopened_at(now),
@@ -148,8 +151,8 @@ async fn begin_change(
     let mut tx = db.pool().begin().await?;
     let locked = sqlx::query(
         "UPDATE dossiers SET status = status WHERE id = $1 AND ($4 = 1
-            OR (status = 'open' AND EXISTS (SELECT 1 FROM exams e WHERE e.slug = dossiers.exam_slug AND e.closes_at > $2))
-            OR (status = 'closed' AND ($3 = 1 OR reopened_until > $2)))",
+            OR (withdrawn_at IS NULL AND status = 'open' AND EXISTS (SELECT 1 FROM exams e WHERE e.slug = dossiers.exam_slug AND e.closes_at > $2))
+            OR (withdrawn_at IS NULL AND status = 'closed' AND ($3 = 1 OR reopened_until > $2)))",
     )
     .bind(&dossier.id)
     .bind(now.as_millisecond())

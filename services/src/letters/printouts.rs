@@ -4,12 +4,18 @@
 //! on the reader's side), with a map back to Unicode so it can be selected, searched
 //! and read aloud. A small layout of its own: blocks top to bottom, lines wrapped at
 //! spaces (or anywhere in a word wider than the page, a SHA-256), pages as needed.
+//!
+//! Tagged (RGAA 13.3): a structure tree gives each block its role (H1, H2, P, a table
+//! of label and value, a list), in reading order; rules and footers are artifacts; the
+//! catalog has `/Lang (fr-FR)` and asks viewers to show the title.
 
 use std::collections::BTreeMap;
 
 use pdf_writer::{
     Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr,
-    types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap},
+    types::{
+        ArtifactType, CidFontType, FontFlags, StructRole, SystemInfo, TableHeaderScope, UnicodeCmap,
+    },
 };
 
 static REGULAR: &[u8] = include_bytes!("../../fonts/DejaVuSans.ttf");
@@ -29,6 +35,8 @@ const FOOTER: f32 = 36.0;
 /// One part of a printout, laid out below the previous one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Block {
+    /// Who issues the document, at its head, in bold.
+    Issuer(String),
     Title(String),
     Heading(String),
     /// A label and its value, the value beside the label.
@@ -40,6 +48,8 @@ pub enum Block {
     Small(String),
     /// The dossier number, set large.
     Big(String),
+    /// An item of a list (its mark included); items in a row make one list.
+    Item(String),
     Rule,
 }
 
@@ -58,13 +68,31 @@ enum Weight {
     Bold,
 }
 
-/// A line of text at its place on a page.
+/// A line of text at its place on a page, and the element of the structure tree it
+/// belongs to (none: an artifact, the footer).
 struct Run {
     weight: Weight,
     size: f32,
     x: f32,
     y: f32,
     text: String,
+    tag: Option<usize>,
+}
+
+/// An element of the structure tree; the first is the document.
+struct Element {
+    role: StructRole,
+    parent: usize,
+    kids: Vec<Kid>,
+}
+
+enum Kid {
+    Element(usize),
+    /// A marked sequence of a page's content.
+    Content {
+        page: usize,
+        mcid: i32,
+    },
 }
 
 enum Mark {
@@ -131,9 +159,51 @@ struct Layout {
     pages: Vec<Vec<Mark>>,
     /// The baseline of the next line on the current page.
     y: f32,
+    elements: Vec<Element>,
+    /// The table (of fields) or list (of items) the previous block left open.
+    open: Option<(StructRole, usize)>,
 }
 
 impl Layout {
+    fn new() -> Self {
+        Self {
+            regular: Face::new(REGULAR),
+            bold: Face::new(BOLD),
+            pages: Vec::new(),
+            y: 0.0,
+            elements: vec![Element {
+                role: StructRole::Document,
+                parent: 0,
+                kids: Vec::new(),
+            }],
+            open: None,
+        }
+    }
+
+    /// A new element under `parent`.
+    fn element(&mut self, role: StructRole, parent: usize) -> usize {
+        let id = self.elements.len();
+        self.elements.push(Element {
+            role,
+            parent,
+            kids: Vec::new(),
+        });
+        self.elements[parent].kids.push(Kid::Element(id));
+        id
+    }
+
+    /// The table or list this block goes in: the one left open, or a new one.
+    fn group(&mut self, role: StructRole) -> usize {
+        match self.open {
+            Some((open, id)) if open == role => id,
+            _ => {
+                let id = self.element(role, 0);
+                self.open = Some((role, id));
+                id
+            }
+        }
+    }
+
     fn face(&self, weight: Weight) -> &Face {
         match weight {
             Weight::Regular => &self.regular,
@@ -184,7 +254,7 @@ impl Layout {
         }
     }
 
-    fn run(&mut self, weight: Weight, size: f32, x: f32, y: f32, text: String) {
+    fn run(&mut self, weight: Weight, size: f32, x: f32, y: f32, text: String, tag: usize) {
         if let Some(page) = self.pages.last_mut() {
             page.push(Mark::Run(Run {
                 weight,
@@ -192,22 +262,43 @@ impl Layout {
                 x,
                 y,
                 text,
+                tag: Some(tag),
             }));
         }
     }
 
-    fn lines(&mut self, weight: Weight, size: f32, text: &str, space_after: f32) {
+    /// A paragraph (or heading, or list item's body) as the element `role` under
+    /// `parent`.
+    #[allow(clippy::too_many_arguments)]
+    fn lines(
+        &mut self,
+        role: StructRole,
+        parent: usize,
+        weight: Weight,
+        size: f32,
+        text: &str,
+        space_after: f32,
+    ) {
+        let tag = self.element(role, parent);
         let leading = size * 1.4;
         for line in self.wrap(weight, size, text, WIDTH - 2.0 * MARGIN) {
             self.room(leading);
             self.y -= leading;
             let y = self.y;
-            self.run(weight, size, MARGIN, y, line);
+            self.run(weight, size, MARGIN, y, line, tag);
         }
         self.y -= space_after;
     }
 
+    /// A row of the table: the label its header cell, the value its data cell. Each
+    /// cell's lines are written together, so the content reads label then value.
     fn field(&mut self, label: &str, value: &str, value_size: f32) {
+        let table = self.group(StructRole::Table);
+        let row = self.element(StructRole::TR, table);
+        let (th, td) = (
+            self.element(StructRole::TH, row),
+            self.element(StructRole::TD, row),
+        );
         let leading = BODY * 1.4;
         let labels = self.wrap(Weight::Bold, BODY, label, LABEL_WIDTH - 8.0);
         let values = self.wrap(
@@ -219,40 +310,65 @@ impl Layout {
         let rows = labels.len().max(values.len());
         // A field of a few lines stays on one page.
         self.room(leading * rows.min(6) as f32);
-        for row in 0..rows {
+        let mut at = Vec::with_capacity(rows);
+        for _ in 0..rows {
             self.room(leading);
             self.y -= leading;
-            let y = self.y;
-            if let Some(label) = labels.get(row) {
-                self.run(Weight::Bold, BODY, MARGIN, y, label.clone());
-            }
-            if let Some(value) = values.get(row) {
-                self.run(
-                    Weight::Regular,
-                    value_size,
-                    MARGIN + LABEL_WIDTH,
+            at.push((self.pages.len(), self.y));
+        }
+        // A field longer than a page (never seen) may end on the next one: each line
+        // goes to the page it was placed on.
+        for (lines, x, weight, size, tag) in [
+            (&labels, MARGIN, Weight::Bold, BODY, th),
+            (
+                &values,
+                MARGIN + LABEL_WIDTH,
+                Weight::Regular,
+                value_size,
+                td,
+            ),
+        ] {
+            for (line, &(page, y)) in lines.iter().zip(&at) {
+                self.pages[page - 1].push(Mark::Run(Run {
+                    weight,
+                    size,
+                    x,
                     y,
-                    value.clone(),
-                );
+                    text: line.clone(),
+                    tag: Some(tag),
+                }));
             }
         }
         self.y -= 3.0;
     }
 
     fn block(&mut self, block: &Block) {
+        use StructRole::{H1, H2, P};
+        // A table or list runs on while its rows or items follow one another; a rule
+        // ends it (each file of a receipt is a table of its own).
         match block {
-            Block::Title(text) => self.lines(Weight::Bold, 18.0, text, 8.0),
+            Block::Field(..) | Block::Hash(..) | Block::Item(_) => {}
+            _ => self.open = None,
+        }
+        match block {
+            Block::Issuer(text) => self.lines(P, 0, Weight::Bold, BODY, text, 1.0),
+            Block::Title(text) => self.lines(H1, 0, Weight::Bold, 18.0, text, 8.0),
             Block::Heading(text) => {
                 // A heading is never the last line of a page.
                 self.room(12.0 * 1.4 + 8.0 + 3.0 * BODY * 1.4);
                 self.y -= 8.0;
-                self.lines(Weight::Bold, 12.0, text, 4.0);
+                self.lines(H2, 0, Weight::Bold, 12.0, text, 4.0);
             }
             Block::Field(label, value) => self.field(label, value, BODY),
             Block::Hash(label, value) => self.field(label, value, SMALL),
-            Block::Text(text) => self.lines(Weight::Regular, BODY, text, 4.0),
-            Block::Small(text) => self.lines(Weight::Regular, SMALL, text, 3.0),
-            Block::Big(text) => self.lines(Weight::Bold, 24.0, text, 6.0),
+            Block::Text(text) => self.lines(P, 0, Weight::Regular, BODY, text, 4.0),
+            Block::Small(text) => self.lines(P, 0, Weight::Regular, SMALL, text, 3.0),
+            Block::Big(text) => self.lines(P, 0, Weight::Bold, 24.0, text, 6.0),
+            Block::Item(text) => {
+                let list = self.group(StructRole::L);
+                let item = self.element(StructRole::LI, list);
+                self.lines(StructRole::LBody, item, Weight::Regular, BODY, text, 4.0);
+            }
             Block::Rule => {
                 self.room(12.0);
                 self.y -= 6.0;
@@ -364,12 +480,7 @@ impl Embedded {
 impl Printout {
     /// The printout as a PDF file.
     pub fn to_pdf(&self) -> Vec<u8> {
-        let mut layout = Layout {
-            regular: Face::new(REGULAR),
-            bold: Face::new(BOLD),
-            pages: Vec::new(),
-            y: 0.0,
-        };
+        let mut layout = Layout::new();
         for block in &self.blocks {
             layout.block(block);
         }
@@ -389,6 +500,7 @@ impl Printout {
                     .chars()
                     .map(|c| layout.regular.printable(c))
                     .collect(),
+                tag: None,
             }));
         }
         let texts = |weight: Weight| {
@@ -410,11 +522,18 @@ impl Printout {
         let catalog = alloc();
         let tree = alloc();
         let info = alloc();
+        let structure = alloc();
+        let elements: Vec<Ref> = layout.elements.iter().map(|_| alloc()).collect();
         let regular_refs = [alloc(), alloc(), alloc(), alloc(), alloc()];
         let bold_refs = [alloc(), alloc(), alloc(), alloc(), alloc()];
         let pages: Vec<(Ref, Ref)> = layout.pages.iter().map(|_| (alloc(), alloc())).collect();
 
-        pdf.catalog(catalog).pages(tree).lang(TextStr("fr-FR"));
+        let mut cat = pdf.catalog(catalog);
+        cat.pages(tree).lang(TextStr("fr-FR"));
+        cat.pair(Name(b"StructTreeRoot"), structure);
+        cat.mark_info().marked(true);
+        cat.viewer_preferences().display_doc_title(true);
+        cat.finish();
         pdf.document_info(info)
             .title(TextStr(&self.title))
             .author(TextStr(&self.issuer))
@@ -422,8 +541,12 @@ impl Printout {
         pdf.pages(tree)
             .kids(pages.iter().map(|(page, _)| *page))
             .count(pages.len() as i32);
-        for ((page_ref, content_ref), marks) in pages.iter().zip(&layout.pages) {
+        // Which element each marked sequence of a page belongs to (the parent tree).
+        let mut owners: Vec<Vec<Ref>> = Vec::with_capacity(pages.len());
+        for (index, ((page_ref, content_ref), marks)) in pages.iter().zip(&layout.pages).enumerate()
+        {
             let mut content = Content::new();
+            let mut owned = Vec::new();
             for mark in marks {
                 match mark {
                     Mark::Run(run) => {
@@ -431,34 +554,113 @@ impl Printout {
                             Weight::Regular => (&regular, &layout.regular, Name(b"F1")),
                             Weight::Bold => (&bold, &layout.bold, Name(b"F2")),
                         };
+                        match run.tag {
+                            Some(tag) => {
+                                let mcid = owned.len() as i32;
+                                owned.push(elements[tag]);
+                                layout.elements[tag]
+                                    .kids
+                                    .push(Kid::Content { page: index, mcid });
+                                content
+                                    .begin_marked_content_with_properties(
+                                        layout.elements[tag].role.to_name(),
+                                    )
+                                    .properties()
+                                    .identify(mcid);
+                            }
+                            None => {
+                                content
+                                    .begin_marked_content_with_properties(Name(b"Artifact"))
+                                    .properties()
+                                    .artifact()
+                                    .kind(ArtifactType::Pagination);
+                            }
+                        }
                         content
                             .begin_text()
                             .set_font(name, run.size)
                             .set_text_matrix([1.0, 0.0, 0.0, 1.0, run.x, run.y])
                             .show(Str(&font.encode(face, &run.text)))
-                            .end_text();
+                            .end_text()
+                            .end_marked_content();
                     }
                     Mark::Rule { y } => {
+                        content
+                            .begin_marked_content_with_properties(Name(b"Artifact"))
+                            .properties()
+                            .artifact()
+                            .kind(ArtifactType::Layout);
                         content
                             .set_line_width(0.5)
                             .move_to(MARGIN, *y)
                             .line_to(WIDTH - MARGIN, *y)
-                            .stroke();
+                            .stroke()
+                            .end_marked_content();
                     }
                 }
             }
+            owners.push(owned);
             let stream = miniz_oxide::deflate::compress_to_vec_zlib(&content.finish(), 6);
             pdf.stream(*content_ref, &stream)
                 .filter(Filter::FlateDecode);
             let mut page = pdf.page(*page_ref);
             page.media_box(Rect::new(0.0, 0.0, WIDTH, HEIGHT))
                 .parent(tree)
-                .contents(*content_ref);
+                .contents(*content_ref)
+                .struct_parents(index as i32);
             page.resources()
                 .fonts()
                 .pair(Name(b"F1"), regular_refs[0])
                 .pair(Name(b"F2"), bold_refs[0]);
             page.finish();
+        }
+        // The structure tree: the root, each element with its kids in reading order,
+        // and for each page the elements of its marked sequences.
+        let owner_lists: Vec<Ref> = owners.iter().map(|_| alloc()).collect();
+        let mut root = pdf
+            .indirect(structure)
+            .start::<pdf_writer::writers::StructTreeRoot>();
+        root.child(elements[0]);
+        root.parent_tree_next_key(owners.len() as i32);
+        let mut numbers = root.parent_tree();
+        let mut nums = numbers.nums();
+        for (index, list) in owner_lists.iter().enumerate() {
+            nums.insert(index as i32, *list);
+        }
+        nums.finish();
+        numbers.finish();
+        root.finish();
+        for (list, owned) in owner_lists.iter().zip(&owners) {
+            pdf.indirect(*list).array().items(owned.iter().copied());
+        }
+        for (index, element) in layout.elements.iter().enumerate() {
+            let mut writer = pdf.struct_element(elements[index]);
+            writer.kind(element.role);
+            writer.parent(if index == 0 {
+                structure
+            } else {
+                elements[element.parent]
+            });
+            if element.role == StructRole::TH {
+                writer
+                    .attributes()
+                    .push()
+                    .table()
+                    .scope(TableHeaderScope::Row);
+            }
+            let mut kids = writer.children();
+            for kid in &element.kids {
+                match kid {
+                    Kid::Element(id) => {
+                        kids.struct_element(elements[*id]);
+                    }
+                    Kid::Content { page, mcid } => {
+                        kids.marked_content_ref()
+                            .page(pages[*page].0)
+                            .marked_content_id(*mcid);
+                    }
+                }
+            }
         }
         regular.write(&mut pdf, &layout.regular, regular_refs, b"DejaVuSans");
         bold.write(&mut pdf, &layout.bold, bold_refs, b"DejaVuSans-Bold");
@@ -529,14 +731,23 @@ mod kept;
 
 pub use kept::{kept, kept_for_letter};
 
-/// Who issues the printouts: named at the top and on every page's footer.
-pub const ISSUER: &str = "Centre de gestion · service concours";
+/// Who issues a printout, at its head: the Centre's name, its service concours and
+/// address, and how to reach it (an accusé de réception names its issuer).
+fn issuer(head: &super::Letterhead) -> Vec<Block> {
+    let c = &head.centre;
+    vec![
+        Block::Issuer(c.nom.clone()),
+        Block::Small(format!("Service concours · {}", c.adresse)),
+        Block::Small(format!("{} · {} · {}", c.email, c.telephone, c.site)),
+    ]
+}
 
 /// The accusé de réception of a closed dossier.
-pub fn receipt(r: &crate::dossiers::closure::Receipt, base_url: &str) -> Printout {
+pub fn receipt(r: &crate::dossiers::closure::Receipt, head: &super::Letterhead) -> Printout {
     use domain::french;
-    let mut blocks = vec![
-        Block::Small(ISSUER.into()),
+    let base_url = &head.base_url;
+    let mut blocks = issuer(head);
+    blocks.extend([
         Block::Title("Accusé de réception".into()),
         Block::Field("N° de dossier".into(), r.number.clone()),
         Block::Field("Concours".into(), r.exam_title.clone()),
@@ -550,7 +761,7 @@ pub fn receipt(r: &crate::dossiers::closure::Receipt, base_url: &str) -> Printou
         ),
         Block::Text("Votre dossier est clôturé, il est en cours d'instruction.".into()),
         Block::Heading(format!("Fichiers reçus ({})", r.files.len())),
-    ];
+    ]);
     for f in &r.files {
         blocks.extend([
             Block::Rule,
@@ -583,7 +794,7 @@ pub fn receipt(r: &crate::dossiers::closure::Receipt, base_url: &str) -> Printou
     ]);
     Printout {
         title: format!("Accusé de réception · dossier {}", r.number),
-        issuer: ISSUER.into(),
+        issuer: head.centre.nom.clone(),
         blocks,
     }
 }
@@ -593,7 +804,7 @@ pub fn receipt(r: &crate::dossiers::closure::Receipt, base_url: &str) -> Printou
 pub fn dossier_sheet(
     dossier: &crate::dossiers::Dossier,
     pieces: &[domain::exam::PieceSpec],
-    base_url: &str,
+    head: &super::Letterhead,
 ) -> Printout {
     use domain::{exam::PieceRequirement, french};
     let r = &dossier.registration;
@@ -602,8 +813,9 @@ pub fn dossier_sheet(
         address.push_str(&format!(", {more}"));
     }
     address.push_str(&format!(", {} {}, {}", r.postal_code, r.city, r.country));
-    let mut blocks = vec![
-        Block::Small(ISSUER.into()),
+    let base_url = &head.base_url;
+    let mut blocks = issuer(head);
+    blocks.extend([
         Block::Title("Dossier d'inscription".into()),
         Block::Field("Concours".into(), dossier.exam_title.clone()),
         Block::Text("Votre n° de dossier :".into()),
@@ -621,7 +833,7 @@ pub fn dossier_sheet(
         Block::Field("Adresse électronique".into(), r.email.as_str().into()),
         Block::Field("Téléphone".into(), r.phone.as_str().into()),
         Block::Field("Adresse".into(), address),
-    ];
+    ]);
     if let Some(voie) = r.voie {
         blocks.push(Block::Field("Voie".into(), voie.label().into()));
     }
@@ -646,22 +858,22 @@ pub fn dossier_sheet(
             PieceRequirement::MayFollow => "peut être transmise après la clôture",
             PieceRequirement::Optional => "facultative",
         };
-        blocks.push(Block::Text(format!("• {} ({when})", piece.label)));
+        blocks.push(Block::Item(format!("• {} ({when})", piece.label)));
     }
     blocks.extend([
         Block::Heading("Et maintenant".into()),
-        Block::Text(format!(
+        Block::Item(format!(
             "1. Connectez-vous à votre espace sécurisé : {base_url}/connexion"
         )),
-        Block::Text("2. Déposez chaque pièce demandée, au format PDF ou JPEG.".into()),
-        Block::Text(
+        Block::Item("2. Déposez chaque pièce demandée, au format PDF ou JPEG.".into()),
+        Block::Item(
             "3. Cliquez sur « clôturer mon inscription » avant la date limite : votre inscription n'est prise en compte qu'après cette clôture."
                 .into(),
         ),
     ]);
     Printout {
         title: format!("Dossier d'inscription · dossier {}", dossier.number),
-        issuer: ISSUER.into(),
+        issuer: head.centre.nom.clone(),
         blocks,
     }
 }

@@ -66,15 +66,19 @@ pub async fn purge(db: &Db, clock: &dyn Clock) -> Result<Purged, DbError> {
     })
 }
 
-/// The pass: the rows, then (less often: it lists the whole store) the orphan files
-/// and the resumable uploads expired or left without a row.
-pub async fn run(db: &Db, clock: &dyn Clock, storage: Option<&Storage>) {
+/// The pass: the rows, the dossiers whose retention has ended, then (when `sweep`: it
+/// lists the whole store) the orphan files, the resumable uploads expired or left
+/// without a row, and the PDFs kept for dossiers that are gone.
+pub async fn run(db: &Db, clock: &dyn Clock, storage: &Storage, sweep: bool) {
     match purge(db, clock).await {
         Ok(purged) if purged != Purged::default() => tracing::info!(?purged, "purged"),
         Ok(_) => {}
         Err(error) => tracing::error!(%error, "purge failed"),
     }
-    if let Some(storage) = storage {
+    if let Err(error) = crate::dossiers::retention::purge_due(db, storage, clock).await {
+        tracing::error!(%error, "retention purge failed");
+    }
+    if sweep {
         match crate::files::attachments::sweep(db, storage, crate::files::attachments::ORPHAN_AGE)
             .await
         {
@@ -93,6 +97,11 @@ pub async fn run(db: &Db, clock: &dyn Clock, storage: Option<&Storage>) {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "expired uploads removed"),
             Err(error) => tracing::error!(%error, "upload sweep failed"),
+        }
+        match crate::dossiers::retention::sweep_printouts(db, storage).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "PDFs of erased dossiers removed"),
+            Err(error) => tracing::error!(%error, "printout sweep failed"),
         }
     }
 }

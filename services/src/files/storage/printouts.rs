@@ -67,4 +67,32 @@ impl Storage {
         }
         Ok(names)
     }
+
+    /// Removes every PDF kept for `dossier` (erased with it); says how many.
+    pub async fn forget_printouts(&self, dossier: &str) -> io::Result<usize> {
+        let folder = self.printouts.clone().join(checked(dossier)?);
+        let mut listing = self.store.list(Some(&folder));
+        let mut kept = Vec::new();
+        while let Some(meta) = listing.next().await {
+            kept.push(meta.map_err(counted(&self.errors))?.location);
+        }
+        for location in &kept {
+            self.delete_at(location).await?;
+        }
+        Ok(kept.len())
+    }
+
+    /// The dossiers that have PDFs kept: the sweep forgets those whose dossier is gone.
+    pub async fn printout_dossiers(&self) -> io::Result<std::collections::BTreeSet<String>> {
+        let mut listing = self.store.list(Some(&self.printouts));
+        let mut dossiers = std::collections::BTreeSet::new();
+        let depth = self.printouts.parts().count();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(counted(&self.errors))?;
+            if let Some(part) = meta.location.parts().nth(depth) {
+                dossiers.insert(part.as_ref().to_string());
+            }
+        }
+        Ok(dossiers)
+    }
 }

@@ -21,12 +21,7 @@ async fn a_pdf_waits_its_turn_and_past_the_wait_the_answer_is_busy() {
 
 #[test]
 fn long_words_are_cut_and_lines_fit_the_page() {
-    let layout = Layout {
-        regular: Face::new(REGULAR),
-        bold: Face::new(BOLD),
-        pages: Vec::new(),
-        y: 0.0,
-    };
+    let layout = Layout::new();
     let sha = "ab".repeat(64);
     let lines = layout.wrap(Weight::Regular, BODY, &format!("SHA-256 {sha}"), 200.0);
     assert!(lines.len() > 2, "{lines:?}");
@@ -63,4 +58,70 @@ fn many_blocks_make_several_pages_each_with_its_footer() {
         );
     }
     assert!(text.contains("Ligne 0 valeur") && text.contains("Ligne 119 valeur"));
+}
+
+#[test]
+fn each_block_has_its_role_in_the_structure_tree_in_reading_order() {
+    let mut layout = Layout::new();
+    for block in [
+        Block::Issuer("Centre".into()),
+        Block::Title("Titre".into()),
+        Block::Field("N°".into(), "1".into()),
+        Block::Field("Nom".into(), "A".into()),
+        Block::Heading("Pièces".into()),
+        Block::Item("• une".into()),
+        Block::Item("• deux".into()),
+        Block::Rule,
+        Block::Hash("SHA-256".into(), "ab".repeat(32)),
+        Block::Rule,
+        Block::Field("Pièce".into(), "B".into()),
+    ] {
+        layout.block(&block);
+    }
+    let tree = |id: usize| -> String {
+        fn walk(elements: &[Element], id: usize, out: &mut String) {
+            out.push_str(std::str::from_utf8(elements[id].role.to_name().0).unwrap());
+            let kids: Vec<usize> = elements[id]
+                .kids
+                .iter()
+                .filter_map(|k| match k {
+                    Kid::Element(e) => Some(*e),
+                    Kid::Content { .. } => None,
+                })
+                .collect();
+            if !kids.is_empty() {
+                out.push('(');
+                for (n, kid) in kids.iter().enumerate() {
+                    if n > 0 {
+                        out.push(' ');
+                    }
+                    assert_eq!(elements[*kid].parent, id);
+                    walk(elements, *kid, out);
+                }
+                out.push(')');
+            }
+        }
+        let mut out = String::new();
+        walk(&layout.elements, id, &mut out);
+        out
+    };
+    // Two rows make one table, two items one list; a rule ends a table.
+    assert_eq!(
+        tree(0),
+        "Document(P H1 Table(TR(TH TD) TR(TH TD)) H2 L(LI(LBody) LI(LBody)) Table(TR(TH TD)) Table(TR(TH TD)))"
+    );
+    // Every line is in an element but the rules; labels before their values.
+    let tags: Vec<Option<usize>> = layout.pages[0]
+        .iter()
+        .filter_map(|m| match m {
+            Mark::Run(run) => Some(run.tag),
+            Mark::Rule { .. } => None,
+        })
+        .collect();
+    assert!(tags.iter().all(Option::is_some));
+    let roles: Vec<&str> = tags
+        .iter()
+        .map(|t| std::str::from_utf8(layout.elements[t.unwrap()].role.to_name().0).unwrap())
+        .collect();
+    assert_eq!(&roles[..6], ["P", "H1", "TH", "TD", "TH", "TD"]);
 }
