@@ -71,6 +71,148 @@ impl DossierState {
     }
 }
 
+/// Where a dossier stands in the service's work: the lifecycle's state, and for a
+/// closed dossier not yet decided, what the service has to do with it. The lists'
+/// « État » column, filter and counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Stage {
+    /// Open, before the deadline: the candidate builds it.
+    Building,
+    NotClosedAtDeadline,
+    /// Closed, not looked at yet.
+    ToCheck,
+    /// Marked incomplete, no correction running.
+    Incomplete,
+    /// A correction request runs (until its date) and nothing came back yet.
+    CorrectionAsked,
+    /// The candidate sent a file for a pièce to correct: to look at again.
+    CorrectionReceived,
+    Complete,
+    Accepted,
+    Rejected,
+    Withdrawn,
+}
+
+/// What a closed dossier's corrections say, read from its files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CorrectionNews {
+    /// A correction request still runs.
+    pub running: bool,
+    /// A file arrived for a corrected pièce after the request.
+    pub received: bool,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 10] = [
+        Self::Building,
+        Self::NotClosedAtDeadline,
+        Self::ToCheck,
+        Self::Incomplete,
+        Self::CorrectionAsked,
+        Self::CorrectionReceived,
+        Self::Complete,
+        Self::Accepted,
+        Self::Rejected,
+        Self::Withdrawn,
+    ];
+
+    /// From the lifecycle's state, the service's review and the corrections. A file
+    /// sent back comes first: it waits for the service, whatever was said before.
+    pub fn of(state: DossierState, review: Option<Review>, corrections: CorrectionNews) -> Self {
+        match state {
+            DossierState::Open => Self::Building,
+            DossierState::NotClosedAtDeadline => Self::NotClosedAtDeadline,
+            DossierState::Accepted => Self::Accepted,
+            DossierState::Rejected => Self::Rejected,
+            DossierState::Withdrawn => Self::Withdrawn,
+            DossierState::Closed if corrections.received => Self::CorrectionReceived,
+            DossierState::Closed if corrections.running => Self::CorrectionAsked,
+            DossierState::Closed => match review {
+                None => Self::ToCheck,
+                Some(Review::Incomplete) => Self::Incomplete,
+                Some(Review::Complete) => Self::Complete,
+            },
+        }
+    }
+
+    /// The lifecycle's state this stage refines.
+    pub fn state(self) -> DossierState {
+        match self {
+            Self::Building => DossierState::Open,
+            Self::NotClosedAtDeadline => DossierState::NotClosedAtDeadline,
+            Self::Accepted => DossierState::Accepted,
+            Self::Rejected => DossierState::Rejected,
+            Self::Withdrawn => DossierState::Withdrawn,
+            _ => DossierState::Closed,
+        }
+    }
+
+    /// The code of addresses and exports.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Building => "ouvert",
+            Self::NotClosedAtDeadline => "non-cloture",
+            Self::ToCheck => "a-verifier",
+            Self::Incomplete => "incomplet",
+            Self::CorrectionAsked => "correction-demandee",
+            Self::CorrectionReceived => "correction-recue",
+            Self::Complete => "complet",
+            Self::Accepted => "admis",
+            Self::Rejected => "rejete",
+            Self::Withdrawn => "desiste",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Building => "en construction",
+            Self::NotClosedAtDeadline => "non clôturé à la date limite",
+            Self::ToCheck => "à vérifier",
+            Self::Incomplete => "incomplet",
+            Self::CorrectionAsked => "correction demandée",
+            Self::CorrectionReceived => "correction reçue, à revoir",
+            Self::Complete => "complet",
+            Self::Accepted => "admis à concourir",
+            Self::Rejected => "rejeté",
+            Self::Withdrawn => "désisté",
+        }
+    }
+}
+
+/// What a list of dossiers keeps: one stage, or every stage of a lifecycle state
+/// (« cloture »: all the closed dossiers not decided, whatever their stage).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFilter {
+    State(DossierState),
+    Stage(Stage),
+}
+
+impl ListFilter {
+    pub fn from_code(code: &str) -> Option<Self> {
+        Stage::from_code(code)
+            .map(Self::Stage)
+            .or_else(|| DossierState::from_code(code).map(Self::State))
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::State(state) => state.code(),
+            Self::Stage(stage) => stage.code(),
+        }
+    }
+
+    pub fn keeps(self, stage: Stage) -> bool {
+        match self {
+            Self::State(state) => stage.state() == state,
+            Self::Stage(wanted) => stage == wanted,
+        }
+    }
+}
+
 /// The service's verdict on a closed dossier's pièces, before the decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Review {
@@ -252,6 +394,72 @@ pub fn service_may_record_withdrawal(state: DossierState) -> Result<(), Withdraw
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_dossier_s_stage_says_what_the_service_has_to_do() {
+        let none = CorrectionNews::default();
+        let running = CorrectionNews {
+            running: true,
+            received: false,
+        };
+        let back = CorrectionNews {
+            running: true,
+            received: true,
+        };
+        let closed = DossierState::Closed;
+        assert_eq!(Stage::of(closed, None, none), Stage::ToCheck);
+        assert_eq!(
+            Stage::of(closed, Some(Review::Incomplete), none),
+            Stage::Incomplete
+        );
+        assert_eq!(
+            Stage::of(closed, Some(Review::Complete), none),
+            Stage::Complete
+        );
+        assert_eq!(
+            Stage::of(closed, Some(Review::Incomplete), running),
+            Stage::CorrectionAsked
+        );
+        // A file sent back waits for the service, even once the request's date passed.
+        for review in [None, Some(Review::Incomplete), Some(Review::Complete)] {
+            assert_eq!(Stage::of(closed, review, back), Stage::CorrectionReceived);
+            let late = CorrectionNews {
+                running: false,
+                received: true,
+            };
+            assert_eq!(Stage::of(closed, review, late), Stage::CorrectionReceived);
+        }
+        // Outside instruction, the lifecycle's state decides; each stage refines one.
+        assert_eq!(
+            Stage::of(DossierState::Withdrawn, None, back),
+            Stage::Withdrawn
+        );
+        assert_eq!(
+            Stage::of(DossierState::Accepted, None, back),
+            Stage::Accepted
+        );
+        assert!(
+            ListFilter::from_code("cloture")
+                .unwrap()
+                .keeps(Stage::CorrectionReceived)
+        );
+        assert!(
+            !ListFilter::from_code("cloture")
+                .unwrap()
+                .keeps(Stage::Accepted)
+        );
+        assert!(
+            !ListFilter::from_code("a-verifier")
+                .unwrap()
+                .keeps(Stage::Complete)
+        );
+        for stage in Stage::ALL {
+            assert_eq!(Stage::from_code(stage.code()), Some(stage));
+            assert!(ListFilter::from_code(stage.code()).unwrap().keeps(stage));
+            let again = Stage::of(stage.state(), None, CorrectionNews::default());
+            assert_eq!(again.state(), stage.state());
+        }
+    }
 
     #[test]
     fn a_candidate_withdraws_alone_only_before_the_deadline_and_before_a_decision() {

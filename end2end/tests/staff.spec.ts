@@ -55,7 +55,8 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   await expect(staff.getByRole("heading", { level: 1 })).toHaveText("Concours et dossiers");
   await expectNoA11yViolations(staff, true);
   const row = staff.locator("[data-exam=demo-redacteur-territorial]");
-  await expect(row.locator("[data-state=cloture]")).not.toHaveText("0");
+  // Counted by what the service has to do: a closed dossier nobody looked at yet.
+  await expect(row.locator("[data-state=a-verifier]")).not.toHaveText("0");
   // When its dossiers will be erased, known beforehand; a notice's past exam is long
   // past its 24 months.
   await expect(row.locator("[data-purge]")).toContainText("(24 mois après la date limite)");
@@ -76,7 +77,7 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   const text = fs.readFileSync((await exported.path())!, "utf8");
   expect(text.charCodeAt(0)).toBe(0xfeff);
   expect(text.split("\r\n")[1].split(";")[0]).toBe(number);
-  expect(text).toContain("clôturé, en cours d'instruction");
+  expect(text).toContain(";externe;à vérifier;");
 
   const sheet = staff.waitForEvent("download");
   await staff.getByRole("link", { name: "tableur (XLSX)" }).click();
@@ -247,8 +248,10 @@ test("the service asks for a correction; the candidate replaces the pièce and a
   await expect(page.getByRole("link", { name: /Pièce jointe : Attestation\.pdf/ })).toBeVisible();
   await expectNoA11yViolations(page, jsOn);
 
-  // The service sees an answer waiting, the answer with its file, and the new diploma.
-  await staff.goto("/service/concours/demo-redacteur-territorial");
+  // The service sees the correction came back, an answer waiting, the answer with its
+  // file, and the new diploma.
+  await staff.goto("/service/concours/demo-redacteur-territorial?etat=correction-recue");
+  await expect(staff.locator(`[data-dossier="${number}"] [data-stage]`)).toHaveText("Correction reçue, à revoir");
   await expect(staff.locator(`[data-dossier="${number}"]`)).toContainText("message sans réponse");
   await staff.locator(`[data-dossier="${number}"]`).getByRole("link", { name: "message sans réponse" }).click();
   await expect(staff.locator(".message").last()).toContainText("Le candidat");

@@ -364,7 +364,7 @@ async fn exported(
     member: &Staff,
     what: &str,
 ) -> Result<Vec<instruction::DossierLine>, Response> {
-    let filter = domain::instruction::DossierState::from_code(&query.etat);
+    let filter = domain::instruction::ListFilter::from_code(&query.etat);
     let lines = match instruction::dossiers(&state.db, &*state.clock, exam, &query.q, filter).await
     {
         Ok(lines) => lines,

@@ -76,6 +76,9 @@ pub struct Correction {
     pub piece: String,
     pub until: i64,
     pub reason: String,
+    /// When the service asked (ms); a file of the pièce newer than this is its answer.
+    #[serde(default)]
+    pub asked_at: i64,
 }
 
 impl Dossier {

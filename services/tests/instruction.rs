@@ -4,7 +4,7 @@
 use domain::antivirus::VirusScan;
 use std::{path::PathBuf, sync::Arc};
 
-use domain::instruction::DossierState;
+use domain::instruction::{DossierState, ListFilter, Stage};
 use jiff::{SignedDuration, Timestamp};
 use services::access::login::Refusal;
 use services::{
@@ -43,13 +43,21 @@ async fn with_staff(t: &testing::TestDb) -> (ManualClock, staff::Staff) {
     (clock, member)
 }
 
-fn counts(exams: &[instruction::ExamCounts], slug: &str) -> Vec<(DossierState, i64)> {
+fn counts(exams: &[instruction::ExamCounts], slug: &str) -> Vec<(Stage, i64)> {
     exams
         .iter()
         .find(|e| e.slug == slug)
         .unwrap()
         .counts
         .clone()
+}
+
+/// How many of the exam's dossiers are at this stage.
+fn at(counts: &[(Stage, i64)], stage: Stage) -> i64 {
+    counts
+        .iter()
+        .find(|(s, _)| *s == stage)
+        .map_or(0, |(_, n)| *n)
 }
 
 #[tokio::test]
@@ -68,22 +76,18 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
             .unwrap();
 
         let before = instruction::exams(&t.db, &clock).await.unwrap();
-        assert_eq!(
-            counts(&before, DEMO),
-            [
-                (DossierState::Open, 2),
-                (DossierState::Closed, 1),
-                (DossierState::NotClosedAtDeadline, 0),
-                (DossierState::Accepted, 0),
-                (DossierState::Rejected, 0),
-                (DossierState::Withdrawn, 0),
-            ],
-            "{}",
-            t.label
-        );
+        let expected: Vec<(Stage, i64)> = Stage::ALL
+            .into_iter()
+            .map(|s| match s {
+                Stage::Building => (s, 2),
+                Stage::ToCheck => (s, 1),
+                _ => (s, 0),
+            })
+            .collect();
+        assert_eq!(counts(&before, DEMO), expected, "{}", t.label);
 
         // Names whatever the case and accents, every word typed; numbers as typed.
-        let find = |q: &'static str, state: Option<DossierState>| {
+        let find = |q: &'static str, state: Option<ListFilter>| {
             let (db, clock) = (t.db.clone(), &clock);
             async move {
                 instruction::dossiers(&db, clock, DEMO, q, state)
@@ -103,7 +107,19 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
             .unwrap();
         assert_eq!(by_number.len(), 1);
         assert_eq!(by_number[0].dossier.id, lefevre.id);
-        assert_eq!(find("", Some(DossierState::Closed)).await, ["Dupont"]);
+        assert_eq!(
+            find("", Some(ListFilter::State(DossierState::Closed))).await,
+            ["Dupont"]
+        );
+        assert_eq!(
+            find("", Some(ListFilter::Stage(Stage::ToCheck))).await,
+            ["Dupont"]
+        );
+        assert!(
+            find("", Some(ListFilter::Stage(Stage::Complete)))
+                .await
+                .is_empty()
+        );
         assert_eq!(find("", None).await.len(), 3);
         assert!(matches!(
             instruction::dossiers(&t.db, &clock, "inconnu", "", None).await,
@@ -115,12 +131,15 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
         clock.set(closes);
         let after = instruction::exams(&t.db, &clock).await.unwrap();
         let after = counts(&after, DEMO);
-        assert_eq!(after[0], (DossierState::Open, 0), "{}", t.label);
-        assert_eq!(after[1], (DossierState::Closed, 1));
-        assert_eq!(after[2], (DossierState::NotClosedAtDeadline, 2));
+        assert_eq!(at(&after, Stage::Building), 0, "{}", t.label);
+        assert_eq!(at(&after, Stage::ToCheck), 1);
+        assert_eq!(at(&after, Stage::NotClosedAtDeadline), 2);
         clock.set(closes - SignedDuration::from_millis(1));
         assert_eq!(
-            counts(&instruction::exams(&t.db, &clock).await.unwrap(), DEMO)[0].1,
+            at(
+                &counts(&instruction::exams(&t.db, &clock).await.unwrap(), DEMO),
+                Stage::Building
+            ),
             2
         );
 
@@ -589,5 +608,110 @@ async fn exams_edited_by_the_service_read_back_keep_their_files_and_outlive_thei
             "{}",
             t.label
         );
+    }
+}
+
+#[tokio::test]
+async fn a_closed_dossier_goes_from_to_check_to_correction_asked_then_received() {
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Garnier").await;
+        sqlx::query("UPDATE dossiers SET status = 'closed', closed_at = $2 WHERE id = $1")
+            .bind(&d.id)
+            .bind(clock.now().as_millisecond())
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        // A file deposited before the closure: not an answer to anything.
+        sqlx::query(
+            "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
+             VALUES ('avant', $1, 'diplome', 'k-avant', 'licence.pdf', 'pdf', 10, '', $2)",
+        )
+        .bind(&d.id)
+        .bind(clock.now().as_millisecond())
+        .execute(t.db.pool())
+        .await
+        .unwrap();
+        let stage = || async {
+            let lines = instruction::dossiers(&t.db, &clock, DEMO, d.number.as_str(), None)
+                .await
+                .unwrap();
+            (lines[0].stage, lines[0].correction_until)
+        };
+        assert_eq!(stage().await, (Stage::ToCheck, None), "{}", t.label);
+
+        clock.advance(SignedDuration::from_mins(5));
+        let until = jiff::civil::date(2026, 12, 20);
+        let d = services::dossiers::by_id(&t.db, &d.id)
+            .await
+            .unwrap()
+            .unwrap();
+        services::dossiers::messages::request_correction(
+            &t.db,
+            &clock,
+            "x",
+            &member,
+            &d,
+            &["diplome".to_string()],
+            "Le diplôme est illisible.",
+            until,
+        )
+        .await
+        .unwrap();
+        let (asked, shown_until) = stage().await;
+        assert_eq!(asked, Stage::CorrectionAsked, "{}", t.label);
+        assert_eq!(
+            shown_until,
+            Some(
+                domain::Deadline::on(until)
+                    .unwrap()
+                    .closes_at()
+                    .as_millisecond()
+            )
+        );
+
+        // The candidate sends the diploma again: to look at again, in the list, its
+        // filter and the counts.
+        clock.advance(SignedDuration::from_mins(5));
+        sqlx::query(
+            "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at)
+             VALUES ('apres', $1, 'diplome', 'k-apres', 'licence-lisible.pdf', 'pdf', 10, '', $2)",
+        )
+        .bind(&d.id)
+        .bind(clock.now().as_millisecond())
+        .execute(t.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(stage().await.0, Stage::CorrectionReceived, "{}", t.label);
+        let received = instruction::dossiers(
+            &t.db,
+            &clock,
+            DEMO,
+            "",
+            Some(ListFilter::Stage(Stage::CorrectionReceived)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(received.len(), 1);
+        let all = instruction::exams(&t.db, &clock).await.unwrap();
+        assert_eq!(
+            at(&counts(&all, DEMO), Stage::CorrectionReceived),
+            1,
+            "{}",
+            t.label
+        );
+
+        // Reviewed complete: the correction is over.
+        instruction::decide(
+            &t.db,
+            &clock,
+            "x",
+            &member,
+            d.number.as_str(),
+            domain::instruction::Decision::Complete,
+        )
+        .await
+        .unwrap();
+        assert_eq!(stage().await.0, Stage::Complete, "{}", t.label);
     }
 }

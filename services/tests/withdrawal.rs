@@ -138,13 +138,13 @@ async fn a_candidate_withdraws_before_the_deadline_and_the_dossier_then_takes_no
         let withdrawn_count = demo
             .counts
             .iter()
-            .find(|(s, _)| *s == DossierState::Withdrawn)
+            .find(|(s, _)| *s == domain::instruction::Stage::Withdrawn)
             .map(|(_, n)| *n);
         assert_eq!(withdrawn_count, Some(1), "{}", t.label);
         let open_count = demo
             .counts
             .iter()
-            .find(|(s, _)| *s == DossierState::Open)
+            .find(|(s, _)| *s == domain::instruction::Stage::Building)
             .map(|(_, n)| *n);
         assert_eq!(
             open_count,

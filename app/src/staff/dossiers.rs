@@ -15,7 +15,7 @@ pub(super) fn DossiersPage() -> impl IntoView {
     let exam = params.read_untracked().get("exam").unwrap_or_default();
     let search = query.read_untracked().get("q").unwrap_or_default();
     let state_code = query.read_untracked().get("etat").unwrap_or_default();
-    let filter = domain::instruction::DossierState::from_code(&state_code);
+    let filter = domain::instruction::ListFilter::from_code(&state_code);
     view! {
         <Suspense fallback=|| ()>
             {Suspend::new(async move {
@@ -57,8 +57,9 @@ pub(super) fn DossiersPage() -> impl IntoView {
                             <label for="etat">"État"</label>
                             <select id="etat" name="etat">
                                 <option value="" selected=filter.is_none()>"Tous"</option>
-                                {domain::instruction::DossierState::ALL.into_iter().map(|s| view! {
-                                    <option value=s.code() selected=filter == Some(s)>{upper_first(s.label())}</option>
+                                <option value="cloture" selected=filter.is_some_and(|f| f.code() == "cloture")>"Clôturés, à instruire (tous)"</option>
+                                {domain::instruction::Stage::ALL.into_iter().map(|s| view! {
+                                    <option value=s.code() selected=filter.is_some_and(|f| f.code() == s.code())>{upper_first(s.label())}</option>
                                 }).collect_view()}
                             </select>
                         </div>
@@ -98,7 +99,10 @@ fn dossier_row(line: &DossierLine) -> impl IntoView + use<> {
             <th scope="row"><a href=format!("/service/dossiers/{}", d.number)>{d.number.to_string()}</a></th>
             <td>{d.registration.display_name()}</td>
             <td>{d.registration.voie.map(|v| v.label().to_string()).unwrap_or_default()}</td>
-            <td data-state=line.state.code()>{line.state.label()}</td>
+            <td data-state=line.state.code() data-stage=line.stage.code()>
+                {upper_first(line.stage.label())}
+                {line.correction_until.filter(|_| line.stage == domain::instruction::Stage::CorrectionAsked).map(|t| format!(" jusqu'au {}", domain::french::deadline_ms(t)))}
+            </td>
             <td>{d.closed_at.map(domain::french::paris_date_time_ms).unwrap_or_default()}</td>
             <td class="count">{line.files}{(line.infected > 0).then(|| view! { <span class="file-warning" data-infected=line.infected>{format!(" · {} infecté(s)", line.infected)}</span> })}</td>
             <td>{line.unanswered.then(|| view! { <a class="file-warning" data-unanswered href=format!("/service/dossiers/{}#messages", d.number)>"message sans réponse"</a> })}</td>

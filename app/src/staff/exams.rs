@@ -41,7 +41,7 @@ pub(super) fn ExamsPage() -> impl IntoView {
                                 <th scope="col">"Concours"</th>
                                 <th scope="col">"Clôture des inscriptions"</th>
                                 <th scope="col">"Effacement des dossiers"</th>
-                                {domain::instruction::DossierState::ALL.into_iter().map(|s| view! { <th scope="col">{upper_first(s.label())}</th> }).collect_view()}
+                                {domain::instruction::Stage::ALL.into_iter().map(|s| view! { <th scope="col">{upper_first(s.label())}</th> }).collect_view()}
                             </tr>
                         </thead>
                         <tbody>

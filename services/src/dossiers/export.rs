@@ -49,7 +49,7 @@ fn dossier_row(line: &DossierLine) -> Vec<Cell> {
         Cell::Text(r.email.as_str().to_string()),
         Cell::Text(r.phone.display()),
         Cell::Text(r.voie.map(|v| v.label().to_string()).unwrap_or_default()),
-        Cell::Text(line.state.label().to_string()),
+        Cell::Text(line.stage.label().to_string()),
         Cell::Instant(Some(d.created_at)),
         Cell::Instant(d.closed_at),
         Cell::Count(line.files),

@@ -1,12 +1,14 @@
 //! What the service concours reads to instruct dossiers: each exam with its dossiers
-//! counted by state, an exam's dossiers searched and filtered (exported by `export`).
+//! counted by stage (`domain::instruction::Stage`: à vérifier, incomplet, correction
+//! demandée or reçue…), an exam's dossiers searched and filtered (exported by
+//! `export`).
 
 use std::collections::HashMap;
 
 use domain::{
     DossierNumber,
     candidate::PersonName,
-    instruction::{Decision, DossierState, Review},
+    instruction::{CorrectionNews, Decision, DossierState, ListFilter, Review, Stage},
 };
 use sqlx::Row;
 
@@ -47,11 +49,55 @@ pub struct ExamCounts {
     pub published: bool,
     /// The last day of registration, closing at midnight Paris time.
     pub deadline: domain::Deadline,
-    /// Dossiers per state, in [`DossierState::ALL`]'s order.
-    pub counts: Vec<(DossierState, i64)>,
+    /// Dossiers per stage, in [`Stage::ALL`]'s order.
+    pub counts: Vec<(Stage, i64)>,
 }
 
-/// Every exam, the latest deadline first, with its dossiers counted by state.
+/// The latest file (ms) of each (dossier, pièce) among dossiers with corrections, of one
+/// exam or of all: what says whether a correction came back.
+async fn latest_files(
+    db: &Db,
+    exam: Option<&str>,
+) -> Result<HashMap<(String, String), i64>, InstructionError> {
+    let rows = sqlx::query(
+        "SELECT a.dossier_id, a.piece_code, MAX(a.created_at) AS last
+         FROM attachments a JOIN dossiers d ON d.id = a.dossier_id
+         WHERE d.corrections IS NOT NULL AND a.scan <> 'infected'
+           AND ($1 = '' OR d.exam_slug = $1)
+         GROUP BY a.dossier_id, a.piece_code",
+    )
+    .bind(exam.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                (r.try_get("dossier_id")?, r.try_get("piece_code")?),
+                r.try_get("last")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// What a dossier's correction requests say at `now`, its files read.
+fn correction_news(
+    id: &str,
+    corrections: &[dossiers::Correction],
+    latest: &HashMap<(String, String), i64>,
+    now: i64,
+) -> CorrectionNews {
+    CorrectionNews {
+        running: corrections.iter().any(|c| now < c.until),
+        received: corrections.iter().any(|c| {
+            latest
+                .get(&(id.to_string(), c.piece.clone()))
+                .is_some_and(|&at| at > c.asked_at)
+        }),
+    }
+}
+
+/// Every exam, the latest deadline first, with its dossiers counted by stage.
 pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, InstructionError> {
     let now = clock.now().as_millisecond();
     let exams = sqlx::query(
@@ -59,40 +105,52 @@ pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, Instru
     )
     .fetch_all(db.pool())
     .await?;
+    // One short row a dossier: its stage needs the review and the corrections.
     let rows = sqlx::query(
-        "SELECT d.exam_slug, d.status, CAST(CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END AS BIGINT) AS passed,
-                CAST(CASE WHEN d.withdrawn_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS withdrawn, COUNT(*) AS n
-         FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
-         GROUP BY d.exam_slug, d.status, CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END,
-                  CASE WHEN d.withdrawn_at IS NULL THEN 0 ELSE 1 END",
+        "SELECT d.id, d.exam_slug, d.status, d.review, d.corrections,
+                CAST(CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END AS BIGINT) AS passed,
+                CAST(CASE WHEN d.withdrawn_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS withdrawn
+         FROM dossiers d JOIN exams e ON e.slug = d.exam_slug",
     )
     .bind(now)
     .fetch_all(db.pool())
     .await?;
-    let mut tallies = Vec::new();
+    let latest = latest_files(db, None).await?;
+    let mut tallies: HashMap<(String, Stage), i64> = HashMap::new();
     for r in rows {
-        let slug: String = r.try_get("exam_slug")?;
+        let id: String = r.try_get("id")?;
         let status: String = r.try_get("status")?;
         let passed: i64 = r.try_get("passed")?;
         let withdrawn: i64 = r.try_get("withdrawn")?;
-        let n: i64 = r.try_get("n")?;
-        if let Some(state) = DossierState::of(&status, passed == 1, withdrawn == 1) {
-            tallies.push((slug, state, n));
-        }
+        let Some(state) = DossierState::of(&status, passed == 1, withdrawn == 1) else {
+            continue;
+        };
+        let review = r
+            .try_get::<Option<String>, _>("review")?
+            .as_deref()
+            .and_then(Review::parse);
+        let corrections: Vec<dossiers::Correction> = r
+            .try_get::<Option<String>, _>("corrections")?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        let stage = Stage::of(
+            state,
+            review,
+            correction_news(&id, &corrections, &latest, now),
+        );
+        *tallies.entry((r.try_get("exam_slug")?, stage)).or_default() += 1;
     }
     exams
         .into_iter()
         .map(|e| {
             let slug: String = e.try_get("slug")?;
-            let counts = DossierState::ALL
+            let counts = Stage::ALL
                 .into_iter()
-                .map(|state| {
-                    let n = tallies
-                        .iter()
-                        .filter(|(s, st, _)| *s == slug && *st == state)
-                        .map(|(_, _, n)| n)
-                        .sum();
-                    (state, n)
+                .map(|stage| {
+                    (
+                        stage,
+                        tallies.get(&(slug.clone(), stage)).copied().unwrap_or(0),
+                    )
                 })
                 .collect();
             Ok(ExamCounts {
@@ -128,6 +186,10 @@ pub async fn exam_title(db: &Db, slug: &str) -> Result<String, InstructionError>
 pub struct DossierLine {
     pub dossier: Dossier,
     pub state: DossierState,
+    /// Where it stands in the service's work.
+    pub stage: Stage,
+    /// Until when the running correction request waits (ms), if one runs.
+    pub correction_until: Option<i64>,
     /// Its files, but those the antivirus found infected.
     pub files: i64,
     /// Files the antivirus found infected: flagged to staff.
@@ -142,11 +204,23 @@ impl DossierLine {
         now: jiff::Timestamp,
         (files, infected): (i64, i64),
         unanswered: bool,
+        latest: &HashMap<(String, String), i64>,
     ) -> Option<Self> {
         let state = state_at(&dossier, now)?;
+        let now_ms = now.as_millisecond();
+        let news = correction_news(&dossier.id, &dossier.corrections, latest, now_ms);
+        let stage = Stage::of(state, dossier.review, news);
+        let correction_until = dossier
+            .corrections
+            .iter()
+            .map(|c| c.until)
+            .filter(|&until| now_ms < until)
+            .max();
         Some(Self {
             dossier,
             state,
+            stage,
+            correction_until,
             files,
             infected,
             unanswered,
@@ -155,13 +229,13 @@ impl DossierLine {
 }
 
 /// An exam's dossiers, by number, whose number or name contains `search` (any case,
-/// any accents), in one state if `state` is given.
+/// any accents), kept by `filter` if one is given.
 pub async fn dossiers(
     db: &Db,
     clock: &dyn Clock,
     exam: &str,
     search: &str,
-    state: Option<DossierState>,
+    filter: Option<ListFilter>,
 ) -> Result<Vec<DossierLine>, InstructionError> {
     exam_title(db, exam).await?;
     let now = clock.now();
@@ -198,6 +272,7 @@ pub async fn dossiers(
     let unanswered = crate::dossiers::messages::unanswered(db, exam)
         .await
         .map_err(|e| InstructionError::Messages(e.to_string()))?;
+    let latest = latest_files(db, Some(exam)).await?;
     Ok(dossiers::of_exam(db, exam)
         .await?
         .into_iter()
@@ -215,9 +290,9 @@ pub async fn dossiers(
         .filter_map(|d| {
             let counts = files.get(&d.id).copied().unwrap_or((0, 0));
             let waiting = unanswered.contains(&d.id);
-            DossierLine::of(d, now, counts, waiting)
+            DossierLine::of(d, now, counts, waiting, &latest)
         })
-        .filter(|line| state.is_none_or(|s| s == line.state))
+        .filter(|line| filter.is_none_or(|f| f.keeps(line.stage)))
         .collect())
 }
 

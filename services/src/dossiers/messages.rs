@@ -366,6 +366,7 @@ pub async fn request_correction(
         piece: p.code.clone(),
         until: until_ms,
         reason: reason.clone(),
+        asked_at: now.as_millisecond(),
     }));
     let json =
         serde_json::to_string(&corrections).map_err(|e| MessageError::Corrupt(e.to_string()))?;
