@@ -258,6 +258,17 @@ test("the service asks for a correction; the candidate replaces the pièce and a
   await expect(staff.locator(".message").last()).toContainText("C'est fait : le diplôme en couleur est déposé.");
   await expect(staff.locator("[data-piece=diplome]")).toContainText("Licence en couleur.pdf");
   await expectNoA11yViolations(staff, jsOn);
+  // A note for the service only, and the message needs no answer.
+  await staff.getByLabel("Note interne").fill("Diplôme en couleur reçu, à valider par la cheffe de service.");
+  await staff.getByRole("button", { name: "Ajouter la note" }).click();
+  await expect(staff.getByRole("status").filter({ hasText: "Note ajoutée au journal." })).toBeVisible();
+  await expect(staff.locator("table.audit")).toContainText("note interne : Diplôme en couleur reçu");
+  await staff.getByRole("button", { name: "Marquer comme traité" }).click();
+  await expect(staff.locator("table.audit")).toContainText("message marqué comme traité");
+  await staff.goto("/service/concours/demo-redacteur-territorial");
+  await expect(staff.locator(`[data-dossier="${number}"]`)).not.toContainText("message sans réponse");
+  await page.goto("/espace/messages");
+  await expect(page.locator("main")).not.toContainText("Diplôme en couleur reçu, à valider");
   // The candidate was told by mail, without the reason.
   await expect.poll(() => mails().filter((m) => m.includes("vous demande de corriger") && m.includes(number)).length).toBe(1);
   expect(mails().filter((m) => m.includes("vous demande de corriger")).some((m) => m.includes("illisible"))).toBe(false);

@@ -503,3 +503,70 @@ async fn a_correction_reopens_the_pieces_it_names_until_its_day_and_no_other() {
         ));
     }
 }
+
+#[tokio::test]
+async fn a_message_that_needs_no_answer_is_marked_handled_and_a_note_stays_with_the_service() {
+    for env in envs().await {
+        let d = testing::dossier(&env.db, &*env.clock, DEMO, "externe", "Hubert").await;
+        env.send(&d, Sender::Candidate, "Merci pour votre aide.")
+            .await
+            .unwrap();
+        assert!(messages::is_unanswered(&env.db, &d.id).await.unwrap());
+        assert_eq!(
+            messages::mark_handled(&env.db, &*env.clock, &env.member, &d.id)
+                .await
+                .unwrap(),
+            1,
+            "{}",
+            env.label
+        );
+        assert!(!messages::is_unanswered(&env.db, &d.id).await.unwrap());
+        assert!(
+            !messages::unanswered(&env.db, DEMO)
+                .await
+                .unwrap()
+                .contains(&d.id)
+        );
+        // A new message waits again.
+        env.clock.advance(SignedDuration::from_secs(60));
+        env.send(&d, Sender::Candidate, "Une autre question.")
+            .await
+            .unwrap();
+        assert!(messages::is_unanswered(&env.db, &d.id).await.unwrap());
+
+        // A private note: in the journal, never an empty one.
+        assert_eq!(
+            staff::note(&env.db, &*env.clock, &env.member, &d.id, "  ")
+                .await
+                .unwrap(),
+            None
+        );
+        staff::note(
+            &env.db,
+            &*env.clock,
+            &env.member,
+            &d.id,
+            "Appelé le 3/12 : diplôme en route.",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let journal = staff::audit_of_dossier(&env.db, &d.id).await.unwrap();
+        let lines: Vec<_> = journal
+            .iter()
+            .map(|a| (a.action.as_str(), a.detail.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("message marqué comme traité", "sans réponse"),
+                ("note interne", "Appelé le 3/12 : diplôme en route.")
+            ],
+            "{}",
+            env.label
+        );
+        // The candidate's own view of the conversation shows none of it.
+        let history = messages::history(&env.db, &d.id).await.unwrap();
+        assert!(history.iter().all(|m| !m.body.contains("Appelé")));
+    }
+}

@@ -106,6 +106,50 @@ pub async fn record_withdrawal(
     Ok(())
 }
 
+/// A private note on the dossier, in its journal.
+#[server(endpoint = "service/note")]
+pub async fn add_note(
+    #[server(default)] numero: String,
+    #[server(default)] texte: String,
+) -> Result<(), ServerFnError> {
+    let member =
+        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
+    let state = state();
+    let Some((d, _)) = instruction::dossier(&state.db, &*state.clock, &numero)
+        .await
+        .map_err(internal)?
+    else {
+        crate::session::redirect("/service");
+        return Ok(());
+    };
+    let added = staff::note(&state.db, &*state.clock, &member, &d.id, &texte)
+        .await
+        .map_err(internal)?;
+    let code = if added.is_some() { "ok" } else { "vide" };
+    crate::session::redirect(&format!("{}?note={code}#journal", dossier_path(&numero)));
+    Ok(())
+}
+
+/// The candidate's waiting messages need no answer.
+#[server(endpoint = "service/message-traite")]
+pub async fn mark_message_handled(#[server(default)] numero: String) -> Result<(), ServerFnError> {
+    let member =
+        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
+    let state = state();
+    let Some((d, _)) = instruction::dossier(&state.db, &*state.clock, &numero)
+        .await
+        .map_err(internal)?
+    else {
+        crate::session::redirect("/service");
+        return Ok(());
+    };
+    services::dossiers::messages::mark_handled(&state.db, &*state.clock, &member, &d.id)
+        .await
+        .map_err(internal)?;
+    crate::session::redirect(&format!("{}#messages", dossier_path(&numero)));
+    Ok(())
+}
+
 fn dossier_path(number: &str) -> String {
     format!("/service/dossiers/{}", crate::account::urlencode(number))
 }
@@ -190,6 +234,14 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     Ok(history) => crate::messages::views(history, &pieces),
                     Err(e) => return failure(e),
                 };
+                let waiting = match services::dossiers::messages::is_unanswered(&state.db, &d.id).await {
+                    Ok(waiting) => waiting,
+                    Err(e) => return failure(e),
+                };
+                let noted = query.read_untracked().get("note").map(|code| match code.as_str() {
+                    "ok" => ("notice", "Note ajoutée au journal."),
+                    _ => ("alert", "Écrivez la note (2 000 caractères au plus)."),
+                });
                 let choices: Vec<(String, String)> = pieces.iter().map(|p| (p.code.clone(), p.label.clone())).collect();
                 let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id && f.scan.counts()).cloned());
                 let infected = files.iter().filter(|f| !f.scan.counts()).count();
@@ -272,9 +324,26 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                         <h2 id="messages-titre">"Messages"</h2>
                         <crate::messages::Conversation messages=conversation for_staff=true files="/service/fichiers" />
                         <crate::messages::MessageForm action=format!("/service/dossiers/{}/messages", d.number) for_staff=true />
+                        {waiting.then(|| view! {
+                            <form method="post" action="/api/service/message-traite" class="narrow-form">
+                                <input type="hidden" name="numero" value=d.number.to_string() />
+                                <p class="hint">"Le dernier message du candidat n'appelle pas de réponse ?"</p>
+                                <button type="submit" class="button secondary">"Marquer comme traité"</button>
+                            </form>
+                        })}
                     </section>
-                    <section aria-labelledby="journal-titre">
+                    <section id="journal" aria-labelledby="journal-titre">
                         <h2 id="journal-titre">"Journal"</h2>
+                        {noted.map(|(class, text)| view! { <crate::form::Outcome class text=text.to_string() /> })}
+                        <form method="post" action="/api/service/note" class="narrow-form">
+                            <input type="hidden" name="numero" value=d.number.to_string() />
+                            <div class="field">
+                                <label for="note">"Note interne"</label>
+                                <p class="hint" id="note-aide">"Pour le service seulement : le candidat ne la voit jamais. Elle s'ajoute au journal, à votre nom."</p>
+                                <textarea id="note" name="texte" rows="2" maxlength="2000" aria-describedby="note-aide" required></textarea>
+                            </div>
+                            <button type="submit" class="button secondary">"Ajouter la note"</button>
+                        </form>
                         {if audit.is_empty() {
                             view! { <p>"Aucune action du service sur ce dossier."</p> }.into_any()
                         } else {

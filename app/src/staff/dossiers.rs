@@ -48,6 +48,7 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     <Title text=format!("Dossiers : {title}") />
                     <p class="breadcrumb"><a href="/service">"Concours"</a></p>
                     <h1>{title.clone()}</h1>
+                    <p><a class="button secondary" href=format!("/service/concours/{exam}/modifier")>"Modifier l'examen"</a></p>
                     <form method="get" class="staff-search" role="search">
                         <div class="field">
                             <label for="q">"N° de dossier ou nom"</label>
@@ -96,7 +97,7 @@ fn dossier_row(line: &DossierLine) -> impl IntoView + use<> {
     let d = &line.dossier;
     view! {
         <tr data-dossier=d.number.to_string()>
-            <th scope="row"><a href=format!("/service/dossiers/{}", d.number)>{d.number.to_string()}</a></th>
+            <th scope="row" class="number-cell"><a href=format!("/service/dossiers/{}", d.number)>{d.number.to_string()}</a></th>
             <td>{d.registration.display_name()}</td>
             <td>{d.registration.voie.map(|v| v.label().to_string()).unwrap_or_default()}</td>
             <td data-state=line.state.code() data-stage=line.stage.code()>

@@ -52,8 +52,6 @@ pub(super) fn ExamsPage() -> impl IntoView {
                                         <th scope="row">
                                             <a href=format!("/service/concours/{}", e.slug)>{e.title.clone()}</a>
                                             <span class="hint">{format!(" {}{}", e.session, if e.published { "" } else { " · non publié" })}</span>
-                                            " "
-                                            <a class="edit-link" href=format!("/service/concours/{}/modifier", e.slug)>{format!("Modifier « {} »", e.title)}</a>
                                         </th>
                                         <td>{e.deadline.to_french()}</td>
                                         <td data-purge>{retention.get(&e.slug).map(|r| purge_text(r, now))}</td>

@@ -239,6 +239,34 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// The longest private note on a dossier.
+pub const NOTE_MAX_CHARS: usize = 2000;
+
+/// A private note on a dossier, for the service only: a line of the dossier's journal.
+/// `None` when the note is empty or longer than [`NOTE_MAX_CHARS`].
+pub async fn note(
+    db: &Db,
+    clock: &dyn Clock,
+    staff: &Staff,
+    dossier_id: &str,
+    text: &str,
+) -> Result<Option<()>, StaffError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > NOTE_MAX_CHARS {
+        return Ok(None);
+    }
+    audit(
+        db.pool(),
+        clock,
+        staff,
+        Some(dossier_id),
+        "note interne",
+        text,
+    )
+    .await?;
+    Ok(Some(()))
+}
+
 /// Records what a staff member did; `dossier_id` is `None` for what concerns a whole
 /// exam (an export).
 pub async fn audit<'e, E>(

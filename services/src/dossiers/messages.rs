@@ -297,19 +297,67 @@ pub async fn summary(db: &Db, dossier_id: &str) -> Result<(i64, Option<i64>), Me
 /// The dossiers of an exam whose last message is the candidate's: waiting for the
 /// service's answer.
 pub async fn unanswered(db: &Db, exam: &str) -> Result<HashSet<String>, MessageError> {
+    waiting(db, exam, "").await
+}
+
+/// Whether this dossier has a message waiting for the service.
+pub async fn is_unanswered(db: &Db, dossier_id: &str) -> Result<bool, MessageError> {
+    Ok(!waiting(db, "", dossier_id).await?.is_empty())
+}
+
+/// The dossiers (of an exam, or this one) whose candidate wrote last, unanswered and
+/// not marked as handled.
+async fn waiting(db: &Db, exam: &str, dossier_id: &str) -> Result<HashSet<String>, MessageError> {
     let rows = sqlx::query(
         "SELECT m.dossier_id FROM messages m JOIN dossiers d ON d.id = m.dossier_id
-         WHERE d.exam_slug = $1 AND m.author = 'candidate'
+         WHERE ($1 = '' OR d.exam_slug = $1) AND ($2 = '' OR m.dossier_id = $2)
+           AND m.author = 'candidate' AND m.handled_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM messages later WHERE later.dossier_id = m.dossier_id
                            AND later.author = 'service' AND later.created_at >= m.created_at)",
     )
     .bind(exam)
+    .bind(dossier_id)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
         .map(|r| r.try_get("dossier_id"))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(MessageError::from)
+}
+
+/// The candidate's messages waiting for the service are read and need no answer
+/// (« marquer comme traité »): they leave the « sans réponse » flag, and the log says
+/// who decided so. Says how many.
+pub async fn mark_handled(
+    db: &Db,
+    clock: &dyn Clock,
+    member: &Staff,
+    dossier_id: &str,
+) -> Result<u64, MessageError> {
+    let now = clock.now().as_millisecond();
+    let mut tx = db.pool().begin().await?;
+    let handled = sqlx::query(
+        "UPDATE messages SET handled_at = $2
+         WHERE dossier_id = $1 AND author = 'candidate' AND handled_at IS NULL",
+    )
+    .bind(dossier_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if handled > 0 {
+        staff::audit(
+            &mut *tx,
+            clock,
+            member,
+            Some(dossier_id),
+            "message marqué comme traité",
+            "sans réponse",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(handled)
 }
 
 /// Asks the candidate of a closed dossier to correct `pieces` (codes of pièces the
