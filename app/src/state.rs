@@ -54,6 +54,24 @@ impl AppState {
         }
     }
 
+    /// A candidate's file is stored: the scanner is woken, and the service told when
+    /// it answers a correction request.
+    pub async fn file_stored(&self, dossier: &services::dossiers::Dossier, piece: &str) {
+        self.file_arrived();
+        let told = services::dossiers::messages::correction_answered(
+            &self.db,
+            &*self.clock,
+            dossier,
+            piece,
+            self.service_email.as_deref(),
+            &self.base_url,
+        )
+        .await;
+        if let Err(error) = told {
+            tracing::error!(%error, "the service could not be told of a correction");
+        }
+    }
+
     /// Tells the scanner a file arrived (nothing without an antivirus).
     pub fn file_arrived(&self) {
         if let Some(antivirus) = &self.antivirus {

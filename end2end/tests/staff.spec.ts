@@ -258,6 +258,10 @@ test("the service asks for a correction; the candidate replaces the pièce and a
   await expect(staff.locator(".message").last()).toContainText("C'est fait : le diplôme en couleur est déposé.");
   await expect(staff.locator("[data-piece=diplome]")).toContainText("Licence en couleur.pdf");
   await expectNoA11yViolations(staff, jsOn);
+  // The journal keeps the replaced file, by the candidate, during the correction.
+  await expect(staff.locator("table.audit")).toContainText("fichier supprimé : Copie du diplôme : « Licence.pdf »");
+  await expect(staff.locator("table.audit")).toContainText("fichier déposé : Copie du diplôme : « Licence en couleur.pdf »");
+  await expect(staff.locator("table.audit tr", { hasText: "Licence en couleur.pdf" })).toContainText("Le candidat");
   // A note for the service only, and the message needs no answer.
   await staff.getByLabel("Note interne").fill("Diplôme en couleur reçu, à valider par la cheffe de service.");
   await staff.getByRole("button", { name: "Ajouter la note" }).click();

@@ -210,7 +210,7 @@ async fn upload(
         )
         .await;
         if saved.is_ok() {
-            state.file_arrived();
+            state.file_stored(&dossier, &piece).await;
         }
         return match saved {
             Ok(saved) if json => (

@@ -300,7 +300,7 @@ async fn append(
             )
             .await;
             if appended.as_ref().is_ok_and(|a| a.file.is_some()) {
-                state.file_arrived();
+                state.file_stored(&dossier, &piece).await;
             }
             appended
         }

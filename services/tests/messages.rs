@@ -455,7 +455,13 @@ async fn a_correction_reopens_the_pieces_it_names_until_its_day_and_no_other() {
                 .closes_at()
                 .as_millisecond()
         );
-        let audit = staff::audit_of_dossier(&env.db, &d.id).await.unwrap();
+        // The service's part of the journal (the candidate's files are there too).
+        let audit: Vec<_> = staff::audit_of_dossier(&env.db, &d.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.staff_name != staff::CANDIDATE)
+            .collect();
         assert_eq!(audit[0].action, "correction demandée");
         assert!(
             audit[0].detail.contains("Copie du diplôme"),
@@ -568,5 +574,130 @@ async fn a_message_that_needs_no_answer_is_marked_handled_and_a_note_stays_with_
         // The candidate's own view of the conversation shows none of it.
         let history = messages::history(&env.db, &d.id).await.unwrap();
         assert!(history.iter().all(|m| !m.body.contains("Appelé")));
+    }
+}
+
+#[tokio::test]
+async fn a_correction_sent_back_leaves_its_trace_in_the_journal_and_tells_the_service_once() {
+    for env in envs().await {
+        let d = env.closed("Trace").await;
+        let first = attachments::list(&env.db, &d.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.piece_code == "diplome")
+            .unwrap();
+        // The files deposited before the closure are in the journal, by the candidate.
+        let journal = staff::audit_of_dossier(&env.db, &d.id).await.unwrap();
+        assert!(
+            journal.iter().any(|a| a.staff_name == staff::CANDIDATE
+                && a.action == "fichier déposé"
+                && a.detail.contains(&first.sha256)
+                && !a.detail.contains("correction")),
+            "{}: {journal:?}",
+            env.label
+        );
+
+        let until = env
+            .clock
+            .today_in_paris()
+            .checked_add(jiff::Span::new().days(3))
+            .unwrap();
+        env.clock.advance(SignedDuration::from_secs(60));
+        let d = messages::request_correction(
+            &env.db,
+            &*env.clock,
+            BASE,
+            &env.member,
+            &d,
+            &["diplome".to_string()],
+            "Illisible.",
+            until,
+        )
+        .await
+        .unwrap();
+        let service = Some("concours@cdg.example");
+        // Nothing came back yet: nothing to tell.
+        assert!(
+            !messages::correction_answered(&env.db, &*env.clock, &d, "diplome", service, BASE)
+                .await
+                .unwrap()
+        );
+
+        // The candidate replaces the diploma: the old one's name and fingerprint stay.
+        env.clock.advance(SignedDuration::from_secs(60));
+        attachments::delete(&env.db, &env.storage, &*env.clock, &d, &first.id)
+            .await
+            .unwrap();
+        let new = env.upload(&d, "diplome").await.unwrap();
+        let journal = staff::audit_of_dossier(&env.db, &d.id).await.unwrap();
+        let said: Vec<_> = journal
+            .iter()
+            .filter(|a| a.staff_name == staff::CANDIDATE)
+            .map(|a| (a.action.as_str(), a.detail.as_str()))
+            .collect();
+        assert!(
+            said.iter()
+                .any(|(action, detail)| *action == "fichier supprimé"
+                    && detail.contains(&first.sha256)
+                    && detail.contains(&first.name)
+                    && detail.ends_with("(correction demandée)")),
+            "{}: {said:?}",
+            env.label
+        );
+        assert!(
+            said.iter()
+                .any(|(action, detail)| *action == "fichier déposé"
+                    && detail.contains(&new.sha256)
+                    && detail.ends_with("(correction demandée)"))
+        );
+        // In time order, the service's request between the candidate's lines.
+        let order: Vec<&str> = journal.iter().map(|a| a.action.as_str()).collect();
+        let asked = order
+            .iter()
+            .position(|a| *a == "correction demandée")
+            .unwrap();
+        let deleted = order.iter().position(|a| *a == "fichier supprimé").unwrap();
+        assert!(asked < deleted, "{order:?}");
+
+        // The first answer tells the service; a second file does not again; no address,
+        // no mail.
+        assert!(
+            messages::correction_answered(&env.db, &*env.clock, &d, "diplome", service, BASE)
+                .await
+                .unwrap()
+        );
+        let to_service = env.letters_to("concours@cdg.example").await;
+        assert!(
+            to_service
+                .iter()
+                .any(|(_, subject, body)| subject.starts_with("Correction reçue")
+                    && body.contains(&format!("/service/dossiers/{}", d.number))),
+            "{}: {to_service:?}",
+            env.label
+        );
+        env.upload(&d, "diplome").await.unwrap();
+        assert!(
+            !messages::correction_answered(&env.db, &*env.clock, &d, "diplome", service, BASE)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !messages::correction_answered(
+                &env.db,
+                &*env.clock,
+                &d,
+                "piece-identite",
+                service,
+                BASE
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !messages::correction_answered(&env.db, &*env.clock, &d, "diplome", None, BASE)
+                .await
+                .unwrap()
+        );
     }
 }

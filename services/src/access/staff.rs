@@ -296,13 +296,48 @@ where
     Ok(())
 }
 
-/// A dossier's audit log, oldest first.
+/// Who the journal names for what the candidate did.
+pub const CANDIDATE: &str = "Le candidat";
+
+/// Records what the candidate did to the dossier's files, in its journal (with what
+/// the same transaction writes).
+pub async fn candidate_event<'e, E>(
+    executor: E,
+    at_ms: i64,
+    dossier_id: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO dossier_events (id, dossier_id, at, action, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(dossier_id)
+    .bind(at_ms)
+    .bind(action)
+    .bind(detail)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// A dossier's journal, oldest first: what the service did (`audit_log`) and what the
+/// candidate did to its files (`dossier_events`, named [`CANDIDATE`]).
 pub async fn audit_of_dossier(db: &Db, dossier_id: &str) -> Result<Vec<AuditEntry>, StaffError> {
     let rows = sqlx::query(
-        "SELECT a.at, s.name, a.action, a.detail FROM audit_log a JOIN staff s ON s.id = a.staff_id
-         WHERE a.dossier_id = $1 ORDER BY a.at, a.id",
+        "SELECT at, name, action, detail, id FROM (
+             SELECT a.at, s.name, a.action, a.detail, a.id FROM audit_log a JOIN staff s ON s.id = a.staff_id
+             WHERE a.dossier_id = $1
+             UNION ALL
+             SELECT e.at, CAST($2 AS TEXT) AS name, e.action, e.detail, e.id FROM dossier_events e
+             WHERE e.dossier_id = $1
+         ) journal ORDER BY at, id",
     )
     .bind(dossier_id)
+    .bind(CANDIDATE)
     .fetch_all(db.pool())
     .await?;
     rows.into_iter()

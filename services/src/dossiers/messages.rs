@@ -325,6 +325,46 @@ async fn waiting(db: &Db, exam: &str, dossier_id: &str) -> Result<HashSet<String
         .map_err(MessageError::from)
 }
 
+/// A file just stored for `piece`: when it is the first answer to a correction the
+/// service asked for, the service's address hears of it (one mail per request, not
+/// one per file). Says whether a mail was promised.
+pub async fn correction_answered(
+    db: &Db,
+    clock: &dyn Clock,
+    dossier: &Dossier,
+    piece: &str,
+    service_email: Option<&str>,
+    base_url: &str,
+) -> Result<bool, MessageError> {
+    let now = clock.now();
+    let (Some(to), Some(correction)) = (service_email, dossier.correction(piece, now)) else {
+        return Ok(false);
+    };
+    let answers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM attachments WHERE dossier_id = $1 AND piece_code = $2 AND created_at > $3",
+    )
+    .bind(&dossier.id)
+    .bind(piece)
+    .bind(correction.asked_at)
+    .fetch_one(db.pool())
+    .await?;
+    if answers != 1 {
+        return Ok(false);
+    }
+    let letter = Letter::text(
+        to,
+        format!("Correction reçue : dossier {}", dossier.number),
+        format!(
+            "Le candidat du dossier {number} ({exam}) a déposé un fichier pour une pièce dont le service avait demandé la correction.\n\n\
+             Le dossier, et son journal :\n{base_url}/service/dossiers/{number}\n",
+            number = dossier.number,
+            exam = dossier.exam_title,
+        ),
+    );
+    outbox::post(db.pool(), now.as_millisecond(), &letter).await?;
+    Ok(true)
+}
+
 /// The candidate's messages waiting for the service are read and need no answer
 /// (« marquer comme traité »): they leave the « sans réponse » flag, and the log says
 /// who decided so. Says how many.

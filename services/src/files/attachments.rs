@@ -422,14 +422,30 @@ where
         // The file that replaces them takes the place of the pièce's infected files
         // (their bytes are already gone, the candidate was told): a dossier that keeps
         // sending infected files keeps no more rows than its pièces take.
-        Ok(done) if done.rows_affected() == 1 => sqlx::query(
-            "DELETE FROM attachments WHERE dossier_id = $1 AND piece_code = $2 AND scan = 'infected'",
-        )
-        .bind(&dossier.id)
-        .bind(&piece.code)
-        .execute(&mut *tx)
-        .await
-        .map(|_| done),
+        Ok(done) if done.rows_affected() == 1 => {
+            let journal = file_event(&piece, dossier, clock.now(), &name, stored, &sha256);
+            async {
+                sqlx::query(
+                    "DELETE FROM attachments WHERE dossier_id = $1 AND piece_code = $2 AND scan = 'infected'",
+                )
+                .bind(&dossier.id)
+                .bind(&piece.code)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(detail) = journal {
+                    crate::access::staff::candidate_event(
+                        &mut *tx,
+                        now,
+                        &dossier.id,
+                        "fichier déposé",
+                        &detail,
+                    )
+                    .await?;
+                }
+                Ok(done)
+            }
+            .await
+        }
         other => other,
     };
     let inserted = match inserted {
@@ -548,9 +564,51 @@ pub async fn delete(
         .bind(&dossier.id)
         .execute(&mut *tx)
         .await?;
+    let now = clock.now();
+    if let Some(detail) = file_event(
+        &piece,
+        dossier,
+        now,
+        &attachment.name,
+        attachment.size,
+        &attachment.sha256,
+    ) {
+        crate::access::staff::candidate_event(
+            &mut *tx,
+            now.as_millisecond(),
+            &dossier.id,
+            "fichier supprimé",
+            &detail,
+        )
+        .await?;
+    }
     tx.commit().await?;
     storage.delete(&attachment.storage_key).await?;
     Ok(())
+}
+
+/// What the dossier's journal says of a file the candidate deposited or deleted (its
+/// name and SHA-256 stay there once it is gone); none for a message's file, which the
+/// conversation shows.
+fn file_event(
+    piece: &PieceSpec,
+    dossier: &Dossier,
+    now: jiff::Timestamp,
+    name: &str,
+    size: u64,
+    sha256: &str,
+) -> Option<String> {
+    (piece.code != MESSAGE_PIECE).then(|| {
+        let during = if dossier.correction(&piece.code, now).is_some() {
+            " (correction demandée)"
+        } else {
+            ""
+        };
+        format!(
+            "{} : « {name} », {size} octets, SHA-256 {sha256}{during}",
+            piece.label
+        )
+    })
 }
 
 /// The storage keys a query lists: what the sweeps must not remove.
