@@ -117,6 +117,26 @@ pub fn PieceList(pieces: PiecesResource) -> impl IntoView {
 
 /// The dossier page. Behind a pièce's document window it is inert, and shares the
 /// window's `pieces` rather than loading them again.
+/// « J'ai terminé ma correction »: ends the running correction requests early.
+#[server(endpoint = "espace/correction-terminee")]
+pub async fn finish_correction() -> Result<(), ServerFnError> {
+    use crate::session::{current_dossier, internal, redirect, state};
+    let Some(dossier) = current_dossier().await? else {
+        redirect("/connexion?info=session");
+        return Ok(());
+    };
+    let state = state();
+    let ended = services::dossiers::messages::finish_correction(&state.db, &*state.clock, &dossier)
+        .await
+        .map_err(internal)?;
+    redirect(if ended {
+        "/espace?correction=terminee"
+    } else {
+        "/espace"
+    });
+    Ok(())
+}
+
 #[component]
 pub fn DossierPage(
     #[prop(optional)] behind_window: bool,
@@ -129,6 +149,7 @@ pub fn DossierPage(
     let just_closed = move || query.read().get("cloture").is_some();
     let late = move || query.read().get("erreur").as_deref() == Some("delai");
     let withdrawn_now = move || query.read().get("desistement").is_some();
+    let corrected = move || query.read().get("correction").as_deref() == Some("terminee");
     view! {
         <Title text="Mon espace sécurisé" />
         <div inert=behind_window>
@@ -140,7 +161,7 @@ pub fn DossierPage(
                 };
                 match dossier.await {
                     Ok(Some(d)) => {
-                        let (email, email2, email3) = (d.email.clone(), d.email.clone(), d.email.clone());
+                        let (email, email2, email3, email4) = (d.email.clone(), d.email.clone(), d.email.clone(), d.email.clone());
                         view! {
                         <h1>"Mon espace sécurisé"</h1>
                         <Show when=new>
@@ -148,6 +169,9 @@ pub fn DossierPage(
                         </Show>
                         <Show when=just_closed>
                             <p class="notice" role="status">"Votre inscription est clôturée. Un accusé de réception a été envoyé à "{email2.clone()}"."</p>
+                        </Show>
+                        <Show when=corrected>
+                            <p class="notice" role="status">"Votre correction est transmise au service concours. Un accusé de réception à jour a été envoyé à "{email4.clone()}"."</p>
                         </Show>
                         <Show when=withdrawn_now>
                             <p class="notice" role="status">"Votre inscription est annulée. Un message le confirme à "{email3.clone()}"."</p>
@@ -168,6 +192,10 @@ pub fn DossierPage(
                                     }).collect_view()}
                                 </ul>
                                 <p class="hint">"Ouvrez chaque pièce pour remplacer son fichier ; vos autres pièces restent clôturées."</p>
+                                <form method="post" action="/api/espace/correction-terminee">
+                                    <p class="hint">"Quand tout est déposé : les pièces à corriger se referment, le service concours est prévenu et un accusé de réception à jour vous est envoyé."</p>
+                                    <button type="submit" class="button primary">"J'ai terminé ma correction"</button>
+                                </form>
                             </section>
                         })}
                         <p class="messages-link">

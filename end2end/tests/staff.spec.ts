@@ -234,6 +234,12 @@ test("the service asks for a correction; the candidate replaces the pièce and a
   await expect(page.getByText("fichier enregistré")).toBeVisible();
   await page.goto("/espace/pieces/piece-identite");
   await expect(page.getByText("Votre dossier n'accepte plus de modification pour cette pièce.")).toBeVisible();
+  // Done before the date: the candidate says so, the pièce closes, a new receipt comes.
+  await page.goto("/espace");
+  await page.getByRole("button", { name: "J'ai terminé ma correction" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Votre correction est transmise au service concours." })).toBeVisible();
+  await page.goto("/espace/pieces/diplome");
+  await expect(page.getByText("Votre dossier n'accepte plus de modification pour cette pièce.")).toBeVisible();
 
   // The request is in the conversation; the candidate answers it there.
   await page.goto("/espace");

@@ -701,3 +701,84 @@ async fn a_correction_sent_back_leaves_its_trace_in_the_journal_and_tells_the_se
         );
     }
 }
+
+#[tokio::test]
+async fn the_candidate_ends_a_correction_early_and_gets_an_updated_receipt() {
+    for env in envs().await {
+        let d = env.closed("Termine").await;
+        // Nothing runs: nothing to end.
+        assert!(
+            !messages::finish_correction(&env.db, &*env.clock, &d)
+                .await
+                .unwrap()
+        );
+        let until = env
+            .clock
+            .today_in_paris()
+            .checked_add(jiff::Span::new().days(3))
+            .unwrap();
+        let d = messages::request_correction(
+            &env.db,
+            &*env.clock,
+            BASE,
+            &env.member,
+            &d,
+            &["diplome".to_string()],
+            "Illisible.",
+            until,
+        )
+        .await
+        .unwrap();
+        env.clock.advance(SignedDuration::from_secs(60));
+        env.upload(&d, "diplome").await.unwrap();
+        let receipts = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM outbox WHERE dossier_id = $1 AND kind = 'receipt'",
+            )
+            .bind(&d.id)
+            .fetch_one(env.db.pool())
+            .await
+            .unwrap()
+        };
+        assert_eq!(receipts().await, 1, "the closure's");
+        assert!(
+            messages::finish_correction(&env.db, &*env.clock, &d)
+                .await
+                .unwrap()
+        );
+        // The pièce is closed again, the service sees the correction back, the candidate
+        // gets an updated receipt, and the journal says it.
+        let d = env.reload(&d).await;
+        assert!(
+            matches!(
+                env.upload(&d, "diplome").await,
+                Err(AttachmentError::Locked)
+            ),
+            "{}",
+            env.label
+        );
+        let line = services::dossiers::instruction::dossiers(
+            &env.db,
+            &*env.clock,
+            DEMO,
+            d.number.as_str(),
+            None,
+        )
+        .await
+        .unwrap()
+        .remove(0);
+        assert_eq!(line.stage, domain::instruction::Stage::CorrectionReceived);
+        assert_eq!(receipts().await, 2, "{}", env.label);
+        let journal = staff::audit_of_dossier(&env.db, &d.id).await.unwrap();
+        assert!(
+            journal
+                .iter()
+                .any(|a| a.action == "correction terminée" && a.detail == "Copie du diplôme")
+        );
+        assert!(
+            !messages::finish_correction(&env.db, &*env.clock, &d)
+                .await
+                .unwrap()
+        );
+    }
+}

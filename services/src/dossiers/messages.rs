@@ -365,6 +365,76 @@ pub async fn correction_answered(
     Ok(true)
 }
 
+/// « J'ai terminé ma correction »: the candidate ends the running correction requests
+/// before their date; the pièces close again, the journal says so, and an updated
+/// accusé de réception is mailed (made when sent, with the files as they are then).
+/// `false` when no request runs.
+pub async fn finish_correction(
+    db: &Db,
+    clock: &dyn Clock,
+    dossier: &Dossier,
+) -> Result<bool, MessageError> {
+    let now = clock.now().as_millisecond();
+    let mut tx = db.pool().begin().await?;
+    let locked =
+        sqlx::query("UPDATE dossiers SET status = status WHERE id = $1 AND status = 'closed'")
+            .bind(&dossier.id)
+            .execute(&mut *tx)
+            .await?;
+    if locked.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT corrections FROM dossiers WHERE id = $1")
+            .bind(&dossier.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut corrections: Vec<Correction> = current
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    let mut ended = Vec::new();
+    for c in corrections.iter_mut().filter(|c| now < c.until) {
+        c.until = now;
+        ended.push(c.piece.clone());
+    }
+    if ended.is_empty() {
+        return Ok(false);
+    }
+    let json =
+        serde_json::to_string(&corrections).map_err(|e| MessageError::Corrupt(e.to_string()))?;
+    sqlx::query("UPDATE dossiers SET corrections = $2 WHERE id = $1")
+        .bind(&dossier.id)
+        .bind(&json)
+        .execute(&mut *tx)
+        .await?;
+    let pieces = attachments::requested_pieces(db, dossier).await?;
+    let labels: Vec<String> = ended
+        .iter()
+        .map(|code| {
+            pieces
+                .iter()
+                .find(|p| &p.code == code)
+                .map_or_else(|| code.clone(), |p| p.label.clone())
+        })
+        .collect();
+    staff::candidate_event(
+        &mut *tx,
+        now,
+        &dossier.id,
+        "correction terminée",
+        &labels.join(", "),
+    )
+    .await?;
+    let receipt = Letter {
+        to: dossier.registration.email.as_str().to_string(),
+        content: crate::letters::outbox::Content::Receipt,
+        dossier_id: Some(dossier.id.clone()),
+    };
+    outbox::post(&mut *tx, now, &receipt).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// The candidate's messages waiting for the service are read and need no answer
 /// (« marquer comme traité »): they leave the « sans réponse » flag, and the log says
 /// who decided so. Says how many.
