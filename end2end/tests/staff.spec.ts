@@ -68,6 +68,7 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   // Search by the number as someone reads it out, filtered on closed dossiers.
   await staff.getByLabel("N° de dossier ou nom").fill(number.replace(/-/g, " ").toLowerCase());
   await staff.getByLabel("État").selectOption("cloture");
+  await staff.getByLabel("Trier par").selectOption("nom");
   await staff.getByRole("button", { name: "Rechercher" }).click();
   await expect(staff.getByRole("status")).toContainText("1 dossier");
   await expectNoA11yViolations(staff, true);
@@ -92,6 +93,9 @@ test("the service concours finds a closed dossier, previews and downloads its fi
 
   await staff.getByRole("link", { name: number }).click();
   await expect(staff.getByRole("heading", { level: 1 })).toContainText(number);
+  // The way back leads to the list as it was: searched, filtered, ordered.
+  const back = staff.locator(".breadcrumb a").last();
+  await expect(back).toHaveAttribute("href", /\/service\/concours\/demo-redacteur-territorial\?q=.+&etat=cloture&tri=nom&page=1$/);
   await expect(staff.locator(".closure-status")).toContainText("Clôturé, en cours d'instruction le");
   await expectNoA11yViolations(staff, true);
   const zip = staff.waitForEvent("download");

@@ -121,6 +121,31 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
                 .is_empty()
         );
         assert_eq!(find("", None).await.len(), 3);
+        // Ordered by name, by closure (the closed one first), by stage.
+        let mut lines = instruction::dossiers(&t.db, &clock, DEMO, "", None)
+            .await
+            .unwrap();
+        let names = |lines: &[instruction::DossierLine]| {
+            lines
+                .iter()
+                .map(|l| l.dossier.registration.birth_name.as_str().to_string())
+                .collect::<Vec<_>>()
+        };
+        instruction::Sort::Name.apply(&mut lines);
+        assert_eq!(
+            names(&lines),
+            ["Dupont", "Lefèvre", "Martin"],
+            "{}",
+            t.label
+        );
+        instruction::Sort::Closure.apply(&mut lines);
+        assert_eq!(names(&lines)[0], "Dupont");
+        instruction::Sort::Stage.apply(&mut lines);
+        assert_eq!(
+            lines.last().unwrap().stage,
+            Stage::ToCheck,
+            "en construction first"
+        );
         assert!(matches!(
             instruction::dossiers(&t.db, &clock, "inconnu", "", None).await,
             Err(instruction::InstructionError::UnknownExam)

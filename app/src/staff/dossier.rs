@@ -246,9 +246,18 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                 let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id && f.scan.counts()).cloned());
                 let infected = files.iter().filter(|f| !f.scan.counts()).count();
                 let r = d.registration.clone();
+                // Back to the list the dossier was opened from, as it was.
+                let list_link = match query.read_untracked().get("liste") {
+                    Some(list) => format!(
+                        "/service/concours/{}?{}",
+                        d.exam_slug.as_str(),
+                        super::dossiers::ListQuery::parse(&list).to_query()
+                    ),
+                    None => format!("/service/concours/{}", d.exam_slug.as_str()),
+                };
                 view! {
                     <Title text=format!("Dossier {}", d.number) />
-                    <p class="breadcrumb"><a href="/service">"Concours"</a>" › "<a href=format!("/service/concours/{}", d.exam_slug.as_str())>{d.exam_title.clone()}</a></p>
+                    <p class="breadcrumb"><a href="/service">"Concours"</a>" › "<a href=list_link.clone()>{d.exam_title.clone()}</a></p>
                     <h1>"Dossier "<span class="dossier-number">{d.number.to_string()}</span></h1>
                     <p class="closure-status" data-state=dossier_state.code()>{upper_first(dossier_state.label())}
                         {d.closed_at.map(|at| format!(" le {} (heure de Paris)", domain::french::paris_date_time_ms(at)))}
@@ -494,6 +503,7 @@ fn Instruction(
                     <form method="post" action="/api/service/decision">
                         {hidden()}
                         <input type="hidden" name="decision" value="complet" />
+                        <p class="hint">"Toutes les pièces sont conformes : le dossier peut ensuite être admis. Le candidat reçoit un courriel."</p>
                         <button type="submit" class="button secondary">"Dossier complet"</button>
                     </form>
                     <form method="post" action="/api/service/decision" class="narrow-form">
@@ -503,6 +513,7 @@ fn Instruction(
                             <label for="manquantes">"Pièces manquantes ou à corriger"</label>
                             <textarea id="manquantes" name="texte" rows="2" required></textarea>
                         </div>
+                        <p class="hint">"Dit au candidat ce qui manque, sans rouvrir aucune pièce : pour qu'il puisse déposer, demandez plutôt une correction des pièces concernées (ci-dessous)."</p>
                         <button type="submit" class="button secondary">"Dossier incomplet"</button>
                     </form>
                     <form method="post" action="/api/service/rouvrir" class="narrow-form">
@@ -511,6 +522,7 @@ fn Instruction(
                             <label for="jusqua">"Rouvrir au candidat jusqu'au (inclus)"</label>
                             <input id="jusqua" name="jusqua" type="date" required />
                         </div>
+                        <p class="hint">"Rouvre toutes les pièces jusqu'à cette date (une pièce oubliée, un dossier à reprendre) ; pour certaines pièces seulement, demandez une correction."</p>
                         <button type="submit" class="button secondary">"Rouvrir le dossier"</button>
                     </form>
                     <form id="correction" method="post" action=format!("/service/dossiers/{}/correction", d.number) class="narrow-form">

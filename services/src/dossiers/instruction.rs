@@ -296,6 +296,57 @@ pub async fn dossiers(
         .collect())
 }
 
+/// How a list of dossiers is ordered (`tri` in its address).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// By number (the default): stable, as staff quote them.
+    #[default]
+    Number,
+    /// By birth name, then first names.
+    Name,
+    /// The earliest closure first; the dossiers not closed last.
+    Closure,
+    /// In the order of the stages (à vérifier before complet…), then by number.
+    Stage,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [Self::Number, Self::Name, Self::Closure, Self::Stage];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Number => "numero",
+            Self::Name => "nom",
+            Self::Closure => "cloture",
+            Self::Stage => "etat",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Number => "N° de dossier",
+            Self::Name => "Nom",
+            Self::Closure => "Date de clôture",
+            Self::Stage => "État",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// Orders `lines` (a stable sort: equal keys keep the number order).
+    pub fn apply(self, lines: &mut [DossierLine]) {
+        lines.sort_by(|a, b| a.dossier.number.as_str().cmp(b.dossier.number.as_str()));
+        match self {
+            Self::Number => {}
+            Self::Name => lines.sort_by_cached_key(|l| l.dossier.registration.identity_key()),
+            Self::Closure => lines.sort_by_key(|l| l.dossier.closed_at.unwrap_or(i64::MAX)),
+            Self::Stage => lines.sort_by_key(|l| Stage::ALL.iter().position(|s| *s == l.stage)),
+        }
+    }
+}
+
 /// One dossier with its state, for its page (which lists its files itself).
 pub async fn dossier(
     db: &Db,
