@@ -260,7 +260,7 @@ test("the service asks for a correction; the candidate replaces the pièce and a
 
   // The service sees the correction came back, an answer waiting, the answer with its
   // file, and the new diploma.
-  await staff.goto("/service/concours/demo-redacteur-territorial?etat=correction-recue");
+  await staff.goto(`/service/concours/demo-redacteur-territorial?etat=correction-recue&q=${number}`);
   await expect(staff.locator(`[data-dossier="${number}"] [data-stage]`)).toHaveText("Correction reçue, à revoir");
   await expect(staff.locator(`[data-dossier="${number}"]`)).toContainText("message sans réponse");
   await staff.locator(`[data-dossier="${number}"]`).getByRole("link", { name: "message sans réponse" }).click();
@@ -279,7 +279,8 @@ test("the service asks for a correction; the candidate replaces the pièce and a
   await expect(staff.locator("table.audit")).toContainText("note interne : Diplôme en couleur reçu");
   await staff.getByRole("button", { name: "Marquer comme traité" }).click();
   await expect(staff.locator("table.audit")).toContainText("message marqué comme traité");
-  await staff.goto("/service/concours/demo-redacteur-territorial");
+  // Found by its number: the list has pages, and many dossiers by now.
+  await staff.goto(`/service/concours/demo-redacteur-territorial?q=${number}`);
   await expect(staff.locator(`[data-dossier="${number}"]`)).not.toContainText("message sans réponse");
   await page.goto("/espace/messages");
   await expect(page.locator("main")).not.toContainText("Diplôme en couleur reçu, à valider");
