@@ -106,22 +106,30 @@ pub async fn record_withdrawal(
     Ok(())
 }
 
+/// The staff member asking, and the dossier of this number (`None`: no such dossier).
+async fn member_and_dossier(
+    number: &str,
+) -> Result<Option<(Staff, services::dossiers::Dossier)>, ServerFnError> {
+    let member =
+        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
+    let state = state();
+    Ok(instruction::dossier(&state.db, &*state.clock, number)
+        .await
+        .map_err(internal)?
+        .map(|(d, _)| (member, d)))
+}
+
 /// A private note on the dossier, in its journal.
 #[server(endpoint = "service/note")]
 pub async fn add_note(
     #[server(default)] numero: String,
     #[server(default)] texte: String,
 ) -> Result<(), ServerFnError> {
-    let member =
-        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
-    let state = state();
-    let Some((d, _)) = instruction::dossier(&state.db, &*state.clock, &numero)
-        .await
-        .map_err(internal)?
-    else {
+    let Some((member, d)) = member_and_dossier(&numero).await? else {
         crate::session::redirect("/service");
         return Ok(());
     };
+    let state = state();
     let added = staff::note(&state.db, &*state.clock, &member, &d.id, &texte)
         .await
         .map_err(internal)?;
@@ -133,16 +141,11 @@ pub async fn add_note(
 /// The candidate's waiting messages need no answer.
 #[server(endpoint = "service/message-traite")]
 pub async fn mark_message_handled(#[server(default)] numero: String) -> Result<(), ServerFnError> {
-    let member =
-        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
-    let state = state();
-    let Some((d, _)) = instruction::dossier(&state.db, &*state.clock, &numero)
-        .await
-        .map_err(internal)?
-    else {
+    let Some((member, d)) = member_and_dossier(&numero).await? else {
         crate::session::redirect("/service");
         return Ok(());
     };
+    let state = state();
     services::dossiers::messages::mark_handled(&state.db, &*state.clock, &member, &d.id)
         .await
         .map_err(internal)?;

@@ -365,6 +365,47 @@ pub async fn correction_answered(
     Ok(true)
 }
 
+/// A closed dossier's corrections, read under its row lock (taken here); `None` when
+/// the dossier is not closed.
+async fn locked_corrections(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    dossier_id: &str,
+) -> Result<Option<Vec<Correction>>, MessageError> {
+    let locked =
+        sqlx::query("UPDATE dossiers SET status = status WHERE id = $1 AND status = 'closed'")
+            .bind(dossier_id)
+            .execute(&mut **tx)
+            .await?;
+    if locked.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT corrections FROM dossiers WHERE id = $1")
+            .bind(dossier_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(Some(
+        current
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default(),
+    ))
+}
+
+async fn write_corrections(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    dossier_id: &str,
+    corrections: &[Correction],
+) -> Result<(), MessageError> {
+    let json =
+        serde_json::to_string(corrections).map_err(|e| MessageError::Corrupt(e.to_string()))?;
+    sqlx::query("UPDATE dossiers SET corrections = $2 WHERE id = $1")
+        .bind(dossier_id)
+        .bind(&json)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// « J'ai terminé ma correction »: the candidate ends the running correction requests
 /// before their date; the pièces close again, the journal says so, and an updated
 /// accusé de réception is mailed (made when sent, with the files as they are then).
@@ -376,22 +417,9 @@ pub async fn finish_correction(
 ) -> Result<bool, MessageError> {
     let now = clock.now().as_millisecond();
     let mut tx = db.pool().begin().await?;
-    let locked =
-        sqlx::query("UPDATE dossiers SET status = status WHERE id = $1 AND status = 'closed'")
-            .bind(&dossier.id)
-            .execute(&mut *tx)
-            .await?;
-    if locked.rows_affected() != 1 {
+    let Some(mut corrections) = locked_corrections(&mut tx, &dossier.id).await? else {
         return Ok(false);
-    }
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT corrections FROM dossiers WHERE id = $1")
-            .bind(&dossier.id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let mut corrections: Vec<Correction> = current
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default();
+    };
     let mut ended = Vec::new();
     for c in corrections.iter_mut().filter(|c| now < c.until) {
         c.until = now;
@@ -400,13 +428,7 @@ pub async fn finish_correction(
     if ended.is_empty() {
         return Ok(false);
     }
-    let json =
-        serde_json::to_string(&corrections).map_err(|e| MessageError::Corrupt(e.to_string()))?;
-    sqlx::query("UPDATE dossiers SET corrections = $2 WHERE id = $1")
-        .bind(&dossier.id)
-        .bind(&json)
-        .execute(&mut *tx)
-        .await?;
+    write_corrections(&mut tx, &dossier.id, &corrections).await?;
     let pieces = attachments::requested_pieces(db, dossier).await?;
     let labels: Vec<String> = ended
         .iter()
@@ -500,23 +522,10 @@ pub async fn request_correction(
         return Err(Refusal::NoPiece.into());
     }
     let mut tx = db.pool().begin().await?;
-    let locked =
-        sqlx::query("UPDATE dossiers SET status = status WHERE id = $1 AND status = 'closed'")
-            .bind(&dossier.id)
-            .execute(&mut *tx)
-            .await?;
-    if locked.rows_affected() != 1 {
-        return Err(Refusal::NotClosed.into());
-    }
     // Read again under the lock: another request may have asked for others meanwhile.
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT corrections FROM dossiers WHERE id = $1")
-            .bind(&dossier.id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let mut corrections: Vec<Correction> = current
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default();
+    let Some(mut corrections) = locked_corrections(&mut tx, &dossier.id).await? else {
+        return Err(Refusal::NotClosed.into());
+    };
     let until_ms = until.closes_at().as_millisecond();
     corrections
         .retain(|c| c.until > now.as_millisecond() && !chosen.iter().any(|p| p.code == c.piece));
@@ -526,13 +535,7 @@ pub async fn request_correction(
         reason: reason.clone(),
         asked_at: now.as_millisecond(),
     }));
-    let json =
-        serde_json::to_string(&corrections).map_err(|e| MessageError::Corrupt(e.to_string()))?;
-    sqlx::query("UPDATE dossiers SET corrections = $2 WHERE id = $1")
-        .bind(&dossier.id)
-        .bind(&json)
-        .execute(&mut *tx)
-        .await?;
+    write_corrections(&mut tx, &dossier.id, &corrections).await?;
     let codes: Vec<&str> = chosen.iter().map(|p| p.code.as_str()).collect();
     sqlx::query(
         "INSERT INTO messages (id, dossier_id, author, staff_id, body, pieces, until_at, created_at)

@@ -9,13 +9,9 @@
 //! of label and value, a list), in reading order; rules and footers are artifacts; the
 //! catalog has `/Lang (fr-FR)` and asks viewers to show the title.
 
-use std::collections::BTreeMap;
-
 use pdf_writer::{
     Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr,
-    types::{
-        ArtifactType, CidFontType, FontFlags, StructRole, SystemInfo, TableHeaderScope, UnicodeCmap,
-    },
+    types::{ArtifactType, StructRole, TableHeaderScope},
 };
 
 static REGULAR: &[u8] = include_bytes!("../../fonts/DejaVuSans.ttf");
@@ -382,101 +378,6 @@ impl Layout {
     }
 }
 
-/// A font as embedded: the glyphs used, renumbered from 1, and their characters.
-struct Embedded {
-    remapper: subsetter::GlyphRemapper,
-    chars: BTreeMap<u16, char>,
-}
-
-impl Embedded {
-    fn new(face: &Face, texts: impl Iterator<Item = String>) -> Self {
-        let mut used: BTreeMap<u16, char> = BTreeMap::new();
-        for text in texts {
-            for c in text.chars() {
-                used.entry(face.glyph(c)).or_insert(c);
-            }
-        }
-        let glyphs: Vec<u16> = used.keys().copied().collect();
-        let remapper = subsetter::GlyphRemapper::new_from_glyphs_sorted(&glyphs);
-        let chars = used
-            .into_iter()
-            .filter_map(|(old, c)| remapper.get(old).map(|new| (new, c)))
-            .collect();
-        Self { remapper, chars }
-    }
-
-    /// The text as the content stream shows it: two bytes per glyph (Identity-H).
-    fn encode(&self, face: &Face, text: &str) -> Vec<u8> {
-        text.chars()
-            .flat_map(|c| self.remapper.get(face.glyph(c)).unwrap_or(0).to_be_bytes())
-            .collect()
-    }
-
-    /// Writes the font's objects from `refs` (Type0, CID font, descriptor, ToUnicode,
-    /// font file).
-    fn write(&self, pdf: &mut Pdf, face: &Face, refs: [Ref; 5], name: &[u8]) {
-        let [type0, cid, descriptor, cmap, file] = refs;
-        // A subset's name starts with a tag of six capitals (PDF 32000, 9.6.4).
-        let base = [b"CGSUBS+".as_slice(), name].concat();
-        let system = SystemInfo {
-            registry: Str(b"Adobe"),
-            ordering: Str(b"Identity"),
-            supplement: 0,
-        };
-        pdf.type0_font(type0)
-            .base_font(Name(&base))
-            .encoding_predefined(Name(b"Identity-H"))
-            .descendant_font(cid)
-            .to_unicode(cmap);
-        let widths: Vec<f32> = self
-            .remapper
-            .remapped_gids()
-            .map(|old| face.advance(old))
-            .collect();
-        let mut font = pdf.cid_font(cid);
-        font.subtype(CidFontType::Type2)
-            .base_font(Name(&base))
-            .system_info(system)
-            .font_descriptor(descriptor)
-            .cid_to_gid_map_predefined(Name(b"Identity"));
-        font.widths().consecutive(0, widths);
-        font.finish();
-        let f = &face.face;
-        let scale = |v: i16| f32::from(v) * 1000.0 / face.per_em;
-        let bbox = f.global_bounding_box();
-        pdf.font_descriptor(descriptor)
-            .name(Name(&base))
-            .flags(FontFlags::NON_SYMBOLIC)
-            .bbox(Rect::new(
-                scale(bbox.x_min),
-                scale(bbox.y_min),
-                scale(bbox.x_max),
-                scale(bbox.y_max),
-            ))
-            .italic_angle(0.0)
-            .ascent(scale(f.ascender()))
-            .descent(scale(f.descender()))
-            .cap_height(scale(f.capital_height().unwrap_or(f.ascender())))
-            .stem_v(80.0)
-            .font_file2(file);
-        let mut unicode = UnicodeCmap::new(Name(b"Custom"), system);
-        for (&glyph, &c) in &self.chars {
-            unicode.pair(glyph, c);
-        }
-        pdf.cmap(cmap, unicode.finish().as_slice());
-        // Subsetting our own two fonts cannot fail; were it to, the whole font is
-        // embedded instead (heavier, as correct).
-        let program = subsetter::subset(face.data, 0, &self.remapper).unwrap_or_else(|error| {
-            tracing::error!(%error, "font subset failed");
-            face.data.to_vec()
-        });
-        let packed = miniz_oxide::deflate::compress_to_vec_zlib(&program, 6);
-        pdf.stream(file, &packed)
-            .filter(Filter::FlateDecode)
-            .pair(Name(b"Length1"), program.len() as i32);
-    }
-}
-
 impl Printout {
     /// The printout as a PDF file.
     pub fn to_pdf(&self) -> Vec<u8> {
@@ -727,156 +628,13 @@ pub fn made() -> u64 {
     MADE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+mod documents;
+mod font;
 mod kept;
 
+pub use documents::{dossier_sheet, receipt};
+use font::Embedded;
 pub use kept::{kept, kept_for_letter};
-
-/// Who issues a printout, at its head: the Centre's name, its service concours and
-/// address, and how to reach it (an accusé de réception names its issuer).
-fn issuer(head: &super::Letterhead) -> Vec<Block> {
-    let c = &head.centre;
-    vec![
-        Block::Issuer(c.nom.clone()),
-        Block::Small(format!("Service concours · {}", c.adresse)),
-        Block::Small(format!("{} · {} · {}", c.email, c.telephone, c.site)),
-    ]
-}
-
-/// The accusé de réception of a closed dossier.
-pub fn receipt(r: &crate::dossiers::closure::Receipt, head: &super::Letterhead) -> Printout {
-    use domain::french;
-    let base_url = &head.base_url;
-    let mut blocks = issuer(head);
-    blocks.extend([
-        Block::Title("Accusé de réception".into()),
-        Block::Field("N° de dossier".into(), r.number.clone()),
-        Block::Field("Concours".into(), r.exam_title.clone()),
-        Block::Field("Candidat".into(), r.candidate.clone()),
-        Block::Field(
-            "Inscription clôturée le".into(),
-            format!(
-                "{} (heure de Paris)",
-                french::paris_date_time_ms(r.closed_at)
-            ),
-        ),
-        Block::Text("Votre dossier est clôturé, il est en cours d'instruction.".into()),
-        Block::Heading(format!("Fichiers reçus ({})", r.files.len())),
-    ]);
-    for f in &r.files {
-        blocks.extend([
-            Block::Rule,
-            Block::Field("Pièce".into(), f.piece.clone()),
-            Block::Field("Fichier".into(), f.name.clone()),
-            Block::Field(
-                "Taille".into(),
-                format!("{} ({} octets)", french::size(f.size), f.size),
-            ),
-            Block::Field(
-                "Déposé le".into(),
-                french::paris_date_time_ms(f.deposited_at),
-            ),
-            Block::Hash("Empreinte SHA-256".into(), f.sha256.clone()),
-        ]);
-    }
-    blocks.extend([
-        Block::Rule,
-        Block::Small(format!(
-            "Empreinte de cet accusé de réception (SHA-256) : {}",
-            r.fingerprint()
-        )),
-        Block::Small(
-            "L'empreinte SHA-256 identifie exactement chaque fichier reçu : le moindre changement du fichier la change."
-                .into(),
-        ),
-        Block::Small(format!(
-            "Cet accusé de réception reste consultable dans votre espace sécurisé : {base_url}/espace/accuse-de-reception"
-        )),
-    ]);
-    Printout {
-        title: format!("Accusé de réception · dossier {}", r.number),
-        issuer: head.centre.nom.clone(),
-        blocks,
-    }
-}
-
-/// The dossier d'inscription: the number to log in with, the answers that identify
-/// the candidate, the deadline and the pièces to send.
-pub fn dossier_sheet(
-    dossier: &crate::dossiers::Dossier,
-    pieces: &[domain::exam::PieceSpec],
-    head: &super::Letterhead,
-) -> Printout {
-    use domain::{exam::PieceRequirement, french};
-    let r = &dossier.registration;
-    let mut address = r.address.clone();
-    if let Some(more) = &r.address_complement {
-        address.push_str(&format!(", {more}"));
-    }
-    address.push_str(&format!(", {} {}, {}", r.postal_code, r.city, r.country));
-    let base_url = &head.base_url;
-    let mut blocks = issuer(head);
-    blocks.extend([
-        Block::Title("Dossier d'inscription".into()),
-        Block::Field("Concours".into(), dossier.exam_title.clone()),
-        Block::Text("Votre n° de dossier :".into()),
-        Block::Big(dossier.number.to_string()),
-        Block::Text(
-            "C'est votre identifiant de connexion à votre espace sécurisé, avec le mot de passe choisi à la préinscription (il ne figure pas ici)."
-                .into(),
-        ),
-        Block::Heading("Candidat".into()),
-        Block::Field("Nom".into(), r.display_name()),
-        Block::Field(
-            "Date et lieu de naissance".into(),
-            format!("{}, {} ({})", french::long_date(r.birth_date), r.birth_place, r.birth_country),
-        ),
-        Block::Field("Adresse électronique".into(), r.email.as_str().into()),
-        Block::Field("Téléphone".into(), r.phone.as_str().into()),
-        Block::Field("Adresse".into(), address),
-    ]);
-    if let Some(voie) = r.voie {
-        blocks.push(Block::Field("Voie".into(), voie.label().into()));
-    }
-    blocks.extend([
-        Block::Field(
-            "Préinscription le".into(),
-            format!(
-                "{} (heure de Paris)",
-                french::paris_date_time_ms(dossier.created_at)
-            ),
-        ),
-        Block::Heading("Date limite de clôture".into()),
-        Block::Text(format!(
-            "Clôturer l'inscription {}.",
-            dossier.deadline.to_french()
-        )),
-        Block::Heading(format!("Pièces demandées ({})", pieces.len())),
-    ]);
-    for piece in pieces {
-        let when = match piece.requirement {
-            PieceRequirement::Mandatory => "obligatoire avant la clôture",
-            PieceRequirement::MayFollow => "peut être transmise après la clôture",
-            PieceRequirement::Optional => "facultative",
-        };
-        blocks.push(Block::Item(format!("• {} ({when})", piece.label)));
-    }
-    blocks.extend([
-        Block::Heading("Et maintenant".into()),
-        Block::Item(format!(
-            "1. Connectez-vous à votre espace sécurisé : {base_url}/connexion"
-        )),
-        Block::Item("2. Déposez chaque pièce demandée, au format PDF ou JPEG.".into()),
-        Block::Item(
-            "3. Cliquez sur « clôturer mon inscription » avant la date limite : votre inscription n'est prise en compte qu'après cette clôture."
-                .into(),
-        ),
-    ]);
-    Printout {
-        title: format!("Dossier d'inscription · dossier {}", dossier.number),
-        issuer: head.centre.nom.clone(),
-        blocks,
-    }
-}
 
 #[cfg(test)]
 mod tests;
