@@ -11,11 +11,17 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SKIPS := $(abspath $(TARGET_DIR))/test-skips.txt
 export TEST_SKIPS_FILE := $(SKIPS)
 
-.PHONY: run test bench tools test-tools build-release build-debug fmt-check clippy rust-test e2e e2e-pg pg-clean skips-start skips-report
+.PHONY: run seed-volume test bench tools test-tools build-release build-debug fmt-check clippy rust-test e2e e2e-pg pg-clean skips-start skips-report
 
 ## Build (release), migrate, import the exams and serve on http://127.0.0.1:3000.
 run: tools build-release
 	APP_DEMO=$(APP_DEMO) $(TARGET_DIR)/release/server serve
+
+## The demo exam at a real concours's volume: N candidates (2,000 by default) at every
+## stage, to try the service's lists, filters, bulk actions and exports; then `make run`.
+N ?= 2000
+seed-volume: tools build-release
+	$(TARGET_DIR)/release/server seed-volume $(N)
 
 ## Formatting, lints, all Rust tests (SQLite and PostgreSQL), then Playwright on SQLite
 ## and on PostgreSQL; then what could not run here, if anything.

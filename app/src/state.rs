@@ -54,8 +54,8 @@ impl AppState {
         }
     }
 
-    /// A candidate's file is stored: the scanner is woken, and the service told when
-    /// it answers a correction request.
+    /// A candidate's file is stored: the scanner is woken, the service told when it
+    /// answers a correction request, and the dossier's followers told.
     pub async fn file_stored(&self, dossier: &services::dossiers::Dossier, piece: &str) {
         self.file_arrived();
         let told = services::dossiers::messages::correction_answered(
@@ -69,6 +69,20 @@ impl AppState {
         .await;
         if let Err(error) = told {
             tracing::error!(%error, "the service could not be told of a correction");
+        }
+        // A message's file comes with its message, which tells the followers already.
+        if piece != services::files::attachments::MESSAGE_PIECE {
+            let told = services::dossiers::following::notify(
+                &self.db,
+                &*self.clock,
+                &self.base_url,
+                dossier,
+                services::dossiers::following::News::File,
+            )
+            .await;
+            if let Err(error) = told {
+                tracing::error!(%error, "the dossier's followers could not be told of a file");
+            }
         }
     }
 

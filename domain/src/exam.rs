@@ -58,6 +58,8 @@ pub enum Voie {
 }
 
 impl Voie {
+    pub const ALL: [Voie; 3] = [Self::Externe, Self::Interne, Self::TroisiemeConcours];
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Externe => "externe",

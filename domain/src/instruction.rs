@@ -332,6 +332,69 @@ impl Decision {
     }
 }
 
+/// What an agent does to a selection of dossiers at once; each dossier is decided (or
+/// written to) on its own, as from its page, and logged on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkAction {
+    Complete,
+    Accept,
+    /// One reason for all.
+    Reject,
+    /// One message to each candidate.
+    Message,
+}
+
+/// The most dossiers one bulk action takes.
+pub const BULK_MAX: usize = 500;
+
+impl BulkAction {
+    pub const ALL: [BulkAction; 4] = [Self::Complete, Self::Accept, Self::Reject, Self::Message];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Complete => "complet",
+            Self::Accept => "admis",
+            Self::Reject => "rejete",
+            Self::Message => "message",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.code() == code)
+    }
+
+    /// The action, as a button or a choice says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Complete => "Marquer complets",
+            Self::Accept => "Admettre à concourir",
+            Self::Reject => "Rejeter (même motif pour tous)",
+            Self::Message => "Envoyer un message",
+        }
+    }
+
+    /// What the agent types for it, if anything: its field's label.
+    pub fn text_label(self) -> Option<&'static str> {
+        match self {
+            Self::Reject => Some("Motif du rejet"),
+            Self::Message => Some("Message"),
+            Self::Complete | Self::Accept => None,
+        }
+    }
+
+    /// The decision it records, with the text typed (`None`: a message).
+    pub fn decision(self, text: &str) -> Option<Decision> {
+        match self {
+            Self::Complete => Some(Decision::Complete),
+            Self::Accept => Some(Decision::Accept),
+            Self::Reject => Some(Decision::Reject {
+                reason: text.to_string(),
+            }),
+            Self::Message => None,
+        }
+    }
+}
+
 /// Why a désistement is not taken as asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WithdrawalRefused {

@@ -2,11 +2,14 @@ use anyhow::Context;
 use server::{Application, Settings, telemetry};
 use services::{Db, catalogue};
 
-const USAGE: &str = "usage: server [serve | migrate | seed | staff-create EMAIL NAME
+const USAGE: &str =
+    "usage: server [serve | migrate | seed | seed-volume [N] | staff-create EMAIL NAME
                      | staff-disable EMAIL | staff-enable EMAIL]
   serve          migrate, import the exams folder, then serve (the default)
   migrate        apply the database migrations and exit
   seed           migrate and import the exams folder, then exit
+  seed-volume    also add N (default 2000) candidates to the demo exam, instructed
+                 by the demo staff member: the service's side at volume (demo only)
   staff-create   create a service concours account; the password is asked for
                  (or read from STAFF_PASSWORD, for scripts)
   staff-disable  end a staff member's access now (login and open sessions); the
@@ -82,6 +85,43 @@ async fn serve_or_run() -> anyhow::Result<()> {
             let db = migrated(&settings).await?;
             let n = catalogue::import_dir(&db, &settings.exams_dir, &*settings.clock()).await?;
             tracing::info!(exams = n, "exams imported");
+        }
+        Some("seed-volume") => {
+            let n: usize = match std::env::args().nth(2) {
+                Some(n) => n.parse().unwrap_or_else(|_| usage()),
+                None => 2000,
+            };
+            let db = migrated(&settings).await?;
+            let clock = settings.clock();
+            catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;
+            let passwords = services::access::passwords::Passwords::new(1)?;
+            services::access::staff::seed_demo(&db, &passwords, &*clock).await?;
+            let member =
+                services::access::staff::active_by_email(&db, services::access::staff::DEMO_EMAIL)
+                    .await?
+                    .context("the demo staff member")?;
+            let storage = services::files::storage::Storage::from_url(
+                &settings.storage_url,
+                &settings.data_dir.join("spool"),
+            )
+            .await?;
+            let started = std::time::Instant::now();
+            let seeded = services::platform::volume::seed(
+                &db,
+                &storage,
+                &*clock,
+                &settings.base_url,
+                &member,
+                n,
+            )
+            .await?;
+            println!(
+                "{} dossiers ajoutés au concours de démonstration ({} fichiers, {} clôturés) en {:.0} s.",
+                seeded.dossiers,
+                seeded.files,
+                seeded.closed,
+                started.elapsed().as_secs_f64()
+            );
         }
         Some("staff-create") => {
             let (Some(email), Some(name)) = (std::env::args().nth(2), std::env::args().nth(3))

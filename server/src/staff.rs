@@ -9,7 +9,7 @@ use app::{
 };
 use axum::{
     Extension, Router,
-    extract::{Path, Query, Request, State},
+    extract::{Path, Query, RawQuery, Request, State},
     http::{Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
@@ -105,6 +105,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/service/concours/{exam}/dossiers.csv", get(csv_export))
         .route("/service/concours/{exam}/dossiers.xlsx", get(xlsx_export))
         .route("/service/concours/{exam}/dossiers.zip", get(exam_zip))
+        .route(
+            "/service/concours/{exam}/lot",
+            axum::routing::post(bulk_action),
+        )
         .route("/service", get(pages.clone()))
         .route("/service/{*rest}", get(pages))
 }
@@ -116,6 +120,80 @@ fn failed(error: impl std::fmt::Display) -> Response {
         "Une erreur est survenue de notre côté. Réessayez dans quelques instants.",
     )
         .into_response()
+}
+
+/// A confirmed bulk action (`app::staff` shows its confirmation): each dossier decided
+/// or written to on its own; back to the list with what was done and what was not.
+async fn bulk_action(
+    State(state): State<AppState>,
+    Path(exam): Path<String>,
+    Extension(member): Extension<Staff>,
+    body: axum::body::Bytes,
+) -> Response {
+    use domain::instruction::{BULK_MAX, BulkAction};
+    use services::dossiers::bulk::{self, Outcome};
+    let (mut numbers, mut action, mut text, mut list) =
+        (Vec::new(), String::new(), String::new(), String::new());
+    for (name, value) in form_urlencoded::parse(&body) {
+        match name.as_ref() {
+            "n" if numbers.len() < BULK_MAX => numbers.push(value.into_owned()),
+            "action" => action = value.into_owned(),
+            "texte" => text = value.into_owned(),
+            "liste" => list = value.into_owned(),
+            _ => {}
+        }
+    }
+    let list = app::staff::ListQuery::parse(&list).to_query();
+    let Some(action) = BulkAction::from_code(&action) else {
+        return Redirect::to(&format!("/service/concours/{exam}?{list}")).into_response();
+    };
+    if action.text_label().is_some() && text.trim().is_empty() {
+        let selection: String = numbers
+            .iter()
+            .map(|n| format!("&n={}", app::account::urlencode(n)))
+            .collect();
+        return Redirect::to(&format!(
+            "/service/concours/{exam}/lot?action={}&liste={}&erreur=texte{selection}",
+            action.code(),
+            app::account::urlencode(&list)
+        ))
+        .into_response();
+    }
+    let outcomes = match bulk::run(
+        &state.db,
+        &*state.clock,
+        &state.base_url,
+        &member,
+        &exam,
+        &numbers,
+        action,
+        &text,
+    )
+    .await
+    {
+        Ok(outcomes) => outcomes,
+        Err(e) => return failed(e),
+    };
+    let done = outcomes.iter().filter(|(_, o)| *o == Outcome::Done).count();
+    let refused: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(n, o)| {
+            let code = match o {
+                Outcome::Done => return None,
+                Outcome::Refused(r) => r.code(),
+                Outcome::MessageRefused(r) => r.code(),
+                Outcome::Unknown => "inconnu",
+            };
+            Some(format!("{}:{code}", app::account::urlencode(n)))
+        })
+        .take(100)
+        .collect();
+    Redirect::to(&format!(
+        "/service/concours/{exam}?{list}&lot={}&faits={done}&refus={}",
+        action.code(),
+        refused.join(",")
+    ))
+    .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -248,7 +326,14 @@ async fn exam_zip(
     Extension(member): Extension<Staff>,
 ) -> Response {
     use domain::instruction::DossierState;
-    let lines = match instruction::dossiers(&state.db, &*state.clock, &exam, "", None).await {
+    let lines = match instruction::dossiers(
+        &state.db,
+        &*state.clock,
+        &exam,
+        &instruction::Criteria::searched("", None),
+    )
+    .await
+    {
         Ok(lines) => lines,
         Err(InstructionError::UnknownExam) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return failed(e),
@@ -348,25 +433,16 @@ fn download(body: impl IntoResponse, content_type: &'static str, name: &str) -> 
     files::private_file(body, content_type, "attachment", name)
 }
 
-#[derive(serde::Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    etat: String,
-}
-
 /// An exam's dossiers as searched and filtered on its page, the export audited first.
 async fn exported(
     state: &AppState,
     exam: &str,
-    query: &ListQuery,
+    query: Option<&str>,
     member: &Staff,
     what: &str,
 ) -> Result<Vec<instruction::DossierLine>, Response> {
-    let filter = domain::instruction::ListFilter::from_code(&query.etat);
-    let lines = match instruction::dossiers(&state.db, &*state.clock, exam, &query.q, filter).await
-    {
+    let list = app::staff::ListQuery::parse(query.unwrap_or(""));
+    let lines = match list.lines(state, exam, Some(member)).await {
         Ok(lines) => lines,
         Err(InstructionError::UnknownExam) => return Err(StatusCode::NOT_FOUND.into_response()),
         Err(e) => return Err(failed(e)),
@@ -388,11 +464,11 @@ async fn exported(
 async fn csv_export(
     State(state): State<AppState>,
     Path(exam): Path<String>,
-    Query(query): Query<ListQuery>,
+    RawQuery(query): RawQuery,
     // Put there by the gate, which every staff address passes.
     Extension(member): Extension<Staff>,
 ) -> Response {
-    match exported(&state, &exam, &query, &member, "export CSV").await {
+    match exported(&state, &exam, query.as_deref(), &member, "export CSV").await {
         Ok(lines) => download(
             services::dossiers::export::csv(&lines),
             "text/csv; charset=utf-8",
@@ -406,10 +482,10 @@ async fn csv_export(
 async fn xlsx_export(
     State(state): State<AppState>,
     Path(exam): Path<String>,
-    Query(query): Query<ListQuery>,
+    RawQuery(query): RawQuery,
     Extension(member): Extension<Staff>,
 ) -> Response {
-    let lines = match exported(&state, &exam, &query, &member, "export XLSX").await {
+    let lines = match exported(&state, &exam, query.as_deref(), &member, "export XLSX").await {
         Ok(lines) => lines,
         Err(response) => return response,
     };

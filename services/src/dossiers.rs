@@ -4,8 +4,10 @@
 //! the deadline (`reminders`), the service's instruction and its exports, and its
 //! end when the exam's retention period is over (`retention`).
 
+pub mod bulk;
 pub mod closure;
 pub mod export;
+pub mod following;
 pub mod instruction;
 pub mod messages;
 pub mod my_data;

@@ -7,3 +7,4 @@ pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod housekeeping;
+pub mod volume;

@@ -90,7 +90,7 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
         let find = |q: &'static str, state: Option<ListFilter>| {
             let (db, clock) = (t.db.clone(), &clock);
             async move {
-                instruction::dossiers(&db, clock, DEMO, q, state)
+                instruction::dossiers(&db, clock, DEMO, &instruction::Criteria::searched(q, state))
                     .await
                     .unwrap()
                     .into_iter()
@@ -102,9 +102,14 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
         assert_eq!(find("camille lefèvre", None).await, ["Lefèvre"]);
         assert_eq!(find("dupont lefevre", None).await, Vec::<String>::new());
         let typed = lefevre.number.as_str().replace('-', "").to_lowercase();
-        let by_number = instruction::dossiers(&t.db, &clock, DEMO, &typed, None)
-            .await
-            .unwrap();
+        let by_number = instruction::dossiers(
+            &t.db,
+            &clock,
+            DEMO,
+            &instruction::Criteria::searched(&typed, None),
+        )
+        .await
+        .unwrap();
         assert_eq!(by_number.len(), 1);
         assert_eq!(by_number[0].dossier.id, lefevre.id);
         assert_eq!(
@@ -122,9 +127,14 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
         );
         assert_eq!(find("", None).await.len(), 3);
         // Ordered by name, by closure (the closed one first), by stage.
-        let mut lines = instruction::dossiers(&t.db, &clock, DEMO, "", None)
-            .await
-            .unwrap();
+        let mut lines = instruction::dossiers(
+            &t.db,
+            &clock,
+            DEMO,
+            &instruction::Criteria::searched("", None),
+        )
+        .await
+        .unwrap();
         let names = |lines: &[instruction::DossierLine]| {
             lines
                 .iter()
@@ -147,7 +157,13 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
             "en construction first"
         );
         assert!(matches!(
-            instruction::dossiers(&t.db, &clock, "inconnu", "", None).await,
+            instruction::dossiers(
+                &t.db,
+                &clock,
+                "inconnu",
+                &instruction::Criteria::searched("", None)
+            )
+            .await,
             Err(instruction::InstructionError::UnknownExam)
         ));
 
@@ -168,9 +184,14 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
             2
         );
 
-        let lines = instruction::dossiers(&t.db, &clock, DEMO, "", None)
-            .await
-            .unwrap();
+        let lines = instruction::dossiers(
+            &t.db,
+            &clock,
+            DEMO,
+            &instruction::Criteria::searched("", None),
+        )
+        .await
+        .unwrap();
         let csv = services::dossiers::export::csv(&lines);
         assert!(csv.starts_with('\u{feff}'));
         assert_eq!(csv.lines().count(), 4);
@@ -662,9 +683,14 @@ async fn a_closed_dossier_goes_from_to_check_to_correction_asked_then_received()
         .await
         .unwrap();
         let stage = || async {
-            let lines = instruction::dossiers(&t.db, &clock, DEMO, d.number.as_str(), None)
-                .await
-                .unwrap();
+            let lines = instruction::dossiers(
+                &t.db,
+                &clock,
+                DEMO,
+                &instruction::Criteria::searched(d.number.as_str(), None),
+            )
+            .await
+            .unwrap();
             (lines[0].stage, lines[0].correction_until)
         };
         assert_eq!(stage().await, (Stage::ToCheck, None), "{}", t.label);
@@ -716,8 +742,10 @@ async fn a_closed_dossier_goes_from_to_check_to_correction_asked_then_received()
             &t.db,
             &clock,
             DEMO,
-            "",
-            Some(ListFilter::Stage(Stage::CorrectionReceived)),
+            &instruction::Criteria::searched(
+                "",
+                Some(ListFilter::Stage(Stage::CorrectionReceived)),
+            ),
         )
         .await
         .unwrap();
@@ -742,5 +770,432 @@ async fn a_closed_dossier_goes_from_to_check_to_correction_asked_then_received()
         .await
         .unwrap();
         assert_eq!(stage().await.0, Stage::Complete, "{}", t.label);
+    }
+}
+
+/// Rewrites a dossier's answers as a test needs them (e-mail, phone, aménagement).
+async fn with_answers(
+    db: &services::Db,
+    d: &services::dossiers::Dossier,
+    change: impl FnOnce(&mut domain::registration::Registration),
+) {
+    let mut r = d.registration.clone();
+    change(&mut r);
+    sqlx::query("UPDATE dossiers SET answers = $2 WHERE id = $1")
+        .bind(&d.id)
+        .bind(serde_json::to_string(&r).unwrap())
+        .execute(db.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn lists_filter_on_voie_amenagement_files_messages_and_followers() {
+    use domain::exam::Voie;
+    use services::dossiers::following;
+    use services::dossiers::instruction::{Criteria, FileFlag};
+    for t in testing::all().await {
+        let (clock, claire) = with_staff(&t).await;
+        let passwords = Passwords::new(1).unwrap();
+        let paul = staff::create(
+            &t.db,
+            &passwords,
+            &clock,
+            "paul@cdg.fr",
+            "Paul Agent",
+            "une autre phrase assez longue",
+        )
+        .await
+        .unwrap();
+        let dupont = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
+        let martin = testing::dossier(&t.db, &clock, DEMO, "interne", "Martin").await;
+        let petit = testing::dossier(&t.db, &clock, DEMO, "externe", "Petit").await;
+        with_answers(&t.db, &dupont, |r| {
+            r.email = domain::candidate::Email::parse("Jeanne.Dupont@Laposte.net").unwrap();
+            r.phone = domain::candidate::PhoneNumber::parse("06 12 34 56 78").unwrap();
+        })
+        .await;
+        with_answers(&t.db, &martin, |r| {
+            r.accommodation = Some("Tiers-temps".into());
+        })
+        .await;
+        // Petit: one file waiting for the antivirus, one infected; Martin wrote.
+        for (scan, id) in [("pending", "f1"), ("infected", "f2"), ("clean", "f3")] {
+            let dossier = if id == "f3" { &dupont.id } else { &petit.id };
+            sqlx::query(
+                "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at, scan)
+                 VALUES ($1, $2, 'piece-identite', $1, 'a.pdf', 'pdf', 10, '', 0, $3)",
+            )
+            .bind(id)
+            .bind(dossier)
+            .bind(scan)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        }
+        services::dossiers::messages::send(
+            &t.db,
+            &clock,
+            "http://localhost",
+            None,
+            &martin,
+            services::dossiers::messages::Sender::Candidate,
+            "Bonjour, une question.",
+        )
+        .await
+        .unwrap();
+        let names = |criteria: Criteria| {
+            let (db, clock) = (&t.db, &clock);
+            async move {
+                let mut names = instruction::dossiers(db, clock, DEMO, &criteria)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|l| l.dossier.registration.birth_name.as_str().to_string())
+                    .collect::<Vec<_>>();
+                // Numbers are random: by name, to compare.
+                names.sort();
+                names
+            }
+        };
+        let search = |s: &str| Criteria::searched(s, None);
+        assert_eq!(
+            names(search("jeanne.dupont@")).await,
+            ["Dupont"],
+            "{}",
+            t.label
+        );
+        assert_eq!(names(search("LAPOSTE.NET")).await, ["Dupont"]);
+        assert_eq!(names(search("06 12 34 56")).await, ["Dupont"]);
+        assert_eq!(names(search("+33 6 12 34 56 78")).await, ["Dupont"]);
+        assert!(names(search("07 12 34 56 78")).await.is_empty());
+        assert!(names(search("nobody@nowhere.fr")).await.is_empty());
+        let only = |change: fn(&mut Criteria)| {
+            let mut c = Criteria::default();
+            change(&mut c);
+            c
+        };
+        assert_eq!(
+            names(only(|c| c.voie = Some(Voie::Interne))).await,
+            ["Martin"]
+        );
+        assert_eq!(
+            names(only(|c| c.voie = Some(Voie::Externe))).await,
+            ["Dupont", "Petit"]
+        );
+        assert_eq!(names(only(|c| c.accommodation = true)).await, ["Martin"]);
+        assert_eq!(
+            names(only(|c| c.files = Some(FileFlag::Infected))).await,
+            ["Petit"]
+        );
+        assert_eq!(
+            names(only(|c| c.files = Some(FileFlag::Unscanned))).await,
+            ["Petit"]
+        );
+        assert_eq!(names(only(|c| c.unanswered = true)).await, ["Martin"]);
+        let lines = instruction::dossiers(&t.db, &clock, DEMO, &Criteria::default())
+            .await
+            .unwrap();
+        let petit_line = lines.iter().find(|l| l.dossier.id == petit.id).unwrap();
+        assert_eq!(
+            (petit_line.files, petit_line.infected, petit_line.unscanned),
+            (1, 1, 1)
+        );
+
+        // « Suivi par »: Claire follows Martin and entrusts Petit to Paul.
+        assert!(
+            following::follow(&t.db, &clock, &claire, &martin.id, &claire.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !following::follow(&t.db, &clock, &claire, &martin.id, &claire.id)
+                .await
+                .unwrap(),
+            "following twice changes nothing"
+        );
+        following::follow(&t.db, &clock, &claire, &petit.id, &paul.id)
+            .await
+            .unwrap();
+        assert!(matches!(
+            following::follow(&t.db, &clock, &claire, &petit.id, "inconnu").await,
+            Err(following::FollowError::UnknownStaff)
+        ));
+        let mine = |member: &staff::Staff| Criteria {
+            followed_by: Some(member.id.clone()),
+            ..Criteria::default()
+        };
+        assert_eq!(names(mine(&claire)).await, ["Martin"]);
+        assert_eq!(names(mine(&paul)).await, ["Petit"]);
+        let lines = instruction::dossiers(&t.db, &clock, DEMO, &Criteria::default())
+            .await
+            .unwrap();
+        let followers = |id: &str| {
+            lines
+                .iter()
+                .find(|l| l.dossier.id == id)
+                .unwrap()
+                .followers
+                .clone()
+        };
+        assert_eq!(followers(&petit.id), ["Paul Agent"]);
+        assert!(followers(&dupont.id).is_empty());
+        let journal = staff::audit_of_dossier(&t.db, &petit.id).await.unwrap();
+        assert!(
+            journal
+                .iter()
+                .any(|e| e.action == "dossier confié" && e.detail == "à Paul Agent"),
+            "{journal:?}"
+        );
+
+        // The followers hear of a message and of files (one mail about files per half
+        // hour), with a link and nothing of the message.
+        let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+        services::dossiers::messages::send(
+            &t.db,
+            &clock,
+            "http://localhost",
+            None,
+            &martin,
+            services::dossiers::messages::Sender::Candidate,
+            "Mon secret médical.",
+        )
+        .await
+        .unwrap();
+        let mails: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT recipient, subject, body FROM outbox ORDER BY created_at, id")
+                .fetch_all(t.db.pool())
+                .await
+                .unwrap();
+        assert_eq!(mails.len() as i64, before + 1, "{mails:?}");
+        let (to, subject, body) = mails.last().unwrap();
+        assert_eq!(to, "agent@cdg.fr");
+        assert!(subject.contains(martin.number.as_str()), "{subject}");
+        assert!(body.contains(&format!("/service/dossiers/{}", martin.number)));
+        assert!(!body.contains("secret"), "{body}");
+        use following::News;
+        let file_news = async || {
+            following::notify(&t.db, &clock, "http://localhost", &petit, News::File)
+                .await
+                .unwrap()
+        };
+        assert_eq!(file_news().await, 1, "Paul hears of the file");
+        assert_eq!(file_news().await, 0, "once in half an hour");
+        clock.advance(SignedDuration::from_mins(31));
+        assert_eq!(file_news().await, 1, "and again later");
+        // Paul stops following (Claire takes him off): no more mail, logged.
+        assert!(
+            following::unfollow(&t.db, &clock, &claire, &petit.id, &paul.id)
+                .await
+                .unwrap()
+        );
+        clock.advance(SignedDuration::from_mins(31));
+        assert_eq!(file_news().await, 0);
+        let journal = staff::audit_of_dossier(&t.db, &petit.id).await.unwrap();
+        assert!(
+            journal
+                .iter()
+                .any(|e| e.action == "ne suit plus le dossier")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_action_decides_each_dossier_on_its_own_and_skips_what_it_cannot() {
+    use domain::instruction::{BulkAction, DecisionRefused};
+    use services::dossiers::bulk::{self, Outcome};
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        let mut closed = Vec::new();
+        for who in ["Alpha", "Bravo", "Charlie"] {
+            let d = testing::dossier(&t.db, &clock, DEMO, "externe", who).await;
+            sqlx::query("UPDATE dossiers SET status = 'closed', closed_at = 1 WHERE id = $1")
+                .bind(&d.id)
+                .execute(t.db.pool())
+                .await
+                .unwrap();
+            closed.push(d);
+        }
+        let open = testing::dossier(&t.db, &clock, DEMO, "externe", "Delta").await;
+        let numbers = |ds: &[&services::dossiers::Dossier]| -> Vec<String> {
+            ds.iter().map(|d| d.number.to_string()).collect()
+        };
+        let outbox = async || -> i64 {
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+                .fetch_one(t.db.pool())
+                .await
+                .unwrap()
+        };
+        let mails_before = outbox().await;
+
+        // Two marked complete; the open one and a number of no dossier are left alone.
+        let run = async |action: BulkAction, ds: Vec<String>, text: &str| {
+            bulk::run(&t.db, &clock, "http://x", &member, DEMO, &ds, action, text)
+                .await
+                .unwrap()
+        };
+        let mut selection = numbers(&[&closed[0], &closed[1], &open]);
+        selection.insert(0, "99-ZZZZ-9999".into());
+        let outcomes = run(BulkAction::Complete, selection, "").await;
+        assert_eq!(
+            outcomes.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>(),
+            [
+                Outcome::Unknown,
+                Outcome::Done,
+                Outcome::Done,
+                Outcome::Refused(DecisionRefused::NotClosed)
+            ],
+            "{} {outcomes:?}",
+            t.label
+        );
+        assert_eq!(
+            outbox().await,
+            mails_before + 2,
+            "one mail per dossier decided"
+        );
+
+        // Admitting all three: only the complete ones are; Charlie is not complete.
+        let outcomes = run(
+            BulkAction::Accept,
+            numbers(&[&closed[0], &closed[1], &closed[2]]),
+            "",
+        )
+        .await;
+        let refused: Vec<_> = outcomes
+            .iter()
+            .filter(|(_, o)| *o != Outcome::Done)
+            .cloned()
+            .collect();
+        assert_eq!(
+            refused,
+            [(
+                closed[2].number.to_string(),
+                Outcome::Refused(DecisionRefused::NotComplete)
+            )]
+        );
+        for d in &closed[..2] {
+            let journal = staff::audit_of_dossier(&t.db, &d.id).await.unwrap();
+            let actions: Vec<&str> = journal.iter().map(|e| e.action.as_str()).collect();
+            assert_eq!(
+                actions,
+                ["dossier complet", "admis à concourir"],
+                "{actions:?}"
+            );
+        }
+
+        // One reason for all, in each mail; a rejection without one writes nothing.
+        let outcomes = run(BulkAction::Reject, numbers(&[&closed[2]]), " ").await;
+        assert_eq!(
+            outcomes[0].1,
+            Outcome::Refused(DecisionRefused::ReasonRequired)
+        );
+        let outcomes = run(
+            BulkAction::Reject,
+            numbers(&[&closed[2]]),
+            "Diplôme non reconnu",
+        )
+        .await;
+        assert_eq!(outcomes[0].1, Outcome::Done);
+        let (subject, body): (String, String) = sqlx::query_as(
+            "SELECT subject, body FROM outbox WHERE dossier_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(&closed[2].id)
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
+        assert!(
+            subject.starts_with("Votre dossier a été rejeté"),
+            "{subject}"
+        );
+        assert!(body.contains("Motif : Diplôme non reconnu"), "{body}");
+        // What the confirmation showed is what went.
+        let shown = bulk::letter(
+            "http://x",
+            BulkAction::Reject,
+            &closed[2],
+            "Diplôme non reconnu",
+            clock.now(),
+        );
+        match shown.content {
+            services::letters::outbox::Content::Text {
+                subject: s,
+                body: b,
+            } => {
+                assert_eq!((s, b), (subject, body))
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // One message to several candidates, each in their conversation.
+        let outcomes = run(
+            BulkAction::Message,
+            numbers(&[&closed[0], &open]),
+            "Convocations envoyées le 3 mars.",
+        )
+        .await;
+        assert!(
+            outcomes.iter().all(|(_, o)| *o == Outcome::Done),
+            "{outcomes:?}"
+        );
+        for d in [&closed[0], &open] {
+            let history = services::dossiers::messages::history(&t.db, &d.id)
+                .await
+                .unwrap();
+            assert_eq!(history.len(), 1);
+        }
+        let outcomes = run(BulkAction::Message, numbers(&[&closed[1]]), "").await;
+        assert!(matches!(outcomes[0].1, Outcome::MessageRefused(_)));
+    }
+}
+
+#[tokio::test]
+async fn a_seeded_volume_exam_has_dossiers_at_every_stage_and_their_files() {
+    use services::files::storage::Storage;
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        let root = tempfile::tempdir().unwrap();
+        let storage = Storage::open(root.path()).await.unwrap();
+        let seeded =
+            services::platform::volume::seed(&t.db, &storage, &clock, "http://x", &member, 60)
+                .await
+                .unwrap();
+        assert_eq!(seeded.dossiers, 60, "{}", t.label);
+        // Three in four close; one in eight sends nothing (among the others).
+        assert_eq!(seeded.closed, 45);
+        let exams = instruction::exams(&t.db, &clock).await.unwrap();
+        let counts = counts(&exams, DEMO);
+        for stage in [
+            Stage::Building,
+            Stage::ToCheck,
+            Stage::Incomplete,
+            Stage::CorrectionAsked,
+            Stage::Complete,
+            Stage::Accepted,
+            Stage::Rejected,
+        ] {
+            assert!(at(&counts, stage) > 0, "{stage:?}: {counts:?}");
+        }
+        assert_eq!(counts.iter().map(|(_, n)| n).sum::<i64>(), 60);
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored as usize, seeded.files);
+        let unsent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dossier_id IS NOT NULL",
+        )
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(unsent, 0, "nobody is mailed");
+        // A second run adds after the first.
+        let more =
+            services::platform::volume::seed(&t.db, &storage, &clock, "http://x", &member, 5)
+                .await
+                .unwrap();
+        assert_eq!(more.dossiers, 5);
     }
 }

@@ -761,8 +761,7 @@ async fn the_candidate_ends_a_correction_early_and_gets_an_updated_receipt() {
             &env.db,
             &*env.clock,
             DEMO,
-            d.number.as_str(),
-            None,
+            &services::dossiers::instruction::Criteria::searched(d.number.as_str(), None),
         )
         .await
         .unwrap()

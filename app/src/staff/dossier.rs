@@ -16,98 +16,8 @@ use crate::session::{internal, state};
 /// Why a PDF declaring JavaScript is not previewed.
 const SCRIPT_WARNING: &str = "Ce PDF contient du JavaScript : il n'est pas affiché ici. Téléchargez-le et ouvrez-le avec prudence.";
 
-#[server(endpoint = "service/decision")]
-pub async fn record_decision(
-    #[server(default)] numero: String,
-    #[server(default)] decision: String,
-    #[server(default)] texte: String,
-) -> Result<(), ServerFnError> {
-    use domain::instruction::Decision;
-    let decision = match decision.as_str() {
-        "complet" => Decision::Complete,
-        "incomplet" => Decision::Incomplete { missing: texte },
-        "admis" => Decision::Accept,
-        "rejete" => Decision::Reject { reason: texte },
-        _ => return Err(ServerFnError::new("Décision inconnue.")),
-    };
-    let back = numero.clone();
-    decided(&back, |state, member| async move {
-        instruction::decide(
-            &state.db,
-            &*state.clock,
-            &state.base_url,
-            &member,
-            &numero,
-            decision,
-        )
-        .await
-    })
-    .await
-}
-
-#[server(endpoint = "service/rouvrir")]
-pub async fn reopen_dossier(
-    #[server(default)] numero: String,
-    #[server(default)] jusqua: String,
-) -> Result<(), ServerFnError> {
-    // `<input type="date">` sends AAAA-MM-JJ; typed by hand, JJ/MM/AAAA.
-    let day = jusqua
-        .parse::<jiff::civil::Date>()
-        .ok()
-        .or_else(|| domain::candidate::parse_date(&jusqua));
-    let Some(day) = day else {
-        crate::session::redirect(&format!("{}?erreur=date", dossier_path(&numero)));
-        return Ok(());
-    };
-    let back = numero.clone();
-    decided(&back, |state, member| async move {
-        instruction::reopen(
-            &state.db,
-            &*state.clock,
-            &state.base_url,
-            &member,
-            &numero,
-            day,
-        )
-        .await
-    })
-    .await
-}
-
-/// Records the désistement a candidate asked for (by message, by mail); logged.
-#[server(endpoint = "service/desistement")]
-pub async fn record_withdrawal(
-    #[server(default)] numero: String,
-    #[server(default)] texte: String,
-) -> Result<(), ServerFnError> {
-    use services::dossiers::withdrawal::{self, WithdrawalError};
-    let member =
-        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
-    let back = dossier_path(&numero);
-    let state = state();
-    let recorded = withdrawal::record(
-        &state.db,
-        &*state.clock,
-        &state.base_url,
-        &member,
-        &numero,
-        &texte,
-    )
-    .await;
-    match recorded {
-        Ok(_) => crate::session::redirect(&format!("{back}?fait=1#instruction")),
-        Err(WithdrawalError::Refused(_)) => crate::session::redirect(&format!(
-            "{back}?erreur={}#instruction",
-            domain::instruction::DecisionRefused::Withdrawn.code()
-        )),
-        Err(WithdrawalError::UnknownDossier) => crate::session::redirect("/service"),
-        Err(e) => return Err(internal(e)),
-    }
-    Ok(())
-}
-
 /// The staff member asking, and the dossier of this number (`None`: no such dossier).
-async fn member_and_dossier(
+pub(super) async fn member_and_dossier(
     number: &str,
 ) -> Result<Option<(Staff, services::dossiers::Dossier)>, ServerFnError> {
     let member =
@@ -153,35 +63,8 @@ pub async fn mark_message_handled(#[server(default)] numero: String) -> Result<(
     Ok(())
 }
 
-fn dossier_path(number: &str) -> String {
+pub(super) fn dossier_path(number: &str) -> String {
     format!("/service/dossiers/{}", crate::account::urlencode(number))
-}
-
-/// Runs a decision for the staff member of the request, and answers with a redirect
-/// back to the dossier saying how it went.
-async fn decided<F, Fut>(number: &str, run: F) -> Result<(), ServerFnError>
-where
-    F: FnOnce(crate::state::AppState, Staff) -> Fut,
-    Fut: std::future::Future<
-            Output = Result<services::dossiers::Dossier, instruction::DecisionError>,
-        >,
-{
-    use instruction::DecisionError;
-    let member =
-        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
-    let back = dossier_path(number);
-    match run(state(), member).await {
-        Ok(_) => crate::session::redirect(&format!("{back}?fait=1#instruction")),
-        Err(DecisionError::Refused(r)) => {
-            crate::session::redirect(&format!("{back}?erreur={}#instruction", r.code()))
-        }
-        Err(DecisionError::ReopenDate) => {
-            crate::session::redirect(&format!("{back}?erreur=date#instruction"))
-        }
-        Err(DecisionError::UnknownDossier) => crate::session::redirect("/service"),
-        Err(e) => return Err(internal(e)),
-    }
-    Ok(())
 }
 
 #[component]
@@ -249,19 +132,40 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                 let previewed = preview.and_then(|id| files.iter().find(|f| f.id == id && f.scan.counts()).cloned());
                 let infected = files.iter().filter(|f| !f.scan.counts()).count();
                 let r = d.registration.clone();
-                // Back to the list the dossier was opened from, as it was.
-                let list_link = match query.read_untracked().get("liste") {
-                    Some(list) => format!(
-                        "/service/concours/{}?{}",
-                        d.exam_slug.as_str(),
-                        super::dossiers::ListQuery::parse(&list).to_query()
-                    ),
+                // Back to the list the dossier was opened from, as it was, and its
+                // neighbours there.
+                let member = super::current_staff();
+                let list = query.read_untracked().get("liste").map(|l| super::dossiers::ListQuery::parse(&l));
+                let list_link = match &list {
+                    Some(list) => format!("/service/concours/{}?{}", d.exam_slug.as_str(), list.to_query()),
                     None => format!("/service/concours/{}", d.exam_slug.as_str()),
                 };
+                let neighbours = match &list {
+                    Some(list) => match Neighbours::in_list(&state, list, &d, member.as_ref()).await {
+                        Ok(n) => n,
+                        Err(e) => return failure(e),
+                    },
+                    None => Neighbours::default(),
+                };
+                let (followers, agents) = match (
+                    services::dossiers::following::followers(&state.db, &d.id).await,
+                    services::dossiers::following::agents(&state.db).await,
+                ) {
+                    (Ok(f), Ok(a)) => (f, a),
+                    (Err(e), _) | (_, Err(e)) => return failure(e),
+                };
+                let after_previous = query.read_untracked().get("fait").filter(|n| *n != "1" && *n != d.number.as_str()).and_then(|n| domain::DossierNumber::parse(&n).ok());
                 view! {
                     <Title text=format!("Dossier {}", d.number) />
                     <p class="breadcrumb"><a href="/service">"Concours"</a>" › "<a href=list_link.clone()>{d.exam_title.clone()}</a></p>
+                    {after_previous.map(|n| view! {
+                        <p class="notice" role="status" data-after=n.to_string()>
+                            "Décision enregistrée pour le dossier "<a href=neighbours.link_to(n.as_str())>{n.to_string()}</a>
+                            " (le candidat en est informé par courriel). Voici le dossier suivant de la liste."
+                        </p>
+                    })}
                     <h1>"Dossier "<span class="dossier-number">{d.number.to_string()}</span></h1>
+                    {neighbours.nav()}
                     <p class="closure-status" data-state=dossier_state.code()>{upper_first(dossier_state.label())}
                         {d.closed_at.map(|at| format!(" le {} (heure de Paris)", domain::french::paris_date_time_ms(at)))}
                     </p>
@@ -275,7 +179,7 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                             <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at)}</dd>
                         </dl>
                     </section>
-                    <section aria-labelledby="pieces-titre">
+                    <section id="pieces" aria-labelledby="pieces-titre">
                         <h2 id="pieces-titre">"Pièces"</h2>
                         {(!files.is_empty()).then(|| view! {
                             <p><a class="button secondary" href=format!("/service/dossiers/{}/fichiers.zip", d.number) download>"Télécharger tous les fichiers (ZIP)"</a></p>
@@ -331,7 +235,8 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                             }
                         })}
                     </section>
-                    <Instruction dossier=d.clone() state=dossier_state pieces=choices />
+                    <super::decisions::Instruction dossier=d.clone() state=dossier_state pieces=choices list=neighbours.list.clone() next=neighbours.next.clone() />
+                    <super::following::Following number=d.number.to_string() member_id=member.map(|m| m.id).unwrap_or_default() followers agents outcome=query.read_untracked().get("suivi") />
                     <section id="messages" aria-labelledby="messages-titre">
                         <h2 id="messages-titre">"Messages"</h2>
                         <crate::messages::Conversation messages=conversation for_staff=true files="/service/fichiers" />
@@ -433,154 +338,64 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
     }
 }
 
-/// The service's review and decision, and the forms that record them: only what the
-/// dossier's state allows is offered (the server checks it again).
-#[component]
-fn Instruction(
-    dossier: services::dossiers::Dossier,
-    state: domain::instruction::DossierState,
-    /// The pièces asked of this dossier (code, label), to choose which to correct.
-    pieces: Vec<(String, String)>,
-) -> impl IntoView {
-    use domain::instruction::{DecisionRefused, DossierState, Review};
-    let query = use_query_map();
-    let q = query.read_untracked();
-    let correction = q.get("correction").map(|code| match code.as_str() {
-        "ok" => (
-            "notice",
-            "Correction demandée : le candidat en est informé par courriel et sur son espace sécurisé."
-                .to_string(),
-        ),
-        code => (
-            "alert",
-            domain::conversation::Refusal::from_code(code)
-                .map_or("La correction n'a pas pu être demandée.", |r| r.text())
-                .to_string(),
-        ),
-    });
-    let message = if q.get("fait").is_some() {
-        Some((
-            "notice",
-            "Enregistré : le candidat en est informé par courriel et sur son espace sécurisé."
-                .to_string(),
-        ))
-    } else {
-        q.get("erreur").and_then(|code| match code.as_str() {
-            "date" => Some((
-                "alert",
-                "Indiquez une date de réouverture postérieure à aujourd'hui.".to_string(),
-            )),
-            code => DecisionRefused::from_code(code).map(|r| ("alert", r.to_string())),
+/// Where the dossier stands in the list it was opened from: the previous and the next
+/// ones, for links, shortcuts, and the dossier a decision leads to.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Neighbours {
+    /// The list's address (`ListQuery::to_query`), carried from dossier to dossier.
+    pub list: Option<String>,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+    /// The dossier's rank in the list (from 1), and the list's length.
+    pub rank: Option<(usize, usize)>,
+}
+
+impl Neighbours {
+    async fn in_list(
+        state: &crate::state::AppState,
+        list: &super::dossiers::ListQuery,
+        d: &services::dossiers::Dossier,
+        member: Option<&Staff>,
+    ) -> Result<Self, instruction::InstructionError> {
+        let lines = list.lines(state, d.exam_slug.as_str(), member).await?;
+        let at = lines.iter().position(|l| l.dossier.id == d.id);
+        let number = |i: usize| lines.get(i).map(|l| l.dossier.number.to_string());
+        Ok(Self {
+            list: Some(list.to_query()),
+            previous: at.and_then(|i| i.checked_sub(1)).and_then(number),
+            next: at.and_then(|i| number(i + 1)),
+            rank: at.map(|i| (i + 1, lines.len())),
         })
-    };
-    let d = dossier;
-    let number = d.number.to_string();
-    let number_for_withdrawal = number.clone();
-    let open = state == DossierState::Closed;
-    let complete = d.review == Some(Review::Complete);
-    let review = match d.review {
-        Some(Review::Complete) => "complet".to_string(),
-        Some(Review::Incomplete) => {
-            format!("incomplet : {}", d.review_note.clone().unwrap_or_default())
+    }
+
+    /// A dossier's page, in the same list.
+    pub(super) fn link_to(&self, number: &str) -> String {
+        match &self.list {
+            Some(list) => format!(
+                "{}?liste={}",
+                dossier_path(number),
+                crate::account::urlencode(list)
+            ),
+            None => dossier_path(number),
         }
-        None => "pas encore vérifié".to_string(),
-    };
-    let hidden = move || view! { <input type="hidden" name="numero" value=number.clone() /> };
-    view! {
-        <section id="instruction" aria-labelledby="instruction-titre">
-            <h2 id="instruction-titre">"Instruction"</h2>
-            {message.map(|(class, text)| view! { <crate::form::Outcome class text /> })}
-            <dl>
-                <dt>"Pièces"</dt><dd data-review>{review}</dd>
-                {d.withdrawn_at.map(|t| view! { <dt>"Désistement"</dt><dd data-withdrawn>{format!("le {} (heure de Paris)", domain::french::paris_date_time_ms(t))}</dd> })}
-                {d.decision_reason.clone().map(|r| view! { <dt>"Motif du rejet"</dt><dd>{r}</dd> })}
-                {d.reopened_until.map(|t| view! { <dt>"Fin de la réouverture"</dt><dd>{domain::french::deadline_ms(t)}</dd> })}
-                {(!d.corrections.is_empty()).then(|| {
-                    let label = |code: &str| pieces.iter().find(|(c, _)| c == code).map_or(code.to_string(), |(_, l)| l.clone());
-                    let text = d.corrections.iter().map(|c| format!("{} (à corriger {})", label(&c.piece), domain::french::deadline_ms(c.until))).collect::<Vec<_>>().join(", ");
-                    view! { <dt>"Corrections demandées"</dt><dd data-corrections>{text}</dd> }
-                })}
-            </dl>
-            {open.then(|| view! {
-                <div class="decisions">
-                    <form method="post" action="/api/service/decision">
-                        {hidden()}
-                        <input type="hidden" name="decision" value="complet" />
-                        <p class="hint">"Toutes les pièces sont conformes : le dossier peut ensuite être admis. Le candidat reçoit un courriel."</p>
-                        <button type="submit" class="button secondary">"Dossier complet"</button>
-                    </form>
-                    <form method="post" action="/api/service/decision" class="narrow-form">
-                        {hidden()}
-                        <input type="hidden" name="decision" value="incomplet" />
-                        <div class="field">
-                            <label for="manquantes">"Pièces manquantes ou à corriger"</label>
-                            <textarea id="manquantes" name="texte" rows="2" required></textarea>
-                        </div>
-                        <p class="hint">"Dit au candidat ce qui manque, sans rouvrir aucune pièce : pour qu'il puisse déposer, demandez plutôt une correction des pièces concernées (ci-dessous)."</p>
-                        <button type="submit" class="button secondary">"Dossier incomplet"</button>
-                    </form>
-                    <form method="post" action="/api/service/rouvrir" class="narrow-form">
-                        {hidden()}
-                        <div class="field">
-                            <label for="jusqua">"Rouvrir au candidat jusqu'au (inclus)"</label>
-                            <input id="jusqua" name="jusqua" type="date" required />
-                        </div>
-                        <p class="hint">"Rouvre toutes les pièces jusqu'à cette date (une pièce oubliée, un dossier à reprendre) ; pour certaines pièces seulement, demandez une correction."</p>
-                        <button type="submit" class="button secondary">"Rouvrir le dossier"</button>
-                    </form>
-                    <form id="correction" method="post" action=format!("/service/dossiers/{}/correction", d.number) class="narrow-form">
-                        {correction.clone().map(|(class, text)| view! { <crate::form::Outcome class text /> })}
-                        <fieldset>
-                            <legend>"Demander une correction de pièces"</legend>
-                            <p class="hint">"Les pièces cochées acceptent de nouveau des fichiers jusqu'à la date choisie ; les autres restent clôturées. Le candidat reçoit un courriel."</p>
-                            {pieces.iter().map(|(code, label)| {
-                                let id = format!("corriger-{code}");
-                                view! {
-                                    <div class="choice">
-                                        <input type="checkbox" id=id.clone() name="piece" value=code.clone() />
-                                        <label for=id>{label.clone()}</label>
-                                    </div>
-                                }
-                            }).collect_view()}
-                        </fieldset>
-                        <div class="field">
-                            <label for="motif-correction">"Ce qu'il faut corriger"</label>
-                            <textarea id="motif-correction" name="motif" rows="2" maxlength="5000" required></textarea>
-                        </div>
-                        <div class="field">
-                            <label for="correction-jusqua">"À corriger jusqu'au (inclus)"</label>
-                            <input id="correction-jusqua" name="jusqua" type="date" required />
-                        </div>
-                        <button type="submit" class="button secondary">"Demander la correction"</button>
-                    </form>
-                    <form method="post" action="/api/service/decision">
-                        {hidden()}
-                        <input type="hidden" name="decision" value="admis" />
-                        {(!complete).then(|| view! { <p class="hint">"Marquez d'abord le dossier complet pour l'admettre à concourir."</p> })}
-                        <button type="submit" class="button primary" disabled=!complete>"Admettre à concourir"</button>
-                    </form>
-                    <form method="post" action="/api/service/decision" class="narrow-form">
-                        {hidden()}
-                        <input type="hidden" name="decision" value="rejete" />
-                        <div class="field">
-                            <label for="motif">"Motif du rejet"</label>
-                            <textarea id="motif" name="texte" rows="2" required></textarea>
-                        </div>
-                        <button type="submit" class="button secondary">"Rejeter le dossier"</button>
-                    </form>
-                </div>
-            })}
-            {(state != DossierState::Withdrawn).then(|| view! {
-                <form method="post" action="/api/service/desistement" class="narrow-form">
-                    <input type="hidden" name="numero" value=number_for_withdrawal.clone() />
-                    <div class="field">
-                        <label for="desistement">"Désistement demandé par le candidat : comment et quand"</label>
-                        <textarea id="desistement" name="texte" rows="2" maxlength="2000" required></textarea>
-                    </div>
-                    <button type="submit" class="button secondary">"Enregistrer le désistement"</button>
-                </form>
-            })}
-        </section>
+    }
+
+    /// « Dossier précédent », « Dossier suivant » and the rank, when opened from a list;
+    /// the access keys, listed.
+    fn nav(&self) -> impl IntoView + use<> {
+        let previous = self.previous.as_ref().map(|n| (self.link_to(n), n.clone()));
+        let next = self.next.as_ref().map(|n| (self.link_to(n), n.clone()));
+        let rank = self.rank;
+        view! {
+            <nav class="dossier-nav" aria-label="Dossiers de la liste et raccourcis">
+                {previous.map(|(href, n)| view! { <a href=href rel="prev" accesskey="p">{format!("‹ Dossier précédent ({n})")}</a> })}
+                {rank.map(|(rank, of)| view! { <span>{format!(" Dossier {rank} sur {of} de la liste ")}</span> })}
+                {next.map(|(href, n)| view! { <a href=href rel="next" accesskey="n">{format!("Dossier suivant ({n}) ›")}</a> })}
+                " "<a href="#pieces" accesskey="c">"Pièces"</a>
+                " "<a href="#instruction" accesskey="i">"Instruction"</a>
+                <p class="hint">"Raccourcis clavier : Alt+Maj+N dossier suivant, Alt+Maj+P précédent, Alt+Maj+C pièces, Alt+Maj+I instruction (sur Mac : Ctrl+Option et la lettre)."</p>
+            </nav>
+        }
     }
 }
 

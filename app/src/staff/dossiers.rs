@@ -13,17 +13,35 @@ pub(super) fn DossiersPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let exam = params.read_untracked().get("exam").unwrap_or_default();
-    let search = query.read_untracked().get("q").unwrap_or_default();
-    let state_code = query.read_untracked().get("etat").unwrap_or_default();
-    let filter = domain::instruction::ListFilter::from_code(&state_code);
-    let sort = instruction::Sort::from_code(&query.read_untracked().get("tri").unwrap_or_default())
-        .unwrap_or_default();
-    let page: usize = query
-        .read_untracked()
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let list = ListQuery::from_pairs(
+        [
+            "q",
+            "etat",
+            "tri",
+            "page",
+            "voie",
+            "fichiers",
+            "amenagement",
+            "messages",
+            "suivi",
+        ]
+        .into_iter()
+        .filter_map(|key| {
+            query
+                .read_untracked()
+                .get(key)
+                .map(|v| (key.to_string(), v))
+        }),
+    );
+    let all_checked = query.read_untracked().get("tout").is_some();
+    let bulk_done = query.read_untracked().get("lot").map(|action| {
+        let q = query.read_untracked();
+        (
+            action,
+            q.get("faits").unwrap_or_default(),
+            q.get("refus").unwrap_or_default(),
+        )
+    });
     view! {
         <Suspense fallback=|| ()>
             {Suspend::new(async move {
@@ -37,33 +55,30 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     }.into_any(),
                     Err(e) => return failure(e),
                 };
-                let mut lines = match instruction::dossiers(&state.db, &*state.clock, &exam, &search, filter).await {
+                let member = super::current_staff();
+                let lines = match list.lines(&state, &exam, member.as_ref()).await {
                     Ok(lines) => lines,
                     Err(e) => return failure(e),
                 };
-                sort.apply(&mut lines);
                 let total = lines.len();
                 let pages = total.div_ceil(PER_PAGE).max(1);
-                let page = page.min(pages);
+                let list = ListQuery { page: list.page.min(pages), ..list.clone() };
+                let page = list.page;
                 let shown: Vec<DossierLine> = lines.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
-                // The list as it is now (search, filter, order, page): its dossiers link
-                // back to it.
-                let list = ListQuery { q: search.clone(), etat: filter.map(|f| f.code().to_string()).unwrap_or_default(), tri: sort.code().to_string(), page };
+                // The list as it is now (search, filters, order, page): its dossiers link
+                // back to it, and the exports take it.
                 let back = list.to_query();
                 let page_link = |n: usize| format!("/service/concours/{exam}?{}", ListQuery { page: n, ..list.clone() }.to_query());
                 let (previous, next) = ((page > 1).then(|| page_link(page - 1)), (page < pages).then(|| page_link(page + 1)));
-                // Both exports take the list as searched and filtered here.
-                let export = |kind: &str| format!(
-                    "/service/concours/{exam}/dossiers.{kind}?q={}&etat={}",
-                    crate::account::urlencode(&search),
-                    filter.map(|s| s.code()).unwrap_or("")
-                );
+                let export = |kind: &str| format!("/service/concours/{exam}/dossiers.{kind}?{back}");
                 let count = match total {
                     0 => "Aucun dossier".to_string(),
                     1 => "1 dossier".to_string(),
                     n if pages > 1 => format!("{n} dossiers (page {page} sur {pages})"),
                     n => format!("{n} dossiers"),
                 };
+                let filter = list.filter();
+                let sort = list.sort();
                 view! {
                     <Title text=format!("Dossiers : {title}") />
                     <p class="breadcrumb"><a href="/service">"Concours"</a></p>
@@ -71,8 +86,8 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     <p><a class="button secondary" href=format!("/service/concours/{exam}/modifier")>"Modifier l'examen"</a></p>
                     <form method="get" class="staff-search" role="search">
                         <div class="field">
-                            <label for="q">"N° de dossier ou nom"</label>
-                            <input id="q" name="q" type="search" value=search.clone() />
+                            <label for="q">"N° de dossier, nom, courriel ou téléphone"</label>
+                            <input id="q" name="q" type="search" value=list.q.clone() />
                         </div>
                         <div class="field">
                             <label for="etat">"État"</label>
@@ -85,6 +100,24 @@ pub(super) fn DossiersPage() -> impl IntoView {
                             </select>
                         </div>
                         <div class="field">
+                            <label for="voie">"Voie"</label>
+                            <select id="voie" name="voie">
+                                <option value="" selected=list.voie.is_empty()>"Toutes"</option>
+                                {domain::exam::Voie::ALL.into_iter().map(|v| view! {
+                                    <option value=v.as_str() selected=list.voie == v.as_str()>{upper_first(v.label())}</option>
+                                }).collect_view()}
+                            </select>
+                        </div>
+                        <div class="field">
+                            <label for="fichiers">"Fichiers"</label>
+                            <select id="fichiers" name="fichiers">
+                                <option value="" selected=list.fichiers.is_empty()>"Tous"</option>
+                                {instruction::FileFlag::ALL.into_iter().map(|f| view! {
+                                    <option value=f.code() selected=list.fichiers == f.code()>{f.label()}</option>
+                                }).collect_view()}
+                            </select>
+                        </div>
+                        <div class="field">
                             <label for="tri">"Trier par"</label>
                             <select id="tri" name="tri">
                                 {instruction::Sort::ALL.into_iter().map(|s| view! {
@@ -92,14 +125,24 @@ pub(super) fn DossiersPage() -> impl IntoView {
                                 }).collect_view()}
                             </select>
                         </div>
+                        <fieldset class="staff-flags">
+                            <legend>"Seulement"</legend>
+                            <span class="choice"><input type="checkbox" id="amenagement" name="amenagement" value="1" checked=list.amenagement /><label for="amenagement">"Aménagement demandé"</label></span>
+                            <span class="choice"><input type="checkbox" id="messages" name="messages" value="1" checked=list.messages /><label for="messages">"Message sans réponse"</label></span>
+                            <span class="choice"><input type="checkbox" id="suivi" name="suivi" value="1" checked=list.suivi /><label for="suivi">"Mes dossiers (suivis)"</label></span>
+                        </fieldset>
                         <button type="submit" class="button secondary">"Rechercher"</button>
                     </form>
                     <p role="status">{count}" · ""Exporter ces dossiers : "<a href=export("xlsx") download>"tableur (XLSX)"</a>", "<a href=export("csv") download>"CSV"</a>
                         " · "<a href=format!("/service/concours/{exam}/dossiers.zip") download>"Télécharger les dossiers clôturés (ZIP)"</a></p>
+                    {bulk_done.map(|(action, done, refused)| view! { <super::bulk::BulkOutcome action done refused /> })}
+                    <form method="get" action=format!("/service/concours/{exam}/lot") class="bulk-form">
+                    <input type="hidden" name="liste" value=back.clone() />
                     <div class="table-scroll" role="region" aria-label="Dossiers" tabindex="0">
                     <table class="staff-table">
                         <thead>
                             <tr>
+                                <th scope="col"><span class="visually-hidden">"Sélection"</span></th>
                                 <th scope="col">"N° de dossier"</th>
                                 <th scope="col">"Candidat"</th>
                                 <th scope="col">"Voie"</th>
@@ -107,13 +150,32 @@ pub(super) fn DossiersPage() -> impl IntoView {
                                 <th scope="col">"Clôturé le"</th>
                                 <th scope="col">"Fichiers"</th>
                                 <th scope="col">"Messages"</th>
+                                <th scope="col">"Suivi par"</th>
                             </tr>
                         </thead>
                         <tbody>
-                            {shown.iter().map(|line| dossier_row(line, &back)).collect_view()}
+                            {shown.iter().map(|line| dossier_row(line, &back, all_checked)).collect_view()}
                         </tbody>
                     </table>
                     </div>
+                    {(!shown.is_empty()).then(|| view! {
+                        <fieldset class="bulk-actions">
+                            <legend>"Action sur les dossiers cochés"</legend>
+                            <p class="hint">
+                                <a href=format!("/service/concours/{exam}?{back}&tout=1")>"Cocher tous les dossiers de cette page"</a>
+                                " · La page suivante demande de confirmer, montre le courriel envoyé et les dossiers que l'action ne peut pas prendre."
+                            </p>
+                            <div class="field">
+                                <label for="action">"Action"</label>
+                                <select id="action" name="action" required>
+                                    <option value="">"Choisir une action"</option>
+                                    {domain::instruction::BulkAction::ALL.into_iter().map(|a| view! { <option value=a.code()>{a.label()}</option> }).collect_view()}
+                                </select>
+                            </div>
+                            <button type="submit" class="button secondary">"Continuer"</button>
+                        </fieldset>
+                    })}
+                    </form>
                     {(pages > 1).then(|| view! {
                         <nav class="pager" aria-label="Pages de la liste">
                             {previous.map(|href| view! { <a href=href rel="prev">"Page précédente"</a> })}
@@ -132,53 +194,132 @@ pub(super) fn DossiersPage() -> impl IntoView {
 const PER_PAGE: usize = 50;
 
 /// A list's address: what the search form and the pager carry, and what a dossier's
-/// page links back to (read again from its own keys only, re-encoded: an address
-/// never carries anything else into the page).
+/// page links back to (read again from its own keys only, each checked, re-encoded: an
+/// address never carries anything else into the page).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct ListQuery {
+pub struct ListQuery {
     pub q: String,
+    /// A stage or a state (`ListFilter`'s code).
     pub etat: String,
     pub tri: String,
     pub page: usize,
+    /// A voie's code.
+    pub voie: String,
+    /// Only the aménagements requested.
+    pub amenagement: bool,
+    /// A `FileFlag`'s code.
+    pub fichiers: String,
+    /// Only the messages waiting for an answer.
+    pub messages: bool,
+    /// Only « mes dossiers »: those the agent follows.
+    pub suivi: bool,
 }
 
 impl ListQuery {
-    pub(super) fn to_query(&self) -> String {
+    pub fn to_query(&self) -> String {
         use crate::account::urlencode;
-        format!(
+        let mut out = format!(
             "q={}&etat={}&tri={}&page={}",
             urlencode(&self.q),
             urlencode(&self.etat),
             urlencode(&self.tri),
             self.page.max(1)
-        )
+        );
+        for (key, value) in [("voie", &self.voie), ("fichiers", &self.fichiers)] {
+            if !value.is_empty() {
+                out.push_str(&format!("&{key}={}", urlencode(value)));
+            }
+        }
+        for (key, on) in [
+            ("amenagement", self.amenagement),
+            ("messages", self.messages),
+            ("suivi", self.suivi),
+        ] {
+            if on {
+                out.push_str(&format!("&{key}=1"));
+            }
+        }
+        out
     }
 
     /// From a `liste` value that a list put in a dossier's link.
-    pub(super) fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
+        Self::from_pairs(text.split('&').map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key.to_string(), percent_decoded(value))
+        }))
+    }
+
+    /// From an address's decoded keys and values; what is not a known code is dropped.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut list = Self {
             page: 1,
             ..Self::default()
         };
-        for pair in text.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decoded(value);
-            match key {
+        for (key, value) in pairs {
+            match key.as_str() {
                 "q" => list.q = value.chars().take(200).collect(),
                 "etat" if domain::instruction::ListFilter::from_code(&value).is_some() => {
                     list.etat = value
                 }
                 "tri" if instruction::Sort::from_code(&value).is_some() => list.tri = value,
-                "page" => list.page = value.parse().unwrap_or(1),
+                "page" => list.page = value.parse().unwrap_or(1).max(1),
+                "voie" if domain::exam::Voie::parse(&value).is_some() => list.voie = value,
+                "fichiers" if instruction::FileFlag::from_code(&value).is_some() => {
+                    list.fichiers = value
+                }
+                "amenagement" => list.amenagement = !value.is_empty(),
+                "messages" => list.messages = !value.is_empty(),
+                "suivi" => list.suivi = !value.is_empty(),
                 _ => {}
             }
         }
         list
     }
+
+    pub fn filter(&self) -> Option<domain::instruction::ListFilter> {
+        domain::instruction::ListFilter::from_code(&self.etat)
+    }
+
+    pub fn sort(&self) -> instruction::Sort {
+        instruction::Sort::from_code(&self.tri).unwrap_or_default()
+    }
+
+    /// What the list keeps, for the agent `member` (« mes dossiers »).
+    pub fn criteria(
+        &self,
+        member: Option<&services::access::staff::Staff>,
+    ) -> instruction::Criteria {
+        instruction::Criteria {
+            search: self.q.clone(),
+            filter: self.filter(),
+            voie: domain::exam::Voie::parse(&self.voie),
+            accommodation: self.amenagement,
+            files: instruction::FileFlag::from_code(&self.fichiers),
+            unanswered: self.messages,
+            // No agent, no dossier: never the whole list by mistake.
+            followed_by: self
+                .suivi
+                .then(|| member.map_or_else(|| "-".to_string(), |m| m.id.clone())),
+        }
+    }
+
+    /// The lines of the exam the list shows, in its order (every page).
+    pub async fn lines(
+        &self,
+        state: &crate::state::AppState,
+        exam: &str,
+        member: Option<&services::access::staff::Staff>,
+    ) -> Result<Vec<DossierLine>, instruction::InstructionError> {
+        let mut lines =
+            instruction::dossiers(&state.db, &*state.clock, exam, &self.criteria(member)).await?;
+        self.sort().apply(&mut lines);
+        Ok(lines)
+    }
 }
 
 /// `+` and `%XX` decoded (what `account::urlencode` wrote); a bad escape is kept as is.
-fn percent_decoded(text: &str) -> String {
+pub(super) fn percent_decoded(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -206,7 +347,7 @@ fn percent_decoded(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn dossier_row(line: &DossierLine, back: &str) -> impl IntoView + use<> {
+fn dossier_row(line: &DossierLine, back: &str, checked: bool) -> impl IntoView + use<> {
     let d = &line.dossier;
     let href = format!(
         "/service/dossiers/{}?liste={}",
@@ -215,6 +356,7 @@ fn dossier_row(line: &DossierLine, back: &str) -> impl IntoView + use<> {
     );
     view! {
         <tr data-dossier=d.number.to_string()>
+            <td><input type="checkbox" name="n" value=d.number.to_string() id=format!("choisir-{}", d.number) checked=checked aria-label=format!("Sélectionner le dossier {}", d.number) /></td>
             <th scope="row" class="number-cell"><a href=href>{d.number.to_string()}</a></th>
             <td>{d.registration.display_name()}</td>
             <td>{d.registration.voie.map(|v| v.label().to_string()).unwrap_or_default()}</td>
@@ -223,8 +365,9 @@ fn dossier_row(line: &DossierLine, back: &str) -> impl IntoView + use<> {
                 {line.correction_until.filter(|_| line.stage == domain::instruction::Stage::CorrectionAsked).map(|t| format!(" jusqu'au {}", domain::french::deadline_ms(t)))}
             </td>
             <td>{d.closed_at.map(domain::french::paris_date_time_ms).unwrap_or_default()}</td>
-            <td class="count">{line.files}{(line.infected > 0).then(|| view! { <span class="file-warning" data-infected=line.infected>{format!(" · {} infecté(s)", line.infected)}</span> })}</td>
+            <td class="count">{line.files}{(line.unscanned > 0).then(|| view! { <span class="file-warning" data-unscanned=line.unscanned>{format!(" · {} non analysé(s)", line.unscanned)}</span> })}{(line.infected > 0).then(|| view! { <span class="file-warning" data-infected=line.infected>{format!(" · {} infecté(s)", line.infected)}</span> })}</td>
             <td>{line.unanswered.then(|| view! { <a class="file-warning" data-unanswered href=format!("/service/dossiers/{}#messages", d.number)>"message sans réponse"</a> })}</td>
+            <td data-followers>{line.followers.join(", ")}</td>
         </tr>
     }
 }
@@ -240,16 +383,21 @@ mod tests {
             etat: "correction-recue".into(),
             tri: "nom".into(),
             page: 3,
+            voie: "troisieme_concours".into(),
+            amenagement: true,
+            fichiers: "non-analyses".into(),
+            messages: true,
+            suivi: true,
         };
         assert_eq!(ListQuery::parse(&list.to_query()), list);
-        let forged = ListQuery::parse("q=a&etat=%3Cscript%3E&tri=x&page=deux&autre=1");
+        let forged =
+            ListQuery::parse("q=a&etat=%3Cscript%3E&tri=x&page=deux&autre=1&voie=x&fichiers=y");
         assert_eq!(
             forged,
             ListQuery {
                 q: "a".into(),
-                etat: String::new(),
-                tri: String::new(),
-                page: 1
+                page: 1,
+                ..ListQuery::default()
             }
         );
         assert_eq!(percent_decoded("%E2%82%AC+%zz%"), "€ %zz%");

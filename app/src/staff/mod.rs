@@ -4,10 +4,13 @@
 //! redirect. The server's gate (see `server::staff`) lets no request reach them
 //! without a staff session, and hands them the staff member through the request.
 
+mod bulk;
+mod decisions;
 mod dossier;
 mod dossiers;
 mod exam_form;
 mod exams;
+mod following;
 mod login;
 
 use leptos::prelude::*;
@@ -21,13 +24,15 @@ use services::access::staff::Staff;
 
 use crate::CentreName;
 
+use bulk::BulkPage;
 use dossier::DossierDetailPage;
 use dossiers::DossiersPage;
 use exam_form::ExamFormPage;
 use exams::ExamsPage;
 use login::StaffLoginPage;
 
-pub use dossier::{record_decision, reopen_dossier};
+pub use decisions::{record_decision, reopen_dossier};
+pub use dossiers::ListQuery;
 pub use exam_form::save_exam;
 pub use login::{staff_login, staff_logout};
 
@@ -85,6 +90,7 @@ fn StaffApp() -> impl IntoView {
                     <Route path=path!("/service/concours/nouveau") view=ExamFormPage ssr=SsrMode::Async />
                     <Route path=path!("/service/concours/:exam/modifier") view=ExamFormPage ssr=SsrMode::Async />
                     <Route path=path!("/service/concours/:exam") view=DossiersPage ssr=SsrMode::Async />
+                    <Route path=path!("/service/concours/:exam/lot") view=BulkPage ssr=SsrMode::Async />
                     <Route path=path!("/service/dossiers/:number") view=DossierDetailPage ssr=SsrMode::Async />
                 </Routes>
             </main>

@@ -357,6 +357,17 @@ pub const DEMO_EMAIL: &str = "service.concours@exemple.fr";
 pub const DEMO_PASSWORD: &str = "essai du service concours";
 
 /// Creates the demo staff account if it does not exist yet.
+/// The active staff member of this address (any case).
+pub async fn active_by_email(db: &Db, email: &str) -> Result<Option<Staff>, StaffError> {
+    Ok(sqlx::query_as::<_, (String, String, String)>(
+        "SELECT id, email, name FROM staff WHERE email_key = $1 AND disabled_at IS NULL",
+    )
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(db.pool())
+    .await?
+    .map(|(id, email, name)| Staff { id, email, name }))
+}
+
 pub async fn seed_demo(
     db: &Db,
     passwords: &Passwords,

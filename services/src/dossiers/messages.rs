@@ -178,22 +178,40 @@ pub async fn send(
                 "",
             )
             .await?;
-            Some(
-                to_candidate(
-                    dossier,
-                    format!("Message du service concours : dossier {}", dossier.number),
-                    "Le service concours vous a écrit au sujet de votre dossier.",
-                    base_url,
-                )
-                .about(&dossier.id),
-            )
+            Some(service_message_letter(dossier, base_url))
         }
     };
     if let Some(letter) = letter {
         outbox::post(&mut *tx, now, &letter).await?;
     }
     tx.commit().await?;
+    // After the commit (SQLite has one writer): the message stands even if this fails.
+    if matches!(sender, Sender::Candidate) {
+        let told = crate::dossiers::following::notify(
+            db,
+            clock,
+            base_url,
+            dossier,
+            crate::dossiers::following::News::Message,
+        )
+        .await;
+        if let Err(error) = told {
+            tracing::error!(%error, "the dossier's followers could not be told of a message");
+        }
+    }
     Ok(id)
+}
+
+/// The mail a message of the service sends its candidate (a bulk message's
+/// confirmation shows it).
+pub fn service_message_letter(dossier: &Dossier, base_url: &str) -> Letter {
+    to_candidate(
+        dossier,
+        format!("Message du service concours : dossier {}", dossier.number),
+        "Le service concours vous a écrit au sujet de votre dossier.",
+        base_url,
+    )
+    .about(&dossier.id)
 }
 
 /// The mail that tells the candidate to read the espace, without the message itself.

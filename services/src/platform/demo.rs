@@ -128,10 +128,26 @@ pub async fn candidate(
     let mut answers = demo_answers();
     answers.insert("nom_naissance".into(), who.into());
     answers.insert("voie".into(), voie.into());
-    // Agents' answers; an externe candidate is not asked them, so they are not kept.
-    answers.insert("employeur".into(), "Commune de Laval".into());
-    answers.insert("grade".into(), "Adjoint administratif".into());
-    answers.insert("date_titularisation".into(), "01/09/2019".into());
+    candidate_answering(db, clock, exam, answers, password_hash).await
+}
+
+/// A candidate's dossier on `exam` from these answers (the situation's answers of
+/// every voie are added; those the voie does not ask are not kept).
+pub async fn candidate_answering(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &str,
+    mut answers: Answers,
+    password_hash: &str,
+) -> Result<dossiers::Dossier, DemoError> {
+    for (key, value) in [
+        ("employeur", "Commune de Laval"),
+        ("grade", "Adjoint administratif"),
+        ("date_titularisation", "01/09/2019"),
+        ("activite", "Secrétaire d'association depuis 2018"),
+    ] {
+        answers.entry(key.into()).or_insert_with(|| value.into());
+    }
     let spec = registrations::exam(db, clock, exam).await?;
     let registration = Registration::parse(&answers, &spec.wizard, clock.today_in_paris())
         .map_err(|(step, errors)| DemoError::Answers(format!("{step:?}: {errors:?}")))?;
