@@ -268,16 +268,19 @@ pub enum DecisionRefused {
     ReasonRequired,
     #[error("Le candidat s'est désisté : ce dossier n'est plus instruit.")]
     Withdrawn,
+    #[error("Aucune décision n'a été prise sur ce dossier : il n'y a rien à annuler.")]
+    NothingToTakeBack,
 }
 
 impl DecisionRefused {
-    const ALL: [DecisionRefused; 6] = [
+    const ALL: [DecisionRefused; 7] = [
         Self::NotClosed,
         Self::AlreadyDecided,
         Self::NotComplete,
         Self::MissingItemsRequired,
         Self::ReasonRequired,
         Self::Withdrawn,
+        Self::NothingToTakeBack,
     ];
 
     /// A code for an address, so a page shows only our own messages.
@@ -289,11 +292,32 @@ impl DecisionRefused {
             Self::MissingItemsRequired => "pieces",
             Self::ReasonRequired => "motif",
             Self::Withdrawn => "desiste",
+            Self::NothingToTakeBack => "rien-a-annuler",
         }
     }
 
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+/// The decision a dossier in `state` with `review` carries, which the service may take
+/// back (a mistake, an appeal): admis, rejeté, or the review (complet, incomplet) of a
+/// closed dossier. Its label, for the journal and the candidate's mail.
+pub fn decision_to_take_back(
+    state: DossierState,
+    review: Option<Review>,
+) -> Result<&'static str, DecisionRefused> {
+    match (state, review) {
+        (DossierState::Accepted, _) => Ok("admis à concourir"),
+        (DossierState::Rejected, _) => Ok("rejeté"),
+        (DossierState::Closed, Some(Review::Complete)) => Ok("dossier complet"),
+        (DossierState::Closed, Some(Review::Incomplete)) => Ok("dossier incomplet"),
+        (DossierState::Withdrawn, _) => Err(DecisionRefused::Withdrawn),
+        (DossierState::Open | DossierState::NotClosedAtDeadline, _) => {
+            Err(DecisionRefused::NotClosed)
+        }
+        (DossierState::Closed, None) => Err(DecisionRefused::NothingToTakeBack),
     }
 }
 

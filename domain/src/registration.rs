@@ -579,5 +579,78 @@ impl Registration {
     }
 }
 
+/// Every field's label, for the error summary and the « Vérifiez vos réponses » page.
+pub const LABELS: &[(&str, &str)] = &[
+    ("civilite", "Civilité"),
+    ("nom_naissance", "Nom de naissance"),
+    ("nom_usage", "Nom d'usage"),
+    ("prenoms", "Prénom(s)"),
+    ("date_naissance", "Date de naissance"),
+    ("lieu_naissance", "Commune de naissance"),
+    ("pays_naissance", "Pays de naissance"),
+    ("nationalite", "Nationalité"),
+    ("email", "Adresse électronique"),
+    (
+        "email_confirmation",
+        "Confirmation de l'adresse électronique",
+    ),
+    ("telephone", "Téléphone"),
+    ("adresse", "Adresse"),
+    ("complement_adresse", "Complément d'adresse"),
+    ("code_postal", "Code postal"),
+    ("commune", "Commune"),
+    ("pays", "Pays"),
+    ("voie", "Voie"),
+    ("diplome", "Diplôme"),
+    ("diplome_annee", "Année d'obtention"),
+    ("employeur", "Employeur"),
+    ("grade", "Grade"),
+    ("date_titularisation", "Date de titularisation"),
+    ("activite", "Activité professionnelle ou mandat"),
+    ("amenagement", "Aménagement d'épreuves"),
+    ("amenagement_precisions", "Aménagements demandés"),
+    ("mot_de_passe", "Mot de passe"),
+    ("mot_de_passe_confirmation", "Confirmation du mot de passe"),
+    ("attestation", "Attestation sur l'honneur"),
+    ("dossier", "Dossier"),
+];
+
+pub fn label(field: &str) -> &'static str {
+    LABELS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, l)| *l)
+        .unwrap_or("")
+}
+
+pub const CIVILITES: [(&str, &str); 2] = [("madame", "Madame"), ("monsieur", "Monsieur")];
+pub const NATIONALITES: [(&str, &str); 3] = [
+    ("francaise", "Française"),
+    (
+        "ue",
+        "Ressortissant d'un autre État de l'Union européenne ou de l'Espace économique européen",
+    ),
+    ("autre", "Autre"),
+];
+pub const OUI_NON: [(&str, &str); 2] = [("non", "Non"), ("oui", "Oui")];
+
+/// How an answer reads on the summary page.
+pub fn shown(field: &str, value: &str) -> String {
+    let pick = |options: &[(&str, &str)]| {
+        options
+            .iter()
+            .find(|(c, _)| *c == value)
+            .map(|(_, l)| l.to_string())
+    };
+    match field {
+        "civilite" => pick(&CIVILITES),
+        "nationalite" => pick(&NATIONALITES),
+        "amenagement" => pick(&OUI_NON),
+        "voie" => Voie::parse(value).map(|v| format!("Concours {}", v.label())),
+        _ => None,
+    }
+    .unwrap_or_else(|| value.to_string())
+}
+
 #[cfg(test)]
 mod tests;

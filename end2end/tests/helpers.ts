@@ -1,4 +1,4 @@
-import { test as base, expect, Page } from "@playwright/test";
+import { test as base, expect, Browser, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -158,11 +158,12 @@ export async function mailTo(address: string, containing: string): Promise<strin
 
 /** Creates a dossier through the wizard's own endpoints (no page loads) and leaves the
  * page's context logged in to it. For tests about what comes after préinscription. */
-export async function registerQuickly(page: Page, exam = DEMO_EXAM): Promise<string> {
+export async function registerQuickly(page: Page, exam = DEMO_EXAM, domain = "exemple.fr"): Promise<string> {
   const name = uniqueName();
+  const email = `${name.toLowerCase()}@${domain}`;
   const steps: [string, Record<string, string>][] = [
     ["identite", { civilite: "madame", nom_naissance: name, prenoms: "Zoé", date_naissance: "14/07/1990", lieu_naissance: "Laval", pays_naissance: "France", nationalite: "francaise" }],
-    ["coordonnees", { email: `${name.toLowerCase()}@exemple.fr`, email_confirmation: `${name.toLowerCase()}@exemple.fr`, telephone: "0612345678", adresse: "1 rue", code_postal: "53000", commune: "Laval", pays: "France" }],
+    ["coordonnees", { email, email_confirmation: email, telephone: "0612345678", adresse: "1 rue", code_postal: "53000", commune: "Laval", pays: "France" }],
     ["voie", { voie: "externe" }],
     ["situation", { diplome: "Licence", diplome_annee: "2012" }],
     ["amenagement", { amenagement: "non" }],
@@ -261,3 +262,32 @@ export async function ownServer(prepare: (dir: string) => Record<string, string>
     },
   };
 }
+
+export const STAFF_EMAIL = "service.concours@exemple.fr";
+export const STAFF_PASSWORD = "essai du service concours";
+
+/** A dossier closed by its candidate (logged in on `page`), through the requests the
+ * pages send; returns its number. */
+export async function closedDossier(page: Page, domain?: string): Promise<string> {
+  const number = await registerQuickly(page, undefined, domain);
+  const origin = new URL(page.url()).origin;
+  for (const [piece, name] of [["piece-identite", "Carte d'identité.pdf"], ["diplome", "Licence.pdf"]]) {
+    const r = await page.request.post(`/espace/pieces/${piece}/fichiers`, { multipart: { fichier: pdfFile(name) }, headers: { Accept: "application/json", Origin: origin } });
+    expect(r.status()).toBe(201);
+  }
+  const closed = await page.request.post("/api/espace/cloturer", { form: {}, headers: { Accept: "text/html", Origin: origin }, maxRedirects: 0 });
+  expect(closed.headers()["location"]).toBe("/espace?cloture=ok");
+  return number;
+}
+
+/** The demo staff member, logged in on a browser context of its own. */
+export async function staffPage(browser: Browser, baseURL?: string): Promise<Page> {
+  const staff = await (await browser.newContext({ ...(baseURL ? { baseURL } : {}), extraHTTPHeaders: ownClient() })).newPage();
+  await staff.goto("/service/connexion");
+  await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
+  await staff.getByLabel("Mot de passe", { exact: true }).fill(STAFF_PASSWORD);
+  await staff.getByRole("button", { name: "Se connecter" }).click();
+  await expect(staff.getByRole("heading", { level: 1 })).toHaveText("Concours et dossiers");
+  return staff;
+}
+

@@ -1,35 +1,8 @@
 import { expect, Browser, Page } from "@playwright/test";
 import * as fs from "fs";
-import { expectNoA11yViolations, mails, ownClient, ownServer, pdfFile, registerQuickly, test } from "./helpers";
+import { closedDossier, expectNoA11yViolations, mails, ownClient, ownServer, pdfFile, staffPage, STAFF_EMAIL, STAFF_PASSWORD, test } from "./helpers";
 
-const STAFF_EMAIL = "service.concours@exemple.fr";
-const STAFF_PASSWORD = "essai du service concours";
 const EXAM = "Concours de rédacteur territorial (démonstration)";
-
-/** A dossier closed by its candidate (logged in on `page`), through the requests the
- * pages send; returns its number. */
-async function closedDossier(page: Page): Promise<string> {
-  const number = await registerQuickly(page);
-  const origin = new URL(page.url()).origin;
-  for (const [piece, name] of [["piece-identite", "Carte d'identité.pdf"], ["diplome", "Licence.pdf"]]) {
-    const r = await page.request.post(`/espace/pieces/${piece}/fichiers`, { multipart: { fichier: pdfFile(name) }, headers: { Accept: "application/json", Origin: origin } });
-    expect(r.status()).toBe(201);
-  }
-  const closed = await page.request.post("/api/espace/cloturer", { form: {}, headers: { Accept: "text/html", Origin: origin }, maxRedirects: 0 });
-  expect(closed.headers()["location"]).toBe("/espace?cloture=ok");
-  return number;
-}
-
-/** The demo staff member, logged in on a browser context of its own. */
-async function staffPage(browser: Browser, baseURL?: string): Promise<Page> {
-  const staff = await (await browser.newContext({ ...(baseURL ? { baseURL } : {}), extraHTTPHeaders: ownClient() })).newPage();
-  await staff.goto("/service/connexion");
-  await staff.getByLabel("Adresse électronique").fill(STAFF_EMAIL);
-  await staff.getByLabel("Mot de passe", { exact: true }).fill(STAFF_PASSWORD);
-  await staff.getByRole("button", { name: "Se connecter" }).click();
-  await expect(staff.getByRole("heading", { level: 1 })).toHaveText("Concours et dossiers");
-  return staff;
-}
 
 test("the service concours finds a closed dossier, previews and downloads its files, and exports the list", async ({ page, browser }, info) => {
   test.skip(info.project.name !== "desktop", "the service concours works on a desktop");
@@ -119,7 +92,7 @@ test("the service concours finds a closed dossier, previews and downloads its fi
 
 test("a decision recorded by the service is what the candidate reads, and a reopened dossier takes the missing file", async ({ page, browser }, info) => {
   test.skip(info.project.name !== "desktop", "the service concours works on a desktop");
-  test.setTimeout(60_000);
+  test.setTimeout(150_000);
   const number = await closedDossier(page);
   const staff = await staffPage(browser);
   await staff.goto(`/service/dossiers/${number}`);
@@ -148,8 +121,14 @@ test("a decision recorded by the service is what the candidate reads, and a reop
   await page.getByRole("button", { name: "ajouter le fichier" }).click();
   await expect(page.getByText("fichier enregistré")).toBeVisible();
 
+  // Each decision that mails the candidate shows the mail first.
   await staff.getByRole("button", { name: "Dossier complet" }).click();
+  await expect(staff.locator("[data-confirm=complet] [data-mail]")).toContainText("il est complet");
+  await expectNoA11yViolations(staff, true);
+  await staff.getByRole("button", { name: "Confirmer : dossier complet" }).click();
   await staff.getByRole("button", { name: "Admettre à concourir" }).click();
+  await expect(staff.locator("[data-confirm=admis] [data-mail]")).toContainText("vous êtes admis à concourir");
+  await staff.getByRole("button", { name: "Confirmer : admettre à concourir" }).click();
   await expect(staff.locator(".closure-status")).toContainText("Admis à concourir");
   // Decided: no more forms, and the log says who did what.
   await expect(staff.getByRole("button", { name: "Rejeter le dossier" })).toHaveCount(0);
@@ -159,8 +138,10 @@ test("a decision recorded by the service is what the candidate reads, and a reop
   await page.goto("/espace");
   await expect(page.locator("[data-status]")).toHaveText("Vous êtes admis à concourir.");
   await expect(page.getByText("admis à concourir", { exact: true })).toBeVisible();
-  // And a mail for each decision.
-  await expect.poll(() => mails().filter((m) => m.includes(`Dossier n° ${number}`)).length).toBe(4);
+  // And a mail for each decision, a minute after it (« complet » then « admis » make
+  // one): incomplet, rouvert, admis.
+  await expect.poll(() => mails().filter((m) => m.includes(`Dossier n° ${number}`)).length, { timeout: 90_000 }).toBe(3);
+  expect(mails().filter((m) => m.includes(`Dossier n° ${number}`) && m.includes("il est complet.")).length).toBe(0);
 });
 
 test("the service creates an exam in the browser, checks its closing instant and publishes it", async ({ browser }, info) => {

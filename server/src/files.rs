@@ -433,6 +433,7 @@ async fn my_data(State(state): State<AppState>, headers: HeaderMap) -> Response 
             &state.storage,
             data.files,
             made,
+            state.clock.now().as_millisecond(),
             format!("mes données {}", dossier.number),
         ),
         "application/zip",

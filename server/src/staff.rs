@@ -18,7 +18,7 @@ use axum::{
 use leptos::prelude::provide_context;
 use services::{
     access::staff::{self, Staff},
-    dossiers::export::{ZippedFile, clean, entry_name},
+    dossiers::export::{self, Column, ZippedFile, clean, entry_name},
     dossiers::instruction::{self, InstructionError},
     files::attachments,
 };
@@ -31,11 +31,15 @@ struct Zipped {
     file: ZippedFile,
 }
 
-/// The archive's (name, storage key) pairs.
-fn stored(entries: &[Zipped]) -> Vec<(String, String)> {
+/// The archive's stored entries.
+fn stored(entries: &[Zipped]) -> Vec<services::files::storage::Entry> {
     entries
         .iter()
-        .map(|z| (z.file.entry.clone(), z.key.clone()))
+        .map(|z| services::files::storage::Entry {
+            name: z.file.entry.clone(),
+            key: z.key.clone(),
+            at_ms: z.file.deposited_at,
+        })
         .collect()
 }
 
@@ -109,6 +113,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/service/concours/{exam}/lot",
             axum::routing::post(bulk_action),
         )
+        .route(
+            "/service/concours/{exam}/modeles",
+            axum::routing::post(export_model),
+        )
         .route("/service", get(pages.clone()))
         .route("/service/{*rest}", get(pages))
 }
@@ -120,6 +128,47 @@ fn failed(error: impl std::fmt::Display) -> Response {
         "Une erreur est survenue de notre côté. Réessayez dans quelques instants.",
     )
         .into_response()
+}
+
+/// Saves the export page's columns as a named model, or deletes one (`supprimer`);
+/// back to the export page, which says how it went.
+async fn export_model(
+    State(state): State<AppState>,
+    Path(exam): Path<String>,
+    Extension(member): Extension<Staff>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let value = |key: &str| {
+        form_urlencoded::parse(body.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    let list = app::staff::ListQuery::parse(&value("liste").unwrap_or_default()).to_query();
+    let back = |query: &str| {
+        Redirect::to(&format!("/service/concours/{exam}/export?{list}&{query}")).into_response()
+    };
+    if let Some(id) = value("supprimer") {
+        return match export::models::delete(&state.db, &id).await {
+            Ok(_) => back("modele-enregistre=supprime"),
+            Err(e) => failed(e),
+        };
+    }
+    // The ticked columns only: a model of all columns is what « Télécharger » gives.
+    let columns = if body.split('&').any(|pair| pair.starts_with("c=")) {
+        match columns_asked(&state, &body).await {
+            Ok(columns) => columns,
+            Err(response) => return response,
+        }
+    } else {
+        Vec::new()
+    };
+    let name = value("nom").unwrap_or_default();
+    match export::models::save(&state.db, &*state.clock, &member, &name, &columns).await {
+        Ok(model) => back(&format!("modele={}&modele-enregistre=ok", model.id)),
+        Err(export::models::ModelError::Db(e)) => failed(e),
+        Err(refused) => back(&format!("modele-enregistre={}", refused.code())),
+    }
 }
 
 /// A confirmed bulk action (`app::staff` shows its confirmation): each dossier decided
@@ -311,6 +360,7 @@ async fn dossier_zip(
             &state.storage,
             stored(&entries),
             Vec::new(),
+            state.clock.now().as_millisecond(),
             format!("dossier {}", d.number),
         ),
         "application/zip",
@@ -399,7 +449,16 @@ async fn exam_zip(
         return failed(e);
     }
     let files: Vec<ZippedFile> = entries.iter().map(|e| e.file.clone()).collect();
-    let summary = match workbook(closed, Some(files)).await {
+    let decisions = match export::decisions(&state.db, &exam).await {
+        Ok(d) => d,
+        Err(e) => return failed(e),
+    };
+    let summary = Exported {
+        lines: closed,
+        columns: Column::ALL.to_vec(),
+        decisions,
+    };
+    let summary = match workbook(summary, Some(files)).await {
         Ok(bytes) => bytes,
         Err(e) => return failed(e),
     };
@@ -408,6 +467,7 @@ async fn exam_zip(
             &state.storage,
             stored(&entries),
             vec![(archive::SUMMARY.to_string(), summary)],
+            state.clock.now().as_millisecond(),
             format!("examen {exam}"),
         ),
         "application/zip",
@@ -417,12 +477,11 @@ async fn exam_zip(
 
 /// [`services::dossiers::export::xlsx`] on the blocking pool: thousands of rows are CPU work no
 /// request's async worker should wait on.
-async fn workbook(
-    lines: Vec<instruction::DossierLine>,
-    files: Option<Vec<ZippedFile>>,
-) -> Result<Vec<u8>, String> {
+async fn workbook(exported: Exported, files: Option<Vec<ZippedFile>>) -> Result<Vec<u8>, String> {
     tokio::task::spawn_blocking(move || {
-        services::dossiers::export::xlsx(&lines, files.as_deref()).map_err(|e| e.to_string())
+        let table = exported.table();
+        services::dossiers::export::xlsx(&exported.lines, &table, files.as_deref())
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
@@ -433,20 +492,81 @@ fn download(body: impl IntoResponse, content_type: &'static str, name: &str) -> 
     files::private_file(body, content_type, "attachment", name)
 }
 
-/// An exam's dossiers as searched and filtered on its page, the export audited first.
+/// An export: the dossiers, its columns, and the decisions they may show.
+struct Exported {
+    lines: Vec<instruction::DossierLine>,
+    columns: Vec<Column>,
+    decisions: std::collections::HashMap<String, export::Decided>,
+}
+
+impl Exported {
+    fn table(&self) -> export::Table<'_> {
+        export::Table {
+            columns: &self.columns,
+            decisions: &self.decisions,
+        }
+    }
+}
+
+/// The columns an export's address asks for: a saved model (`modele`), the columns
+/// ticked and ranked on the export page (`c`, `rang-CODE`), a list (`colonnes`), or all.
+async fn columns_asked(state: &AppState, query: &str) -> Result<Vec<Column>, Response> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let value = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(id) = value("modele") {
+        return match export::models::by_id(&state.db, id).await {
+            Ok(Some(model)) => Ok(model.columns),
+            Ok(None) => Err(StatusCode::NOT_FOUND.into_response()),
+            Err(e) => Err(failed(e)),
+        };
+    }
+    if let Some(codes) = value("colonnes") {
+        return Ok(export::models::parse_codes(codes));
+    }
+    let mut ticked: Vec<(u32, usize, Column)> = pairs
+        .iter()
+        .filter(|(k, _)| k == "c")
+        .filter_map(|(_, code)| Column::from_code(code))
+        .map(|column| {
+            let rank = value(&format!("rang-{}", column.code()))
+                .and_then(|r| r.trim().parse().ok())
+                .unwrap_or(u32::MAX);
+            let order = Column::ALL.iter().position(|c| *c == column).unwrap_or(0);
+            (rank, order, column)
+        })
+        .collect();
+    if ticked.is_empty() {
+        return Ok(Column::ALL.to_vec());
+    }
+    ticked.sort_by_key(|(rank, order, _)| (*rank, *order));
+    ticked.dedup_by_key(|(_, _, c)| *c);
+    Ok(ticked.into_iter().map(|(_, _, c)| c).collect())
+}
+
+/// An exam's dossiers as searched and filtered on its page, in the columns asked, the
+/// export audited first.
 async fn exported(
     state: &AppState,
     exam: &str,
     query: Option<&str>,
     member: &Staff,
     what: &str,
-) -> Result<Vec<instruction::DossierLine>, Response> {
+) -> Result<Exported, Response> {
     let list = app::staff::ListQuery::parse(query.unwrap_or(""));
     let lines = match list.lines(state, exam, Some(member)).await {
         Ok(lines) => lines,
         Err(InstructionError::UnknownExam) => return Err(StatusCode::NOT_FOUND.into_response()),
         Err(e) => return Err(failed(e)),
     };
+    let columns = columns_asked(state, query.unwrap_or("")).await?;
+    let decisions = export::decisions(&state.db, exam).await.map_err(failed)?;
     staff::audit(
         state.db.pool(),
         &*state.clock,
@@ -457,7 +577,11 @@ async fn exported(
     )
     .await
     .map_err(failed)?;
-    Ok(lines)
+    Ok(Exported {
+        lines,
+        columns,
+        decisions,
+    })
 }
 
 /// The list for a spreadsheet, as CSV.
@@ -469,8 +593,8 @@ async fn csv_export(
     Extension(member): Extension<Staff>,
 ) -> Response {
     match exported(&state, &exam, query.as_deref(), &member, "export CSV").await {
-        Ok(lines) => download(
-            services::dossiers::export::csv(&lines),
+        Ok(exported) => download(
+            export::csv(&exported.lines, &exported.table()),
             "text/csv; charset=utf-8",
             &format!("dossiers-{exam}.csv"),
         ),
@@ -485,11 +609,11 @@ async fn xlsx_export(
     RawQuery(query): RawQuery,
     Extension(member): Extension<Staff>,
 ) -> Response {
-    let lines = match exported(&state, &exam, query.as_deref(), &member, "export XLSX").await {
-        Ok(lines) => lines,
+    let exported = match exported(&state, &exam, query.as_deref(), &member, "export XLSX").await {
+        Ok(exported) => exported,
         Err(response) => return response,
     };
-    match workbook(lines, None).await {
+    match workbook(exported, None).await {
         Ok(bytes) => download(
             bytes,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

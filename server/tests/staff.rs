@@ -197,17 +197,44 @@ async fn the_csv_export_reads_back_in_a_spreadsheet_with_its_accents() {
             .filter(|l| !l.is_empty())
             .map(|l| l.split(';').collect())
             .collect();
+        // Every column by default: the answers and the instruction.
         assert_eq!(rows[0][0], "N° de dossier");
-        assert_eq!(rows[0].len(), 12);
+        assert_eq!(rows[0].len(), services::dossiers::export::Column::ALL.len());
+        let column = |label: &str| rows[0].iter().position(|c| *c == label).expect(label);
         let demo = rows
             .iter()
             .find(|r| r[0] == DEMO_NUMBER)
             .expect("the demo dossier");
-        assert_eq!(demo[1], "Démo");
-        assert_eq!(demo[2], "Camille");
-        assert_eq!(demo[4], "camille.demo@exemple.fr");
-        assert_eq!(demo[7], "en construction");
-        assert_eq!(demo[10], "1");
+        assert_eq!(demo[column("Nom de naissance")], "Démo");
+        assert_eq!(demo[column("Prénom(s)")], "Camille");
+        assert_eq!(
+            demo[column("Adresse électronique")],
+            "camille.demo@exemple.fr"
+        );
+        assert_eq!(demo[column("État")], "en construction");
+        assert_eq!(demo[column("Fichiers")], "1");
+        assert_eq!(demo[column("Date de naissance")], "1995-03-01");
+        // The columns asked, in the order asked: a list, or the export page's ranks.
+        let header = |query: &str| {
+            let url = format!("/service/concours/{EXAM}/dossiers.csv?{query}");
+            let (app, member) = (&app, &member);
+            async move {
+                let text = get(app, member, &url).await.text().await.unwrap();
+                text.trim_start_matches('\u{feff}')
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        assert_eq!(
+            header("colonnes=email,numero").await,
+            "Adresse électronique;N° de dossier"
+        );
+        assert_eq!(
+            header("c=prenoms&rang-prenoms=2&c=numero&rang-numero=1&c=voie").await,
+            "N° de dossier;Prénom(s);Voie"
+        );
         // Filtered like the page: no closed dossier yet.
         let closed = get(
             &app,
@@ -286,6 +313,13 @@ async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logge
             let names = (0..zip.len())
                 .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
                 .collect::<Vec<_>>();
+            // Every entry carries its real date (a file's: when it was deposited), not
+            // the ZIP format's 1980 of an entry without one.
+            for i in 0..zip.len() {
+                let entry = zip.by_index(i).unwrap();
+                let year = entry.last_modified().map_or(0, |d| d.year());
+                assert!(year >= 2025, "{}: {year}", entry.name().unwrap());
+            }
             let mut summary = Vec::new();
             zip.by_name("synthese.xlsx")
                 .expect("a summary sheet")

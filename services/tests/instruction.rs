@@ -192,28 +192,58 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
         )
         .await
         .unwrap();
-        let csv = services::dossiers::export::csv(&lines);
+        use services::dossiers::export::{self, Column, Table};
+        let decisions = export::decisions(&t.db, DEMO).await.unwrap();
+        let all = Table {
+            columns: &Column::ALL,
+            decisions: &decisions,
+        };
+        let csv = export::csv(&lines, &all);
         assert!(csv.starts_with('\u{feff}'));
         assert_eq!(csv.lines().count(), 4);
-        assert!(csv.contains(";Lefèvre;Camille;01/03/1995;"), "{csv}");
+        // Every answer, dates in ISO 8601 (an instant with its Paris offset).
+        assert!(
+            csv.contains(";Madame;Lefèvre;;Camille;1995-03-01;Laval;France;Française;"),
+            "{csv}"
+        );
+        assert!(csv.contains(";2026-11-24T11:00:00+01:00;"), "{csv}");
+        assert!(csv.contains(";1 place de la Préfecture;;53000;Laval;France;externe;"));
+        // A model: these columns, in this order.
+        let chosen = [Column::Email, Column::Number, Column::Stage];
+        let csv = export::csv(
+            &lines,
+            &Table {
+                columns: &chosen,
+                decisions: &decisions,
+            },
+        );
+        assert_eq!(
+            csv.lines().next().unwrap(),
+            "\u{feff}Adresse électronique;N° de dossier;État"
+        );
 
         // The same list as XLSX, read back by a spreadsheet library: a date is a date,
         // a count a number, the header bold and first.
         use calamine::{Data, Reader, Xlsx};
-        let bytes = services::dossiers::export::xlsx(&lines, None).unwrap();
+        let bytes = export::xlsx(&lines, &all, None).unwrap();
         let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
         assert_eq!(book.sheet_names(), ["Dossiers"]);
         let sheet = book.worksheet_range("Dossiers").unwrap();
         assert_eq!(sheet.height(), 4, "{}", t.label);
+        let col = |c: Column| Column::ALL.iter().position(|x| *x == c).unwrap() as u32;
         assert_eq!(
             sheet.get((0, 0)),
             Some(&Data::String("N° de dossier".into()))
         );
         let row = (1..4)
-            .find(|&r| sheet.get((r, 1)) == Some(&Data::String("Lefèvre".into())))
+            .find(|&r| {
+                sheet.get((r, col(Column::BirthName) as usize))
+                    == Some(&Data::String("Lefèvre".into()))
+            })
             .expect("Lefèvre's row");
-        let Some(Data::DateTime(born)) = sheet.get((row, 3)) else {
-            panic!("a birth date as a date: {:?}", sheet.get((row, 3)));
+        let at = |c: Column| sheet.get((row, col(c) as usize));
+        let Some(Data::DateTime(born)) = at(Column::BirthDate) else {
+            panic!("a birth date as a date: {:?}", at(Column::BirthDate));
         };
         // Spreadsheets count days from 30 December 1899.
         let serial = |date: &str| {
@@ -223,11 +253,11 @@ async fn dossiers_are_counted_searched_and_filtered_by_state() {
         assert!(born.is_datetime());
         assert_eq!(born.as_f64(), serial("1995-03-01"));
         // Préinscrit le: the clock's instant, 10:00 UTC, in Paris time.
-        let Some(Data::DateTime(created)) = sheet.get((row, 8)) else {
-            panic!("an instant as a date: {:?}", sheet.get((row, 8)));
+        let Some(Data::DateTime(created)) = at(Column::RegisteredAt) else {
+            panic!("an instant as a date: {:?}", at(Column::RegisteredAt));
         };
         assert!((created.as_f64() - (serial("2026-11-24") + 11.0 / 24.0)).abs() < 1e-6);
-        assert!(matches!(sheet.get((row, 10)), Some(Data::Float(_))));
+        assert!(matches!(at(Column::Files), Some(Data::Float(_))));
     }
 }
 
@@ -571,6 +601,9 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
             "{}",
             t.label
         );
+        // Decisions' mails go after a minute's hold; « complet » then « admis » within
+        // it make one mail.
+        clock.advance(SignedDuration::from_secs(61));
         services::letters::deliver_due(
             &t.db,
             &clock,
@@ -580,7 +613,8 @@ async fn decisions_follow_the_rules_are_logged_mailed_and_a_reopened_dossier_tak
         .await
         .unwrap();
         let mails = services::letters::mail::read_mail_files(&root.path().join("mails")).unwrap();
-        assert_eq!(mails.len(), 4);
+        assert_eq!(mails.len(), 3);
+        assert!(!mails.iter().any(|m| m.contains("il est complet.")));
         assert!(mails.iter().any(|m| m.contains("Copie du diplôme lisible")));
         assert!(
             mails
@@ -1197,5 +1231,181 @@ async fn a_seeded_volume_exam_has_dossiers_at_every_stage_and_their_files() {
                 .await
                 .unwrap();
         assert_eq!(more.dossiers, 5);
+    }
+}
+
+#[tokio::test]
+async fn a_decision_s_mail_is_held_a_minute_merged_with_the_admission_and_taken_back() {
+    use domain::instruction::{Decision, DecisionRefused};
+    use instruction::DecisionError;
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
+        sqlx::query("UPDATE dossiers SET status = 'closed', closed_at = 1 WHERE id = $1")
+            .bind(&d.id)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        let number = d.number.to_string();
+        let subjects = async || -> Vec<(String, i64)> {
+            sqlx::query_as(
+                "SELECT subject, due_at FROM outbox WHERE dossier_id = $1 ORDER BY created_at, id",
+            )
+            .bind(&d.id)
+            .fetch_all(t.db.pool())
+            .await
+            .unwrap()
+        };
+        let decide = async |decision: Decision| {
+            instruction::decide(&t.db, &clock, "http://x", &member, &number, decision).await
+        };
+        let take_back = async |reason: &str| {
+            instruction::take_back(&t.db, &clock, "http://x", &member, &number, reason).await
+        };
+        let before = subjects().await.len();
+        // Nothing to take back yet.
+        assert!(matches!(
+            take_back("erreur").await,
+            Err(DecisionError::Refused(DecisionRefused::NothingToTakeBack))
+        ));
+
+        // « complet », then « admis » 30 s later: one mail, the admission's, held a minute.
+        decide(Decision::Complete).await.unwrap();
+        let held = subjects().await;
+        assert_eq!(held.len(), before + 1, "{}", t.label);
+        assert_eq!(
+            held.last().unwrap().1,
+            clock.now().as_millisecond() + instruction::DECISION_HOLD_MS
+        );
+        clock.advance(SignedDuration::from_secs(30));
+        decide(Decision::Accept).await.unwrap();
+        let after = subjects().await;
+        assert_eq!(after.len(), before + 1, "{after:?}");
+        assert!(
+            after
+                .last()
+                .unwrap()
+                .0
+                .starts_with("Vous êtes admis à concourir")
+        );
+
+        // Taken back within the minute: no mail at all, the dossier to check again.
+        assert!(matches!(
+            take_back("  ").await,
+            Err(DecisionError::Refused(DecisionRefused::ReasonRequired))
+        ));
+        let d2 = take_back("Admis par erreur : diplôme à vérifier")
+            .await
+            .unwrap();
+        assert_eq!(d2.status, "closed");
+        assert_eq!(d2.review, None);
+        assert_eq!(subjects().await.len(), before, "the held mail is not sent");
+        let journal = staff::audit_of_dossier(&t.db, &d.id).await.unwrap();
+        let last = journal.last().unwrap();
+        assert_eq!(last.action, "décision annulée");
+        assert_eq!(
+            last.detail,
+            "admis à concourir : Admis par erreur : diplôme à vérifier"
+        );
+
+        // Rejected, its mail gone after the minute: taking it back tells the candidate.
+        decide(Decision::Reject {
+            reason: "Diplôme non reconnu".into(),
+        })
+        .await
+        .unwrap();
+        clock.advance(SignedDuration::from_secs(61));
+        sqlx::query("UPDATE outbox SET sent_at = $1 WHERE dossier_id = $2")
+            .bind(clock.now().as_millisecond())
+            .bind(&d.id)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        take_back("Recours gracieux accepté").await.unwrap();
+        let (subject, body): (String, String) = sqlx::query_as(
+            "SELECT subject, body FROM outbox WHERE dossier_id = $1 AND sent_at IS NULL",
+        )
+        .bind(&d.id)
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
+        assert!(
+            subject.starts_with("La décision sur votre dossier est annulée"),
+            "{subject}"
+        );
+        assert!(body.contains("Motif : Recours gracieux accepté"), "{body}");
+        assert!(body.contains("(rejeté)"), "{body}");
+        let exams = instruction::exams(&t.db, &clock).await.unwrap();
+        assert_eq!(at(&counts(&exams, DEMO), Stage::ToCheck), 1);
+    }
+}
+
+#[tokio::test]
+async fn export_models_are_named_ordered_shared_and_say_who_decided() {
+    use domain::instruction::Decision;
+    use services::dossiers::export::{self, Column, models};
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        // A model: named, its columns in the order chosen, each once.
+        assert!(matches!(
+            models::save(&t.db, &clock, &member, " ", &[Column::Email]).await,
+            Err(models::ModelError::Name)
+        ));
+        assert!(matches!(
+            models::save(&t.db, &clock, &member, "Vide", &[]).await,
+            Err(models::ModelError::NoColumn)
+        ));
+        let convocations = models::parse_codes("nom_naissance,prenoms,inconnu,adresse,prenoms");
+        assert_eq!(
+            convocations,
+            [Column::BirthName, Column::FirstNames, Column::Address]
+        );
+        let saved = models::save(&t.db, &clock, &member, "Convocations", &convocations)
+            .await
+            .unwrap();
+        assert_eq!(saved.author, "Claire Agent");
+        // Saved again under the same name (any case): replaced, not doubled.
+        let again = models::save(&t.db, &clock, &member, "convocations", &[Column::Email])
+            .await
+            .unwrap();
+        assert_eq!(again.id, saved.id, "{}", t.label);
+        let all = models::all(&t.db).await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].columns, [Column::Email]);
+        assert!(models::delete(&t.db, &saved.id).await.unwrap());
+        assert!(models::all(&t.db).await.unwrap().is_empty());
+
+        // « Décision prise par »: the journal's last decision, by whom and when.
+        let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
+        sqlx::query("UPDATE dossiers SET status = 'closed', closed_at = 1 WHERE id = $1")
+            .bind(&d.id)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        instruction::decide(
+            &t.db,
+            &clock,
+            "http://x",
+            &member,
+            d.number.as_str(),
+            Decision::Complete,
+        )
+        .await
+        .unwrap();
+        clock.advance(SignedDuration::from_mins(5));
+        instruction::decide(
+            &t.db,
+            &clock,
+            "http://x",
+            &member,
+            d.number.as_str(),
+            Decision::Accept,
+        )
+        .await
+        .unwrap();
+        let decisions = export::decisions(&t.db, DEMO).await.unwrap();
+        let decided = decisions.get(&d.id).unwrap();
+        assert_eq!(decided.by, "Claire Agent");
+        assert_eq!(decided.at, clock.now().as_millisecond());
     }
 }

@@ -9,11 +9,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use services::dossiers::{bulk, instruction};
 
-use super::{dossiers::ListQuery, failure, upper_first};
+use super::{TYPED, dossiers::ListQuery, failure, upper_first};
 use crate::session::state;
-
-/// Where the mail shows what the agent will type.
-const TYPED: &str = "[le texte saisi ci-dessous]";
 
 /// The address's decoded pairs (a key may come several times: `n`).
 fn query_pairs() -> Vec<(String, String)> {

@@ -163,6 +163,38 @@ where
     Ok(())
 }
 
+/// A decision, as its button and its confirmation say it.
+fn decision_label(action: domain::instruction::BulkAction) -> &'static str {
+    use domain::instruction::BulkAction;
+    match action {
+        BulkAction::Complete => "dossier complet",
+        BulkAction::Accept => "admettre à concourir",
+        BulkAction::Reject => "rejeter le dossier",
+        BulkAction::Message => "envoyer un message",
+    }
+}
+
+/// Takes back the dossier's decision, for a reason the candidate reads.
+#[server(endpoint = "service/annuler-decision")]
+pub async fn take_back_decision(
+    #[server(default)] numero: String,
+    #[server(default)] texte: String,
+) -> Result<(), ServerFnError> {
+    let back = numero.clone();
+    decided(&back, Onward::default(), |state, member| async move {
+        instruction::take_back(
+            &state.db,
+            &*state.clock,
+            &state.base_url,
+            &member,
+            &numero,
+            &texte,
+        )
+        .await
+    })
+    .await
+}
+
 /// The service's review and decision, and the forms that record them: only what the
 /// dossier's state allows is offered (the server checks it again).
 #[component]
@@ -219,6 +251,59 @@ pub(super) fn Instruction(
         }
         None => "pas encore vérifié".to_string(),
     };
+    let number_for_take_back = number.clone();
+    let decided_label =
+        domain::instruction::decision_to_take_back(state, d.review).unwrap_or_default();
+    let taken_back = !decided_label.is_empty();
+    let list_param = {
+        let list = list.clone();
+        move || {
+            list.clone()
+                .map(|l| view! { <input type="hidden" name="liste" value=l /> })
+        }
+    };
+    // A decision that mails the candidate is confirmed first, the mail shown.
+    let asking = open && q.get("confirmer").is_some();
+    let confirming = q
+        .get("confirmer")
+        .and_then(|code| domain::instruction::BulkAction::from_code(&code))
+        .filter(|a| open && a.decision("").is_some())
+        .map(|action| {
+            let app = crate::session::state();
+            let letter = services::dossiers::bulk::letter(&app.base_url, action, &d, super::TYPED, app.clock.now());
+            let (subject, body) = match letter.content {
+                services::letters::outbox::Content::Text { subject, body } => (subject, body),
+                _ => (String::new(), String::new()),
+            };
+            let cancel = match &list {
+                Some(l) => format!("?liste={}#instruction", crate::account::urlencode(l)),
+                None => "?#instruction".to_string(),
+            };
+            let number = d.number.to_string();
+            let (list, next) = (list.clone(), next.clone());
+            view! {
+                <div class="confirm-decision" data-confirm=action.code()>
+                    <h3>{format!("Confirmer : {}", decision_label(action))}</h3>
+                    <p>"Le candidat recevra ce courriel, une minute après la décision (d'ici là, revenir sur la décision ne l'envoie pas) :"</p>
+                    <p><strong>"Objet : "</strong>{subject}</p>
+                    <pre data-mail>{body}</pre>
+                    <form method="post" action="/api/service/decision" class="narrow-form">
+                        <input type="hidden" name="numero" value=number />
+                        <input type="hidden" name="decision" value=action.code() />
+                        {list.map(|l| view! { <input type="hidden" name="liste" value=l /> })}
+                        {next.map(|n| view! { <input type="hidden" name="suivant" value=n /> })}
+                        {action.text_label().map(|label| view! {
+                            <div class="field">
+                                <label for="motif">{label}</label>
+                                <textarea id="motif" name="texte" rows="3" maxlength="5000" required></textarea>
+                            </div>
+                        })}
+                        <button type="submit" class="button primary">{format!("Confirmer : {}", decision_label(action))}</button>
+                    </form>
+                    <p><a href=cancel>"Annuler"</a></p>
+                </div>
+            }
+        });
     let hidden = move || view! { <input type="hidden" name="numero" value=number.clone() /> };
     let then = next.as_ref().map_or(String::new(), |n| {
         format!(" Le dossier suivant de la liste ({n}) s'ouvre ensuite.")
@@ -244,12 +329,13 @@ pub(super) fn Instruction(
                     view! { <dt>"Corrections demandées"</dt><dd data-corrections>{text}</dd> }
                 })}
             </dl>
-            {open.then(|| view! {
+            {confirming.map(|panel| panel.into_any())}
+            {(open && !asking).then(|| view! {
                 <div class="decisions">
                     {(!then.is_empty()).then(|| view! { <p class="hint" data-then>{format!("Chaque décision est enregistrée et envoyée au candidat.{then}")}</p> })}
-                    <form method="post" action="/api/service/decision">
-                        {hidden()}{onward()}
-                        <input type="hidden" name="decision" value="complet" />
+                    <form method="get" action="#instruction">
+                        <input type="hidden" name="confirmer" value="complet" />
+                        {list_param()}
                         <p class="hint">"Toutes les pièces sont conformes : le dossier peut ensuite être admis. Le candidat reçoit un courriel."</p>
                         <button type="submit" class="button secondary">"Dossier complet"</button>
                     </form>
@@ -297,22 +383,30 @@ pub(super) fn Instruction(
                         </div>
                         <button type="submit" class="button secondary">"Demander la correction"</button>
                     </form>
-                    <form method="post" action="/api/service/decision">
-                        {hidden()}{onward()}
-                        <input type="hidden" name="decision" value="admis" />
+                    <form method="get" action="#instruction">
+                        <input type="hidden" name="confirmer" value="admis" />
+                        {list_param()}
                         {(!complete).then(|| view! { <p class="hint">"Marquez d'abord le dossier complet pour l'admettre à concourir."</p> })}
                         <button type="submit" class="button primary" disabled=!complete>"Admettre à concourir"</button>
                     </form>
-                    <form method="post" action="/api/service/decision" class="narrow-form">
-                        {hidden()}{onward()}
-                        <input type="hidden" name="decision" value="rejete" />
-                        <div class="field">
-                            <label for="motif">"Motif du rejet"</label>
-                            <textarea id="motif" name="texte" rows="2" required></textarea>
-                        </div>
+                    <form method="get" action="#instruction">
+                        <input type="hidden" name="confirmer" value="rejete" />
+                        {list_param()}
+                        <p class="hint">"Le motif est demandé à l'étape suivante, avec le courriel que le candidat recevra."</p>
                         <button type="submit" class="button secondary">"Rejeter le dossier"</button>
                     </form>
                 </div>
+            })}
+            {taken_back.then(|| view! {
+                <form method="post" action="/api/service/annuler-decision" class="narrow-form" id="annuler">
+                    <input type="hidden" name="numero" value=number_for_take_back.clone() />
+                    <div class="field">
+                        <label for="annulation">{format!("Revenir sur la décision ({}) : motif, que le candidat lira", decided_label)}</label>
+                        <textarea id="annulation" name="texte" rows="2" maxlength="2000" required></textarea>
+                    </div>
+                    <p class="hint">"Le dossier redevient « à vérifier ». Le courriel d'une décision part une minute après elle : annulée d'ici là, elle n'envoie rien ; sinon, le candidat est informé de l'annulation."</p>
+                    <button type="submit" class="button secondary">"Revenir sur la décision"</button>
+                </form>
             })}
             {(state != DossierState::Withdrawn).then(|| view! {
                 <form method="post" action="/api/service/desistement" class="narrow-form">

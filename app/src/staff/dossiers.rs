@@ -13,26 +13,12 @@ pub(super) fn DossiersPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let exam = params.read_untracked().get("exam").unwrap_or_default();
-    let list = ListQuery::from_pairs(
-        [
-            "q",
-            "etat",
-            "tri",
-            "page",
-            "voie",
-            "fichiers",
-            "amenagement",
-            "messages",
-            "suivi",
-        ]
-        .into_iter()
-        .filter_map(|key| {
-            query
-                .read_untracked()
-                .get(key)
-                .map(|v| (key.to_string(), v))
-        }),
-    );
+    let list = ListQuery::from_pairs(ListQuery::KEYS.into_iter().filter_map(|key| {
+        query
+            .read_untracked()
+            .get(key)
+            .map(|v| (key.to_string(), v))
+    }));
     let all_checked = query.read_untracked().get("tout").is_some();
     let bulk_done = query.read_untracked().get("lot").map(|action| {
         let q = query.read_untracked();
@@ -133,7 +119,7 @@ pub(super) fn DossiersPage() -> impl IntoView {
                         </fieldset>
                         <button type="submit" class="button secondary">"Rechercher"</button>
                     </form>
-                    <p role="status">{count}" · ""Exporter ces dossiers : "<a href=export("xlsx") download>"tableur (XLSX)"</a>", "<a href=export("csv") download>"CSV"</a>
+                    <p role="status">{count}" · ""Exporter ces dossiers : "<a href=export("xlsx") download>"tableur (XLSX)"</a>", "<a href=export("csv") download>"CSV"</a>, " "<a href=format!("/service/concours/{exam}/export?{back}")>"choisir les colonnes, modèles d'export"</a>
                         " · "<a href=format!("/service/concours/{exam}/dossiers.zip") download>"Télécharger les dossiers clôturés (ZIP)"</a></p>
                     {bulk_done.map(|(action, done, refused)| view! { <super::bulk::BulkOutcome action done refused /> })}
                     <form method="get" action=format!("/service/concours/{exam}/lot") class="bulk-form">
@@ -216,6 +202,28 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The keys of a list's address.
+    pub const KEYS: [&'static str; 9] = [
+        "q",
+        "etat",
+        "tri",
+        "page",
+        "voie",
+        "fichiers",
+        "amenagement",
+        "messages",
+        "suivi",
+    ];
+
+    /// Its keys and values, for the hidden fields of a form that keeps the list.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.to_query()
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_string(), percent_decoded(v)))
+            .collect()
+    }
+
     pub fn to_query(&self) -> String {
         use crate::account::urlencode;
         let mut out = format!(

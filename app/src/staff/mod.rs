@@ -10,6 +10,7 @@ mod dossier;
 mod dossiers;
 mod exam_form;
 mod exams;
+mod export;
 mod following;
 mod login;
 
@@ -29,12 +30,16 @@ use dossier::DossierDetailPage;
 use dossiers::DossiersPage;
 use exam_form::ExamFormPage;
 use exams::ExamsPage;
+use export::ExportPage;
 use login::StaffLoginPage;
 
 pub use decisions::{record_decision, reopen_dossier};
 pub use dossiers::ListQuery;
 pub use exam_form::save_exam;
 pub use login::{staff_login, staff_logout};
+
+/// Where a mail shown before a decision carries what the agent will type.
+const TYPED: &str = "[le texte saisi ci-dessous]";
 
 /// The staff session's cookie: never the candidates' one.
 pub const STAFF_COOKIE: &str = "service";
@@ -91,6 +96,7 @@ fn StaffApp() -> impl IntoView {
                     <Route path=path!("/service/concours/:exam/modifier") view=ExamFormPage ssr=SsrMode::Async />
                     <Route path=path!("/service/concours/:exam") view=DossiersPage ssr=SsrMode::Async />
                     <Route path=path!("/service/concours/:exam/lot") view=BulkPage ssr=SsrMode::Async />
+                    <Route path=path!("/service/concours/:exam/export") view=ExportPage ssr=SsrMode::Async />
                     <Route path=path!("/service/dossiers/:number") view=DossierDetailPage ssr=SsrMode::Async />
                 </Routes>
             </main>

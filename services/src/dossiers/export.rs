@@ -7,54 +7,299 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use crate::dossiers::instruction::DossierLine;
 
+pub mod models;
+
 /// A value of the export, typed so a spreadsheet sorts and filters it as what it is.
 enum Cell {
     Text(String),
-    /// A calendar day (a birth date).
-    Day(Date),
+    /// A calendar day (a birth date); empty when there is none.
+    Day(Option<Date>),
     /// An instant, shown in Paris time; empty when there is none.
     Instant(Option<i64>),
     Count(i64),
 }
 
-const DOSSIER_COLUMNS: [&str; 12] = [
-    "N° de dossier",
-    "Nom",
-    "Prénom(s)",
-    "Date de naissance",
-    "Adresse électronique",
-    "Téléphone",
-    "Voie",
-    "État",
-    "Préinscrit le",
-    "Clôturé le",
-    "Fichiers",
-    "Fichiers infectés",
+/// A column of the dossiers' export: every answer of the préinscription, and where the
+/// instruction stands. The agent picks and orders them (`Model`); all by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Number,
+    Civilite,
+    BirthName,
+    UsageName,
+    FirstNames,
+    BirthDate,
+    BirthPlace,
+    BirthCountry,
+    Nationality,
+    Email,
+    Phone,
+    Address,
+    AddressComplement,
+    PostalCode,
+    City,
+    Country,
+    Voie,
+    Diploma,
+    DiplomaYear,
+    Employer,
+    Grade,
+    Titularisation,
+    Activity,
+    Accommodation,
+    AccommodationDetails,
+    Stage,
+    Reason,
+    DecidedBy,
+    DecidedAt,
+    FollowedBy,
+    RegisteredAt,
+    ClosedAt,
+    WithdrawnAt,
+    Files,
+    InfectedFiles,
+}
+
+impl Column {
+    pub const ALL: [Column; 35] = [
+        Self::Number,
+        Self::Civilite,
+        Self::BirthName,
+        Self::UsageName,
+        Self::FirstNames,
+        Self::BirthDate,
+        Self::BirthPlace,
+        Self::BirthCountry,
+        Self::Nationality,
+        Self::Email,
+        Self::Phone,
+        Self::Address,
+        Self::AddressComplement,
+        Self::PostalCode,
+        Self::City,
+        Self::Country,
+        Self::Voie,
+        Self::Diploma,
+        Self::DiplomaYear,
+        Self::Employer,
+        Self::Grade,
+        Self::Titularisation,
+        Self::Activity,
+        Self::Accommodation,
+        Self::AccommodationDetails,
+        Self::Stage,
+        Self::Reason,
+        Self::DecidedBy,
+        Self::DecidedAt,
+        Self::FollowedBy,
+        Self::RegisteredAt,
+        Self::ClosedAt,
+        Self::WithdrawnAt,
+        Self::Files,
+        Self::InfectedFiles,
+    ];
+
+    /// Its code in addresses and saved models: the wizard's field name for an answer.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Number => "numero",
+            Self::Civilite => "civilite",
+            Self::BirthName => "nom_naissance",
+            Self::UsageName => "nom_usage",
+            Self::FirstNames => "prenoms",
+            Self::BirthDate => "date_naissance",
+            Self::BirthPlace => "lieu_naissance",
+            Self::BirthCountry => "pays_naissance",
+            Self::Nationality => "nationalite",
+            Self::Email => "email",
+            Self::Phone => "telephone",
+            Self::Address => "adresse",
+            Self::AddressComplement => "complement_adresse",
+            Self::PostalCode => "code_postal",
+            Self::City => "commune",
+            Self::Country => "pays",
+            Self::Voie => "voie",
+            Self::Diploma => "diplome",
+            Self::DiplomaYear => "diplome_annee",
+            Self::Employer => "employeur",
+            Self::Grade => "grade",
+            Self::Titularisation => "date_titularisation",
+            Self::Activity => "activite",
+            Self::Accommodation => "amenagement",
+            Self::AccommodationDetails => "amenagement_precisions",
+            Self::Stage => "etat",
+            Self::Reason => "motif",
+            Self::DecidedBy => "decide_par",
+            Self::DecidedAt => "decide_le",
+            Self::FollowedBy => "suivi_par",
+            Self::RegisteredAt => "preinscrit_le",
+            Self::ClosedAt => "cloture_le",
+            Self::WithdrawnAt => "desiste_le",
+            Self::Files => "fichiers",
+            Self::InfectedFiles => "fichiers_infectes",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    /// Its header: the wizard's label for an answer.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Number => "N° de dossier",
+            Self::AddressComplement => "Complément d'adresse",
+            Self::Stage => "État",
+            Self::Reason => "Motif (rejet, pièces manquantes)",
+            Self::DecidedBy => "Décision prise par",
+            Self::DecidedAt => "Décision le",
+            Self::FollowedBy => "Suivi par",
+            Self::RegisteredAt => "Préinscrit le",
+            Self::ClosedAt => "Clôturé le",
+            Self::WithdrawnAt => "Désisté le",
+            Self::Files => "Fichiers",
+            Self::InfectedFiles => "Fichiers infectés",
+            Self::Accommodation => "Aménagement demandé",
+            answer => domain::registration::label(answer.code()),
+        }
+    }
+
+    fn cell(self, line: &DossierLine, decision: Option<&Decided>) -> Cell {
+        use domain::registration::{Situation, shown};
+        let d = &line.dossier;
+        let r = &d.registration;
+        let text = |s: &str| Cell::Text(s.to_string());
+        let (diploma, year, employer, grade, titularisation, activity) = match &r.situation {
+            Situation::Diploma { title, year } => {
+                (Some(title.as_str()), Some(*year), None, None, None, None)
+            }
+            Situation::PublicAgent {
+                employer,
+                grade,
+                titularisation,
+            } => (
+                None,
+                None,
+                Some(employer.as_str()),
+                Some(grade.as_str()),
+                Some(*titularisation),
+                None,
+            ),
+            Situation::Activity { description } => {
+                (None, None, None, None, None, Some(description.as_str()))
+            }
+        };
+        match self {
+            Self::Number => text(d.number.as_str()),
+            Self::Civilite => Cell::Text(shown("civilite", &r.civilite)),
+            Self::BirthName => text(r.birth_name.as_str()),
+            Self::UsageName => text(r.usage_name.as_ref().map_or("", |n| n.as_str())),
+            Self::FirstNames => text(r.first_names.as_str()),
+            Self::BirthDate => Cell::Day(Some(r.birth_date)),
+            Self::BirthPlace => text(&r.birth_place),
+            Self::BirthCountry => text(&r.birth_country),
+            Self::Nationality => Cell::Text(shown("nationalite", &r.nationality)),
+            Self::Email => text(r.email.as_str()),
+            Self::Phone => Cell::Text(r.phone.display()),
+            Self::Address => text(&r.address),
+            Self::AddressComplement => text(r.address_complement.as_deref().unwrap_or("")),
+            Self::PostalCode => text(&r.postal_code),
+            Self::City => text(&r.city),
+            Self::Country => text(&r.country),
+            Self::Voie => text(r.voie.map_or("", |v| v.label())),
+            Self::Diploma => text(diploma.unwrap_or("")),
+            Self::DiplomaYear => year.map_or(Cell::Text(String::new()), |y| Cell::Count(y.into())),
+            Self::Employer => text(employer.unwrap_or("")),
+            Self::Grade => text(grade.unwrap_or("")),
+            Self::Titularisation => Cell::Day(titularisation),
+            Self::Activity => text(activity.unwrap_or("")),
+            Self::Accommodation => text(if r.accommodation.is_some() {
+                "Oui"
+            } else {
+                "Non"
+            }),
+            Self::AccommodationDetails => text(r.accommodation.as_deref().unwrap_or("")),
+            Self::Stage => text(line.stage.label()),
+            Self::Reason => text(
+                d.decision_reason
+                    .as_deref()
+                    .or(d.review_note.as_deref())
+                    .unwrap_or(""),
+            ),
+            Self::DecidedBy => text(decision.map_or("", |x| x.by.as_str())),
+            Self::DecidedAt => Cell::Instant(decision.map(|x| x.at)),
+            Self::FollowedBy => Cell::Text(line.followers.join(", ")),
+            Self::RegisteredAt => Cell::Instant(Some(d.created_at)),
+            Self::ClosedAt => Cell::Instant(d.closed_at),
+            Self::WithdrawnAt => Cell::Instant(d.withdrawn_at),
+            Self::Files => Cell::Count(line.files),
+            Self::InfectedFiles => Cell::Count(line.infected),
+        }
+    }
+}
+
+/// The last decision recorded on a dossier: by whom, when (ms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub by: String,
+    pub at: i64,
+}
+
+/// The journal's actions that are decisions, for « Décision prise par ».
+const DECISIONS: [&str; 4] = [
+    "dossier complet",
+    "dossier incomplet",
+    "admis à concourir",
+    "dossier rejeté",
 ];
 
-fn dossier_row(line: &DossierLine) -> Vec<Cell> {
-    let d = &line.dossier;
-    let r = &d.registration;
-    vec![
-        Cell::Text(d.number.to_string()),
-        Cell::Text(
-            r.usage_name
-                .as_ref()
-                .unwrap_or(&r.birth_name)
-                .as_str()
-                .to_string(),
-        ),
-        Cell::Text(r.first_names.as_str().to_string()),
-        Cell::Day(r.birth_date),
-        Cell::Text(r.email.as_str().to_string()),
-        Cell::Text(r.phone.display()),
-        Cell::Text(r.voie.map(|v| v.label().to_string()).unwrap_or_default()),
-        Cell::Text(line.stage.label().to_string()),
-        Cell::Instant(Some(d.created_at)),
-        Cell::Instant(d.closed_at),
-        Cell::Count(line.files),
-        Cell::Count(line.infected),
-    ]
+/// The last decision of each decided dossier of an exam, read from the journal.
+pub async fn decisions(
+    db: &crate::Db,
+    exam: &str,
+) -> Result<std::collections::HashMap<String, Decided>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT a.dossier_id, s.name, a.at FROM audit_log a
+         JOIN dossiers d ON d.id = a.dossier_id JOIN staff s ON s.id = a.staff_id
+         WHERE d.exam_slug = $1 AND a.action IN ($2, $3, $4, $5)
+         ORDER BY a.at, a.id",
+    )
+    .bind(exam)
+    .bind(DECISIONS[0])
+    .bind(DECISIONS[1])
+    .bind(DECISIONS[2])
+    .bind(DECISIONS[3])
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = std::collections::HashMap::new();
+    for r in rows {
+        out.insert(
+            r.try_get("dossier_id")?,
+            Decided {
+                by: r.try_get("name")?,
+                at: r.try_get("at")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// What an export holds: its columns in order, and the decisions they may show.
+pub struct Table<'a> {
+    pub columns: &'a [Column],
+    pub decisions: &'a std::collections::HashMap<String, Decided>,
+}
+
+impl Table<'_> {
+    fn headers(&self) -> Vec<&'static str> {
+        self.columns.iter().map(|c| c.label()).collect()
+    }
+
+    fn row(&self, line: &DossierLine) -> Vec<Cell> {
+        let decided = self.decisions.get(&line.dossier.id);
+        self.columns.iter().map(|c| c.cell(line, decided)).collect()
+    }
 }
 
 /// A name safe in any archive tool: no folders, no control characters, not hidden.
@@ -113,16 +358,22 @@ fn file_row(f: &ZippedFile) -> Vec<Cell> {
 }
 
 /// The dossiers as CSV for a spreadsheet: UTF-8 with a BOM and `;` between fields, so
-/// Excel and LibreOffice open it with accents and columns right.
-pub fn csv(lines: &[DossierLine]) -> String {
+/// Excel and LibreOffice open it with accents and columns right; days and instants in
+/// ISO 8601 (an instant with its Paris offset), which every tool reads.
+pub fn csv(lines: &[DossierLine], table: &Table) -> String {
     let mut out = String::from("\u{feff}");
-    push_row(&mut out, DOSSIER_COLUMNS.iter().map(|s| s.to_string()));
+    push_row(&mut out, table.headers().into_iter().map(str::to_string));
     for line in lines {
-        let fields = dossier_row(line).into_iter().map(|cell| match cell {
+        let fields = table.row(line).into_iter().map(|cell| match cell {
             Cell::Text(text) => text,
-            Cell::Day(day) => day.strftime("%d/%m/%Y").to_string(),
+            Cell::Day(day) => day.map(|d| d.to_string()).unwrap_or_default(),
             Cell::Instant(at) => at
-                .map(domain::french::paris_date_time_ms)
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map(|t| {
+                    t.to_zoned(domain::paris::zone())
+                        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                        .to_string()
+                })
                 .unwrap_or_default(),
             Cell::Count(n) => n.to_string(),
         });
@@ -155,10 +406,14 @@ fn csv_field(value: &str) -> String {
 /// The dossiers as an XLSX workbook; with `files`, a second sheet lists them (the
 /// summary of an exam's ZIP). Text is written as text, never as a formula, whatever
 /// it starts with.
-pub fn xlsx(lines: &[DossierLine], files: Option<&[ZippedFile]>) -> Result<Vec<u8>, XlsxError> {
+pub fn xlsx(
+    lines: &[DossierLine],
+    table: &Table,
+    files: Option<&[ZippedFile]>,
+) -> Result<Vec<u8>, XlsxError> {
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet().set_name("Dossiers")?;
-    write_sheet(sheet, &DOSSIER_COLUMNS, lines.iter().map(dossier_row))?;
+    write_sheet(sheet, &table.headers(), lines.iter().map(|l| table.row(l)))?;
     if let Some(files) = files {
         let sheet = workbook.add_worksheet().set_name("Fichiers")?;
         write_sheet(sheet, &FILE_COLUMNS, files.iter().map(file_row))?;
@@ -188,7 +443,8 @@ fn write_sheet(
                 Cell::Text(text) => {
                     sheet.write_string(row, col, text)?;
                 }
-                Cell::Day(d) => {
+                Cell::Day(None) => {}
+                Cell::Day(Some(d)) => {
                     let value =
                         ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?;
                     sheet.write_datetime_with_format(row, col, &value, &day)?;

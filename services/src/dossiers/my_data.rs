@@ -20,8 +20,8 @@ pub struct MyData {
     pub json: String,
     /// `donnees.html`: the same, to read.
     pub html: String,
-    /// The stored files: the name in the archive, and where the bytes are.
-    pub files: Vec<(String, String)>,
+    /// The stored files, as the archive names them.
+    pub files: Vec<crate::files::storage::Entry>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +138,11 @@ pub async fn gather(db: &Db, dossier: &Dossier, now_ms: i64) -> Result<MyData, M
         let entry = a.scan.counts().then(|| {
             let name = unique_entry(folder, piece, a, &taken);
             taken.push(name.clone());
-            files.push((name.clone(), a.storage_key.clone()));
+            files.push(crate::files::storage::Entry {
+                name: name.clone(),
+                key: a.storage_key.clone(),
+                at_ms: a.created_at,
+            });
             name
         });
         FilePart {

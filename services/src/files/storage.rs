@@ -38,6 +38,15 @@ pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 const S3_PART: usize = 5 * 1024 * 1024;
 const LOCAL_PART: usize = 256 * 1024;
 
+/// A stored file as an archive holds it: its name there, where its bytes are, and when
+/// it was deposited (ms), the entry's date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub key: String,
+    pub at_ms: i64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,

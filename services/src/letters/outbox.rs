@@ -83,6 +83,19 @@ pub async fn post<'e, E>(executor: E, now_ms: i64, letter: &Letter) -> Result<()
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
+    post_due(executor, now_ms, now_ms, letter).await
+}
+
+/// The same, held until `due_ms`: until then [`withdraw_held`] can take it back.
+pub async fn post_due<'e, E>(
+    executor: E,
+    now_ms: i64,
+    due_ms: i64,
+    letter: &Letter,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let (kind, subject, body) = match &letter.content {
         Content::Text { subject, body } => ("text", subject.as_str(), Some(body.as_str())),
         Content::Registration { subject, body } => {
@@ -92,7 +105,7 @@ where
     };
     sqlx::query(
         "INSERT INTO outbox (id, recipient, kind, subject, body, dossier_id, created_at, due_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(&letter.to)
@@ -101,9 +114,35 @@ where
     .bind(body)
     .bind(letter.dossier_id.as_deref())
     .bind(now_ms)
+    .bind(due_ms)
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Deletes the dossier's letters still held at `now_ms` (never claimed, due later),
+/// those whose subject starts with `subject` when given; says how many. A claimed
+/// letter has been tried: it is not one of them.
+pub async fn withdraw_held<'e, E>(
+    executor: E,
+    dossier_id: &str,
+    now_ms: i64,
+    subject: Option<&str>,
+) -> Result<u64, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query(
+        "DELETE FROM outbox WHERE dossier_id = $1 AND sent_at IS NULL AND attempts = 0
+           AND due_at > $2
+           AND (CAST($3 AS TEXT) = '' OR substr(subject, 1, length(CAST($3 AS TEXT))) = CAST($3 AS TEXT))",
+    )
+    .bind(dossier_id)
+    .bind(now_ms)
+    .bind(subject.unwrap_or(""))
+    .execute(executor)
+    .await?
+    .rows_affected())
 }
 
 /// After `attempts` failures, the next try: 30 s, 1 min, 2 min… up to an hour.

@@ -11,7 +11,12 @@ use crate::{
     Clock, Db, DbError,
     access::staff::{self, Staff},
     dossiers::{self, Dossier, DossierError},
+    letters::outbox,
 };
+
+/// A decision's mail waits this long (ms) before it goes: a decision taken back within
+/// it sends nothing, and « complet » then « admis » send one mail.
+pub const DECISION_HOLD_MS: i64 = 60_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
@@ -129,7 +134,73 @@ pub async fn decide(
         .await?
         .ok_or(DecisionError::UnknownDossier)?;
     let letter = decision_letter(base_url, &decision, &before, now);
-    crate::letters::outbox::post(&mut *tx, now_ms, &letter).await?;
+    if decision == Decision::Accept {
+        // « complet » then « admis » within the hold: the admission's mail says both.
+        let complete = decision_mail(&Decision::Complete, &before, now).0;
+        outbox::withdraw_held(&mut *tx, &id, now_ms, Some(&complete)).await?;
+    }
+    outbox::post_due(&mut *tx, now_ms, now_ms + DECISION_HOLD_MS, &letter).await?;
+    tx.commit().await?;
+    dossiers::by_id(db, &id)
+        .await?
+        .ok_or(DecisionError::UnknownDossier)
+}
+
+/// Takes back the dossier's decision (admis, rejeté, complet or incomplet), for
+/// `reason`: the dossier is to check again, the journal says what was taken back and
+/// why, and the candidate is told, unless the decision's mail was still held (then it
+/// is not sent, and nothing is).
+pub async fn take_back(
+    db: &Db,
+    clock: &dyn Clock,
+    base_url: &str,
+    member: &Staff,
+    number: &str,
+    reason: &str,
+) -> Result<Dossier, DecisionError> {
+    let number = DossierNumber::parse(number).map_err(|_| DecisionError::UnknownDossier)?;
+    let now = clock.now();
+    let now_ms = now.as_millisecond();
+    let mut tx = db.pool().begin().await?;
+    let (id, state, review) = lock_for_decision(&mut tx, now, &number).await?;
+    let decision = domain::instruction::decision_to_take_back(state, review)?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(domain::instruction::DecisionRefused::ReasonRequired.into());
+    }
+    sqlx::query(
+        "UPDATE dossiers SET status = 'closed', review = NULL, review_note = NULL,
+                decision_reason = NULL, decided_at = NULL WHERE id = $1",
+    )
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    staff::audit(
+        &mut *tx,
+        clock,
+        member,
+        Some(&id),
+        "décision annulée",
+        &format!("{decision} : {reason}"),
+    )
+    .await?;
+    let held = outbox::withdraw_held(&mut *tx, &id, now_ms, None).await?;
+    if held == 0 {
+        let dossier = dossiers::by_id(db, &id)
+            .await?
+            .ok_or(DecisionError::UnknownDossier)?;
+        let letter = to_candidate(
+            base_url,
+            &dossier,
+            &(
+                "La décision sur votre dossier est annulée".to_string(),
+                format!(
+                    "Le service concours annule la décision annoncée sur votre dossier ({decision}).\n\nMotif : {reason}\n\nVotre dossier est de nouveau en cours d'instruction : une nouvelle décision vous sera communiquée.\n\n"
+                ),
+            ),
+        );
+        outbox::post(&mut *tx, now_ms, &letter).await?;
+    }
     tx.commit().await?;
     dossiers::by_id(db, &id)
         .await?
@@ -195,7 +266,7 @@ pub async fn reopen(
         &dossier,
         &("Votre dossier est rouvert".to_string(), body),
     );
-    crate::letters::outbox::post(&mut *tx, now.as_millisecond(), &letter).await?;
+    outbox::post(&mut *tx, now.as_millisecond(), &letter).await?;
     tx.commit().await?;
     dossiers::by_id(db, &id)
         .await?
