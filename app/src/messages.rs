@@ -95,7 +95,8 @@ pub fn Conversation(
                         {m.file.clone().map(|f| {
                             let text = format!("{} ({})", f.name, domain::french::size(f.size));
                             if f.scan.counts() {
-                                view! { <p class="message-file"><a href=format!("{files}/{}", f.id)>{format!("Pièce jointe : {text}")}</a></p> }.into_any()
+                                // On the staff's page, a file opens in the dossier's preview frame.
+                                view! { <p class="message-file"><a href=format!("{files}/{}", f.id) target=for_staff.then_some("apercu")>{format!("Pièce jointe : {text}")}</a></p> }.into_any()
                             } else {
                                 view! { <p class="message-file alert">{format!("Pièce jointe : {text}. {}", f.scan.for_candidate().unwrap_or_default())}</p> }.into_any()
                             }

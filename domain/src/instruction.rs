@@ -356,6 +356,35 @@ impl Decision {
     }
 }
 
+/// An agent's mark on one pièce of a dossier, in the checklist beside the preview.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PieceCheck {
+    Compliant,
+    ToCorrect,
+}
+
+impl PieceCheck {
+    pub const ALL: [PieceCheck; 2] = [Self::Compliant, Self::ToCorrect];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Compliant => "conforme",
+            Self::ToCorrect => "a-corriger",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Compliant => "conforme",
+            Self::ToCorrect => "à corriger",
+        }
+    }
+}
+
 /// What an agent does to a selection of dossiers at once; each dossier is decided (or
 /// written to) on its own, as from its page, and logged on its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

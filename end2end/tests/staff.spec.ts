@@ -39,7 +39,7 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   await row.getByRole("link", { name: EXAM, exact: true }).click();
 
   // Search by the number as someone reads it out, filtered on closed dossiers.
-  await staff.getByLabel("N° de dossier ou nom").fill(number.replace(/-/g, " ").toLowerCase());
+  await staff.getByLabel("N° de dossier, nom, courriel ou téléphone").fill(number.replace(/-/g, " ").toLowerCase());
   await staff.getByLabel("État").selectOption("cloture");
   await staff.getByLabel("Trier par").selectOption("nom");
   await staff.getByRole("button", { name: "Rechercher" }).click();
@@ -51,7 +51,11 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   const text = fs.readFileSync((await exported.path())!, "utf8");
   expect(text.charCodeAt(0)).toBe(0xfeff);
   expect(text.split("\r\n")[1].split(";")[0]).toBe(number);
-  expect(text).toContain(";externe;à vérifier;");
+  // Every answer and where the instruction stands, by column.
+  const [header, line] = text.replace(/^\uFEFF/, "").split("\r\n").map((l) => l.split(";"));
+  expect(line[header.indexOf("Voie")]).toBe("externe");
+  expect(line[header.indexOf("État")]).toBe("à vérifier");
+  expect(line[header.indexOf("Date de naissance")]).toBe("1990-07-14");
 
   const sheet = staff.waitForEvent("download");
   await staff.getByRole("link", { name: "tableur (XLSX)" }).click();
@@ -76,12 +80,20 @@ test("the service concours finds a closed dossier, previews and downloads its fi
   expect((await zip).suggestedFilename()).toBe(`dossier-${number}.zip`);
   // The preview's frame fetches the file; the log is written before it is served.
   const looked = staff.waitForResponse((r) => /\/service\/fichiers\/[^/?]+$/.test(new URL(r.url()).pathname) && r.status() === 200);
+  // The preview beside the pièces changes; the dossier's page stays.
+  const dossierUrl = staff.url();
   await staff.getByRole("link", { name: "Voir « Licence.pdf »" }).click();
-  await expect(staff.locator("#apercu iframe")).toHaveAttribute("title", "Aperçu de Licence.pdf");
   await looked;
+  await expect.poll(() => staff.frame({ name: "apercu" })?.url()).toMatch(/\/service\/fichiers\/[^/?]+$/);
+  expect(staff.url()).toBe(dossierUrl);
+  // The checklist: the pièce marked, in the journal too.
+  await staff.getByRole("button", { name: "Copie du diplôme : à corriger" }).click();
+  await expect(staff.locator("#piece-diplome [data-check]")).toHaveAttribute("data-check", "a-corriger");
+  await expect(staff.getByLabel("Copie du diplôme", { exact: true })).toBeChecked();
   // Every look and download is in the dossier's log.
   await staff.reload();
   await expect(staff.locator("table.audit")).toContainText("fichier consulté : Licence.pdf");
+  await expect(staff.locator("table.audit")).toContainText("pièce à corriger : Copie du diplôme");
   await expect(staff.locator("table.audit")).toContainText("dossier téléchargé (ZIP) : 2 fichier(s)");
 
   await staff.getByRole("button", { name: "Se déconnecter" }).click();

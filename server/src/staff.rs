@@ -109,9 +109,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/service/concours/{exam}/dossiers.csv", get(csv_export))
         .route("/service/concours/{exam}/dossiers.xlsx", get(xlsx_export))
         .route("/service/concours/{exam}/dossiers.zip", get(exam_zip))
+        // The confirmation page at the same address as the action it confirms.
         .route(
             "/service/concours/{exam}/lot",
-            axum::routing::post(bulk_action),
+            get(pages.clone()).post(bulk_action),
         )
         .route(
             "/service/concours/{exam}/modeles",

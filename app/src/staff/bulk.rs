@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use services::dossiers::{bulk, instruction};
 
-use super::{TYPED, dossiers::ListQuery, failure, upper_first};
+use super::{TYPED, address::ListQuery, failure, upper_first};
 use crate::session::state;
 
 /// The address's decoded pairs (a key may come several times: `n`).
@@ -21,7 +21,7 @@ fn query_pairs() -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (key.to_string(), super::dossiers::percent_decoded(value))
+            (key.to_string(), super::address::percent_decoded(value))
         })
         .collect()
 }

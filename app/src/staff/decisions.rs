@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use services::{access::staff::Staff, dossiers::instruction};
 
-use super::{current_staff, dossier::dossier_path};
+use super::{address::dossier_path, current_staff};
 use crate::session::{internal, state};
 
 #[server(endpoint = "service/decision")]
@@ -45,6 +45,7 @@ pub async fn record_decision(
 pub async fn reopen_dossier(
     #[server(default)] numero: String,
     #[server(default)] jusqua: String,
+    #[server(default)] liste: String,
 ) -> Result<(), ServerFnError> {
     // `<input type="date">` sends AAAA-MM-JJ; typed by hand, JJ/MM/AAAA.
     let day = jusqua
@@ -52,21 +53,28 @@ pub async fn reopen_dossier(
         .ok()
         .or_else(|| domain::candidate::parse_date(&jusqua));
     let Some(day) = day else {
-        crate::session::redirect(&format!("{}?erreur=date", dossier_path(&numero)));
+        crate::session::redirect(&format!(
+            "{}erreur=date#instruction",
+            super::address::dossier_in_list(&numero, &liste)
+        ));
         return Ok(());
     };
     let back = numero.clone();
-    decided(&back, Onward::default(), |state, member| async move {
-        instruction::reopen(
-            &state.db,
-            &*state.clock,
-            &state.base_url,
-            &member,
-            &numero,
-            day,
-        )
-        .await
-    })
+    decided(
+        &back,
+        Onward::from_form(&liste, ""),
+        |state, member| async move {
+            instruction::reopen(
+                &state.db,
+                &*state.clock,
+                &state.base_url,
+                &member,
+                &numero,
+                day,
+            )
+            .await
+        },
+    )
     .await
 }
 
@@ -113,7 +121,7 @@ struct Onward {
 impl Onward {
     fn from_form(list: &str, next: &str) -> Self {
         Self {
-            list: (!list.is_empty()).then(|| super::dossiers::ListQuery::parse(list).to_query()),
+            list: (!list.is_empty()).then(|| super::address::ListQuery::parse(list).to_query()),
             next: domain::DossierNumber::parse(next).ok(),
         }
     }
@@ -179,19 +187,24 @@ fn decision_label(action: domain::instruction::BulkAction) -> &'static str {
 pub async fn take_back_decision(
     #[server(default)] numero: String,
     #[server(default)] texte: String,
+    #[server(default)] liste: String,
 ) -> Result<(), ServerFnError> {
     let back = numero.clone();
-    decided(&back, Onward::default(), |state, member| async move {
-        instruction::take_back(
-            &state.db,
-            &*state.clock,
-            &state.base_url,
-            &member,
-            &numero,
-            &texte,
-        )
-        .await
-    })
+    decided(
+        &back,
+        Onward::from_form(&liste, ""),
+        |state, member| async move {
+            instruction::take_back(
+                &state.db,
+                &*state.clock,
+                &state.base_url,
+                &member,
+                &numero,
+                &texte,
+            )
+            .await
+        },
+    )
     .await
 }
 
@@ -203,6 +216,8 @@ pub(super) fn Instruction(
     state: domain::instruction::DossierState,
     /// The pièces asked of this dossier (code, label), to choose which to correct.
     pieces: Vec<(String, String)>,
+    /// The pièces the checklist marks « à corriger »: ticked in the correction request.
+    to_correct: Vec<String>,
     /// The list the dossier was opened from, and its next dossier: a decision
     /// leads there.
     list: Option<String>,
@@ -350,7 +365,7 @@ pub(super) fn Instruction(
                         <button type="submit" class="button secondary">"Dossier incomplet"</button>
                     </form>
                     <form method="post" action="/api/service/rouvrir" class="narrow-form">
-                        {hidden()}
+                        {hidden()}{list_param()}
                         <div class="field">
                             <label for="jusqua">"Rouvrir au candidat jusqu'au (inclus)"</label>
                             <input id="jusqua" name="jusqua" type="date" required />
@@ -367,7 +382,7 @@ pub(super) fn Instruction(
                                 let id = format!("corriger-{code}");
                                 view! {
                                     <div class="choice">
-                                        <input type="checkbox" id=id.clone() name="piece" value=code.clone() />
+                                        <input type="checkbox" id=id.clone() name="piece" value=code.clone() checked=to_correct.contains(code) />
                                         <label for=id>{label.clone()}</label>
                                     </div>
                                 }
@@ -400,6 +415,7 @@ pub(super) fn Instruction(
             {taken_back.then(|| view! {
                 <form method="post" action="/api/service/annuler-decision" class="narrow-form" id="annuler">
                     <input type="hidden" name="numero" value=number_for_take_back.clone() />
+                    {list_param()}
                     <div class="field">
                         <label for="annulation">{format!("Revenir sur la décision ({}) : motif, que le candidat lira", decided_label)}</label>
                         <textarea id="annulation" name="texte" rows="2" maxlength="2000" required></textarea>

@@ -10,30 +10,21 @@ use services::{
     files::attachments,
 };
 
-use super::{current_staff, failure, upper_first};
+use super::{
+    address::{ListQuery, dossier_in_list, dossier_path},
+    failure, member_and_dossier, upper_first,
+};
 use crate::session::{internal, state};
 
 /// Why a PDF declaring JavaScript is not previewed.
 const SCRIPT_WARNING: &str = "Ce PDF contient du JavaScript : il n'est pas affiché ici. Téléchargez-le et ouvrez-le avec prudence.";
-
-/// The staff member asking, and the dossier of this number (`None`: no such dossier).
-pub(super) async fn member_and_dossier(
-    number: &str,
-) -> Result<Option<(Staff, services::dossiers::Dossier)>, ServerFnError> {
-    let member =
-        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
-    let state = state();
-    Ok(instruction::dossier(&state.db, &*state.clock, number)
-        .await
-        .map_err(internal)?
-        .map(|(d, _)| (member, d)))
-}
 
 /// A private note on the dossier, in its journal.
 #[server(endpoint = "service/note")]
 pub async fn add_note(
     #[server(default)] numero: String,
     #[server(default)] texte: String,
+    #[server(default)] liste: String,
 ) -> Result<(), ServerFnError> {
     let Some((member, d)) = member_and_dossier(&numero).await? else {
         crate::session::redirect("/service");
@@ -44,13 +35,19 @@ pub async fn add_note(
         .await
         .map_err(internal)?;
     let code = if added.is_some() { "ok" } else { "vide" };
-    crate::session::redirect(&format!("{}?note={code}#journal", dossier_path(&numero)));
+    crate::session::redirect(&format!(
+        "{}note={code}#journal",
+        dossier_in_list(&numero, &liste)
+    ));
     Ok(())
 }
 
 /// The candidate's waiting messages need no answer.
 #[server(endpoint = "service/message-traite")]
-pub async fn mark_message_handled(#[server(default)] numero: String) -> Result<(), ServerFnError> {
+pub async fn mark_message_handled(
+    #[server(default)] numero: String,
+    #[server(default)] liste: String,
+) -> Result<(), ServerFnError> {
     let Some((member, d)) = member_and_dossier(&numero).await? else {
         crate::session::redirect("/service");
         return Ok(());
@@ -59,12 +56,8 @@ pub async fn mark_message_handled(#[server(default)] numero: String) -> Result<(
     services::dossiers::messages::mark_handled(&state.db, &*state.clock, &member, &d.id)
         .await
         .map_err(internal)?;
-    crate::session::redirect(&format!("{}#messages", dossier_path(&numero)));
+    crate::session::redirect(&format!("{}#messages", dossier_in_list(&numero, &liste)));
     Ok(())
-}
-
-pub(super) fn dossier_path(number: &str) -> String {
-    format!("/service/dossiers/{}", crate::account::urlencode(number))
 }
 
 #[component]
@@ -101,6 +94,11 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     (Err(e), _, _) | (_, Err(e), _) => return failure(e),
                     (_, _, Err(e)) => return failure(e),
                 };
+                let marks = match services::dossiers::instruction::checklist::of_dossier(&state.db, &d.id).await {
+                    Ok(marks) => marks,
+                    Err(e) => return failure(e),
+                };
+                let to_correct: Vec<String> = marks.iter().filter(|(_, m)| m.check == domain::instruction::PieceCheck::ToCorrect).map(|(p, _)| p.clone()).collect();
                 let letters = match services::letters::outbox::of_dossier(&state.db, &d.id).await {
                     Ok(letters) => letters,
                     Err(e) => return failure(e),
@@ -135,7 +133,7 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                 // Back to the list the dossier was opened from, as it was, and its
                 // neighbours there.
                 let member = super::current_staff();
-                let list = query.read_untracked().get("liste").map(|l| super::dossiers::ListQuery::parse(&l));
+                let list = query.read_untracked().get("liste").map(|l| ListQuery::parse(&l));
                 let list_link = match &list {
                     Some(list) => format!("/service/concours/{}?{}", d.exam_slug.as_str(), list.to_query()),
                     None => format!("/service/concours/{}", d.exam_slug.as_str()),
@@ -172,6 +170,8 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     {(infected > 0).then(|| view! {
                         <p class="alert" role="alert" data-infected=infected>{format!("Antivirus : {infected} fichier(s) de ce dossier contenai(en)t un virus et ont été supprimés ; le candidat le voit dans son espace.")}</p>
                     })}
+                    <div class="dossier-columns">
+                    <div class="dossier-main">
                     <section aria-labelledby="candidat-titre">
                         <h2 id="candidat-titre">"Candidat"</h2>
                         <dl>
@@ -189,8 +189,11 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                                 let own: Vec<_> = files.iter().filter(|f| f.piece_code == p.code).cloned().collect();
                                 view! {
                                     <li class="piece" data-piece=p.code.clone()>
-                                        <div class="piece-text">
+                                        <div class="piece-text" id=format!("piece-{}", p.code)>
                                             <h3>{p.label.clone()}</h3>
+                                            <super::checklist::PieceChecks number=d.number.to_string() piece=p.code.clone() label=p.label.clone()
+                                                mark=marks.get(&p.code).cloned()
+                                                newest_file=own.iter().filter(|f| f.scan.counts()).map(|f| f.created_at).max() />
                                             {if own.is_empty() {
                                                 view! { <p class="piece-meta">"Aucun fichier"</p> }.into_any()
                                             } else {
@@ -203,7 +206,7 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                                                                 <span class="file-scan" data-scan=f.scan.code()>{format!("Antivirus : {}", f.scan.label())}</span>
                                                                 {f.scan.counts().then(|| view! {
                                                                     <span class="file-actions">
-                                                                        <a href=format!("?voir={}#apercu", f.id)>{format!("Voir « {} »", f.name)}</a>
+                                                                        {(!f.script).then(|| view! { <a href=format!("/service/fichiers/{}", f.id) target="apercu">{format!("Voir « {} »", f.name)}</a> })}
                                                                         <a href=format!("/service/fichiers/{}?telecharger=1", f.id) download>{format!("Télécharger « {} »", f.name)}</a>
                                                                     </span>
                                                                 })}
@@ -219,24 +222,23 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                                 }
                             }).collect_view()}
                         </ul>
-                        {previewed.map(|f| {
-                            let src = format!("/service/fichiers/{}", f.id);
-                            view! {
-                                <figure id="apercu" class="preview">
-                                    {if f.script {
-                                        view! { <p class="file-warning">{SCRIPT_WARNING}</p> }.into_any()
-                                    } else if f.kind == domain::FileKind::Jpeg {
-                                        view! { <img src=src alt=format!("Aperçu de {}", f.name) /> }.into_any()
-                                    } else {
-                                        view! { <iframe src=src title=format!("Aperçu de {}", f.name)></iframe> }.into_any()
-                                    }}
-                                    <figcaption>{f.name.clone()}</figcaption>
-                                </figure>
-                            }
-                        })}
                     </section>
-                    <super::decisions::Instruction dossier=d.clone() state=dossier_state pieces=choices list=neighbours.list.clone() next=neighbours.next.clone() />
-                    <super::following::Following number=d.number.to_string() member_id=member.map(|m| m.id).unwrap_or_default() followers agents outcome=query.read_untracked().get("suivi") />
+                    </div>
+                    <figure id="apercu" class="preview">
+                        <figcaption>{match &previewed {
+                            Some(f) => format!("Aperçu : {}", f.name),
+                            None => "Aperçu : choisissez « Voir » sur un fichier ; il s'affiche ici, sans quitter le dossier.".to_string(),
+                        }}</figcaption>
+                        // The links « Voir » target this frame: the preview changes, the page stays.
+                        {match &previewed {
+                            Some(f) if f.script => view! { <p class="file-warning">{SCRIPT_WARNING}</p> }.into_any(),
+                            Some(f) => view! { <iframe name="apercu" src=format!("/service/fichiers/{}", f.id) title=format!("Aperçu de {}", f.name)></iframe> }.into_any(),
+                            None => view! { <iframe name="apercu" src="about:blank" title="Aperçu du fichier choisi"></iframe> }.into_any(),
+                        }}
+                    </figure>
+                    </div>
+                    <super::decisions::Instruction dossier=d.clone() state=dossier_state pieces=choices to_correct list=neighbours.list.clone() next=neighbours.next.clone() />
+                    <super::following::Following number=d.number.to_string() list=neighbours.list.clone() member_id=member.map(|m| m.id).unwrap_or_default() followers agents outcome=query.read_untracked().get("suivi") />
                     <section id="messages" aria-labelledby="messages-titre">
                         <h2 id="messages-titre">"Messages"</h2>
                         <crate::messages::Conversation messages=conversation for_staff=true files="/service/fichiers" />
@@ -244,6 +246,7 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                         {waiting.then(|| view! {
                             <form method="post" action="/api/service/message-traite" class="narrow-form">
                                 <input type="hidden" name="numero" value=d.number.to_string() />
+                                {neighbours.list.clone().map(|l| view! { <input type="hidden" name="liste" value=l /> })}
                                 <p class="hint">"Le dernier message du candidat n'appelle pas de réponse ?"</p>
                                 <button type="submit" class="button secondary">"Marquer comme traité"</button>
                             </form>
@@ -254,6 +257,7 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                         {noted.map(|(class, text)| view! { <crate::form::Outcome class text=text.to_string() /> })}
                         <form method="post" action="/api/service/note" class="narrow-form">
                             <input type="hidden" name="numero" value=d.number.to_string() />
+                            {neighbours.list.clone().map(|l| view! { <input type="hidden" name="liste" value=l /> })}
                             <div class="field">
                                 <label for="note">"Note interne"</label>
                                 <p class="hint" id="note-aide">"Pour le service seulement : le candidat ne la voit jamais. Elle s'ajoute au journal, à votre nom."</p>
@@ -353,7 +357,7 @@ pub(super) struct Neighbours {
 impl Neighbours {
     async fn in_list(
         state: &crate::state::AppState,
-        list: &super::dossiers::ListQuery,
+        list: &ListQuery,
         d: &services::dossiers::Dossier,
         member: Option<&Staff>,
     ) -> Result<Self, instruction::InstructionError> {

@@ -10,7 +10,7 @@ use services::dossiers::{
     instruction,
 };
 
-use super::{dossiers::ListQuery, failure};
+use super::{address::ListQuery, failure};
 use crate::session::state;
 
 #[component]

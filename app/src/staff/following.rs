@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use services::dossiers::following::{self, Agent};
 
-use super::dossier::{dossier_path, member_and_dossier};
+use super::{address::dossier_in_list, member_and_dossier};
 use crate::session::{internal, state};
 
 /// `action`: « suivre » (`agent`: oneself when empty, or a colleague: « confier »),
@@ -13,6 +13,7 @@ pub async fn change_following(
     #[server(default)] numero: String,
     #[server(default)] action: String,
     #[server(default)] agent: String,
+    #[server(default)] liste: String,
 ) -> Result<(), ServerFnError> {
     let Some((member, d)) = member_and_dossier(&numero).await? else {
         crate::session::redirect("/service");
@@ -34,7 +35,10 @@ pub async fn change_following(
         Err(following::FollowError::UnknownStaff) => "agent",
         Err(e) => return Err(internal(e)),
     };
-    crate::session::redirect(&format!("{}?suivi={code}#suivi", dossier_path(&numero)));
+    crate::session::redirect(&format!(
+        "{}suivi={code}#suivi",
+        dossier_in_list(&numero, &liste)
+    ));
     Ok(())
 }
 
@@ -42,6 +46,8 @@ pub async fn change_following(
 #[component]
 pub(super) fn Following(
     number: String,
+    /// The list the dossier was opened from: its forms come back to it.
+    list: Option<String>,
     /// The agent looking at the page.
     member_id: String,
     followers: Vec<Agent>,
@@ -61,7 +67,12 @@ pub(super) fn Following(
     });
     let hidden = {
         let number = number.clone();
-        move || view! { <input type="hidden" name="numero" value=number.clone() /> }
+        move || {
+            view! {
+                <input type="hidden" name="numero" value=number.clone() />
+                {list.clone().map(|l| view! { <input type="hidden" name="liste" value=l /> })}
+            }
+        }
     };
     view! {
         <section id="suivi" aria-labelledby="suivi-titre">

@@ -4,7 +4,9 @@
 //! redirect. The server's gate (see `server::staff`) lets no request reach them
 //! without a staff session, and hands them the staff member through the request.
 
+mod address;
 mod bulk;
+mod checklist;
 mod decisions;
 mod dossier;
 mod dossiers;
@@ -33,8 +35,8 @@ use exams::ExamsPage;
 use export::ExportPage;
 use login::StaffLoginPage;
 
+pub use address::ListQuery;
 pub use decisions::{record_decision, reopen_dossier};
-pub use dossiers::ListQuery;
 pub use exam_form::save_exam;
 pub use login::{staff_login, staff_logout};
 
@@ -50,6 +52,21 @@ fn current_staff() -> Option<Staff> {
         .extensions
         .get::<Staff>()
         .cloned()
+}
+
+/// The staff member asking, and the dossier of this number (`None`: no such dossier).
+async fn member_and_dossier(
+    number: &str,
+) -> Result<Option<(Staff, services::dossiers::Dossier)>, ServerFnError> {
+    let member =
+        current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
+    let state = crate::session::state();
+    Ok(
+        services::dossiers::instruction::dossier(&state.db, &*state.clock, number)
+            .await
+            .map_err(crate::session::internal)?
+            .map(|(d, _)| (member, d)),
+    )
 }
 
 /// The HTML document of a staff page: the site's style sheet, no scripts.

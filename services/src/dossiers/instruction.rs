@@ -3,6 +3,7 @@
 //! demandée or reçue…), an exam's dossiers listed (`list`, exported by `export`), and
 //! the service's decisions (`decisions`).
 
+pub mod checklist;
 mod decisions;
 mod list;
 
