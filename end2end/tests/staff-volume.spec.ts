@@ -40,6 +40,18 @@ test("the service finds by e-mail, filters, follows, goes from dossier to dossie
   await staff.getByLabel("Voie").selectOption("externe");
   await staff.getByRole("button", { name: "Rechercher" }).click();
   expect(await listed(staff)).toHaveLength(3);
+  // Saved as a view of this agent's, found again from the plain list.
+  const view = `Lot ${domain}`;
+  await staff.getByLabel("Enregistrer cette recherche comme vue").fill(view);
+  await staff.getByRole("button", { name: "Enregistrer la vue" }).click();
+  await expect(staff.getByRole("status").first()).toContainText("Vue enregistrée");
+  await staff.goto(`/service/concours/${EXAM}`);
+  await staff.getByRole("navigation", { name: "Mes vues" }).getByRole("link", { name: view }).click();
+  expect((await listed(staff)).sort()).toEqual([...numbers].sort());
+  await expect(staff.getByLabel("Voie")).toHaveValue("externe");
+  await expectNoA11yViolations(staff, js);
+  await staff.getByRole("button", { name: `Supprimer la vue « ${view} »` }).click();
+  await expect(staff.getByRole("link", { name: view })).toHaveCount(0);
 
   // From the list, dossier to dossier; a decision opens the next one.
   const order = await listed(staff);

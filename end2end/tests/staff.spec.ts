@@ -206,6 +206,13 @@ test("the service asks for a correction; the candidate replaces the pièce and a
   const reason = "Le scan du diplôme est illisible : envoyez-le en couleur.";
   await staff.getByRole("checkbox", { name: "Copie du diplôme" }).check();
   await staff.getByLabel("Ce qu'il faut corriger").fill(reason);
+  // A day already past is refused in the form, and what was typed is still there.
+  await staff.getByLabel("À corriger jusqu'au (inclus)").fill("2020-01-15");
+  await staff.getByRole("button", { name: "Demander la correction" }).click();
+  await expect(staff.locator("#correction [role=alert]")).toBeVisible();
+  await expect(staff.getByLabel("Ce qu'il faut corriger")).toHaveValue(reason);
+  await expect(staff.getByRole("checkbox", { name: "Copie du diplôme" })).toBeChecked();
+  await expect(staff.getByLabel("À corriger jusqu'au (inclus)")).toHaveValue("2020-01-15");
   const until = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
   await staff.getByLabel("À corriger jusqu'au (inclus)").fill(until);
   await staff.getByRole("button", { name: "Demander la correction" }).click();

@@ -257,6 +257,25 @@ async fn correction(
             _ => {}
         }
     }
+    let fields: services::access::kept_forms::Fields = form_urlencoded::parse(&body)
+        .filter(|(k, _)| matches!(k.as_ref(), "piece" | "motif" | "jusqua"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    // A refusal keeps what was typed, for the form that says why.
+    let keep = || async {
+        let kept = services::access::kept_forms::keep(
+            &state.db,
+            &*state.clock,
+            &member,
+            &dossier.id,
+            services::access::kept_forms::CORRECTION,
+            &fields,
+        )
+        .await;
+        if let Err(error) = kept {
+            tracing::error!(%error, "refused correction form not kept");
+        }
+    };
     let back_with =
         |query: &str| Redirect::to(&format!("{back}?{query}#correction")).into_response();
     // `<input type="date">` sends AAAA-MM-JJ; typed by hand, JJ/MM/AAAA.
@@ -265,6 +284,7 @@ async fn correction(
         .ok()
         .or_else(|| domain::candidate::parse_date(&day))
     else {
+        keep().await;
         return back_with("correction=date");
     };
     match messages::request_correction(
@@ -279,8 +299,20 @@ async fn correction(
     )
     .await
     {
-        Ok(_) => back_with("correction=ok"),
-        Err(MessageError::Refused(r)) => back_with(&format!("correction={}", r.code())),
+        Ok(_) => {
+            let _ = services::access::kept_forms::forget(
+                &state.db,
+                &member,
+                &dossier.id,
+                services::access::kept_forms::CORRECTION,
+            )
+            .await;
+            back_with("correction=ok")
+        }
+        Err(MessageError::Refused(r)) => {
+            keep().await;
+            back_with(&format!("correction={}", r.code()))
+        }
         Err(error) => {
             tracing::error!(%error, "correction request failed");
             failed()

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod clients;
+pub mod kept_forms;
 pub mod login;
 pub mod passwords;
 pub mod secrets;

@@ -1409,3 +1409,130 @@ async fn export_models_are_named_ordered_shared_and_say_who_decided() {
         assert_eq!(decided.at, clock.now().as_millisecond());
     }
 }
+
+#[tokio::test]
+async fn saved_views_belong_to_their_agent_and_exam() {
+    use services::dossiers::instruction::views::{self, ViewError};
+    for t in testing::all().await {
+        let (clock, claire) = with_staff(&t).await;
+        let paul = staff::create(
+            &t.db,
+            &Passwords::new(1).unwrap(),
+            &clock,
+            "paul@cdg.fr",
+            "Paul Agent",
+            "une autre phrase assez longue",
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            views::save(&t.db, &clock, &claire, DEMO, "  ", "q=").await,
+            Err(ViewError::Name)
+        ));
+        views::save(&t.db, &clock, &claire, DEMO, "Tiers-temps", "amenagement=1")
+            .await
+            .unwrap();
+        // The same name, any case: replaced.
+        views::save(
+            &t.db,
+            &clock,
+            &claire,
+            DEMO,
+            "tiers-temps",
+            "amenagement=1&voie=interne",
+        )
+        .await
+        .unwrap();
+        let mine = views::of(&t.db, &claire, DEMO).await.unwrap();
+        assert_eq!(mine.len(), 1, "{}", t.label);
+        assert_eq!(mine[0].query, "amenagement=1&voie=interne");
+        // Not Paul's, not another exam's; Paul cannot delete it.
+        assert!(views::of(&t.db, &paul, DEMO).await.unwrap().is_empty());
+        assert!(views::of(&t.db, &claire, "autre").await.unwrap().is_empty());
+        assert!(!views::delete(&t.db, &paul, &mine[0].id).await.unwrap());
+        for i in 1..views::PER_EXAM {
+            views::save(&t.db, &clock, &claire, DEMO, &format!("Vue {i}"), "q=")
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            views::save(&t.db, &clock, &claire, DEMO, "Une de trop", "q=").await,
+            Err(ViewError::TooMany)
+        ));
+        assert!(views::delete(&t.db, &claire, &mine[0].id).await.unwrap());
+        views::save(&t.db, &clock, &claire, DEMO, "Une de trop", "q=")
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_refused_form_is_kept_an_hour_for_its_agent_and_dossier_only() {
+    use services::access::kept_forms;
+    for t in testing::all().await {
+        let (clock, claire) = with_staff(&t).await;
+        let paul = staff::create(
+            &t.db,
+            &Passwords::new(1).unwrap(),
+            &clock,
+            "paul@cdg.fr",
+            "Paul Agent",
+            "une autre phrase assez longue",
+        )
+        .await
+        .unwrap();
+        let d = testing::dossier(&t.db, &clock, DEMO, "externe", "Dupont").await;
+        let fields: kept_forms::Fields = vec![
+            ("piece".into(), "diplome".into()),
+            ("piece".into(), "piece-identite".into()),
+            ("motif".into(), "Illisible".into()),
+        ];
+        let form = kept_forms::CORRECTION;
+        kept_forms::keep(&t.db, &clock, &claire, &d.id, form, &fields)
+            .await
+            .unwrap();
+        assert_eq!(
+            kept_forms::kept(&t.db, &clock, &claire, &d.id, form)
+                .await
+                .unwrap(),
+            Some(fields.clone()),
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            kept_forms::kept(&t.db, &clock, &paul, &d.id, form)
+                .await
+                .unwrap(),
+            None
+        );
+        clock.advance(SignedDuration::from_mins(61));
+        assert_eq!(
+            kept_forms::kept(&t.db, &clock, &claire, &d.id, form)
+                .await
+                .unwrap(),
+            None,
+            "an hour at most"
+        );
+        // The hourly purge removes it; a form that passes forgets it at once.
+        services::platform::housekeeping::purge(&t.db, &clock)
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kept_forms")
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        kept_forms::keep(&t.db, &clock, &claire, &d.id, form, &fields)
+            .await
+            .unwrap();
+        kept_forms::forget(&t.db, &claire, &d.id, form)
+            .await
+            .unwrap();
+        assert_eq!(
+            kept_forms::kept(&t.db, &clock, &claire, &d.id, form)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}

@@ -218,6 +218,8 @@ pub(super) fn Instruction(
     pieces: Vec<(String, String)>,
     /// The pièces the checklist marks « à corriger »: ticked in the correction request.
     to_correct: Vec<String>,
+    /// A correction request the server refused, as the agent typed it.
+    kept_correction: Option<services::access::kept_forms::Fields>,
     /// The list the dossier was opened from, and its next dossier: a decision
     /// leads there.
     list: Option<String>,
@@ -265,6 +267,15 @@ pub(super) fn Instruction(
             format!("incomplet : {}", d.review_note.clone().unwrap_or_default())
         }
         None => "pas encore vérifié".to_string(),
+    };
+    let kept_value = {
+        let kept = kept_correction.clone();
+        move |key: &str| {
+            kept.as_ref()
+                .and_then(|k| k.iter().find(|(k, _)| k == key))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        }
     };
     let number_for_take_back = number.clone();
     let decided_label =
@@ -382,7 +393,10 @@ pub(super) fn Instruction(
                                 let id = format!("corriger-{code}");
                                 view! {
                                     <div class="choice">
-                                        <input type="checkbox" id=id.clone() name="piece" value=code.clone() checked=to_correct.contains(code) />
+                                        <input type="checkbox" id=id.clone() name="piece" value=code.clone() checked=match &kept_correction {
+                                            Some(kept) => kept.iter().any(|(k, v)| k == "piece" && v == code),
+                                            None => to_correct.contains(code),
+                                        } />
                                         <label for=id>{label.clone()}</label>
                                     </div>
                                 }
@@ -390,11 +404,11 @@ pub(super) fn Instruction(
                         </fieldset>
                         <div class="field">
                             <label for="motif-correction">"Ce qu'il faut corriger"</label>
-                            <textarea id="motif-correction" name="motif" rows="2" maxlength="5000" required></textarea>
+                            <textarea id="motif-correction" name="motif" rows="2" maxlength="5000" required>{kept_value("motif")}</textarea>
                         </div>
                         <div class="field">
                             <label for="correction-jusqua">"À corriger jusqu'au (inclus)"</label>
-                            <input id="correction-jusqua" name="jusqua" type="date" required />
+                            <input id="correction-jusqua" name="jusqua" type="date" required value=kept_value("jusqua") />
                         </div>
                         <button type="submit" class="button secondary">"Demander la correction"</button>
                     </form>

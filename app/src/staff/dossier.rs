@@ -98,6 +98,12 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     Ok(marks) => marks,
                     Err(e) => return failure(e),
                 };
+                // A refused correction request comes back as it was typed.
+                let correction_code = query.read_untracked().get("correction");
+                let kept_correction = match (&super::current_staff(), correction_code) {
+                    (Some(m), Some(code)) if code != "ok" => services::access::kept_forms::kept(&state.db, &*state.clock, m, &d.id, services::access::kept_forms::CORRECTION).await.ok().flatten(),
+                    _ => None,
+                };
                 let to_correct: Vec<String> = marks.iter().filter(|(_, m)| m.check == domain::instruction::PieceCheck::ToCorrect).map(|(p, _)| p.clone()).collect();
                 let letters = match services::letters::outbox::of_dossier(&state.db, &d.id).await {
                     Ok(letters) => letters,
@@ -237,7 +243,7 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                         }}
                     </figure>
                     </div>
-                    <super::decisions::Instruction dossier=d.clone() state=dossier_state pieces=choices to_correct list=neighbours.list.clone() next=neighbours.next.clone() />
+                    <super::decisions::Instruction dossier=d.clone() state=dossier_state pieces=choices to_correct kept_correction list=neighbours.list.clone() next=neighbours.next.clone() />
                     <super::following::Following number=d.number.to_string() list=neighbours.list.clone() member_id=member.map(|m| m.id).unwrap_or_default() followers agents outcome=query.read_untracked().get("suivi") />
                     <section id="messages" aria-labelledby="messages-titre">
                         <h2 id="messages-titre">"Messages"</h2>

@@ -20,6 +20,23 @@ pub(super) fn DossiersPage() -> impl IntoView {
             .map(|v| (key.to_string(), v))
     }));
     let all_checked = query.read_untracked().get("tout").is_some();
+    let view_outcome = query
+        .read_untracked()
+        .get("vue")
+        .map(|code| match code.as_str() {
+            "ok" => (
+                "notice",
+                "Vue enregistrée : elle est en tête de la liste, pour vous seul.".to_string(),
+            ),
+            "supprimee" => ("notice", "Vue supprimée.".to_string()),
+            code => (
+                "alert",
+                instruction::views::ViewError::from_code(code).map_or_else(
+                    || "La vue n'a pas pu être enregistrée.".to_string(),
+                    |e| e.to_string(),
+                ),
+            ),
+        });
     let bulk_done = query.read_untracked().get("lot").map(|action| {
         let q = query.read_untracked();
         (
@@ -42,6 +59,13 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     Err(e) => return failure(e),
                 };
                 let member = super::current_staff();
+                let views = match &member {
+                    Some(m) => match instruction::views::of(&state.db, m, &exam).await {
+                        Ok(v) => v,
+                        Err(e) => return failure(e),
+                    },
+                    None => Vec::new(),
+                };
                 let lines = match list.lines(&state, &exam, member.as_ref()).await {
                     Ok(lines) => lines,
                     Err(e) => return failure(e),
@@ -70,6 +94,31 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     <p class="breadcrumb"><a href="/service">"Concours"</a></p>
                     <h1>{title.clone()}</h1>
                     <p><a class="button secondary" href=format!("/service/concours/{exam}/modifier")>"Modifier l'examen"</a></p>
+                    {view_outcome.map(|(class, text)| view! { <crate::form::Outcome class text /> })}
+                    {(!views.is_empty()).then(|| {
+                        let current = ListQuery { page: 1, ..list.clone() }.to_query();
+                        view! {
+                            <nav class="saved-views" aria-label="Mes vues">
+                                <span>"Mes vues : "</span>
+                                <ul>
+                                    {views.into_iter().map(|v| {
+                                        let shown = ListQuery::parse(&v.query).to_query();
+                                        view! {
+                                            <li data-view=v.name.clone()>
+                                                <a href=format!("/service/concours/{exam}?{shown}") aria-current=(shown == current).then_some("page")>{v.name.clone()}</a>
+                                                <form method="post" action="/api/service/vue" class="inline-form">
+                                                    <input type="hidden" name="examen" value=exam.clone() />
+                                                    <input type="hidden" name="supprimer" value=v.id.clone() />
+                                                    <input type="hidden" name="liste" value=back.clone() />
+                                                    " "<button type="submit" class="button secondary" aria-label=format!("Supprimer la vue « {} »", v.name)>"Supprimer"</button>
+                                                </form>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            </nav>
+                        }
+                    })}
                     <form method="get" class="staff-search" role="search">
                         <div class="field">
                             <label for="q">"N° de dossier, nom, courriel ou téléphone"</label>
@@ -118,6 +167,15 @@ pub(super) fn DossiersPage() -> impl IntoView {
                             <span class="choice"><input type="checkbox" id="suivi" name="suivi" value="1" checked=list.suivi /><label for="suivi">"Mes dossiers (suivis)"</label></span>
                         </fieldset>
                         <button type="submit" class="button secondary">"Rechercher"</button>
+                    </form>
+                    <form method="post" action="/api/service/vue" class="staff-search save-view">
+                        <input type="hidden" name="examen" value=exam.clone() />
+                        <input type="hidden" name="liste" value=ListQuery { page: 1, ..list.clone() }.to_query() />
+                        <div class="field">
+                            <label for="nom-vue">"Enregistrer cette recherche comme vue"</label>
+                            <input id="nom-vue" name="nom" type="text" maxlength="80" required />
+                        </div>
+                        <button type="submit" class="button secondary">"Enregistrer la vue"</button>
                     </form>
                     <p role="status">{count}" · ""Exporter ces dossiers : "<a href=export("xlsx") download>"tableur (XLSX)"</a>", "<a href=export("csv") download>"CSV"</a>, " "<a href=format!("/service/concours/{exam}/export?{back}")>"choisir les colonnes, modèles d'export"</a>
                         " · "<a href=format!("/service/concours/{exam}/dossiers.zip") download>"Télécharger les dossiers clôturés (ZIP)"</a></p>
@@ -174,6 +232,44 @@ pub(super) fn DossiersPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// Saves the list as a view of the agent's (`nom`), or deletes one (`supprimer`).
+#[server(endpoint = "service/vue")]
+pub async fn save_view(
+    #[server(default)] examen: String,
+    #[server(default)] nom: String,
+    #[server(default)] liste: String,
+    #[server(default)] supprimer: String,
+) -> Result<(), ServerFnError> {
+    use instruction::views;
+    let member =
+        super::current_staff().ok_or_else(|| ServerFnError::new("Réservé au service concours."))?;
+    let state = state();
+    if instruction::exam_title(&state.db, &examen).await.is_err() {
+        crate::session::redirect("/service");
+        return Ok(());
+    }
+    let list = ListQuery::parse(&liste).to_query();
+    let done = if supprimer.is_empty() {
+        views::save(&state.db, &*state.clock, &member, &examen, &nom, &list)
+            .await
+            .map(|()| "ok")
+    } else {
+        views::delete(&state.db, &member, &supprimer)
+            .await
+            .map(|_| "supprimee")
+    };
+    let code = match done {
+        Ok(code) => code,
+        Err(views::ViewError::Db(e)) => return Err(crate::session::internal(e)),
+        Err(refused) => refused.code(),
+    };
+    crate::session::redirect(&format!(
+        "/service/concours/{}?{list}&vue={code}",
+        crate::account::urlencode(&examen)
+    ));
+    Ok(())
 }
 
 /// Dossiers on a page of the list.

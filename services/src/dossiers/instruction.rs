@@ -6,6 +6,7 @@
 pub mod checklist;
 mod decisions;
 mod list;
+pub mod views;
 
 pub use decisions::*;
 pub use list::*;

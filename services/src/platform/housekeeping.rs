@@ -48,7 +48,12 @@ pub async fn purge(db: &Db, clock: &dyn Clock) -> Result<Purged, DbError> {
         "DELETE FROM drafts WHERE updated_at <= $1",
         now - DRAFT_LIFETIME.as_millis() as i64,
     )
-    .await?;
+    .await?
+        + run(
+            "DELETE FROM kept_forms WHERE at <= $1",
+            now - crate::access::kept_forms::KEPT_FOR_MS,
+        )
+        .await?;
     let attempts = throttle::purge(db, now).await?;
     let mails = outbox::purge(db, clock, SENT_MAIL_KEPT).await?;
     let refused_duplicates = run(
