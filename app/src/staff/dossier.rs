@@ -233,7 +233,7 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                     <figure id="apercu" class="preview">
                         <figcaption>{match &previewed {
                             Some(f) => format!("Aperçu : {}", f.name),
-                            None => "Aperçu : choisissez « Voir » sur un fichier ; il s'affiche ici, sans quitter le dossier.".to_string(),
+                            None => "Aperçu du fichier choisi : « Voir » sur un fichier l'affiche ici, sans quitter le dossier.".to_string(),
                         }}</figcaption>
                         // The links « Voir » target this frame: the preview changes, the page stays.
                         {match &previewed {

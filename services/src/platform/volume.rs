@@ -83,8 +83,36 @@ pub struct Seeded {
     pub closed: usize,
 }
 
-/// A small well-formed PDF, stored for every file.
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\nstartxref\n0\n%%EOF\n";
+/// A one-page PDF (A4, a line of text) that any viewer opens, stored for every file.
+fn pdf(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 18 Tf 72 770 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n{object}\nendobj\n", i + 1).bytes());
+    }
+    let xref = out.len();
+    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+    for offset in offsets {
+        out.extend(format!("{offset:010} 00000 n \n").bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .bytes(),
+    );
+    out
+}
 
 /// `n` more candidates on the demo exam (10,000 in all at most: each has its own birth
 /// date), instructed by `member`.
@@ -123,7 +151,8 @@ pub async fn seed(
             .iter()
             .filter(|p| p.requirement == domain::exam::PieceRequirement::Mandatory)
         {
-            let body = futures_util::stream::iter([Ok::<_, String>(Bytes::from_static(PDF))]);
+            let bytes = pdf(&format!("Dossier {} - piece de demonstration", d.number));
+            let body = futures_util::stream::iter([Ok::<_, String>(Bytes::from(bytes))]);
             let name = format!("{}.pdf", piece.code);
             attachments::upload(
                 db,
