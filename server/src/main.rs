@@ -91,6 +91,13 @@ async fn serve_or_run() -> anyhow::Result<()> {
                 Some(n) => n.parse().unwrap_or_else(|_| usage()),
                 None => 2000,
             };
+            // Fictitious candidates and the demo staff member's public password: never
+            // on a public site, as APP_DEMO.
+            if settings.base_url.starts_with("https://") {
+                refused(
+                    "seed-volume ajoute des candidats fictifs : jamais sur un site public (APP_BASE_URL en https).",
+                );
+            }
             let db = migrated(&settings).await?;
             let clock = settings.clock();
             catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;

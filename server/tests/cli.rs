@@ -93,3 +93,35 @@ async fn staff_accounts_are_created_disabled_and_enabled_from_the_command_line()
         assert!(said(&out).contains("usage: server"));
     }
 }
+
+#[test]
+fn seed_volume_fills_the_demo_exam_and_never_a_public_site() {
+    let data = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let run = |base_url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["seed-volume", "12"])
+            .env("APP_DATA_DIR", data.path())
+            .env("DATABASE_URL", sqlite_url(data.path()))
+            .env("APP_EXAMS_DIR", root.join("exams"))
+            .env("APP_CENTRE_FILE", root.join("centre.toml"))
+            .env("APP_BASE_URL", base_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("the server binary runs")
+    };
+    let out = run("https://concours.cdg.example");
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains("jamais sur un site public"),
+        "{}",
+        said(&out)
+    );
+    let out = run("http://127.0.0.1:3000");
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert!(
+        said(&out).contains("12 dossiers ajoutés au concours de démonstration"),
+        "{}",
+        said(&out)
+    );
+}
