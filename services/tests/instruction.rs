@@ -1020,6 +1020,10 @@ async fn lists_filter_on_voie_amenagement_files_messages_and_followers() {
         assert_eq!(file_news().await, 0, "once in half an hour");
         clock.advance(SignedDuration::from_mins(31));
         assert_eq!(file_news().await, 1, "and again later");
+        // A disabled agent is no longer mailed.
+        clock.advance(SignedDuration::from_mins(31));
+        assert!(staff::disable(&t.db, &clock, "paul@cdg.fr").await.unwrap());
+        assert_eq!(file_news().await, 0, "Paul is disabled");
         // Paul stops following (Claire takes him off): no more mail, logged.
         assert!(
             following::unfollow(&t.db, &clock, &claire, &petit.id, &paul.id)

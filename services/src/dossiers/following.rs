@@ -205,15 +205,15 @@ pub async fn notify(
         ),
     };
     let mut promised = 0;
-    for agent in followers(db, &dossier.id).await? {
-        let active: Option<i64> =
-            sqlx::query_scalar("SELECT COUNT(*) FROM staff WHERE id = $1 AND disabled_at IS NULL")
-                .bind(&agent.id)
-                .fetch_optional(db.pool())
-                .await?;
-        if active != Some(1) {
-            continue;
-        }
+    // Active followers only, in one query: this runs on each file the dossier takes.
+    let active = sqlx::query(
+        "SELECT s.id, s.name, s.email FROM dossier_followers f JOIN staff s ON s.id = f.staff_id
+         WHERE f.dossier_id = $1 AND s.disabled_at IS NULL",
+    )
+    .bind(&dossier.id)
+    .fetch_all(db.pool())
+    .await?;
+    for agent in active.iter().map(agent).collect::<Result<Vec<_>, _>>()? {
         if news == News::File {
             let recent: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND subject = $2 AND created_at > $3",
