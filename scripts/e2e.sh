@@ -24,19 +24,37 @@ if [ "${E2E_DATABASE:-sqlite}" = postgres ]; then
   echo "Playwright against PostgreSQL ($PG_DB)"
 fi
 
-# Under scripts/with-clamd.sh, every upload is scanned by its clamd.
-env ${TEST_CLAMD:+APP_CLAMD="$TEST_CLAMD"} APP_INSTANCE="$INSTANCE" \
-  APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_SITE_ROOT=target/site APP_DEMO=true \
-  APP_TRUSTED_PROXIES=127.0.0.1 \
-  DATABASE_URL="$DATABASE" RUST_LOG=${E2E_LOG:-warn} "$BIN" >"$LOG" 2>&1 &
-SERVER=$!
+SERVER=
+PROVIDER=
 cleanup() {
-  kill "$SERVER" 2>/dev/null || true
-  wait "$SERVER" 2>/dev/null || true
+  for p in $SERVER $PROVIDER; do kill "$p" 2>/dev/null || true; done
+  if [ -n "$SERVER" ]; then wait "$SERVER" 2>/dev/null || true; fi
   rm -rf "$DATA"
   if [ -n "$PG_DB" ]; then psql "$PG_URL" -qc "drop database if exists $PG_DB" || true; fi
 }
 trap cleanup EXIT
+
+# A local FranceConnect (scripts/franceconnect/provider.mjs) whose client comes back to
+# this server: the FranceConnect journeys go through its screens.
+FC_LOG="$DATA/franceconnect.log"
+FC_PORT=0 FC_RP="http://127.0.0.1:$PORT" node scripts/franceconnect/provider.mjs >"$FC_LOG" 2>&1 &
+PROVIDER=$!
+for _ in $(seq 1 100); do
+  FC_ISSUER=$(sed -n 's/^FranceConnect local: //p' "$FC_LOG")
+  [ -n "$FC_ISSUER" ] && break
+  kill -0 "$PROVIDER" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "${FC_ISSUER:-}" ] || { echo "the local FranceConnect did not start:"; cat "$FC_LOG"; exit 1; }
+
+# Under scripts/with-clamd.sh, every upload is scanned by its clamd.
+env ${TEST_CLAMD:+APP_CLAMD="$TEST_CLAMD"} APP_INSTANCE="$INSTANCE" \
+  APP_FRANCECONNECT_ISSUER="$FC_ISSUER" APP_FRANCECONNECT_CLIENT_ID=concours \
+  APP_FRANCECONNECT_CLIENT_SECRET=secret-concours \
+  APP_ADDRESS="127.0.0.1:$PORT" APP_DATA_DIR="$DATA" APP_SITE_ROOT=target/site APP_DEMO=true \
+  APP_TRUSTED_PROXIES=127.0.0.1 \
+  DATABASE_URL="$DATABASE" RUST_LOG=${E2E_LOG:-warn} "$BIN" >"$LOG" 2>&1 &
+SERVER=$!
 
 ours() { curl -fsS -D - -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null | tr -d '\r' | grep -qix "x-instance: $INSTANCE"; }
 for _ in $(seq 1 150); do
@@ -52,5 +70,5 @@ BIN_ABS=$(realpath "$BIN")
 SITE_ABS=$(realpath target/site)
 cd end2end
 # The deadline test starts servers of its own, on a test clock, from the same build.
-BASE_URL="http://127.0.0.1:$PORT" MAIL_DIR="$DATA/mails" E2E_SERVER_BIN="$BIN_ABS" \
+BASE_URL="http://127.0.0.1:$PORT" MAIL_DIR="$DATA/mails" E2E_SERVER_BIN="$BIN_ABS" FC_ISSUER="$FC_ISSUER" \
   E2E_SITE_ROOT="$SITE_ABS" npx playwright test "$@" || { echo "--- server log"; cat "$LOG"; exit 1; }

@@ -69,6 +69,11 @@ if [ "${1:-}" = test ]; then
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
   fi
+  # The local FranceConnect of the tests (npm oidc-provider), from its lock file.
+  if [ ! -f scripts/franceconnect/node_modules/.installed ] || [ scripts/franceconnect/package-lock.json -nt scripts/franceconnect/node_modules/.installed ]; then
+    say "installing the local FranceConnect provider (npm oidc-provider)"
+    (cd scripts/franceconnect && npm ci --no-fund --no-audit && touch node_modules/.installed)
+  fi
   # npm ci from the committed lock file, again only when it changed.
   if [ ! -f end2end/node_modules/.installed ] || [ end2end/package-lock.json -nt end2end/node_modules/.installed ]; then
     say "installing the Playwright packages"

@@ -38,14 +38,36 @@ pub async fn login(
         .await
 }
 
+/// Ends the session; one opened through FranceConnect ends there too (the provider's
+/// logout, with the id_token, comes back to `/franceconnect/deconnexion`, then the
+/// catalogue). Should the provider not answer, the espace's session is ended all the
+/// same and the login page says so.
 #[server(endpoint = "espace/deconnexion")]
 pub async fn logout() -> Result<(), ServerFnError> {
-    use crate::session::{ESPACE, state};
+    use crate::session::{ESPACE, SESSION_COOKIE, cookie, internal, redirect, state};
+    let state = state();
+    let id_token = match (&state.franceconnect, cookie(SESSION_COOKIE)) {
+        (Some(_), Some(token)) => {
+            services::access::certified::id_token_of_session(&state.db, &token)
+                .await
+                .map_err(internal)?
+        }
+        _ => None,
+    };
+    let db = state.db.clone();
     ESPACE
-        .leave(|token| async move {
-            services::access::accounts::close_session(&state().db, &token).await
-        })
-        .await
+        .leave(|token| async move { services::access::accounts::close_session(&db, &token).await })
+        .await?;
+    if let (Some(fc), Some(id_token)) = (&state.franceconnect, id_token) {
+        match fc
+            .logout_url(&id_token, &services::access::secrets::new_token())
+            .await
+        {
+            Ok(url) => redirect(&url),
+            Err(error) => tracing::warn!(%error, "FranceConnect: logout at the provider"),
+        }
+    }
+    Ok(())
 }
 
 #[server(endpoint = "espace/mot-de-passe-oublie")]
@@ -225,6 +247,15 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Connexion espace sécurisé" />
         <h1>"Connexion espace sécurisé"</h1>
         {move || message().map(|(class, text)| view! { <crate::form::Outcome class text /> })}
+        <crate::franceconnect::OutcomeNotice />
+        {crate::franceconnect::enabled().then(|| view! {
+            <section class="franceconnect-choice" aria-labelledby="avec-franceconnect">
+                <h2 id="avec-franceconnect">"Avec FranceConnect"</h2>
+                <p class="hint">"Si votre dossier a été créé ou lié avec FranceConnect : sans n° de dossier ni mot de passe."</p>
+                <crate::franceconnect::FranceConnectButton pour="connexion" />
+            </section>
+            <h2 class="separator">"Avec votre n° de dossier"</h2>
+        })}
         <form method="post" action="/api/espace/connexion" class="narrow-form">
             <crate::form::AllRequired />
             <div class="field">

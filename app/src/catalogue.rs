@@ -38,6 +38,7 @@ pub fn CataloguePage() -> impl IntoView {
     view! {
         <Title text="Concours et examens : inscriptions en ligne" />
         <h1>"Concours et examens professionnels"</h1>
+        <crate::franceconnect::OutcomeNotice />
         <p class="lead">
             "Préinscrivez-vous, déposez vos pièces justificatives depuis votre espace sécurisé, puis clôturez votre inscription avant la date limite."
         </p>

@@ -179,6 +179,7 @@ pub fn DossierPage(
                         <Show when=late>
                             <p class="alert" role="alert">"La date limite est dépassée : votre inscription n'a pas pu être clôturée."</p>
                         </Show>
+                        <crate::franceconnect::OutcomeNotice />
                         <crate::closure::ClosureStatus dossier=d.clone() missing />
                         {(!d.corrections.is_empty()).then(|| view! {
                             <section class="corrections" aria-labelledby="corrections-titre">
@@ -209,12 +210,20 @@ pub fn DossierPage(
                             <dl>
                                 <dt>"Concours"</dt><dd>{d.exam_title.clone()}</dd>
                                 <dt>"Candidat"</dt><dd>{d.candidate.clone()}</dd>
+                                {d.certified.clone().map(|c| view! { <dt>"Identité"</dt><dd data-certified>{c}</dd> })}
                                 <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at_ms)}</dd>
                                 <dt>"État"</dt><dd>{if d.withdrawn_at.is_some() { "désisté : inscription annulée" } else { state_label(&d.status, d.closes_at_ms <= d.now_ms) }}</dd>
                             </dl>
                             <p class="print-hint"><a href="/espace/dossier-d-inscription.pdf" data-dossier-sheet>"Télécharger mon dossier d'inscription (PDF)"</a>" : il a aussi été joint au message de préinscription."</p>
                         </section>
                         <PieceList pieces />
+                        {(d.certified.is_none() && crate::franceconnect::enabled()).then(|| view! {
+                            <section class="franceconnect-link" aria-labelledby="lier-titre">
+                                <h2 id="lier-titre">"Se connecter avec FranceConnect"</h2>
+                                <p>"Liez votre dossier à FranceConnect pour vous connecter sans n° de dossier ni mot de passe. Il faut que l'identité de FranceConnect (nom de naissance, prénoms, date de naissance) soit celle de votre dossier."</p>
+                                <crate::franceconnect::FranceConnectButton pour="lien" label="Lier mon dossier avec" />
+                            </section>
+                        })}
                         <section class="my-data" aria-labelledby="donnees-titre">
                             <h2 id="donnees-titre">"Mes données"</h2>
                             <p>

@@ -35,6 +35,18 @@ pub struct DossierView {
     /// Whether the candidate may withdraw by themselves now (before the deadline, before
     /// a decision); otherwise they ask the service.
     pub may_withdraw: bool,
+    /// How FranceConnect certified the identity (« … le … »), when it did.
+    pub certified: Option<String>,
+}
+
+/// How a dossier's identity was certified, in words (candidate and staff alike).
+#[cfg(feature = "ssr")]
+pub fn certification(c: &services::dossiers::Certification) -> String {
+    let when = domain::french::paris_date_time_ms(c.at);
+    match c.via.as_str() {
+        "inscription" => format!("certifiée par FranceConnect à la préinscription, le {when}"),
+        _ => format!("certifiée par FranceConnect : dossier lié le {when}"),
+    }
 }
 
 /// A pièce to correct, as the candidate reads it.
@@ -164,6 +176,7 @@ pub async fn my_dossier() -> Result<Option<DossierView>, ServerFnError> {
         domain::instruction::candidate_may_withdraw(s, !d.deadline.is_open_at(now)).is_ok()
     });
     Ok(Some(DossierView {
+        certified: d.certified.as_ref().map(certification),
         withdrawn_at: d.withdrawn_at.map(domain::french::paris_date_time_ms),
         may_withdraw,
         corrections,

@@ -12,6 +12,7 @@ mod countdown;
 pub mod dossier;
 pub mod espace;
 mod form;
+pub mod franceconnect;
 #[cfg(feature = "hydrate")]
 mod js;
 pub mod legal;
@@ -131,6 +132,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/inscription/:exam") view=start::StartPage ssr=SsrMode::Async />
                     <Route path=path!("/inscription/:exam/:step") view=wizard::WizardPage ssr=SsrMode::Async />
                     <Route path=path!("/connexion") view=account::LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/franceconnect/choix") view=franceconnect::ChoicePage ssr=SsrMode::Async />
                     <Route path=path!("/espace/cloture") view=closure::ClosurePage ssr=SsrMode::Async />
                     <Route path=path!("/espace/accuse-de-reception") view=closure::ReceiptPage ssr=SsrMode::Async />
                     <Route path=path!("/espace/messages") view=messages::MessagesPage ssr=SsrMode::Async />

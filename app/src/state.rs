@@ -28,6 +28,8 @@ pub struct AppState {
     pub antivirus: Option<Antivirus>,
     /// `APP_SERVICE_EMAIL`: where candidates' messages are announced.
     pub service_email: Option<Arc<str>>,
+    /// FranceConnect, when `APP_FRANCECONNECT_*` configure it.
+    pub franceconnect: Option<Arc<services::access::franceconnect::FranceConnect>>,
 }
 
 /// clamd's address, and the bell that wakes the scanner when a file arrives.

@@ -26,6 +26,8 @@ pub struct WizardView {
     pub answers: Answers,
     pub errors: FieldErrors,
     pub password_chosen: bool,
+    /// The fields FranceConnect certified, shown but not typed (empty without it).
+    pub locked: Vec<String>,
     /// Today in Paris by the server's clock (the browser's may be wrong), as year,
     /// month, day: a `Date` would bring jiff's parser into the Wasm.
     pub today: (i16, i8, i8),
@@ -84,6 +86,10 @@ pub async fn load_wizard_step(exam: String, step: String) -> Result<WizardView, 
         answers: draft.answers,
         errors: draft.errors,
         password_chosen: draft.password_chosen,
+        locked: draft
+            .certified
+            .map(|c| c.locked_answers().into_keys().collect())
+            .unwrap_or_default(),
         today: {
             let d = state().clock.today_in_paris();
             (d.year(), d.month(), d.day())
@@ -177,6 +183,9 @@ pub async fn create_dossier(
         redirect(&format!("/inscription/{}/identite", exam.slug));
         return Ok(());
     };
+    let id_token = registrations::draft_id_token(&state.db, &token, &exam.slug)
+        .await
+        .map_err(internal)?;
     // Counted (per address and per client) before it is made, given back when
     // nothing was made: see `registrations::create_dossier`.
     let created = registrations::create_dossier(
@@ -202,6 +211,11 @@ pub async fn create_dossier(
                 services::access::accounts::open_session(&state.db, &*state.clock, &dossier_id)
                     .await
                     .map_err(internal)?;
+            if let Some(id_token) = id_token {
+                services::access::certified::keep_id_token(&state.db, &session, &id_token)
+                    .await
+                    .map_err(internal)?;
+            }
             set_cookie(
                 SESSION_COOKIE,
                 &session,
@@ -303,6 +317,10 @@ fn WizardStep(view: WizardView, already: bool) -> impl IntoView {
         <p class="exam-kind">"Préinscription · "{exam_title.clone()}</p>
         <h1><span class="step-count">{format!("Étape {position} sur {total}")}</span>" "{title}</h1>
         <ol class="steps" aria-label="Étapes de la préinscription">{progress}</ol>
+        <crate::franceconnect::OutcomeNotice />
+        {(view.step == Step::Identite && view.locked.is_empty()).then(|| view! {
+            <crate::franceconnect::FranceConnectButton pour="inscription" concours=view.exam_slug.clone() />
+        })}
         <StepChecks view=view.clone() />
         {body}
     }
@@ -380,6 +398,9 @@ fn check_form(form: &web_sys::HtmlFormElement, view: &WizardView) -> FieldErrors
     let value = |field: &str| data.get(&format!("fields[{field}]")).as_string();
     let mut answers = view.answers.clone();
     for field in view.step.fields() {
+        if view.locked.iter().any(|l| l == field) {
+            continue;
+        }
         match value(field) {
             Some(v) => answers.insert(field.to_string(), v),
             None => answers.remove(*field),
@@ -402,17 +423,35 @@ fn check_form(form: &web_sys::HtmlFormElement, view: &WizardView) -> FieldErrors
 fn StepForm(view: WizardView, errors: Errors) -> impl IntoView {
     let a = |f: &str| view.answers.get(f).cloned().unwrap_or_default();
     let fields = match view.step {
-        Step::Identite => view! {
-            <Choice name="civilite" legend="Civilité" options=CIVILITES.to_vec() value=a("civilite") errors />
-            <Field name="nom_naissance" label="Nom de naissance" hint="Tel qu'il figure sur votre pièce d'identité." autocomplete="family-name" value=a("nom_naissance") errors />
-            <Field name="nom_usage" label="Nom d'usage" hint="Par exemple nom d'épouse ou d'époux." required=false autocomplete="family-name" value=a("nom_usage") errors />
-            <Field name="prenoms" label="Prénom(s)" hint="Dans l'ordre de l'état civil." autocomplete="given-name" value=a("prenoms") errors />
-            <Field name="date_naissance" label="Date de naissance" hint="Au format JJ/MM/AAAA, par exemple 14/07/1990." autocomplete="bday" inputmode="numeric" value=a("date_naissance") errors />
-            <Field name="lieu_naissance" label="Commune de naissance" value=a("lieu_naissance") errors />
-            <Field name="pays_naissance" label="Pays de naissance" value=a("pays_naissance") errors />
-            <Choice name="nationalite" legend="Nationalité" options=NATIONALITES.to_vec() value=a("nationalite") errors />
+        Step::Identite => {
+            let locked = |f: &str| view.locked.iter().any(|l| l == f);
+            let certified = (!view.locked.is_empty()).then(|| {
+                let rows = ["civilite", "nom_naissance", "prenoms", "date_naissance", "pays_naissance"]
+                    .into_iter()
+                    .filter(|f| locked(f))
+                    .map(|f| view! { <dt>{label(f)}</dt><dd>{shown(f, &a(f))}</dd> })
+                    .collect_view();
+                view! {
+                    <section class="summary certified" aria-labelledby="identite-certifiee">
+                        <h2 id="identite-certifiee">"Identité certifiée par FranceConnect"</h2>
+                        <dl>{rows}</dl>
+                        <p class="hint">"Ces informations viennent de FranceConnect et ne peuvent pas être modifiées ici."</p>
+                    </section>
+                }
+            });
+            view! {
+                {certified}
+                {(!locked("civilite")).then(|| view! { <Choice name="civilite" legend="Civilité" options=CIVILITES.to_vec() value=a("civilite") errors /> })}
+                {(!locked("nom_naissance")).then(|| view! { <Field name="nom_naissance" label="Nom de naissance" hint="Tel qu'il figure sur votre pièce d'identité." autocomplete="family-name" value=a("nom_naissance") errors /> })}
+                <Field name="nom_usage" label="Nom d'usage" hint="Par exemple nom d'épouse ou d'époux." required=false autocomplete="family-name" value=a("nom_usage") errors />
+                {(!locked("prenoms")).then(|| view! { <Field name="prenoms" label="Prénom(s)" hint="Dans l'ordre de l'état civil." autocomplete="given-name" value=a("prenoms") errors /> })}
+                {(!locked("date_naissance")).then(|| view! { <Field name="date_naissance" label="Date de naissance" hint="Au format JJ/MM/AAAA, par exemple 14/07/1990." autocomplete="bday" inputmode="numeric" value=a("date_naissance") errors /> })}
+                <Field name="lieu_naissance" label="Commune de naissance" value=a("lieu_naissance") errors />
+                {(!locked("pays_naissance")).then(|| view! { <Field name="pays_naissance" label="Pays de naissance" value=a("pays_naissance") errors /> })}
+                <Choice name="nationalite" legend="Nationalité" options=NATIONALITES.to_vec() value=a("nationalite") errors />
+            }
+            .into_any()
         }
-        .into_any(),
         Step::Coordonnees => view! {
             <Field name="email" label="Adresse électronique" hint="Vous y recevrez votre n° de dossier et les messages du service concours." kind="email" autocomplete="email" value=a("email") errors />
             <Field name="email_confirmation" label="Confirmation de l'adresse électronique" hint="Saisissez-la de nouveau, sans copier-coller." kind="email" autocomplete="email" value=a("email_confirmation") errors />

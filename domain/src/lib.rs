@@ -8,6 +8,7 @@ pub mod antivirus;
 pub mod attachment;
 pub mod candidate;
 pub mod centre;
+pub mod certified;
 pub mod conversation;
 pub mod deadline;
 pub mod dossier;

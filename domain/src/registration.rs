@@ -438,6 +438,13 @@ pub fn check_password(password: &str, confirmation: &str, answers: &Answers) -> 
     errors
 }
 
+/// One person, one dossier per exam: the key of a birth name, given names and birth
+/// date, ignoring case and accents (a typed préinscription and a certified identity
+/// alike).
+pub fn identity_key(birth_name: &PersonName, first_names: &PersonName, birth_date: Date) -> String {
+    format!("{}|{}|{}", birth_name.key(), first_names.key(), birth_date)
+}
+
 /// The answers of a complete wizard, typed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
@@ -561,12 +568,7 @@ impl Registration {
     /// One person, one dossier per exam: birth name, first names and birth date,
     /// ignoring case and accents.
     pub fn identity_key(&self) -> String {
-        format!(
-            "{}|{}|{}",
-            self.birth_name.key(),
-            self.first_names.key(),
-            self.birth_date
-        )
+        identity_key(&self.birth_name, &self.first_names, self.birth_date)
     }
 
     pub fn display_name(&self) -> String {

@@ -74,6 +74,10 @@ pub struct Settings {
     /// holds a link, never the message). Unset: staff see unanswered messages in the
     /// dossier lists only.
     pub service_email: Option<String>,
+    /// `APP_FRANCECONNECT_ISSUER`, `APP_FRANCECONNECT_CLIENT_ID` and
+    /// `APP_FRANCECONNECT_CLIENT_SECRET`, all three or none: candidates may then sign in
+    /// and pre-register with FranceConnect (callbacks under `APP_BASE_URL`).
+    pub franceconnect: Option<services::access::franceconnect::Settings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,9 +271,11 @@ impl Settings {
             ),
             None => None,
         };
+        let franceconnect = franceconnect(&lookup, base_url.trim_end_matches('/'))?;
         Ok(Self {
             instance,
             service_email,
+            franceconnect,
             clamd,
             test_now,
             shutdown_grace,
@@ -304,6 +310,54 @@ impl Settings {
             data_dir,
         })
     }
+}
+
+/// FranceConnect's three settings, all or none; its issuer over https (or on this
+/// machine, for the local provider).
+fn franceconnect(
+    lookup: &impl Fn(&str) -> Option<String>,
+    base_url: &str,
+) -> Result<Option<services::access::franceconnect::Settings>, ConfigError> {
+    const NAMES: [&str; 3] = [
+        "APP_FRANCECONNECT_ISSUER",
+        "APP_FRANCECONNECT_CLIENT_ID",
+        "APP_FRANCECONNECT_CLIENT_SECRET",
+    ];
+    let [issuer, client_id, client_secret] = NAMES.map(lookup);
+    let (issuer, client_id, client_secret) = match (issuer, client_id, client_secret) {
+        (None, None, None) => return Ok(None),
+        (Some(i), Some(c), Some(s)) => (i, c, s),
+        (i, c, s) => {
+            let missing = [i, c, s]
+                .iter()
+                .zip(NAMES)
+                .filter(|(v, _)| v.is_none())
+                .map(|(_, n)| n)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ConfigError::Invalid {
+                name: "APP_FRANCECONNECT_*",
+                value: format!("{missing} manquant(s)"),
+                reason: "set all three (ISSUER, CLIENT_ID, CLIENT_SECRET) or none",
+            });
+        }
+    };
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| issuer.starts_with(p));
+    if !(issuer.starts_with("https://") || local) {
+        return Err(ConfigError::Invalid {
+            name: "APP_FRANCECONNECT_ISSUER",
+            value: issuer,
+            reason: "expected an https:// URL (http only on this machine)",
+        });
+    }
+    Ok(Some(services::access::franceconnect::Settings {
+        issuer: issuer.trim_end_matches('/').to_string(),
+        client_id,
+        client_secret,
+        base_url: base_url.to_string(),
+    }))
 }
 
 /// `SMTP_URL` wins over `SMTP_HOST`, kept for the set-ups written before it. Error

@@ -5,6 +5,7 @@ pub mod config;
 mod connections;
 mod files;
 mod flood;
+mod franceconnect;
 mod health;
 mod messages;
 mod metrics;

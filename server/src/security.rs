@@ -86,10 +86,18 @@ pub async fn headers(State(state): State<AppState>, mut request: Request, next: 
     if bundle && is_asset(&response) {
         return response;
     }
+    // FranceConnect's button and the logout are forms whose answer redirects to the
+    // provider: browsers hold such a redirect to `form-action` too.
+    let provider = state
+        .franceconnect
+        .as_ref()
+        .and_then(|fc| origin_of(&fc.settings().issuer))
+        .map(|origin| format!(" {origin}"))
+        .unwrap_or_default();
     let csp = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; \
-         font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'{provider}; \
          frame-ancestors 'none'"
     );
     let headers = response.headers_mut();

@@ -13,7 +13,9 @@ use services::{
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Settings, files, flood, messages, metrics, refusals, security, staff, tus};
+use crate::{
+    Settings, files, flood, franceconnect, messages, metrics, refusals, security, staff, tus,
+};
 
 pub struct Application {
     listener: TcpListener,
@@ -110,6 +112,13 @@ impl Application {
             secure_cookies: settings.base_url.starts_with("https://"),
             trusted_proxies: settings.trusted_proxies.clone().into(),
             service_email: settings.service_email.as_deref().map(Into::into),
+            franceconnect: match settings.franceconnect.clone() {
+                Some(fc) => Some(std::sync::Arc::new(
+                    services::access::franceconnect::FranceConnect::new(fc)
+                        .map_err(|e| anyhow::anyhow!("APP_FRANCECONNECT_*: {e}"))?,
+                )),
+                None => None,
+            },
             antivirus: settings.clamd.clone().map(|clamd| app::state::Antivirus {
                 clamd,
                 arrived: Default::default(),
@@ -130,6 +139,7 @@ impl Application {
             })
             .merge(files::routes())
             .merge(messages::routes())
+            .merge(franceconnect::routes())
             .merge(tus::routes())
             .merge(staff::routes(&state))
             .leptos_routes_with_context(&state, routes, security::provide_request_nonce, {

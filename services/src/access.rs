@@ -2,7 +2,9 @@
 //! login both doors share, passwords, the limits counted per client.
 
 pub mod accounts;
+pub mod certified;
 pub mod clients;
+pub mod franceconnect;
 pub mod kept_forms;
 pub mod login;
 pub mod passwords;

@@ -69,6 +69,18 @@ pub struct Dossier {
     pub corrections: Vec<Correction>,
     /// When the candidate withdrew (désistement), if they did (ms).
     pub withdrawn_at: Option<i64>,
+    /// The identity FranceConnect certified, when the dossier was created with it or
+    /// linked to it.
+    pub certified: Option<Certification>,
+}
+
+/// How a dossier's identity came to be certified by FranceConnect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certification {
+    /// `inscription` (pre-registered with FranceConnect) or `lien` (linked after).
+    pub via: String,
+    pub at: i64,
+    pub identity: domain::certified::CertifiedIdentity,
 }
 
 /// A pièce of a closed dossier the service asked the candidate to correct: it takes
@@ -232,7 +244,8 @@ async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, Dos
 const SELECT: &str =
     "SELECT d.id, d.number, d.exam_slug, e.title, d.status, d.answers, d.created_at,
             d.closed_at, e.deadline_day, e.instruction_cutoff, d.review, d.review_note,
-            d.decision_reason, d.reopened_until, d.corrections, d.withdrawn_at
+            d.decision_reason, d.reopened_until, d.corrections, d.withdrawn_at,
+            d.franceconnect_via, d.franceconnect_at, d.certified
      FROM dossiers d JOIN exams e ON e.slug = d.exam_slug";
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
@@ -269,6 +282,18 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Dossier, DossierError> {
         corrections: match row.try_get::<Option<String>, _>("corrections")? {
             Some(json) => serde_json::from_str(&json).map_err(|_| corrupt("corrections"))?,
             None => Vec::new(),
+        },
+        certified: match (
+            row.try_get::<Option<String>, _>("franceconnect_via")?,
+            row.try_get::<Option<i64>, _>("franceconnect_at")?,
+            row.try_get::<Option<String>, _>("certified")?,
+        ) {
+            (Some(via), Some(at), Some(json)) => Some(Certification {
+                via,
+                at,
+                identity: serde_json::from_str(&json).map_err(|_| corrupt("certified"))?,
+            }),
+            _ => None,
         },
         id,
     })

@@ -5,6 +5,8 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use crate::{Clock, Db, dossiers::Dossier};
 
+pub mod franceconnect;
+
 /// Prefix of the PostgreSQL databases tests create; `make test` drops them afterwards.
 pub const PG_TEST_PREFIX: &str = "concours_t_";
 

@@ -183,6 +183,22 @@ pub(super) fn DossierDetailPage() -> impl IntoView {
                         <dl>
                             {answers(&r).into_iter().map(|(label, value)| view! { <dt>{label}</dt><dd>{value}</dd> }).collect_view()}
                             <dt>"Préinscription le"</dt><dd>{domain::french::paris_date_time_ms(d.created_at)}</dd>
+                            {d.certified.as_ref().map(|c| {
+                                // FranceConnect gives the birthplace and country as codes
+                                // of the Code officiel géographique (INSEE).
+                                let codes = [("commune", &c.identity.birthplace), ("pays", &c.identity.birthcountry)]
+                                    .into_iter()
+                                    .filter_map(|(what, code)| code.as_ref().map(|code| format!("{what} {code}")))
+                                    .collect::<Vec<_>>()
+                                    .join(", ");
+                                view! {
+                                    <dt>"Identité"</dt>
+                                    <dd data-certified>
+                                        {crate::espace::certification(c)}
+                                        {(!codes.is_empty()).then(|| format!(" (lieu de naissance certifié, code INSEE : {codes})"))}
+                                    </dd>
+                                }
+                            })}
                         </dl>
                     </section>
                     <section id="pieces" aria-labelledby="pieces-titre">

@@ -60,6 +60,16 @@ struct DossierPart<'a> {
     preinscription_le: String,
     cloture_le: Option<String>,
     desistement_le: Option<String>,
+    /// What FranceConnect certified, and the pairwise subject that links the dossier.
+    franceconnect: Option<CertifiedPart<'a>>,
+}
+
+#[derive(Serialize)]
+struct CertifiedPart<'a> {
+    comment: &'static str,
+    le: String,
+    identifiant_franceconnect: String,
+    identite: &'a domain::certified::CertifiedIdentity,
 }
 
 #[derive(Serialize)]
@@ -200,8 +210,8 @@ pub async fn gather(db: &Db, dossier: &Dossier, now_ms: i64) -> Result<MyData, M
         expire_le: when(expires),
     })
     .collect();
-    let withdrawn_at: Option<i64> =
-        sqlx::query_scalar("SELECT withdrawn_at FROM dossiers WHERE id = $1")
+    let (withdrawn_at, subject): (Option<i64>, Option<String>) =
+        sqlx::query_as("SELECT withdrawn_at, franceconnect_sub FROM dossiers WHERE id = $1")
             .bind(&dossier.id)
             .fetch_one(db.pool())
             .await?;
@@ -214,6 +224,19 @@ pub async fn gather(db: &Db, dossier: &Dossier, now_ms: i64) -> Result<MyData, M
             preinscription_le: when(dossier.created_at),
             cloture_le: dossier.closed_at.map(when),
             desistement_le: withdrawn_at.map(when),
+            franceconnect: match (&dossier.certified, subject) {
+                (Some(c), Some(subject)) => Some(CertifiedPart {
+                    comment: if c.via == "inscription" {
+                        "préinscription avec FranceConnect"
+                    } else {
+                        "dossier lié à FranceConnect"
+                    },
+                    le: when(c.at),
+                    identifiant_franceconnect: subject,
+                    identite: &c.identity,
+                }),
+                _ => None,
+            },
         },
         reponses: &dossier.registration,
         pieces: file_parts,
@@ -271,6 +294,16 @@ fn to_html(e: &Export) -> String {
     }
     if let Some(at) = &e.dossier.desistement_le {
         row(&mut out, "Désistement le", at);
+    }
+    if let Some(fc) = &e.dossier.franceconnect {
+        row(
+            &mut out,
+            "Identité certifiée par FranceConnect",
+            &format!(
+                "{}, le {} (identifiant FranceConnect propre à ce service : {})",
+                fc.comment, fc.le, fc.identifiant_franceconnect
+            ),
+        );
     }
     out.push_str("</dl>\n<h2>Vos réponses</h2>\n<dl>\n");
     row(&mut out, "Civilité", &r.civilite);

@@ -3,6 +3,7 @@
 
 use domain::{
     DossierNumber, ExamSlug,
+    certified::CertifiedIdentity,
     registration::{self, Answers, FieldErrors, Registration, Step, WizardExam},
 };
 use sqlx::Row;
@@ -114,10 +115,13 @@ pub struct Draft {
     pub answers: Answers,
     pub errors: FieldErrors,
     pub password_chosen: bool,
+    /// The identity FranceConnect certified, when the préinscription began there: its
+    /// fields ([`domain::certified::LOCKED_FIELDS`]) are locked.
+    pub certified: Option<CertifiedIdentity>,
 }
 
 pub async fn load_draft(db: &Db, token: &str, exam: &ExamSlug) -> Result<Draft, RegistrationError> {
-    let row = sqlx::query("SELECT answers, errors, password_hash FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
+    let row = sqlx::query("SELECT answers, errors, password_hash, certified FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
         .bind(token_hash(token))
         .bind(exam.as_str())
         .fetch_optional(db.pool())
@@ -128,7 +132,12 @@ pub async fn load_draft(db: &Db, token: &str, exam: &ExamSlug) -> Result<Draft, 
     let answers: String = row.try_get("answers")?;
     let errors: String = row.try_get("errors")?;
     let hash: Option<String> = row.try_get("password_hash")?;
+    let certified: Option<String> = row.try_get("certified")?;
     Ok(Draft {
+        certified: certified
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(|e| RegistrationError::Corrupt(e.to_string()))?,
         answers: serde_json::from_str(&answers)
             .map_err(|e| RegistrationError::Corrupt(e.to_string()))?,
         errors: serde_json::from_str(&errors)
@@ -221,6 +230,10 @@ pub async fn save_step(
         }
         draft.errors.remove(*field);
     }
+    // What FranceConnect certified is not the form's to change, whatever is posted.
+    if let Some(certified) = &draft.certified {
+        draft.answers.extend(certified.locked_answers());
+    }
     let next = if forward {
         let today = clock.today_in_paris();
         let errors = if step == Step::MotDePasse {
@@ -247,6 +260,74 @@ pub async fn save_step(
     )
     .await?;
     Ok(next)
+}
+
+/// Starts (or takes over) this browser's préinscription to `exam` with an identity
+/// FranceConnect certified: its fields filled and locked, the usage name and e-mail
+/// address suggested where none is typed yet, the pairwise subject kept for the dossier.
+pub async fn certify_draft(
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+    exam: &OpenExam,
+    subject: &str,
+    identity: &CertifiedIdentity,
+    id_token: &str,
+) -> Result<(), RegistrationError> {
+    if !exam.open {
+        return Err(RegistrationError::Closed);
+    }
+    let mut draft = load_draft(db, token, &exam.slug).await?;
+    for (field, value) in identity.suggested_answers() {
+        draft
+            .answers
+            .entry(field.clone())
+            .or_insert_with(|| value.clone());
+        if field == "email" {
+            draft
+                .answers
+                .entry("email_confirmation".into())
+                .or_insert(value);
+        }
+    }
+    draft.answers.extend(identity.locked_answers());
+    for field in domain::certified::LOCKED_FIELDS {
+        draft.errors.remove(field);
+    }
+    store_draft(db, clock, token, &exam.slug, &draft, None).await?;
+    let certified =
+        serde_json::to_string(identity).map_err(|e| RegistrationError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "UPDATE drafts SET franceconnect_sub = $1, certified = $2, franceconnect_id_token = $3
+         WHERE token_hash = $4 AND exam_slug = $5",
+    )
+    .bind(subject)
+    .bind(certified)
+    .bind(id_token)
+    .bind(token_hash(token))
+    .bind(exam.slug.as_str())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The id_token of the FranceConnect sign-in this draft began with, if any: the
+/// dossier's first session keeps it, so that its logout ends FranceConnect's too.
+pub async fn draft_id_token(
+    db: &Db,
+    token: &str,
+    exam: &ExamSlug,
+) -> Result<Option<String>, RegistrationError> {
+    Ok(sqlx::query(
+        "SELECT franceconnect_id_token FROM drafts WHERE token_hash = $1 AND exam_slug = $2",
+    )
+    .bind(token_hash(token))
+    .bind(exam.as_str())
+    .fetch_optional(db.pool())
+    .await?
+    .map(|r| r.try_get::<Option<String>, _>("franceconnect_id_token"))
+    .transpose()?
+    .flatten())
 }
 
 /// Keeps who was refused for an identity already registered on this exam, for staff
@@ -417,15 +498,25 @@ async fn create_counted(
     exam: &OpenExam,
     registration: &Registration,
 ) -> Result<(String, DossierNumber), RegistrationError> {
-    let hash: Option<String> =
-        sqlx::query("SELECT password_hash FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
-            .bind(token_hash(token))
-            .bind(exam.slug.as_str())
-            .fetch_optional(db.pool())
-            .await?
-            .and_then(|r| r.try_get("password_hash").ok());
-    let Some(hash) = hash else {
+    let row = sqlx::query(
+        "SELECT password_hash, franceconnect_sub, certified FROM drafts WHERE token_hash = $1 AND exam_slug = $2",
+    )
+    .bind(token_hash(token))
+    .bind(exam.slug.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(hash) = row.as_ref().and_then(|r| {
+        r.try_get::<Option<String>, _>("password_hash")
+            .ok()
+            .flatten()
+    }) else {
         return Err(RegistrationError::NoPassword);
+    };
+    let franceconnect: Option<(String, String)> = match &row {
+        Some(r) => r
+            .try_get::<Option<String>, _>("franceconnect_sub")?
+            .zip(r.try_get::<Option<String>, _>("certified")?),
+        None => None,
     };
     let announce = |number: &DossierNumber| {
         let body = format!(
@@ -459,6 +550,19 @@ async fn create_counted(
             }
             Err(e) => return Err(e.into()),
         };
+    if let Some((subject, certified)) = franceconnect {
+        sqlx::query(
+            "UPDATE dossiers SET franceconnect_sub = $1, franceconnect_via = 'inscription',
+                 franceconnect_at = $2, certified = $3
+             WHERE number = $4",
+        )
+        .bind(subject)
+        .bind(clock.now().as_millisecond())
+        .bind(certified)
+        .bind(number.as_str())
+        .execute(db.pool())
+        .await?;
+    }
     sqlx::query("DELETE FROM drafts WHERE token_hash = $1 AND exam_slug = $2")
         .bind(token_hash(token))
         .bind(exam.slug.as_str())

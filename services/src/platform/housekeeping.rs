@@ -53,6 +53,11 @@ pub async fn purge(db: &Db, clock: &dyn Clock) -> Result<Purged, DbError> {
             "DELETE FROM kept_forms WHERE at <= $1",
             now - crate::access::kept_forms::KEPT_FOR_MS,
         )
+        .await?
+        + run(
+            "DELETE FROM franceconnect_flows WHERE created_at <= $1",
+            now - crate::access::franceconnect::FLOW_LIFETIME_MS,
+        )
         .await?;
     let attempts = throttle::purge(db, now).await?;
     let mails = outbox::purge(db, clock, SENT_MAIL_KEPT).await?;
