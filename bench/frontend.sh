@@ -72,5 +72,14 @@ const r = JSON.parse(require("fs").readFileSync(`${process.argv[2]}/phone-photo.
 const mb = (b) => (b / 1e6).toFixed(1);
 process.stdout.write(`\n## A phone photo over a 2 Mbit/s link\n\nA 12-megapixel photo (4032 × 3024, ${mb(r.photo_bytes)} MB), deposited from the document window with Chromium's network throttled to 2 Mbit/s both ways (50 ms latency), until « fichier enregistré »:\n\n| sent | seconds |\n|---|---|\n| as taken (« envoyer l'original ») | ${r.seconds_original.toFixed(1)} |\n| made lighter in the browser (${r.notice}) | ${r.seconds_lighter.toFixed(1)} |\n`);
 JS
+# First and repeat visits: hashed /pkg names served immutable mean a second page, or a
+# reload, fetches no JavaScript or Wasm and asks nothing (not even a revalidation).
+node bench/repeat-visit.mjs "$B" >"$OUT/repeat-visit.json"
+node - "$OUT" >>"$OUT/results.md" <<'JS'
+const rows = JSON.parse(require("fs").readFileSync(`${process.argv[2]}/repeat-visit.json`));
+let md = "\n## First and repeat visits\n\nJavaScript and Wasm of `/pkg` a browser fetches (Chromium, one profile, in this order): requests that left the browser (a 304 revalidation counts) and bytes over the network.\n\n| visit | files used | requests sent | of which 304 | KiB over the network |\n|---|---|---|---|---|\n";
+for (const r of rows) md += `| ${r.visit} | ${r.files} | ${r.requests_sent} | ${r.revalidated_304} | ${(r.bytes_over_network / 1024).toFixed(1)} |\n`;
+process.stdout.write(md);
+JS
 fs_summary=$(node -e "console.log(require(require('path').resolve(process.argv[1])).total.brotli)" "$OUT/weight.json")
 echo "front end: $fs_summary bytes brotli; Lighthouse reports in $OUT"

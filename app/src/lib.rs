@@ -95,12 +95,41 @@ fn window_open() -> bool {
 }
 
 /// What every page's `<head>` starts with, candidates' and staff's alike.
+/// The stylesheet's address: `/pkg/concours.css`, or with its content's hash in the name
+/// when the front end's files are hashed (the `css:` line of the hash file cargo-leptos
+/// wrote), so that it can be cached for a year.
+fn stylesheet() -> String {
+    #[cfg(feature = "ssr")]
+    if let Some(options) = use_context::<state::AppState>()
+        .map(|s| s.leptos_options)
+        .filter(|o| o.hash_files)
+    {
+        let hashes = std::fs::read_to_string(options.hash_file.as_ref()).unwrap_or_default();
+        if let Some(hash) = hashes
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("css:"))
+            .map(str::trim)
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+        {
+            return format!(
+                "/{}/{}.{hash}.css",
+                options.site_pkg_dir, options.output_name
+            );
+        }
+    }
+    "/pkg/concours.css".to_string()
+}
+
 #[component]
 pub fn HeadBasics() -> impl IntoView {
     view! {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <link rel="stylesheet" href="/pkg/concours.css" />
+        <link rel="stylesheet" href=stylesheet() />
         <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
     }
 }

@@ -22,6 +22,10 @@ pub struct Settings {
     pub centre_file: PathBuf,
     /// `APP_SITE_ROOT`: the compiled front end (Wasm, JS, CSS, public assets).
     pub site_root: PathBuf,
+    /// `APP_HASH_FILE`: the `hash.txt` cargo-leptos writes beside the server binary
+    /// when it hashes the front end's file names (the default place). Found: pages name
+    /// the hashed files and `/pkg` is served `immutable`.
+    pub hash_file: Option<PathBuf>,
     /// `APP_BASE_URL`: the address users reach, for links in emails.
     pub base_url: String,
     /// The origin (`scheme://host[:port]`) of `APP_BASE_URL` when it is set: the only
@@ -299,6 +303,11 @@ impl Settings {
             centre_file: lookup("APP_CENTRE_FILE")
                 .unwrap_or_else(|| "centre.toml".into())
                 .into(),
+            hash_file: lookup("APP_HASH_FILE").map(PathBuf::from).or_else(|| {
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+            }),
             site_root: lookup("APP_SITE_ROOT")
                 .unwrap_or_else(|| "target/site".into())
                 .into(),

@@ -84,6 +84,14 @@ pub async fn headers(State(state): State<AppState>, mut request: Request, next: 
         HeaderValue::from_static("nosniff"),
     );
     if bundle && is_asset(&response) {
+        // A hashed name changes with its content: a browser keeps it a year and never
+        // asks again (not even to revalidate) on a reload or another page.
+        if state.leptos_options.hash_files && response.status().is_success() {
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+        }
         return response;
     }
     // FranceConnect's button and the logout are forms whose answer redirects to the

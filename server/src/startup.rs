@@ -99,6 +99,12 @@ impl Application {
         let mut leptos_options = get_configuration(None)?.leptos_options;
         leptos_options.site_addr = settings.address;
         leptos_options.site_root = settings.site_root.to_string_lossy().as_ref().into();
+        // Hashed file names (cargo-leptos `hash-files`): leptos reads the hash file for
+        // the scripts, `app::stylesheet` for the CSS.
+        if let Some(hash_file) = settings.hash_file.as_ref().filter(|f| f.is_file()) {
+            leptos_options.hash_files = true;
+            leptos_options.hash_file = hash_file.to_string_lossy().as_ref().into();
+        }
 
         let state = AppState {
             leptos_options: leptos_options.clone(),

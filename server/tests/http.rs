@@ -173,6 +173,99 @@ async fn the_front_end_bundle_carries_nosniff_but_no_document_policy() {
 }
 
 #[tokio::test]
+async fn hashed_front_end_files_are_named_by_pages_and_kept_a_year() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/concours.c5-c_5.css"), b"body{}").unwrap();
+    std::fs::write(site.path().join("pkg/concours.a11a11.js"), b"export {};").unwrap();
+    std::fs::write(
+        site.path().join("pkg/concours.b22b22.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    // As cargo-leptos writes it beside the binary.
+    let hash_file = site.path().join("hash.txt");
+    std::fs::write(&hash_file, "js: a11a11\nwasm: b22b22\ncss: c5-c_5\n").unwrap();
+    let site_root = site.path().display().to_string();
+    let hash_file = hash_file.display().to_string();
+    let app = spawn_app_with(
+        services::testing::sqlite().await,
+        &[("APP_SITE_ROOT", &site_root), ("APP_HASH_FILE", &hash_file)],
+    )
+    .await;
+    let page = app.get("/").await;
+    assert!(
+        page.headers()
+            .get("cache-control")
+            .is_none_or(|v| v != "public, max-age=31536000, immutable"),
+        "a page is never kept"
+    );
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("href=\"/pkg/concours.c5-c_5.css\"")
+    );
+    // A page with islands loads the hashed script and Wasm.
+    let wizard = app
+        .get("/inscription/demo-redacteur-territorial/identite")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(wizard.contains("concours.a11a11.js"), "the hashed script");
+    assert!(wizard.contains("concours.b22b22.wasm"), "the hashed Wasm");
+    for path in [
+        "/pkg/concours.c5-c_5.css",
+        "/pkg/concours.a11a11.js",
+        "/pkg/concours.b22b22.wasm",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            response.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "{path}"
+        );
+    }
+    // A name that is not there is not cached.
+    let missing = app.get("/pkg/concours.ffffff.js").await;
+    assert_ne!(missing.status(), 200);
+    assert!(
+        missing
+            .headers()
+            .get("cache-control")
+            .is_none_or(|v| v != "public, max-age=31536000, immutable")
+    );
+
+    // Without a hash file the names are plain and revalidated as before.
+    let plain_site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(plain_site.path().join("pkg")).unwrap();
+    std::fs::write(plain_site.path().join("pkg/concours.css"), b"body{}").unwrap();
+    let plain_root = plain_site.path().display().to_string();
+    let plain = spawn_app_with(
+        services::testing::sqlite().await,
+        &[
+            ("APP_SITE_ROOT", &plain_root),
+            ("APP_HASH_FILE", "/nonexistent/hash.txt"),
+        ],
+    )
+    .await;
+    assert!(
+        plain
+            .get("/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("href=\"/pkg/concours.css\"")
+    );
+    let css = plain.get("/pkg/concours.css").await;
+    assert_eq!(css.status(), 200);
+    assert!(css.headers().get("cache-control").is_none());
+}
+
+#[tokio::test]
 async fn the_page_scripts_carry_the_nonce_of_the_header() {
     for app in spawn_apps().await {
         let response = app.get("/").await;
