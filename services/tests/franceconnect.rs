@@ -258,6 +258,27 @@ async fn the_whole_flow_certifies_the_test_identity_and_its_preinscription() {
             .unwrap();
         assert!(data.json.contains("préinscription avec FranceConnect"));
         assert!(data.json.contains(&certified.subject));
+        // The exports say it too.
+        let lines = services::dossiers::instruction::dossiers(
+            &env.db,
+            &env.clock,
+            DEMO,
+            &services::dossiers::instruction::Criteria::searched("DUBOIS", None),
+        )
+        .await
+        .unwrap();
+        use services::dossiers::export::{self, Column, Table};
+        let csv = export::csv(
+            &lines,
+            &Table {
+                columns: &[Column::Number, Column::Certified],
+                decisions: &export::decisions(&env.db, DEMO).await.unwrap(),
+            },
+        );
+        assert!(
+            csv.contains(&format!("{number};Oui, à la préinscription")),
+            "{csv}"
+        );
 
         // Signing in again: the same pairwise subject finds the dossier, no password.
         let again = signed_in(&fc, &env, &p.issuer, Purpose::Connexion).await;

@@ -31,6 +31,8 @@ pub enum Column {
     BirthDate,
     BirthPlace,
     BirthCountry,
+    /// Whether FranceConnect certified the identity, and how.
+    Certified,
     Nationality,
     Email,
     Phone,
@@ -61,7 +63,7 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 35] = [
+    pub const ALL: [Column; 36] = [
         Self::Number,
         Self::Civilite,
         Self::BirthName,
@@ -97,6 +99,7 @@ impl Column {
         Self::WithdrawnAt,
         Self::Files,
         Self::InfectedFiles,
+        Self::Certified,
     ];
 
     /// Its code in addresses and saved models: the wizard's field name for an answer.
@@ -110,6 +113,7 @@ impl Column {
             Self::BirthDate => "date_naissance",
             Self::BirthPlace => "lieu_naissance",
             Self::BirthCountry => "pays_naissance",
+            Self::Certified => "franceconnect",
             Self::Nationality => "nationalite",
             Self::Email => "email",
             Self::Phone => "telephone",
@@ -148,6 +152,7 @@ impl Column {
     pub fn label(self) -> &'static str {
         match self {
             Self::Number => "N° de dossier",
+            Self::Certified => "Identité certifiée par FranceConnect",
             Self::AddressComplement => "Complément d'adresse",
             Self::Stage => "État",
             Self::Reason => "Motif (rejet, pièces manquantes)",
@@ -198,6 +203,11 @@ impl Column {
             Self::BirthDate => Cell::Day(Some(r.birth_date)),
             Self::BirthPlace => text(&r.birth_place),
             Self::BirthCountry => text(&r.birth_country),
+            Self::Certified => text(match d.certified.as_ref().map(|c| c.via.as_str()) {
+                Some("inscription") => "Oui, à la préinscription",
+                Some(_) => "Oui, dossier lié",
+                None => "Non",
+            }),
             Self::Nationality => Cell::Text(shown("nationalite", &r.nationality)),
             Self::Email => text(r.email.as_str()),
             Self::Phone => Cell::Text(r.phone.display()),
