@@ -35,7 +35,7 @@ pub enum Outcome {
     DejaLie,
     /// The identity already has another dossier for this exam.
     AutreDossier,
-    /// Too many préinscriptions started from this connection.
+    /// Too many sign-ins or préinscriptions started from this connection.
     Limite,
     /// An error on our side.
     Erreur,
@@ -119,7 +119,7 @@ impl Outcome {
                 "Cette identité FranceConnect est déjà liée à un autre dossier de ce concours : rien n'a été lié. Écrivez au service concours."
             }
             Self::Limite => {
-                "Beaucoup de préinscriptions ont été commencées depuis votre connexion internet : celle-ci n'a pas pu commencer. Réessayez plus tard."
+                "Beaucoup de connexions ou de préinscriptions ont été commencées depuis votre connexion internet : celle-ci n'a pas pu commencer. Réessayez dans une heure, ou continuez sans FranceConnect."
             }
             Self::Erreur => {
                 "Une erreur est survenue de notre côté : rien n'a été modifié. Réessayez dans quelques instants."

@@ -94,16 +94,21 @@ fn window_open() -> bool {
     false
 }
 
-/// What every page's `<head>` starts with, candidates' and staff's alike.
+/// The stylesheet's address, as `AppState::stylesheet` holds it.
+fn stylesheet() -> String {
+    #[cfg(feature = "ssr")]
+    if let Some(state) = use_context::<state::AppState>() {
+        return state.stylesheet.to_string();
+    }
+    "/pkg/concours.css".to_string()
+}
+
 /// The stylesheet's address: `/pkg/concours.css`, or with its content's hash in the name
 /// when the front end's files are hashed (the `css:` line of the hash file cargo-leptos
 /// wrote), so that it can be cached for a year.
-fn stylesheet() -> String {
-    #[cfg(feature = "ssr")]
-    if let Some(options) = use_context::<state::AppState>()
-        .map(|s| s.leptos_options)
-        .filter(|o| o.hash_files)
-    {
+#[cfg(feature = "ssr")]
+pub fn stylesheet_of(options: &LeptosOptions) -> String {
+    if options.hash_files {
         let hashes = std::fs::read_to_string(options.hash_file.as_ref()).unwrap_or_default();
         if let Some(hash) = hashes
             .lines()
@@ -124,6 +129,7 @@ fn stylesheet() -> String {
     "/pkg/concours.css".to_string()
 }
 
+/// What every page's `<head>` starts with, candidates' and staff's alike.
 #[component]
 pub fn HeadBasics() -> impl IntoView {
     view! {

@@ -28,6 +28,10 @@ pub struct AppState {
     pub antivirus: Option<Antivirus>,
     /// `APP_SERVICE_EMAIL`: where candidates' messages are announced.
     pub service_email: Option<Arc<str>>,
+    /// The stylesheet's address (`/pkg/concours.css`, or its hashed name), read once
+    /// from the hash file at start-up rather than at each page.
+    #[from_ref(skip)]
+    pub stylesheet: Arc<str>,
     /// FranceConnect, when `APP_FRANCECONNECT_*` configure it.
     pub franceconnect: Option<Arc<services::access::franceconnect::FranceConnect>>,
 }

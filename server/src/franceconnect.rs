@@ -13,7 +13,7 @@ use app::{
 };
 use axum::{
     Form, Router,
-    extract::{Query, Request, State},
+    extract::{ConnectInfo, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -76,12 +76,16 @@ fn back_with(to: &str, outcome: Outcome, cookies: Vec<String>) -> Response {
 
 async fn start(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<Start>,
 ) -> Response {
     let Some(fc) = state.franceconnect.clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let mut extensions = axum::http::Extensions::new();
+    extensions.insert(ConnectInfo(peer));
+    let client = client_of(&headers, &extensions, &state.trusted_proxies);
     let (purpose, origin) = match form.pour.as_str() {
         "inscription" => {
             let exam = form.concours.clone();
@@ -103,6 +107,22 @@ async fn start(
         },
         _ => (Purpose::Connexion, "/connexion".to_string()),
     };
+    // Each start writes a flow row: counted per client first (and kept counted).
+    let limit = services::access::throttle::franceconnect_start_limit(&client);
+    match services::access::throttle::attempt(
+        &state.db,
+        &[limit],
+        state.clock.now().as_millisecond(),
+    )
+    .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => return back(&origin, Outcome::Limite),
+        Err(error) => {
+            tracing::error!(%error, "FranceConnect: the start could not be counted");
+            return back(&origin, Outcome::Erreur);
+        }
+    }
     // The flow is bound to this browser: its cookie, kept or new.
     let browser = cookie_in(&headers, BROWSER_COOKIE).unwrap_or_else(new_token);
     match fc.start(&state.db, &*state.clock, &browser, &purpose).await {

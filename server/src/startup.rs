@@ -118,6 +118,7 @@ impl Application {
             secure_cookies: settings.base_url.starts_with("https://"),
             trusted_proxies: settings.trusted_proxies.clone().into(),
             service_email: settings.service_email.as_deref().map(Into::into),
+            stylesheet: app::stylesheet_of(&leptos_options).into(),
             franceconnect: match settings.franceconnect.clone() {
                 Some(fc) => Some(std::sync::Arc::new(
                     services::access::franceconnect::FranceConnect::new(fc)

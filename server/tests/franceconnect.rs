@@ -540,3 +540,33 @@ async fn an_identity_with_two_dossiers_chooses_which_to_open() {
     let espace = candidate.page("/espace").await;
     assert!(espace.contains(numbers[1].as_str()));
 }
+
+#[tokio::test]
+async fn a_client_starting_sign_ins_without_end_is_stopped_and_told() {
+    let Some(p) = provider::start(&[SITE]) else {
+        return;
+    };
+    let app = app_with_provider(&p, "concours").await.remove(0);
+    let max = services::access::throttle::MAX_FRANCECONNECT_STARTS_PER_CLIENT;
+    let mut script = Candidate::new(&app, &p.issuer);
+    for _ in 0..max {
+        let to = script
+            .post("/franceconnect/connexion", "pour=connexion")
+            .await;
+        assert!(to.starts_with(&p.issuer), "{to}");
+    }
+    // One more: no flow row, our page says why.
+    assert_eq!(
+        script
+            .post("/franceconnect/connexion", "pour=connexion")
+            .await,
+        "/connexion?franceconnect=limite"
+    );
+    let page = script.page("/connexion?franceconnect=limite").await;
+    assert!(page.contains("Beaucoup de connexions ou de préinscriptions"));
+    let flows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM franceconnect_flows")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(flows, max);
+}

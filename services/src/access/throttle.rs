@@ -290,6 +290,10 @@ pub fn hashing_limit(client: &str) -> Limit {
 /// evening, each starting again on another browser or two; a script filling the
 /// drafts table may not.
 pub const MAX_DRAFTS_PER_CLIENT: i64 = 150;
+/// FranceConnect sign-ins one client may start in an hour: each writes a flow row kept
+/// ten minutes; forty candidates behind one address starting two or three each fit,
+/// a script filling the table does not.
+pub const MAX_FRANCECONNECT_STARTS_PER_CLIENT: i64 = 150;
 /// New dossiers one client may create in an hour: forty candidates behind one address
 /// fit, with room; and in a day.
 pub const MAX_DOSSIERS_PER_CLIENT: i64 = 60;
@@ -307,6 +311,15 @@ pub fn new_draft_limit(client: &str) -> Limit {
         HOUR,
     )
     .widened("draft-client", client)
+}
+
+pub fn franceconnect_start_limit(client: &str) -> Limit {
+    Limit::new(
+        format!("franceconnect-client:{client}"),
+        MAX_FRANCECONNECT_STARTS_PER_CLIENT,
+        HOUR,
+    )
+    .widened("franceconnect-client", client)
 }
 
 /// New dossiers from one client, in the hour and in the day.
