@@ -23,6 +23,8 @@
 //!
 //! Usage: bench [--candidates N] [--concurrency C] [--storm N] [--big N] [--out DIR]
 //!              [--server PATH] [--site DIR] [--runs sqlite,postgres,s3,resume]
+//!        bench --scale 1000,10000,50000 [--out DIR] [--server PATH] [--site DIR]
+//!              (the service at volume instead: see `scale`)
 
 mod attacker;
 mod bare;
@@ -30,6 +32,7 @@ mod evening;
 mod harness;
 mod report;
 mod resume;
+mod scale;
 
 use std::path::PathBuf;
 
@@ -56,6 +59,8 @@ struct Args {
     site: PathBuf,
     /// Which runs: sqlite, postgres, s3 (all by default; fewer to try a change).
     runs: Vec<String>,
+    /// Sizes (dossiers) for the volume runs instead of the evening (`make bench-scale`).
+    scale: Vec<usize>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -73,6 +78,7 @@ fn args() -> anyhow::Result<Args> {
             "s3".into(),
             "resume".into(),
         ],
+        scale: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -86,6 +92,7 @@ fn args() -> anyhow::Result<Args> {
             "--server" => a.server = value.into(),
             "--site" => a.site = value.into(),
             "--runs" => a.runs = value.split(',').map(str::to_string).collect(),
+            "--scale" => a.scale = value.split(',').map(str::parse).collect::<Result<_, _>>()?,
             other => bail!("unknown option {other}"),
         }
     }
@@ -102,6 +109,18 @@ const BUDGET_RATIO: f64 = 0.85;
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
     std::fs::create_dir_all(&args.out)?;
+    if !args.scale.is_empty() {
+        let results = scale::scale(&args, &args.scale).await?;
+        std::fs::write(
+            args.out.join("scale.json"),
+            serde_json::to_string_pretty(&results)?,
+        )?;
+        std::fs::write(args.out.join("scale.svg"), scale::svg(&results))?;
+        let md = scale::markdown(&results);
+        std::fs::write(args.out.join("scale.md"), &md)?;
+        println!("{md}");
+        return Ok(());
+    }
     let mut runs = Vec::new();
     let mut notes = Vec::new();
     let bucket = std::env::var("TEST_S3_BUCKET")
