@@ -28,7 +28,7 @@ fn staff_password() -> anyhow::Result<String> {
 /// The configured database, its migrations applied.
 async fn migrated(settings: &Settings) -> anyhow::Result<Db> {
     let db = Db::connect(&settings.database_url).await?;
-    db.migrate().await?;
+    server::startup::migrate(&db).await?;
     Ok(db)
 }
 

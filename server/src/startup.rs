@@ -48,6 +48,17 @@ const MAIL_PASS: std::time::Duration = std::time::Duration::from_secs(2);
 /// The orphan sweep lists every stored file: once an hour is enough.
 const SWEEP_EVERY_PASSES: u32 = 60;
 
+/// The migrations, then the columns they added filled for the rows already there
+/// (the dossiers' list columns: once, by any server, idempotent).
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    db.migrate().await?;
+    let filled = services::dossiers::fill_list_keys(db).await?;
+    if filled > 0 {
+        tracing::info!(filled, "list columns filled for older dossiers");
+    }
+    Ok(())
+}
+
 impl Application {
     /// Connects and migrates the database, imports the exams folder, and binds the
     /// address (port 0 picks a free one).
@@ -57,7 +68,7 @@ impl Application {
         // The audit the déclaration d'accessibilité states, compiled in: whole or nothing.
         services::platform::accessibility::audit().map_err(Clone::clone)?;
         let db = Db::connect(&settings.database_url).await?;
-        db.migrate().await?;
+        migrate(&db).await?;
         let imported = catalogue::import_dir(&db, &settings.exams_dir, &*clock).await?;
         // The spool of uploads on their way to a bucket: the data folder, on disk.
         let storage =

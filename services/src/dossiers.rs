@@ -190,12 +190,14 @@ pub async fn insert(
 ) -> Result<DossierNumber, DossierError> {
     let answers =
         serde_json::to_string(registration).map_err(|e| DossierError::Corrupt(e.to_string()))?;
+    let keys = ListKeys::of(registration);
     let now = clock.now().as_millisecond();
     let id = uuid::Uuid::new_v4().to_string();
     let mut tx = db.pool().begin().await?;
     let result = sqlx::query(
-        "INSERT INTO dossiers (id, number, exam_slug, identity_key, email, email_key, answers, password_hash, created_at)
-         SELECT $1, $2, slug, $3, $4, $5, $6, $7, $8 FROM exams
+        "INSERT INTO dossiers (id, number, exam_slug, identity_key, email, email_key, answers, password_hash, created_at,
+                               usage_key, phone_key, voie, accommodation)
+         SELECT $1, $2, slug, $3, $4, $5, $6, $7, $8, $10, $11, $12, $13 FROM exams
          WHERE slug = $9 AND published = 1 AND closes_at > $8",
     )
     .bind(&id)
@@ -207,6 +209,10 @@ pub async fn insert(
     .bind(password_hash)
     .bind(now)
     .bind(exam.as_str())
+    .bind(&keys.usage_key)
+    .bind(&keys.phone_key)
+    .bind(keys.voie)
+    .bind(i64::from(keys.accommodation))
     .execute(&mut *tx)
     .await;
     match result {
@@ -228,6 +234,96 @@ pub async fn insert(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// What the service's list searches and filters on besides the number, the names'
+/// identity key and the e-mail (columns already): kept in columns of their own so a
+/// list of 50,000 dossiers reads no answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListKeys {
+    /// The usage name's key (lowercase, no accents), empty without one.
+    pub usage_key: String,
+    /// The phone's digits without the country's 0 or 33 (`national_digits`).
+    pub phone_key: String,
+    pub voie: Option<&'static str>,
+    /// An aménagement d'épreuves was asked for.
+    pub accommodation: bool,
+}
+
+impl ListKeys {
+    pub fn of(r: &Registration) -> Self {
+        Self {
+            usage_key: r.usage_name.as_ref().map(|n| n.key()).unwrap_or_default(),
+            phone_key: national_digits(r.phone.as_str()),
+            voie: r.voie.map(|v| v.as_str()),
+            accommodation: r.accommodation.is_some(),
+        }
+    }
+}
+
+/// A phone number's digits, without the country's 0 or 33: 06 12 34 56 78 and
+/// +33 6 12 34 56 78 give the same.
+pub fn national_digits(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    digits
+        .strip_prefix("33")
+        .or_else(|| digits.strip_prefix('0'))
+        .unwrap_or(&digits)
+        .to_string()
+}
+
+/// Fills the list's columns of dossiers made before they existed, a batch at a time
+/// (idempotent: several servers starting at once write the same values). Returns how
+/// many were filled.
+pub async fn fill_list_keys(db: &Db) -> Result<usize, DossierError> {
+    let mut filled = 0;
+    loop {
+        let rows =
+            sqlx::query("SELECT id, answers FROM dossiers WHERE phone_key IS NULL LIMIT 500")
+                .fetch_all(db.pool())
+                .await?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        let mut tx = db.pool().begin().await?;
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let answers: String = row.try_get("answers")?;
+            let registration: Registration = serde_json::from_str(&answers)
+                .map_err(|e| DossierError::Corrupt(format!("{id}: {e}")))?;
+            let keys = ListKeys::of(&registration);
+            sqlx::query(
+                "UPDATE dossiers SET usage_key = $1, phone_key = $2, voie = $3, accommodation = $4
+                 WHERE id = $5 AND phone_key IS NULL",
+            )
+            .bind(&keys.usage_key)
+            .bind(&keys.phone_key)
+            .bind(keys.voie)
+            .bind(i64::from(keys.accommodation))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        filled += rows.len();
+    }
+}
+
+/// The dossiers of these ids (in no particular order).
+pub async fn by_ids(db: &Db, ids: &[&str]) -> Result<Vec<Dossier>, DossierError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{SELECT} WHERE d.id IN ({})", marks.join(", "));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(db.pool()).await? {
+            out.push(from_row(row)?);
+        }
+    }
+    Ok(out)
 }
 
 async fn identity_taken(db: &Db, exam: &ExamSlug, key: &str) -> Result<bool, DossierError> {

@@ -1,7 +1,7 @@
 //! The addresses the staff pages share: a list's (`ListQuery`: search, filters,
 //! order, page), kept from the list to its dossiers and back, and a dossier's.
 
-use services::dossiers::instruction::{self, DossierLine};
+use services::dossiers::instruction::{self, DossierLine, Entry};
 
 /// A list's address: what the search form and the pager carry, and what a dossier's
 /// page links back to (read again from its own keys only, each checked, re-encoded: an
@@ -136,17 +136,28 @@ impl ListQuery {
         }
     }
 
-    /// The lines of the exam the list shows, in its order (every page).
+    /// The entries of the exam the list keeps, in its order (every page).
+    pub async fn entries(
+        &self,
+        state: &crate::state::AppState,
+        exam: &str,
+        member: Option<&services::access::staff::Staff>,
+    ) -> Result<Vec<Entry>, instruction::InstructionError> {
+        let mut entries =
+            instruction::entries(&state.db, &*state.clock, exam, &self.criteria(member)).await?;
+        self.sort().apply(&mut entries);
+        Ok(entries)
+    }
+
+    /// The lines of the exam the list shows, in its order (every page), read whole.
     pub async fn lines(
         &self,
         state: &crate::state::AppState,
         exam: &str,
         member: Option<&services::access::staff::Staff>,
     ) -> Result<Vec<DossierLine>, instruction::InstructionError> {
-        let mut lines =
-            instruction::dossiers(&state.db, &*state.clock, exam, &self.criteria(member)).await?;
-        self.sort().apply(&mut lines);
-        Ok(lines)
+        let entries = self.entries(state, exam, member).await?;
+        instruction::lines(&state.db, exam, &entries).await
     }
 }
 

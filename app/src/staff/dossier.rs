@@ -383,9 +383,9 @@ impl Neighbours {
         d: &services::dossiers::Dossier,
         member: Option<&Staff>,
     ) -> Result<Self, instruction::InstructionError> {
-        let lines = list.lines(state, d.exam_slug.as_str(), member).await?;
-        let at = lines.iter().position(|l| l.dossier.id == d.id);
-        let number = |i: usize| lines.get(i).map(|l| l.dossier.number.to_string());
+        let lines = list.entries(state, d.exam_slug.as_str(), member).await?;
+        let at = lines.iter().position(|l| l.id == d.id);
+        let number = |i: usize| lines.get(i).map(|l| l.number.clone());
         Ok(Self {
             list: Some(list.to_query()),
             previous: at.and_then(|i| i.checked_sub(1)).and_then(number),

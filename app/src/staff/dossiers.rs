@@ -66,15 +66,20 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     },
                     None => Vec::new(),
                 };
-                let lines = match list.lines(&state, &exam, member.as_ref()).await {
-                    Ok(lines) => lines,
+                let entries = match list.entries(&state, &exam, member.as_ref()).await {
+                    Ok(entries) => entries,
                     Err(e) => return failure(e),
                 };
-                let total = lines.len();
+                let total = entries.len();
                 let pages = total.div_ceil(PER_PAGE).max(1);
                 let list = ListQuery { page: list.page.min(pages), ..list.clone() };
                 let page = list.page;
-                let shown: Vec<DossierLine> = lines.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
+                // Only the page's dossiers are read whole.
+                let from = ((page - 1) * PER_PAGE).min(total);
+                let shown: Vec<DossierLine> = match instruction::lines(&state.db, &exam, &entries[from..(from + PER_PAGE).min(total)]).await {
+                    Ok(lines) => lines,
+                    Err(e) => return failure(e),
+                };
                 // The list as it is now (search, filters, order, page): its dossiers link
                 // back to it, and the exports take it.
                 let back = list.to_query();

@@ -46,7 +46,7 @@ pub(super) fn ExportPage() -> impl IntoView {
                     Err(e) => return failure(e),
                 };
                 let member = super::current_staff();
-                let count = match list.lines(&state, &exam, member.as_ref()).await {
+                let count = match list.entries(&state, &exam, member.as_ref()).await {
                     Ok(lines) => lines.len(),
                     Err(e) => return failure(e),
                 };

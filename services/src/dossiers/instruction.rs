@@ -163,12 +163,7 @@ pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, Instru
                 title: e.try_get("title")?,
                 session: e.try_get("session")?,
                 published: e.try_get::<i64, _>("published")? == 1,
-                deadline: e
-                    .try_get::<String, _>("deadline_day")?
-                    .parse()
-                    .ok()
-                    .and_then(|day| domain::Deadline::on(day).ok())
-                    .ok_or_else(|| InstructionError::Corrupt(slug.clone()))?,
+                deadline: deadline_of(&e.try_get::<String, _>("deadline_day")?, &slug)?,
                 slug,
                 counts,
             })
@@ -185,6 +180,29 @@ pub async fn exam_title(db: &Db, slug: &str) -> Result<String, InstructionError>
         .map(|r| r.try_get("title"))
         .transpose()?
         .ok_or(InstructionError::UnknownExam)
+}
+
+/// One exam's registration deadline, or `UnknownExam`.
+pub(super) async fn exam_deadline(
+    db: &Db,
+    slug: &str,
+) -> Result<domain::Deadline, InstructionError> {
+    let day: String = sqlx::query("SELECT deadline_day FROM exams WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(db.pool())
+        .await?
+        .map(|r| r.try_get("deadline_day"))
+        .transpose()?
+        .ok_or(InstructionError::UnknownExam)?;
+    deadline_of(&day, slug)
+}
+
+/// An exam row's `deadline_day`, read.
+fn deadline_of(day: &str, slug: &str) -> Result<domain::Deadline, InstructionError> {
+    day.parse()
+        .ok()
+        .and_then(|day| domain::Deadline::on(day).ok())
+        .ok_or_else(|| InstructionError::Corrupt(slug.to_string()))
 }
 
 /// One dossier with its state, for its page (which lists its files itself).

@@ -7,14 +7,14 @@ use std::collections::{HashMap, HashSet};
 use domain::{
     candidate::PersonName,
     exam::Voie,
-    instruction::{DossierState, ListFilter, Stage},
+    instruction::{DossierState, ListFilter, Review, Stage},
 };
 use sqlx::Row;
 
-use super::{InstructionError, correction_news, exam_title, latest_files, state_at};
+use super::{InstructionError, correction_news, exam_deadline, latest_files};
 use crate::{
     Clock, Db,
-    dossiers::{self, Dossier},
+    dossiers::{self, Dossier, ListKeys, national_digits},
 };
 
 /// Files worth a look before the dossier is: flagged in the list, and a filter.
@@ -78,27 +78,23 @@ impl Criteria {
     /// Whether the dossier's own answers match the search: its number, every word of
     /// its names (lowercase, no accents, as the identity key is built), its e-mail
     /// address, or the digits of its phone number.
-    fn found(&self, d: &Dossier) -> bool {
+    fn found(&self, e: &Entry) -> bool {
         let search = self.search.trim();
         if search.is_empty() {
             return true;
         }
-        let r = &d.registration;
         let number: String = search
             .chars()
             .filter(char::is_ascii_alphanumeric)
             .collect::<String>()
             .to_uppercase();
-        if number.len() >= 2 && d.number.as_str().replace('-', "").contains(&number) {
+        if number.len() >= 2 && e.number.replace('-', "").contains(&number) {
             return true;
         }
         // An address, or a part of one typed alone (« laposte.net »).
         let in_email = !search.contains(char::is_whitespace)
             && search.chars().count() >= 3
-            && r.email
-                .as_str()
-                .to_lowercase()
-                .contains(&search.to_lowercase());
+            && e.email.to_lowercase().contains(&search.to_lowercase());
         if in_email || search.contains('@') {
             return in_email;
         }
@@ -107,40 +103,49 @@ impl Criteria {
             && digits.len() * 2 >= search.chars().filter(|c| !c.is_whitespace()).count()
         {
             // 06 12 34 56 78 finds +33612345678: compared without the country's 0 or 33.
-            let national = |s: &str| {
-                let s: String = s.chars().filter(char::is_ascii_digit).collect();
-                s.strip_prefix("33")
-                    .or_else(|| s.strip_prefix('0'))
-                    .unwrap_or(&s)
-                    .to_string()
-            };
-            return national(r.phone.as_str()).contains(&national(&digits));
+            return e.keys.phone_key.contains(&national_digits(&digits));
         }
         let words: Vec<String> = search
             .split_whitespace()
             .map(PersonName::key_of)
             .filter(|w| !w.is_empty())
             .collect();
-        let names = format!(
-            "{} {}",
-            r.identity_key(),
-            r.usage_name.as_ref().map(|n| n.key()).unwrap_or_default()
-        );
+        let names = format!("{} {}", e.identity_key, e.keys.usage_key);
         !words.is_empty() && words.iter().all(|w| names.contains(w))
     }
 
-    fn keeps(&self, line: &DossierLine, followed: &HashSet<String>) -> bool {
-        let r = &line.dossier.registration;
-        self.filter.is_none_or(|f| f.keeps(line.stage))
-            && self.voie.is_none_or(|v| r.voie == Some(v))
-            && (!self.accommodation || r.accommodation.is_some())
+    fn keeps(&self, e: &Entry, followed: &HashSet<String>) -> bool {
+        self.filter.is_none_or(|f| f.keeps(e.stage))
+            && self.voie.is_none_or(|v| e.keys.voie == Some(v.as_str()))
+            && (!self.accommodation || e.keys.accommodation)
             && self.files.is_none_or(|f| match f {
-                FileFlag::Infected => line.infected > 0,
-                FileFlag::Unscanned => line.unscanned > 0,
+                FileFlag::Infected => e.infected > 0,
+                FileFlag::Unscanned => e.unscanned > 0,
             })
-            && (!self.unanswered || line.unanswered)
-            && (self.followed_by.is_none() || followed.contains(&line.dossier.id))
+            && (!self.unanswered || e.unanswered)
+            && (self.followed_by.is_none() || followed.contains(&e.id))
+            && self.found(e)
     }
+}
+
+/// A dossier as a list keeps and orders it, read without its answers: a list of 50,000
+/// parses none, and only the page shown becomes [`DossierLine`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub number: String,
+    pub state: DossierState,
+    pub stage: Stage,
+    /// Until when the running correction request waits (ms), if one runs.
+    pub correction_until: Option<i64>,
+    pub closed_at: Option<i64>,
+    /// Files the antivirus found infected, and files without a verdict yet.
+    pub infected: i64,
+    pub unscanned: i64,
+    pub unanswered: bool,
+    identity_key: String,
+    email: String,
+    keys: ListKeys,
 }
 
 /// A dossier in the service's list.
@@ -164,54 +169,26 @@ pub struct DossierLine {
     pub followers: Vec<String>,
 }
 
-impl DossierLine {
-    fn of(
-        dossier: Dossier,
-        now: jiff::Timestamp,
-        (files, infected, unscanned): (i64, i64, i64),
-        unanswered: bool,
-        latest: &HashMap<(String, String), i64>,
-    ) -> Option<Self> {
-        let state = state_at(&dossier, now)?;
-        let now_ms = now.as_millisecond();
-        let news = correction_news(&dossier.id, &dossier.corrections, latest, now_ms);
-        let stage = Stage::of(state, dossier.review, news);
-        let correction_until = dossier
-            .corrections
-            .iter()
-            .map(|c| c.until)
-            .filter(|&until| now_ms < until)
-            .max();
-        Some(Self {
-            dossier,
-            state,
-            stage,
-            correction_until,
-            files,
-            infected,
-            unscanned,
-            unanswered,
-            followers: Vec::new(),
-        })
-    }
-}
-
-/// An exam's dossiers, by number, that every criterion given keeps.
-pub async fn dossiers(
+/// An exam's dossiers that every criterion given keeps, by number: only the columns a
+/// list searches, filters and sorts on are read.
+pub async fn entries(
     db: &Db,
     clock: &dyn Clock,
     exam: &str,
     criteria: &Criteria,
-) -> Result<Vec<DossierLine>, InstructionError> {
-    exam_title(db, exam).await?;
+) -> Result<Vec<Entry>, InstructionError> {
+    let deadline = exam_deadline(db, exam).await?;
     let now = clock.now();
-    let files: HashMap<String, (i64, i64, i64)> = sqlx::query(
+    let now_ms = now.as_millisecond();
+    let passed = !deadline.is_open_at(now);
+    // Only flagged files: a few rows, not the exam's every file.
+    let flags: HashMap<String, (i64, i64)> = sqlx::query(
         "SELECT a.dossier_id,
-                CAST(SUM(CASE WHEN a.scan = 'infected' OR a.piece_code = '_message' THEN 0 ELSE 1 END) AS BIGINT) AS n,
                 CAST(SUM(CASE WHEN a.scan = 'infected' THEN 1 ELSE 0 END) AS BIGINT) AS infected,
                 CAST(SUM(CASE WHEN a.scan IN ('pending', 'error') THEN 1 ELSE 0 END) AS BIGINT) AS unscanned
          FROM attachments a JOIN dossiers d ON d.id = a.dossier_id
-         WHERE d.exam_slug = $1 GROUP BY a.dossier_id",
+         WHERE d.exam_slug = $1 AND a.scan IN ('infected', 'pending', 'error')
+         GROUP BY a.dossier_id",
     )
     .bind(exam)
     .fetch_all(db.pool())
@@ -220,7 +197,7 @@ pub async fn dossiers(
     .map(|r| {
         Ok((
             r.try_get("dossier_id")?,
-            (r.try_get("n")?, r.try_get("infected")?, r.try_get("unscanned")?),
+            (r.try_get("infected")?, r.try_get("unscanned")?),
         ))
     })
     .collect::<Result<_, sqlx::Error>>()?;
@@ -228,30 +205,187 @@ pub async fn dossiers(
         .await
         .map_err(|e| InstructionError::Messages(e.to_string()))?;
     let latest = latest_files(db, Some(exam)).await?;
-    let mut followers = crate::dossiers::following::of_exam(db, exam).await?;
     let followed: HashSet<String> = match &criteria.followed_by {
-        Some(member) => followers
-            .iter()
+        Some(member) => crate::dossiers::following::of_exam(db, exam)
+            .await?
+            .into_iter()
             .filter(|(_, staff)| staff.iter().any(|s| &s.id == member))
-            .map(|(dossier, _)| dossier.clone())
+            .map(|(dossier, _)| dossier)
             .collect(),
         None => HashSet::new(),
     };
-    Ok(dossiers::of_exam(db, exam)
+    // The answers only of rows whose list columns are not filled yet (made before
+    // they existed, until `fill_list_keys` has run).
+    let rows = sqlx::query(
+        "SELECT d.id, d.number, d.status, d.review, d.corrections, d.closed_at, d.withdrawn_at,
+                d.identity_key, d.email, d.usage_key, d.phone_key, d.voie, d.accommodation,
+                CASE WHEN d.phone_key IS NULL THEN d.answers END AS answers
+         FROM dossiers d WHERE d.exam_slug = $1 ORDER BY d.number",
+    )
+    .bind(exam)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        let status: String = r.try_get("status")?;
+        let withdrawn = r.try_get::<Option<i64>, _>("withdrawn_at")?.is_some();
+        let Some(state) = DossierState::of(&status, passed, withdrawn) else {
+            continue;
+        };
+        let corrections: Vec<dossiers::Correction> = r
+            .try_get::<Option<String>, _>("corrections")?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        let review = r
+            .try_get::<Option<String>, _>("review")?
+            .as_deref()
+            .and_then(Review::parse);
+        let news = correction_news(&id, &corrections, &latest, now_ms);
+        let keys = match r.try_get::<Option<String>, _>("answers")? {
+            Some(answers) => ListKeys::of(
+                &serde_json::from_str(&answers)
+                    .map_err(|e| InstructionError::Corrupt(format!("{id}: {e}")))?,
+            ),
+            None => ListKeys {
+                usage_key: r.try_get("usage_key")?,
+                phone_key: r.try_get("phone_key")?,
+                voie: r
+                    .try_get::<Option<String>, _>("voie")?
+                    .as_deref()
+                    .and_then(Voie::parse)
+                    .map(Voie::as_str),
+                accommodation: r.try_get::<i64, _>("accommodation")? != 0,
+            },
+        };
+        let (infected, unscanned) = flags.get(&id).copied().unwrap_or((0, 0));
+        let entry = Entry {
+            number: r.try_get("number")?,
+            state,
+            stage: Stage::of(state, review, news),
+            correction_until: corrections
+                .iter()
+                .map(|c| c.until)
+                .filter(|&until| now_ms < until)
+                .max(),
+            closed_at: r.try_get("closed_at")?,
+            infected,
+            unscanned,
+            unanswered: unanswered.contains(&id),
+            identity_key: r.try_get("identity_key")?,
+            email: r.try_get("email")?,
+            keys,
+            id,
+        };
+        if criteria.keeps(&entry, &followed) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// These entries of one exam as lines (their dossiers read whole, their files counted,
+/// their followers named), in the same order.
+pub async fn lines(
+    db: &Db,
+    exam: &str,
+    entries: &[Entry],
+) -> Result<Vec<DossierLine>, InstructionError> {
+    let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    let mut dossiers: HashMap<String, Dossier> = dossiers::by_ids(db, &ids)
         .await?
         .into_iter()
-        .filter(|d| criteria.found(d))
-        .filter_map(|d| {
-            let counts = files.get(&d.id).copied().unwrap_or((0, 0, 0));
-            let waiting = unanswered.contains(&d.id);
-            let follow = followers.remove(&d.id).unwrap_or_default();
-            DossierLine::of(d, now, counts, waiting, &latest).map(|line| DossierLine {
-                followers: follow.into_iter().map(|s| s.name).collect(),
-                ..line
+        .map(|d| (d.id.clone(), d))
+        .collect();
+    let mut files: HashMap<String, i64> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT dossier_id,
+                    CAST(SUM(CASE WHEN scan = 'infected' OR piece_code = '_message' THEN 0 ELSE 1 END) AS BIGINT) AS n
+             FROM attachments WHERE dossier_id IN ({}) GROUP BY dossier_id",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(db.pool()).await? {
+            files.insert(r.try_get("dossier_id")?, r.try_get("n")?);
+        }
+    }
+    let mut followers = crate::dossiers::following::of_exam(db, exam).await?;
+    Ok(entries
+        .iter()
+        .filter_map(|e| {
+            let dossier = dossiers.remove(&e.id)?;
+            Some(DossierLine {
+                dossier,
+                state: e.state,
+                stage: e.stage,
+                correction_until: e.correction_until,
+                files: files.get(&e.id).copied().unwrap_or(0),
+                infected: e.infected,
+                unscanned: e.unscanned,
+                unanswered: e.unanswered,
+                followers: followers
+                    .remove(&e.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect(),
             })
         })
-        .filter(|line| criteria.keeps(line, &followed))
         .collect())
+}
+
+/// An exam's dossiers, by number, that every criterion given keeps, read whole.
+pub async fn dossiers(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &str,
+    criteria: &Criteria,
+) -> Result<Vec<DossierLine>, InstructionError> {
+    let kept = entries(db, clock, exam, criteria).await?;
+    lines(db, exam, &kept).await
+}
+
+/// What a list is ordered by: its entries, or its lines.
+pub trait Listed {
+    fn number(&self) -> &str;
+    fn name_key(&self) -> String;
+    fn closed_at(&self) -> Option<i64>;
+    fn stage(&self) -> Stage;
+}
+
+impl Listed for Entry {
+    fn number(&self) -> &str {
+        &self.number
+    }
+    fn name_key(&self) -> String {
+        self.identity_key.clone()
+    }
+    fn closed_at(&self) -> Option<i64> {
+        self.closed_at
+    }
+    fn stage(&self) -> Stage {
+        self.stage
+    }
+}
+
+impl Listed for DossierLine {
+    fn number(&self) -> &str {
+        self.dossier.number.as_str()
+    }
+    fn name_key(&self) -> String {
+        self.dossier.registration.identity_key()
+    }
+    fn closed_at(&self) -> Option<i64> {
+        self.dossier.closed_at
+    }
+    fn stage(&self) -> Stage {
+        self.stage
+    }
 }
 
 /// How a list of dossiers is ordered (`tri` in its address).
@@ -293,14 +427,14 @@ impl Sort {
         Self::ALL.into_iter().find(|s| s.code() == code)
     }
 
-    /// Orders `lines` (a stable sort: equal keys keep the number order).
-    pub fn apply(self, lines: &mut [DossierLine]) {
-        lines.sort_by(|a, b| a.dossier.number.as_str().cmp(b.dossier.number.as_str()));
+    /// Orders `items` (a stable sort: equal keys keep the number order).
+    pub fn apply<T: Listed>(self, items: &mut [T]) {
+        items.sort_by(|a, b| a.number().cmp(b.number()));
         match self {
             Self::Number => {}
-            Self::Name => lines.sort_by_cached_key(|l| l.dossier.registration.identity_key()),
-            Self::Closure => lines.sort_by_key(|l| l.dossier.closed_at.unwrap_or(i64::MAX)),
-            Self::Stage => lines.sort_by_key(|l| Stage::ALL.iter().position(|s| *s == l.stage)),
+            Self::Name => items.sort_by_cached_key(|l| l.name_key()),
+            Self::Closure => items.sort_by_key(|l| l.closed_at().unwrap_or(i64::MAX)),
+            Self::Stage => items.sort_by_key(|l| Stage::ALL.iter().position(|s| *s == l.stage())),
         }
     }
 }
