@@ -11,7 +11,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SKIPS := $(abspath $(TARGET_DIR))/test-skips.txt
 export TEST_SKIPS_FILE := $(SKIPS)
 
-.PHONY: run seed-volume test bench tools test-tools build-release build-debug fmt-check clippy rust-test e2e e2e-pg pg-clean skips-start skips-report
+.PHONY: run seed-volume test bench bench-scale tools test-tools build-release build-debug fmt-check clippy rust-test e2e e2e-pg pg-clean skips-start skips-report
 
 ## Build (release), migrate, import the exams and serve on http://127.0.0.1:3000.
 run: tools build-release
@@ -34,10 +34,24 @@ bench: test-tools build-release
 	scripts/with-s3.sh $(TARGET_DIR)/release/bench --out bench/results --server $(TARGET_DIR)/release/server
 	bench/frontend.sh bench/results
 
+## The service at volume: 1,000, 10,000 and 50,000 dossiers on PostgreSQL, then
+## bench/results/scale.{md,json,svg}.
+SIZES ?= 1000,10000,50000
+bench-scale: test-tools build-release
+	cargo build --release -p bench
+	$(TARGET_DIR)/release/bench --out bench/results --server $(TARGET_DIR)/release/server --scale $(SIZES)
+
 tools:
 	@scripts/tools.sh
 
-test-tools:
+test-## The service at volume: 1,000, 10,000 and 50,000 dossiers on PostgreSQL, then
+## bench/results/scale.{md,json,svg}.
+SIZES ?= 1000,10000,50000
+bench-scale: test-tools build-release
+	cargo build --release -p bench
+	$(TARGET_DIR)/release/bench --out bench/results --server $(TARGET_DIR)/release/server --scale $(SIZES)
+
+tools:
 	@scripts/tools.sh test
 
 # --split: the lazy islands (the wizard step, the upload form) get Wasm chunks of their

@@ -377,37 +377,43 @@ async fn exam_zip(
     Extension(member): Extension<Staff>,
 ) -> Response {
     use domain::instruction::DossierState;
-    let lines = match instruction::dossiers(
+    let closed: Vec<instruction::Entry> = match instruction::entries(
         &state.db,
         &*state.clock,
         &exam,
-        &instruction::Criteria::searched("", None),
+        &instruction::Criteria::default(),
     )
     .await
     {
-        Ok(lines) => lines,
+        Ok(entries) => entries
+            .into_iter()
+            .filter(|e| {
+                matches!(
+                    e.state,
+                    DossierState::Closed | DossierState::Accepted | DossierState::Rejected
+                )
+            })
+            .collect(),
         Err(InstructionError::UnknownExam) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return failed(e),
     };
-    let closed: Vec<_> = lines
-        .into_iter()
-        .filter(|l| {
-            matches!(
-                l.state,
-                DossierState::Closed | DossierState::Accepted | DossierState::Rejected
-            )
-        })
-        .collect();
     let mut entries = Vec::new();
-    for line in &closed {
-        let d = &line.dossier;
-        let folder = format!(
-            "{}/",
-            clean(&format!("{} {}", d.number, d.registration.display_name()))
-        );
-        match zip_entries(&state, d, &folder).await {
-            Ok(e) => entries.extend(e),
+    // Read whole a chunk at a time: the archive lists files, not dossiers.
+    for chunk in closed.chunks(EXPORT_CHUNK) {
+        let lines = match instruction::lines(&state.db, &exam, chunk).await {
+            Ok(lines) => lines,
             Err(e) => return failed(e),
+        };
+        for line in &lines {
+            let d = &line.dossier;
+            let folder = format!(
+                "{}/",
+                clean(&format!("{} {}", d.number, d.registration.display_name()))
+            );
+            match zip_entries(&state, d, &folder).await {
+                Ok(e) => entries.extend(e),
+                Err(e) => return failed(e),
+            }
         }
     }
     let audited: Result<(), staff::StaffError> = async {
@@ -417,12 +423,12 @@ async fn exam_zip(
             .begin()
             .await
             .map_err(services::DbError::from)?;
-        for line in &closed {
+        for entry in &closed {
             staff::audit(
                 &mut *tx,
                 &*state.clock,
                 &member,
-                Some(&line.dossier.id),
+                Some(&entry.id),
                 "dossier téléchargé (ZIP de l'examen)",
                 &exam,
             )
@@ -455,11 +461,12 @@ async fn exam_zip(
         Err(e) => return failed(e),
     };
     let summary = Exported {
-        lines: closed,
+        exam: exam.clone(),
+        entries: closed,
         columns: Column::ALL.to_vec(),
         decisions,
     };
-    let summary = match workbook(summary, Some(files)).await {
+    let summary = match workbook(&state, summary, Some(files)).await {
         Ok(bytes) => bytes,
         Err(e) => return failed(e),
     };
@@ -476,13 +483,35 @@ async fn exam_zip(
     )
 }
 
-/// [`services::dossiers::export::xlsx`] on the blocking pool: thousands of rows are CPU work no
-/// request's async worker should wait on.
-async fn workbook(exported: Exported, files: Option<Vec<ZippedFile>>) -> Result<Vec<u8>, String> {
+/// Dossiers read whole at a time in an export: its memory is this many dossiers, not
+/// the exam's.
+const EXPORT_CHUNK: usize = 500;
+
+/// An export's workbook, its dossiers read a chunk at a time and each row written to a
+/// temporary file on disk (`export::XlsxStream`), on the blocking pool: thousands of
+/// rows are CPU work no request's async worker should wait on.
+async fn workbook(
+    state: &AppState,
+    exported: Exported,
+    files: Option<Vec<ZippedFile>>,
+) -> Result<Vec<u8>, String> {
+    let db = state.db.clone();
+    let scratch = state
+        .storage
+        .scratch_dir()
+        .map(std::path::Path::to_path_buf);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let table = exported.table();
-        services::dossiers::export::xlsx(&exported.lines, &table, files.as_deref())
-            .map_err(|e| e.to_string())
+        let mut book =
+            export::XlsxStream::new(&table, scratch.as_deref()).map_err(|e| e.to_string())?;
+        for chunk in exported.entries.chunks(EXPORT_CHUNK) {
+            let lines = runtime
+                .block_on(instruction::lines(&db, &exported.exam, chunk))
+                .map_err(|e| e.to_string())?;
+            book.push(&lines, &table).map_err(|e| e.to_string())?;
+        }
+        book.finish(files.as_deref()).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
@@ -493,9 +522,11 @@ fn download(body: impl IntoResponse, content_type: &'static str, name: &str) -> 
     files::private_file(body, content_type, "attachment", name)
 }
 
-/// An export: the dossiers, its columns, and the decisions they may show.
+/// An export: the dossiers (read whole a chunk at a time), its columns, and the
+/// decisions they may show.
 struct Exported {
-    lines: Vec<instruction::DossierLine>,
+    exam: String,
+    entries: Vec<instruction::Entry>,
     columns: Vec<Column>,
     decisions: std::collections::HashMap<String, export::Decided>,
 }
@@ -561,8 +592,8 @@ async fn exported(
     what: &str,
 ) -> Result<Exported, Response> {
     let list = app::staff::ListQuery::parse(query.unwrap_or(""));
-    let lines = match list.lines(state, exam, Some(member)).await {
-        Ok(lines) => lines,
+    let entries = match list.entries(state, exam, Some(member)).await {
+        Ok(entries) => entries,
         Err(InstructionError::UnknownExam) => return Err(StatusCode::NOT_FOUND.into_response()),
         Err(e) => return Err(failed(e)),
     };
@@ -574,12 +605,13 @@ async fn exported(
         member,
         None,
         what,
-        &format!("{exam} : {} dossier(s)", lines.len()),
+        &format!("{exam} : {} dossier(s)", entries.len()),
     )
     .await
     .map_err(failed)?;
     Ok(Exported {
-        lines,
+        exam: exam.to_string(),
+        entries,
         columns,
         decisions,
     })
@@ -593,14 +625,37 @@ async fn csv_export(
     // Put there by the gate, which every staff address passes.
     Extension(member): Extension<Staff>,
 ) -> Response {
-    match exported(&state, &exam, query.as_deref(), &member, "export CSV").await {
-        Ok(exported) => download(
-            export::csv(&exported.lines, &exported.table()),
-            "text/csv; charset=utf-8",
-            &format!("dossiers-{exam}.csv"),
-        ),
-        Err(response) => response,
-    }
+    use futures_util::StreamExt;
+    let exported = match exported(&state, &exam, query.as_deref(), &member, "export CSV").await {
+        Ok(exported) => std::sync::Arc::new(exported),
+        Err(response) => return response,
+    };
+    // Sent as written, a chunk of dossiers at a time: the memory of a chunk, whatever
+    // the exam's size. A failure halfway cuts the download (logged), never a wrong file.
+    let header = bytes::Bytes::from(export::csv_header(&exported.table()));
+    let chunks = (0..exported.entries.len()).step_by(EXPORT_CHUNK);
+    let rows = futures_util::stream::iter(chunks).then(move |from| {
+        let (db, exported) = (state.db.clone(), exported.clone());
+        async move {
+            let to = (from + EXPORT_CHUNK).min(exported.entries.len());
+            let lines = instruction::lines(&db, &exported.exam, &exported.entries[from..to])
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "CSV export cut");
+                    std::io::Error::other(error.to_string())
+                })?;
+            Ok::<_, std::io::Error>(bytes::Bytes::from(export::csv_rows(
+                &lines,
+                &exported.table(),
+            )))
+        }
+    });
+    let body = futures_util::stream::once(async { Ok(header) }).chain(rows);
+    download(
+        axum::body::Body::from_stream(body),
+        "text/csv; charset=utf-8",
+        &format!("dossiers-{exam}.csv"),
+    )
 }
 
 /// The list for a spreadsheet, as XLSX with typed columns.
@@ -614,7 +669,7 @@ async fn xlsx_export(
         Ok(exported) => exported,
         Err(response) => return response,
     };
-    match workbook(exported, None).await {
+    match workbook(&state, exported, None).await {
         Ok(bytes) => download(
             bytes,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -259,6 +259,85 @@ async fn the_csv_export_reads_back_in_a_spreadsheet_with_its_accents() {
 }
 
 #[tokio::test]
+async fn exports_larger_than_a_chunk_hold_every_dossier_once_in_the_list_s_order() {
+    // Exports read 500 dossiers at a time: 1,201 copies of the demo dossier cross the
+    // chunks' edges (CSV sent as written, XLSX written a row at a time to disk).
+    for app in spawn_apps().await {
+        let demo: String = sqlx::query_scalar("SELECT id FROM dossiers WHERE number = $1")
+            .bind(DEMO_NUMBER)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        let mut numbers = vec![DEMO_NUMBER.to_string()];
+        for i in 0..1200u32 {
+            let mut random = [0x33u8; 5];
+            random[1..].copy_from_slice(&i.to_be_bytes());
+            let number = domain::DossierNumber::generate(2026, random);
+            sqlx::query(
+                "INSERT INTO dossiers (id, number, exam_slug, status, identity_key, email, email_key, answers,
+                                       password_hash, created_at, usage_key, phone_key, voie, accommodation)
+                 SELECT $1, $2, exam_slug, status, identity_key || $3, email, email_key, answers,
+                        password_hash, created_at, usage_key, phone_key, voie, accommodation
+                 FROM dossiers WHERE id = $4",
+            )
+            .bind(format!("copie-{i}"))
+            .bind(number.as_str())
+            .bind(format!("|{i}"))
+            .bind(&demo)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+            numbers.push(number.as_str().to_string());
+        }
+        numbers.sort();
+        let member = staff_login(&app).await;
+        let csv = get(
+            &app,
+            &member,
+            &format!("/service/concours/{EXAM}/dossiers.csv?colonnes=numero,nom_naissance"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        let rows: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(rows[0], "N° de dossier;Nom de naissance", "{}", app.label);
+        let csv_numbers: Vec<&str> = rows[1..]
+            .iter()
+            .map(|r| r.split(';').next().unwrap())
+            .collect();
+        assert_eq!(csv_numbers, numbers, "{}", app.label);
+        assert!(rows[1..].iter().all(|r| r.ends_with(";Démo")));
+
+        let xlsx = get(
+            &app,
+            &member,
+            &format!("/service/concours/{EXAM}/dossiers.xlsx?tri=numero"),
+        )
+        .await;
+        assert_eq!(xlsx.status(), 200, "{}", app.label);
+        use calamine::{Data, Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(xlsx.bytes().await.unwrap())).unwrap();
+        let sheet = book.worksheet_range("Dossiers").unwrap();
+        assert_eq!(sheet.height(), 1 + numbers.len(), "{}", app.label);
+        assert_eq!(sheet.width(), services::dossiers::export::Column::ALL.len());
+        let xlsx_numbers: Vec<String> = (1..sheet.height())
+            .map(|row| match sheet.get((row, 0)) {
+                Some(Data::String(n)) => n.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(xlsx_numbers, numbers, "{}", app.label);
+        // Typed cells past the first chunk too: a birth date is a date.
+        assert!(
+            matches!(sheet.get((1000, 5)), Some(Data::DateTime(_))),
+            "{:?}",
+            sheet.get((1000, 5))
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logged() {
     for app in spawn_apps_and_stores().await {
         let candidate = login(&app).await;

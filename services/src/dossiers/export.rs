@@ -371,8 +371,22 @@ fn file_row(f: &ZippedFile) -> Vec<Cell> {
 /// Excel and LibreOffice open it with accents and columns right; days and instants in
 /// ISO 8601 (an instant with its Paris offset), which every tool reads.
 pub fn csv(lines: &[DossierLine], table: &Table) -> String {
+    let mut out = csv_header(table);
+    out.push_str(&csv_rows(lines, table));
+    out
+}
+
+/// The CSV's first line, after its BOM: what [`csv_rows`] follow, a chunk at a time
+/// for a download whose memory does not grow with the dossiers.
+pub fn csv_header(table: &Table) -> String {
     let mut out = String::from("\u{feff}");
     push_row(&mut out, table.headers().into_iter().map(str::to_string));
+    out
+}
+
+/// These lines as CSV rows.
+pub fn csv_rows(lines: &[DossierLine], table: &Table) -> String {
+    let mut out = String::new();
     for line in lines {
         let fields = table.row(line).into_iter().map(|cell| match cell {
             Cell::Text(text) => text,
@@ -421,32 +435,92 @@ pub fn xlsx(
     table: &Table,
     files: Option<&[ZippedFile]>,
 ) -> Result<Vec<u8>, XlsxError> {
-    let mut workbook = Workbook::new();
-    let sheet = workbook.add_worksheet().set_name("Dossiers")?;
-    write_sheet(sheet, &table.headers(), lines.iter().map(|l| table.row(l)))?;
-    if let Some(files) = files {
-        let sheet = workbook.add_worksheet().set_name("Fichiers")?;
-        write_sheet(sheet, &FILE_COLUMNS, files.iter().map(file_row))?;
-    }
-    workbook.save_to_buffer()
+    let mut workbook = XlsxStream::new(table, None)?;
+    workbook.push(lines, table)?;
+    workbook.finish(files)
 }
 
-/// A header row in bold, frozen and filterable, then one row per item.
-fn write_sheet(
-    sheet: &mut Worksheet,
-    header: &[&str],
-    rows: impl Iterator<Item = Vec<Cell>>,
-) -> Result<(), XlsxError> {
+/// A workbook of dossiers written a chunk of lines at a time: each row goes to a
+/// temporary file as it is written (rust_xlsxwriter's constant memory), so an export of
+/// 50,000 dossiers holds no more than one chunk. Rows must come in order.
+pub struct XlsxStream {
+    workbook: Workbook,
+    /// The last row written (the header is row 0).
+    last: u32,
+    columns: u16,
+}
+
+impl XlsxStream {
+    /// The « Dossiers » sheet with its header; temporary files in `scratch` (a folder on
+    /// disk: the system's temporary folder may be memory), or the system's.
+    pub fn new(table: &Table, scratch: Option<&std::path::Path>) -> Result<Self, XlsxError> {
+        let mut workbook = Workbook::new();
+        if let Some(dir) = scratch {
+            workbook.set_tempdir(dir)?;
+        }
+        let headers = table.headers();
+        let sheet = workbook
+            .add_worksheet_with_constant_memory()?
+            .set_name("Dossiers")?;
+        // Widths before the rows (a constant-memory sheet cannot fit them after): the
+        // header's, at least 12 characters.
+        for (col, title) in headers.iter().enumerate() {
+            let width = title.chars().count().max(12) as f64 + 2.0;
+            sheet.set_column_width(col as u16, width)?;
+        }
+        write_header(sheet, &headers)?;
+        sheet.set_freeze_panes(1, 0)?;
+        Ok(Self {
+            workbook,
+            last: 0,
+            columns: headers.len() as u16,
+        })
+    }
+
+    pub fn push(&mut self, lines: &[DossierLine], table: &Table) -> Result<(), XlsxError> {
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        self.last = write_rows(sheet, self.last, lines.iter().map(|l| table.row(l)))?;
+        Ok(())
+    }
+
+    /// The workbook's bytes (compressed: a few MiB for 50,000 dossiers); with `files`, a
+    /// second sheet lists them.
+    pub fn finish(mut self, files: Option<&[ZippedFile]>) -> Result<Vec<u8>, XlsxError> {
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        sheet.autofilter(0, 0, self.last, self.columns.saturating_sub(1))?;
+        if let Some(files) = files {
+            let sheet = self.workbook.add_worksheet().set_name("Fichiers")?;
+            write_header(sheet, &FILE_COLUMNS)?;
+            let last = write_rows(sheet, 0, files.iter().map(file_row))?;
+            sheet.set_freeze_panes(1, 0)?;
+            sheet.autofilter(0, 0, last, FILE_COLUMNS.len().saturating_sub(1) as u16)?;
+            sheet.autofit();
+        }
+        self.workbook.save_to_buffer()
+    }
+}
+
+/// The header row, in bold.
+fn write_header(sheet: &mut Worksheet, header: &[&str]) -> Result<(), XlsxError> {
     let bold = Format::new().set_bold();
-    let day = Format::new().set_num_format("dd/mm/yyyy");
-    let instant = Format::new().set_num_format("dd/mm/yyyy hh:mm");
     for (col, title) in header.iter().enumerate() {
         sheet.write_string_with_format(0, col as u16, *title, &bold)?;
     }
-    let mut last = 0u32;
-    for (i, cells) in rows.enumerate() {
-        let row = i as u32 + 1;
-        last = row;
+    Ok(())
+}
+
+/// One row per item after row `after`; returns the last row written.
+fn write_rows(
+    sheet: &mut Worksheet,
+    after: u32,
+    rows: impl Iterator<Item = Vec<Cell>>,
+) -> Result<u32, XlsxError> {
+    let day = Format::new().set_num_format("dd/mm/yyyy");
+    let instant = Format::new().set_num_format("dd/mm/yyyy hh:mm");
+    let mut last = after;
+    for cells in rows {
+        last += 1;
+        let row = last;
         for (col, cell) in cells.into_iter().enumerate() {
             let col = col as u16;
             match cell {
@@ -482,10 +556,7 @@ fn write_sheet(
             }
         }
     }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofilter(0, 0, last, header.len().saturating_sub(1) as u16)?;
-    sheet.autofit();
-    Ok(())
+    Ok(last)
 }
 
 #[cfg(test)]

@@ -227,6 +227,12 @@ impl Storage {
         }
     }
 
+    /// A folder on disk for a request's temporary files (an export's rows): the spool
+    /// of a remote store, or the local store's folder.
+    pub fn scratch_dir(&self) -> Option<&FsPath> {
+        self.spool.as_deref().or(self.local.as_deref())
+    }
+
     /// Operations the store failed since the start.
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
