@@ -9,6 +9,7 @@ use domain::{
     exam::Voie,
     instruction::{DossierState, ListFilter, Review, Stage},
 };
+use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use super::{InstructionError, correction_news, exam_deadline, latest_files};
@@ -216,17 +217,17 @@ pub async fn entries(
     };
     // The answers only of rows whose list columns are not filled yet (made before
     // they existed, until `fill_list_keys` has run).
-    let rows = sqlx::query(
+    let mut rows = sqlx::query(
         "SELECT d.id, d.number, d.status, d.review, d.corrections, d.closed_at, d.withdrawn_at,
                 d.identity_key, d.email, d.usage_key, d.phone_key, d.voie, d.accommodation,
                 CASE WHEN d.phone_key IS NULL THEN d.answers END AS answers
          FROM dossiers d WHERE d.exam_slug = $1 ORDER BY d.number",
     )
     .bind(exam)
-    .fetch_all(db.pool())
-    .await?;
+    // Row by row: 50,000 rows are never all held at once, only what is kept of them.
+    .fetch(db.pool());
     let mut out = Vec::new();
-    for r in rows {
+    while let Some(r) = rows.try_next().await? {
         let id: String = r.try_get("id")?;
         let status: String = r.try_get("status")?;
         let withdrawn = r.try_get::<Option<i64>, _>("withdrawn_at")?.is_some();
