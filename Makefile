@@ -44,14 +44,7 @@ bench-scale: test-tools build-release
 tools:
 	@scripts/tools.sh
 
-test-## The service at volume: 1,000, 10,000 and 50,000 dossiers on PostgreSQL, then
-## bench/results/scale.{md,json,svg}.
-SIZES ?= 1000,10000,50000
-bench-scale: test-tools build-release
-	cargo build --release -p bench
-	$(TARGET_DIR)/release/bench --out bench/results --server $(TARGET_DIR)/release/server --scale $(SIZES)
-
-tools:
+test-tools:
 	@scripts/tools.sh test
 
 # --split: the lazy islands (the wizard step, the upload form) get Wasm chunks of their
