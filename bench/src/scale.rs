@@ -17,6 +17,7 @@ use domain::{
     registration::Registration,
 };
 use serde_json::{Value, json};
+use services::platform::volume::{FIRST_NAMES, SURNAMES};
 use sqlx::{Postgres, QueryBuilder};
 
 use crate::{
@@ -33,54 +34,6 @@ const STAFF_PASSWORD: &str = "instruction des dossiers à grande échelle";
 const SAMPLES: usize = 30;
 /// Heavy downloads (exports, ZIP) at each size.
 const DOWNLOADS: usize = 3;
-
-const SURNAMES: [&str; 40] = [
-    "Martin",
-    "Bernard",
-    "Thomas",
-    "Petit",
-    "Robert",
-    "Richard",
-    "Durand",
-    "Dubois",
-    "Moreau",
-    "Laurent",
-    "Simon",
-    "Michel",
-    "Lefèvre",
-    "Leroy",
-    "Roux",
-    "David",
-    "Bertrand",
-    "Morel",
-    "Fournier",
-    "Girard",
-    "Bonnet",
-    "Dupont",
-    "Lambert",
-    "Fontaine",
-    "Rousseau",
-    "Vincent",
-    "Muller",
-    "Lefebvre",
-    "Faure",
-    "André",
-    "Mercier",
-    "Blanc",
-    "Guérin",
-    "Boyer",
-    "Garnier",
-    "Chevalier",
-    "François",
-    "Legrand",
-    "Gauthier",
-    "Garcia",
-];
-const FIRST_NAMES: [&str; 30] = [
-    "Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Jade", "Louise", "Emma", "Lucie", "Hugo",
-    "Lucas", "Théo", "Nathan", "Louis", "Jules", "Arthur", "Gabriel", "Adam", "Raphaël", "Océane",
-    "Julie", "Pauline", "Marine", "Élodie", "Thomas", "Maxime", "Antoine", "Kévin", "Nicolas",
-];
 
 /// The measures, in the order of the table and the picture.
 const MEASURES: [(&str, &str); 10] = [

@@ -26,7 +26,9 @@ fn step(what: &str) -> impl Fn(&dyn std::fmt::Display) -> VolumeError + '_ {
     move |e| VolumeError::Step(format!("{what}: {e}"))
 }
 
-const SURNAMES: [&str; 40] = [
+/// Common French surnames and given names: the volume seeds' candidates (and the
+/// bench's at scale).
+pub const SURNAMES: [&str; 40] = [
     "Martin",
     "Bernard",
     "Thomas",
@@ -69,7 +71,7 @@ const SURNAMES: [&str; 40] = [
     "Garcia",
 ];
 
-const FIRST_NAMES: [&str; 30] = [
+pub const FIRST_NAMES: [&str; 30] = [
     "Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Jade", "Louise", "Emma", "Lucie", "Hugo",
     "Lucas", "Théo", "Nathan", "Louis", "Jules", "Arthur", "Gabriel", "Adam", "Raphaël", "Océane",
     "Julie", "Pauline", "Marine", "Élodie", "Thomas", "Maxime", "Antoine", "Kévin", "Nicolas",
