@@ -267,13 +267,18 @@ pub(crate) async fn login(
         .form(&[("numero", number), ("mot_de_passe", PASSWORD)])
         .send()
         .await?;
+    session_cookie(&r, "espace").with_context(|| format!("no session for {number}: {}", r.status()))
+}
+
+/// The `name=value` of the session cookie an answer sets.
+pub(crate) fn session_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
     r.headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("espace="))
+        .find(|c| c.starts_with(&prefix))
         .map(|c| c.split(';').next().unwrap_or_default().to_string())
-        .with_context(|| format!("no session for {number}: {}", r.status()))
 }
 
 pub(crate) async fn upload(

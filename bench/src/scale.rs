@@ -261,12 +261,7 @@ async fn staff_login(http: &reqwest::Client, base: &str) -> anyhow::Result<Strin
         .form(&[("email", STAFF_EMAIL), ("mot_de_passe", STAFF_PASSWORD)])
         .send()
         .await?;
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("service="))
-        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+    crate::harness::session_cookie(&r, "service")
         .with_context(|| format!("no staff session: {}", r.status()))
 }
 
