@@ -386,7 +386,15 @@ fn StepChecks(view: WizardView) -> impl IntoView {
             input.remove();
         });
     }
-    view! { <ErrorSummary errors labels=LABELS /> }
+    // Until the checks run here, the step is marked `data-waiting` (as the upload
+    // form is): a test, or a script, knows when a click stays in the browser.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let waiting = move || (!hydrated.get()).then_some("");
+    view! {
+        <ErrorSummary errors labels=LABELS />
+        <span hidden data-waiting=waiting></span>
+    }
 }
 
 /// Runs the step's checks on what the form holds now.

@@ -33,6 +33,14 @@ export function ownClient(): Record<string, string> {
   return { "X-Forwarded-For": `10.${byte()}.${byte()}.${byte()}` };
 }
 
+/** Waits until the page's islands run: each marks what works only once hydrated
+ * `data-waiting` until then. Before, a click posts the plain form (the path without
+ * JavaScript, another test's subject). `networkidle` is not enough: a lazy island's Wasm
+ * is compiled and run after the network went quiet, late on a loaded machine. */
+export async function hydrated(page: Page) {
+  await expect(page.locator("[data-waiting]")).toHaveCount(0);
+}
+
 export const DEMO_EXAM = "demo-redacteur-territorial";
 export const DEMO_NUMBER = "99-DEM0-0001";
 export const DEMO_PASSWORD = "essai du parcours candidat";

@@ -1,5 +1,5 @@
 import { expect, type Page } from "@playwright/test";
-import { registerQuickly, test } from "./helpers";
+import { hydrated, registerQuickly, test } from "./helpers";
 
 /** A JPEG drawn by Chromium: `width` × `height`, a gradient with fine grain (as a
  * camera gives), at `quality`. */
@@ -81,7 +81,7 @@ test("a heavy phone photo arrives lighter and upright, and the original can stil
   test.setTimeout(60_000);
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
-  await page.waitForLoadState("networkidle");
+  await hydrated(page);
   // Taken with the phone held upright: stored landscape, shown portrait.
   const photo = withOrientation6(await drawnJpeg(page, 3600, 2700, 0.97, "Licence"));
   expect(photo.length).toBeGreaterThan(6_000_000);
@@ -98,7 +98,7 @@ test("three photos become one three-page PDF, in the order the candidate set", a
   test.skip(info.project.name === "no-js", "pages are assembled in the browser");
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
-  await page.waitForLoadState("networkidle");
+  await hydrated(page);
   // Three sizes, to tell the pages apart in the PDF.
   const shots = [];
   for (const [label, width, height] of [["recto", 800, 600], ["verso", 600, 800], ["annexe", 900, 500]] as const) {
@@ -136,7 +136,7 @@ test("a PNG screenshot is sent as a JPEG instead of being refused", async ({ pag
   test.skip(info.project.name === "no-js", "images are converted in the browser; without JavaScript the server refuses a PNG");
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
-  await page.waitForLoadState("networkidle");
+  await hydrated(page);
   const png = await page.screenshot({ type: "png" });
   await page.getByLabel("choisir un fichier").setInputFiles({ name: "Capture d'écran.png", mimeType: "image/png", buffer: png });
   await page.getByRole("button", { name: "ajouter le fichier" }).click();

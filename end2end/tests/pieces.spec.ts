@@ -3,6 +3,7 @@ import {
   DEMO_NUMBER,
   DEMO_PASSWORD,
   expectNoA11yViolations,
+  hydrated,
   login,
   needs,
   ownClient,
@@ -81,7 +82,7 @@ test("a wrong type or an oversize file is refused with a French message, and not
   await expect(page.getByText("fichier enregistré")).toBeVisible();
 
   await expect(page.locator(".file")).toHaveCount(1);
-  if (js(info.project.name)) await page.waitForLoadState("networkidle");
+  if (js(info.project.name)) await hydrated(page);
   page.on("request", (r) => {
     if (r.url().includes("/fichiers") || r.url().includes("/tus")) uploads.push(r.url());
   });
@@ -130,7 +131,7 @@ test("the network lost in the middle of an upload: it says so, and the file arri
   test.skip(!js(info.project.name), "resuming needs JavaScript; without it the browser shows its own error page");
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
-  await page.waitForLoadState("networkidle");
+  await hydrated(page);
   const offsets: number[] = [];
   await page.route("**/espace/pieces/diplome/tus/*", async (route) => {
     const request = route.request();
@@ -165,7 +166,7 @@ test("a phone that goes offline in the middle of a slow upload says so at once a
   test.skip(!js(info.project.name), "resuming needs JavaScript");
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
-  await page.waitForLoadState("networkidle");
+  await hydrated(page);
   // A slow mobile link, then a tunnel: the request under way gets no error, it stalls.
   const cdp = await context.newCDPSession(page);
   await cdp.send("Network.enable");
@@ -185,7 +186,7 @@ test("after a reload in the middle of an upload, the same file continues where i
   test.skip(!js(info.project.name), "resuming needs JavaScript");
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
-  await page.waitForLoadState("networkidle");
+  await hydrated(page);
   const file = pdfFile("licence.pdf", 3_000_000);
   let patches = 0;
   let held = () => {};
@@ -203,7 +204,7 @@ test("after a reload in the middle of an upload, the same file continues where i
   await third;
   await page.unrouteAll({ behavior: "ignoreErrors" });
   await page.reload();
-  await page.waitForLoadState("networkidle");
+  await hydrated(page);
   const resumedAt: number[] = [];
   page.on("request", (r) => {
     if (r.method() === "PATCH") resumedAt.push(Number(r.headers()["upload-offset"]));
@@ -221,7 +222,7 @@ test("« Annuler l'envoi » stops the upload and abandons it on the server", asy
   test.skip(!js(info.project.name), "cancelling needs JavaScript");
   await registerQuickly(page);
   await page.goto("/espace/pieces/diplome");
-  await page.waitForLoadState("networkidle");
+  await hydrated(page);
   let patches = 0;
   await page.route("**/espace/pieces/diplome/tus/*", async (route) => {
     // The second part hangs, as on a slow link: the candidate gives up.

@@ -5,6 +5,7 @@ import {
   DEMO_PASSWORD,
   PASSWORD,
   expectNoA11yViolations,
+  hydrated,
   login,
   mailTo,
   register,
@@ -43,7 +44,7 @@ test("wrong answers get a French message next to the field and in a summary", as
     if (r.method() === "POST") requests.push(r.url());
   });
   await page.goto(`/inscription/${DEMO_EXAM}/identite`);
-  if (js(info.project.name)) await page.waitForLoadState("networkidle");
+  if (js(info.project.name)) await hydrated(page);
   await page.getByLabel("Nom de naissance").fill("R2D2");
   await page.getByLabel("Date de naissance").fill("31/02/1990");
   await page.getByRole("button", { name: "Suivant" }).click();
