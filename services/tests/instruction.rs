@@ -817,10 +817,11 @@ async fn with_answers(
 ) {
     let mut r = d.registration.clone();
     change(&mut r);
-    sqlx::query("UPDATE dossiers SET answers = $2, email = $3, usage_key = NULL, phone_key = NULL, voie = NULL, accommodation = 0 WHERE id = $1")
+    sqlx::query("UPDATE dossiers SET answers = $2, email = $3, email_key = $4, usage_key = NULL, phone_key = NULL, voie = NULL, accommodation = 0 WHERE id = $1")
         .bind(&d.id)
         .bind(serde_json::to_string(&r).unwrap())
         .bind(r.email.as_str())
+        .bind(r.email.key())
         .execute(db.pool())
         .await
         .unwrap();
@@ -1573,5 +1574,212 @@ async fn a_refused_form_is_kept_an_hour_for_its_agent_and_dossier_only() {
                 .unwrap(),
             None
         );
+    }
+}
+
+/// The page an agent sees, as the database narrows the rows and cuts the page, is
+/// the page of the whole list as Rust alone keeps and sorts it: for every criterion,
+/// every order, before and after the deadline, with rows whose list columns are not
+/// filled yet and searches full of LIKE's own characters.
+#[tokio::test]
+async fn a_list_page_narrowed_and_cut_by_the_database_is_the_page_rust_alone_gives() {
+    use domain::exam::Voie;
+    use instruction::{Criteria, FileFlag, Sort};
+    use services::files::storage::Storage;
+    for t in testing::all().await {
+        let (clock, member) = with_staff(&t).await;
+        let root = tempfile::tempdir().unwrap();
+        let storage = Storage::open(root.path()).await.unwrap();
+        services::platform::volume::seed(&t.db, &storage, &clock, "http://x", &member, 80)
+            .await
+            .unwrap();
+        let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, number, email, phone_key FROM dossiers WHERE exam_slug = $1 ORDER BY number",
+        )
+        .bind(DEMO)
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 80, "{}", t.label);
+        let id = |i: usize| rows[i].0.clone();
+        let now = clock.now().as_millisecond();
+        // Rows as made before the list columns: only their answers tell.
+        for (i, _) in rows.iter().enumerate().filter(|(i, _)| i % 9 == 4) {
+            sqlx::query(
+                "UPDATE dossiers SET phone_key = NULL, usage_key = NULL, voie = NULL, accommodation = 0 WHERE id = $1",
+            )
+            .bind(id(i))
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        }
+        // Dossiers closed at the same instant: ties the number breaks (an identity is
+        // unique in an exam, a name never ties).
+        for i in [21, 22, 23, 57] {
+            sqlx::query(
+                "UPDATE dossiers SET closed_at = (SELECT closed_at FROM dossiers WHERE id = $2)
+                 WHERE id = $1",
+            )
+            .bind(id(i))
+            .bind(id(60))
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        }
+        for (sql, i) in [
+            ("UPDATE dossiers SET withdrawn_at = $2 WHERE id = $1", 3),
+            ("UPDATE dossiers SET withdrawn_at = $2 WHERE id = $1", 31),
+            (
+                "UPDATE attachments SET scan = 'infected' WHERE dossier_id = $1 AND $2 > 0",
+                5,
+            ),
+            (
+                "UPDATE attachments SET scan = 'pending' WHERE dossier_id = $1 AND $2 > 0",
+                6,
+            ),
+            (
+                "UPDATE attachments SET scan = 'error' WHERE dossier_id = $1 AND $2 > 0",
+                40,
+            ),
+            (
+                "INSERT INTO messages (id, dossier_id, author, body, created_at) VALUES ($1, $1, 'candidate', 'Bonjour', $2)",
+                7,
+            ),
+            (
+                "INSERT INTO messages (id, dossier_id, author, body, created_at) VALUES ($1, $1, 'candidate', 'Bonjour', $2)",
+                13,
+            ),
+        ] {
+            sqlx::query(sql)
+                .bind(id(i))
+                .bind(now)
+                .execute(t.db.pool())
+                .await
+                .unwrap();
+        }
+        for i in [8, 10, 13] {
+            services::dossiers::following::follow(&t.db, &clock, &member, &id(i), &member.id)
+                .await
+                .unwrap();
+        }
+        // Searches: names, a number's end, e-mails, a phone, and LIKE's characters.
+        let number = &rows[12].1;
+        let phone = rows.iter().find_map(|r| r.3.clone()).unwrap_or_default();
+        let mut searches: Vec<String> = [
+            "Martin",
+            "martin",
+            "mar",
+            "Élodie",
+            "elodie martin",
+            "exemple",
+            "@exemple.fr",
+            "%",
+            "_",
+            "\\",
+            "a_b",
+            "100%",
+            "é",
+            "-",
+            "zz",
+            "   ",
+        ]
+        .map(String::from)
+        .to_vec();
+        searches.push(number[number.len() - 6..].to_lowercase());
+        searches.push(number.replace('-', ""));
+        searches.push(rows[20].2.to_uppercase());
+        searches.push(format!("0{}", &phone[phone.len().saturating_sub(9)..]));
+        let mut all: Vec<Criteria> = searches
+            .iter()
+            .map(|s| Criteria::searched(s, None))
+            .collect();
+        for stage in Stage::ALL {
+            all.push(Criteria::searched("", Some(ListFilter::Stage(stage))));
+        }
+        for state in DossierState::ALL {
+            all.push(Criteria::searched("", Some(ListFilter::State(state))));
+            all.push(Criteria::searched("martin", Some(ListFilter::State(state))));
+        }
+        for voie in Voie::ALL {
+            all.push(Criteria {
+                voie: Some(voie),
+                ..Criteria::default()
+            });
+        }
+        for flag in FileFlag::ALL {
+            all.push(Criteria {
+                files: Some(flag),
+                ..Criteria::default()
+            });
+        }
+        all.push(Criteria {
+            accommodation: true,
+            ..Criteria::default()
+        });
+        all.push(Criteria {
+            unanswered: true,
+            ..Criteria::default()
+        });
+        for who in [member.id.clone(), "-".to_string()] {
+            all.push(Criteria {
+                followed_by: Some(who),
+                ..Criteria::default()
+            });
+        }
+        all.push(Criteria::default());
+        let mut kept_some = 0;
+        for deadline_passed in [false, true] {
+            if deadline_passed {
+                clock.advance(SignedDuration::from_hours(24 * 400));
+            }
+            // The exams' counts (by the database where no correction runs) agree.
+            let everything =
+                instruction::entries_unnarrowed(&t.db, &clock, DEMO, &Criteria::default())
+                    .await
+                    .unwrap();
+            for (stage, n) in counts(&instruction::exams(&t.db, &clock).await.unwrap(), DEMO) {
+                let listed = everything.iter().filter(|e| e.stage == stage).count();
+                assert_eq!(n as usize, listed, "{}: {stage:?}", t.label);
+            }
+            for criteria in &all {
+                let whole = instruction::entries_unnarrowed(&t.db, &clock, DEMO, criteria)
+                    .await
+                    .unwrap();
+                let narrowed = instruction::entries(&t.db, &clock, DEMO, criteria)
+                    .await
+                    .unwrap();
+                assert_eq!(narrowed, whole, "{}: {criteria:?}", t.label);
+                kept_some += usize::from(!whole.is_empty());
+                for sort in Sort::ALL {
+                    let mut sorted = whole.clone();
+                    sort.apply(&mut sorted);
+                    let per_page = 7;
+                    let pages = sorted.len().div_ceil(per_page).max(1);
+                    for asked in [1, 2, pages, pages + 1] {
+                        let paged =
+                            instruction::page(&t.db, &clock, DEMO, criteria, sort, asked, per_page)
+                                .await
+                                .unwrap();
+                        let shown = asked.min(pages);
+                        let from = ((shown - 1) * per_page).min(sorted.len());
+                        let expected = &sorted[from..(from + per_page).min(sorted.len())];
+                        assert_eq!(
+                            paged.total,
+                            sorted.len(),
+                            "{}: {criteria:?} {sort:?}",
+                            t.label
+                        );
+                        assert_eq!(paged.page, shown, "{}: {criteria:?} {sort:?}", t.label);
+                        assert_eq!(
+                            paged.entries, expected,
+                            "{}: {criteria:?} {sort:?} page {asked}",
+                            t.label
+                        );
+                    }
+                }
+            }
+        }
+        // The comparisons are not all of empty lists.
+        assert!(kept_some > all.len(), "{}: {kept_some}", t.label);
     }
 }

@@ -149,6 +149,26 @@ impl ListQuery {
         Ok(entries)
     }
 
+    /// The page `page` of the list, `per_page` entries (cut by the database when it can).
+    pub async fn page(
+        &self,
+        state: &crate::state::AppState,
+        exam: &str,
+        member: Option<&services::access::staff::Staff>,
+        per_page: usize,
+    ) -> Result<instruction::Paged, instruction::InstructionError> {
+        instruction::page(
+            &state.db,
+            &*state.clock,
+            exam,
+            &self.criteria(member),
+            self.sort(),
+            self.page,
+            per_page,
+        )
+        .await
+    }
+
     /// The lines of the exam the list shows, in its order (every page), read whole.
     pub async fn lines(
         &self,

@@ -66,17 +66,16 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     },
                     None => Vec::new(),
                 };
-                let entries = match list.entries(&state, &exam, member.as_ref()).await {
-                    Ok(entries) => entries,
+                let paged = match list.page(&state, &exam, member.as_ref(), PER_PAGE).await {
+                    Ok(paged) => paged,
                     Err(e) => return failure(e),
                 };
-                let total = entries.len();
+                let total = paged.total;
                 let pages = total.div_ceil(PER_PAGE).max(1);
-                let list = ListQuery { page: list.page.min(pages), ..list.clone() };
+                let list = ListQuery { page: paged.page, ..list.clone() };
                 let page = list.page;
                 // Only the page's dossiers are read whole.
-                let from = ((page - 1) * PER_PAGE).min(total);
-                let shown: Vec<DossierLine> = match instruction::lines(&state.db, &exam, &entries[from..(from + PER_PAGE).min(total)]).await {
+                let shown: Vec<DossierLine> = match instruction::lines(&state.db, &exam, &paged.entries).await {
                     Ok(lines) => lines,
                     Err(e) => return failure(e),
                 };

@@ -46,8 +46,8 @@ pub(super) fn ExportPage() -> impl IntoView {
                     Err(e) => return failure(e),
                 };
                 let member = super::current_staff();
-                let count = match list.entries(&state, &exam, member.as_ref()).await {
-                    Ok(lines) => lines.len(),
+                let count = match list.page(&state, &exam, member.as_ref(), 1).await {
+                    Ok(paged) => paged.total,
                     Err(e) => return failure(e),
                 };
                 let saved = match models::all(&state.db).await {

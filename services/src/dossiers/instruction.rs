@@ -111,20 +111,33 @@ pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, Instru
     )
     .fetch_all(db.pool())
     .await?;
-    // One short row a dossier: its stage needs the review and the corrections.
-    let rows = sqlx::query(
+    // Without a correction, a dossier's stage is its state and review: counted by
+    // the database, a row per exam, state and review rather than per dossier.
+    let passed = "CAST(CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END AS BIGINT)";
+    let withdrawn = "CAST(CASE WHEN d.withdrawn_at IS NULL THEN 0 ELSE 1 END AS BIGINT)";
+    let grouped = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT d.exam_slug, d.status, d.review, {passed} AS passed, {withdrawn} AS withdrawn,
+                CAST(COUNT(*) AS BIGINT) AS n
+         FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
+         WHERE d.corrections IS NULL
+         GROUP BY d.exam_slug, d.status, d.review, {passed}, {withdrawn}"
+    )))
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    // With one, it needs the corrections and the files sent since: one row each.
+    let corrected = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, d.exam_slug, d.status, d.review, d.corrections,
-                CAST(CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END AS BIGINT) AS passed,
-                CAST(CASE WHEN d.withdrawn_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS withdrawn
-         FROM dossiers d JOIN exams e ON e.slug = d.exam_slug",
-    )
+                {passed} AS passed, {withdrawn} AS withdrawn, CAST(1 AS BIGINT) AS n
+         FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
+         WHERE d.corrections IS NOT NULL"
+    )))
     .bind(now)
     .fetch_all(db.pool())
     .await?;
     let latest = latest_files(db, None).await?;
     let mut tallies: HashMap<(String, Stage), i64> = HashMap::new();
-    for r in rows {
-        let id: String = r.try_get("id")?;
+    for r in grouped.iter().chain(&corrected) {
         let status: String = r.try_get("status")?;
         let passed: i64 = r.try_get("passed")?;
         let withdrawn: i64 = r.try_get("withdrawn")?;
@@ -135,16 +148,18 @@ pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, Instru
             .try_get::<Option<String>, _>("review")?
             .as_deref()
             .and_then(Review::parse);
-        let corrections: Vec<dossiers::Correction> = r
-            .try_get::<Option<String>, _>("corrections")?
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_default();
-        let stage = Stage::of(
-            state,
-            review,
-            correction_news(&id, &corrections, &latest, now),
-        );
-        *tallies.entry((r.try_get("exam_slug")?, stage)).or_default() += 1;
+        let news = match r.try_get::<Option<String>, _>("corrections") {
+            Ok(Some(json)) => {
+                let corrections: Vec<dossiers::Correction> =
+                    serde_json::from_str(&json).unwrap_or_default();
+                correction_news(&r.try_get::<String, _>("id")?, &corrections, &latest, now)
+            }
+            // The grouped rows have no corrections (nor the column).
+            _ => CorrectionNews::default(),
+        };
+        let stage = Stage::of(state, review, news);
+        *tallies.entry((r.try_get("exam_slug")?, stage)).or_default() +=
+            r.try_get::<i64, _>("n")?;
     }
     exams
         .into_iter()

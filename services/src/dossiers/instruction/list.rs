@@ -95,7 +95,7 @@ impl Criteria {
         // An address, or a part of one typed alone (« laposte.net »).
         let in_email = !search.contains(char::is_whitespace)
             && search.chars().count() >= 3
-            && e.email.to_lowercase().contains(&search.to_lowercase());
+            && e.email_key.contains(&search.to_lowercase());
         if in_email || search.contains('@') {
             return in_email;
         }
@@ -145,7 +145,7 @@ pub struct Entry {
     pub unscanned: i64,
     pub unanswered: bool,
     identity_key: String,
-    email: String,
+    email_key: String,
     keys: ListKeys,
 }
 
@@ -170,69 +170,75 @@ pub struct DossierLine {
     pub followers: Vec<String>,
 }
 
-/// An exam's dossiers that every criterion given keeps, by number: only the columns a
-/// list searches, filters and sorts on are read.
-pub async fn entries(
-    db: &Db,
-    clock: &dyn Clock,
-    exam: &str,
-    criteria: &Criteria,
-) -> Result<Vec<Entry>, InstructionError> {
-    let deadline = exam_deadline(db, exam).await?;
-    let now = clock.now();
-    let now_ms = now.as_millisecond();
-    let passed = !deadline.is_open_at(now);
-    // Only flagged files: a few rows, not the exam's every file.
-    let flags: HashMap<String, (i64, i64)> = sqlx::query(
-        "SELECT a.dossier_id,
-                CAST(SUM(CASE WHEN a.scan = 'infected' THEN 1 ELSE 0 END) AS BIGINT) AS infected,
-                CAST(SUM(CASE WHEN a.scan IN ('pending', 'error') THEN 1 ELSE 0 END) AS BIGINT) AS unscanned
-         FROM attachments a JOIN dossiers d ON d.id = a.dossier_id
-         WHERE d.exam_slug = $1 AND a.scan IN ('infected', 'pending', 'error')
-         GROUP BY a.dossier_id",
-    )
-    .bind(exam)
-    .fetch_all(db.pool())
-    .await?
-    .into_iter()
-    .map(|r| {
-        Ok((
-            r.try_get("dossier_id")?,
-            (r.try_get("infected")?, r.try_get("unscanned")?),
-        ))
-    })
-    .collect::<Result<_, sqlx::Error>>()?;
-    let unanswered = crate::dossiers::messages::unanswered(db, exam)
-        .await
-        .map_err(|e| InstructionError::Messages(e.to_string()))?;
-    let latest = latest_files(db, Some(exam)).await?;
-    let followed: HashSet<String> = match &criteria.followed_by {
-        Some(member) => crate::dossiers::following::of_exam(db, exam)
-            .await?
-            .into_iter()
-            .filter(|(_, staff)| staff.iter().any(|s| &s.id == member))
-            .map(|(dossier, _)| dossier)
-            .collect(),
-        None => HashSet::new(),
-    };
-    // The answers only of rows whose list columns are not filled yet (made before
-    // they existed, until `fill_list_keys` has run).
-    let mut rows = sqlx::query(
-        "SELECT d.id, d.number, d.status, d.review, d.corrections, d.closed_at, d.withdrawn_at,
-                d.identity_key, d.email, d.usage_key, d.phone_key, d.voie, d.accommodation,
-                CASE WHEN d.phone_key IS NULL THEN d.answers END AS answers
-         FROM dossiers d WHERE d.exam_slug = $1 ORDER BY d.number",
-    )
-    .bind(exam)
-    // Row by row: 50,000 rows are never all held at once, only what is kept of them.
-    .fetch(db.pool());
-    let mut out = Vec::new();
-    while let Some(r) = rows.try_next().await? {
+/// What every entry of an exam is read with: the deadline, and the few rows of files,
+/// messages, corrections and followers that refine a dossier's place in the list.
+struct Context {
+    passed: bool,
+    now_ms: i64,
+    flags: HashMap<String, (i64, i64)>,
+    unanswered: HashSet<String>,
+    latest: HashMap<(String, String), i64>,
+    followed: HashSet<String>,
+}
+
+impl Context {
+    async fn read(
+        db: &Db,
+        clock: &dyn Clock,
+        exam: &str,
+        criteria: &Criteria,
+    ) -> Result<Self, InstructionError> {
+        let deadline = exam_deadline(db, exam).await?;
+        let now = clock.now();
+        // Only flagged files: a few rows, not the exam's every file.
+        let flags = sqlx::query(
+            "SELECT a.dossier_id,
+                    CAST(SUM(CASE WHEN a.scan = 'infected' THEN 1 ELSE 0 END) AS BIGINT) AS infected,
+                    CAST(SUM(CASE WHEN a.scan IN ('pending', 'error') THEN 1 ELSE 0 END) AS BIGINT) AS unscanned
+             FROM attachments a JOIN dossiers d ON d.id = a.dossier_id
+             WHERE d.exam_slug = $1 AND a.scan IN ('infected', 'pending', 'error')
+             GROUP BY a.dossier_id",
+        )
+        .bind(exam)
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("dossier_id")?,
+                (r.try_get("infected")?, r.try_get("unscanned")?),
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        let unanswered = crate::dossiers::messages::unanswered(db, exam)
+            .await
+            .map_err(|e| InstructionError::Messages(e.to_string()))?;
+        let followed = match &criteria.followed_by {
+            Some(member) => crate::dossiers::following::of_exam(db, exam)
+                .await?
+                .into_iter()
+                .filter(|(_, staff)| staff.iter().any(|s| &s.id == member))
+                .map(|(dossier, _)| dossier)
+                .collect(),
+            None => HashSet::new(),
+        };
+        Ok(Self {
+            passed: !deadline.is_open_at(now),
+            now_ms: now.as_millisecond(),
+            flags,
+            unanswered,
+            latest: latest_files(db, Some(exam)).await?,
+            followed,
+        })
+    }
+
+    /// A row of [`ENTRY_COLUMNS`] as an entry; `None` for a status no list shows.
+    fn entry(&self, r: &sqlx::any::AnyRow) -> Result<Option<Entry>, InstructionError> {
         let id: String = r.try_get("id")?;
         let status: String = r.try_get("status")?;
         let withdrawn = r.try_get::<Option<i64>, _>("withdrawn_at")?.is_some();
-        let Some(state) = DossierState::of(&status, passed, withdrawn) else {
-            continue;
+        let Some(state) = DossierState::of(&status, self.passed, withdrawn) else {
+            return Ok(None);
         };
         let corrections: Vec<dossiers::Correction> = r
             .try_get::<Option<String>, _>("corrections")?
@@ -242,7 +248,7 @@ pub async fn entries(
             .try_get::<Option<String>, _>("review")?
             .as_deref()
             .and_then(Review::parse);
-        let news = correction_news(&id, &corrections, &latest, now_ms);
+        let news = correction_news(&id, &corrections, &self.latest, self.now_ms);
         let keys = match r.try_get::<Option<String>, _>("answers")? {
             Some(answers) => ListKeys::of(
                 &serde_json::from_str(&answers)
@@ -259,30 +265,293 @@ pub async fn entries(
                 accommodation: r.try_get::<i64, _>("accommodation")? != 0,
             },
         };
-        let (infected, unscanned) = flags.get(&id).copied().unwrap_or((0, 0));
-        let entry = Entry {
+        let (infected, unscanned) = self.flags.get(&id).copied().unwrap_or((0, 0));
+        Ok(Some(Entry {
             number: r.try_get("number")?,
             state,
             stage: Stage::of(state, review, news),
             correction_until: corrections
                 .iter()
                 .map(|c| c.until)
-                .filter(|&until| now_ms < until)
+                .filter(|&until| self.now_ms < until)
                 .max(),
             closed_at: r.try_get("closed_at")?,
             infected,
             unscanned,
-            unanswered: unanswered.contains(&id),
+            unanswered: self.unanswered.contains(&id),
             identity_key: r.try_get("identity_key")?,
-            email: r.try_get("email")?,
+            email_key: r.try_get("email_key")?,
             keys,
             id,
+        }))
+    }
+}
+
+/// The columns an [`Entry`] is read from (`d`, the dossiers), the answers only of rows
+/// whose list columns are not filled yet (made before they existed, until
+/// `fill_list_keys` has run); and the statuses a list shows.
+const ENTRY_COLUMNS: &str =
+    "d.id, d.number, d.status, d.review, d.corrections, d.closed_at, d.withdrawn_at,
+     d.identity_key, d.email_key, d.usage_key, d.phone_key, d.voie, d.accommodation,
+     CASE WHEN d.phone_key IS NULL THEN d.answers END AS answers";
+const LISTED: &str = "d.exam_slug = $1 AND d.status IN ('open', 'closed', 'accepted', 'rejected')";
+
+/// `%text%` for LIKE, its own `%`, `_` and `\` escaped (`ESCAPE '\'`).
+fn containing(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl Criteria {
+    /// Every criterion that SQL can tell without the answers' JSON, as conditions on
+    /// `d` that keep *at least* the dossiers [`Criteria::keeps`] keeps (never fewer):
+    /// the database leaves out what cannot match, Rust still decides each row. Their
+    /// values are pushed to `binds`, as `$2`, `$3`…
+    fn narrowing(&self, binds: &mut Vec<String>) -> String {
+        let mut bind = |value: String| {
+            binds.push(value);
+            format!("${}", binds.len() + 1)
         };
-        if criteria.keeps(&entry, &followed) {
+        let mut sql = String::new();
+        // Rows made before the list columns: only Rust can read them.
+        let unfilled = "d.phone_key IS NULL";
+        if let Some(filter) = self.filter {
+            let state = match filter {
+                ListFilter::State(state) => state,
+                ListFilter::Stage(stage) => stage.state(),
+            };
+            sql.push_str(match state {
+                DossierState::Withdrawn => " AND d.withdrawn_at IS NOT NULL",
+                DossierState::Open | DossierState::NotClosedAtDeadline => {
+                    " AND d.status = 'open' AND d.withdrawn_at IS NULL"
+                }
+                DossierState::Closed => " AND d.status = 'closed' AND d.withdrawn_at IS NULL",
+                DossierState::Accepted => " AND d.status = 'accepted' AND d.withdrawn_at IS NULL",
+                DossierState::Rejected => " AND d.status = 'rejected' AND d.withdrawn_at IS NULL",
+            });
+            // A correction sent back or running comes before the review (`Stage::of`).
+            if let ListFilter::Stage(stage) = filter {
+                sql.push_str(match stage {
+                    Stage::ToCheck => {
+                        " AND (d.review IS NULL OR d.review NOT IN ('complete', 'incomplete') OR d.corrections IS NOT NULL)"
+                    }
+                    Stage::Incomplete => " AND (d.review = 'incomplete' OR d.corrections IS NOT NULL)",
+                    Stage::Complete => " AND (d.review = 'complete' OR d.corrections IS NOT NULL)",
+                    Stage::CorrectionAsked | Stage::CorrectionReceived => {
+                        " AND d.corrections IS NOT NULL"
+                    }
+                    _ => "",
+                });
+            }
+        }
+        if let Some(voie) = self.voie {
+            let v = bind(voie.as_str().to_string());
+            sql.push_str(&format!(" AND (d.voie = {v} OR {unfilled})"));
+        }
+        if self.accommodation {
+            sql.push_str(&format!(" AND (d.accommodation <> 0 OR {unfilled})"));
+        }
+        if self.files.is_some() {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM attachments a WHERE a.dossier_id = d.id
+                              AND a.scan IN ('infected', 'pending', 'error'))",
+            );
+        }
+        if self.unanswered {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM messages m WHERE m.dossier_id = d.id
+                              AND m.author = 'candidate' AND m.handled_at IS NULL)",
+            );
+        }
+        if let Some(member) = &self.followed_by {
+            let m = bind(member.clone());
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM dossier_followers f WHERE f.dossier_id = d.id AND f.staff_id = {m})"
+            ));
+        }
+        let search = self.search.trim();
+        if !search.is_empty() {
+            // Each way `found` may match, any of them.
+            let mut ways = vec![unfilled.to_string()];
+            let number: String = search
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_uppercase();
+            if number.len() >= 2 {
+                let n = bind(containing(&number));
+                ways.push(format!("REPLACE(d.number, '-', '') LIKE {n} ESCAPE '\\'"));
+            }
+            if !search.contains(char::is_whitespace) && search.chars().count() >= 3 {
+                let e = bind(containing(&search.to_lowercase()));
+                ways.push(format!("d.email_key LIKE {e} ESCAPE '\\'"));
+            }
+            let digits: String = search.chars().filter(char::is_ascii_digit).collect();
+            if digits.len() >= 6 {
+                let p = bind(containing(&national_digits(&digits)));
+                ways.push(format!("d.phone_key LIKE {p} ESCAPE '\\'"));
+            }
+            let words: Vec<String> = search
+                .split_whitespace()
+                .map(PersonName::key_of)
+                .filter(|w| !w.is_empty())
+                .collect();
+            if !words.is_empty() {
+                let all: Vec<String> = words
+                    .iter()
+                    .map(|w| {
+                        let w = bind(containing(w));
+                        format!("(d.identity_key LIKE {w} ESCAPE '\\' OR d.usage_key LIKE {w} ESCAPE '\\')")
+                    })
+                    .collect();
+                ways.push(format!("({})", all.join(" AND ")));
+            }
+            sql.push_str(&format!(" AND ({})", ways.join(" OR ")));
+        }
+        sql
+    }
+}
+
+/// An exam's dossiers that every criterion given keeps, by number: only the columns a
+/// list searches, filters and sorts on are read, and only of the rows the criteria
+/// may keep ([`Criteria::narrowing`]).
+pub async fn entries(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &str,
+    criteria: &Criteria,
+) -> Result<Vec<Entry>, InstructionError> {
+    entries_read(db, clock, exam, criteria, true).await
+}
+
+/// [`entries`] with every row of the exam read and judged by Rust alone: what the
+/// narrowed read must give, for the tests.
+#[cfg(feature = "testing")]
+pub async fn entries_unnarrowed(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &str,
+    criteria: &Criteria,
+) -> Result<Vec<Entry>, InstructionError> {
+    entries_read(db, clock, exam, criteria, false).await
+}
+
+async fn entries_read(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &str,
+    criteria: &Criteria,
+    narrow: bool,
+) -> Result<Vec<Entry>, InstructionError> {
+    let cx = Context::read(db, clock, exam, criteria).await?;
+    let mut binds = Vec::new();
+    let narrowing = if narrow {
+        criteria.narrowing(&mut binds)
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM dossiers d WHERE {LISTED}{narrowing} ORDER BY d.number"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(exam);
+    for value in &binds {
+        query = query.bind(value.as_str());
+    }
+    // Row by row: 50,000 rows are never all held at once, only what is kept of them.
+    let mut rows = query.fetch(db.pool());
+    let mut out = Vec::new();
+    while let Some(r) = rows.try_next().await? {
+        if let Some(entry) = cx.entry(&r)?
+            && criteria.keeps(&entry, &cx.followed)
+        {
             out.push(entry);
         }
     }
     Ok(out)
+}
+
+/// One page of a list: its entries, the list's length, and the page (the one asked,
+/// or the last when it asked beyond).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paged {
+    pub entries: Vec<Entry>,
+    pub total: usize,
+    pub page: usize,
+}
+
+/// The page `page` (from 1) of `per_page` entries of the list `criteria` and `sort`
+/// make. The whole exam in an order SQL can give (number, name, closure) is counted
+/// and cut by the database: the first page of 50,000 dossiers reads 50 rows. Anything
+/// else is [`entries`], sorted and cut here.
+pub async fn page(
+    db: &Db,
+    clock: &dyn Clock,
+    exam: &str,
+    criteria: &Criteria,
+    sort: Sort,
+    page: usize,
+    per_page: usize,
+) -> Result<Paged, InstructionError> {
+    let per_page = per_page.max(1);
+    let last = |total: usize| page.clamp(1, total.div_ceil(per_page).max(1));
+    // Bytes, as Rust compares strings (PostgreSQL's own collation may not).
+    let bytes = match db.kind() {
+        crate::DbKind::Postgres => " COLLATE \"C\"",
+        crate::DbKind::Sqlite => "",
+    };
+    let order = match sort {
+        Sort::Number => format!("d.number{bytes}"),
+        Sort::Name => format!("d.identity_key{bytes}, d.number{bytes}"),
+        Sort::Closure => {
+            format!("COALESCE(d.closed_at, {}), d.number{bytes}", i64::MAX)
+        }
+        Sort::Stage => String::new(),
+    };
+    if *criteria != Criteria::default() || order.is_empty() {
+        let mut all = entries(db, clock, exam, criteria).await?;
+        sort.apply(&mut all);
+        let (total, page) = (all.len(), last(all.len()));
+        let from = ((page - 1) * per_page).min(total);
+        let entries = all.drain(from..(from + per_page).min(total)).collect();
+        return Ok(Paged {
+            entries,
+            total,
+            page,
+        });
+    }
+    let cx = Context::read(db, clock, exam, criteria).await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM dossiers d WHERE {LISTED}"
+    )))
+    .bind(exam)
+    .fetch_one(db.pool())
+    .await?;
+    let total = usize::try_from(total).unwrap_or(0);
+    let page = last(total);
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM dossiers d WHERE {LISTED} ORDER BY {order} LIMIT {per_page} OFFSET {}",
+        (page - 1) * per_page
+    );
+    let mut entries = Vec::new();
+    for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(exam)
+        .fetch_all(db.pool())
+        .await?
+    {
+        entries.extend(cx.entry(&r)?);
+    }
+    Ok(Paged {
+        entries,
+        total,
+        page,
+    })
 }
 
 /// These entries of one exam as lines (their dossiers read whole, their files counted,
