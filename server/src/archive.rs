@@ -28,10 +28,19 @@ fn zip_date(at_ms: i64) -> ZipDateTime {
         .build()
 }
 
+/// What an archive holds, in its order.
+pub enum Item {
+    /// Made for this archive now: a name and its bytes.
+    Made(String, Vec<u8>),
+    /// Made for this archive now, in a temporary file read from its start (an exam's
+    /// summary: several MiB, never held in memory).
+    MadeFile(String, std::fs::File),
+    /// A stored file, dated when it was deposited.
+    Stored(Entry),
+}
+
 /// A ZIP of `made` (a name and its bytes, made for this archive now), then of these
-/// stored files, each dated when it was deposited, streamed as it is written
-/// (stored, not compressed: PDFs and JPEGs are compressed already), through a small
-/// pipe: memory does not grow with the archive.
+/// stored files.
 pub fn zip_body(
     storage: &Storage,
     stored: Vec<Entry>,
@@ -39,24 +48,55 @@ pub fn zip_body(
     now_ms: i64,
     what: String,
 ) -> Body {
+    let items = made
+        .into_iter()
+        .map(|(name, bytes)| Item::Made(name, bytes))
+        .chain(stored.into_iter().map(Item::Stored))
+        .map(Ok);
+    zip_stream(storage, futures_util::stream::iter(items), now_ms, what)
+}
+
+/// A ZIP of `items` as they come, streamed as it is written (stored, not compressed:
+/// PDFs and JPEGs are compressed already), through a small pipe: memory does not grow
+/// with the archive. An error from `items` ends the archive unfinished (logged).
+pub fn zip_stream(
+    storage: &Storage,
+    items: impl futures_util::Stream<Item = Result<Item, String>> + Send + 'static,
+    now_ms: i64,
+    what: String,
+) -> Body {
+    use futures_util::StreamExt;
     let now = zip_date(now_ms);
     let (writer, reader) = tokio::io::duplex(64 * 1024);
     let storage = storage.clone();
     tokio::spawn(async move {
         let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = async {
             let mut zip = ZipFileWriter::with_tokio(writer);
-            for (name, bytes) in made {
-                let entry = ZipEntryBuilder::new(name.into(), Compression::Stored)
-                    .last_modification_date(now);
-                zip.write_entry_whole(entry, &bytes).await?;
-            }
-            for Entry { name, key, at_ms } in stored {
-                let entry = ZipEntryBuilder::new(name.into(), Compression::Stored)
-                    .last_modification_date(zip_date(at_ms));
-                let mut out = zip.write_entry_stream(entry).await?.compat_write();
-                let mut file = tokio_util::io::StreamReader::new(storage.read(&key).await?);
-                tokio::io::copy(&mut file, &mut out).await?;
-                out.into_inner().close().await?;
+            let mut items = std::pin::pin!(items);
+            while let Some(item) = items.next().await {
+                match item? {
+                    Item::Made(name, bytes) => {
+                        let entry = ZipEntryBuilder::new(name.into(), Compression::Stored)
+                            .last_modification_date(now);
+                        zip.write_entry_whole(entry, &bytes).await?;
+                    }
+                    Item::MadeFile(name, file) => {
+                        let entry = ZipEntryBuilder::new(name.into(), Compression::Stored)
+                            .last_modification_date(now);
+                        let mut out = zip.write_entry_stream(entry).await?.compat_write();
+                        let mut file = tokio::fs::File::from_std(file);
+                        tokio::io::copy(&mut file, &mut out).await?;
+                        out.into_inner().close().await?;
+                    }
+                    Item::Stored(Entry { name, key, at_ms }) => {
+                        let entry = ZipEntryBuilder::new(name.into(), Compression::Stored)
+                            .last_modification_date(zip_date(at_ms));
+                        let mut out = zip.write_entry_stream(entry).await?.compat_write();
+                        let mut file = tokio_util::io::StreamReader::new(storage.read(&key).await?);
+                        tokio::io::copy(&mut file, &mut out).await?;
+                        out.into_inner().close().await?;
+                    }
+                }
             }
             zip.close().await?;
             Ok(())

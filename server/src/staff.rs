@@ -289,19 +289,19 @@ async fn file(
 }
 
 /// A dossier's files as ZIP entries (name, storage key), under `folder`, named by
-/// pièce in the exam's order; a name used twice gets « (2) ».
-async fn zip_entries(
-    state: &AppState,
+/// pièce in the exam's order (`pieces`: those the dossier is asked for); a name used
+/// twice gets « (2) ».
+fn zip_entries(
     dossier: &services::dossiers::Dossier,
+    pieces: &[domain::exam::PieceSpec],
+    mut files: Vec<attachments::Attachment>,
     folder: &str,
-) -> Result<Vec<Zipped>, attachments::AttachmentError> {
-    let pieces = attachments::requested_pieces(&state.db, dossier).await?;
-    let mut list = attachments::list(&state.db, &dossier.id).await?;
+) -> Vec<Zipped> {
     // An infected file's bytes are gone.
-    list.retain(|a| a.scan.counts());
+    files.retain(|a| a.scan.counts());
     let mut entries: Vec<Zipped> = Vec::new();
-    for piece in &pieces {
-        for a in list.iter().filter(|a| a.piece_code == piece.code) {
+    for piece in pieces {
+        for a in files.iter().filter(|a| a.piece_code == piece.code) {
             let mut name = format!("{folder}{}", entry_name(&piece.label, &a.name, a.kind));
             let mut n = 2;
             while entries.iter().any(|e| e.file.entry == name) {
@@ -324,7 +324,7 @@ async fn zip_entries(
             });
         }
     }
-    Ok(entries)
+    entries
 }
 
 /// One dossier's files as a ZIP.
@@ -339,7 +339,12 @@ async fn dossier_zip(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return failed(e),
     };
-    let entries = match zip_entries(&state, &d, "").await {
+    let read = async {
+        let pieces = attachments::requested_pieces(&state.db, &d).await?;
+        let files = attachments::list(&state.db, &d.id).await?;
+        Ok::<_, attachments::AttachmentError>(zip_entries(&d, &pieces, files, ""))
+    };
+    let entries = match read.await {
         Ok(e) => e,
         Err(e) => return failed(e),
     };
@@ -397,25 +402,6 @@ async fn exam_zip(
         Err(InstructionError::UnknownExam) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return failed(e),
     };
-    let mut entries = Vec::new();
-    // Read whole a chunk at a time: the archive lists files, not dossiers.
-    for chunk in closed.chunks(EXPORT_CHUNK) {
-        let lines = match instruction::lines(&state.db, &exam, chunk).await {
-            Ok(lines) => lines,
-            Err(e) => return failed(e),
-        };
-        for line in &lines {
-            let d = &line.dossier;
-            let folder = format!(
-                "{}/",
-                clean(&format!("{} {}", d.number, d.registration.display_name()))
-            );
-            match zip_entries(&state, d, &folder).await {
-                Ok(e) => entries.extend(e),
-                Err(e) => return failed(e),
-            }
-        }
-    }
     let audited: Result<(), staff::StaffError> = async {
         let mut tx = state
             .db
@@ -434,11 +420,7 @@ async fn exam_zip(
             )
             .await?;
         }
-        let detail = format!(
-            "{exam} : {} dossier(s), {} fichier(s)",
-            closed.len(),
-            entries.len()
-        );
+        let detail = format!("{exam} : {} dossier(s)", closed.len());
         staff::audit(
             &mut *tx,
             &*state.clock,
@@ -455,9 +437,12 @@ async fn exam_zip(
     if let Err(e) = audited {
         return failed(e);
     }
-    let files: Vec<ZippedFile> = entries.iter().map(|e| e.file.clone()).collect();
     let decisions = match export::decisions(&state.db, &exam).await {
         Ok(d) => d,
+        Err(e) => return failed(e),
+    };
+    let pieces = match services::catalogue::pieces(&state.db, &exam).await {
+        Ok(p) => p,
         Err(e) => return failed(e),
     };
     let summary = Exported {
@@ -466,15 +451,67 @@ async fn exam_zip(
         columns: Column::ALL.to_vec(),
         decisions,
     };
-    let summary = match workbook(&state, summary, Some(files)).await {
-        Ok(bytes) => bytes,
-        Err(e) => return failed(e),
-    };
+    // Listed a chunk of dossiers at a time as the archive is written, each chunk's
+    // dossiers and files added to the summary, which goes last, once complete.
+    let (items, received) = tokio::sync::mpsc::channel(256);
+    let db = state.db.clone();
+    let scratch = scratch_dir(&state);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let send = |item| items.blocking_send(item).is_ok();
+        let listed: Result<(), String> = (|| {
+            let table = summary.table();
+            let mut book = export::XlsxStream::new(&table, true, scratch.as_deref())
+                .map_err(|e| e.to_string())?;
+            for chunk in summary.entries.chunks(EXPORT_CHUNK) {
+                let lines = runtime
+                    .block_on(instruction::lines(&db, &summary.exam, chunk))
+                    .map_err(|e| e.to_string())?;
+                let ids: Vec<&str> = lines.iter().map(|l| l.dossier.id.as_str()).collect();
+                let mut files = runtime
+                    .block_on(attachments::of_dossiers(&db, &ids))
+                    .map_err(|e| e.to_string())?;
+                book.push(&lines, &table).map_err(|e| e.to_string())?;
+                for line in &lines {
+                    let d = &line.dossier;
+                    let folder = format!(
+                        "{}/",
+                        clean(&format!("{} {}", d.number, d.registration.display_name()))
+                    );
+                    let requested = attachments::requested_among(&pieces, d);
+                    let zipped = zip_entries(
+                        d,
+                        &requested,
+                        files.remove(&d.id).unwrap_or_default(),
+                        &folder,
+                    );
+                    let listed: Vec<ZippedFile> = zipped.iter().map(|z| z.file.clone()).collect();
+                    book.push_files(&listed).map_err(|e| e.to_string())?;
+                    for entry in stored(&zipped) {
+                        if !send(Ok(archive::Item::Stored(entry))) {
+                            // The download was dropped: nothing more to list.
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            let mut file = temporary_file(scratch.as_deref()).map_err(|e| e.to_string())?;
+            book.finish(&mut file).map_err(|e| e.to_string())?;
+            std::io::Seek::rewind(&mut file).map_err(|e| e.to_string())?;
+            send(Ok(archive::Item::MadeFile(
+                archive::SUMMARY.to_string(),
+                file,
+            )));
+            Ok(())
+        })();
+        if let Err(error) = listed {
+            send(Err(error));
+        }
+    });
     download(
-        archive::zip_body(
+        archive::zip_stream(
             &state.storage,
-            stored(&entries),
-            vec![(archive::SUMMARY.to_string(), summary)],
+            tokio_stream_of(received),
             state.clock.now().as_millisecond(),
             format!("examen {exam}"),
         ),
@@ -483,35 +520,55 @@ async fn exam_zip(
     )
 }
 
+/// The items a blocking task sends, as a stream.
+fn tokio_stream_of<T: Send + 'static>(
+    mut received: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| received.poll_recv(cx))
+}
+
+/// Where an export's temporary files go: the store's spool or folder, on disk.
+fn scratch_dir(state: &AppState) -> Option<std::path::PathBuf> {
+    state
+        .storage
+        .scratch_dir()
+        .map(std::path::Path::to_path_buf)
+}
+
+/// A temporary file in `dir` (or the system's temporary folder), gone once closed.
+fn temporary_file(dir: Option<&std::path::Path>) -> std::io::Result<std::fs::File> {
+    match dir {
+        Some(dir) => tempfile::tempfile_in(dir),
+        None => tempfile::tempfile(),
+    }
+}
+
 /// Dossiers read whole at a time in an export: its memory is this many dossiers, not
 /// the exam's.
 const EXPORT_CHUNK: usize = 500;
 
 /// An export's workbook, its dossiers read a chunk at a time and each row written to a
 /// temporary file on disk (`export::XlsxStream`), on the blocking pool: thousands of
-/// rows are CPU work no request's async worker should wait on.
-async fn workbook(
-    state: &AppState,
-    exported: Exported,
-    files: Option<Vec<ZippedFile>>,
-) -> Result<Vec<u8>, String> {
+/// rows are CPU work no request's async worker should wait on. The workbook itself is
+/// a temporary file too, read from its start.
+async fn workbook(state: &AppState, exported: Exported) -> Result<std::fs::File, String> {
     let db = state.db.clone();
-    let scratch = state
-        .storage
-        .scratch_dir()
-        .map(std::path::Path::to_path_buf);
+    let scratch = scratch_dir(state);
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let table = exported.table();
-        let mut book =
-            export::XlsxStream::new(&table, scratch.as_deref()).map_err(|e| e.to_string())?;
+        let mut book = export::XlsxStream::new(&table, false, scratch.as_deref())
+            .map_err(|e| e.to_string())?;
         for chunk in exported.entries.chunks(EXPORT_CHUNK) {
             let lines = runtime
                 .block_on(instruction::lines(&db, &exported.exam, chunk))
                 .map_err(|e| e.to_string())?;
             book.push(&lines, &table).map_err(|e| e.to_string())?;
         }
-        book.finish(files.as_deref()).map_err(|e| e.to_string())
+        let mut file = temporary_file(scratch.as_deref()).map_err(|e| e.to_string())?;
+        book.finish(&mut file).map_err(|e| e.to_string())?;
+        std::io::Seek::rewind(&mut file).map_err(|e| e.to_string())?;
+        Ok(file)
     })
     .await
     .map_err(|e| e.to_string())?
@@ -669,9 +726,11 @@ async fn xlsx_export(
         Ok(exported) => exported,
         Err(response) => return response,
     };
-    match workbook(&state, exported, None).await {
-        Ok(bytes) => download(
-            bytes,
+    match workbook(&state, exported).await {
+        Ok(file) => download(
+            axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(
+                tokio::fs::File::from_std(file),
+            )),
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             &format!("dossiers-{exam}.xlsx"),
         ),

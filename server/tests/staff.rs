@@ -334,6 +334,82 @@ async fn exports_larger_than_a_chunk_hold_every_dossier_once_in_the_list_s_order
             "{:?}",
             sheet.get((1000, 5))
         );
+
+        // The exam's ZIP, every dossier closed with one file: its folders and its
+        // summary's rows cross the chunks' edges too, each dossier once, by number.
+        let pdf = b"%PDF-1.4\n%%EOF\n";
+        sqlx::query("UPDATE dossiers SET status = 'closed', closed_at = created_at")
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM dossiers")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+        for id in &ids {
+            let mut pending = app.storage.create().await.unwrap();
+            pending.write(pdf).await.unwrap();
+            let key = pending.commit().await.unwrap();
+            sqlx::query(
+                "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script, scan)
+                 VALUES ($1, $1, 'diplome', $2, 'licence.pdf', 'pdf', $3, 'sha', 0, 0, 'clean')",
+            )
+            .bind(id)
+            .bind(&key)
+            .bind(pdf.len() as i64)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        }
+        let zip = get(
+            &app,
+            &member,
+            &format!("/service/concours/{EXAM}/dossiers.zip"),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).expect("a ZIP");
+        let names: Vec<String> = (0..zip.len())
+            .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
+            .collect();
+        assert_eq!(names.len(), numbers.len() + 1, "{}", app.label);
+        let folders: Vec<&str> = names[..numbers.len()]
+            .iter()
+            .map(|n| n.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(folders, numbers, "{}", app.label);
+        assert!(names[1200].ends_with("/Copie du diplôme - licence.pdf"));
+        let mut file = Vec::new();
+        zip.by_name(&names[1200])
+            .unwrap()
+            .read_to_end(&mut file)
+            .unwrap();
+        assert_eq!(file, pdf);
+        let mut summary = Vec::new();
+        zip.by_name("synthese.xlsx")
+            .unwrap()
+            .read_to_end(&mut summary)
+            .unwrap();
+        let mut book = Xlsx::new(std::io::Cursor::new(summary)).unwrap();
+        let dossiers = book.worksheet_range("Dossiers").unwrap();
+        let files = book.worksheet_range("Fichiers").unwrap();
+        for sheet in [&dossiers, &files] {
+            let listed: Vec<String> = (1..sheet.height())
+                .map(|row| match sheet.get((row, 0)) {
+                    Some(Data::String(n)) => n.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(listed, numbers, "{}", app.label);
+        }
+        assert_eq!(
+            files.get((1200, 2)),
+            Some(&Data::String(names[1199].clone())),
+            "{}",
+            app.label
+        );
     }
 }
 
@@ -420,11 +496,12 @@ async fn a_dossier_downloads_as_a_zip_named_by_piece_and_every_download_is_logge
         let (names, summary) = exam_zip().await;
         assert_eq!(
             names,
+            // The summary last: written as the files went in, complete once they have.
             [
-                "synthese.xlsx".to_string(),
                 format!("{folder}/Pièce d'identité en cours de validité - recto.pdf"),
                 format!("{folder}/Pièce d'identité en cours de validité - (2) recto.pdf"),
                 format!("{folder}/Copie du diplôme - Diplôme.jpg"),
+                "synthese.xlsx".to_string(),
             ],
             "{}",
             app.label

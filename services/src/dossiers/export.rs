@@ -435,25 +435,39 @@ pub fn xlsx(
     table: &Table,
     files: Option<&[ZippedFile]>,
 ) -> Result<Vec<u8>, XlsxError> {
-    let mut workbook = XlsxStream::new(table, None)?;
+    let mut workbook = XlsxStream::new(table, files.is_some(), None)?;
     workbook.push(lines, table)?;
-    workbook.finish(files)
+    workbook.push_files(files.unwrap_or_default())?;
+    let mut bytes = Vec::new();
+    workbook.finish(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// A workbook of dossiers written a chunk of lines at a time: each row goes to a
 /// temporary file as it is written (rust_xlsxwriter's constant memory), so an export of
-/// 50,000 dossiers holds no more than one chunk. Rows must come in order.
+/// 50,000 dossiers holds no more than one chunk. Rows must come in order. An exam's ZIP
+/// adds the « Fichiers » sheet, written the same way as the files go into the archive.
 pub struct XlsxStream {
     workbook: Workbook,
-    /// The last row written (the header is row 0).
+    /// The last row written (the header is row 0) of each sheet.
     last: u32,
     columns: u16,
+    last_file: Option<u32>,
 }
 
+/// Widths of the « Fichiers » sheet's columns, set before its rows (a constant-memory
+/// sheet cannot fit them after).
+const FILE_WIDTHS: [f64; 6] = [16.0, 40.0, 60.0, 16.0, 66.0, 18.0];
+
 impl XlsxStream {
-    /// The « Dossiers » sheet with its header; temporary files in `scratch` (a folder on
-    /// disk: the system's temporary folder may be memory), or the system's.
-    pub fn new(table: &Table, scratch: Option<&std::path::Path>) -> Result<Self, XlsxError> {
+    /// The « Dossiers » sheet with its header, and « Fichiers » when `files`;
+    /// temporary files in `scratch` (a folder on disk: the system's temporary folder
+    /// may be memory), or the system's.
+    pub fn new(
+        table: &Table,
+        files: bool,
+        scratch: Option<&std::path::Path>,
+    ) -> Result<Self, XlsxError> {
         let mut workbook = Workbook::new();
         if let Some(dir) = scratch {
             workbook.set_tempdir(dir)?;
@@ -462,18 +476,28 @@ impl XlsxStream {
         let sheet = workbook
             .add_worksheet_with_constant_memory()?
             .set_name("Dossiers")?;
-        // Widths before the rows (a constant-memory sheet cannot fit them after): the
-        // header's, at least 12 characters.
+        // Widths before the rows: the header's, at least 12 characters.
         for (col, title) in headers.iter().enumerate() {
             let width = title.chars().count().max(12) as f64 + 2.0;
             sheet.set_column_width(col as u16, width)?;
         }
         write_header(sheet, &headers)?;
         sheet.set_freeze_panes(1, 0)?;
+        if files {
+            let sheet = workbook
+                .add_worksheet_with_constant_memory()?
+                .set_name("Fichiers")?;
+            for (col, width) in FILE_WIDTHS.into_iter().enumerate() {
+                sheet.set_column_width(col as u16, width)?;
+            }
+            write_header(sheet, &FILE_COLUMNS)?;
+            sheet.set_freeze_panes(1, 0)?;
+        }
         Ok(Self {
             workbook,
             last: 0,
             columns: headers.len() as u16,
+            last_file: files.then_some(0),
         })
     }
 
@@ -483,20 +507,25 @@ impl XlsxStream {
         Ok(())
     }
 
-    /// The workbook's bytes (compressed: a few MiB for 50,000 dossiers); with `files`, a
-    /// second sheet lists them.
-    pub fn finish(mut self, files: Option<&[ZippedFile]>) -> Result<Vec<u8>, XlsxError> {
+    /// Rows of the « Fichiers » sheet (made with `files`).
+    pub fn push_files(&mut self, files: &[ZippedFile]) -> Result<(), XlsxError> {
+        let Some(last) = self.last_file else {
+            return Ok(());
+        };
+        let sheet = self.workbook.worksheet_from_index(1)?;
+        self.last_file = Some(write_rows(sheet, last, files.iter().map(file_row))?);
+        Ok(())
+    }
+
+    /// The workbook, written to `out` (a file on disk: a few MiB for 50,000 dossiers).
+    pub fn finish(mut self, out: impl std::io::Write + Send) -> Result<(), XlsxError> {
         let sheet = self.workbook.worksheet_from_index(0)?;
         sheet.autofilter(0, 0, self.last, self.columns.saturating_sub(1))?;
-        if let Some(files) = files {
-            let sheet = self.workbook.add_worksheet().set_name("Fichiers")?;
-            write_header(sheet, &FILE_COLUMNS)?;
-            let last = write_rows(sheet, 0, files.iter().map(file_row))?;
-            sheet.set_freeze_panes(1, 0)?;
+        if let Some(last) = self.last_file {
+            let sheet = self.workbook.worksheet_from_index(1)?;
             sheet.autofilter(0, 0, last, FILE_COLUMNS.len().saturating_sub(1) as u16)?;
-            sheet.autofit();
         }
-        self.workbook.save_to_buffer()
+        self.workbook.save_to_writer(out)
     }
 }
 

@@ -78,13 +78,19 @@ pub async fn requested_pieces(
     db: &Db,
     dossier: &Dossier,
 ) -> Result<Vec<PieceSpec>, AttachmentError> {
+    let pieces = crate::catalogue::pieces(db, dossier.exam_slug.as_str()).await?;
+    Ok(requested_among(&pieces, dossier))
+}
+
+/// Of its exam's `pieces`, those this dossier is asked for (its voie, its aménagement).
+pub fn requested_among(pieces: &[PieceSpec], dossier: &Dossier) -> Vec<PieceSpec> {
     let voie = dossier.registration.voie;
     let accommodation = dossier.registration.accommodation.is_some();
-    Ok(crate::catalogue::pieces(db, dossier.exam_slug.as_str())
-        .await?
-        .into_iter()
+    pieces
+        .iter()
         .filter(|p| p.is_requested(voie, accommodation))
-        .collect())
+        .cloned()
+        .collect()
 }
 
 /// Whether files of this pièce may be added or deleted at `now`: an open dossier before
@@ -189,11 +195,38 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<Attachment, AttachmentError> {
     })
 }
 
-const SELECT: &str = "SELECT id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script, scan FROM attachments";
+/// The columns [`from_row`] reads.
+const COLUMNS: &str =
+    "id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script, scan";
 
 /// Every file of the dossier's pièces (not those of its messages), oldest first.
 pub async fn list(db: &Db, dossier_id: &str) -> Result<Vec<Attachment>, AttachmentError> {
     of_dossier(db, dossier_id, "<>").await
+}
+
+/// The files of these dossiers' pièces, by dossier, oldest first: one query for a
+/// chunk of an exam's ZIP rather than one a dossier.
+pub async fn of_dossiers(
+    db: &Db,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<Attachment>>, AttachmentError> {
+    let mut out: std::collections::HashMap<String, Vec<Attachment>> = Default::default();
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT dossier_id, {COLUMNS} FROM attachments WHERE dossier_id IN ({}) AND piece_code <> '{MESSAGE_PIECE}' ORDER BY created_at, id",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(db.pool()).await? {
+            let dossier: String = row.try_get("dossier_id")?;
+            out.entry(dossier).or_default().push(from_row(row)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The files joined to the dossier's messages, oldest first.
@@ -208,7 +241,7 @@ async fn of_dossier(
     messages: &'static str,
 ) -> Result<Vec<Attachment>, AttachmentError> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE dossier_id = $1 AND piece_code {messages} '{MESSAGE_PIECE}' ORDER BY created_at, id"
+        "SELECT {COLUMNS} FROM attachments WHERE dossier_id = $1 AND piece_code {messages} '{MESSAGE_PIECE}' ORDER BY created_at, id"
     )))
     .bind(dossier_id)
     .fetch_all(db.pool())
@@ -221,7 +254,7 @@ async fn of_dossier(
 /// One file, only if it belongs to this dossier: anyone else's id is "not found".
 pub async fn get(db: &Db, dossier_id: &str, id: &str) -> Result<Attachment, AttachmentError> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE dossier_id = $1 AND id = $2"
+        "SELECT {COLUMNS} FROM attachments WHERE dossier_id = $1 AND id = $2"
     )))
     .bind(dossier_id)
     .bind(id)
@@ -235,8 +268,7 @@ pub async fn get(db: &Db, dossier_id: &str, id: &str) -> Result<Attachment, Atta
 /// Any dossier's file with its dossier's id: for the service concours only.
 pub async fn for_staff(db: &Db, id: &str) -> Result<(String, Attachment), AttachmentError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT dossier_id, {} WHERE id = $1",
-        SELECT.trim_start_matches("SELECT ")
+        "SELECT dossier_id, {COLUMNS} FROM attachments WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(db.pool())
