@@ -233,6 +233,25 @@ impl Lexer {
     fn read(&mut self, bytes: &[u8]) -> Option<Met> {
         let mut i = 0;
         while i < bytes.len() {
+            // Runs that change nothing are passed at once rather than byte by byte: a
+            // PDF padded with megabytes of spaces or comments costs a scan of memory.
+            let skip = match self.mode {
+                Mode::Normal if self.word.is_empty() => {
+                    bytes[i..].iter().take_while(|b| is_space(**b)).count()
+                }
+                Mode::Comment => {
+                    memchr::memchr2(b'\r', b'\n', &bytes[i..]).unwrap_or(bytes.len() - i)
+                }
+                Mode::Hex => memchr::memchr(b'>', &bytes[i..]).unwrap_or(bytes.len() - i),
+                Mode::Literal { escaped: false, .. } => {
+                    memchr::memchr3(b'\\', b'(', b')', &bytes[i..]).unwrap_or(bytes.len() - i)
+                }
+                _ => 0,
+            };
+            if skip > 0 {
+                i += skip;
+                continue;
+            }
             let b = bytes[i];
             match self.mode {
                 Mode::Comment => {

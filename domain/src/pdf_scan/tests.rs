@@ -106,7 +106,13 @@ fn strings_and_comments_do_not_fool_the_structure_reading() {
     // `>> stream` inside a string, `stream` in a comment: the dictionary goes on,
     // and the object stream it declares is still inflated.
     let data = miniz_oxide::deflate::compress_to_vec_zlib(&b"1 0 << /S /Launch >> ".repeat(20), 6);
-    let mut pdf = b"%PDF-1.7\n5 0 obj\n<< /Title (a >> stream\n\\) b) % stream\n/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode >>\nstream\n".to_vec();
+    // Runs the lexer passes at once (spaces, a comment, a hex string, a string with
+    // nested parentheses) end where they should.
+    let mut pdf =
+        b"%PDF-1.7\n5 0 obj\n<< /Title (a >> stream\n\\) b) % stream\n/Type /ObjStm /N 1 /First 4"
+            .to_vec();
+    pdf.extend_from_slice(&[b' '; 300]);
+    pdf.extend_from_slice(b"/Pad <41 42 stream 43> /Alt (x (stream) >> stream \\( y) % >> stream\r/Filter /FlateDecode >>\nstream\n");
     pdf.extend_from_slice(&data);
     pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
     assert!(!contains(&pdf, b"/Launch"));
@@ -115,6 +121,23 @@ fn strings_and_comments_do_not_fool_the_structure_reading() {
             matches!(scan(&[&pdf[..cut], &pdf[cut..]]), Err(PdfRefusal::Active)),
             "cut at {cut}"
         );
+    }
+}
+
+#[test]
+fn a_pdf_padded_with_megabytes_of_spaces_and_comments_is_read_as_one_without() {
+    let hidden = compressed(b"/S /Launch /F (cmd.exe)");
+    let at = hidden.windows(6).position(|w| w == b"5 0 ob").unwrap();
+    let mut padded = hidden[..at].to_vec();
+    padded.extend(std::iter::repeat_n(b' ', 2 << 20));
+    padded.extend(b"% a comment\n".repeat(100_000));
+    padded.extend_from_slice(&hidden[at..]);
+    for step in [1 << 16, 12_345] {
+        let mut scan = PdfScan::default();
+        for part in padded.chunks(step) {
+            scan.feed(part);
+        }
+        assert!(matches!(scan.verdict(), Err(PdfRefusal::Active)), "{step}");
     }
 }
 
