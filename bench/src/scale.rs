@@ -413,7 +413,7 @@ async fn seed_dossiers(
 /// index rather than read a whole table, but where it reads the exam's own rows.
 async fn plans(pool: &sqlx::PgPool, number: &str) -> anyhow::Result<Value> {
     // The texts of `services` (list.rs, reminders.rs), their parameters written in.
-    let queries: [(&str, String); 6] = [
+    let queries: [(&str, String); 10] = [
         (
             "a dossier by its number (login, dossier page)",
             format!(
@@ -427,10 +427,30 @@ async fn plans(pool: &sqlx::PgPool, number: &str) -> anyhow::Result<Value> {
             ),
         ),
         (
-            "an exam's list entries (no answers)",
+            "a list's length (the whole exam)",
+            format!("SELECT CAST(COUNT(*) AS BIGINT) FROM dossiers d WHERE d.exam_slug = '{EXAM}' AND d.status IN ('open', 'closed', 'accepted', 'rejected')"),
+        ),
+        (
+            "a list's first page (the whole exam, by number)",
             format!(
-                "SELECT d.id, d.number, d.status, d.review, d.corrections, d.closed_at, d.withdrawn_at, d.identity_key, d.email, d.usage_key, d.phone_key, d.voie, d.accommodation, CASE WHEN d.phone_key IS NULL THEN d.answers END AS answers FROM dossiers d WHERE d.exam_slug = '{EXAM}' ORDER BY d.number"
+                "SELECT d.id, d.number, d.status, d.review, d.corrections, d.closed_at, d.withdrawn_at, d.identity_key, d.email_key, d.usage_key, d.phone_key, d.voie, d.accommodation, CASE WHEN d.phone_key IS NULL THEN d.answers END AS answers FROM dossiers d WHERE d.exam_slug = '{EXAM}' AND d.status IN ('open', 'closed', 'accepted', 'rejected') ORDER BY d.number, d.number LIMIT 50 OFFSET 0"
             ),
+        ),
+        (
+            "the rows a stage filter reads (« à vérifier »)",
+            format!(
+                "SELECT d.id, d.number, d.status, d.review, d.corrections, d.closed_at, d.withdrawn_at, d.identity_key, d.email_key, d.usage_key, d.phone_key, d.voie, d.accommodation, CASE WHEN d.phone_key IS NULL THEN d.answers END AS answers FROM dossiers d WHERE d.exam_slug = '{EXAM}' AND d.status IN ('open', 'closed', 'accepted', 'rejected') AND d.status = 'closed' AND d.withdrawn_at IS NULL AND (d.review IS NULL OR d.review NOT IN ('complete', 'incomplete') OR d.corrections IS NOT NULL) ORDER BY d.number"
+            ),
+        ),
+        (
+            "the files of dossiers with a correction request",
+            format!(
+                "SELECT a.dossier_id, a.piece_code, MAX(a.created_at) FROM attachments a JOIN dossiers d ON d.id = a.dossier_id WHERE d.corrections IS NOT NULL AND a.scan <> 'infected' AND ('{EXAM}' = '' OR d.exam_slug = '{EXAM}') GROUP BY a.dossier_id, a.piece_code"
+            ),
+        ),
+        (
+            "every exam counted by stage (no correction running)",
+            "SELECT d.exam_slug, d.status, d.review, COUNT(*) FROM dossiers d JOIN exams e ON e.slug = d.exam_slug WHERE d.corrections IS NULL GROUP BY d.exam_slug, d.status, d.review".to_string(),
         ),
         (
             "an exam's flagged files (infected, not analysed)",

@@ -1753,6 +1753,29 @@ async fn a_list_page_narrowed_and_cut_by_the_database_is_the_page_rust_alone_giv
                 for sort in Sort::ALL {
                     let mut sorted = whole.clone();
                     sort.apply(&mut sorted);
+                    // A dossier's place in the list (its page's « précédent », « suivant »).
+                    if criteria.filter.is_none() || *criteria == Criteria::default() {
+                        for (at, e) in sorted.iter().enumerate().step_by(3) {
+                            let place =
+                                instruction::place(&t.db, &clock, DEMO, criteria, sort, &e.id)
+                                    .await
+                                    .unwrap()
+                                    .expect("in the list");
+                            let number = |i: usize| sorted.get(i).map(|e| e.number.clone());
+                            assert_eq!(
+                                place,
+                                instruction::Place {
+                                    previous: at.checked_sub(1).and_then(number),
+                                    next: number(at + 1),
+                                    rank: at + 1,
+                                    total: sorted.len(),
+                                },
+                                "{}: {criteria:?} {sort:?} {}",
+                                t.label,
+                                e.number
+                            );
+                        }
+                    }
                     let per_page = 7;
                     let pages = sorted.len().div_ceil(per_page).max(1);
                     for asked in [1, 2, pages, pages + 1] {
@@ -1777,6 +1800,26 @@ async fn a_list_page_narrowed_and_cut_by_the_database_is_the_page_rust_alone_giv
                         );
                     }
                 }
+            }
+        }
+        // A dossier the list does not hold has no place in it.
+        for (criteria, sort) in [
+            (Criteria::default(), Sort::Name),
+            (Criteria::default(), Sort::Stage),
+            (
+                Criteria {
+                    followed_by: Some("-".into()),
+                    ..Criteria::default()
+                },
+                Sort::Number,
+            ),
+        ] {
+            let unknown = instruction::place(&t.db, &clock, DEMO, &criteria, sort, "inconnu");
+            assert_eq!(unknown.await.unwrap(), None, "{}", t.label);
+            if criteria.followed_by.is_some() {
+                let first = id(0);
+                let other = instruction::place(&t.db, &clock, DEMO, &criteria, sort, &first);
+                assert_eq!(other.await.unwrap(), None, "{}", t.label);
             }
         }
         // The comparisons are not all of empty lists.

@@ -383,14 +383,20 @@ impl Neighbours {
         d: &services::dossiers::Dossier,
         member: Option<&Staff>,
     ) -> Result<Self, instruction::InstructionError> {
-        let lines = list.entries(state, d.exam_slug.as_str(), member).await?;
-        let at = lines.iter().position(|l| l.id == d.id);
-        let number = |i: usize| lines.get(i).map(|l| l.number.clone());
+        let place = instruction::place(
+            &state.db,
+            &*state.clock,
+            d.exam_slug.as_str(),
+            &list.criteria(member),
+            list.sort(),
+            &d.id,
+        )
+        .await?;
         Ok(Self {
             list: Some(list.to_query()),
-            previous: at.and_then(|i| i.checked_sub(1)).and_then(number),
-            next: at.and_then(|i| number(i + 1)),
-            rank: at.map(|i| (i + 1, lines.len())),
+            previous: place.as_ref().and_then(|p| p.previous.clone()),
+            next: place.as_ref().and_then(|p| p.next.clone()),
+            rank: place.map(|p| (p.rank, p.total)),
         })
     }
 
