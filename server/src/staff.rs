@@ -495,9 +495,7 @@ async fn exam_zip(
                     }
                 }
             }
-            let mut file = temporary_file(scratch.as_deref()).map_err(|e| e.to_string())?;
-            book.finish(&mut file).map_err(|e| e.to_string())?;
-            std::io::Seek::rewind(&mut file).map_err(|e| e.to_string())?;
+            let file = saved(book, scratch.as_deref())?;
             send(Ok(archive::Item::MadeFile(
                 archive::SUMMARY.to_string(),
                 file,
@@ -535,6 +533,17 @@ fn scratch_dir(state: &AppState) -> Option<std::path::PathBuf> {
         .map(std::path::Path::to_path_buf)
 }
 
+/// The workbook in a temporary file, read from its start.
+fn saved(
+    book: export::XlsxStream,
+    scratch: Option<&std::path::Path>,
+) -> Result<std::fs::File, String> {
+    let mut file = temporary_file(scratch).map_err(|e| e.to_string())?;
+    book.finish(&mut file).map_err(|e| e.to_string())?;
+    std::io::Seek::rewind(&mut file).map_err(|e| e.to_string())?;
+    Ok(file)
+}
+
 /// A temporary file in `dir` (or the system's temporary folder), gone once closed.
 fn temporary_file(dir: Option<&std::path::Path>) -> std::io::Result<std::fs::File> {
     match dir {
@@ -565,10 +574,7 @@ async fn workbook(state: &AppState, exported: Exported) -> Result<std::fs::File,
                 .map_err(|e| e.to_string())?;
             book.push(&lines, &table).map_err(|e| e.to_string())?;
         }
-        let mut file = temporary_file(scratch.as_deref()).map_err(|e| e.to_string())?;
-        book.finish(&mut file).map_err(|e| e.to_string())?;
-        std::io::Seek::rewind(&mut file).map_err(|e| e.to_string())?;
-        Ok(file)
+        saved(book, scratch.as_deref())
     })
     .await
     .map_err(|e| e.to_string())?
