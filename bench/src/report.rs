@@ -128,7 +128,7 @@ fn table(r: &Value, md: &mut String) {
         .map(|x| x["memory"]["big_uploads"]["count"].to_string())
         .unwrap_or_default();
     row(
-        &format!("peak RSS during {big} × 8 MiB uploads in flight (budget < 150 MiB a server)"),
+        &format!("peak RSS during {big} × 8 MiB uploads in flight (budget < 100 MiB a server)"),
         &|x| mib(x, "peak_rss_mib_during_big_uploads"),
     );
     row("peak RSS, whole run", &|x| mib(x, "peak_rss_mib_whole_run"));
@@ -139,7 +139,7 @@ fn table(r: &Value, md: &mut String) {
             x["login_storm"]["dossier_page_during_storm"]["p99_ms"]
         )
     });
-    row("storm p99 ratio (budget ≤ 3)", &|x| {
+    row("storm p99 ratio (budget ≤ 2)", &|x| {
         x["login_storm"]["p99_ratio"].to_string()
     });
     for (kind, label) in [
