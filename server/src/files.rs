@@ -270,12 +270,15 @@ pub(crate) fn paced_body(
     CutFlag,
 ) {
     let cut = CutFlag::default();
+    // Exact when the head announced a length (hyper checks the body against it).
+    let length = axum::body::HttpBody::size_hint(&body).exact();
     let stream = pacing::paced(
         body.into_data_stream(),
         pacing::NIGHT,
         gates.read_permits(),
         (gate.progress(), gate.hold()),
         cut.clone(),
+        length,
     );
     (Box::pin(stream), cut)
 }

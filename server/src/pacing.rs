@@ -123,6 +123,9 @@ struct Reader<S> {
     until: Instant,
     cut: CutFlag,
     done: bool,
+    /// The body's length when its head announced it, and the bytes read so far.
+    length: Option<u64>,
+    read: u64,
 }
 
 impl<S, E> Reader<S>
@@ -205,7 +208,14 @@ where
                 if !self.window_passes(now) || now >= self.until {
                     return self.stop(Cut::TooSlow);
                 }
-                if chunk.len() < self.pace.big {
+                self.read += chunk.len() as u64;
+                if Some(self.read) == self.length {
+                    // Its last byte: the checks, the commit and the database that follow
+                    // read nothing more, so they hold no permit another body waits for
+                    // (the handler may never poll the end of the stream).
+                    self.permit = None;
+                    progress.finished.store(true, Ordering::Relaxed);
+                } else if chunk.len() < self.pace.big {
                     // A slow phase: nothing to hold a permit for.
                     self.permit = None;
                 } else if self.permit.is_none() {
@@ -237,13 +247,15 @@ where
 }
 
 /// `body` read under `pace`, sharing `permits`, for at most `hold`; `progress` is what
-/// the gates see of it; `cut` says why it stopped, if it was cut.
+/// the gates see of it; `cut` says why it stopped, if it was cut; `length`, the bytes
+/// its head announced, if it did.
 pub fn paced<S, E>(
     body: S,
     pace: Pace,
     permits: Arc<Semaphore>,
     (progress, hold): (Arc<Progress>, Duration),
     cut: CutFlag,
+    length: Option<u64>,
 ) -> impl Stream<Item = Result<Bytes, BoxError>> + Send
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
@@ -262,6 +274,8 @@ where
         window_bytes: 0,
         cut,
         done: false,
+        length,
+        read: 0,
     };
     futures_util::stream::unfold(reader, |mut reader| async move {
         let item = reader.next_chunk().await?;

@@ -45,6 +45,8 @@ impl Stop {
 const REMINDER_PASS: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often the outbox is looked at: a promised mail leaves at most this late.
 const MAIL_PASS: std::time::Duration = std::time::Duration::from_secs(2);
+/// The most a connection reads at a time (hyper's buffer; see [`serve`]).
+pub const READ_BUFFER: usize = 64 * 1024;
 /// The orphan sweep lists every stored file: once an hour is enough.
 const SWEEP_EVERY_PASSES: u32 = 60;
 
@@ -385,7 +387,11 @@ async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(crate::connections::HEAD_WITHIN);
+        .header_read_timeout(crate::connections::HEAD_WITHIN)
+        // hyper's read buffer grows to about 400 KiB on a fast body, and the multipart
+        // parser copies each read whole into its own: with a hundred uploads in flight,
+        // tens of megabytes held for nothing. Reads of 64 KiB keep both small.
+        .max_buf_size(READ_BUFFER);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     // The peer address feeds the per-address limits (`ConnectInfo`).

@@ -72,6 +72,43 @@ async fn upload_then_serve_to_the_owner_with_safe_headers() {
 }
 
 #[tokio::test]
+async fn a_file_of_several_megabytes_sent_at_once_is_kept_whole() {
+    // Past the pause of the body's reader (`pacing::YIELD_EVERY`), many times over: the
+    // multipart parser must hand on every byte, in order, whatever the chunks.
+    let mut big = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n".to_vec();
+    let mut x: u32 = 0x9E37_79B9;
+    while big.len() < 3 * 1024 * 1024 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        // Any bytes but those that would open a stream or end the file.
+        big.push(b'a' + (x % 26) as u8);
+        if x.is_multiple_of(61) {
+            big.extend_from_slice(b"\r\n--");
+        }
+    }
+    big.extend_from_slice(b"\nstartxref\n0\n%%EOF\n");
+    for app in spawn_apps_and_stores().await {
+        let cookie = login(&app).await;
+        let response = upload(&app, &cookie, "diplome", "diplome.pdf", big.clone(), true).await;
+        assert_eq!(response.status(), 201, "{}", app.label);
+        let saved: serde_json::Value = response.json().await.unwrap();
+        let file = app
+            .client
+            .get(format!(
+                "{}/espace/fichiers/{}",
+                app.address,
+                saved["id"].as_str().unwrap()
+            ))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(file.bytes().await.unwrap().to_vec(), big, "{}", app.label);
+    }
+}
+
+#[tokio::test]
 async fn refusals_have_the_right_status_and_a_french_message() {
     for app in spawn_apps_and_stores().await {
         let cookie = login(&app).await;

@@ -35,8 +35,31 @@ async fn read_alone(
     permits: Arc<Semaphore>,
 ) -> (Result<u64, BoxError>, Option<Cut>) {
     let cut = CutFlag::default();
-    let read = read_all(paced(body, FAST, permits, free(), cut.clone())).await;
+    let read = read_all(paced(body, FAST, permits, free(), cut.clone(), None)).await;
     (read, cut.get())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_read_to_its_announced_length_gives_its_permit_back() {
+    // A handler reads a file's last chunk, then checks, commits and writes its row
+    // without polling the body's end: the permit must not wait for that.
+    let permits = Arc::new(Semaphore::new(1));
+    for (length, freed) in [(Some(4000), 1), (None, 0), (Some(6000), 0)] {
+        let body = trickle(2000, Duration::from_millis(1), 2);
+        let read = paced(
+            body,
+            FAST,
+            permits.clone(),
+            free(),
+            CutFlag::default(),
+            length,
+        );
+        let mut read = std::pin::pin!(read);
+        for _ in 0..2 {
+            read.next().await.unwrap().unwrap();
+        }
+        assert_eq!(permits.available_permits(), freed, "length {length:?}");
+    }
 }
 
 async fn read_all(body: impl Stream<Item = Result<Bytes, BoxError>>) -> Result<u64, BoxError> {
@@ -99,6 +122,7 @@ async fn a_trickle_does_not_keep_the_permit_from_a_body_that_flows() {
         permits.clone(),
         free(),
         CutFlag::default(),
+        None,
     )));
     tokio::time::sleep(Duration::from_millis(150)).await;
     // ...and a fast one still gets it between the slow one's bytes.
@@ -109,6 +133,7 @@ async fn a_trickle_does_not_keep_the_permit_from_a_body_that_flows() {
         permits.clone(),
         free(),
         cut.clone(),
+        None,
     ))
     .await;
     assert_eq!(fast.unwrap(), 50_000);
@@ -153,6 +178,7 @@ async fn upload(
         gates.read_permits(),
         (gate.progress(), gate.hold()),
         cut.clone(),
+        None,
     );
     let read = read_all(read).await.unwrap_or(0);
     Ok((read, cut.get()))

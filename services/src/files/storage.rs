@@ -29,7 +29,7 @@ use object_store::{
     local::LocalFileSystem,
     path::Path,
 };
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// A stored file's bytes, as they come out of the store.
 pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
@@ -37,6 +37,8 @@ pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 /// S3 refuses parts under 5 MiB (but the last); a local folder has no such rule.
 const S3_PART: usize = 5 * 1024 * 1024;
 const LOCAL_PART: usize = 256 * 1024;
+/// What a spooled upload gathers before a write to its spool file.
+const SPOOL_BUFFER: usize = 64 * 1024;
 
 /// A stored file as an archive holds it: its name there, where its bytes are, and when
 /// it was deposited (ms), the entry's date.
@@ -294,7 +296,8 @@ impl Storage {
                     .open(&path)
                     .await?;
                 Sink::Spool {
-                    file: tokio::io::BufWriter::with_capacity(256 * 1024, file),
+                    // Every upload in flight holds one, and tokio's file a copy of it.
+                    file: tokio::io::BufWriter::with_capacity(SPOOL_BUFFER, file),
                     path,
                 }
             }
@@ -523,9 +526,11 @@ impl PendingFile {
             }
             Sink::Spool { file, .. } => {
                 file.flush().await?;
-                let file = file.get_mut();
-                file.seek(std::io::SeekFrom::Start(0)).await?;
-                send_spooled(&*self.store, &self.location, self.part_size, file).await
+                // Read back by positioned reads straight into each part: tokio's file
+                // would keep a buffer of its own (up to 2 MiB) for every upload
+                // waiting for its next part's permit.
+                let spooled = Arc::new(file.get_ref().try_clone().await?.into_std().await);
+                send_spooled(&*self.store, &self.location, self.part_size, spooled).await
             }
         };
         done.map_err(|e| match e {
@@ -590,22 +595,18 @@ async fn send_spooled(
     store: &dyn ObjectStore,
     location: &Path,
     part_size: usize,
-    file: &mut tokio::fs::File,
+    file: Arc<std::fs::File>,
 ) -> Result<(), Failure> {
     let mut upload = None;
+    let mut offset = 0u64;
     loop {
         let permit = part_sends().acquire_owned().await.expect("never closed");
-        let mut part = Vec::with_capacity(part_size);
-        while part.len() < part_size {
-            let read = (&mut *file)
-                .take((part_size - part.len()) as u64)
-                .read_to_end(&mut part)
-                .await
-                .map_err(Failure::Spool)?;
-            if read == 0 {
-                break;
-            }
-        }
+        let spooled = file.clone();
+        let part = tokio::task::spawn_blocking(move || read_part(&spooled, offset, part_size))
+            .await
+            .map_err(|e| Failure::Spool(io::Error::other(e)))?
+            .map_err(Failure::Spool)?;
+        offset += part.len() as u64;
         if part.len() < part_size {
             // The last bytes.
             let sent = finish(store, location, &mut upload, part.into()).await;
@@ -624,6 +625,23 @@ async fn send_spooled(
             return Err(error.into());
         }
     }
+}
+
+/// Up to `len` bytes of `file` from `offset`: fewer only at its end.
+fn read_part(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut part = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read_at(&mut part[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    part.truncate(filled);
+    Ok(part)
 }
 
 /// Ends an unfinished multipart upload in the background (a drop cannot wait).
