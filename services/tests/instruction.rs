@@ -1689,6 +1689,9 @@ async fn a_list_page_narrowed_and_cut_by_the_database_is_the_page_rust_alone_giv
         searches.push(number.replace('-', ""));
         searches.push(rows[20].2.to_uppercase());
         searches.push(format!("0{}", &phone[phone.len().saturating_sub(9)..]));
+        // More words than the database is asked about: the words past them still count.
+        searches.push(format!("martin {} zzzz", ["a"; 12].join(" ")));
+        searches.push(format!("{} martin", ["a"; 12].join(" ")));
         let mut all: Vec<Criteria> = searches
             .iter()
             .map(|s| Criteria::searched(s, None))
@@ -1727,6 +1730,18 @@ async fn a_list_page_narrowed_and_cut_by_the_database_is_the_page_rust_alone_giv
             });
         }
         all.push(Criteria::default());
+        // A search of 40,000 words (more values than SQLite binds) still answers.
+        let long = Criteria::searched(&["a"; 40_000].join(" "), None);
+        assert_eq!(
+            instruction::entries(&t.db, &clock, DEMO, &long)
+                .await
+                .unwrap(),
+            instruction::entries_unnarrowed(&t.db, &clock, DEMO, &long)
+                .await
+                .unwrap(),
+            "{}",
+            t.label
+        );
         let mut kept_some = 0;
         for deadline_passed in [false, true] {
             if deadline_passed {
