@@ -337,6 +337,15 @@ impl WholeFile {
         }
     }
 
+    /// For a file not known to be a JPEG: reads the bytes as [`feed`](Self::feed) does
+    /// up to the first one a PDF's checks must inflate, and returns how many it read;
+    /// the rest is for `feed`, on a thread that no other request waits for.
+    pub fn feed_until_inflating(&mut self, bytes: &[u8]) -> usize {
+        let read = self.pdf.feed_until_inflating(bytes);
+        self.jpeg.feed(&bytes[..read]);
+        read
+    }
+
     /// The verdict once every byte went by: a JPEG must be a whole picture, a PDF pass
     /// its scan (whose findings are kept).
     pub fn finish(self, name: &str, kind: FileKind) -> Result<PdfFindings, UploadError> {

@@ -74,10 +74,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
 }
 
-fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    memchr::memmem::find_iter(haystack, needle).count()
-}
-
 /// Finds the tokens in a run of bytes given chunk by chunk: `#xx` escapes decoded first
 /// (`/Encr#79pt` is `/Encrypt`), tokens cut between chunks still found.
 #[derive(Default)]
@@ -126,15 +122,24 @@ impl Tokens {
         let carried = seam.len();
         seam.extend_from_slice(head);
         for (found, token) in found.iter_mut().zip(TOKENS) {
-            *found = *found || contains(&seam, token) || contains(&decoded, token);
+            *found = *found || contains(&seam, token);
         }
-        // Counted once each: in the chunk, or across the seam (starting in the carried
-        // bytes, ending in the chunk's).
+        // Every token starts with `/`: one pass over the chunk finds them all.
+        for at in memchr::memchr_iter(b'/', &decoded) {
+            let from = &decoded[at..];
+            for (i, token) in TOKENS.iter().enumerate() {
+                if from.starts_with(token) {
+                    found[i] = true;
+                    self.object_streams += usize::from(i == OBJECT_STREAM);
+                }
+            }
+        }
+        // Counted once each: in the chunk (above), or across the seam (starting in the
+        // carried bytes, ending in the chunk's).
         let name = TOKENS[OBJECT_STREAM];
-        self.object_streams += count(&decoded, name)
-            + memchr::memmem::find_iter(&seam, name)
-                .filter(|at| *at < carried && at + name.len() > carried)
-                .count();
+        self.object_streams += memchr::memmem::find_iter(&seam, name)
+            .filter(|at| *at < carried && at + name.len() > carried)
+            .count();
         // The seam keeps the last bytes decoded, for the next chunk.
         if decoded.len() >= LONGEST - 1 {
             seam.clear();
@@ -236,9 +241,7 @@ impl Lexer {
             // Runs that change nothing are passed at once rather than byte by byte: a
             // PDF padded with megabytes of spaces or comments costs a scan of memory.
             let skip = match self.mode {
-                Mode::Normal if self.word.is_empty() => {
-                    bytes[i..].iter().take_while(|b| is_space(**b)).count()
-                }
+                Mode::Normal if self.word.is_empty() => spaces(&bytes[i..]),
                 Mode::Comment => {
                     memchr::memchr2(b'\r', b'\n', &bytes[i..]).unwrap_or(bytes.len() - i)
                 }
@@ -400,6 +403,16 @@ impl Lexer {
     }
 }
 
+/// How many whitespace bytes `bytes` starts with: runs of plain spaces (a padded
+/// file's) eight at a time.
+fn spaces(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    while bytes.get(n..n + 8) == Some(b"        ") {
+        n += 8;
+    }
+    n + bytes[n..].iter().take_while(|b| is_space(**b)).count()
+}
+
 fn is_space(b: u8) -> bool {
     matches!(b, b'\0' | b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
 }
@@ -530,6 +543,42 @@ impl PdfScan {
     /// Reads a chunk: tokens are looked for in its decoded bytes (and across the seam
     /// with the previous chunk), its structure read, its object streams inflated.
     pub fn feed(&mut self, chunk: &[u8]) {
+        self.observe(chunk);
+        let mut rest = chunk;
+        while !rest.is_empty() && self.unverifiable.is_none() {
+            match self.step(rest) {
+                Ok(used) => rest = &rest[used..],
+                Err(why) => self.unverifiable = Some(why),
+            }
+        }
+    }
+
+    /// Reads the chunk as [`feed`](Self::feed) does, up to the first byte that must be
+    /// inflated, and returns how many bytes it read: the rest is for `feed`. Up to there
+    /// the work is a scan of the bytes, as a hash's is; only inflating can make a small
+    /// chunk cost much more (a hundred times its size), so only that needs a thread
+    /// that no other request waits for.
+    pub fn feed_until_inflating(&mut self, chunk: &[u8]) -> usize {
+        let mut used = 0;
+        while used < chunk.len()
+            && self.unverifiable.is_none()
+            && !matches!(self.within, Within::Objects { .. })
+        {
+            match self.step(&chunk[used..]) {
+                Ok(n) => used += n,
+                Err(why) => self.unverifiable = Some(why),
+            }
+        }
+        // Unverifiable: the structure is read no further, the bytes' tokens still are.
+        if self.unverifiable.is_some() {
+            used = chunk.len();
+        }
+        self.observe(&chunk[..used]);
+        used
+    }
+
+    /// The tokens in the file's own bytes, and its last bytes for the end marker.
+    fn observe(&mut self, chunk: &[u8]) {
         self.raw.feed(chunk, &mut self.found);
         if chunk.len() >= TAIL {
             self.tail.clear();
@@ -538,13 +587,6 @@ impl PdfScan {
             self.tail.extend_from_slice(chunk);
             let excess = self.tail.len().saturating_sub(TAIL);
             self.tail.drain(..excess);
-        }
-        let mut rest = chunk;
-        while !rest.is_empty() && self.unverifiable.is_none() {
-            match self.step(rest) {
-                Ok(used) => rest = &rest[used..],
-                Err(why) => self.unverifiable = Some(why),
-            }
         }
     }
 

@@ -8,6 +8,23 @@ fn scan(parts: &[&[u8]]) -> Result<PdfFindings, PdfRefusal> {
     scan.verdict()
 }
 
+/// As the server reads a part: up to what must be inflated at once (which must not
+/// inflate anything), the rest as a blocking thread does.
+fn served(parts: &[&[u8]]) -> Result<PdfFindings, PdfRefusal> {
+    let mut scan = PdfScan::default();
+    for part in parts {
+        let inflated = scan.inflated;
+        let read = scan.feed_until_inflating(part);
+        assert_eq!(
+            scan.inflated, inflated,
+            "inflated before the blocking thread"
+        );
+        assert!(read == part.len() || matches!(scan.within, Within::Objects { .. }));
+        scan.feed(&part[read..]);
+    }
+    scan.verdict()
+}
+
 #[test]
 fn escaped_names_are_read_as_what_they_spell() {
     let end: &[u8] = b"\n%%EOF\n";
@@ -80,6 +97,13 @@ fn what_hides_in_a_compressed_object_stream_is_seen_wherever_the_file_is_cut() {
         );
     }
     assert_eq!(scan(&[plain.as_slice()]), Ok(PdfFindings::default()));
+    // Read as the server does, the same verdicts wherever the file is cut.
+    for pdf in [&launch, &script, &plain] {
+        for cut in 0..pdf.len() {
+            let parts = [&pdf[..cut], &pdf[cut..]];
+            assert_eq!(served(&parts), scan(&parts), "cut at {cut}");
+        }
+    }
     // Streams that are not Flate (a scanned page's JPEG) are not inflated.
     let image = b"%PDF-1.7\n6 0 obj\n<< /Filter /DCTDecode /Length 4 >>\nstream\n\xFF\xD8\xFF\xD9\nendstream\nendobj\n%%EOF\n";
     assert_eq!(scan(&[&image[..]]), Ok(PdfFindings::default()));
@@ -206,6 +230,34 @@ proptest::proptest! {
         let mut split = PdfScan::default();
         split.feed(&file[..cut]);
         split.feed(&file[cut..]);
-        proptest::prop_assert_eq!(whole.verdict(), split.verdict());
+        let whole = whole.verdict();
+        proptest::prop_assert_eq!(whole, split.verdict());
+        proptest::prop_assert_eq!(whole, served(&[&file[..cut], &file[cut..]]));
+    }
+
+    /// The tokens are found as a plain search of the file finds them, wherever they
+    /// stand and however the file is cut.
+    #[test]
+    fn the_tokens_are_those_a_plain_search_finds(
+        words in proptest::collection::vec(proptest::sample::select(vec![
+            "/Encrypt", "/Launch", "/EmbeddedFile", "/JavaScript", "/Java", "/Launc",
+            "/", "//", "Launch", " ", "x", "(", ")", "<<", ">>",
+        ]), 0..60),
+        cut in 0usize..400,
+    ) {
+        let mut file = b"%PDF-1.7\n".to_vec();
+        file.extend(words.concat().bytes());
+        file.extend(b"\n%%EOF\n");
+        let cut = cut.min(file.len());
+        let has = |token: &[u8]| contains(&file, token);
+        let want = if has(b"/Encrypt") {
+            Err(PdfRefusal::Encrypted)
+        } else if has(b"/Launch") || has(b"/EmbeddedFile") {
+            Err(PdfRefusal::Active)
+        } else {
+            Ok(PdfFindings { javascript: has(b"/JavaScript") })
+        };
+        proptest::prop_assert_eq!(scan(&[&file[..cut], &file[cut..]]), want);
+        proptest::prop_assert_eq!(served(&[&file[..cut], &file[cut..]]), want);
     }
 }

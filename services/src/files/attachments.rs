@@ -534,20 +534,23 @@ async fn keep(
     hasher: &mut Sha256,
     pending: &mut crate::files::storage::PendingFile,
 ) -> Result<u64, AttachmentError> {
-    let kept = if kind == Some(FileKind::Jpeg) || bytes.is_empty() {
+    let kept = if kind == Some(FileKind::Jpeg) {
         whole.feed(bytes, kind)
     } else {
-        // A PDF's checks may inflate its object streams: on a blocking thread, so a
-        // hostile file never holds an async worker other requests need.
-        let (mut owned, chunk) = (std::mem::take(whole), bytes.to_vec());
-        let (owned, kept) = tokio::task::spawn_blocking(move || {
-            let kept = owned.feed(&chunk, kind);
-            (owned, kept)
-        })
-        .await
-        .map_err(|e| AttachmentError::Interrupted(e.to_string()))?;
-        *whole = owned;
-        kept
+        // A PDF's checks read its bytes here, as the hash does; inflating its object
+        // streams goes to a blocking thread, so a hostile file never holds an async
+        // worker other requests need.
+        let read = whole.feed_until_inflating(bytes);
+        if read < bytes.len() {
+            let (mut owned, rest) = (std::mem::take(whole), bytes[read..].to_vec());
+            *whole = tokio::task::spawn_blocking(move || {
+                owned.feed(&rest, kind);
+                owned
+            })
+            .await
+            .map_err(|e| AttachmentError::Interrupted(e.to_string()))?;
+        }
+        bytes.len()
     };
     let bytes = &bytes[..kept];
     hasher.update(bytes);
