@@ -147,3 +147,59 @@ async fn passes_side_by_side_promise_each_reminder_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn more_dossiers_than_a_batch_each_get_one_letter() {
+    for t in testing::all().await {
+        let (clock, closes_at) = shipped_exams(&t).await;
+        let count = reminders::BATCH + 3;
+        for i in 0..count {
+            // A name is letters only.
+            let name: String = [i / 26, i % 26]
+                .map(|d| char::from(b'a' + d as u8))
+                .iter()
+                .collect();
+            testing::dossier(&t.db, &clock, DEMO, "externe", &format!("Lot{name}")).await;
+        }
+        // One of them closes before the pass: it is left out of its batch.
+        sqlx::query(
+            "UPDATE dossiers SET status = 'closed', closed_at = 1
+             WHERE id = (SELECT MIN(id) FROM dossiers)",
+        )
+        .execute(t.db.pool())
+        .await
+        .unwrap();
+        clock.set(closes_at - SignedDuration::from_hours(30));
+        let passes = (0..2).map(|_| reminders::send_due(&t.db, &clock, "http://x"));
+        let promised: usize = futures_util::future::join_all(passes)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .sum();
+        assert_eq!(promised, count - 1, "{}", t.label);
+        let letters: Vec<(String, i64)> = sqlx::query(
+            "SELECT d.id, COUNT(o.id) AS n FROM dossiers d
+             LEFT JOIN outbox o ON o.dossier_id = d.id AND o.subject LIKE 'Rappel%' GROUP BY d.id",
+        )
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get("id"), r.get("n")))
+        .collect();
+        assert_eq!(letters.len(), count, "{}", t.label);
+        let once = letters.iter().filter(|(_, n)| *n == 1).count();
+        assert_eq!(
+            once,
+            count - 1,
+            "{}: one letter each, none to the closed one",
+            t.label
+        );
+        assert_eq!(
+            reminders::send_due(&t.db, &clock, "http://x")
+                .await
+                .unwrap(),
+            0
+        );
+    }
+}

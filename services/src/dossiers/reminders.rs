@@ -1,8 +1,8 @@
 //! The reminder two days before the deadline: one mail to each dossier still open,
-//! promised once whichever server instance runs the pass. A dossier is claimed by a
-//! conditional update (rows affected decides, as for closure), and its letter written
-//! to the outbox in the same transaction; the outbox sends it, and tries again if the
-//! relay fails.
+//! promised once whichever server instance runs the pass. Dossiers are claimed by a
+//! conditional update (the rows it returns decide, as rows affected do for closure), a
+//! [`BATCH`] at a time, and their letters written to the outbox in the same
+//! transaction; the outbox sends them, and tries again if the relay fails.
 
 use jiff::SignedDuration;
 use sqlx::Row;
@@ -36,22 +36,45 @@ pub async fn send_due(db: &Db, clock: &dyn Clock, base_url: &str) -> Result<usiz
     .map(|row| row.try_get("id"))
     .collect::<Result<_, _>>()?;
     let mut sent = 0;
-    for id in due {
-        let Some(dossier) = dossiers::by_id(db, &id).await? else {
-            continue;
-        };
-        let mut tx = db.pool().begin().await?;
-        let claimed = sqlx::query(
-            "UPDATE dossiers SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL AND status = 'open'",
-        )
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-        if claimed.rows_affected() != 1 {
-            continue; // another instance has it, or the candidate just closed
-        }
-        let (subject, body) = reminder(&dossier, base_url);
+    for batch in due.chunks(BATCH) {
+        sent += promise(db, now, base_url, batch).await?;
+    }
+    if sent > 0 {
+        tracing::info!(sent, "deadline reminders promised");
+    }
+    Ok(sent)
+}
+
+/// Dossiers claimed and their letters written per transaction: one commit (one fsync
+/// on SQLite) for a batch, rather than one for each of a national concours's dossiers.
+pub const BATCH: usize = 200;
+
+/// Claims what is still unclaimed among `ids` and writes their letters, in one
+/// transaction; says how many.
+async fn promise(db: &Db, now: i64, base_url: &str, ids: &[String]) -> Result<usize, DossierError> {
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let dossiers = dossiers::by_ids(db, &ids).await?;
+    let marks: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "UPDATE dossiers SET reminded_at = $1
+         WHERE id IN ({}) AND reminded_at IS NULL AND status = 'open' RETURNING id",
+        marks.join(", ")
+    );
+    let mut tx = db.pool().begin().await?;
+    let mut claim = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+    for id in &ids {
+        claim = claim.bind(*id);
+    }
+    // Another instance has the others, or their candidates just closed.
+    let claimed: std::collections::HashSet<String> = claim
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let mut sent = 0;
+    for dossier in dossiers.iter().filter(|d| claimed.contains(&d.id)) {
+        let (subject, body) = reminder(dossier, base_url);
         let letter = crate::letters::outbox::Letter::text(
             dossier.registration.email.as_str(),
             subject,
@@ -59,12 +82,9 @@ pub async fn send_due(db: &Db, clock: &dyn Clock, base_url: &str) -> Result<usiz
         )
         .about(&dossier.id);
         crate::letters::outbox::post(&mut *tx, now, &letter).await?;
-        tx.commit().await?;
         sent += 1;
     }
-    if sent > 0 {
-        tracing::info!(sent, "deadline reminders promised");
-    }
+    tx.commit().await?;
     Ok(sent)
 }
 
