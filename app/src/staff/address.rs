@@ -26,6 +26,10 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// A search's length at most, in characters: the field stops there, and an address
+    /// carrying more is cut there.
+    pub const SEARCH_LENGTH: usize = 200;
+
     /// The keys of a list's address.
     pub const KEYS: [&'static str; 9] = [
         "q",
@@ -90,7 +94,7 @@ impl ListQuery {
         };
         for (key, value) in pairs {
             match key.as_str() {
-                "q" => list.q = value.chars().take(200).collect(),
+                "q" => list.q = value.chars().take(Self::SEARCH_LENGTH).collect(),
                 "etat" if domain::instruction::ListFilter::from_code(&value).is_some() => {
                     list.etat = value
                 }
@@ -257,5 +261,12 @@ mod tests {
             }
         );
         assert_eq!(percent_decoded("%E2%82%AC+%zz%"), "€ %zz%");
+    }
+
+    #[test]
+    fn a_search_longer_than_the_field_allows_is_cut_at_a_character() {
+        let long = "é".repeat(ListQuery::SEARCH_LENGTH + 50);
+        let list = ListQuery::parse(&format!("q={}", crate::account::urlencode(&long)));
+        assert_eq!(list.q, "é".repeat(ListQuery::SEARCH_LENGTH));
     }
 }

@@ -126,7 +126,7 @@ pub(super) fn DossiersPage() -> impl IntoView {
                     <form method="get" class="staff-search" role="search">
                         <div class="field">
                             <label for="q">"N° de dossier, nom, courriel ou téléphone"</label>
-                            <input id="q" name="q" type="search" value=list.q.clone() />
+                            <input id="q" name="q" type="search" maxlength=ListQuery::SEARCH_LENGTH value=list.q.clone() />
                         </div>
                         <div class="field">
                             <label for="etat">"État"</label>
