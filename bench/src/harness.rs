@@ -118,8 +118,14 @@ pub(crate) struct Samples {
 }
 
 impl Samples {
+    /// A request that started at `started` and has just answered.
     pub(crate) fn push(&mut self, started: Instant, ok: bool) {
-        self.ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        self.record(started.elapsed(), ok);
+    }
+
+    /// A request that took `took`.
+    pub(crate) fn record(&mut self, took: Duration, ok: bool) {
+        self.ms.push(took.as_secs_f64() * 1000.0);
         if !ok {
             self.errors += 1;
         }
