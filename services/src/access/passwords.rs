@@ -61,10 +61,15 @@ impl Drop for Workers {
 }
 
 impl Workers {
-    fn start(count: usize, logins_waiting: usize, others_waiting: usize) -> Self {
+    fn start(
+        count: usize,
+        logins_waiting: usize,
+        others_waiting: usize,
+        memory: Arc<Memory>,
+    ) -> Self {
         let shared = Arc::new(Shared::default());
         for i in 0..count.max(1) {
-            let shared = shared.clone();
+            let (shared, memory) = (shared.clone(), memory.clone());
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
@@ -81,7 +86,14 @@ impl Workers {
                                 if q.stopped {
                                     return;
                                 }
-                                q = shared.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                                let (guard, waited) = shared
+                                    .ready
+                                    .wait_timeout(q, MEMORY_KEPT_IDLE)
+                                    .unwrap_or_else(|e| e.into_inner());
+                                q = guard;
+                                if waited.timed_out() {
+                                    memory.give_back();
+                                }
                             }
                         };
                         job();
@@ -175,14 +187,30 @@ impl From<argon2::password_hash::Error> for PasswordError {
     }
 }
 
-/// argon2's working memory (19 MiB a hash), kept from one hash to the next. Allocated
-/// afresh at every login, glibc kept each freed copy (its mmap threshold rises to the
-/// size of the largest block freed): the deadline-night benchmark saw the server grow
-/// by about 20 MiB per login. Reused, it is at most one buffer per permit.
+/// argon2's working memory (19 MiB a hash), kept from one hash to the next while
+/// logins come, and given back to the system after [`MEMORY_KEPT_IDLE`] without one:
+/// uploads then have those 19 MiB. Reused, it is at most one buffer per hashing
+/// thread. (Before the server fixed glibc's mmap threshold, each buffer freed stayed
+/// in the process: the benchmark saw it grow by about 20 MiB per login.)
 #[derive(Default)]
 struct Memory(Mutex<Vec<Vec<Block>>>);
 
+/// How long a hashing thread waits without work before the buffers go back: a storm
+/// of logins keeps them; a login after a quiet spell allocates its own again (its
+/// pages are touched by the hash anyway).
+const MEMORY_KEPT_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Memory {
+    fn give_back(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Buffers kept now.
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     fn with<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
         let mut buffer = self
             .0
@@ -281,7 +309,12 @@ impl Passwords {
         let memory = Arc::new(Memory::default());
         let decoy = memory.with(params().block_count(), |m| hash_now("", m))?;
         Ok(Self {
-            workers: Arc::new(Workers::start(concurrency, logins_waiting, others_waiting)),
+            workers: Arc::new(Workers::start(
+                concurrency,
+                logins_waiting,
+                others_waiting,
+                memory.clone(),
+            )),
             memory,
             decoy: decoy.into(),
         })
@@ -465,6 +498,25 @@ mod tests {
         }
         // First in, first out ran every other hash before the login.
         assert_eq!(order.lock().unwrap().first(), Some(&"login"));
+    }
+
+    #[tokio::test]
+    async fn a_quiet_second_gives_the_hashing_memory_back() {
+        let p = Passwords::new(1).unwrap();
+        for _ in 0..3 {
+            assert!(!p.verify_login("x", None).await.unwrap().ok);
+            assert_eq!(p.memory.kept(), 1, "kept while logins come");
+            tokio::time::sleep(MEMORY_KEPT_IDLE * 2 + std::time::Duration::from_millis(500)).await;
+            assert_eq!(p.memory.kept(), 0, "given back after a quiet second");
+        }
+        // A login after a quiet spell hashes as well as any.
+        let phc = p.hash("cheval correct agrafe").await.unwrap();
+        assert!(
+            p.verify_login("cheval correct agrafe", Some(&phc))
+                .await
+                .unwrap()
+                .ok
+        );
     }
 
     #[tokio::test]
