@@ -29,7 +29,6 @@ use object_store::{
     local::LocalFileSystem,
     path::Path,
 };
-use tokio::io::AsyncWriteExt;
 
 /// A stored file's bytes, as they come out of the store.
 pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
@@ -37,9 +36,6 @@ pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 /// S3 refuses parts under 5 MiB (but the last); a local folder has no such rule.
 const S3_PART: usize = 5 * 1024 * 1024;
 const LOCAL_PART: usize = 256 * 1024;
-/// What a spooled upload gathers before a write to its spool file.
-const SPOOL_BUFFER: usize = 64 * 1024;
-
 /// A stored file as an archive holds it: its name there, where its bytes are, and when
 /// it was deposited (ms), the entry's date.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,25 +83,11 @@ enum Sink {
     /// A remote store: the bytes go to a spool file as they arrive, and to the store
     /// at the commit, a part at a time: memory stays at the parts being sent (bounded
     /// site-wide), not one part per upload being read.
-    Spool {
-        file: tokio::io::BufWriter<tokio::fs::File>,
-        path: PathBuf,
-    },
+    Spool(Spooled),
 }
 
 /// See [`Storage::sweep_unfinished`].
 const SPOOL_AGE: Duration = Duration::from_secs(3600);
-
-/// Parts being sent to a remote store at once, site-wide: 2 per core.
-fn part_sends() -> Arc<tokio::sync::Semaphore> {
-    static SENDS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
-    SENDS
-        .get_or_init(|| {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            Arc::new(tokio::sync::Semaphore::new(2 * cores))
-        })
-        .clone()
-}
 
 /// The store's own error, as an I/O error of the right kind (a missing file is
 /// `NotFound`, so callers tell it from a store that does not answer).
@@ -128,6 +110,9 @@ fn counted(errors: &AtomicU64) -> impl Fn(object_store::Error) -> io::Error + '_
 }
 
 mod printouts;
+mod spool;
+
+use spool::Spooled;
 
 impl Storage {
     /// A local folder (created if missing).
@@ -294,12 +279,10 @@ impl Storage {
                     .write(true)
                     .create_new(true)
                     .open(&path)
-                    .await?;
-                Sink::Spool {
-                    // Every upload in flight holds one, and tokio's file a copy of it.
-                    file: tokio::io::BufWriter::with_capacity(SPOOL_BUFFER, file),
-                    path,
-                }
+                    .await?
+                    .into_std()
+                    .await;
+                Sink::Spool(Spooled::new(file, path))
             }
             None => {
                 let upload = self
@@ -503,7 +486,7 @@ impl PendingFile {
     /// the spool file.
     pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         match &mut self.sink {
-            Sink::Spool { file, .. } => file.write_all(chunk).await,
+            Sink::Spool(spooled) => spooled.write(chunk).await,
             Sink::Direct(writer) => {
                 let writer = writer.as_mut().ok_or_else(committed)?;
                 // Fewer than two parts in flight, then the new bytes.
@@ -524,13 +507,10 @@ impl PendingFile {
                 let writer = writer.take().ok_or_else(committed)?;
                 writer.finish().await.map(drop).map_err(Failure::Store)
             }
-            Sink::Spool { file, .. } => {
-                file.flush().await?;
-                // Read back by positioned reads straight into each part: tokio's file
-                // would keep a buffer of its own (up to 2 MiB) for every upload
-                // waiting for its next part's permit.
-                let spooled = Arc::new(file.get_ref().try_clone().await?.into_std().await);
-                send_spooled(&*self.store, &self.location, self.part_size, spooled).await
+            Sink::Spool(spooled) => {
+                spooled
+                    .send(&*self.store, &self.location, self.part_size)
+                    .await
             }
         };
         done.map_err(|e| match e {
@@ -550,98 +530,6 @@ impl From<object_store::Error> for Failure {
     fn from(e: object_store::Error) -> Self {
         Self::Store(e)
     }
-}
-
-async fn send_part(
-    store: &dyn ObjectStore,
-    location: &Path,
-    upload: &mut Option<Box<dyn MultipartUpload>>,
-    part: Bytes,
-) -> object_store::Result<()> {
-    if upload.is_none() {
-        *upload = Some(store.put_multipart(location).await?);
-    }
-    upload
-        .as_mut()
-        .expect("started above")
-        .put_part(part.into())
-        .await
-}
-
-/// The last bytes, then the file made visible: one put when it never filled a part.
-async fn finish(
-    store: &dyn ObjectStore,
-    location: &Path,
-    upload: &mut Option<Box<dyn MultipartUpload>>,
-    rest: Bytes,
-) -> Result<(), Failure> {
-    if upload.is_none() {
-        store.put(location, rest.into()).await?;
-        return Ok(());
-    }
-    if !rest.is_empty() {
-        send_part(store, location, upload, rest).await?;
-    }
-    let mut started = upload.take().expect("started");
-    if let Err(error) = started.complete().await {
-        abandon(started);
-        return Err(error.into());
-    }
-    Ok(())
-}
-
-/// A spooled file to the store, a part at a time, each part under a site-wide permit.
-async fn send_spooled(
-    store: &dyn ObjectStore,
-    location: &Path,
-    part_size: usize,
-    file: Arc<std::fs::File>,
-) -> Result<(), Failure> {
-    let mut upload = None;
-    let mut offset = 0u64;
-    loop {
-        let permit = part_sends().acquire_owned().await.expect("never closed");
-        let spooled = file.clone();
-        let part = tokio::task::spawn_blocking(move || read_part(&spooled, offset, part_size))
-            .await
-            .map_err(|e| Failure::Spool(io::Error::other(e)))?
-            .map_err(Failure::Spool)?;
-        offset += part.len() as u64;
-        if part.len() < part_size {
-            // The last bytes.
-            let sent = finish(store, location, &mut upload, part.into()).await;
-            drop(permit);
-            if let Some(started) = upload.take() {
-                abandon(started);
-            }
-            return sent;
-        }
-        let sent = send_part(store, location, &mut upload, part.into()).await;
-        drop(permit);
-        if let Err(error) = sent {
-            if let Some(started) = upload.take() {
-                abandon(started);
-            }
-            return Err(error.into());
-        }
-    }
-}
-
-/// Up to `len` bytes of `file` from `offset`: fewer only at its end.
-fn read_part(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut part = vec![0; len];
-    let mut filled = 0;
-    while filled < len {
-        match file.read_at(&mut part[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(read) => filled += read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    part.truncate(filled);
-    Ok(part)
 }
 
 /// Ends an unfinished multipart upload in the background (a drop cannot wait).
@@ -686,8 +574,8 @@ impl Drop for PendingFile {
                 }
             }
             // Sent or not, the spool file has done its work.
-            Sink::Spool { path, .. } => {
-                let _ = std::fs::remove_file(path);
+            Sink::Spool(spooled) => {
+                let _ = std::fs::remove_file(spooled.path());
             }
         }
     }
