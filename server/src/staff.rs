@@ -24,6 +24,7 @@ use services::{
 
 use crate::{files, security};
 
+mod downloads;
 mod exports;
 use exports::{columns_asked, csv_export, dossier_zip, exam_zip, xlsx_export};
 
@@ -87,12 +88,18 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             shell,
         )
     };
-    Router::new()
-        .route("/service/fichiers/{id}", get(file))
+    let many_dossiers = Router::new()
         .route("/service/dossiers/{number}/fichiers.zip", get(dossier_zip))
         .route("/service/concours/{exam}/dossiers.csv", get(csv_export))
         .route("/service/concours/{exam}/dossiers.xlsx", get(xlsx_export))
         .route("/service/concours/{exam}/dossiers.zip", get(exam_zip))
+        .route_layer(axum::middleware::from_fn_with_state(
+            downloads::Downloads::default(),
+            downloads::limited,
+        ));
+    Router::new()
+        .merge(many_dossiers)
+        .route("/service/fichiers/{id}", get(file))
         // The confirmation page at the same address as the action it confirms.
         .route(
             "/service/concours/{exam}/lot",
