@@ -3,6 +3,7 @@
 mod archive;
 pub mod config;
 mod connections;
+mod counts;
 mod files;
 mod flood;
 mod franceconnect;

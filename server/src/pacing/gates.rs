@@ -16,6 +16,7 @@ use tokio::{
 };
 
 use super::{Pace, UPLOADS_PER_CLIENT, UPLOADS_PER_DOSSIER};
+use crate::counts::{Counts, Slot};
 
 const READING_PER_CORE: usize = 16;
 const FAST_PER_CORE: usize = 4;
@@ -372,47 +373,4 @@ pub struct Load {
     pub waiting: usize,
     pub fast: usize,
     pub evicted: u64,
-}
-
-/// How many bodies each key (a dossier, a client) has being read now.
-#[derive(Clone, Default)]
-struct Counts(Arc<Mutex<HashMap<String, u32>>>);
-
-impl Counts {
-    /// One more for `key`, or `None` when it already has `cap`.
-    fn take(&self, key: &str, cap: u32) -> Option<Slot> {
-        let mut table = lock(&self.0);
-        let count = table.entry(key.to_string()).or_default();
-        if *count >= cap {
-            return None;
-        }
-        *count += 1;
-        Some(Slot {
-            key: key.to_string(),
-            counts: self.clone(),
-        })
-    }
-
-    #[cfg(test)]
-    fn of(&self, key: &str) -> Option<u32> {
-        lock(&self.0).get(key).copied()
-    }
-}
-
-/// One body counted for a key; given back when dropped.
-struct Slot {
-    key: String,
-    counts: Counts,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut table = lock(&self.counts.0);
-        if let Some(count) = table.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                table.remove(&self.key);
-            }
-        }
-    }
 }

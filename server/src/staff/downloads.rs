@@ -5,11 +5,6 @@
 //! many as it likes, each with its list in memory and its share of the disk, on the
 //! evening the candidates need the server.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
-
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -20,52 +15,15 @@ use axum::{
 use futures_util::StreamExt;
 use services::access::staff::Staff;
 
+use crate::counts::Counts;
+
 /// Downloads one agent may have under way at once: one long archive and a quick
 /// export beside it.
-pub const PER_AGENT: usize = 2;
+pub const PER_AGENT: u32 = 2;
 
 /// The downloads under way on this server, by agent.
 #[derive(Clone, Default)]
-pub struct Downloads(Arc<Mutex<HashMap<String, usize>>>);
-
-/// One download under way: counted until it is dropped.
-struct Held {
-    downloads: Downloads,
-    agent: String,
-}
-
-impl Downloads {
-    fn take(&self, agent: &str) -> Option<Held> {
-        let mut under_way = self.0.lock().expect("never poisoned");
-        let count = under_way.entry(agent.to_string()).or_default();
-        if *count >= PER_AGENT {
-            return None;
-        }
-        *count += 1;
-        Some(Held {
-            downloads: self.clone(),
-            agent: agent.to_string(),
-        })
-    }
-
-    #[cfg(test)]
-    fn under_way(&self, agent: &str) -> usize {
-        self.0.lock().unwrap().get(agent).copied().unwrap_or(0)
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        let mut under_way = self.downloads.0.lock().expect("never poisoned");
-        if let Some(count) = under_way.get_mut(&self.agent) {
-            *count -= 1;
-            if *count == 0 {
-                // The table holds only agents with a download under way.
-                under_way.remove(&self.agent);
-            }
-        }
-    }
-}
+pub struct Downloads(Counts);
 
 /// The layer on the download routes. A download counts until its last byte is sent
 /// or the agent's browser gives up: its body carries it.
@@ -74,7 +32,7 @@ pub async fn limited(State(downloads): State<Downloads>, request: Request, next:
     let Some(agent) = request.extensions().get::<Staff>().map(|s| s.id.clone()) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let Some(held) = downloads.take(&agent) else {
+    let Some(held) = downloads.0.take(&agent, PER_AGENT) else {
         tracing::info!(%agent, "staff download refused: already {PER_AGENT} under way");
         return too_many();
     };
@@ -90,7 +48,9 @@ pub async fn limited(State(downloads): State<Downloads>, request: Request, next:
 fn too_many() -> Response {
     let mut response = (
         StatusCode::TOO_MANY_REQUESTS,
-        "Vous avez déjà deux téléchargements en cours (archives ou exports). Attendez que l'un d'eux se termine dans votre navigateur, puis recommencez.",
+        format!(
+            "Vous avez déjà {PER_AGENT} téléchargements en cours (archives ou exports). Attendez que l'un d'eux se termine dans votre navigateur, puis recommencez."
+        ),
     )
         .into_response();
     response
@@ -152,18 +112,18 @@ mod tests {
         assert!(
             std::str::from_utf8(&words)
                 .unwrap()
-                .contains("deux téléchargements en cours")
+                .contains("déjà 2 téléchargements en cours")
         );
         // Another agent is not touched.
         let other = ask(&downloads, "agent-b").await;
         assert_eq!(other.status(), StatusCode::OK);
         // The browser gives up one download: its place is free again.
         drop(first);
-        assert_eq!(downloads.under_way("agent-a"), 1);
+        assert_eq!(downloads.0.of("agent-a"), Some(1));
         let again = ask(&downloads, "agent-a").await;
         assert_eq!(again.status(), StatusCode::OK);
         drop((second, again, other));
-        assert!(downloads.0.lock().unwrap().is_empty());
+        assert!(downloads.0.is_empty());
     }
 
     #[tokio::test]
@@ -188,6 +148,6 @@ mod tests {
                 .unwrap();
             assert_eq!(&body[..], b"numero;nom\r\n");
         }
-        assert_eq!(downloads.under_way("agent-a"), 0);
+        assert_eq!(downloads.0.of("agent-a"), None);
     }
 }
