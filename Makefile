@@ -47,8 +47,8 @@ tools:
 test-tools:
 	@scripts/tools.sh test
 
-# --split: the lazy islands (the wizard step, the upload form) get Wasm chunks of their
-# own, loaded only by the pages that show them.
+# --split: the upload's work (`#[lazy]`, `app/src/pieces/browser.rs`) gets a Wasm chunk
+# of its own, fetched only when a file is chosen.
 build-release:
 	cargo leptos build --release --split
 	node scripts/precompress.mjs target/site

@@ -8,10 +8,7 @@ use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    countdown::server_clock,
-    espace::{DossierView, PieceView, my_dossier, pieces_resource},
-};
+use crate::espace::{DossierView, PieceView, my_dossier, pieces_resource};
 
 /// The exact sentence of the notices for a closed dossier.
 pub const CLOSED_SENTENCE: &str = "votre dossier est clôturé, il est en cours d'instruction";
@@ -61,7 +58,7 @@ pub fn missing(pieces: &[PieceView]) -> Vec<MissingPiece> {
 }
 
 /// A mandatory pièce without a file, as the closure block links to it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MissingPiece {
     code: String,
     label: String,
@@ -82,16 +79,20 @@ fn MissingList(missing: Vec<MissingPiece>) -> impl IntoView {
     }
 }
 
+fn missed_sentence(deadline: &str) -> String {
+    format!("La date limite était {deadline} : ce dossier ne peut plus être modifié ni clôturé.")
+}
+
 #[component]
 fn DeadlineMissed(deadline: String) -> impl IntoView {
     view! {
         <p class="alert closure-status" data-status>{Urgency::Passed.warning()}</p>
-        <p>{format!("La date limite était {deadline} : ce dossier ne peut plus être modifié ni clôturé.")}</p>
+        <p>{missed_sentence(&deadline)}</p>
     }
 }
 
 /// « État de votre inscription » on the dossier page. A closed dossier's is rendered by
-/// the server only; an open one's is the [`OpenStatus`] island.
+/// the server only; an open one's is [`OpenStatus`], which also runs in the browser.
 #[component]
 pub fn ClosureStatus(dossier: DossierView, missing: Vec<MissingPiece>) -> impl IntoView {
     if let Some(at) = dossier.withdrawn_at.clone() {
@@ -133,72 +134,120 @@ pub fn ClosureStatus(dossier: DossierView, missing: Vec<MissingPiece>) -> impl I
         }
         .into_any();
     }
-    let open = OpenDossier {
-        closes_at_ms: dossier.closes_at_ms,
-        now_ms: dossier.now_ms,
-        deadline: dossier.deadline,
-        missing,
-    };
-    view! { <OpenStatus open /> }.into_any()
+    view! {
+        <OpenStatus closes=dossier.closes_at_ms now_ms=dossier.now_ms deadline=dossier.deadline missing />
+    }
+    .into_any()
 }
 
-/// What an open dossier's status needs in the browser, and no more: the dossier page's
-/// Wasm deserialises it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OpenDossier {
-    closes_at_ms: i64,
+/// An open dossier's status. It switches to the refusal by itself at the deadline, on
+/// the server's time: the server writes the deadline and its own time on the section,
+/// and [`tick`] counts down from them in the browser.
+#[component]
+fn OpenStatus(
+    closes: i64,
     now_ms: i64,
     deadline: String,
     missing: Vec<MissingPiece>,
-}
-
-/// An island: an open dossier's status, which switches to the refusal by itself at the
-/// deadline, on the server's time.
-#[island]
-fn OpenStatus(open: OpenDossier) -> impl IntoView {
-    let OpenDossier {
-        closes_at_ms: closes,
-        now_ms,
-        deadline,
-        missing,
-    } = open;
-    let now = server_clock(now_ms);
-    let urgency = move || Urgency::of(closes - now.get());
+) -> impl IntoView {
+    let urgency = Urgency::of(closes - now_ms);
+    let body = if urgency == Urgency::Passed {
+        view! { <DeadlineMissed deadline=deadline.clone() /> }.into_any()
+    } else {
+        view! {
+            <p>"Préinscrit, en construction : votre inscription n'est valable qu'une fois clôturée."</p>
+            <p>"Date limite : "<strong>{deadline.clone()}</strong></p>
+            <p class="countdown-line">"Clôture des inscriptions dans "
+                <span data-countdown>{french::remaining(closes - now_ms)}</span>
+            </p>
+            {urgency.warning().map(|w| view! {
+                <p class="warning" data-urgency=format!("{urgency:?}")>{w}</p>
+            })}
+            {if missing.is_empty() {
+                view! {
+                    <p>"Toutes les pièces obligatoires sont déposées. Vérifiez-les, puis clôturez votre inscription."</p>
+                    <a class="button primary closure-button" href="/espace/cloture">"CLÔTURER MON INSCRIPTION"</a>
+                }.into_any()
+            } else {
+                view! {
+                    <p>"Pour pouvoir clôturer votre inscription, déposez d'abord ces pièces obligatoires :"</p>
+                    <MissingList missing />
+                }.into_any()
+            }}
+        }
+        .into_any()
+    };
     view! {
         // Not a live region: the countdown would be read out every second (RGAA 13.8).
         // Only a change of urgency is said, once.
-        <section class="closure" aria-labelledby="etat-titre">
+        <section class="closure" aria-labelledby="etat-titre" data-open-status
+            data-closes-at-ms=closes data-now-ms=now_ms data-deadline=deadline>
             <h2 id="etat-titre">"État de votre inscription"</h2>
-            <p class="visually-hidden" aria-live="polite" data-urgency-said>{move || urgency().warning().unwrap_or_default()}</p>
-            {move || if urgency() == Urgency::Passed {
-                view! { <DeadlineMissed deadline=deadline.clone() /> }.into_any()
-            } else {
-                let missing = missing.clone();
-                view! {
-                    <p>"Préinscrit, en construction : votre inscription n'est valable qu'une fois clôturée."</p>
-                    <p>"Date limite : "<strong>{deadline.clone()}</strong></p>
-                    <p class="countdown-line">"Clôture des inscriptions dans "
-                        <span data-countdown>{move || french::remaining(closes - now.get())}</span>
-                    </p>
-                    {move || urgency().warning().map(|w| view! {
-                        <p class="warning" data-urgency=format!("{:?}", urgency())>{w}</p>
-                    })}
-                    {if missing.is_empty() {
-                        view! {
-                            <p>"Toutes les pièces obligatoires sont déposées. Vérifiez-les, puis clôturez votre inscription."</p>
-                            <a class="button primary closure-button" href="/espace/cloture">"CLÔTURER MON INSCRIPTION"</a>
-                        }.into_any()
-                    } else {
-                        view! {
-                            <p>"Pour pouvoir clôturer votre inscription, déposez d'abord ces pièces obligatoires :"</p>
-                            <MissingList missing />
-                        }.into_any()
-                    }}
-                }.into_any()
-            }}
+            <p class="visually-hidden" aria-live="polite" data-urgency-said>{urgency.warning().unwrap_or_default()}</p>
+            {body}
         </section>
     }
-    .into_any()
+}
+
+/// In the browser, on an open dossier's page: the countdown of [`OpenStatus`] runs
+/// every second from the server's time (plus the time elapsed here: the computer's
+/// clock may be wrong), a new urgency's warning shows and is said once, and at the
+/// deadline the section turns to [`DeadlineMissed`] without a reload.
+#[cfg(feature = "hydrate")]
+pub fn tick() {
+    use crate::dom;
+    let Some(section) = dom::find("[data-open-status]") else {
+        return;
+    };
+    let closes = dom::number_of(&section, "data-closes-at-ms");
+    let served = dom::number_of(&section, "data-now-ms");
+    let deadline = section.get_attribute("data-deadline").unwrap_or_default();
+    let arrived = dom::monotonic_ms();
+    let mut shown = Urgency::of(closes - served);
+    dom::every(1000, move || {
+        if shown == Urgency::Passed {
+            return;
+        }
+        let left = closes - (served + dom::monotonic_ms() - arrived);
+        let urgency = Urgency::of(left);
+        if urgency == Urgency::Passed {
+            // Everything under the heading and the spoken line gives way.
+            while let Some(last) = section.last_element_child()
+                && !last.has_attribute("data-urgency-said")
+            {
+                last.remove();
+            }
+            let status = dom::element(
+                "p",
+                "alert closure-status",
+                urgency.warning().unwrap_or_default(),
+            );
+            let _ = status.set_attribute("data-status", "");
+            let _ = section
+                .append_with_node_2(&status, &dom::element("p", "", &missed_sentence(&deadline)));
+        } else {
+            if let Some(countdown) = dom::find_in(&section, "[data-countdown]") {
+                countdown.set_text_content(Some(&french::remaining(left)));
+            }
+            if urgency != shown
+                && let Some(line) = dom::find_in(&section, ".countdown-line")
+            {
+                let warning = dom::find_in(&section, "[data-urgency]").unwrap_or_else(|| {
+                    let warning = dom::element("p", "warning", "");
+                    let _ = line.after_with_node_1(&warning);
+                    warning
+                });
+                warning.set_text_content(urgency.warning());
+                let _ = warning.set_attribute("data-urgency", &format!("{urgency:?}"));
+            }
+        }
+        if urgency != shown {
+            if let Some(said) = dom::find_in(&section, "[data-urgency-said]") {
+                said.set_text_content(urgency.warning());
+            }
+            shown = urgency;
+        }
+    });
 }
 
 /// The confirmation before closing, saying what closure means.

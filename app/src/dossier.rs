@@ -14,33 +14,39 @@ use crate::espace::{
 /// folder button of the pièce whose window it was, so a keyboard or screen-reader user
 /// keeps their place in the list (a new page would start them at its top). The window
 /// leaves the pièce's code in the tab's session storage ([`remember_closed_window`]).
-#[island]
+#[component]
 pub fn FocusReturn() -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    view! { <span hidden data-focus-return></span> }
+}
+
+/// In the browser: the focus back on the pièce whose window just closed (see
+/// [`FocusReturn`]).
+#[cfg(feature = "hydrate")]
+pub fn return_focus() {
+    if crate::dom::find("[data-focus-return]").is_none() {
+        return;
+    }
+    let storage = crate::dom::window().session_storage().ok().flatten();
+    if let Some(code) = storage
+        .as_ref()
+        .and_then(|s| s.get_item(CLOSED_WINDOW).ok().flatten())
     {
-        let storage = window().session_storage().ok().flatten();
-        if let Some(code) = storage
-            .as_ref()
-            .and_then(|s| s.get_item(CLOSED_WINDOW).ok().flatten())
-        {
-            if let Some(s) = &storage {
-                let _ = s.remove_item(CLOSED_WINDOW);
-            }
-            request_animation_frame(move || focus_by_id(&folder_id(&code)));
+        if let Some(s) = &storage {
+            let _ = s.remove_item(CLOSED_WINDOW);
         }
+        crate::dom::next_frame(move || crate::dom::focus_by_id(&folder_id(&code)));
     }
 }
 
+#[cfg(feature = "hydrate")]
 const CLOSED_WINDOW: &str = "concours-fenetre-fermee";
 
 /// Called by the document window as it closes: see [`FocusReturn`].
+#[cfg(feature = "hydrate")]
 pub fn remember_closed_window(code: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Ok(Some(storage)) = window().session_storage() {
+    if let Ok(Some(storage)) = crate::dom::window().session_storage() {
         let _ = storage.set_item(CLOSED_WINDOW, code);
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (code, CLOSED_WINDOW);
 }
 
 fn folder_id(code: &str) -> String {
@@ -252,20 +258,4 @@ pub fn DossierPage(
         </Suspense>
         </div>
     }
-}
-
-/// Focuses the element of that id, if the page has it.
-pub fn focus_by_id(id: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        if let Some(element) = document()
-            .get_element_by_id(id)
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = element.focus();
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = id;
 }

@@ -134,7 +134,7 @@ pub fn PasswordInput(
 /// `aria-describedby`. The page stays server-rendered; only the messages change.
 #[cfg(feature = "hydrate")]
 pub fn show_field_errors(fields: &[&str], errors: &BTreeMap<String, String>) {
-    let document = document();
+    let document = crate::dom::document();
     for name in fields {
         let id = format!("champ-{name}");
         let Some(target) = document.get_element_by_id(&id) else {
@@ -245,30 +245,97 @@ pub fn ErrorSummary(
     view! {
         <Show when=move || errors.with(|e| !e.is_empty())>
             <div class="error-summary" role="alert" tabindex="-1" node_ref=node aria-labelledby="resume-erreurs">
-                <h2 id="resume-erreurs">
-                    {move || match errors.with(|e| e.len()) {
-                        1 => "Une réponse est à corriger".to_string(),
-                        n => format!("{n} réponses sont à corriger"),
-                    }}
-                </h2>
-                <ul>
-                    {move || {
-                        // In the order of the form (`labels` is), not of the field names.
-                        let place = |field: &str| labels.iter().position(|(f, _)| *f == field);
-                        let mut listed: Vec<_> = errors.get().into_iter().collect();
-                        listed.sort_by_key(|(field, _)| place(field).unwrap_or(usize::MAX));
-                        listed
-                        .into_iter()
-                        .map(|(field, message)| {
-                            let label = place(&field).map(|i| labels[i].1).unwrap_or("");
-                            let text = if label.is_empty() { message } else { format!("{label} : {message}") };
-                            view! { <li><a href=format!("#champ-{field}")>{text}</a></li> }
-                        })
-                        .collect_view()
-                    }}
-                </ul>
+                {move || {
+                    let (title, lines) = errors.with(|e| summary_of(e, labels));
+                    view! {
+                        <h2 id="resume-erreurs">{title}</h2>
+                        <ul>
+                            {lines.into_iter().map(|(field, text)| view! {
+                                <li><a href=format!("#champ-{field}")>{text}</a></li>
+                            }).collect_view()}
+                        </ul>
+                    }
+                }}
             </div>
         </Show>
+    }
+}
+
+/// The summary's title and its lines (a field, and what to say of it), in the order
+/// of the form (`labels` is), not of the field names.
+fn summary_of(
+    errors: &BTreeMap<String, String>,
+    labels: &[(&str, &str)],
+) -> (String, Vec<(String, String)>) {
+    let title = match errors.len() {
+        1 => "Une réponse est à corriger".to_string(),
+        n => format!("{n} réponses sont à corriger"),
+    };
+    let place = |field: &str| labels.iter().position(|(f, _)| *f == field);
+    let mut listed: Vec<_> = errors.iter().collect();
+    listed.sort_by_key(|(field, _)| place(field).unwrap_or(usize::MAX));
+    let lines = listed
+        .into_iter()
+        .map(|(field, message)| {
+            let label = place(field).map(|i| labels[i].1).unwrap_or("");
+            let text = if label.is_empty() {
+                message.clone()
+            } else {
+                format!("{label} : {message}")
+            };
+            (field.clone(), text)
+        })
+        .collect();
+    (title, lines)
+}
+
+/// In the browser: [`ErrorSummary`]'s markup for `errors`, in place of the one under
+/// `place` (none when there is nothing to correct).
+#[cfg(feature = "hydrate")]
+pub fn show_summary(
+    place: &web_sys::Element,
+    errors: &BTreeMap<String, String>,
+    labels: &[(&str, &str)],
+) {
+    use crate::dom::{element, find_in};
+    if let Some(old) = find_in(place, ".error-summary") {
+        old.remove();
+    }
+    if errors.is_empty() {
+        return;
+    }
+    let (title, lines) = summary_of(errors, labels);
+    let summary = element("div", "error-summary", "");
+    for (name, value) in [
+        ("role", "alert"),
+        ("tabindex", "-1"),
+        ("aria-labelledby", "resume-erreurs"),
+    ] {
+        let _ = summary.set_attribute(name, value);
+    }
+    let heading = element("h2", "", &title);
+    heading.set_id("resume-erreurs");
+    let list = element("ul", "", "");
+    for (field, text) in lines {
+        let link = element("a", "", &text);
+        let _ = link.set_attribute("href", &format!("#champ-{field}"));
+        let item = element("li", "", "");
+        let _ = item.append_child(&link);
+        let _ = list.append_child(&item);
+    }
+    let _ = summary.append_with_node_2(&heading, &list);
+    let _ = place.append_child(&summary);
+}
+
+/// In the browser: the focus on the summary under `place`, if there is one, so
+/// screen-reader and keyboard users land on what to correct.
+#[cfg(feature = "hydrate")]
+pub fn focus_summary(place: &web_sys::Element) {
+    use wasm_bindgen::JsCast;
+    if let Some(summary) = crate::dom::find_in(place, ".error-summary")
+        .and_then(|s| s.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = summary.focus();
     }
 }
 

@@ -9,6 +9,8 @@ pub mod account;
 pub mod catalogue;
 pub mod closure;
 mod countdown;
+#[cfg(feature = "hydrate")]
+mod dom;
 pub mod dossier;
 pub mod espace;
 mod form;
@@ -39,6 +41,16 @@ use leptos_router::{
     path,
 };
 
+/// The browser's part of the candidate's pages, run once the page's Wasm is loaded:
+/// each module looks for its own elements and leaves the page alone when it has none.
+#[cfg(feature = "hydrate")]
+pub fn attach() {
+    closure::tick();
+    dossier::return_focus();
+    pieces::attach();
+    wizard::step_checks();
+}
+
 /// The HTML document around every page, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -48,7 +60,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HeadBasics />
                 <meta name="description" content=description() />
                 <AutoReload options=options.clone() />
-                {has_islands().then(|| view! { <HydrationScripts options=options.clone() islands=true /> })}
+                // Leptos's loader in islands mode: it fetches the Wasm and calls `hydrate`
+                // (`frontend`), then looks for islands, of which there are none.
+                {loads_wasm().then(|| view! { <HydrationScripts options=options.clone() islands=true /> })}
                 <MetaTags />
             </head>
             <body>
@@ -64,9 +78,10 @@ fn description() -> String {
     format!("Inscription en ligne aux concours et examens professionnels : {centre}")
 }
 
-/// Whether this request's page has islands: only those load the Wasm; the catalogue,
-/// the connexion page and the recovery pages are plain HTML and load none.
-fn has_islands() -> bool {
+/// Whether this request's page has a part that runs in the browser (see [`attach`]):
+/// only those load the Wasm; the catalogue, the connexion page and the recovery pages
+/// are plain HTML and load none.
+fn loads_wasm() -> bool {
     #[cfg(feature = "ssr")]
     {
         use_context::<http::request::Parts>().is_some_and(|parts| {

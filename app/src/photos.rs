@@ -35,10 +35,7 @@ pub fn size(blob: &Blob) -> f64 {
 async fn decode(file: &Blob) -> Option<JsValue> {
     let urls = js::global("URL");
     let url = js::call(&urls, "createObjectURL", &[file]).ok()?;
-    let img: JsValue = leptos::prelude::document()
-        .create_element("img")
-        .ok()?
-        .into();
+    let img: JsValue = crate::dom::document().create_element("img").ok()?.into();
     js::set(&img, "src", &url);
     let decoded = match js::call(&img, "decode", &[]) {
         Ok(promise) => JsFuture::from(js_sys::Promise::from(promise)).await,
@@ -66,10 +63,7 @@ fn is_heavy(img: &JsValue, bytes: f64) -> bool {
 
 /// A canvas of this size, white, and its 2D context.
 fn canvas(width: f64, height: f64) -> Option<(JsValue, JsValue)> {
-    let canvas: JsValue = leptos::prelude::document()
-        .create_element("canvas")
-        .ok()?
-        .into();
+    let canvas: JsValue = crate::dom::document().create_element("canvas").ok()?.into();
     js::set(&canvas, "width", width);
     js::set(&canvas, "height", height);
     let context = js::call(&canvas, "getContext", &[&"2d".into()]).ok()?;

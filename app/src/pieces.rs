@@ -203,8 +203,18 @@ fn DocumentWindow(piece: PieceView) -> impl IntoView {
     }
 }
 
-mod islands;
-use islands::{UploadForm, WindowKeys};
+mod window;
+use window::{UploadForm, WindowKeys};
 
 #[cfg(feature = "hydrate")]
 mod browser;
+#[cfg(feature = "hydrate")]
+mod screen;
+
+/// In the browser, on a document window: see [`window::window_keys`] and
+/// [`window::upload_form`].
+#[cfg(feature = "hydrate")]
+pub fn attach() {
+    window::window_keys();
+    window::upload_form();
+}

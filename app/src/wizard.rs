@@ -245,7 +245,7 @@ pub async fn create_dossier(
 pub fn WizardPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    // Read here, not in the island: router hooks stay on the server side.
+    // Read here: router hooks stay on the server side.
     let already = move || query.read().get("deja").is_some();
     let data = Resource::new(
         move || {
@@ -276,8 +276,8 @@ pub fn WizardPage() -> impl IntoView {
     }
 }
 
-/// A step as the server renders it: the form, its progress, and the [`StepChecks`]
-/// island in the place of the error summary.
+/// A step as the server renders it: the form, its progress, and [`StepChecks`] in the
+/// place of the error summary.
 #[component]
 fn WizardStep(view: WizardView, already: bool) -> impl IntoView {
     let steps = Step::sequence(&view.wizard);
@@ -330,22 +330,63 @@ fn WizardStep(view: WizardView, already: bool) -> impl IntoView {
 /// The id of the form [`StepChecks`] watches.
 const STEP_FORM_ID: &str = "etape";
 
-/// An island, and all of a step that the browser runs: the error summary, and the
-/// server's `domain` checks on the server-rendered form before it is sent, each message
-/// shown next to its field as [`crate::form::Field`] renders it. Messages appear on
-/// submit only: one that appeared as the candidate leaves a field would move the
-/// buttons under their finger and swallow the tap. Typing in a field clears its
-/// message.
-#[island(lazy)]
+/// All of a step that the browser runs: the error summary, and the server's `domain`
+/// checks on the server-rendered form before it is sent, each message shown next to
+/// its field as [`crate::form::Field`] renders it. Messages appear on submit only: one
+/// that appeared as the candidate leaves a field would move the buttons under their
+/// finger and swallow the tap. Typing in a field clears its message. The server writes
+/// the step's rules on the summary's place (`data-step-checks`); [`step_checks`] runs
+/// them.
+#[component]
 fn StepChecks(view: WizardView) -> impl IntoView {
     let errors: Errors = RwSignal::new(view.errors.clone());
+    let rules = serde_json::to_string(&view).unwrap_or_default();
+    // Until the checks run, the step is marked `data-waiting` (as the upload form is):
+    // a test, or a script, knows when a click stays in the browser.
+    view! {
+        <div data-step-checks=rules data-waiting>
+            <ErrorSummary errors labels=LABELS />
+        </div>
+    }
+}
+
+/// In the browser, on a step: see [`StepChecks`].
+#[cfg(feature = "hydrate")]
+pub fn step_checks() {
+    use std::{cell::RefCell, rc::Rc};
+
+    use wasm_bindgen::JsCast;
+
+    use crate::{dom, form};
+    let Some(place) = dom::find("[data-step-checks]") else {
+        return;
+    };
+    let Some(view) = place
+        .get_attribute("data-step-checks")
+        .and_then(|rules| serde_json::from_str::<WizardView>(&rules).ok())
+    else {
+        return;
+    };
+    dom::ready(&place);
+    // A step the server refused opens on its summary.
+    form::focus_summary(&place);
     // The summary step's one field is rendered by its own form, with no checks to run.
-    #[cfg(feature = "hydrate")]
-    if view.step != Step::Verification {
-        use wasm_bindgen::JsCast;
-        let fields = view.step.fields();
-        Effect::new(move |_| errors.with(|e| crate::form::show_field_errors(fields, e)));
-        let submit = window_event_listener(leptos::ev::submit, move |ev| {
+    if view.step == Step::Verification {
+        return;
+    }
+    let fields = view.step.fields();
+    let errors = Rc::new(RefCell::new(view.errors.clone()));
+    let show = {
+        let (errors, place) = (errors.clone(), place.clone());
+        move || {
+            let errors = errors.borrow();
+            form::show_field_errors(fields, &errors);
+            form::show_summary(&place, &errors, LABELS);
+        }
+    };
+    let on_submit = {
+        let (errors, show) = (errors.clone(), show.clone());
+        move |ev: web_sys::SubmitEvent| {
             let Some(form) = ev
                 .target()
                 .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
@@ -361,40 +402,28 @@ fn StepChecks(view: WizardView) -> impl IntoView {
                 let found = check_form(&form, &view);
                 if !found.is_empty() {
                     ev.prevent_default();
-                    errors.set(found);
+                    *errors.borrow_mut() = found;
+                    show();
+                    form::focus_summary(&place);
                 }
             }
-        });
-        let input = window_event_listener(leptos::ev::input, move |ev| {
-            let name = ev
-                .target()
-                .and_then(|t| js_sys::Reflect::get(&t, &"name".into()).ok())
-                .and_then(|n| n.as_string())
-                .unwrap_or_default();
-            if let Some(field) = name
-                .strip_prefix("fields[")
-                .and_then(|n| n.strip_suffix(']'))
-                && errors.with_untracked(|e| e.contains_key(field))
-            {
-                errors.update(|e| {
-                    e.remove(field);
-                });
-            }
-        });
-        on_cleanup(move || {
-            submit.remove();
-            input.remove();
-        });
-    }
-    // Until the checks run here, the step is marked `data-waiting` (as the upload
-    // form is): a test, or a script, knows when a click stays in the browser.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    let waiting = move || (!hydrated.get()).then_some("");
-    view! {
-        <ErrorSummary errors labels=LABELS />
-        <span hidden data-waiting=waiting></span>
-    }
+        }
+    };
+    dom::on(&dom::window(), "submit", on_submit);
+    dom::on(&dom::window(), "input", move |ev: web_sys::Event| {
+        let name = ev
+            .target()
+            .and_then(|t| js_sys::Reflect::get(&t, &"name".into()).ok())
+            .and_then(|n| n.as_string())
+            .unwrap_or_default();
+        if let Some(field) = name
+            .strip_prefix("fields[")
+            .and_then(|n| n.strip_suffix(']'))
+            && errors.borrow_mut().remove(field).is_some()
+        {
+            show();
+        }
+    });
 }
 
 /// Runs the step's checks on what the form holds now.

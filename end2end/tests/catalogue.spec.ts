@@ -55,7 +55,7 @@ test("the catalogue shows the time left as the server counts it, and loads no Wa
 });
 
 test("the dossier's countdown is complete as served, and runs only where scripts run", async ({ page }, info) => {
-  // The catalogue loads no script at all; the dossier page's status is an island, so
+  // The catalogue loads no script at all; the dossier page's status ticks in the Wasm, so
   // there the same check can fail either way.
   await registerQuickly(page);
   const countdown = page.locator("[data-countdown]");

@@ -33,10 +33,10 @@ export function ownClient(): Record<string, string> {
   return { "X-Forwarded-For": `10.${byte()}.${byte()}.${byte()}` };
 }
 
-/** Waits until the page's islands run: each marks what works only once hydrated
- * `data-waiting` until then. Before, a click posts the plain form (the path without
- * JavaScript, another test's subject). `networkidle` is not enough: a lazy island's Wasm
- * is compiled and run after the network went quiet, late on a loaded machine. */
+/** Waits until the page's browser code runs: each part marks what works only then
+ * `data-waiting` until it does. Before, a click posts the plain form (the path without
+ * JavaScript, another test's subject). `networkidle` is not enough: the Wasm is compiled
+ * and run after the network went quiet, late on a loaded machine. */
 export async function hydrated(page: Page) {
   await expect(page.locator("[data-waiting]")).toHaveCount(0);
 }

@@ -206,7 +206,7 @@ async fn hashed_front_end_files_are_named_by_pages_and_kept_a_year() {
             .unwrap()
             .contains("href=\"/pkg/concours.c5-c_5.css\"")
     );
-    // A page with islands loads the hashed script and Wasm.
+    // A page with browser code loads the hashed script and Wasm.
     let wizard = app
         .get("/inscription/demo-redacteur-territorial/identite")
         .await

@@ -7,12 +7,16 @@ use std::{
 };
 
 use domain::FileKind;
-use leptos::prelude::*;
+use leptos::lazy;
 use wasm_bindgen::{JsCast, closure::Closure};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
-use crate::{js, photos};
+pub use super::screen::Screen;
+use crate::{
+    dom::{self, document, window},
+    js, photos,
+};
 
 /// Bytes per PATCH: the bar moves on what the server acknowledged, and a cut
 /// costs at most this much again (the server keeps what reached it anyway).
@@ -22,25 +26,21 @@ const MAX_PAUSE_MS: i32 = 30_000;
 
 #[derive(Clone)]
 pub struct Upload {
-    pub page: String,
-    pub kinds: Vec<FileKind>,
-    pub max_size: u64,
-    pub error: RwSignal<Option<String>>,
-    pub progress: RwSignal<Option<(f64, f64)>>,
-    pub lost: RwSignal<bool>,
-    pub lighter: RwSignal<Option<(u64, u64)>>,
-    pub thumbs: RwSignal<Vec<String>>,
-    pub current: Rc<RefCell<Option<XmlHttpRequest>>>,
+    page: String,
+    kinds: Vec<FileKind>,
+    max_size: u64,
+    screen: Screen,
+    current: Rc<RefCell<Option<XmlHttpRequest>>>,
     /// Whether the page-wide cancel listener is in place (added once).
-    pub listening: Rc<Cell<bool>>,
+    listening: Rc<Cell<bool>>,
     /// Bumped by each start and by « annuler »: an older sending loop stops.
-    pub generation: Rc<Cell<u32>>,
+    generation: Rc<Cell<u32>>,
     /// The upload under way (its address, its key in the browser's storage).
-    pub under_way: Rc<RefCell<Option<(String, String)>>>,
+    under_way: Rc<RefCell<Option<(String, String)>>>,
     /// The photo as chosen, while a lighter copy of it is sent.
-    pub original: Rc<RefCell<Option<File>>>,
+    original: Rc<RefCell<Option<File>>>,
     /// The pages gathered for one PDF, in order.
-    pub pages: Rc<RefCell<Vec<photos::Jpeg>>>,
+    pages: Rc<RefCell<Vec<photos::Jpeg>>>,
 }
 
 /// `file`'s bytes from `from` to `to` (end excluded).
@@ -141,7 +141,7 @@ fn saved() -> Option<web_sys::Storage> {
 }
 
 /// A body to send, and where the bar stands before it.
-type Part<'a> = (&'a Blob, RwSignal<Option<(f64, f64)>>, f64, f64);
+type Part<'a> = (&'a Blob, &'a Screen, f64, f64);
 
 /// One request of the protocol; `None` when no answer came (network lost, the
 /// browser offline, 30 s without a byte going out, or aborted by « annuler »).
@@ -167,12 +167,12 @@ async fn request(
     let on_progress = {
         let (last, bar) = (
             last.clone(),
-            body.map(|(_, bar, at, total)| (bar, at, total)),
+            body.map(|(_, bar, at, total)| (bar.clone(), at, total)),
         );
         Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
             last.set(js_sys::Date::now());
-            if let Some((bar, at, total)) = bar {
-                bar.set(Some((at + e.loaded(), total)));
+            if let Some((bar, at, total)) = &bar {
+                bar.progress(Some((at + e.loaded(), *total)));
             }
         })
     };
@@ -261,9 +261,28 @@ pub fn input() -> Option<HtmlInputElement> {
 }
 
 impl Upload {
+    pub fn new(page: String, kinds: Vec<FileKind>, max_size: u64, screen: Screen) -> Self {
+        Self {
+            page,
+            kinds,
+            max_size,
+            screen,
+            current: Rc::default(),
+            listening: Rc::default(),
+            generation: Rc::default(),
+            under_way: Rc::default(),
+            original: Rc::default(),
+            pages: Rc::default(),
+        }
+    }
+
+    pub fn clear_error(&self) {
+        self.screen.error(None);
+    }
+
     pub fn start(&self) {
         let Some(file) = input().and_then(|i| i.files()).and_then(|f| f.get(0)) else {
-            self.error.set(Some(
+            self.screen.error(Some(
                 "Choisissez un fichier avant de cliquer sur « ajouter le fichier ».".into(),
             ));
             return;
@@ -278,7 +297,7 @@ impl Upload {
         self.listen_for_clicks();
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
-        self.lighter.set(None);
+        self.screen.lighter(None);
         self.run(Job::Send {
             blob,
             name,
@@ -288,18 +307,18 @@ impl Upload {
     }
 
     fn run(&self, job: Job) {
-        leptos::task::spawn_local(work(self.clone(), job));
+        dom::spawn(work(self.clone(), job));
     }
 
     /// Fetches the window's work code as soon as a file is chosen: it is there when
     /// the candidate clicks, even if the network drops in between.
     pub fn preload(&self) {
-        leptos::task::spawn_local(__preload_work());
+        dom::spawn(__preload_work());
     }
 
     async fn check_and_send(self, chosen: Blob, name: String, generation: u32, lighten: bool) {
-        self.error.set(None);
-        self.lost.set(false);
+        self.screen.error(None);
+        self.screen.lost(false);
         let mut name = domain::attachment::sanitise_file_name(&name);
         let mut blob = chosen.clone();
         let mut head = bytes(&blob, 0.0, FileKind::SNIFF_LEN as f64).await;
@@ -309,7 +328,7 @@ impl Upload {
         if sniffed == Some(FileKind::Jpeg)
             && let Err(e) = check_whole(&chosen, FileKind::Jpeg, &name).await
         {
-            self.error.set(Some(e.to_string()));
+            self.screen.error(Some(e.to_string()));
             return;
         }
         // A heavy photo goes lighter; an image of another format the browser can
@@ -318,7 +337,7 @@ impl Upload {
             let is_jpeg = sniffed.is_some();
             if let Some(jpeg) = photos::lighter(chosen.clone(), is_jpeg).await {
                 if sniffed.is_some() {
-                    self.lighter.set(Some((
+                    self.screen.lighter(Some((
                         photos::size(&chosen) as u64,
                         photos::size(&jpeg.blob) as u64,
                     )));
@@ -338,14 +357,14 @@ impl Upload {
             match domain::attachment::check_start(&name, &head, size, &self.kinds, self.max_size) {
                 Ok(kind) => kind,
                 Err(e) => {
-                    self.error.set(Some(e.to_string()));
+                    self.screen.error(Some(e.to_string()));
                     return;
                 }
             };
         // Damaged or incomplete (a photo cut short, a PDF without its end): said
         // now, not after the whole file went up the phone's connection.
         if let Err(e) = check_whole(&blob, kind, &name).await {
-            self.error.set(Some(e.to_string()));
+            self.screen.error(Some(e.to_string()));
             return;
         }
         self.send(blob, name, generation).await;
@@ -353,7 +372,7 @@ impl Upload {
 
     /// « ajouter une page », « prendre une photo »: each picture chosen becomes a
     /// page (a JPEG, upright, at most 2,000 px), shown in order.
-    pub fn choose_pages(&self, ev: leptos::ev::Event) {
+    pub fn choose_pages(&self, ev: web_sys::Event) {
         let Some(input) = ev
             .target()
             .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
@@ -372,7 +391,7 @@ impl Upload {
     async fn add_pages(&self, files: Vec<File>) {
         for file in files {
             let Some(jpeg) = photos::page(file.clone().into()).await else {
-                self.error.set(Some(format!(
+                self.screen.error(Some(format!(
                     "« {} » n'est pas une photo lisible : choisissez une image JPEG ou PNG.",
                     domain::attachment::sanitise_file_name(&file.name())
                 )));
@@ -385,10 +404,7 @@ impl Upload {
 
     /// The thumbnails, from the pages (their old addresses released).
     fn show_pages(&self) {
-        for url in self.thumbs.get_untracked() {
-            let _ = web_sys::Url::revoke_object_url(&url);
-        }
-        self.thumbs.set(
+        self.screen.thumbs(
             self.pages
                 .borrow()
                 .iter()
@@ -398,7 +414,7 @@ impl Upload {
     }
 
     /// « monter », « retirer », and sending the pages.
-    pub fn page_button(&self, ev: leptos::ev::MouseEvent) {
+    pub fn page_button(&self, ev: web_sys::MouseEvent) {
         let Some(button) = ev
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
@@ -445,7 +461,7 @@ impl Upload {
         };
         match file {
             Some((blob, name)) => self.begin(blob, name, false),
-            None => self.error.set(Some(
+            None => self.screen.error(Some(
                 "Les pages n'ont pas pu être assemblées : réessayez.".into(),
             )),
         }
@@ -478,8 +494,8 @@ impl Upload {
                 _ => forget(),
             }
         }
-        self.progress
-            .set(Some((at.as_ref().map_or(0.0, |a| a.1), size)));
+        self.screen
+            .progress(Some((at.as_ref().map_or(0.0, |a| a.1), size)));
         let mut pause_ms = 1000;
         loop {
             if self.stale(generation) {
@@ -502,7 +518,7 @@ impl Upload {
                         ("Upload-Offset", (*offset as u64).to_string()),
                         ("Content-Type", "application/offset+octet-stream".into()),
                     ];
-                    let body = (&part, self.progress, *offset, size);
+                    let body = (&part, &self.screen, *offset, size);
                     request("PATCH", location, &headers, Some(body), current).await
                 }
             };
@@ -511,7 +527,7 @@ impl Upload {
             }
             let Some(xhr) = answer else {
                 // No answer: the network is gone. Said, then retried by itself.
-                self.lost.set(true);
+                self.screen.lost(true);
                 pause(pause_ms).await;
                 pause_ms = (pause_ms * 2).min(MAX_PAUSE_MS);
                 // The server kept the bytes of the cut request: ask where it is.
@@ -529,7 +545,7 @@ impl Upload {
             let status = xhr.status().unwrap_or(0);
             match (status, &at) {
                 (201, None) => {
-                    self.lost.set(false);
+                    self.screen.lost(false);
                     let Some(location) = header(&xhr, "Location") else {
                         return;
                     };
@@ -540,7 +556,7 @@ impl Upload {
                     at = Some((location, 0.0));
                 }
                 (204, Some((location, _))) => {
-                    self.lost.set(false);
+                    self.screen.lost(false);
                     pause_ms = 1000;
                     *self.under_way.borrow_mut() = Some((location.clone(), key.clone()));
                     if let Some(id) = header(&xhr, "Fichier-Enregistre") {
@@ -556,7 +572,7 @@ impl Upload {
                     let Some(offset) = offset_of(&xhr) else {
                         return;
                     };
-                    self.progress.set(Some((offset, size)));
+                    self.screen.progress(Some((offset, size)));
                     at = Some((location.clone(), offset));
                 }
                 // Another offset than ours: continue from the server's.
@@ -583,9 +599,9 @@ impl Upload {
                 _ => {
                     forget();
                     self.under_way.borrow_mut().take();
-                    self.progress.set(None);
-                    self.lost.set(false);
-                    self.error.set(Some(message_of(&xhr).unwrap_or_else(|| {
+                    self.screen.progress(None);
+                    self.screen.lost(false);
+                    self.screen.error(Some(message_of(&xhr).unwrap_or_else(|| {
                         "Le fichier n'a pas pu être envoyé : réessayez.".to_string()
                     })));
                     return;
@@ -606,8 +622,8 @@ impl Upload {
             }
             self.run(Job::Abandon(location));
         }
-        self.progress.set(None);
-        self.lost.set(false);
+        self.screen.progress(None);
+        self.screen.lost(false);
     }
 
     /// « Annuler l'envoi » (rendered with the progress bar) and « envoyer
@@ -627,8 +643,8 @@ impl Upload {
             let on = |selector| target.closest(selector).ok().flatten().is_some();
             if on("[data-cancel]") {
                 this.stop();
-                this.lighter.set(None);
-                this.error.set(Some(
+                this.screen.lighter(None);
+                this.screen.error(Some(
                     "Envoi annulé : le fichier n'a pas été enregistré.".into(),
                 ));
             } else if on("[data-original]") {
