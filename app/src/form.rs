@@ -324,7 +324,7 @@ pub fn show_summary(
         let _ = list.append_child(&item);
     }
     let _ = summary.append_with_node_2(&heading, &list);
-    let _ = place.append_child(&summary);
+    let _ = place.prepend_with_node_1(&summary);
 }
 
 /// In the browser: the focus on the summary under `place`, if there is one, so
@@ -344,4 +344,44 @@ pub fn focus_summary(place: &web_sys::Element) {
 #[component]
 pub fn Outcome(class: &'static str, text: String) -> impl IntoView {
     view! { <p class=class role=if class == "alert" { "alert" } else { "status" }>{text}</p> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_follows_the_form_and_names_each_field() {
+        let labels = [
+            ("nom", "Nom"),
+            ("date", "Date de naissance"),
+            ("pays", "Pays"),
+        ];
+        let one: BTreeMap<String, String> = [("pays".into(), "Saisissez-le.".into())].into();
+        assert_eq!(summary_of(&one, &labels).0, "Une réponse est à corriger");
+        let errors: BTreeMap<String, String> = [
+            ("pays".to_string(), "Saisissez votre pays.".to_string()),
+            ("autre".to_string(), "Sans libellé.".to_string()),
+            ("nom".to_string(), "Des lettres seulement.".to_string()),
+        ]
+        .into();
+        let (title, lines) = summary_of(&errors, &labels);
+        assert_eq!(title, "3 réponses sont à corriger");
+        // The form's order, not the names' (alphabetical in the map); a field without a
+        // label keeps its message alone, last.
+        assert_eq!(
+            lines,
+            [
+                (
+                    "nom".to_string(),
+                    "Nom : Des lettres seulement.".to_string()
+                ),
+                (
+                    "pays".to_string(),
+                    "Pays : Saisissez votre pays.".to_string()
+                ),
+                ("autre".to_string(), "Sans libellé.".to_string()),
+            ]
+        );
+    }
 }

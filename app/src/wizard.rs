@@ -342,10 +342,13 @@ fn StepChecks(view: WizardView) -> impl IntoView {
     let errors: Errors = RwSignal::new(view.errors.clone());
     let rules = serde_json::to_string(&view).unwrap_or_default();
     // Until the checks run, the step is marked `data-waiting` (as the upload form is):
-    // a test, or a script, knows when a click stays in the browser.
+    // a test, or a script, knows when a click stays in the browser. On a hidden mark of
+    // its own: what is `data-waiting` is invisible, and the summary must show without
+    // JavaScript.
     view! {
-        <div data-step-checks=rules data-waiting>
+        <div data-step-checks=rules>
             <ErrorSummary errors labels=LABELS />
+            <span hidden data-waiting></span>
         </div>
     }
 }
@@ -367,7 +370,9 @@ pub fn step_checks() {
     else {
         return;
     };
-    dom::ready(&place);
+    if let Some(mark) = dom::find_in(&place, "[data-waiting]") {
+        dom::ready(&mark);
+    }
     // A step the server refused opens on its summary.
     form::focus_summary(&place);
     // The summary step's one field is rendered by its own form, with no checks to run.
