@@ -131,6 +131,12 @@ impl Samples {
         }
     }
 
+    /// Another window's samples, pooled with these.
+    pub(crate) fn extend(&mut self, other: Samples) {
+        self.ms.extend(other.ms);
+        self.errors += other.errors;
+    }
+
     pub(crate) fn quantile(&self, q: f64) -> f64 {
         if self.ms.is_empty() {
             return 0.0;

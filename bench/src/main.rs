@@ -4,7 +4,7 @@
 //! every candidate logs in; uploads 3 files (PDF and JPEG, 200 KiB to 8 MiB); looks at
 //! the dossier page and closes (twice at once, as a double click). Then 100 uploads of
 //! 8 MiB in flight together (peak memory), and a login storm while another client loads
-//! dossier pages. Then the evening again for two fresh sets of candidates, side by side:
+//! dossier pages (five rounds, each a window at rest then one of storm). Then the evening again for two fresh sets of candidates, side by side:
 //! without, then with a patient attacker on four addresses (24 uploads just above the
 //! slow-body floor from twelve dossiers, 200 half-open connections, a PDF asked for
 //! from 24 connections in a loop, password guesses, bogus resets, new drafts); honest

@@ -139,9 +139,23 @@ fn table(r: &Value, md: &mut String) {
             x["login_storm"]["dossier_page_during_storm"]["p99_ms"]
         )
     });
-    row("storm p99 ratio (budget ≤ 2)", &|x| {
+    row("storm p99 ratio, rounds pooled (budget ≤ 2)", &|x| {
         x["login_storm"]["p99_ratio"].to_string()
     });
+    row(
+        "storm p99 ratio of each round, alternated with rest",
+        &|x| {
+            x["login_storm"]["p99_ratio_of_each_round"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                })
+                .unwrap_or_default()
+        },
+    );
     for (kind, label) in [
         ("login", "login"),
         ("upload", "upload"),
