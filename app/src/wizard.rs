@@ -353,24 +353,17 @@ fn StepChecks(view: WizardView) -> impl IntoView {
     }
 }
 
-/// In the browser, on a step: see [`StepChecks`]. Its code is a chunk of its own
-/// ([`run_step_checks`]), fetched by the wizard's steps only: the dossier page and the
-/// document window do without the rules and their JSON.
+/// In the browser, on a step: see [`StepChecks`].
 #[cfg(feature = "hydrate")]
 pub fn step_checks() {
-    if let Some(place) = crate::dom::find("[data-step-checks]") {
-        crate::dom::spawn(run_step_checks(place));
-    }
-}
-
-#[cfg(feature = "hydrate")]
-#[leptos::lazy]
-async fn run_step_checks(place: web_sys::Element) {
     use std::{cell::RefCell, rc::Rc};
 
     use wasm_bindgen::JsCast;
 
     use crate::{dom, form};
+    let Some(place) = dom::find("[data-step-checks]") else {
+        return;
+    };
     let Some(view) = place
         .get_attribute("data-step-checks")
         .and_then(|rules| serde_json::from_str::<WizardView>(&rules).ok())
