@@ -199,8 +199,12 @@ pub fn tick() {
     let Some(section) = dom::find("[data-open-status]") else {
         return;
     };
-    let closes = dom::number_of(&section, "data-closes-at-ms");
-    let served = dom::number_of(&section, "data-now-ms");
+    let (Some(closes), Some(served)) = (
+        dom::number_of(&section, "data-closes-at-ms"),
+        dom::number_of(&section, "data-now-ms"),
+    ) else {
+        return;
+    };
     let deadline = section.get_attribute("data-deadline").unwrap_or_default();
     let arrived = dom::monotonic_ms();
     let mut shown = Urgency::of(closes - served);

@@ -83,12 +83,11 @@ pub fn focus_by_id(id: &str) {
     }
 }
 
-/// An attribute of `element` read as a number, `0` when absent.
-pub fn number_of(element: &Element, attribute: &str) -> i64 {
-    element
-        .get_attribute(attribute)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+/// An attribute of `element` read as a number, `None` when absent or not a number: a
+/// module then leaves the page as the server rendered it rather than act on a guess
+/// (a deadline of 0 would say « non clôturé », a size of 0 would refuse every file).
+pub fn number_of(element: &Element, attribute: &str) -> Option<i64> {
+    element.get_attribute(attribute)?.parse().ok()
 }
 
 /// Marks the element as ready: `data-waiting` (what works only once the browser's

@@ -131,7 +131,9 @@ pub(super) fn upload_form() {
     else {
         return;
     };
-    let Some(screen) = Screen::of(&form) else {
+    let (Some(screen), Some(max_size)) =
+        (Screen::of(&form), dom::number_of(&form, "data-max-size"))
+    else {
         return;
     };
     let kinds = form
@@ -143,7 +145,7 @@ pub(super) fn upload_form() {
     let upload = Upload::new(
         form.get_attribute("data-upload").unwrap_or_default(),
         kinds,
-        dom::number_of(&form, "data-max-size") as u64,
+        max_size as u64,
         screen,
     );
     {
