@@ -17,8 +17,9 @@ use crate::{
     attacker::{ATTACKER_DOSSIERS, Attack, Evening, evening},
     bare::{remove_all, settle},
     harness::{
-        Bases, MIB, Run, Samples, Seeded, Server, Upload, address_of, client, login, memory_kib,
-        mib_per_server, pages, pdf, product_upload, round, round2, run_all, scenario_uploads, seed,
+        Bases, MIB, Run, Samples, Seeded, Server, Upload, address_of, client, cpu_seconds, login,
+        memory_kib, mib_per_server, pages, pdf, product_upload, round, round2, run_all,
+        scenario_uploads, seed,
     },
 };
 
@@ -50,8 +51,7 @@ pub(crate) async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<Value>
     let cookies = log_in_all(args, &client, &bases, &servers, &seeded, &mut kinds).await;
 
     // 2. Three uploads each.
-    let (uploads, upload_bytes, wall, peak_after_uploads) =
-        upload_all(args, &client, &bases, &servers, &cookies, &mut kinds).await;
+    let phase = upload_all(args, &client, &bases, &servers, &cookies, &mut kinds).await;
 
     // 3. The dossier page, then « CLÔTURER » twice at once (a double click), the two
     //    posts to two servers when there are two.
@@ -86,7 +86,7 @@ pub(crate) async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<Value>
         + quiet.errors()
         + attacked.errors();
 
-    let mb = upload_bytes as f64 / 1e6;
+    let (wall, mb) = (phase.wall, phase.bytes as f64 / 1e6);
     let (big_peak, big_peak_each) = mib_per_server(&big_peaks);
     let (total_peak, total_peak_each) = mib_per_server(&peak_total);
     let result = json!({
@@ -98,11 +98,13 @@ pub(crate) async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<Value>
         "concurrency": args.concurrency,
         "requests": kinds.iter().map(|(k, s)| (k.to_string(), s.summary())).collect::<serde_json::Map<_, _>>(),
         "uploads": {
-            "count": uploads.len(),
+            "count": phase.count,
             "megabytes": round(mb),
             "seconds": round2(wall.as_secs_f64()),
-            "per_second": round(uploads.len() as f64 / wall.as_secs_f64()),
+            "per_second": round(phase.count as f64 / wall.as_secs_f64()),
             "mb_per_second": round(mb / wall.as_secs_f64()),
+            "cpu_seconds_servers": round2(phase.cpu_servers),
+            "cpu_seconds_driver": round2(phase.cpu_driver),
         },
         "errors": errors,
         "check": {
@@ -118,7 +120,7 @@ pub(crate) async fn product(args: &Args, run: &Run<'_>) -> anyhow::Result<Value>
             "no_file_lost": lost == 0 && files.objects_without_row == 0,
         },
         "memory": {
-            "peak_rss_mib_after_scenario_uploads": mib_per_server(&peak_after_uploads).0,
+            "peak_rss_mib_after_scenario_uploads": mib_per_server(&phase.peak_after).0,
             "rss_mib_before_big_uploads": mib_per_server(&rss_before_big).0,
             "peak_rss_mib_during_big_uploads": big_peak,
             "peak_rss_mib_during_big_uploads_per_server": big_peak_each,
@@ -195,7 +197,18 @@ async fn log_in_all(
     cookies.lock().await.clone()
 }
 
-/// Step 2: three uploads per candidate; the uploads, their bytes, wall time, peak memory.
+/// What step 2 measured.
+struct UploadPhase {
+    count: usize,
+    bytes: usize,
+    wall: Duration,
+    peak_after: Vec<u64>,
+    /// CPU time the servers took during the phase, and this process (the clients).
+    cpu_servers: f64,
+    cpu_driver: f64,
+}
+
+/// Step 2: three uploads per candidate.
 async fn upload_all(
     args: &Args,
     client: &reqwest::Client,
@@ -203,14 +216,17 @@ async fn upload_all(
     servers: &[Server],
     cookies: &[String],
     kinds: &mut BTreeMap<&str, Samples>,
-) -> (Vec<(usize, Upload)>, usize, Duration, Vec<u64>) {
+) -> UploadPhase {
     let n = args.candidates;
     let samples = Arc::new(tokio::sync::Mutex::new(Samples::default()));
     settle();
     // File by file across candidates, as phones send them: one candidate's uploads do
     // not overlap (the server reads at most two of a dossier's at once).
     let uploads = scenario_uploads(n);
-    let upload_bytes: usize = uploads.iter().map(|(_, u)| u.body.len()).sum();
+    let bytes: usize = uploads.iter().map(|(_, u)| u.body.len()).sum();
+    let count = uploads.len();
+    let servers_cpu = || -> f64 { servers.iter().map(|s| cpu_seconds(s.child.id())).sum() };
+    let (servers_before, driver_before) = (servers_cpu(), cpu_seconds(std::process::id()));
     let wall = run_all(
         uploads.iter().cloned().enumerate().collect(),
         args.concurrency,
@@ -225,10 +241,24 @@ async fn upload_all(
         },
     )
     .await;
+    let (cpu_servers, cpu_driver) = (
+        servers_cpu() - servers_before,
+        cpu_seconds(std::process::id()) - driver_before,
+    );
     kinds.insert("upload", take(&samples).await);
-    let peak_after_uploads: Vec<u64> = memory(servers).iter().map(|m| m.1).collect();
-    eprintln!("   after uploads: {:?} KiB", memory(servers));
-    (uploads, upload_bytes, wall, peak_after_uploads)
+    let peak_after: Vec<u64> = memory(servers).iter().map(|m| m.1).collect();
+    eprintln!(
+        "   after uploads: {:?} KiB; CPU s: servers {cpu_servers:.2}, driver {cpu_driver:.2}",
+        memory(servers)
+    );
+    UploadPhase {
+        count,
+        bytes,
+        wall,
+        peak_after,
+        cpu_servers,
+        cpu_driver,
+    }
 }
 
 /// Step 3: each candidate opens the dossier page, then closes it twice at once.

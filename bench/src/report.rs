@@ -19,8 +19,13 @@ fn limits(r: &Value, md: &mut String) {
             format!("- {what}: skipped (no S3 bucket: TEST_S3_BUCKET not set).\n")
         } else {
             format!(
-                "- {what}: {} uploads, {} MB in {} s = **{} MB/s** (errors {}).\n",
-                b["uploads"], b["megabytes"], b["seconds"], b["mb_per_second"], b["errors"]
+                "- {what}: {} uploads, {} MB in {} s = **{} MB/s** (errors {}; CPU {} s, clients and handler).\n",
+                b["uploads"],
+                b["megabytes"],
+                b["seconds"],
+                b["mb_per_second"],
+                b["errors"],
+                b["cpu_seconds"]
             )
         }
     };
@@ -96,6 +101,12 @@ fn table(r: &Value, md: &mut String) {
         ),
         &|x| x["uploads"]["ratio_to_bare_handler"].to_string(),
     );
+    row("CPU s during the uploads: servers / clients", &|x| {
+        format!(
+            "{} / {}",
+            x["uploads"]["cpu_seconds_servers"], x["uploads"]["cpu_seconds_driver"]
+        )
+    });
     for kind in ["login", "upload", "dossier_page", "closure"] {
         row(&format!("{kind} p50 / p95 / p99 ms"), &|x| {
             let s = &x["requests"][kind];
