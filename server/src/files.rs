@@ -10,7 +10,7 @@ use app::{account::urlencode, session::session_dossier, state::AppState};
 use axum::{
     Extension, Json, Router,
     body::Body,
-    extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State},
+    extract::{Path, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -18,18 +18,18 @@ use axum::{
 use domain::attachment::{self, UploadError, upload_code};
 use services::{dossiers::Dossier, files::attachments, files::attachments::AttachmentError};
 
-use crate::pacing::{self, BodyGate, Cut, CutFlag, Gates, Refused};
+use crate::{
+    multipart::{Malformed, Multipart},
+    pacing::{self, BodyGate, Cut, CutFlag, Gates, Refused},
+};
 
-/// Above any pièce's limit (50 Mo at most) plus the multipart envelope; each pièce's own
-/// limit is enforced while streaming.
+/// Above any pièce's limit (50 Mo at most) plus the multipart envelope, counted by
+/// `multipart::Multipart`; each pièce's own limit is enforced while streaming.
 const BODY_LIMIT: usize = 51 * 1024 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/espace/pieces/{piece}/fichiers",
-            post(upload).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
+        .route("/espace/pieces/{piece}/fichiers", post(upload))
         .route("/espace/pieces/{piece}/analyses", get(scans))
         .route("/espace/fichiers/{id}", get(serve))
         .route("/espace/dossier-d-inscription.pdf", get(dossier_sheet))
@@ -160,69 +160,65 @@ async fn upload(
         Err(refusal) => return refusal.answer(json, &back),
     };
     let (body, cut) = paced_body(&gates, &gate, body);
-    let body = Body::from_stream(body);
     let refused = |refusal: Refusal| match cut.get() {
         // The parser only saw an error: the pacing knows why.
         Some(why) => cut_short(why).answer(json, &back),
         None => refusal.answer(json, &back),
     };
-    let mut multipart =
-        match Multipart::from_request(Request::from_parts(parts, body), &state).await {
-            Ok(multipart) => multipart,
-            Err(_) => {
-                return refused(Refusal::of(
-                    StatusCode::BAD_REQUEST,
-                    upload_code::INTERRUPTED,
-                ));
-            }
-        };
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return refused(Refusal {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    code: "trop-gros",
-                    text: "Le fichier est trop volumineux.".into(),
-                });
-            }
-            Err(_) => {
-                return refused(Refusal::of(
-                    StatusCode::BAD_REQUEST,
-                    upload_code::INTERRUPTED,
-                ));
-            }
-        };
-        if field.name() != Some("fichier") {
-            continue;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let mut form = match Multipart::new(content_type, body, BODY_LIMIT) {
+        Ok(form) => form,
+        Err(_) => {
+            return refused(Refusal::of(
+                StatusCode::BAD_REQUEST,
+                upload_code::INTERRUPTED,
+            ));
         }
-        let name = field.file_name().unwrap_or("document").to_string();
-        let saved = attachments::upload(
-            &state.db,
-            &state.storage,
-            &*state.clock,
-            &dossier,
-            &piece,
-            &name,
-            state.first_scan(),
-            field,
-        )
-        .await;
-        if saved.is_ok() {
-            state.file_stored(&dossier, &piece).await;
+    };
+    let file = match form.part_named("fichier").await {
+        Ok(Some(part)) => part,
+        Ok(None) => return refused(Refusal::of(StatusCode::BAD_REQUEST, upload_code::NO_FILE)),
+        Err(Malformed::TooLarge(_)) => {
+            return refused(Refusal {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "trop-gros",
+                text: "Le fichier est trop volumineux.".into(),
+            });
         }
-        return match saved {
-            Ok(saved) if json => (
-                StatusCode::CREATED,
-                Json(serde_json::json!({ "id": saved.id, "name": saved.name, "size": saved.size, "message": "fichier enregistré" })),
-            )
-                .into_response(),
-            Ok(saved) => Redirect::to(&format!("{back}?enregistre={}", saved.id)).into_response(),
-            Err(error) => refused(refusal(error)),
-        };
+        Err(_) => {
+            return refused(Refusal::of(
+                StatusCode::BAD_REQUEST,
+                upload_code::INTERRUPTED,
+            ));
+        }
+    };
+    let name = file.file_name.unwrap_or_else(|| "document".into());
+    let saved = attachments::upload(
+        &state.db,
+        &state.storage,
+        &*state.clock,
+        &dossier,
+        &piece,
+        &name,
+        state.first_scan(),
+        form.data(),
+    )
+    .await;
+    if saved.is_ok() {
+        state.file_stored(&dossier, &piece).await;
     }
-    refused(Refusal::of(StatusCode::BAD_REQUEST, upload_code::NO_FILE))
+    match saved {
+        Ok(saved) if json => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "id": saved.id, "name": saved.name, "size": saved.size, "message": "fichier enregistré" })),
+        )
+            .into_response(),
+        Ok(saved) => Redirect::to(&format!("{back}?enregistre={}", saved.id)).into_response(),
+        Err(error) => refused(refusal(error)),
+    }
 }
 
 /// Taken before a byte of an upload body is read (see `pacing::Gates::body`): a place

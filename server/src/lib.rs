@@ -10,6 +10,7 @@ mod franceconnect;
 mod health;
 mod messages;
 mod metrics;
+mod multipart;
 mod pacing;
 mod refusals;
 mod security;

@@ -9,15 +9,17 @@
 //! a cut connection) never costs the candidate what they typed; the page says the file
 //! did not go, and the message did.
 
-use crate::pacing::Gates;
+use crate::{multipart::Multipart, pacing::Gates};
 use app::state::AppState;
 use axum::{
     Extension, Router,
-    body::{Body, Bytes},
-    extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State},
+    body::Bytes,
+    extract::{Path, Request, State},
+    http::header,
     response::{IntoResponse, Redirect, Response},
     routing::post,
 };
+use futures_util::StreamExt;
 use services::{
     access::staff::Staff,
     dossiers::Dossier,
@@ -27,7 +29,8 @@ use services::{
 
 use crate::files;
 
-/// A message's file (10 Mo at most) and its text, with the multipart envelope.
+/// A message's file (10 Mo at most) and its text, with the multipart envelope (counted
+/// by `multipart::Multipart`).
 const BODY_LIMIT: usize = 11 * 1024 * 1024;
 /// The text's bytes at most: [`domain::conversation::MAX_CHARS`] characters of up to
 /// four bytes each; longer is refused as too long without reading further.
@@ -35,14 +38,8 @@ const TEXT_BYTES: usize = domain::conversation::MAX_CHARS * 4;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/espace/messages",
-            post(from_candidate).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
-        .route(
-            "/service/dossiers/{number}/messages",
-            post(from_service).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
+        .route("/espace/messages", post(from_candidate))
+        .route("/service/dossiers/{number}/messages", post(from_service))
         .route("/service/dossiers/{number}/correction", post(correction))
 }
 
@@ -129,39 +126,40 @@ async fn written(
         Err(refusal) => return refusal.answer(false, back),
     };
     let (body, cut) = files::paced_body(&gates, &gate, body);
-    let request = Request::from_parts(parts, Body::from_stream(body));
     let interrupted = || match cut.get() {
         Some(why) => files::cut_short(why).answer(false, back),
         None => back_to(back, "message=interrompu"),
     };
-    let Ok(mut multipart) = Multipart::from_request(request, state).await else {
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let Ok(mut form) = Multipart::new(content_type, body, BODY_LIMIT) else {
         return interrupted();
     };
     let mut text: Option<String> = None;
     loop {
-        let mut field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
+        let part = match form.next_part().await {
+            Ok(Some(part)) => part,
             Ok(None) => break,
             Err(_) => return interrupted(),
         };
-        match field.name() {
-            Some("texte") => {
+        match part.name.as_str() {
+            "texte" => {
                 let mut bytes = Vec::new();
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => {
-                            bytes.extend_from_slice(&chunk);
-                            if bytes.len() > TEXT_BYTES {
-                                return back_to(back, "message=long");
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(_) => return interrupted(),
+                let mut data = form.data();
+                while let Some(chunk) = data.next().await {
+                    let Ok(chunk) = chunk else {
+                        return interrupted();
+                    };
+                    bytes.extend_from_slice(&chunk);
+                    if bytes.len() > TEXT_BYTES {
+                        return back_to(back, "message=long");
                     }
                 }
                 text = Some(String::from_utf8_lossy(&bytes).into_owned());
             }
-            Some("fichier") => {
+            "fichier" => {
                 // The text comes first in the form; a file alone is no message.
                 let Some(text) = text.take() else {
                     return back_to(back, "message=vide");
@@ -170,7 +168,7 @@ async fn written(
                     Ok(id) => id,
                     Err(error) => return refused(back, error),
                 };
-                let name = field.file_name().unwrap_or("").to_string();
+                let name = part.file_name.unwrap_or_default();
                 // No file chosen: the browser still sends the part, empty and unnamed.
                 if name.is_empty() {
                     return back_to(back, "message=envoye");
@@ -184,7 +182,7 @@ async fn written(
                     &id,
                     &name,
                     scan,
-                    field,
+                    form.data(),
                 )
                 .await
                 {

@@ -348,7 +348,7 @@ async fn exports_larger_than_a_chunk_hold_every_dossier_once_in_the_list_s_order
             .unwrap();
         for id in &ids {
             let mut pending = app.storage.create().await.unwrap();
-            pending.write(pdf).await.unwrap();
+            pending.write(bytes::Bytes::from_static(pdf)).await.unwrap();
             let key = pending.commit().await.unwrap();
             sqlx::query(
                 "INSERT INTO attachments (id, dossier_id, piece_code, storage_key, original_name, kind, size, sha256, created_at, script, scan)

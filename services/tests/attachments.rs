@@ -355,7 +355,10 @@ async fn the_sweep_removes_orphans_only() {
             .unwrap();
         // A crash between the file and its row leaves this behind.
         let mut orphan = env.storage.create().await.unwrap();
-        orphan.write(b"orphan").await.unwrap();
+        orphan
+            .write(bytes::Bytes::from_static(b"orphan"))
+            .await
+            .unwrap();
         let orphan = orphan.commit().await.unwrap();
         // Young, it may be an upload whose row is being written (by another server).
         assert_eq!(
@@ -493,7 +496,10 @@ async fn a_server_killed_during_an_upload_leaves_no_file_and_its_part_is_swept()
     for env in envs().await {
         // Killed after its first part went to the store: no abort, no commit.
         let mut pending = env.storage.create().await.unwrap();
-        pending.write(&vec![b'x'; 6 * 1024 * 1024]).await.unwrap();
+        pending
+            .write(vec![b'x'; 6 * 1024 * 1024].into())
+            .await
+            .unwrap();
         std::mem::forget(pending);
         // Never a file: nothing listed, no row.
         assert_eq!(env.stored().await, 0, "{}", env.label);

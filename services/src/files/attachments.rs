@@ -17,6 +17,11 @@ use sqlx::Row;
 
 use crate::{Clock, Db, DbError, dossiers::Dossier, files::storage::Storage};
 
+mod sweep;
+
+pub(crate) use sweep::keys_in;
+pub use sweep::{ORPHAN_AGE, sweep};
+
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
     /// The candidate's file is refused; the message says why.
@@ -405,11 +410,15 @@ where
                 )?);
             }
         }
-        let cleaned = stripper.feed(&chunk);
-        stored += keep(&cleaned, kind, &mut whole, &mut hasher, &mut pending).await?;
+        let cleaned = match stripper.feed(&chunk) {
+            // Past a photo's header: the chunk itself, handed on without a copy.
+            std::borrow::Cow::Borrowed(_) => chunk,
+            std::borrow::Cow::Owned(cleaned) => cleaned.into(),
+        };
+        stored += keep(cleaned, kind, &mut whole, &mut hasher, &mut pending).await?;
     }
     let rest = stripper.finish();
-    stored += keep(&rest, kind, &mut whole, &mut hasher, &mut pending).await?;
+    stored += keep(rest.into(), kind, &mut whole, &mut hasher, &mut pending).await?;
     let kind = match kind {
         Some(kind) => kind,
         // Fewer bytes than a signature: empty, or too short to be either kind.
@@ -528,21 +537,21 @@ where
 /// Passes cleaned bytes on to the checks, the hash and the storage: for a JPEG only
 /// those up to its end marker. Returns how many were stored.
 async fn keep(
-    bytes: &[u8],
+    bytes: Bytes,
     kind: Option<FileKind>,
     whole: &mut WholeFile,
     hasher: &mut Sha256,
     pending: &mut crate::files::storage::PendingFile,
 ) -> Result<u64, AttachmentError> {
     let kept = if kind == Some(FileKind::Jpeg) {
-        whole.feed(bytes, kind)
+        whole.feed(&bytes, kind)
     } else {
         // A PDF's checks read its bytes here, as the hash does; inflating its object
         // streams goes to a blocking thread, so a hostile file never holds an async
         // worker other requests need.
-        let read = whole.feed_until_inflating(bytes);
+        let read = whole.feed_until_inflating(&bytes);
         if read < bytes.len() {
-            let (mut owned, rest) = (std::mem::take(whole), bytes[read..].to_vec());
+            let (mut owned, rest) = (std::mem::take(whole), bytes.slice(read..));
             *whole = tokio::task::spawn_blocking(move || {
                 owned.feed(&rest, kind);
                 owned
@@ -552,10 +561,11 @@ async fn keep(
         }
         bytes.len()
     };
-    let bytes = &bytes[..kept];
-    hasher.update(bytes);
+    let bytes = bytes.slice(..kept);
+    hasher.update(&bytes);
+    let length = bytes.len() as u64;
     pending.write(bytes).await?;
-    Ok(bytes.len() as u64)
+    Ok(length)
 }
 
 /// The files of this pièce, and the bytes the whole dossier holds.
@@ -644,54 +654,4 @@ fn file_event(
             piece.label
         )
     })
-}
-
-/// The storage keys a query lists: what the sweeps must not remove.
-pub(crate) async fn keys_in(
-    db: &Db,
-    query: &'static str,
-) -> Result<std::collections::HashSet<String>, AttachmentError> {
-    Ok(sqlx::query_scalar(query)
-        .fetch_all(db.pool())
-        .await?
-        .into_iter()
-        .collect())
-}
-
-/// A file without a row is only an orphan once it is this old: between an object's
-/// completion and its row's commit (milliseconds), another server's sweep must not
-/// take it for one.
-pub const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Removes stored files no row points to, and unfinished uploads, once `min_age` old
-/// ([`ORPHAN_AGE`] but in tests). Returns how many files went.
-pub async fn sweep(
-    db: &Db,
-    storage: &Storage,
-    min_age: std::time::Duration,
-) -> Result<usize, AttachmentError> {
-    let old: Vec<String> = storage
-        .list()
-        .await?
-        .into_iter()
-        .filter(|(_, age)| *age >= min_age.as_secs())
-        .map(|(key, _)| key)
-        .collect();
-    let mut removed = 0;
-    if !old.is_empty() {
-        // One query for the lot, listed after the store: a file an hour old has its
-        // row already, or never will.
-        // An infected file's row keeps its key: its bytes are no file of the dossier.
-        let known = keys_in(
-            db,
-            "SELECT storage_key FROM attachments WHERE scan <> 'infected'",
-        )
-        .await?;
-        for key in old.iter().filter(|key| !known.contains(*key)) {
-            storage.delete(key).await?;
-            removed += 1;
-        }
-    }
-    removed += storage.sweep_unfinished(min_age).await?;
-    Ok(removed)
 }

@@ -482,11 +482,11 @@ async fn subfolders(folder: &FsPath) -> io::Result<Vec<PathBuf>> {
 
 impl PendingFile {
     /// Appends bytes. Local: a part goes to the store as soon as it is full, and the
-    /// next bytes wait only while an earlier part is still being written. Remote: to
-    /// the spool file.
-    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+    /// next bytes wait only while an earlier part is still being written; the chunk
+    /// itself joins the part, not a copy. Remote: to the spool file.
+    pub async fn write(&mut self, chunk: Bytes) -> io::Result<()> {
         match &mut self.sink {
-            Sink::Spool(spooled) => spooled.write(chunk).await,
+            Sink::Spool(spooled) => spooled.write(&chunk).await,
             Sink::Direct(writer) => {
                 let writer = writer.as_mut().ok_or_else(committed)?;
                 // Fewer than two parts in flight, then the new bytes.
@@ -494,7 +494,7 @@ impl PendingFile {
                     .wait_for_capacity(2)
                     .await
                     .map_err(counted(&self.errors))?;
-                writer.write(chunk);
+                writer.put(chunk);
                 Ok(())
             }
         }

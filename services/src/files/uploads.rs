@@ -293,12 +293,12 @@ where
         }
         size += chunk.len() as u64;
         match part.as_mut() {
-            Some(part) => part.write(&chunk).await?,
+            Some(part) => part.write(chunk).await?,
             None => {
                 held.extend_from_slice(&chunk);
                 if held.len() >= MIN_PART || upload.received + size == upload.length {
                     let mut created = storage.create_part(id).await?;
-                    created.write(&std::mem::take(&mut held)).await?;
+                    created.write(std::mem::take(&mut held).into()).await?;
                     part = Some(created);
                 }
             }
