@@ -248,8 +248,9 @@ async fn upload_all(
     kinds.insert("upload", take(&samples).await);
     let peak_after: Vec<u64> = memory(servers).iter().map(|m| m.1).collect();
     eprintln!(
-        "   after uploads: {:?} KiB; CPU s: servers {cpu_servers:.2}, driver {cpu_driver:.2}",
-        memory(servers)
+        "   after uploads: {:?} KiB; {:.2} s; CPU s: servers {cpu_servers:.2}, driver {cpu_driver:.2}",
+        memory(servers),
+        wall.as_secs_f64()
     );
     UploadPhase {
         count,

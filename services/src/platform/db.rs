@@ -59,8 +59,12 @@ impl Db {
                 std::fs::create_dir_all(dir)?;
             }
             // SQLite serialises writers; a few connections are plenty and WAL lets
-            // readers go on while one writes.
-            options = options.max_connections(8).after_connect(|conn, _| {
+            // readers go on while one writes. An embedded database's connection cannot
+            // go stale: no ping before each use (a round trip to its thread per query).
+            options = options
+                .max_connections(8)
+                .test_before_acquire(false)
+                .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")
                         .await?;
