@@ -107,59 +107,80 @@ pub(super) fn correction_news(
 pub async fn exams(db: &Db, clock: &dyn Clock) -> Result<Vec<ExamCounts>, InstructionError> {
     let now = clock.now().as_millisecond();
     let exams = sqlx::query(
-        "SELECT slug, title, session, published, deadline_day FROM exams ORDER BY closes_at DESC, title",
+        "SELECT slug, title, session, published, deadline_day, closes_at FROM exams ORDER BY closes_at DESC, title",
     )
     .fetch_all(db.pool())
     .await?;
+    let passed: HashMap<String, bool> = exams
+        .iter()
+        .map(|e| Ok((e.try_get("slug")?, e.try_get::<i64, _>("closes_at")? <= now)))
+        .collect::<Result<_, sqlx::Error>>()?;
     // Without a correction, a dossier's stage is its state and review: counted by
-    // the database, a row per exam, state and review rather than per dossier.
-    let passed = "CAST(CASE WHEN e.closes_at <= $1 THEN 1 ELSE 0 END AS BIGINT)";
-    let withdrawn = "CAST(CASE WHEN d.withdrawn_at IS NULL THEN 0 ELSE 1 END AS BIGINT)";
-    let grouped = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT d.exam_slug, d.status, d.review, {passed} AS passed, {withdrawn} AS withdrawn,
-                CAST(COUNT(*) AS BIGINT) AS n
-         FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
-         WHERE d.corrections IS NULL
-         GROUP BY d.exam_slug, d.status, d.review, {passed}, {withdrawn}"
-    )))
-    .bind(now)
+    // the database in the order of `dossiers_stage_counts` (read alone, no hashing),
+    // a row per exam, state and review, its withdrawn dossiers counted apart.
+    let grouped = sqlx::query(
+        "SELECT exam_slug, status, review, CAST(COUNT(*) AS BIGINT) AS n,
+                CAST(COUNT(withdrawn_at) AS BIGINT) AS withdrawn
+         FROM dossiers WHERE corrections IS NULL
+         GROUP BY exam_slug, status, review",
+    )
     .fetch_all(db.pool())
     .await?;
     // With one, it needs the corrections and the files sent since: one row each.
-    let corrected = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT d.id, d.exam_slug, d.status, d.review, d.corrections,
-                {passed} AS passed, {withdrawn} AS withdrawn, CAST(1 AS BIGINT) AS n
-         FROM dossiers d JOIN exams e ON e.slug = d.exam_slug
-         WHERE d.corrections IS NOT NULL"
-    )))
-    .bind(now)
+    let corrected = sqlx::query(
+        "SELECT id, exam_slug, status, review, corrections,
+                CAST(CASE WHEN withdrawn_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS withdrawn
+         FROM dossiers WHERE corrections IS NOT NULL",
+    )
     .fetch_all(db.pool())
     .await?;
     let latest = latest_files(db, None).await?;
     let mut tallies: HashMap<(String, Stage), i64> = HashMap::new();
-    for r in grouped.iter().chain(&corrected) {
-        let status: String = r.try_get("status")?;
-        let passed: i64 = r.try_get("passed")?;
-        let withdrawn: i64 = r.try_get("withdrawn")?;
-        let Some(state) = DossierState::of(&status, passed == 1, withdrawn == 1) else {
-            continue;
+    let mut tally = |slug: String,
+                     status: &str,
+                     review: Option<String>,
+                     withdrawn: bool,
+                     news: CorrectionNews,
+                     n: i64| {
+        let passed = passed.get(&slug).copied().unwrap_or(false);
+        let Some(state) = DossierState::of(status, passed, withdrawn) else {
+            return;
         };
-        let review = r
-            .try_get::<Option<String>, _>("review")?
-            .as_deref()
-            .and_then(Review::parse);
-        let news = match r.try_get::<Option<String>, _>("corrections") {
-            Ok(Some(json)) => {
-                let corrections: Vec<dossiers::Correction> =
-                    serde_json::from_str(&json).unwrap_or_default();
-                correction_news(&r.try_get::<String, _>("id")?, &corrections, &latest, now)
-            }
-            // The grouped rows have no corrections (nor the column).
-            _ => CorrectionNews::default(),
-        };
-        let stage = Stage::of(state, review, news);
-        *tallies.entry((r.try_get("exam_slug")?, stage)).or_default() +=
-            r.try_get::<i64, _>("n")?;
+        let review = review.as_deref().and_then(Review::parse);
+        *tallies
+            .entry((slug, Stage::of(state, review, news)))
+            .or_default() += n;
+    };
+    for r in &grouped {
+        let (slug, status, review): (String, String, Option<String>) = (
+            r.try_get("exam_slug")?,
+            r.try_get("status")?,
+            r.try_get("review")?,
+        );
+        let (n, withdrawn): (i64, i64) = (r.try_get("n")?, r.try_get("withdrawn")?);
+        let none = CorrectionNews::default;
+        tally(
+            slug.clone(),
+            &status,
+            review.clone(),
+            false,
+            none(),
+            n - withdrawn,
+        );
+        tally(slug, &status, review, true, none(), withdrawn);
+    }
+    for r in &corrected {
+        let corrections: Vec<dossiers::Correction> =
+            serde_json::from_str(&r.try_get::<String, _>("corrections")?).unwrap_or_default();
+        let news = correction_news(&r.try_get::<String, _>("id")?, &corrections, &latest, now);
+        tally(
+            r.try_get("exam_slug")?,
+            &r.try_get::<String, _>("status")?,
+            r.try_get("review")?,
+            r.try_get::<i64, _>("withdrawn")? == 1,
+            news,
+            1,
+        );
     }
     exams
         .into_iter()
